@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { isDuration, parseDuration } from "./duration.js";
+
+const duration = z
+  .union([z.number().nonnegative(), z.string().refine(isDuration, { message: 'a duration such as "500ms", "30s", "5m", "2h"' })])
+  .transform((value) => parseDuration(value));
+
+export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+export const retrySchema = z.strictObject({
+  attempts: z.number().int().min(1).describe("Tries in all, the first included (1: no retry)."),
+  baseMs: z.number().int().nonnegative().optional(),
+  maxMs: z.number().int().nonnegative().optional(),
+  factor: z.number().min(1).optional(),
+  jitter: z.number().min(0).max(1).optional(),
+});
+
+export const executorSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("local") }),
+  z.strictObject({
+    kind: z.literal("bullmq"),
+    redis: z.string().min(1).describe("redis:// URL of the queue's Redis."),
+    queue: z.string().min(1).default("ujr"),
+  }),
+]);
+
+export const statusSchema = z.strictObject({
+  port: z.number().int().min(0).max(65535),
+  host: z.string().default("127.0.0.1").describe("Bind address; loopback by default."),
+  token: z.string().optional().describe("Bearer token required by the endpoints."),
+});
+
+export const runnerConfigSchema = z.strictObject({
+  workers: z.number().int().positive().optional().describe("Pool size; default: available CPUs."),
+  isolation: z.enum(["process", "thread"]).default("process"),
+  checkInterval: duration.default(60_000).describe("Upper bound between rounds; events wake the runner sooner."),
+  maxTasksPerJob: z.number().int().positive().optional().describe("Default: the pool size."),
+  dataDir: z.string().default("./data").describe("Each job gets a state folder below it."),
+  shutdownGrace: duration.default(30_000).describe("How long running tasks may finish after a stop signal."),
+  taskTimeout: duration.optional().describe("Default timeout of every task."),
+  retry: retrySchema.optional().describe("Default retry policy of every task."),
+  logLevel: logLevelSchema.optional(),
+  keepAlive: z.boolean().default(false).describe("Keep running (and watching the config) when every job is done."),
+  executor: executorSchema.default({ kind: "local" }),
+  status: statusSchema.optional(),
+});
+
+export const jobNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export const jobConfigSchema = z.strictObject({
+  plugin: z.string().min(1).describe("npm package name of the plugin, or a ./relative path."),
+  type: z.string().min(1).describe("A job type the plugin declares."),
+  config: z.unknown().optional(),
+  enabled: z.boolean().default(true),
+  maxTasksPerJob: z.number().int().positive().optional(),
+  taskTimeout: duration.optional(),
+  retry: retrySchema.optional(),
+});
+
+export const configFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  runner: runnerConfigSchema.default(() => runnerConfigSchema.parse({})),
+  jobs: z
+    .record(
+      z.string().regex(jobNamePattern, { message: "job names use letters, digits, '.', '_' and '-' and start with a letter or digit" }),
+      jobConfigSchema,
+    )
+    .default({}),
+});
+
+export type RunnerConfig = z.output<typeof runnerConfigSchema>;
+export type JobConfig = z.output<typeof jobConfigSchema>;
+export type ConfigFile = z.output<typeof configFileSchema>;
+
+export interface ConfigIssue {
+  /** Dotted path in the file, e.g. `jobs.auspol.config.query`. */
+  path: string;
+  message: string;
+  code?: string;
+}
+
+/** Flattens zod issues into path + message pairs, prefixed with `prefix`. */
+export function zodIssues(error: z.ZodError, prefix: (string | number)[] = []): ConfigIssue[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...issue.path.map((part) => (typeof part === "symbol" ? String(part) : part))];
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") message = `unknown key(s) ${issue.keys.map((key) => `"${key}"`).join(", ")}`;
+    return { path: formatPath(path), message, code: issue.code };
+  });
+}
+
+export function formatPath(path: (string | number)[]): string {
+  return path.map((part, index) => (typeof part === "number" ? `[${part}]` : index === 0 ? part : `.${part}`)).join("") || "(root)";
+}

@@ -1,0 +1,62 @@
+import type { TaskFailure, TaskOutcome, TaskRun } from "./executor.js";
+import { toTaskFailure } from "./executor.js";
+import { ujrError } from "./errors.js";
+import { registerSecretsIn, type Logger } from "./logger.js";
+import { isTaskDefinition, type TaskContext, type TaskFunction, type TaskProgress } from "./task.js";
+
+const WORKER_FLAG = Symbol.for("ujr.task-worker");
+
+/** True inside a task worker: scripts use it (or rely on run() returning at once) to avoid starting a runner there. */
+export function isTaskWorker(): boolean {
+  return (globalThis as Record<symbol, unknown>)[WORKER_FLAG] === true;
+}
+
+export function markTaskWorker(): void {
+  (globalThis as Record<symbol, unknown>)[WORKER_FLAG] = true;
+}
+
+async function loadTaskFunction(moduleUrl: string, run: TaskRun): Promise<TaskFunction<unknown, unknown>> {
+  let namespace: Record<string, unknown>;
+  try {
+    namespace = (await import(moduleUrl)) as Record<string, unknown>;
+  } catch (error) {
+    throw ujrError("UJR_TASK_MODULE_LOAD_FAILED", { module: run.ref.module, reason: toTaskFailure(error).message }, { cause: error });
+  }
+  const exported = namespace[run.ref.export];
+  if (isTaskDefinition(exported)) return exported.run;
+  if (typeof exported === "function") return exported as TaskFunction<unknown, unknown>;
+  const known = Object.keys(namespace).filter((key) => isTaskDefinition(namespace[key]) || typeof namespace[key] === "function");
+  throw ujrError("UJR_TASK_EXPORT_NOT_FOUND", { module: run.ref.module, export: run.ref.export, known: known.join(", ") || "(none)" });
+}
+
+export interface ExecuteOptions {
+  moduleUrl: string;
+  signal: AbortSignal;
+  logger: Logger;
+  onProgress?: (progress: TaskProgress) => void;
+}
+
+/**
+ * Runs one try of a task where it executes (a pool worker, another machine, or in
+ * process): loads the module, finds the export, calls it with a task context. Never
+ * throws: the outcome is plain data.
+ */
+export async function executeTaskRun(run: TaskRun, options: ExecuteOptions): Promise<TaskOutcome> {
+  try {
+    registerSecretsIn(run.args);
+    const fn = await loadTaskFunction(options.moduleUrl, run);
+    const context: TaskContext = {
+      signal: options.signal,
+      logger: options.logger.child({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, runId: run.id }),
+      attempt: run.attempt,
+      job: run.job,
+      taskId: run.id,
+      progress: options.onProgress ?? (() => {}),
+    };
+    const value = await fn(run.args, context);
+    return { ok: true, value };
+  } catch (error) {
+    const failure: TaskFailure = toTaskFailure(error);
+    return { ok: false, error: failure };
+  }
+}

@@ -1,0 +1,15 @@
+export { z } from "zod";
+export * from "./errors.js";
+export * from "./duration.js";
+export * from "./retry.js";
+export * from "./task.js";
+export * from "./job.js";
+export * from "./executor.js";
+export * from "./events.js";
+export * from "./logger.js";
+export * from "./plugin.js";
+export * from "./config.js";
+export * from "./resolve.js";
+export * from "./execute.js";
+export { Runner, type RunnerOptions, type JobSettings, type JobEntry, type JobChanges, type RunnerSnapshot, type JobSnapshot } from "./runner.js";
+export { InProcessExecutor } from "./in-process-executor.js";

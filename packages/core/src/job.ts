@@ -1,0 +1,60 @@
+import type { Task } from "./task.js";
+import type { TaskFailure } from "./executor.js";
+import type { Logger } from "./logger.js";
+
+/**
+ * A discrete piece of work with a purpose. When asked, it returns the tasks that should
+ * run now; it never runs them itself and never handles their uncaught errors.
+ */
+export interface Job {
+  readonly name: string;
+  /** While this is in the future (epoch ms or Date), the job is not asked for tasks. */
+  nextCheck?: number | Date | null | undefined;
+  /** Tasks to run now. Throw `new JobDone()` when the job is finished. */
+  getRunnableTasks(): Iterable<Task> | Promise<Iterable<Task>>;
+  onTaskDone?(task: Task, result: unknown): void | Promise<void>;
+  onTaskFailed?(task: Task, failure: TaskFailure): void | Promise<void>;
+  /** Called once when the job is done, removed or the runner stops. */
+  close?(): void | Promise<void>;
+}
+
+/** What a plugin's job factory gets from the runner. */
+export interface JobContext {
+  /** The job's name from the config: unique within a runner. */
+  readonly name: string;
+  /** A folder of the job's own for state (created before the job is). */
+  readonly stateDir: string;
+  /** Folder of the config file (or script) that defined the job: resolve relative paths from it. */
+  readonly configDir: string;
+  readonly logger: Logger;
+}
+
+/** Thrown by `getRunnableTasks` when the job is finished. */
+export class JobDone extends Error {
+  override readonly name = "JobDone";
+  readonly code = "UJR_JOB_DONE";
+  constructor(message = "job done") {
+    super(message);
+  }
+}
+
+/** Thrown by `getRunnableTasks` when the job ends unsuccessfully (e.g. a rejected credential). */
+export class JobFailed extends Error {
+  override readonly name = "JobFailed";
+  readonly code = "UJR_JOB_FAILED";
+}
+
+export function isJobDone(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "UJR_JOB_DONE";
+}
+
+export function isJobFailed(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "UJR_JOB_FAILED";
+}
+
+export function nextCheckMs(job: Pick<Job, "nextCheck">): number | undefined {
+  const value = job.nextCheck;
+  if (value === undefined || value === null) return undefined;
+  const ms = value instanceof Date ? value.getTime() : value;
+  return Number.isFinite(ms) ? ms : undefined;
+}

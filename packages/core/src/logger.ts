@@ -1,0 +1,103 @@
+import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from "pino";
+import { PrettyTransform } from "./internal/pretty.js";
+
+export type Logger = PinoLogger;
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+/** Keys whose values are secrets wherever they appear (compared case-insensitively). */
+const secretKeyPattern = /^(authorization|bearer_?token|token|access_?token|refresh_?token|api_?key|password|passwd|secret|client_?secret|webhook_?url|cookie|set-cookie|dsn)$/i;
+const REDACTED = "[redacted]";
+
+const registeredSecrets = new Set<string>();
+
+/**
+ * Marks a value as secret: from now on it is replaced wherever it appears in log lines
+ * (messages, fields, error messages and stacks) of every logger made by `createLogger`.
+ */
+export function registerSecret(value: string | undefined | null): void {
+  if (typeof value === "string" && value.length >= 4) registeredSecrets.add(value);
+}
+
+export function isSecretKey(key: string): boolean {
+  return secretKeyPattern.test(key);
+}
+
+/** Registers the values found under secret-looking keys of plain data (e.g. task arguments). */
+export function registerSecretsIn(value: unknown, depth = 0): void {
+  if (depth > 6 || typeof value !== "object" || value === null) return;
+  for (const [key, inner] of Object.entries(value)) {
+    if (typeof inner === "string" && isSecretKey(key)) registerSecret(inner);
+    else registerSecretsIn(inner, depth + 1);
+  }
+}
+
+/** Replaces every registered secret in a string. */
+export function scrubString(text: string): string {
+  if (registeredSecrets.size === 0) return text;
+  let result = text;
+  for (const secret of registeredSecrets) {
+    if (result.includes(secret)) result = result.split(secret).join(REDACTED);
+  }
+  return result;
+}
+
+/** A copy of `value` with secret keys and registered secret values redacted. */
+export function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return scrubString(value);
+  if (typeof value !== "object" || value === null || depth > 8) return value;
+  if (value instanceof Error) {
+    const copy: Record<string, unknown> = { type: value.name, message: scrubString(value.message) };
+    if (value.stack) copy.stack = scrubString(value.stack);
+    for (const [key, inner] of Object.entries(value)) copy[key] = isSecretKey(key) ? REDACTED : scrub(inner, depth + 1);
+    return copy;
+  }
+  if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) copy[key] = isSecretKey(key) && inner != null ? REDACTED : scrub(inner, depth + 1);
+  return copy;
+}
+
+export interface CreateLoggerOptions {
+  level?: LogLevel | undefined;
+  /** Human-readable coloured lines instead of JSON (for a TTY). */
+  pretty?: boolean | undefined;
+  /** Colours in pretty mode; default: on unless NO_COLOR is set. */
+  colors?: boolean | undefined;
+  name?: string | undefined;
+  /** Where lines go; default stdout. */
+  destination?: DestinationStream | NodeJS.WritableStream | undefined;
+  base?: Record<string, unknown> | undefined;
+}
+
+/**
+ * The logger factory every ujr package uses: pino JSON by default, readable lines for a
+ * TTY, and secrets redacted by key name and by registered value.
+ */
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const pinoOptions: LoggerOptions = {
+    level: options.level ?? "info",
+    base: options.base ?? (options.name ? { name: options.name } : {}),
+    timestamp: pino.stdTimeFunctions.isoTime,
+    hooks: {
+      logMethod(args, method) {
+        // Runs only for enabled levels, so the scrubbing cost is paid only for lines written.
+        const clean = args.map((arg) => scrub(arg)) as Parameters<typeof method>;
+        return method.apply(this, clean);
+      },
+    },
+    serializers: { err: (error: unknown) => scrub(error), error: (error: unknown) => scrub(error) },
+  };
+  let destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  if (options.pretty) {
+    const colors = options.colors ?? !process.env.NO_COLOR;
+    const pretty = new PrettyTransform({ colors });
+    pretty.pipe(destination as NodeJS.WritableStream);
+    destination = pretty;
+  }
+  return pino(pinoOptions, destination as DestinationStream);
+}
+
+/** A logger that writes nothing (for tests and library use). */
+export function silentLogger(): Logger {
+  return pino({ level: "silent" });
+}

@@ -1,0 +1,407 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Writable } from "node:stream";
+import { InProcessExecutor } from "./in-process-executor.js";
+import { Runner, type JobChanges } from "./runner.js";
+import { JobDone, JobFailed, type Job } from "./job.js";
+import type { Task } from "./task.js";
+import { createLogger } from "./logger.js";
+import { fixtureTask, ListJob } from "./__fixtures__/jobs.js";
+// @ts-expect-error plain JS fixture
+import { gate } from "./__fixtures__/tasks.mjs";
+
+const openGate = (key: string) => (gate(key) as { open: () => void }).open();
+
+function capturedLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return { logger: createLogger({ level: "debug", destination }), lines };
+}
+
+function runnerWith(jobs: Job[], options: Partial<ConstructorParameters<typeof Runner>[0]> = {}, size = 2) {
+  const executor = new InProcessExecutor({ size });
+  return new Runner({ executor, jobs, ...options });
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("Runner: the original runner's tests", () => {
+  it("runs a job's tasks and stops when every job is done", async () => {
+    const job = new ListJob("basic", [fixtureTask("echo", { n: 1 }, { signature: "1" }), fixtureTask("echo", { n: 2 }, { signature: "2" })]);
+    const runner = runnerWith([job]);
+    const result = await runner.run();
+    expect(result.reason).toBe("done");
+    expect(result.tasks.done).toBe(2);
+    expect(job.results).toEqual(expect.arrayContaining([expect.objectContaining({ args: { n: 1 } }), expect.objectContaining({ args: { n: 2 } })]));
+    expect(job.closed).toBe(true);
+    expect(runner.state).toBe("stopped");
+  });
+
+  it("catches a task that throws, logs it with its job and task, and goes on", async () => {
+    const { logger, lines } = capturedLogger();
+    const job = new ListJob("mixed", [
+      fixtureTask("boom", { message: "kaput", code: "E_KAPUT" }, { signature: "bad" }),
+      fixtureTask("echo", { ok: true }, { signature: "good" }),
+    ]);
+    const runner = runnerWith([job], { logger });
+    const result = await runner.run();
+    expect(result.tasks).toMatchObject({ done: 1, failed: 1 });
+    expect(job.failures).toEqual([expect.objectContaining({ message: "kaput", code: "E_KAPUT" })]);
+    const logged = lines.find((line) => line.msg === "task failed");
+    expect(logged).toMatchObject({ job: "mixed", signature: "bad", level: 50 });
+    expect(String(logged?.task)).toMatch(/tasks\.mjs#boom$/);
+  });
+
+  it("runs every one of many tasks a job emits", async () => {
+    const tasks = Array.from({ length: 200 }, (_, index) => fixtureTask("echo", { index }, { signature: String(index) }));
+    const job = new ListJob("many", tasks);
+    const result = await runnerWith([job], {}, 4).run();
+    expect(result.tasks.done).toBe(200);
+    const seen = job.results.map((result) => (result as { args: { index: number } }).args.index).sort((a, b) => a - b);
+    expect(seen).toEqual(Array.from({ length: 200 }, (_, index) => index));
+  });
+});
+
+describe("Runner: behaviours kept from the original", () => {
+  it("does not start a task while an equal one (same job, code, signature) is running", async () => {
+    let asked = 0;
+    let finished = false;
+    const same = () => fixtureTask("waitForGate", { key: "dedup-1" }, { signature: "same" });
+    const job: Job = {
+      name: "dedup",
+      getRunnableTasks() {
+        asked++;
+        if (finished) throw new JobDone();
+        // Asked again while the first copy runs: the copy must not start; then let it finish.
+        if (asked === 2) queueMicrotask(() => openGate("dedup-1"));
+        return [same(), same()];
+      },
+      onTaskDone() {
+        finished = true;
+      },
+    };
+    const runner = runnerWith([job], {}, 4);
+    let started = 0;
+    runner.on("task:started", () => {
+      started++;
+      runner.wake();
+    });
+    const result = await runner.run();
+    expect(asked).toBeGreaterThanOrEqual(3);
+    expect(started).toBe(1);
+    expect(result.tasks.done).toBe(1);
+  });
+
+  it("counts all tasks of a job with the same code as one task when they have no signature", async () => {
+    const job = new ListJob("nosig", [fixtureTask("waitForGate", { key: "nosig" }), fixtureTask("waitForGate", { key: "nosig-other" })]);
+    const runner = runnerWith([job], {}, 4);
+    const startedWhileFirstRuns: number[] = [];
+    runner.on("task:started", () => {
+      startedWhileFirstRuns.push(runner.snapshot().running.length);
+      queueMicrotask(() => openGate("nosig"));
+    });
+    runner.on("task:done", () => openGate("nosig-other"));
+    await runner.run();
+    expect(Math.max(...startedWhileFirstRuns)).toBe(1);
+  });
+
+  it("never runs more than maxTasksPerJob tasks of a job at once; the rest are emitted again later", async () => {
+    const tasks = Array.from({ length: 6 }, (_, index) => fixtureTask("echo", { index }, { signature: String(index) }));
+    const job = new ListJob("limited", tasks);
+    const runner = runnerWith([job], { maxTasksPerJob: 2 }, 8);
+    let peak = 0;
+    runner.on("task:started", () => (peak = Math.max(peak, runner.snapshot().running.length)));
+    const result = await runner.run();
+    expect(result.tasks.done).toBe(6);
+    expect(peak).toBe(2);
+    expect(job.asked).toBeGreaterThanOrEqual(3);
+  });
+
+  it("defaults maxTasksPerJob to the executor's size", async () => {
+    const tasks = Array.from({ length: 10 }, (_, index) => fixtureTask("echo", { index }, { signature: String(index) }));
+    const runner = runnerWith([new ListJob("pool", tasks)], {}, 3);
+    let peak = 0;
+    runner.on("task:started", () => (peak = Math.max(peak, runner.snapshot().running.length)));
+    await runner.run();
+    expect(peak).toBe(3);
+  });
+
+  it("does not ask a job for tasks while its nextCheck is in the future", async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    let asked = 0;
+    const job: Job = {
+      name: "later",
+      nextCheck: 1_000_000 + 5_000,
+      getRunnableTasks() {
+        asked++;
+        throw new JobDone();
+      },
+    };
+    const runner = runnerWith([job], { checkInterval: 60_000 });
+    const done = runner.run();
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(asked).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(asked).toBe(1);
+    await expect(done).resolves.toMatchObject({ reason: "done" });
+  });
+
+  it("removes a job that throws JobDone and reports it done", async () => {
+    const reported: string[] = [];
+    class ReportingRunner extends Runner {
+      override async reportJobDone(job: Job) {
+        reported.push(job.name);
+      }
+    }
+    const job = new ListJob("finisher", [fixtureTask("echo", {}, { signature: "x" })]);
+    const runner = new ReportingRunner({ executor: new InProcessExecutor(), jobs: [job] });
+    const events: string[] = [];
+    runner.on("job:done", (event) => events.push(event.job));
+    await runner.run();
+    expect(reported).toEqual(["finisher"]);
+    expect(events).toEqual(["finisher"]);
+    expect(runner.snapshot().jobs).toEqual([]);
+  });
+
+  it("reports every finished task with its result through reportTaskDone", async () => {
+    const seen: unknown[] = [];
+    class ReportingRunner extends Runner {
+      override async reportTaskDone(job: Job, task: Task, result: unknown) {
+        seen.push({ job: job.name, signature: task.signature, result });
+        await super.reportTaskDone(job, task, result);
+      }
+    }
+    const job = new ListJob("r", [fixtureTask("plainFunction", { value: 21 }, { signature: "p" })]);
+    await new ReportingRunner({ executor: new InProcessExecutor(), jobs: [job] }).run();
+    expect(seen).toEqual([{ job: "r", signature: "p", result: 42 }]);
+    expect(job.results).toEqual([42]);
+  });
+
+  it("applies changed jobs: deleted jobs' tasks are cancelled, changed jobs are deleted and created again", async () => {
+    const changes: JobChanges[] = [];
+    class ChangingRunner extends Runner {
+      protected override async getChangedJobs() {
+        return changes.shift();
+      }
+    }
+    const keeper = new ListJob("keeper", [fixtureTask("waitForGate", { key: "keeper" }, { signature: "k" })]);
+    const doomed = new ListJob("doomed", [fixtureTask("waitForGate", { key: "never" }, { signature: "d" })]);
+    const runner = new ChangingRunner({ executor: new InProcessExecutor(), jobs: [keeper, doomed] });
+    const cancelled: string[] = [];
+    const removed: string[] = [];
+    runner.on("task:cancelled", (event) => cancelled.push(event.job));
+    runner.on("job:removed", (event) => removed.push(event.job));
+    const replacement = new ListJob("keeper", [fixtureTask("echo", { v: 2 }, { signature: "k2" })]);
+    let step = 0;
+    runner.on("task:started", () => {
+      step++;
+      if (step === 2) {
+        changes.push({ remove: ["doomed"], add: [replacement] });
+        runner.notifyJobsChanged();
+      }
+    });
+    const result = await runner.run();
+    expect(removed).toEqual(["doomed", "keeper"]);
+    expect(cancelled.sort()).toEqual(["doomed", "keeper"]);
+    expect(doomed.closed).toBe(true);
+    expect(replacement.results).toEqual([expect.objectContaining({ args: { v: 2 } })]);
+    expect(result.reason).toBe("done");
+  });
+
+  it("logs a failing getChangedJobs and goes on", async () => {
+    const { logger, lines } = capturedLogger();
+    class BrokenSource extends Runner {
+      protected override async getChangedJobs(): Promise<JobChanges> {
+        throw new Error("config service down");
+      }
+    }
+    const job = new ListJob("steady", [fixtureTask("echo", {}, { signature: "s" })]);
+    const runner = new BrokenSource({ executor: new InProcessExecutor(), jobs: [job], logger });
+    runner.notifyJobsChanged();
+    const result = await runner.run();
+    expect(result.tasks.done).toBe(1);
+    expect(lines.some((line) => String(line.msg).includes("could not get changed jobs"))).toBe(true);
+  });
+});
+
+describe("Runner: what the original lacked", () => {
+  it("is event-driven: one-task-at-a-time jobs do not wait for checkInterval", async () => {
+    vi.useFakeTimers();
+    let emitted = 0;
+    let running = false;
+    const job: Job = {
+      name: "serial",
+      getRunnableTasks() {
+        if (running) return [];
+        if (emitted === 50) throw new JobDone();
+        emitted++;
+        running = true;
+        return [fixtureTask("echo", { emitted }, { signature: String(emitted) })];
+      },
+      onTaskDone() {
+        running = false;
+      },
+    };
+    const runner = runnerWith([job], { checkInterval: 60_000 });
+    const result = await runner.run(); // no timer is advanced: only task events move it
+    expect(result.tasks.done).toBe(50);
+  });
+
+  it("backs off a job whose getRunnableTasks throws, and keeps running the others", async () => {
+    const { logger, lines } = capturedLogger();
+    const order: string[] = [];
+    let calls = 0;
+    const flakyJob: Job = {
+      name: "flaky-job",
+      getRunnableTasks() {
+        calls++;
+        order.push(`flaky ask ${calls}`);
+        if (calls <= 2) throw new Error(`state unreadable ${calls}`);
+        throw new JobDone();
+      },
+    };
+    const healthy = new ListJob("healthy", [fixtureTask("echo", {}, { signature: "h" })]);
+    const runner = runnerWith([flakyJob, healthy], { logger, jobErrorBackoff: { baseMs: 40, maxMs: 10_000 }, checkInterval: 60_000 });
+    const backoffs: number[] = [];
+    runner.on("job:error", (event) => backoffs.push(event.backoffMs));
+    runner.on("task:done", () => order.push("healthy task done"));
+    const started = Date.now();
+    await expect(runner.run()).resolves.toMatchObject({ reason: "done" });
+    expect(backoffs).toEqual([40, 80]);
+    expect(order).toEqual(["flaky ask 1", "healthy task done", "flaky ask 2", "flaky ask 3"]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(120);
+    expect(lines.filter((line) => line.job === "flaky-job" && line.level === 50)).toHaveLength(2);
+  });
+
+  it("times out a task and reports it as timed out", async () => {
+    const job = new ListJob("slow", [fixtureTask("waitForGate", { key: "never-opened" }, { signature: "t", timeoutMs: 20 })]);
+    const runner = runnerWith([job]);
+    const timeouts: string[] = [];
+    runner.on("task:timeout", (event) => timeouts.push(event.error.code ?? ""));
+    const result = await runner.run();
+    expect(timeouts).toEqual(["UJR_TASK_TIMEOUT"]);
+    expect(result.tasks).toMatchObject({ failed: 1, timedOut: 1 });
+    expect(job.failures[0]?.message).toMatch(/timed out after 20 ms/);
+  });
+
+  it("retries a failing task with exponential backoff and jitter, then succeeds", async () => {
+    const job = new ListJob("retry", [fixtureTask("flaky", { key: "retry-1", failures: 2 }, { signature: "f", retry: { attempts: 3, baseMs: 20, jitter: 0.5 } })]);
+    const runner = runnerWith([job], { random: () => 1 });
+    const delays: Array<[number, number]> = [];
+    runner.on("task:retry", (event) => delays.push([event.attempt, event.delayMs]));
+    const result = await runner.run();
+    // jitter 0.5 with random() = 1 takes half of 20, then half of 40.
+    expect(delays).toEqual([[1, 10], [2, 20]]);
+    expect(job.results).toEqual([{ attempt: 3, calls: 3 }]);
+    expect(result.tasks).toMatchObject({ done: 1, retried: 2, failed: 0 });
+  });
+
+  it("gives up after the last attempt and reports the failure once", async () => {
+    const job = new ListJob("giveup", [fixtureTask("flaky", { key: "giveup-1", failures: 5 }, { signature: "g", retry: { attempts: 2, baseMs: 1 } })]);
+    const result = await runnerWith([job]).run();
+    expect(result.tasks).toMatchObject({ failed: 1, retried: 1 });
+    expect(job.failures).toHaveLength(1);
+    expect(job.failures[0]?.message).toBe("flaky failure 2");
+  });
+
+  it("does not retry errors marked not retryable", async () => {
+    const job = new ListJob("noretry", [fixtureTask("boom", { message: "bad query", retryable: false }, { signature: "n", retry: 3 })]);
+    const runner = runnerWith([job]);
+    let retries = 0;
+    runner.on("task:retry", () => retries++);
+    const result = await runner.run();
+    expect(retries).toBe(0);
+    expect(result.tasks.failed).toBe(1);
+    expect(job.failures[0]).toMatchObject({ message: "bad query", retryable: false });
+  });
+
+  it("ends a job that throws JobFailed, lists it as failed, and keeps others running", async () => {
+    const bad: Job = {
+      name: "bad-token",
+      getRunnableTasks() {
+        throw new JobFailed("401 Unauthorized: check the bearer token");
+      },
+    };
+    const good = new ListJob("good", [fixtureTask("echo", {}, { signature: "g" })]);
+    const result = await runnerWith([bad, good]).run();
+    expect(result.failedJobs).toEqual(["bad-token"]);
+    expect(good.results).toHaveLength(1);
+  });
+
+  it("stop(): no new tasks, running ones finish within the grace period", async () => {
+    const job: Job = {
+      name: "endless",
+      getRunnableTasks: () => [fixtureTask("waitForGate", { key: "stop-grace" }, { signature: "e" })],
+    };
+    const runner = runnerWith([job]);
+    const done: string[] = [];
+    runner.on("task:done", (event) => done.push(event.job));
+    runner.on("task:started", () => {
+      runner.stop({ graceMs: 10_000 });
+      queueMicrotask(() => openGate("stop-grace"));
+    });
+    const result = await runner.run();
+    expect(result.reason).toBe("stopped");
+    expect(done).toEqual(["endless"]);
+  });
+
+  it("stop() cancels running tasks once the grace period is over; a second stop() cancels at once", async () => {
+    const job: Job = { name: "stuck", getRunnableTasks: () => [fixtureTask("waitForGate", { key: "never-2" }, { signature: "s" })] };
+    const runner = runnerWith([job]);
+    runner.on("task:started", () => {
+      runner.stop({ graceMs: 60_000 });
+      runner.stop();
+    });
+    const result = await runner.run();
+    expect(result.reason).toBe("aborted");
+    expect(result.tasks.cancelled).toBe(1);
+  });
+
+  it("snapshot() shows jobs, running tasks and counters", async () => {
+    const job: Job = { name: "snap", nextCheck: undefined, getRunnableTasks: () => [fixtureTask("waitForGate", { key: "snap" }, { signature: "one" })] };
+    const runner = runnerWith([job]);
+    let snapshot: ReturnType<Runner["snapshot"]> | undefined;
+    runner.on("task:started", () => {
+      snapshot = runner.snapshot();
+      runner.stop({ graceMs: 0 });
+    });
+    await runner.run();
+    expect(snapshot).toMatchObject({
+      state: "running",
+      jobs: [{ name: "snap", status: "active", running: 1, counters: { started: 1 } }],
+      running: [{ job: "snap", signature: "one", attempt: 1 }],
+      executor: { size: 2, free: 1 },
+    });
+  });
+
+  it("logs every task start and end with job, task, signature, duration and outcome", async () => {
+    const { logger, lines } = capturedLogger();
+    const job = new ListJob("logged", [fixtureTask("echo", {}, { signature: "sig-1" })]);
+    await runnerWith([job], { logger }).run();
+    expect(lines.find((line) => line.msg === "task started")).toMatchObject({ job: "logged", signature: "sig-1", attempt: 1 });
+    const end = lines.find((line) => line.msg === "task done");
+    expect(end).toMatchObject({ job: "logged", signature: "sig-1", outcome: "done" });
+    expect(typeof end?.durationMs).toBe("number");
+  });
+
+  it("skips and logs things a job returns that are not tasks", async () => {
+    const { logger, lines } = capturedLogger();
+    let asked = false;
+    const job: Job = {
+      name: "sloppy",
+      getRunnableTasks() {
+        if (asked) throw new JobDone();
+        asked = true;
+        return [{ nope: true } as unknown as Task];
+      },
+    };
+    await runnerWith([job], { logger, checkInterval: 5 }).run();
+    expect(lines.find((line) => line.msg === "job returned an invalid task")?.err).toMatchObject({ code: "UJR_TASK_INVALID" });
+  });
+});

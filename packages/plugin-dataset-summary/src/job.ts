@@ -1,0 +1,222 @@
+/**
+ * The `summary` job: decides when a run is due (src/schedule.ts), emits one runQueries
+ * task per run and, once its results are stored, one notifyTarget task per target. A
+ * failed notification is emitted again later (backoff) without running the queries
+ * again. State (last run, watermark, pending notifications) is persisted in stateDir, so
+ * a restart catches up a missed run once and finishes pending notifications.
+ */
+import path from "node:path";
+import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
+import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
+import type { Manifest, QuerySpec } from "./manifest.js";
+import type { NotifyArgs } from "./notify/send.js";
+import type { RunQueriesArgs } from "./run.js";
+import { isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
+import { loadState, saveState, type SummaryState } from "./state.js";
+import { notifyTarget, runQueries } from "./tasks.js";
+
+export function toSchedule(s: SummaryConfig["schedule"]): Schedule {
+  if (s.once) return { kind: "once" };
+  if (s.every !== undefined) return { kind: "interval", everyMs: s.every };
+  return { kind: "cron", expressions: Array.isArray(s.cron) ? s.cron : [s.cron!], timezone: s.timezone, runOnStart: s.runOnStart };
+}
+
+/** The query list handed to the task: paths resolved, defaults applied. */
+export function toQuerySpecs(config: SummaryConfig, configDir: string): QuerySpec[] {
+  return config.queries.map((q) => {
+    const base = { name: q.name, title: q.title, timeoutMs: q.timeout ?? config.queryTimeout, maxRows: q.maxRows ?? config.maxRows, chart: q.chart };
+    if ("builtin" in q) {
+      return { ...base, builtin: q.builtin, options: { ...(q.interval ? { interval: q.interval } : {}), ...(q.limit ? { limit: q.limit } : {}) } };
+    }
+    if ("file" in q) return { ...base, file: path.resolve(configDir, q.file), params: q.params };
+    return { ...base, sql: q.sql, params: q.params };
+  });
+}
+
+function backoff(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+export interface SummaryJobOptions {
+  clock?: Clock;
+}
+
+export class SummaryJob implements Job {
+  readonly name: string;
+  nextCheck: number | undefined;
+  readonly #config: SummaryConfig;
+  readonly #ctx: JobContext;
+  readonly #schedule: Schedule;
+  readonly #clock: Clock;
+  readonly #targets: Map<string, TargetConfig>;
+  #state: SummaryState | undefined;
+  #running: { startedAt: number } | undefined;
+  readonly #notifying = new Set<string>();
+
+  constructor(config: SummaryConfig, ctx: JobContext, options: SummaryJobOptions = {}) {
+    this.name = ctx.name;
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#schedule = toSchedule(config.schedule);
+    this.#clock = options.clock ?? systemClock;
+    this.#targets = new Map(config.notify.map((t, i) => [targetName(t, i), t]));
+    for (const t of config.notify) {
+      if (t.type === "webhook") {
+        registerSecret(t.url);
+        for (const v of Object.values(t.headers ?? {})) registerSecret(v);
+      }
+      if (t.type === "email") registerSecret(t.password);
+    }
+    if (/^postgres(ql)?:\/\//i.test(config.database)) {
+      try {
+        registerSecret(decodeURIComponent(new URL(config.database).password));
+      } catch {
+        /* invalid URL: reported when the run opens it */
+      }
+    }
+  }
+
+  /** For status views and tests. */
+  get state(): Readonly<SummaryState> | undefined {
+    return this.#state;
+  }
+
+  async #load(): Promise<SummaryState> {
+    if (!this.#state) {
+      this.#state = await loadState(this.#ctx.stateDir);
+      const now = this.#clock.now();
+      const missed = missedSlotCount(this.#schedule, this.#state, now);
+      if (missed > 0) this.#ctx.logger.info({ job: this.name, missed }, `${missed} scheduled run(s) were missed while the runner was down: running once now`);
+      // A target removed from the config has nothing to notify any more.
+      this.#state.pending = this.#state.pending.filter((p) => this.#targets.has(p.target));
+      if (this.#state.lastRunAt === undefined && this.#state.waitingSince === undefined) {
+        Object.assign(this.#state, startWaiting(this.#state, now));
+        await saveState(this.#ctx.stateDir, this.#state);
+      }
+    }
+    return this.#state;
+  }
+
+  #key(runId: string, target: string): string {
+    return `${target}\u0000${runId}`;
+  }
+
+  async getRunnableTasks(): Promise<Task[]> {
+    const state = await this.#load();
+    const now = this.#clock.now();
+    const tasks: Task[] = [];
+    let wake = Infinity;
+
+    for (const p of state.pending) {
+      const key = this.#key(p.runId, p.target);
+      if (this.#notifying.has(key)) continue;
+      if (p.notBefore > now) {
+        wake = Math.min(wake, p.notBefore);
+        continue;
+      }
+      const args: NotifyArgs = { job: this.name, runDir: p.runDir, targetName: p.target, target: this.#targets.get(p.target)!, reportBaseUrl: this.#config.reportBaseUrl };
+      tasks.push(notifyTarget.with(args, { signature: `notify:${p.target}:${p.runId}`, timeoutMs: 10 * 60_000, retry: 1 }));
+      this.#notifying.add(key);
+    }
+
+    if (!this.#running) {
+      if (isDue(this.#schedule, state, now)) {
+        const range = this.#config.range;
+        const from = range?.last !== undefined ? new Date(now - range.last).toISOString() : range?.from ? new Date(range.from).toISOString() : null;
+        const to = range?.to ? new Date(range.to).toISOString() : null;
+        const args: RunQueriesArgs = {
+          job: this.name,
+          database: this.#config.database,
+          baseDir: this.#ctx.configDir,
+          outDir: path.resolve(this.#ctx.configDir, this.#config.outDir),
+          keep: this.#config.keep,
+          queries: toQuerySpecs(this.#config, this.#ctx.configDir),
+          from,
+          to,
+          since: state.since ?? null,
+          title: this.#config.title,
+          protect: [...new Set(state.pending.map((p) => p.runId))],
+        };
+        tasks.push(runQueries.with(args, { signature: "run", timeoutMs: this.#config.runTimeout, retry: 1 }));
+        this.#running = { startedAt: now };
+      } else {
+        const next = nextRunAt(this.#schedule, state, now);
+        if (next !== null) wake = Math.min(wake, next);
+      }
+    }
+
+    if (tasks.length === 0 && !this.#running && this.#notifying.size === 0 && state.pending.length === 0 && nextRunAt(this.#schedule, state, now) === null) {
+      if (state.lastError && this.#schedule.kind === "once") {
+        throw new JobFailed(`the summary run failed: ${state.lastError.code}: ${state.lastError.message}`);
+      }
+      throw new JobDone(`summary "${this.name}" ran once`);
+    }
+    this.nextCheck = tasks.length > 0 || this.#running || this.#notifying.size > 0 ? (wake === Infinity ? undefined : wake) : wake === Infinity ? undefined : wake;
+    return tasks;
+  }
+
+  async onTaskDone(task: Task, result: unknown): Promise<void> {
+    const state = await this.#load();
+    if (task.ref.export === "runQueries") {
+      const manifest = result as Manifest;
+      const startedAt = this.#running?.startedAt ?? this.#clock.now();
+      this.#running = undefined;
+      Object.assign(state, recordRun(state, startedAt));
+      state.since = manifest.watermark ?? state.since ?? null;
+      state.lastRunId = manifest.runId;
+      state.lastRunDir = manifest.dir;
+      state.lastError = undefined;
+      for (const [name, t] of this.#targets) {
+        if (t.on === "errors" && manifest.ok) continue;
+        if (t.on === "success" && !manifest.ok) continue;
+        state.pending.push({ runId: manifest.runId, runDir: manifest.dir, target: name, attempts: 0, notBefore: 0 });
+      }
+      await saveState(this.#ctx.stateDir, state);
+      this.nextCheck = undefined;
+      return;
+    }
+    if (task.ref.export === "notifyTarget") {
+      const args = task.args as NotifyArgs;
+      const runId = path.basename(args.runDir);
+      this.#notifying.delete(this.#key(runId, args.targetName));
+      state.pending = state.pending.filter((p) => !(p.target === args.targetName && p.runId === runId));
+      await saveState(this.#ctx.stateDir, state);
+      this.nextCheck = undefined;
+    }
+  }
+
+  async onTaskFailed(task: Task, failure: TaskFailure): Promise<void> {
+    const state = await this.#load();
+    const error = { code: failure.code ?? failure.name, message: failure.message };
+    if (task.ref.export === "runQueries") {
+      const startedAt = this.#running?.startedAt ?? this.#clock.now();
+      this.#running = undefined;
+      // The slot counts as taken: the next run follows the schedule (no hot loop).
+      Object.assign(state, recordRun(state, startedAt));
+      state.lastError = error;
+      this.#ctx.logger.error({ job: this.name, code: error.code }, `summary run failed: ${error.message}`);
+      await saveState(this.#ctx.stateDir, state);
+      this.nextCheck = undefined;
+      return;
+    }
+    if (task.ref.export === "notifyTarget") {
+      const args = task.args as NotifyArgs;
+      const runId = path.basename(args.runDir);
+      this.#notifying.delete(this.#key(runId, args.targetName));
+      const p = state.pending.find((x) => x.target === args.targetName && x.runId === runId);
+      if (p) {
+        p.attempts++;
+        const retry = this.#config.notifyRetry;
+        if (p.attempts >= retry.attempts || error.code === "UJR_SUMMARY_NO_RESULTS" || error.code === "UJR_SUMMARY_CONFIG") {
+          state.pending = state.pending.filter((x) => x !== p);
+          this.#ctx.logger.error({ job: this.name, target: p.target, runId, code: error.code }, `notification to "${p.target}" given up after ${p.attempts} attempt(s): ${error.message}`);
+        } else {
+          p.notBefore = this.#clock.now() + backoff(p.attempts, retry.base, retry.max);
+          this.#ctx.logger.warn({ job: this.name, target: p.target, runId, code: error.code, attempt: p.attempts }, `notification to "${p.target}" failed; trying again later: ${error.message}`);
+        }
+      }
+      await saveState(this.#ctx.stateDir, state);
+      this.nextCheck = undefined;
+    }
+  }
+}

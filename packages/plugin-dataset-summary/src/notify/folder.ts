@@ -1,0 +1,43 @@
+/**
+ * Folder target: copies the report (and, if asked, summary.json and the CSV/JSON files)
+ * into a folder such as a shared drive, as `<job>/<runId>/...`, written under a temporary
+ * name and renamed (a reader never sees a half-copied report). `latest.html` is replaced
+ * with the newest report.
+ */
+import { copyFile, mkdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { SummaryErrorCode, summaryError } from "../errors.js";
+import type { Manifest } from "../manifest.js";
+import type { NotifyLogger } from "./webhook.js";
+
+export interface FolderTarget {
+  path: string;
+  /** Also copy summary.json and every query's CSV and JSON file. */
+  includeData: boolean;
+}
+
+export async function copyToFolder(target: FolderTarget, manifest: Manifest, options: { logger?: NotifyLogger | undefined } = {}): Promise<{ dir: string }> {
+  const dest = path.join(target.path, manifest.job, manifest.runId);
+  const tmp = `${dest}.tmp-${process.pid}`;
+  try {
+    await rm(tmp, { recursive: true, force: true });
+    await mkdir(tmp, { recursive: true });
+    const files = ["report.html"];
+    if (target.includeData) {
+      files.push("summary.json");
+      for (const q of manifest.queries) if (q.files) files.push(q.files.csv, q.files.json);
+    }
+    for (const f of files) await copyFile(path.join(manifest.dir, f), path.join(tmp, f));
+    await rm(dest, { recursive: true, force: true });
+    await rename(tmp, dest);
+    const latestTmp = path.join(target.path, manifest.job, `.latest.html.tmp-${process.pid}`);
+    await copyFile(path.join(dest, "report.html"), latestTmp);
+    await rename(latestTmp, path.join(target.path, manifest.job, "latest.html"));
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    const code = (err as NodeJS.ErrnoException).code ?? "error";
+    throw summaryError(SummaryErrorCode.FOLDER_FAILED, `folder target "${target.path}": copying the report failed (${code}); check that the folder exists and is writable.`);
+  }
+  options.logger?.info({ target: target.path, dir: dest }, `report copied to ${dest}`);
+  return { dir: dest };
+}

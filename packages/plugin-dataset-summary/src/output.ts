@@ -1,0 +1,98 @@
+/**
+ * The output folder: `<outDir>/<job>/<UTC timestamp>/`, written under a temporary name and
+ * renamed into place when complete (a reader never sees half a run), the last `keep`
+ * runs kept, and `latest` pointing at the newest: a relative symlink where the file
+ * system allows it, and always a `latest.json` pointer.
+ */
+import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, open, unlink } from "node:fs/promises";
+import path from "node:path";
+
+const RUN_DIR = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?$/;
+
+/** `2024-05-01T10:00:00.123Z` -> `2024-05-01T10-00-00Z`. */
+export function runIdFor(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z").replaceAll(":", "-");
+}
+
+export function isRunDirName(name: string): boolean {
+  return RUN_DIR.test(name);
+}
+
+export async function writeFileDurable(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await open(tmp, "w");
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/** Creates a fresh temporary folder for a run; returns it and the final run id. */
+export async function prepareRunDir(jobDir: string, runId: string): Promise<{ tmpDir: string; runId: string }> {
+  await mkdir(jobDir, { recursive: true });
+  const existing = new Set(await readdir(jobDir));
+  let id = runId;
+  for (let n = 2; existing.has(id); n++) id = `${runId}-${n}`;
+  const tmpDir = path.join(jobDir, `.tmp-${id}-${process.pid}`);
+  await rm(tmpDir, { recursive: true, force: true });
+  await mkdir(tmpDir, { recursive: true });
+  return { tmpDir, runId: id };
+}
+
+export async function commitRunDir(jobDir: string, tmpDir: string, runId: string): Promise<string> {
+  const final = path.join(jobDir, runId);
+  await rename(tmpDir, final);
+  await pointLatest(jobDir, runId);
+  return final;
+}
+
+export async function pointLatest(jobDir: string, runId: string): Promise<void> {
+  await writeFileDurable(
+    path.join(jobDir, "latest.json"),
+    JSON.stringify({ runId, dir: runId, report: `${runId}/report.html`, summary: `${runId}/summary.json` }, null, 2) + "\n",
+  );
+  const link = path.join(jobDir, "latest");
+  const tmpLink = `${link}.tmp-${process.pid}`;
+  try {
+    await unlink(tmpLink).catch(() => {});
+    await symlink(runId, tmpLink, "dir");
+    await rename(tmpLink, link);
+  } catch {
+    // Symlinks unavailable (e.g. Windows without privilege): latest.json is the pointer.
+    await unlink(tmpLink).catch(() => {});
+  }
+}
+
+/** The newest run's folder name, from latest.json. */
+export async function latestRunId(jobDir: string): Promise<string | undefined> {
+  try {
+    const j = JSON.parse(await readFile(path.join(jobDir, "latest.json"), "utf8")) as { runId?: string };
+    return j.runId;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Deletes all but the newest `keep` run folders (and stale temporary folders). */
+export async function pruneRuns(jobDir: string, keep: number, protect: readonly string[] = []): Promise<string[]> {
+  const names = await readdir(jobDir).catch(() => [] as string[]);
+  const runs = names.filter(isRunDirName).sort();
+  const removed: string[] = [];
+  const excess = runs.slice(0, Math.max(0, runs.length - Math.max(1, keep)));
+  for (const name of excess) {
+    if (protect.includes(name)) continue;
+    await rm(path.join(jobDir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  for (const name of names) {
+    if (name.startsWith(".tmp-") && !name.endsWith(`-${process.pid}`)) {
+      await rm(path.join(jobDir, name), { recursive: true, force: true }).catch(() => {});
+    }
+  }
+  return removed;
+}
+
+export { writeFile };

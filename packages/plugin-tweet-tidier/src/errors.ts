@@ -1,0 +1,35 @@
+/**
+ * Error catalogue of @ujr/plugin-tweet-tidier. Errors carry a stable `code`; check
+ * `err.code`, never `instanceof` (errors cross worker boundaries as plain objects).
+ */
+export const TIDY_ERRORS = {
+  UJR_TIDY_BAD_JSON: "A line of a raw file is not valid JSON (truncated or corrupted). The other lines were loaded and the file is marked partial; fix or re-collect the file and load it under a new name.",
+  UJR_TIDY_NOT_A_PAGE: "A line is JSON but not a Twitter API v2 response page (or URL-sidecar record). The line was skipped and recorded in ingest_errors.",
+  UJR_TIDY_READ_FAILED: "The raw file could not be read to the end (I/O or decompression error, e.g. a truncated .gz). The lines before the error were loaded and the file is marked partial.",
+  UJR_TIDY_FILE_NOT_FOUND: "The raw file does not exist or is not readable. Check the path and permissions.",
+  UJR_TIDY_DATABASE: "The tidy database could not be opened or written. Check the `database` setting (a file path or a postgres:// URL), the permissions, and that the server is running.",
+  UJR_TIDY_SCHEMA_TOO_NEW: "The database was created by a newer version of the tweet tidier (its schema_migrations has a higher version). Upgrade @ujr/plugin-tweet-tidier.",
+  UJR_TIDY_NO_INPUT: "No input matched. Check `inputs`: folders, files or globs of .jsonl, .jsonl.gz or .tar.gz files.",
+  UJR_TIDY_ABORTED: "Loading was cancelled; the file's transaction was rolled back and it will be loaded again next time.",
+} as const;
+
+export type TidyErrorCode = keyof typeof TIDY_ERRORS;
+
+export class TidyError extends Error {
+  readonly code: TidyErrorCode;
+  override readonly name = "TidyError";
+  constructor(code: TidyErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${detail}: ${TIDY_ERRORS[code]}` : TIDY_ERRORS[code], options);
+    this.code = code;
+  }
+}
+
+/** A structured-clonable description of an error (for task results and logs). */
+export function errorInfo(e: unknown): { code: string; name: string; message: string } {
+  const x = e as { code?: unknown; name?: unknown; message?: unknown };
+  return {
+    code: typeof x?.code === "string" ? x.code : "UJR_TIDY_UNEXPECTED",
+    name: typeof x?.name === "string" ? x.name : "Error",
+    message: typeof x?.message === "string" ? x.message : String(e),
+  };
+}

@@ -1,0 +1,17 @@
+export { tidyFiles, type TidyFilesOptions } from "./tidy-files.js";
+export { openStore, isPostgresUrl } from "./store/index.js";
+export { SqliteTidyStore, migrateSqlite, type SqliteStoreOptions } from "./store/sqlite.js";
+export { PostgresTidyStore, migratePostgres, type PostgresStoreOptions } from "./store/postgres.js";
+export type { TidyStore, IngestResult, IngestStatus, IngestOptions, TidyLogger } from "./store/types.js";
+export { parsePage, parseSidecarLine, PAGE_TABLES, type ParsedPage, type PageRows, type Row } from "./parse-page.js";
+export { readRaw, hashFile, fileKind, type RawLine } from "./read-raw.js";
+export { listRawFiles, isRawName, StableFileTracker, type FoundFile } from "./discover.js";
+export { tables, views, SCHEMA_VERSION, type TableDef, type ColumnDef, type ViewDef } from "./schema.js";
+export { sqliteDdl } from "./ddl/sqlite.js";
+export { postgresDdl } from "./ddl/postgres.js";
+export { TIDY_ERRORS, TidyError, type TidyErrorCode } from "./errors.js";
+export { TidyJob, resolveDatabase, type TidyJobConfig } from "./job.js";
+export { tidyConfigSchema, type TidyConfig } from "./plugin.js";
+export { tidyFile, checkForNewData } from "./tasks.js";
+import { plugin } from "./plugin.js";
+export default plugin;

@@ -1,0 +1,40 @@
+import { PLUGIN_API_VERSION, defineJobType, definePlugin, isDuration, z } from "@ujr/core";
+import { TidyJob } from "./job.js";
+
+const duration = z.union([
+  z.number().nonnegative(),
+  z.string().refine(isDuration, { message: 'a duration like "500ms", "30s", "5m", "1h"' }),
+]);
+
+export const tidyConfigSchema = z.object({
+  inputs: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe("Folders (searched recursively), files or globs of raw data (.jsonl, .jsonl.gz, .tar.gz), relative to the config file's folder."),
+  database: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("SQLite file (relative to the config file's folder) or a postgres:// URL (optional ?schema=name). Default: tidy.sqlite in the job's state folder."),
+  mode: z.enum(["continuous", "once"]).default("continuous").describe("continuous: keep picking up new files; once: finish when everything present is tidied."),
+  pollInterval: duration.default("30s").describe("How often to check the inputs for new files."),
+  settleTime: duration.default("2s").describe("A file whose mtime is older than this is read at once; newer files must keep size and mtime between two checks."),
+  parallel: z.number().int().min(1).max(64).default(4).describe("PostgreSQL only: files tidied in parallel. SQLite always loads one file at a time."),
+  maxAttempts: z.number().int().min(1).default(3).describe("Tries per file before it is reported failed."),
+  fileTimeout: duration.optional().describe("Time limit for tidying one file."),
+});
+
+export type TidyConfig = z.output<typeof tidyConfigSchema>;
+
+export const plugin = definePlugin({
+  name: "@ujr/plugin-tweet-tidier",
+  apiVersion: PLUGIN_API_VERSION,
+  description: "Tidy raw Twitter/X API v2 pages (twarc2 JSONL) into SQLite or PostgreSQL, exactly once.",
+  jobs: {
+    tidy: defineJobType({
+      description: "Tidies raw twarc2 JSONL files (.jsonl, .jsonl.gz, collector .tar.gz archives, URL sidecars) into a relational database.",
+      config: tidyConfigSchema,
+      create: (config, ctx) => new TidyJob(config, ctx),
+    }),
+  },
+});

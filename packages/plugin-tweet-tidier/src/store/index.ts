@@ -1,0 +1,15 @@
+import { PostgresTidyStore, type PostgresStoreOptions } from "./postgres.js";
+import { SqliteTidyStore, type SqliteStoreOptions } from "./sqlite.js";
+import type { TidyStore } from "./types.js";
+
+export const isPostgresUrl = (database: string): boolean => /^postgres(ql)?:\/\//i.test(database);
+
+/** Opens the tidy database: PostgreSQL for a `postgres://` URL, else a SQLite file path. */
+export async function openStore(database: string, opts: PostgresStoreOptions & SqliteStoreOptions = {}): Promise<TidyStore> {
+  if (isPostgresUrl(database)) {
+    const s = new PostgresTidyStore(database, opts);
+    await s.migrate();
+    return s;
+  }
+  return new SqliteTidyStore(database, opts);
+}

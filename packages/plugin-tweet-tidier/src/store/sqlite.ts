@@ -1,0 +1,178 @@
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { sqliteInsertSql } from "../ddl/sqlite.js";
+import { TidyError } from "../errors.js";
+import { ingestWith } from "../ingest.js";
+import { migrations } from "../migrations.js";
+import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
+import { SCHEMA_VERSION, table } from "../schema.js";
+import type { ClaimResult, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
+
+type Stmt = Database.Statement<unknown[]>;
+
+export interface SqliteStoreOptions {
+  /** How long to wait for another writer (ms). Default 60 000. */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+  /** SQLite page cache in MiB (default 64): bounded, independent of file size. */
+  cacheMb?: number;
+}
+
+/** Applies pending migrations (one transaction each). */
+export function migrateSqlite(db: Database.Database): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS "schema_migrations" ("version" INTEGER NOT NULL, "name" TEXT NOT NULL, "applied_at" TEXT NOT NULL, PRIMARY KEY ("version"))',
+  );
+  const run = db.transaction(() => {
+    const cur = (db.prepare('SELECT max("version") AS v FROM "schema_migrations"').get() as { v: number | null }).v ?? 0;
+    if (cur > SCHEMA_VERSION) throw new TidyError("UJR_TIDY_SCHEMA_TOO_NEW", `schema version ${cur} > ${SCHEMA_VERSION}`);
+    for (const m of migrations) {
+      if (m.version <= cur) continue;
+      for (const sql of m.sqlite()) db.exec(sql);
+      db.prepare('INSERT INTO "schema_migrations" ("version", "name", "applied_at") VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+    }
+    return cur;
+  });
+  return run.immediate();
+}
+
+export class SqliteTidyStore implements TidyStore {
+  readonly backend = "sqlite" as const;
+  readonly db: Database.Database;
+  private readonly stmts: Record<PageTable, Stmt>;
+  private readonly s: {
+    findSha: Stmt;
+    claim: Stmt;
+    finish: Stmt;
+    page: Stmt;
+    sidecar: Stmt;
+    ingestError: Stmt;
+    fillByUrl: Stmt;
+    fillByExpanded: Stmt;
+  };
+  private busy = false;
+
+  constructor(file: string, opts: SqliteStoreOptions = {}) {
+    try {
+      if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
+      this.db = new Database(file, { readonly: opts.readonly ?? false });
+    } catch (e) {
+      throw new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file}`, { cause: e });
+    }
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 60_000}`);
+    if (!opts.readonly) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.pragma(`cache_size = -${opts.cacheMb ?? 64 * 1024}`);
+      migrateSqlite(this.db);
+    }
+    const p = (sql: string) => this.db.prepare(sql) as Stmt;
+    const stmts = {} as Record<PageTable, Stmt>;
+    for (const t of PAGE_TABLES) stmts[t] = p(sqliteInsertSql(table(t)));
+    this.stmts = stmts;
+    this.s = {
+      findSha: p('SELECT "id", "path", "status" FROM "source_files" WHERE "sha256" = ?'),
+      claim: p(
+        'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES (?, ?, ?, ?, \'partial\', ?)',
+      ),
+      finish: p(
+        'UPDATE "source_files" SET "status" = ?, "lines" = ?, "pages" = ?, "data_tweets" = ?, "included_tweets" = ?, "users" = ?, "resolved_urls" = ?, "api_errors" = ?, "ingest_errors" = ?, "loaded_at" = ? WHERE "id" = ?',
+      ),
+      page: p(sqliteInsertSql(table("pages"))),
+      sidecar: p(sqliteInsertSql(table("resolved_urls"))),
+      ingestError: p(sqliteInsertSql(table("ingest_errors"))),
+      fillByUrl: p('UPDATE "urls" SET "final_url" = ? WHERE "url" = ? AND "final_url" IS NULL'),
+      fillByExpanded: p('UPDATE "urls" SET "final_url" = ? WHERE "expanded_url" = ? AND "final_url" IS NULL'),
+    };
+  }
+
+  async ingestFile(path: string, opts?: IngestOptions): Promise<IngestResult> {
+    if (this.busy) throw new Error("SqliteTidyStore: one file at a time per connection (open another store to load in parallel)");
+    this.busy = true;
+    try {
+      return await ingestWith(this.txn(), path, opts);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private txn(): FileTxn {
+    const db = this.db;
+    const s = this.s;
+    const stmts = this.stmts;
+    let open = false;
+    return {
+      claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
+        db.exec("BEGIN IMMEDIATE");
+        open = true;
+        const ex = s.findSha.get(sha256) as { id: number; path: string; status: string } | undefined;
+        if (ex) return { fileId: ex.id, existing: { path: ex.path, status: ex.status } };
+        const r = s.claim.run(path, sha256, size, kind, new Date().toISOString());
+        return { fileId: Number(r.lastInsertRowid) };
+      },
+      writePage(p: ParsedPage) {
+        s.page.run(p.page);
+        const rows = p.rows;
+        for (let i = 0; i < PAGE_TABLES.length; i++) {
+          const t = PAGE_TABLES[i]!;
+          const rs = rows[t];
+          if (rs.length === 0) continue;
+          const st = stmts[t];
+          for (let k = 0; k < rs.length; k++) st.run(rs[k]!);
+        }
+      },
+      writeSidecar(row: Row) {
+        s.sidecar.run(row);
+        const final = row[2];
+        if (final != null) {
+          s.fillByUrl.run(final, row[0]);
+          s.fillByExpanded.run(final, row[0]);
+        }
+      },
+      writeIngestError(row: Row) {
+        s.ingestError.run(row);
+      },
+      commit: async (fileId: number, status, st: FileStats) => {
+        s.finish.run(
+          status,
+          st.lines,
+          st.pages,
+          st.dataTweets,
+          st.includedTweets,
+          st.users,
+          st.resolvedUrls,
+          st.apiErrors,
+          st.ingestErrors,
+          new Date().toISOString(),
+          fileId,
+        );
+        db.exec("COMMIT");
+        open = false;
+      },
+      rollback: async () => {
+        if (open && db.inTransaction) db.exec("ROLLBACK");
+        open = false;
+      },
+    };
+  }
+
+  async count(name: string, where?: string): Promise<number> {
+    const r = this.db.prepare(`SELECT count(*) AS n FROM "${name.replace(/"/g, "")}"${where ? ` WHERE ${where}` : ""}`).get() as {
+      n: number;
+    };
+    return r.n;
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.db.prepare(sql).all(...params) as T[];
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

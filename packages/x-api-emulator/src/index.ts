@@ -1,0 +1,16 @@
+export { startEmulator } from "./server.js";
+export type { Emulator, EmulatorOptions, EmulatorStats, GenerateOptions, RequestRecord } from "./server.js";
+export { Corpus, loadCorpus, parseJsonl, SAMPLE_CORPUS_URL } from "./corpus.js";
+export type { CorpusSource, CorpusStats } from "./corpus.js";
+export { parseQuery, compileQuery, QuerySyntaxError, SUPPORTED_OPERATORS } from "./query.js";
+export type { QueryNode, MatchContext, TweetPredicate } from "./query.js";
+export type { FaultRule, FaultKind, FaultEndpoint } from "./faults.js";
+export { DEFAULT_RATE_LIMITS } from "./rate-limit.js";
+export type { RateLimitConfig, RateLimitOption } from "./rate-limit.js";
+export { MAX_CHAIN } from "./short-links.js";
+export type { RedirectStatus } from "./short-links.js";
+export { DEFAULT_FIELDS, KNOWN_EXPANSIONS, KNOWN_FIELDS } from "./fields.js";
+export { EmulatorErrorCodes, isEmulatorError } from "./errors.js";
+export type { EmulatorError, EmulatorErrorCode } from "./errors.js";
+export { ENDPOINTS } from "./types.js";
+export type { ApiObject, EndpointName, Includes, Page, Tweet } from "./types.js";

@@ -1,0 +1,73 @@
+import type { EndpointName } from "./types.js";
+
+export interface RateLimitConfig {
+  /** Requests allowed per window, per endpoint and token. */
+  limit: number;
+  /** Window length in ms (the real API uses 15 minutes). */
+  windowMs: number;
+}
+
+/** `rateLimit` option: one config for every endpoint, per-endpoint overrides, or `false` (headers still sent, never 429). */
+export type RateLimitOption = false | (Partial<RateLimitConfig> & { endpoints?: Partial<Record<EndpointName, Partial<RateLimitConfig>>> });
+
+/** The real API's app-auth limits per 15-minute window. */
+export const DEFAULT_RATE_LIMITS: Record<EndpointName, RateLimitConfig> = {
+  "search/recent": { limit: 450, windowMs: 900_000 },
+  "search/all": { limit: 300, windowMs: 900_000 },
+  "users/tweets": { limit: 1500, windowMs: 900_000 },
+  "users/lookup": { limit: 300, windowMs: 900_000 },
+};
+
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Epoch milliseconds when the window resets. */
+  resetAt: number;
+  limited: boolean;
+}
+
+/** Fixed windows per (endpoint, token), started by the first request of the window. */
+export class RateLimiter {
+  private windows = new Map<string, { start: number; count: number }>();
+  private option: RateLimitOption;
+
+  constructor(option: RateLimitOption | undefined, private readonly now: () => number) {
+    this.option = option ?? {};
+  }
+
+  configure(option: RateLimitOption | undefined): void {
+    this.option = option ?? {};
+  }
+
+  configFor(endpoint: EndpointName): RateLimitConfig {
+    const base = DEFAULT_RATE_LIMITS[endpoint];
+    if (this.option === false) return base;
+    const over = this.option.endpoints?.[endpoint];
+    return {
+      limit: over?.limit ?? this.option.limit ?? base.limit,
+      windowMs: over?.windowMs ?? this.option.windowMs ?? base.windowMs,
+    };
+  }
+
+  /** Counts one request and says whether it is allowed. A 429 does not consume the window further. */
+  hit(endpoint: EndpointName, tokenKey: string): RateLimitState {
+    const { limit, windowMs } = this.configFor(endpoint);
+    const key = `${endpoint}\u0000${tokenKey}`;
+    const now = this.now();
+    let w = this.windows.get(key);
+    if (!w || now >= w.start + windowMs) {
+      w = { start: now, count: 0 };
+      this.windows.set(key, w);
+    }
+    const enforce = this.option !== false;
+    const limited = enforce && w.count >= limit;
+    if (!limited) w.count++;
+    return { limit, remaining: Math.max(0, limit - w.count), resetAt: w.start + windowMs, limited };
+  }
+
+  /** Forgets every window (all endpoints and tokens), or those of one endpoint. */
+  reset(endpoint?: EndpointName): void {
+    if (endpoint === undefined) this.windows.clear();
+    else for (const key of [...this.windows.keys()]) if (key.startsWith(`${endpoint}\u0000`)) this.windows.delete(key);
+  }
+}
