@@ -1,6 +1,7 @@
 // Tweet tidier benchmark: our loader vs. the physical limit, in the same run.
 //   node bench/tidy.mjs [--mb 60] [--files 6] [--keep]
 // Builds a corpus of >= 50 MB from the real fixtures (ids rewritten so every copy is
+// Knob: UJR_TIDY_BENCH_WORKER=1 parses in a worker thread (parseInWorker), =0 forces the main thread.
 // distinct) in a temp dir, tidies it into a fresh SQLite file with
 // @ujr/plugin-tweet-tidier, then measures JSON.parse of the same bytes plus a plain
 // prepared-statement insert of (id, text, author_id) of the data tweets into a bare table.
@@ -16,6 +17,23 @@ const requireFromPkg = createRequire(join(pkgDir, "package.json"));
 const Database = requireFromPkg("better-sqlite3");
 const { SqliteTidyStore } = await import(join(pkgDir, "dist", "index.js"));
 
+// child mode: `node bench/tidy.mjs --child <db> <files...>` loads with our loader and reports its own peak RSS
+if (process.argv[2] === "--child") {
+  const [, , , db, ...paths] = process.argv;
+  const t = performance.now();
+  const store = new SqliteTidyStore(db);
+  let tweets = 0;
+  for (const f of paths) {
+    const r = await store.ingestFile(f, process.env.UJR_TIDY_BENCH_WORKER ? { parseInWorker: process.env.UJR_TIDY_BENCH_WORKER === "1" } : {});
+    if (r.status !== "loaded") throw new Error(`${f}: ${r.status}`);
+    tweets += r.tweets;
+  }
+  const seconds = (performance.now() - t) / 1000;
+  const counts = { tweets: store.db.prepare("SELECT count(*) n FROM tweets").get().n, users: store.db.prepare("SELECT count(*) n FROM users").get().n };
+  await store.close();
+  process.stdout.write(JSON.stringify({ seconds, tweets, counts, maxRssKb: process.resourceUsage().maxRSS }));
+  process.exit(0);
+}
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? dflt : process.argv[i + 1];
@@ -67,28 +85,15 @@ dataTweets *= copies;
 const MB = totalBytes / 1e6;
 console.log(`corpus: ${files.length} files, ${MB.toFixed(1)} MB, ${copies} copies of ${lines.length} fixture pages, ${dataTweets} data tweets (${dir})`);
 
-let peakRss = process.memoryUsage().rss;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
 
-// ---- ours --------------------------------------------------------------------------
+// ---- ours (in a child process, so its peak RSS is its own) --------------------------
+const { execFileSync } = await import("node:child_process");
 const dbPath = join(dir, "tidy.sqlite");
-const t0 = performance.now();
-const store = new SqliteTidyStore(dbPath);
-let loadedTweets = 0;
-for (const f of files) {
-  const r = await store.ingestFile(f);
-  loadedTweets += r.tweets;
-  if (r.status !== "loaded") throw new Error(`${f}: ${r.status}`);
-}
-const ours = (performance.now() - t0) / 1000;
-const counts = {
-  tweets: store.db.prepare("SELECT count(*) n FROM tweets").get().n,
-  users: store.db.prepare("SELECT count(*) n FROM users").get().n,
-  rowsTotal: 0,
-};
-await store.close();
-const oursRss = peakRss;
-if (loadedTweets !== dataTweets) throw new Error(`loaded ${loadedTweets} data tweets, expected ${dataTweets}`);
+const child = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", dbPath, ...files], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
+const ours = child.seconds;
+const counts = child.counts;
+const oursRss = child.maxRssKb * 1024;
+if (child.tweets !== dataTweets) throw new Error(`loaded ${child.tweets} data tweets, expected ${dataTweets}`);
 
 // ---- limit: JSON.parse + bare prepared insert ------------------------------------------
 const limitDb = join(dir, "limit.sqlite");
@@ -118,11 +123,10 @@ for (const f of files) {
 }
 db.close();
 const limit = (performance.now() - t1) / 1000;
-clearInterval(sampler);
 
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 console.log(`ours  (@ujr/plugin-tweet-tidier -> SQLite, full schema): ${ours.toFixed(2)} s  ${fmt(dataTweets / ours)} data tweets/s  ${(MB / ours).toFixed(1)} MB/s  (${counts.tweets} distinct tweets, ${counts.users} users)`);
 console.log(`limit (JSON.parse + bare prepared insert id/text/author): ${limit.toFixed(2)} s  ${fmt(dataTweets / limit)} data tweets/s  ${(MB / limit).toFixed(1)} MB/s`);
 console.log(`ratio ours/limit: ${(limit / ours).toFixed(2)}  (target >= 42,000 data tweets/s; tidy_tweet ~4,200/s, 11 MB/s)`);
-console.log(`peak RSS: ${(oursRss / 1e6).toFixed(0)} MB during ours, ${(peakRss / 1e6).toFixed(0)} MB overall; largest file ${(Math.max(...files.map((f) => statSync(f).size)) / 1e6).toFixed(1)} MB`);
+console.log(`peak RSS of our loader (child process, whole run): ${(oursRss / 1e6).toFixed(0)} MB; largest file ${(Math.max(...files.map((f) => statSync(f).size)) / 1e6).toFixed(1)} MB, total ${MB.toFixed(1)} MB`);
 if (!keep) rmSync(dir, { recursive: true, force: true });

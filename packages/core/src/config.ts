@@ -85,6 +85,7 @@ export function zodIssues(error: z.ZodError, prefix: (string | number)[] = []): 
     const path = [...prefix, ...issue.path.map((part) => (typeof part === "symbol" ? String(part) : part))];
     let message = issue.message;
     if (issue.code === "unrecognized_keys") message = `unknown key(s) ${issue.keys.map((key) => `"${key}"`).join(", ")}`;
+    if (issue.code === "invalid_key" && issue.issues[0]) message = `invalid name: ${issue.issues[0].message}`;
     return { path: formatPath(path), message, code: issue.code };
   });
 }

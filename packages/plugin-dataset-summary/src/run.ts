@@ -49,12 +49,7 @@ export async function runSummary(args: RunQueriesArgs, options: RunOptions = {})
   const started = now();
   const startedAt = new Date(started);
   const jobDir = path.join(args.outDir, args.job);
-  let db: ReadOnlyDatabase;
-  try {
-    db = await openReadOnly(args.database, args.baseDir);
-  } catch (err) {
-    throw err;
-  }
+  const db: ReadOnlyDatabase = await openReadOnly(args.database, args.baseDir);
   const { tmpDir, runId } = await prepareRunDir(jobDir, runIdFor(startedAt)).catch((err: unknown) => {
     void db.close();
     throw summaryError(SummaryErrorCode.OUTPUT, `could not create the output folder "${jobDir}": ${(err as Error).message}. Check the job's "outDir".`);

@@ -1,7 +1,11 @@
 import { access, constants } from "node:fs/promises";
-import { TidyError, errorInfo, type TidyErrorCode } from "./errors.js";
-import { parsePage, parseSidecarLine } from "./parse-page.js";
-import { fileKind, hashFile, readRaw } from "./read-raw.js";
+import { TidyError, type TidyErrorCode } from "./errors.js";
+import { parseEvents } from "./parse-events.js";
+import { parseEventsInWorker, workerAvailable } from "./parse-in-worker.js";
+import { fileKind, hashFile } from "./read-raw.js";
+
+/** Files at least this big are parsed in a worker thread (in parallel with the writes). */
+export const WORKER_MIN_BYTES = 4 << 20;
 import type { FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
 /**
@@ -52,57 +56,34 @@ export async function ingestWith(txn: FileTxn, path: string, opts: IngestOptions
       logger?.warn({ code, path, entry: entry || undefined, lineNo }, `tidy: line skipped: ${message}`);
       await txn.writeIngestError([fileId, path, entry, lineNo, code, message, now]);
     };
-    let lastEntry = "";
-    let lastLine = 0;
+    const useWorker = (opts.parseInWorker ?? false) && workerAvailable();
+    const events = useWorker ? parseEventsInWorker(path, fileId, signal) : parseEvents(path, fileId, signal);
     try {
-      for await (const line of readRaw(path, signal)) {
+      for await (const ev of events) {
         if (signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", path);
         stats.lines++;
-        lastEntry = line.entry;
-        lastLine = line.lineNo;
-        let value: unknown;
-        try {
-          value = JSON.parse(line.text);
-        } catch (e) {
-          await recordError(line.entry, line.lineNo, "UJR_TIDY_BAD_JSON", `invalid JSON: ${(e as Error).message}`);
-          continue;
-        }
-        if (line.kind === "urls") {
-          let row;
-          try {
-            row = parseSidecarLine(value, fileId);
-          } catch (e) {
-            await recordError(line.entry, line.lineNo, "UJR_TIDY_NOT_A_PAGE", (e as Error).message);
-            continue;
-          }
-          const w = txn.writeSidecar(row);
+        if (ev.t === "page") {
+          const parsed = ev.parsed;
+          const w = txn.writePage(parsed);
+          if (w !== undefined) await w;
+          stats.pages++;
+          stats.dataTweets += parsed.dataTweets;
+          stats.includedTweets += parsed.includedTweets;
+          stats.users += parsed.users;
+          stats.apiErrors += parsed.apiErrors;
+          if (onPage) await onPage(stats.pages);
+        } else if (ev.t === "sidecar") {
+          const w = txn.writeSidecar(ev.row);
           if (w !== undefined) await w;
           stats.resolvedUrls++;
-          continue;
+        } else {
+          if (ev.code === "UJR_TIDY_READ_FAILED") stats.lines--;
+          await recordError(ev.entry, ev.lineNo, ev.code, ev.message);
         }
-        let parsed;
-        try {
-          parsed = parsePage(value, { fileId, pageNo: stats.pages + 1, entry: line.entry, lineNo: line.lineNo });
-        } catch (e) {
-          if ((e as { code?: string }).code !== "UJR_TIDY_NOT_A_PAGE") throw e;
-          await recordError(line.entry, line.lineNo, "UJR_TIDY_NOT_A_PAGE", (e as Error).message);
-          continue;
-        }
-        const w = txn.writePage(parsed);
-        if (w !== undefined) await w;
-        stats.pages++;
-        stats.dataTweets += parsed.dataTweets;
-        stats.includedTweets += parsed.includedTweets;
-        stats.users += parsed.users;
-        stats.apiErrors += parsed.apiErrors;
-        if (onPage) await onPage(stats.pages);
       }
     } catch (e) {
-      if (signal?.aborted || (e as { code?: string }).code === "UJR_TIDY_ABORTED" || (e as Error).name === "AbortError")
-        throw new TidyError("UJR_TIDY_ABORTED", path, { cause: e });
-      if ((e as { code?: string }).code?.startsWith("UJR_TIDY_") || isDbError(e)) throw e;
-      // read/decompression failure: keep what was read, record it
-      await recordError(lastEntry, lastLine + 1, "UJR_TIDY_READ_FAILED", errorInfo(e).message);
+      if (signal?.aborted || (e as Error).name === "AbortError") throw new TidyError("UJR_TIDY_ABORTED", path, { cause: e });
+      throw e;
     }
     const status = stats.ingestErrors > 0 ? "partial" : "loaded";
     await txn.commit(fileId, status, stats);
@@ -112,9 +93,4 @@ export async function ingestWith(txn: FileTxn, path: string, opts: IngestOptions
   } finally {
     if (!committed) await txn.rollback().catch(() => {});
   }
-}
-
-function isDbError(e: unknown): boolean {
-  const x = e as { code?: unknown; severity?: unknown };
-  return (typeof x?.code === "string" && x.code.startsWith("SQLITE_")) || x?.severity !== undefined;
 }

@@ -50,6 +50,8 @@ export class TidyJob implements Job {
   private unstable = 0;
   private checks = 0;
   readonly results: IngestResult[] = [];
+  /** Most tidyFile tasks this job had running at once (1 for SQLite). */
+  maxConcurrent = 0;
 
   constructor(
     private readonly config: TidyJobConfig,
@@ -77,6 +79,7 @@ export class TidyJob implements Job {
       if (this.running.size >= this.maxRunning) break;
       this.pending.delete(path);
       this.running.set(path, st);
+      this.maxConcurrent = Math.max(this.maxConcurrent, this.running.size);
       const args: TidyFileArgs = { database: this.database, file: path };
       tasks.push(
         tidyFile.with(args, {
@@ -105,7 +108,8 @@ export class TidyJob implements Job {
 
   private updateNextCheck(): void {
     if (this.pending.size > 0 && this.running.size < this.maxRunning) this.nextCheck = undefined;
-    else this.nextCheck = this.checkRunning ? undefined : this.nextCheckAt;
+    else if (this.checkRunning || !Number.isFinite(this.nextCheckAt)) this.nextCheck = undefined;
+    else this.nextCheck = this.nextCheckAt;
   }
 
   onTaskDone(task: Task, result: unknown): void {
@@ -175,7 +179,8 @@ export class TidyJob implements Job {
     for (const p of this.lastSeen.keys()) if (!seen.has(p)) this.lastSeen.delete(p);
     // an unstable file is looked at again soon; otherwise at the poll interval
     const wait = this.unstable > 0 ? Math.min(this.pollMs, Math.max(50, this.settleMs)) : this.pollMs;
-    this.nextCheckAt = now + (this.config.mode === "once" && this.unstable === 0 ? 0 : wait);
+    // once: everything present was seen stable, nothing more to look for
+    this.nextCheckAt = this.config.mode === "once" && this.unstable === 0 ? Number.POSITIVE_INFINITY : now + wait;
     this.updateNextCheck();
   }
 }

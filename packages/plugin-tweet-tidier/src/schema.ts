@@ -163,7 +163,7 @@ export const tables: TableDef[] = [
   {
     name: "api_errors",
     kind: "log",
-    doc: "The `errors` array of each page (partial errors the API returned with the data, e.g. Not Found).",
+    doc: "The `errors` array of each page (partial errors the API returned with the data, such as Not Found).",
     columns: [
       c("source_file_id", "integer", "File.", { notNull: true, refs: "source_files.id" }),
       c("page_no", "integer", "Page within the file.", { notNull: true, refs: "pages.page_no" }),

@@ -1,3 +1,4 @@
+import { TidyError } from "./errors.js";
 import { listRawFiles } from "./discover.js";
 import { openStore } from "./store/index.js";
 import type { IngestOptions, IngestResult, TidyLogger } from "./store/types.js";
@@ -14,11 +15,16 @@ export interface TidyFilesOptions {
   logger?: TidyLogger;
   signal?: AbortSignal;
   onFile?: (r: IngestResult) => void;
+  /** Do not fail when the inputs match no file. */
+  allowEmpty?: boolean;
 }
 
 /** Library entry, usable without the runner: tidies every raw file of `files` into `database`, exactly once. */
 export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]> {
   const found = await listRawFiles(opts.files, opts.baseDir);
+  if (found.length === 0 && opts.files.length > 0 && opts.allowEmpty !== true) {
+    throw new TidyError("UJR_TIDY_NO_INPUT", `nothing matched ${JSON.stringify(opts.files)}`);
+  }
   const store = await openStore(opts.database, { poolSize: opts.concurrency });
   const io: IngestOptions = { logger: opts.logger, signal: opts.signal };
   const results: IngestResult[] = [];

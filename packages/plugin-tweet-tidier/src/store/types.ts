@@ -32,6 +32,8 @@ export interface IngestOptions {
    * may wait, to let a test kill the process deterministically mid-file.
    */
   onPage?: (pages: number) => void | Promise<void>;
+  /** Parse in a worker thread, in parallel with the writes (default false: it pays off only with an idle spare core). */
+  parseInWorker?: boolean;
 }
 
 export interface TidyStore {

@@ -1,0 +1,110 @@
+// Test helpers: real Redis, real worker processes, waiting on events only.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, watch } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { randomBytes } from "node:crypto";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const tasksModule = new URL("./tasks.mjs", import.meta.url).href;
+const workerScript = fileURLToPath(new URL("./worker.mjs", import.meta.url));
+
+/** True when Redis answers; under CI=true a missing Redis throws (a failure, never a skip). */
+export async function redisAvailable(): Promise<boolean> {
+  const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch (error) {
+    if (process.env.CI === "true") throw new Error(`Redis is required at ${REDIS_URL} under CI=true: ${(error as Error).message}`);
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+export function uniqueQueue(label: string): string {
+  return `ujr-test-${label}-${randomBytes(4).toString("hex")}`;
+}
+
+export async function obliterate(name: string): Promise<void> {
+  const queue = new Queue(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
+  try {
+    await queue.obliterate({ force: true });
+  } finally {
+    await queue.close();
+    (await queue.client).disconnect();
+  }
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "ujr-bullmq-"));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface WorkerProcess {
+  tag: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output(): string;
+}
+
+/** Starts `node worker.mjs` (runWorker) and resolves once it takes tasks. */
+export function startWorker(queue: string, tag: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [workerScript], {
+    env: { ...process.env, REDIS_URL, UJR_QUEUE: queue, UJR_TEST_WORKER: tag, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("ready\n")) resolve({ tag, child, exited, output: () => output });
+    });
+    void exited.then((code) => reject(new Error(`worker ${tag} exited (${code}) before it was ready:\n${output}`)));
+  });
+}
+
+export function killAll(workers: WorkerProcess[]): Promise<unknown> {
+  return Promise.all(
+    workers.map((worker) => {
+      if (worker.child.exitCode === null && worker.child.signalCode === null) worker.child.kill("SIGKILL");
+      return worker.exited;
+    }),
+  );
+}
+
+/** The marks a task left in `dir` (files named `<name>.<worker>.<uuid>`). */
+export function marksOf(dir: string, name: string): string[] {
+  return readdirSync(dir).filter((file) => file.startsWith(`${name}.`));
+}
+
+/** Resolves with the marks once at least `count` exist, woken by changes to `dir`. */
+export function waitForMarks(dir: string, name: string, count = 1): Promise<string[]> {
+  return new Promise((resolve) => {
+    const watcher = watch(dir, () => check());
+    const check = () => {
+      const found = marksOf(dir, name);
+      if (found.length >= count) {
+        watcher.close();
+        resolve(found);
+      }
+    };
+    check();
+  });
+}
+
+/** The worker tag in a mark's file name. */
+export function workerOf(mark: string): string {
+  return mark.split(".")[1]!;
+}

@@ -1,0 +1,227 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
+import { JobDone, Runner, type Job, type Task, type TaskOutcome, type TaskRun } from "@ujr/core";
+import { BullmqExecutor } from "./index.js";
+import {
+  killAll,
+  marksOf,
+  obliterate,
+  REDIS_URL,
+  redisAvailable,
+  removeDir,
+  startWorker,
+  tasksModule,
+  tempDir,
+  uniqueQueue,
+  waitForMarks,
+  workerOf,
+  type WorkerProcess,
+} from "./__fixtures__/helpers.js";
+
+const hasRedis = await redisAvailable();
+
+let seq = 0;
+function runOf(job: string, exportName: string, args: unknown, signature?: string, attempt = 1): TaskRun {
+  return { id: `test-${++seq}`, job, ref: { module: tasksModule, export: exportName }, args, signature, attempt, resolveFrom: [] };
+}
+
+function task(exportName: string, args: unknown, options: Partial<Pick<Task, "signature" | "timeoutMs" | "retry">> = {}): Task {
+  return { ref: { module: tasksModule, export: exportName }, args, ...options };
+}
+
+/** A job that emits each of its tasks until it has finished (successfully or not), then is done. */
+class ListJob implements Job {
+  readonly pending: Map<string, Task>;
+  readonly results = new Map<string, unknown>();
+  constructor(readonly name: string, tasks: Task[]) {
+    this.pending = new Map(tasks.map((t) => [t.signature ?? "", t]));
+  }
+  getRunnableTasks(): Task[] {
+    if (this.pending.size === 0) throw new JobDone();
+    return [...this.pending.values()];
+  }
+  onTaskDone(t: Task, result: unknown): void {
+    this.pending.delete(t.signature ?? "");
+    this.results.set(t.signature ?? "", result);
+  }
+  onTaskFailed(t: Task): void {
+    this.pending.delete(t.signature ?? "");
+  }
+}
+
+describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setup(label: string, workers: Array<[string, Record<string, string>?]>) {
+    const queue = uniqueQueue(label);
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    cleanups.push(() => obliterate(queue));
+    const started: WorkerProcess[] = [];
+    cleanups.push(() => killAll(started));
+    for (const [tag, env] of workers) started.push(await startWorker(queue, tag, env));
+    const executor = (options: Partial<ConstructorParameters<typeof BullmqExecutor>[0]> = {}) => {
+      const made = new BullmqExecutor({ redis: REDIS_URL, queue, ...options });
+      cleanups.push(() => made.close());
+      return made;
+    };
+    return { queue, dir, workers: started, executor };
+  }
+
+  it("runs a job's tasks to completion on two worker processes", async () => {
+    const { dir, executor } = await setup("run", [["w1"], ["w2"]]);
+    const tasks = [
+      ...Array.from({ length: 4 }, (_, i) => task("rendezvous", { dir, workers: 2 }, { signature: `meet-${i}` })),
+      ...Array.from({ length: 20 }, (_, i) => task("record", { dir, name: `rec${i}` }, { signature: `rec-${i}` })),
+    ];
+    const job = new ListJob("collect", tasks);
+    const runner = new Runner({ executor: executor({ size: 8 }), jobs: [job] });
+    const result = await runner.run();
+
+    expect(result.tasks).toMatchObject({ done: 24, failed: 0 });
+    // Both workers ran tasks side by side (a rendezvous only returns once both have marked).
+    const meetWorkers = new Set(marksOf(dir, "rendezvous").map(workerOf));
+    expect(meetWorkers).toEqual(new Set(["w1", "w2"]));
+    // Every task ran exactly once and its result (structured data: a Date survives) came back.
+    for (let i = 0; i < 20; i++) expect(marksOf(dir, `rec${i}`)).toHaveLength(1);
+    expect(job.results.get("rec-3")).toMatchObject({ name: "rec3", at: new Date(0) });
+    expect(["w1", "w2"]).toContain((job.results.get("rec-3") as { worker: string }).worker);
+  });
+
+  it("deduplicates across two coordinators: one execution, both see the outcome", async () => {
+    const { queue, dir, executor } = await setup("dedup", [["w1"], ["w2"]]);
+    const first = executor();
+    const second = executor();
+    const events = new QueueEvents(queue, { connection: { host: "127.0.0.1", port: 6379 } });
+    cleanups.push(() => events.close());
+    await events.waitUntilReady();
+    const args = { dir, name: "shared", value: 42 };
+    const one = first.submit(runOf("collect", "blockUntil", args, "s1"));
+    await waitForMarks(dir, "shared", 1);
+    // Same identity (job, module#export, signature), another try id, another coordinator.
+    const run = runOf("collect", "blockUntil", args, "s1");
+    const jobId = second.jobIdOf(run);
+    expect(jobId).not.toContain(":");
+    const duplicated = new Promise((resolve) => events.once(`duplicated:${jobId}`, resolve));
+    const two = second.submit(run);
+    // The second add reached Redis and was a no-op on the running job.
+    await duplicated;
+    writeFileSync(join(dir, "release"), "");
+    const [a, b] = await Promise.all([one, two]);
+    expect(a).toEqual({ ok: true, value: { value: 42, worker: expect.any(String) } });
+    expect(b).toEqual(a);
+    expect(marksOf(dir, "shared")).toHaveLength(1);
+  });
+
+  it("a worker killed with SIGKILL mid-task: the task finishes on the other worker, one outcome", async () => {
+    const fast = { UJR_LOCK_MS: "1000", UJR_STALLED_MS: "300" };
+    const { dir, executor, workers } = await setup("stall", [["w1", fast], ["w2", fast]]);
+    const exec = executor();
+    const outcome = exec.submit(runOf("collect", "onceThenBlock", { dir, name: "victim" }, "v"));
+    const [firstMark] = await waitForMarks(dir, "victim", 1);
+    const victim = workers.find((worker) => worker.tag === workerOf(firstMark!))!;
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    const result: TaskOutcome = await outcome;
+    const survivor = workers.find((worker) => worker !== victim)!.tag;
+    expect(result).toEqual({ ok: true, value: { worker: survivor, executions: 2 } });
+    expect(marksOf(dir, "victim").map(workerOf).sort()).toEqual([victim.tag, survivor].sort());
+  });
+
+  it("timeouts and retries go through the Runner: a hung first try is stopped, the retry succeeds", async () => {
+    const { dir, executor } = await setup("retry", [["w1"], ["w2"]]);
+    const job = new ListJob("retrying", [
+      task("hangFirst", { dir, name: "hang" }, { signature: "hang", timeoutMs: 1500, retry: { attempts: 2, baseMs: 10, jitter: 0 } }),
+      task("flaky", { succeedOn: 3 }, { signature: "flaky", retry: { attempts: 3, baseMs: 10, jitter: 0 } }),
+      task("flaky", { succeedOn: 2, retryable: false }, { signature: "fatal", retry: { attempts: 3, baseMs: 10, jitter: 0 } }),
+    ]);
+    const runner = new Runner({ executor: executor(), jobs: [job] });
+    const retries: Array<{ signature?: string | undefined; code?: string | undefined }> = [];
+    const failures: Array<{ signature?: string | undefined; error: { code?: string | undefined; message: string; name: string } }> = [];
+    runner.on("task:retry", (event) => retries.push({ signature: event.signature, code: event.error.code }));
+    runner.on("task:failed", (event) => failures.push({ signature: event.signature, error: event.error }));
+    const result = await runner.run();
+
+    expect(result.tasks).toMatchObject({ done: 2, failed: 1, retried: 3 });
+    expect(retries).toEqual(
+      expect.arrayContaining([
+        { signature: "hang", code: "UJR_TASK_TIMEOUT" },
+        { signature: "flaky", code: "FLAKY" },
+        { signature: "flaky", code: "FLAKY" },
+      ]),
+    );
+    expect(job.results.get("hang")).toEqual({ attempt: 2 });
+    expect(job.results.get("flaky")).toEqual({ attempt: 3 });
+    // A failure crosses machines as data: name, message and code intact; not retried when it says so.
+    expect(failures).toEqual([{ signature: "fatal", error: expect.objectContaining({ code: "FLAKY", message: "flaky failure on attempt 1" }) }]);
+    expect(marksOf(dir, "hang-attempt1")).toHaveLength(1);
+    expect(marksOf(dir, "hang-attempt2")).toHaveLength(1);
+  });
+
+  it("cancelling a removed job's tasks: a waiting one leaves the queue, a running one is stopped on its worker", async () => {
+    const { queue, dir, executor } = await setup("cancel", [["w1", { UJR_WORKERS: "1" }]]);
+    const exec = executor();
+    const events = new QueueEvents(queue, { connection: { host: "127.0.0.1", port: 6379 } });
+    cleanups.push(() => events.close());
+    await events.waitUntilReady();
+    const running = runOf("collect", "blockUntil", { dir, name: "running" }, "r");
+    const waiting = runOf("collect", "blockUntil", { dir, name: "waiting" }, "w");
+    const runningOutcome = exec.submit(running);
+    await waitForMarks(dir, "running", 1);
+    const waitingOutcome = exec.submit(waiting);
+    const waitingRemoved = new Promise((resolve) => events.once(`removed:${exec.jobIdOf(waiting)}`, resolve));
+    const runningStopped = new Promise((resolve) => events.once(`completed:${exec.jobIdOf(running)}`, resolve));
+    const reason = { name: "UjrError", code: "UJR_TASK_CANCELLED", message: "cancelled: job removed" };
+    exec.cancel(waiting.id, reason);
+    exec.cancel(running.id, reason);
+    expect(await waitingOutcome).toEqual({ ok: false, error: reason });
+    expect(await runningOutcome).toEqual({ ok: false, error: reason });
+    await waitingRemoved;
+    await runningStopped;
+    // The single pool slot is free again: the blocked run was really stopped.
+    expect(await exec.submit(runOf("collect", "noop", "after", "after"))).toEqual({ ok: true, value: "after" });
+    expect(marksOf(dir, "waiting")).toHaveLength(0);
+    expect(exec.capacity()).toBe(exec.size);
+  });
+
+  it("a restarted coordinator picks up the results of tasks that finished meanwhile", async () => {
+    const { queue, dir, executor } = await setup("restart", [["w1"], ["w2"]]);
+    const before = executor();
+    const tasks = [0, 1, 2].map((i) => task("blockUntil", { dir, name: `job${i}`, value: i }, { signature: `t${i}` }));
+    const job = "restartable";
+    const pending = tasks.map((t) => before.submit(runOf(job, "blockUntil", t.args, t.signature)));
+    await waitForMarks(dir, "job0");
+    await waitForMarks(dir, "job1");
+    // The coordinator goes away while tasks run; they finish without it.
+    await before.close();
+    for (const outcome of await Promise.all(pending)) expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_BULLMQ_EXECUTOR_CLOSED" } });
+    const events = new QueueEvents(queue, { connection: { host: "127.0.0.1", port: 6379 }, lastEventId: "0-0" });
+    cleanups.push(() => events.close());
+    const allCompleted = new Promise<void>((resolve) => {
+      const seen = new Set<string>();
+      events.on("completed", ({ jobId }) => {
+        seen.add(jobId);
+        if (seen.size === 3) resolve();
+      });
+    });
+    writeFileSync(join(dir, "release"), "");
+    await allCompleted;
+
+    const after = executor();
+    const restarted = new ListJob(job, tasks);
+    const result = await new Runner({ executor: after, jobs: [restarted] }).run();
+    expect(result.tasks).toMatchObject({ done: 3, failed: 0 });
+    expect(restarted.results.get("t2")).toMatchObject({ value: 2 });
+    for (const i of [0, 1, 2]) expect(marksOf(dir, `job${i}`)).toHaveLength(1);
+    // Results read are removed from Redis.
+    const redis = new Redis(REDIS_URL);
+    cleanups.push(() => redis.disconnect());
+    expect(await redis.exists(...tasks.map((t) => `bull:${queue}:${after.jobIdOf({ job, ref: t.ref, signature: t.signature })}`))).toBe(0);
+  });
+});

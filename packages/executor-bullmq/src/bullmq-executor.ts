@@ -1,0 +1,338 @@
+import { Job as BullJob, Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import { silentLogger, toTaskFailure, type Executor, type Logger, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
+import { bullmqError } from "./errors.js";
+import { bullmqJobId, decodeResult, encode, encodeRun, type JobData, type JobResult } from "./internal/codec.js";
+import { cancelChannel, connect, redactRedisUrl, type CancelMessage } from "./internal/redis.js";
+
+export interface BullmqExecutorOptions {
+  /** redis:// URL of the queue's Redis. */
+  redis: string;
+  /** BullMQ queue name (default "ujr"); coordinators and workers of one collection share it. */
+  queue?: string | undefined;
+  /** BullMQ key prefix (default "bull"). */
+  prefix?: string | undefined;
+  /**
+   * Most tasks queued or running at once for this coordinator (default 64): keeps the
+   * queue bounded. Set it to about twice the total concurrency of your workers.
+   */
+  size?: number | undefined;
+  /** Results nobody collected are deleted after this long (default 7 days). */
+  resultTtlMs?: number | undefined;
+  /**
+   * How often tasks waiting longer than this are checked directly in Redis, in case an
+   * event was missed (a reconnect, a trimmed event stream). Default 10 s.
+   */
+  reconcileIntervalMs?: number | undefined;
+  logger?: Logger | undefined;
+}
+
+interface Waiter {
+  runId: string;
+  jobId: string;
+  run: TaskRun;
+  since: number;
+  resolve(outcome: TaskOutcome): void;
+}
+
+const DEFAULT_TTL_MS = 7 * 24 * 3600_000;
+
+/**
+ * Runs tasks on worker machines through a BullMQ queue. The coordinator (the runner
+ * loop) keeps asking jobs for tasks exactly as with the local pool; `submit` puts each
+ * task on the queue and resolves with the outcome a worker (see `runWorker`) reports.
+ *
+ * - The BullMQ job id is derived from the task's dedup identity, so two coordinators (or
+ *   a restarted one) never queue the same task twice while it is queued or running:
+ *   the second one waits for the outcome of the job already there.
+ * - Results stay in Redis until a coordinator reads them (then the job is removed), so
+ *   a restarted coordinator picks up tasks that finished while it was away.
+ * - BullMQ attempts stay at 1: the runner owns the retry policy (timeouts, backoff).
+ */
+export class BullmqExecutor implements Executor {
+  readonly size: number;
+  readonly queueName: string;
+  readonly prefix: string;
+  readonly #redisLabel: string;
+  readonly #conn: Redis;
+  readonly #queue: Queue<JobData, JobResult>;
+  #events: QueueEvents | undefined;
+  readonly #ready: Promise<void>;
+  readonly #logger: Logger;
+  readonly #ttlSeconds: number;
+  readonly #reconcileMs: number;
+  readonly #waiters = new Map<string, Waiter>();
+  readonly #byRunId = new Map<string, Waiter>();
+  /** Jobs whose outcome nobody wants any more (cancelled): removed when they finish. */
+  readonly #discard = new Set<string>();
+  readonly #reconciling = new Map<string, { again: boolean }>();
+  #timer: NodeJS.Timeout | undefined;
+  #lastError: string | undefined;
+  #closed = false;
+
+  constructor(options: BullmqExecutorOptions) {
+    const size = options.size ?? 64;
+    if (!Number.isInteger(size) || size < 1) throw bullmqError("UJR_BULLMQ_OPTION_INVALID", { option: "size", reason: "use a whole number ≥ 1" });
+    this.size = size;
+    this.queueName = options.queue ?? "ujr";
+    this.prefix = options.prefix ?? "bull";
+    this.#redisLabel = redactRedisUrl(options.redis);
+    this.#logger = (options.logger ?? silentLogger()).child({ component: "bullmq-executor", queue: this.queueName });
+    this.#ttlSeconds = Math.max(1, Math.round((options.resultTtlMs ?? DEFAULT_TTL_MS) / 1000));
+    this.#reconcileMs = options.reconcileIntervalMs ?? 10_000;
+    this.#conn = connect(options.redis);
+    this.#conn.on("error", (error: Error) => {
+      this.#lastError = error.message;
+    });
+    this.#queue = new Queue<JobData, JobResult>(this.queueName, { connection: this.#conn, prefix: this.prefix });
+    this.#queue.on("error", (error: Error) => this.#logger.warn({ err: toTaskFailure(error) }, "queue connection error"));
+    this.#ready = this.#init();
+    this.#ready.catch(() => {});
+  }
+
+  async #init(): Promise<void> {
+    await this.#queue.waitUntilReady();
+    // Read events from the stream's current end: nothing queued after this point is missed,
+    // even though the events reader starts later. Jobs that finished before (a restart)
+    // are found through the 'duplicated' event their re-submission causes.
+    const last = await this.#conn.xrevrange(this.#queue.keys.events!, "+", "-", "COUNT", 1);
+    const lastEventId = last[0]?.[0] ?? "0-0";
+    const events = new QueueEvents(this.queueName, { connection: this.#conn, prefix: this.prefix, lastEventId });
+    this.#events = events;
+    events.on("error", (error: Error) => this.#logger.warn({ err: toTaskFailure(error) }, "queue events connection error"));
+    events.on("completed", ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
+    events.on("failed", ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
+    events.on("duplicated", ({ jobId }) => this.#onMaybeGone(jobId));
+    events.on("removed", ({ jobId }) => this.#onMaybeGone(jobId));
+    await events.waitUntilReady();
+    if (this.#reconcileMs > 0) {
+      this.#timer = setInterval(() => this.#reconcileOld(), this.#reconcileMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Resolves once Redis answers; rejects with UJR_BULLMQ_REDIS_UNREACHABLE after `timeoutMs`. */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.#ready,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                bullmqError("UJR_BULLMQ_REDIS_UNREACHABLE", {
+                  redis: this.#redisLabel,
+                  queue: this.queueName,
+                  reason: this.#lastError ?? `no answer within ${timeoutMs} ms`,
+                }),
+              ),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  capacity(): number {
+    return this.#closed ? 0 : this.size - this.#byRunId.size;
+  }
+
+  /** The BullMQ job id a run is queued under. */
+  jobIdOf(run: Pick<TaskRun, "job" | "ref" | "signature">): string {
+    return bullmqJobId(run);
+  }
+
+  submit(run: TaskRun): Promise<TaskOutcome> {
+    if (this.#closed) return Promise.resolve({ ok: false, error: this.#closedFailure(run) });
+    const jobId = bullmqJobId(run);
+    return new Promise<TaskOutcome>((resolve) => {
+      const waiter: Waiter = { runId: run.id, jobId, run, since: Date.now(), resolve };
+      const previous = this.#waiters.get(jobId);
+      if (previous) {
+        // The runner never runs one identity twice at once; should it happen, the older try
+        // gives way rather than two tries sharing one result.
+        this.#settle(previous, { ok: false, error: this.#closedFailure(previous.run) });
+      }
+      // Registered before the job is added: its events may arrive before add() returns.
+      this.#waiters.set(jobId, waiter);
+      this.#byRunId.set(run.id, waiter);
+      void this.#add(waiter);
+    });
+  }
+
+  async #add(waiter: Waiter): Promise<void> {
+    try {
+      await this.#ready;
+      // A job with this id already queued, running or finished makes add() a no-op that
+      // emits 'duplicated'; we then wait for (or read) that job's outcome.
+      await this.#queue.add(waiter.run.job, encodeRun(waiter.run), {
+        jobId: waiter.jobId,
+        attempts: 1,
+        removeOnComplete: { age: this.#ttlSeconds },
+        removeOnFail: { age: this.#ttlSeconds },
+      });
+    } catch (error) {
+      if (this.#waiters.get(waiter.jobId) !== waiter) return;
+      const failure = toTaskFailure(error);
+      this.#logger.error({ job: waiter.run.job, jobId: waiter.jobId, err: failure }, "could not queue a task");
+      this.#settle(waiter, { ok: false, error: { ...failure, retryable: true } });
+    }
+  }
+
+  #settle(waiter: Waiter, outcome: TaskOutcome): void {
+    if (this.#waiters.get(waiter.jobId) === waiter) this.#waiters.delete(waiter.jobId);
+    if (this.#byRunId.get(waiter.runId) === waiter) this.#byRunId.delete(waiter.runId);
+    waiter.resolve(outcome);
+  }
+
+  #onCompleted(jobId: string, returnvalue: unknown): void {
+    const waiter = this.#waiters.get(jobId);
+    if (!waiter) {
+      if (this.#discard.delete(jobId)) this.#remove(jobId);
+      return;
+    }
+    this.#discard.delete(jobId);
+    let result: ReturnType<typeof decodeResult>;
+    try {
+      result = decodeResult(returnvalue);
+    } catch {
+      result = undefined;
+    }
+    if (!result || result.cancelled) {
+      // A try someone cancelled (or a result this version cannot read): not an outcome
+      // for this waiter. Run the task again.
+      void this.#requeue(jobId);
+      return;
+    }
+    this.#settle(waiter, result.outcome);
+    this.#remove(jobId);
+  }
+
+  #onFailed(jobId: string, failedReason: string): void {
+    const waiter = this.#waiters.get(jobId);
+    if (!waiter) {
+      if (this.#discard.delete(jobId)) this.#remove(jobId);
+      return;
+    }
+    this.#discard.delete(jobId);
+    this.#settle(waiter, { ok: false, error: this.#jobFailure(waiter.run, failedReason) });
+    this.#remove(jobId);
+  }
+
+  /** The job we wait for was already there (it may have finished) or was removed. */
+  #onMaybeGone(jobId: string): void {
+    if (this.#waiters.has(jobId)) void this.#reconcile(jobId);
+  }
+
+  /** Looks the job up in Redis and acts on its state. One at a time per job. */
+  async #reconcile(jobId: string): Promise<void> {
+    const running = this.#reconciling.get(jobId);
+    if (running) {
+      running.again = true;
+      return;
+    }
+    const state = { again: true };
+    this.#reconciling.set(jobId, state);
+    try {
+      while (state.again && !this.#closed) {
+        state.again = false;
+        const waiter = this.#waiters.get(jobId);
+        if (!waiter) return;
+        const job = (await BullJob.fromId(this.#queue, jobId)) as BullJob<JobData, JobResult> | undefined;
+        if (this.#waiters.get(jobId) !== waiter) return;
+        if (!job) {
+          // Removed (by another coordinator that read its result, or cancelled it): queue it again.
+          await this.#add(waiter);
+          continue;
+        }
+        const jobState = await job.getState();
+        if (jobState === "completed") this.#onCompleted(jobId, job.returnvalue);
+        else if (jobState === "failed") this.#onFailed(jobId, job.failedReason);
+      }
+    } catch (error) {
+      this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not check a queued task; will check again");
+    } finally {
+      this.#reconciling.delete(jobId);
+    }
+  }
+
+  #reconcileOld(): void {
+    const before = Date.now() - this.#reconcileMs;
+    for (const waiter of this.#waiters.values()) if (waiter.since < before) void this.#reconcile(waiter.jobId);
+  }
+
+  async #requeue(jobId: string): Promise<void> {
+    try {
+      const removed = await this.#queue.remove(jobId);
+      // Not removed: it is locked, i.e. someone queued it again and a worker runs it now.
+      if (removed === 1) {
+        const waiter = this.#waiters.get(jobId);
+        if (waiter) await this.#add(waiter);
+      }
+    } catch (error) {
+      this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not requeue a cancelled task");
+    }
+  }
+
+  #remove(jobId: string): void {
+    this.#queue.remove(jobId).catch((error: unknown) => this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not remove a finished job"));
+  }
+
+  /**
+   * Stops a submitted try: its outcome resolves at once as failed with `reason`. A task
+   * still waiting is removed from the queue; a running one gets a cancel message, and its
+   * worker aborts the pool run (terminating the pool worker).
+   */
+  cancel(runId: string, reason: TaskFailure): void {
+    const waiter = this.#byRunId.get(runId);
+    if (!waiter) return;
+    this.#settle(waiter, { ok: false, error: reason });
+    const jobId = waiter.jobId;
+    this.#discard.add(jobId);
+    void (async () => {
+      try {
+        await this.#ready;
+        const removed = await this.#queue.remove(jobId);
+        if (removed === 1) {
+          this.#discard.delete(jobId);
+          return;
+        }
+        const message: CancelMessage = { jobId, reason: encode(reason) };
+        await this.#conn.publish(cancelChannel(this.prefix, this.queueName), JSON.stringify(message));
+      } catch (error) {
+        this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not cancel a queued task");
+      }
+    })();
+  }
+
+  /**
+   * Closes the connections. Tasks still queued or running stay in Redis; their results
+   * wait for the next coordinator. Open submits resolve as failed (UJR_BULLMQ_EXECUTOR_CLOSED).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    for (const waiter of [...this.#byRunId.values()]) this.#settle(waiter, { ok: false, error: this.#closedFailure(waiter.run) });
+    await this.#ready.catch(() => {});
+    await this.#events?.close().catch(() => {});
+    await this.#queue.close().catch(() => {});
+    this.#conn.disconnect();
+  }
+
+  #closedFailure(run: TaskRun): TaskFailure {
+    return toTaskFailure(
+      bullmqError("UJR_BULLMQ_EXECUTOR_CLOSED", { task: `${run.ref.module}#${run.ref.export}`, job: run.job, queue: this.queueName }),
+    );
+  }
+
+  #jobFailure(run: TaskRun, reason: string): TaskFailure {
+    const failure = toTaskFailure(
+      bullmqError("UJR_BULLMQ_JOB_FAILED", { task: `${run.ref.module}#${run.ref.export}`, job: run.job, queue: this.queueName, reason }),
+    );
+    return { ...failure, retryable: true };
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The error catalogue of @ujr/executor-bullmq. Each error has a stable `code` and a
+ * message that says what to do; callers check `code`, never `instanceof` (errors cross
+ * process and machine boundaries as plain objects).
+ */
+
+export type BullmqErrorParams = Record<string, string | number | undefined>;
+
+export const bullmqErrorCatalogue = {
+  UJR_BULLMQ_REDIS_UNREACHABLE: {
+    message:
+      "Cannot reach Redis at {redis} (queue {queue}): {reason}. Start Redis, or fix runner.executor.redis in the config (or --redis of `ujr worker`).",
+    exitCode: 2,
+  },
+  UJR_BULLMQ_JOB_FAILED: {
+    message:
+      "Task {task} of job {job} failed on the queue {queue}: {reason}. This happens when its worker died or stalled more than maxStalledCount times; check the workers' logs.",
+    exitCode: 1,
+  },
+  UJR_BULLMQ_EXECUTOR_CLOSED: {
+    message:
+      "Task {task} of job {job} was left on the queue {queue} because the coordinator closed; its result is kept in Redis and a restarted coordinator picks it up.",
+    exitCode: 1,
+  },
+  UJR_BULLMQ_WORKER_STOPPED: {
+    message: "Task {task} of job {job} was stopped because its worker shut down ({reason}); run it again or start more workers.",
+    exitCode: 1,
+  },
+  UJR_BULLMQ_OPTION_INVALID: { message: "Invalid option {option}: {reason}.", exitCode: 2 },
+} as const satisfies Record<string, { message: string; exitCode: 1 | 2 }>;
+
+export type BullmqErrorCode = keyof typeof bullmqErrorCatalogue;
+
+/** An error of this package's catalogue; its name is "UjrError" like core's. */
+export class BullmqExecutorError extends Error {
+  override readonly name = "UjrError";
+  readonly code: BullmqErrorCode;
+  readonly exitCode: 1 | 2;
+  readonly params: BullmqErrorParams;
+  retryable?: boolean;
+
+  constructor(code: BullmqErrorCode, params: BullmqErrorParams = {}, options?: { cause?: unknown }) {
+    const spec = bullmqErrorCatalogue[code];
+    super(
+      spec.message.replace(/\{(\w+)\}/g, (whole, key: string) => (params[key] === undefined ? whole : String(params[key]))),
+      options,
+    );
+    this.code = code;
+    this.exitCode = spec.exitCode;
+    this.params = params;
+  }
+}
+
+export function bullmqError(code: BullmqErrorCode, params?: BullmqErrorParams, options?: { cause?: unknown }): BullmqExecutorError {
+  return new BullmqExecutorError(code, params, options);
+}

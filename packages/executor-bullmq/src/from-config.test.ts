@@ -1,0 +1,52 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { TinypoolExecutor, loadConfigFile } from "@ujr/runner-local";
+import { BullmqExecutor, createExecutorFromConfig } from "./index.js";
+import { REDIS_URL, redisAvailable, removeDir, tempDir, uniqueQueue } from "./__fixtures__/helpers.js";
+
+const hasRedis = await redisAvailable();
+
+describe("createExecutorFromConfig", () => {
+  const closers: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) await close();
+  });
+
+  it("keeps the local pool as the default", async () => {
+    const executor = await createExecutorFromConfig({ executor: { kind: "local" }, workers: 3, isolation: "thread", logLevel: undefined });
+    closers.push(() => executor.close());
+    expect(executor).toBeInstanceOf(TinypoolExecutor);
+    expect(executor.size).toBe(3);
+  });
+
+  it.skipIf(!hasRedis)("builds a BullMQ executor from `runner.executor` of a config file, with ${REDIS_URL} interpolated", async () => {
+    const dir = tempDir();
+    try {
+      const queue = uniqueQueue("config");
+      const file = join(dir, "ujr.config.yaml");
+      writeFileSync(file, `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL}\n    queue: ${queue}\njobs: {}\n`);
+      const config = await loadConfigFile(file, { env: { REDIS_URL } });
+      const executor = await createExecutorFromConfig(config.runner, { size: 5 });
+      closers.push(() => executor.close());
+      expect(executor).toBeInstanceOf(BullmqExecutor);
+      expect((executor as BullmqExecutor).queueName).toBe(queue);
+      expect(executor.capacity()).toBe(5);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("fails clearly when Redis cannot be reached, without showing the password", async () => {
+    const failure = await createExecutorFromConfig(
+      { executor: { kind: "bullmq", redis: "redis://ujr:s3cret-pass@127.0.0.1:1", queue: "ujr" }, workers: undefined, isolation: "process", logLevel: undefined },
+      { connectTimeoutMs: 300 },
+    ).then(
+      () => undefined,
+      (error: unknown) => error as { code: string; message: string },
+    );
+    expect(failure?.code).toBe("UJR_BULLMQ_REDIS_UNREACHABLE");
+    expect(failure?.message).toContain("127.0.0.1:1");
+    expect(failure?.message).not.toContain("s3cret-pass");
+  });
+});

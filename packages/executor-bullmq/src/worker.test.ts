@@ -1,0 +1,92 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { TaskRun } from "@ujr/core";
+import { BullmqExecutor } from "./index.js";
+import {
+  killAll,
+  marksOf,
+  obliterate,
+  REDIS_URL,
+  redisAvailable,
+  removeDir,
+  startWorker,
+  tasksModule,
+  tempDir,
+  uniqueQueue,
+  waitForMarks,
+  workerOf,
+  type WorkerProcess,
+} from "./__fixtures__/helpers.js";
+
+const hasRedis = await redisAvailable();
+
+let seq = 0;
+function runOf(exportName: string, args: unknown, signature: string): TaskRun {
+  return { id: `w-${++seq}`, job: "shutdown", ref: { module: tasksModule, export: exportName }, args, signature, attempt: 1, resolveFrom: [] };
+}
+
+function outputIncludes(worker: WorkerProcess, text: string): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (worker.output().includes(text)) {
+        worker.child.stdout!.off("data", check);
+        worker.child.stderr!.off("data", check);
+        resolve();
+      }
+    };
+    worker.child.stdout!.on("data", check);
+    worker.child.stderr!.on("data", check);
+    check();
+  });
+}
+
+describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function setup(label: string) {
+    const queue = uniqueQueue(label);
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    cleanups.push(() => obliterate(queue));
+    const workers: WorkerProcess[] = [];
+    cleanups.push(() => killAll(workers));
+    const executor = new BullmqExecutor({ redis: REDIS_URL, queue });
+    cleanups.push(() => executor.close());
+    const start = async (tag: string, env: Record<string, string> = {}) => {
+      const worker = await startWorker(queue, tag, { UJR_LOG_LEVEL: "info", ...env });
+      workers.push(worker);
+      return worker;
+    };
+    return { dir, executor, start };
+  }
+
+  it("SIGTERM: running tasks finish within the grace period, then the worker exits 0", async () => {
+    const { dir, executor, start } = await setup("grace");
+    const worker = await start("w1", { UJR_GRACE_MS: "30000" });
+    const outcome = executor.submit(runOf("blockUntil", { dir, name: "finishing", value: "kept" }, "f"));
+    await waitForMarks(dir, "finishing");
+    worker.child.kill("SIGTERM");
+    await outputIncludes(worker, "received SIGTERM");
+    writeFileSync(join(dir, "release"), "");
+    expect(await outcome).toEqual({ ok: true, value: { value: "kept", worker: "w1" } });
+    expect(await worker.exited).toBe(0);
+  });
+
+  it("SIGTERM: a task still running after the grace period goes back to the queue and another worker runs it", async () => {
+    const { dir, executor, start } = await setup("requeue");
+    const leaving = await start("w1", { UJR_GRACE_MS: "200" });
+    const outcome = executor.submit(runOf("onceThenBlock", { dir, name: "moved" }, "m"));
+    await waitForMarks(dir, "moved");
+    await start("w2");
+    leaving.child.kill("SIGTERM");
+    expect(await leaving.exited).toBe(0);
+    expect(leaving.output()).toContain("put back on the queue");
+    // One outcome, from the worker that took it over.
+    expect(await outcome).toEqual({ ok: true, value: { worker: "w2", executions: 2 } });
+    expect(marksOf(dir, "moved").map(workerOf).sort()).toEqual(["w1", "w2"]);
+  });
+});

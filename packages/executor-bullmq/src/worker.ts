@@ -1,0 +1,263 @@
+import { existsSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker, WaitingError, type Job as BullJob } from "bullmq";
+import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
+import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
+import { bullmqError } from "./errors.js";
+import { decode, decodeRun, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
+import { cancelChannel, connect, redactRedisUrl, type CancelMessage } from "./internal/redis.js";
+
+export interface RunWorkerOptions {
+  /** redis:// URL of the queue's Redis. */
+  redis: string;
+  /** BullMQ queue name (default "ujr"): the coordinator's `runner.executor.queue`. */
+  queue?: string | undefined;
+  /** BullMQ key prefix (default "bull"). */
+  prefix?: string | undefined;
+  /**
+   * This machine's config file: task modules resolve from its folder (and its plugins'
+   * folders), as the coordinator's do from its own. Default: resolve from the working directory.
+   */
+  configFile?: string | undefined;
+  /** More folders (paths or file URLs) to resolve task modules from, searched first. */
+  resolveFrom?: string[] | undefined;
+  /** Local pool size; default: available CPUs. */
+  workers?: number | undefined;
+  /** Local pool isolation: `process` (default) or `thread`. */
+  isolation?: Isolation | undefined;
+  /** Tasks taken from the queue at once (default: `workers`). */
+  concurrency?: number | undefined;
+  maxWorkerMemoryMb?: number | undefined;
+  /** BullMQ lock of a running task (ms, default 30 s); a dead worker's tasks are recovered after it expires. */
+  lockDuration?: number | undefined;
+  /** How often this worker looks for stalled tasks of dead workers (ms, default 30 s). */
+  stalledInterval?: number | undefined;
+  /** Times a task may be recovered from a dead worker before it fails (default 1). */
+  maxStalledCount?: number | undefined;
+  /** On stop: how long running tasks may take to finish before they go back to the queue (ms, default 30 s). */
+  shutdownGrace?: number | undefined;
+  /** Stop gracefully on SIGINT/SIGTERM, at once on the second signal (default true). */
+  handleSignals?: boolean | undefined;
+  logger?: Logger | undefined;
+  logLevel?: LogLevel | undefined;
+  /** Where tasks run on this machine (default: a TinypoolExecutor of `workers` and `isolation`). */
+  executor?: Executor | undefined;
+}
+
+export interface WorkerHandle {
+  readonly queue: string;
+  readonly concurrency: number;
+  /** Folders (file URLs) this worker resolves task modules from, in order. */
+  readonly resolveFrom: readonly string[];
+  /** Tasks running on this worker now. */
+  readonly running: number;
+  /**
+   * Stops taking tasks; running ones get `graceMs` (default: `shutdownGrace`) to finish,
+   * then are stopped and put back on the queue for another worker. A second call stops
+   * them at once.
+   */
+  stop(options?: { graceMs?: number; reason?: string }): Promise<void>;
+  /** Resolves when the worker has stopped. */
+  readonly closed: Promise<void>;
+}
+
+type AbortReason = { kind: "cancel"; failure: TaskFailure } | { kind: "shutdown"; reason: string };
+
+function toFolderUrl(folder: string): string {
+  const url = folder.startsWith("file:") ? folder : pathToFileURL(resolvePath(folder)).href;
+  return url.endsWith("/") ? url : `${url}/`;
+}
+
+async function workerFolders(options: RunWorkerOptions, logger: Logger): Promise<string[]> {
+  const folders = (options.resolveFrom ?? []).map(toFolderUrl);
+  if (options.configFile) {
+    const file = resolvePath(options.configFile);
+    if (!existsSync(file)) throw ujrError("UJR_CONFIG_NOT_FOUND", { path: file });
+    folders.push(toFolderUrl(dirname(file)));
+    try {
+      // The plugins' own folders too, as the coordinator does for each job.
+      const config = await loadConfigFile(file);
+      for (const job of config.jobs) for (const folder of job.settings.resolveFrom ?? []) folders.push(toFolderUrl(folder));
+    } catch (error) {
+      logger.warn({ file, err: toTaskFailure(error) }, "could not load the config's plugins; task modules resolve from its folder only");
+    }
+  } else {
+    folders.push(toFolderUrl(process.cwd()));
+  }
+  return [...new Set(folders)];
+}
+
+/**
+ * A worker of a distributed collection (`ujr worker --redis ...`): takes tasks from the
+ * BullMQ queue that coordinators fill, resolves their modules against its own folders,
+ * runs them in its own local pool, and reports each outcome as the BullMQ job's return
+ * value. Start any number, on any machines.
+ */
+export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle> {
+  const logger = (options.logger ?? createLogger({ level: options.logLevel ?? "info" })).child({ component: "bullmq-worker" });
+  const queueName = options.queue ?? "ujr";
+  const prefix = options.prefix ?? "bull";
+  const folders = await workerFolders(options, logger);
+  const pool: Executor =
+    options.executor ??
+    new TinypoolExecutor({
+      workers: options.workers,
+      isolation: options.isolation,
+      maxWorkerMemoryMb: options.maxWorkerMemoryMb,
+      logLevel: options.logLevel ?? (logger.level as LogLevel),
+    });
+  const concurrency = options.concurrency ?? pool.size;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw bullmqError("UJR_BULLMQ_OPTION_INVALID", { option: "concurrency", reason: "use a whole number ≥ 1" });
+  }
+  const graceDefault = options.shutdownGrace ?? 30_000;
+  const active = new Map<string, TaskRun>();
+  // BullMQ's abort reasons are strings: the details travel beside them.
+  const cancelFailures = new Map<string, TaskFailure>();
+  let shutdownReason = "worker stopping";
+
+  const processor = async (job: BullJob<JobData, JobResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<JobResult> => {
+    const received = decodeRun(job.data);
+    // This machine's folders first; the coordinator's as a fallback (a shared filesystem).
+    const run: TaskRun = { ...received, resolveFrom: [...folders, ...received.resolveFrom.filter((folder) => !folders.includes(folder))] };
+    let why: AbortReason | undefined;
+    const onAbort = () => {
+      const failure = cancelFailures.get(job.id!);
+      cancelFailures.delete(job.id!);
+      why =
+        signal?.reason === "shutdown" || !failure
+          ? { kind: "shutdown", reason: shutdownReason }
+          : { kind: "cancel", failure };
+      const stopped =
+        why.kind === "cancel"
+          ? why.failure
+          : toTaskFailure(bullmqError("UJR_BULLMQ_WORKER_STOPPED", { task: `${run.ref.module}#${run.ref.export}`, job: run.job, reason: why.reason }));
+      pool.cancel(run.id, stopped);
+    };
+    let outcome: TaskOutcome;
+    if (signal?.aborted) {
+      onAbort();
+      outcome = { ok: false, error: why?.kind === "cancel" ? why.failure : { name: "Error", message: "cancelled before start" } };
+    } else {
+      signal?.addEventListener("abort", onAbort, { once: true });
+      active.set(job.id!, run);
+      try {
+        outcome = await pool.submit(run);
+      } finally {
+        active.delete(job.id!);
+        signal?.removeEventListener("abort", onAbort);
+      }
+    }
+    if (why?.kind === "shutdown" && token) {
+      // Not this worker's task any more: back to the queue for another worker.
+      await job.moveToWait(token);
+      logger.info({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id }, "task stopped by shutdown; put back on the queue");
+      throw new WaitingError();
+    }
+    return encodeResult(outcome, why?.kind === "cancel");
+  };
+
+  const connection = connect(options.redis);
+  connection.on("error", () => {});
+  const worker = new Worker<JobData, JobResult>(queueName, processor, {
+    connection,
+    prefix,
+    concurrency,
+    autorun: false,
+    ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
+    ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
+    ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),
+  });
+  worker.on("error", (error: Error) => logger.warn({ err: toTaskFailure(error) }, "worker connection error"));
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, err: toTaskFailure(error) }, "queue job failed"));
+  worker.on("stalled", (jobId) => logger.warn({ jobId }, "recovered a stalled task of a worker that stopped answering"));
+
+  // Cancel messages from coordinators: abort the matching run if it is ours.
+  const subscriber = connection.duplicate();
+  subscriber.on("error", () => {});
+  subscriber.on("message", (_channel: string, text: string) => {
+    try {
+      const message = JSON.parse(text) as CancelMessage;
+      const failure = decode<TaskFailure>(message.reason);
+      cancelFailures.set(message.jobId, failure);
+      if (worker.cancelJob(message.jobId, "cancel")) logger.info({ jobId: message.jobId, reason: failure.message }, "task cancelled by the coordinator");
+      else cancelFailures.delete(message.jobId);
+    } catch (error) {
+      logger.warn({ err: toTaskFailure(error) }, "unreadable cancel message");
+    }
+  });
+  await subscriber.subscribe(cancelChannel(prefix, queueName));
+  await worker.waitUntilReady();
+  const runLoop = worker.run().catch((error: unknown) => logger.error({ err: toTaskFailure(error) }, "worker stopped on an error"));
+
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let stopping: Promise<void> | undefined;
+  let forceNow: (() => void) | undefined;
+
+  const stop = (stopOptions: { graceMs?: number; reason?: string } = {}): Promise<void> => {
+    const reason = stopOptions.reason ?? "worker stopping";
+    if (stopping) {
+      forceNow?.();
+      return stopping;
+    }
+    const graceMs = stopOptions.graceMs ?? graceDefault;
+    logger.info({ graceMs, running: active.size, reason }, "stopping: no new tasks; waiting for running tasks");
+    stopping = (async () => {
+      const closing = worker.close();
+      let timer: NodeJS.Timeout | undefined;
+      const expired = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), graceMs);
+          forceNow = () => resolve(true);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (expired && active.size > 0) {
+        logger.warn({ running: active.size }, "grace period over: stopping running tasks and putting them back on the queue");
+        shutdownReason = reason;
+        worker.cancelAllJobs("shutdown");
+      }
+      await closing.catch(() => {});
+      await runLoop;
+      await pool.close();
+      await subscriber.quit().catch(() => subscriber.disconnect());
+      await connection.quit().catch(() => connection.disconnect());
+      dispose();
+      logger.info("worker stopped");
+      resolveClosed();
+    })();
+    return stopping;
+  };
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) logger.warn({ signal }, `received ${signal} again: stopping running tasks now`);
+    else logger.warn({ signal, graceMs: graceDefault }, `received ${signal}: no new tasks; running tasks have ${Math.round(graceDefault / 1000)} s to finish`);
+    void stop({ reason: signal });
+  };
+  const handleSignals = options.handleSignals ?? true;
+  if (handleSignals) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+  function dispose(): void {
+    if (handleSignals) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  }
+
+  logger.info({ redis: redactRedisUrl(options.redis), queue: queueName, concurrency, pool: pool.size, resolveFrom: folders }, "worker ready");
+  return {
+    queue: queueName,
+    concurrency,
+    resolveFrom: folders,
+    get running() {
+      return active.size;
+    },
+    stop,
+    closed,
+  };
+}

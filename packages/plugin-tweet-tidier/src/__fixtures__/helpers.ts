@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+/** `<repo>/../shared/fixtures/twitter/`, or UJR_FIXTURES_DIR. */
+export const FIXTURES =
+  process.env.UJR_FIXTURES_DIR ?? fileURLToPath(new URL("../../../../../shared/fixtures/twitter/", import.meta.url));
+export const fixture = (name: string) => join(FIXTURES, name);
+
+export const ALL_FIXTURES = [
+  "brexit.jsonl",
+  "cashtags.jsonl",
+  "edited.jsonl",
+  "geo_tweets.jsonl",
+  "many_urls.jsonl",
+  "media_tweet.jsonl",
+  "streaming_output_with_error.jsonl",
+  "timeline-observatoryteam.jsonl",
+  "two_tweets.jsonl",
+  "verified_type.jsonl",
+  "withheld.jsonl",
+];
+
+export function tempDir(prefix = "ujr-tidy-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export const PG_BASE = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/** True when PostgreSQL answers; under CI=true a missing server throws (a failure, never a skip). */
+export async function postgresAvailable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_BASE, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    await c.query("SELECT 1");
+    return true;
+  } catch (e) {
+    if (process.env.CI === "true") throw new Error(`PostgreSQL is required under CI=true (${PG_BASE}): ${(e as Error).message}`);
+    return false;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
+let n = 0;
+/** A fresh schema name and URL for one test; `drop()` removes it. */
+export function pgSchema(): { url: string; schema: string; drop: () => Promise<void> } {
+  const schema = `tidy_test_${process.pid}_${Date.now().toString(36)}_${n++}`;
+  const u = new URL(PG_BASE);
+  u.searchParams.set("schema", schema);
+  return {
+    url: u.toString(),
+    schema,
+    drop: async () => {
+      const c = new pg.Client({ connectionString: PG_BASE });
+      await c.connect();
+      try {
+        await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}

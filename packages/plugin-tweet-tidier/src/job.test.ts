@@ -1,0 +1,106 @@
+import { renameSync, utimesSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { silentLogger, type Task } from "@ujr/core";
+import { collectTasks, runJob } from "@ujr/core/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { ALL_FIXTURES, FIXTURES, fixture, tempDir } from "./__fixtures__/helpers.js";
+import { TidyJob, resolveDatabase } from "./job.js";
+import plugin, { SqliteTidyStore } from "./index.js";
+import { checkForNewData, tidyFile } from "./tasks.js";
+
+const pkgDir = fileURLToPath(new URL("..", import.meta.url));
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const ctxFor = (name: string, dir: string) => ({ name, stateDir: join(dir, "state"), configDir: dir, logger: silentLogger() });
+
+/** Runs one task of the job in this thread, as a worker would, and reports back to the job. */
+async function runTask(job: TidyJob, task: Task): Promise<unknown> {
+  const def = task.ref.export === "tidyFile" ? tidyFile : checkForNewData;
+  const ac = new AbortController();
+  const result = await (def.run as (a: unknown, c: unknown) => Promise<unknown>)(task.args, {
+    signal: ac.signal,
+    logger: silentLogger(),
+    attempt: 1,
+    job: job.name,
+    taskId: "t",
+    progress() {},
+  });
+  job.onTaskDone(task, result);
+  return result;
+}
+
+describe("plugin", () => {
+  it("declares the tidy job type with a validated config and defaults", () => {
+    expect(plugin.name).toBe("@ujr/plugin-tweet-tidier");
+    const cfg = plugin.jobs.tidy!.config.parse({ inputs: ["raw"] });
+    expect(cfg).toMatchObject({ mode: "continuous", pollInterval: "30s", parallel: 4 });
+    expect(() => plugin.jobs.tidy!.config.parse({ inputs: [] })).toThrow();
+    expect(() => plugin.jobs.tidy!.config.parse({ inputs: ["x"], pollInterval: "soon" })).toThrow();
+    expect(resolveDatabase(undefined, { stateDir: "/s", configDir: "/c" })).toBe("/s/tidy.sqlite");
+    expect(resolveDatabase("db/t.sqlite", { stateDir: "/s", configDir: "/c" })).toBe("/c/db/t.sqlite");
+    expect(resolveDatabase("postgres://h/db", { stateDir: "/s", configDir: "/c" })).toBe("postgres://h/db");
+  });
+});
+
+describe("tidy job", () => {
+  it("once: tidies every fixture through the runner (one file at a time on SQLite), then is done", async () => {
+    const dir = join(tmp.dir, "once");
+    mkdirSync(dir, { recursive: true });
+    const config = plugin.jobs.tidy!.config.parse({ inputs: [FIXTURES], mode: "once", database: "tidy.sqlite" });
+    const job = (await plugin.jobs.tidy!.create(config, ctxFor("once", dir))) as TidyJob;
+    const res = await runJob(job, { resolveFrom: [pkgDir], concurrency: 4, logger: silentLogger() });
+    expect(res.failed).toEqual([]);
+    const tidied = res.done.filter((e) => e.task.ref.export === "tidyFile");
+    expect(tidied).toHaveLength(ALL_FIXTURES.length);
+    const store = new SqliteTidyStore(join(dir, "tidy.sqlite"));
+    expect(await store.count("source_files")).toBe(ALL_FIXTURES.length);
+    expect(await store.count("tweets", "directly_collected = 1")).toBeGreaterThan(500);
+    await store.close();
+    // never two tidyFile tasks of one SQLite database at once
+    expect(job.maxConcurrent).toBe(1);
+  });
+
+  it("continuous: picks up new files as they appear, never reads one still being written", async () => {
+    const dir = join(tmp.dir, "cont");
+    mkdirSync(join(dir, "raw"), { recursive: true });
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "continuous", settleTime: "1h", pollInterval: "1s" });
+    const job = new TidyJob(config, ctxFor("cont", dir));
+
+    // the collector writes a temp file, then renames it
+    writeFileSync(join(dir, "raw", ".1-1.jsonl.tmp"), readFileSync(fixture("brexit.jsonl")));
+    let { tasks } = await collectTasks(job);
+    expect(tasks.map((t) => t.ref.export)).toEqual(["checkForNewData"]);
+    expect(((await runTask(job, tasks[0]!)) as { files: unknown[] }).files).toEqual([]);
+
+    renameSync(join(dir, "raw", ".1-1.jsonl.tmp"), join(dir, "raw", "1-1.jsonl"));
+    job.nextCheck = 0;
+    (job as unknown as { nextCheckAt: number }).nextCheckAt = 0;
+    ({ tasks } = await collectTasks(job));
+    await runTask(job, tasks[0]!); // first sighting: too fresh, not read yet
+    (job as unknown as { nextCheckAt: number }).nextCheckAt = 0;
+    ({ tasks } = await collectTasks(job));
+    expect(tasks.map((t) => t.ref.export)).toEqual(["checkForNewData"]);
+    await runTask(job, tasks[0]!); // unchanged since last check: stable
+    ({ tasks } = await collectTasks(job));
+    expect(tasks.map((t) => [t.ref.export, t.signature])).toEqual([["tidyFile", join(dir, "raw", "1-1.jsonl")]]);
+    const r = (await runTask(job, tasks[0]!)) as { status: string; tweets: number };
+    expect(r).toMatchObject({ status: "loaded", tweets: 100 });
+    expect(job.nextCheck).toBeGreaterThan(Date.now() - 10);
+
+    // a file that grows between checks is not read
+    const grow = join(dir, "raw", "1-2.jsonl");
+    writeFileSync(grow, readFileSync(fixture("two_tweets.jsonl")));
+    (job as unknown as { nextCheckAt: number }).nextCheckAt = 0;
+    ({ tasks } = await collectTasks(job));
+    await runTask(job, tasks[0]!);
+    writeFileSync(grow, Buffer.concat([readFileSync(fixture("two_tweets.jsonl")), readFileSync(fixture("edited.jsonl"))]));
+    utimesSync(grow, new Date(), new Date(Date.now() + 5000));
+    (job as unknown as { nextCheckAt: number }).nextCheckAt = 0;
+    ({ tasks } = await collectTasks(job));
+    await runTask(job, tasks[0]!);
+    ({ tasks } = await collectTasks(job));
+    expect(tasks.filter((t) => t.ref.export === "tidyFile")).toEqual([]);
+  });
+});

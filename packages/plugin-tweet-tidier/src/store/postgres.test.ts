@@ -1,0 +1,118 @@
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ALL_FIXTURES, fixture, pgSchema, postgresAvailable, tempDir } from "../__fixtures__/helpers.js";
+import { PostgresTidyStore } from "./postgres.js";
+import { SqliteTidyStore } from "./sqlite.js";
+import { tidyFiles } from "../tidy-files.js";
+
+const available = await postgresAvailable();
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const TABLES = [
+  "tweets",
+  "users",
+  "tweet_references",
+  "user_entities",
+  "media",
+  "tweet_media",
+  "places",
+  "polls",
+  "poll_options",
+  "tweet_polls",
+  "urls",
+  "resolved_urls",
+  "hashtags",
+  "cashtags",
+  "mentions",
+  "context_annotations",
+  "entity_annotations",
+  "api_errors",
+  "ingest_errors",
+  "pages",
+  "source_files",
+  "tweet_with_author",
+  "url_with_domain",
+];
+
+describe.skipIf(!available)("PostgreSQL store (real server)", () => {
+  const db = pgSchema();
+  let store: PostgresTidyStore;
+  beforeAll(async () => {
+    store = new PostgresTidyStore(db.url);
+    await store.migrate();
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db.drop();
+  });
+
+  it("gives the same counts as SQLite for every fixture (loaded in parallel)", async () => {
+    const files = ALL_FIXTURES.map(fixture);
+    const results = await tidyFiles({ database: db.url, files, concurrency: 4 });
+    expect(results.map((r) => r.status).sort()).toEqual([...Array(10).fill("loaded"), "partial"].sort());
+    const lite = new SqliteTidyStore(join(tmp.dir, "parity.sqlite"));
+    for (const f of files) await lite.ingestFile(f);
+    for (const t of TABLES) expect(await store.count(t), t).toBe(await lite.count(t));
+    expect(await store.count("tweets", "directly_collected")).toBe(await lite.count("tweets", "directly_collected = 1"));
+    const q = "SELECT domain, count(*) AS n FROM url_with_domain GROUP BY domain ORDER BY domain";
+    const a = (await store.query<{ domain: string; n: unknown }>(q)).map((r) => [r.domain, Number(r.n)]);
+    const b = (await lite.query<{ domain: string; n: unknown }>(q)).map((r) => [r.domain, Number(r.n)]);
+    expect(a).toEqual(b);
+    const m = "SELECT id, like_count, retweet_count, text FROM tweets ORDER BY id";
+    expect((await store.query<Record<string, unknown>>(m)).map((r) => ({ ...r, like_count: r.like_count == null ? null : Number(r.like_count), retweet_count: r.retweet_count == null ? null : Number(r.retweet_count) }))).toEqual(
+      await lite.query(m),
+    );
+    await lite.close();
+  });
+
+  it("exact counts for timeline-observatoryteam.jsonl, idempotent, duplicate content skipped", async () => {
+    const s = pgSchema();
+    const st = new PostgresTidyStore(s.url);
+    try {
+      const f = fixture("timeline-observatoryteam.jsonl");
+      expect(await st.ingestFile(f)).toMatchObject({ status: "loaded", pages: 3, tweets: 218 });
+      expect(await st.count("tweets")).toBe(381);
+      expect(await st.count("users")).toBe(82);
+      expect(await st.count("tweets", "directly_collected")).toBe(218);
+      expect(await st.count("api_errors")).toBe(11);
+      expect((await st.ingestFile(f)).status).toBe("already-loaded");
+      const copy = join(tmp.dir, "renamed-timeline.jsonl");
+      copyFileSync(f, copy);
+      expect((await st.ingestFile(copy)).status).toBe("skipped-duplicate");
+      expect(await st.count("tweets")).toBe(381);
+      expect(await st.count("pages")).toBe(3);
+    } finally {
+      await st.close();
+      await s.drop();
+    }
+  });
+
+  it("the same file claimed by several loaders at once is loaded once, without deadlocks", async () => {
+    const s = pgSchema();
+    const stores = [0, 1, 2, 3].map(() => new PostgresTidyStore(s.url));
+    try {
+      await stores[0]!.migrate();
+      // overlapping content (the same tweets and users) in different files, loaded concurrently
+      const a = join(tmp.dir, "overlap-a.jsonl");
+      const b = join(tmp.dir, "overlap-b.jsonl");
+      const w = readFileSync(fixture("withheld.jsonl"), "utf8").trimEnd().split("\n");
+      writeFileSync(a, w.join("\n") + "\n");
+      writeFileSync(b, [...w].reverse().join("\n") + "\n");
+      const results = await Promise.all([
+        stores[0]!.ingestFile(a),
+        stores[1]!.ingestFile(b),
+        stores[2]!.ingestFile(a),
+        stores[3]!.ingestFile(b),
+      ]);
+      expect(results.map((r) => r.status).sort()).toEqual(["already-loaded", "already-loaded", "loaded", "loaded"]);
+      expect(await stores[0]!.count("tweets")).toBe(284);
+      expect(await stores[0]!.count("users")).toBe(591);
+      expect(await stores[0]!.count("source_files")).toBe(2);
+    } finally {
+      for (const st of stores) await st.close();
+      await s.drop();
+    }
+  });
+});

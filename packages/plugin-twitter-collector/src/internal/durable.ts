@@ -1,0 +1,59 @@
+import { open, readdir, rename, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+
+/** fsyncs a directory so that a rename or unlink in it survives a power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes a file so that after a crash it is either absent or complete: temp file in the
+ * same folder (named `.tmp-<kind>-...`), fsync, rename over the target, fsync the folder.
+ */
+export async function writeFileDurable(path: string, data: string | Uint8Array, kind: string): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.tmp-${kind}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const handle = await open(tmp, "wx");
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+  await fsyncDir(dir);
+}
+
+/** Removes temp files of one kind that a crashed writer left behind. */
+export async function removeTemps(dir: string, kind: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(`.tmp-${kind}-`)) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+    removed++;
+  }
+  return removed;
+}
+
+/** Appends text and fsyncs (for append-only logs such as the URL cache). */
+export async function appendDurable(path: string, text: string): Promise<void> {
+  const handle = await open(path, "a");
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

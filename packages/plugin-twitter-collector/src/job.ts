@@ -1,0 +1,239 @@
+import { readdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
+import type { CollectorConfig } from "./config.js";
+import { FATAL_CODES } from "./errors.js";
+import type { FetchArgs, FetchResult } from "./fetch.js";
+import { layout, parseListing, sidecarName, type Layout, type RawListing } from "./internal/layout.js";
+import { loadArchiveState, loadState, type ArchiveState, type CollectorState } from "./internal/state.js";
+import { archiveFiles, fetchPages, resolveUrls } from "./tasks.js";
+
+const MAX_BACKOFF_MS = 15 * 60_000;
+const HOUR_MS = 3_600_000;
+
+/** A read-only view of the job for status displays and tests. */
+export interface CollectorJobStatus {
+  state: CollectorState | undefined;
+  archive: ArchiveState | undefined;
+  /** Epoch ms before which no fetch task is emitted (poll interval, rate limit or backoff). */
+  fetchNotBefore: number;
+  lastFetch: FetchResult | undefined;
+  rawFiles: number;
+  unresolvedFiles: number;
+}
+
+/**
+ * The collector job (search or timeline). It decides what runs when:
+ * - fetch: one task at a time (signature "fetch"); after a sweep of a continuous job it
+ *   waits `pollInterval`, after a rate limit until the reset time, after a task that used
+ *   all its retries `failureBackoff` (doubling up to 15 minutes);
+ * - URL resolution: raw files without a sidecar (signature "urls");
+ * - archive: when `archive.everyFiles` files or `archive.everyHours` hours are reached,
+ *   and for what is left when a one-off job ends (signature "archive").
+ * Its knowledge comes from the files the tasks write (state files, raw listing), so it is
+ * right after a crash and whatever process the tasks ran in.
+ */
+export class CollectorJob implements Job {
+  readonly name: string;
+  nextCheck: number | undefined;
+  readonly config: CollectorConfig;
+  readonly paths: Layout;
+  readonly #context: JobContext;
+  #state: CollectorState | undefined;
+  #archive: ArchiveState | undefined;
+  #listing: RawListing = { raw: [], sidecars: new Set() };
+  #dirty = true;
+  #fetchNotBefore = 0;
+  #fetchFailures = 0;
+  #urlsNotBefore = 0;
+  #urlsFailures = 0;
+  #archiveNotBefore = 0;
+  #archiveFailures = 0;
+  #fatal: string | undefined;
+  readonly #createdAt = Date.now();
+  #lastFetch: FetchResult | undefined;
+
+  constructor(config: CollectorConfig, context: JobContext) {
+    registerSecret(config.bearerToken);
+    this.name = context.name;
+    this.config = config;
+    this.#context = context;
+    const outputDir = config.outputDir ? resolve(context.configDir, config.outputDir) : context.stateDir;
+    this.paths = layout(context.stateDir, outputDir);
+  }
+
+  status(): CollectorJobStatus {
+    return {
+      state: this.#state,
+      archive: this.#archive,
+      fetchNotBefore: this.#fetchNotBefore,
+      lastFetch: this.#lastFetch,
+      rawFiles: this.#listing.raw.length,
+      unresolvedFiles: this.#unresolved().length,
+    };
+  }
+
+  async getRunnableTasks(): Promise<Task[]> {
+    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
+    if (this.#dirty) await this.#refresh();
+    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
+    const now = Date.now();
+    const config = this.config;
+    const tasks: Task[] = [];
+    const dueTimes: number[] = [];
+    const fetchDone = this.#state?.done === true;
+
+    if (!fetchDone) {
+      if (now >= this.#fetchNotBefore) tasks.push(fetchPages.with(this.#fetchArgs(), { signature: "fetch", retry: config.retry }));
+      else dueTimes.push(this.#fetchNotBefore);
+    }
+
+    const unresolved = this.#unresolved();
+    if (unresolved.length > 0) {
+      if (now >= this.#urlsNotBefore) {
+        const u = config.urlResolution;
+        tasks.push(
+          resolveUrls.with(
+            {
+              job: this.name,
+              stateDir: this.paths.stateDir,
+              rawDir: this.paths.rawDir,
+              files: unresolved.slice(0, u.filesPerTask),
+              allowPrivateAddresses: u.allowPrivateAddresses,
+              timeoutMs: u.timeout,
+              maxHops: u.maxHops,
+              concurrency: u.concurrency,
+              perHostConcurrency: u.perHostConcurrency,
+              userAgent: u.userAgent,
+            },
+            { signature: "urls" },
+          ),
+        );
+      } else dueTimes.push(this.#urlsNotBefore);
+    }
+
+    let unarchived = 0;
+    if (config.archive) {
+      const archive = config.archive;
+      const through = this.#archive?.archivedThroughSeq ?? 0;
+      const pending = this.#listing.raw.filter((f) => f.seq > through);
+      unarchived = pending.length;
+      const ready: string[] = [];
+      for (const file of pending) {
+        if (config.urlResolution.enabled && !this.#listing.sidecars.has(sidecarName(file.name))) break;
+        ready.push(file.name);
+      }
+      const lastAt = this.#archive?.lastArchiveAt ? Date.parse(this.#archive.lastArchiveAt) : this.#createdAt;
+      const hoursDue = archive.everyHours !== undefined ? lastAt + archive.everyHours * HOUR_MS : Infinity;
+      const due =
+        ready.length > 0 &&
+        ((archive.everyFiles !== undefined && ready.length >= archive.everyFiles) || now >= hoursDue || (fetchDone && ready.length === pending.length));
+      if (due && now >= this.#archiveNotBefore) {
+        tasks.push(
+          archiveFiles.with(
+            {
+              job: this.name,
+              stateDir: this.paths.stateDir,
+              rawDir: this.paths.rawDir,
+              archiveDir: this.paths.archiveDir,
+              files: ready.slice(0, archive.maxFilesPerArchive),
+              removeOriginals: archive.removeOriginals,
+            },
+            { signature: "archive" },
+          ),
+        );
+      } else if (due) dueTimes.push(this.#archiveNotBefore);
+      else if (ready.length > 0 && Number.isFinite(hoursDue)) dueTimes.push(hoursDue);
+    }
+
+    if (tasks.length === 0 && fetchDone && unresolved.length === 0 && unarchived === 0) throw new JobDone();
+    this.nextCheck = tasks.length > 0 || dueTimes.length === 0 ? undefined : Math.min(...dueTimes);
+    return tasks;
+  }
+
+  onTaskDone(task: Task, result: unknown): void {
+    this.#dirty = true;
+    const now = Date.now();
+    if (task.ref.export === fetchPages.ref.export) {
+      const r = result as FetchResult;
+      this.#lastFetch = r;
+      this.#fetchFailures = 0;
+      if (r.rateLimitedUntil !== null) this.#fetchNotBefore = r.rateLimitedUntil;
+      else if (r.sweepComplete && this.config.mode === "continuous") this.#fetchNotBefore = now + this.config.pollInterval;
+      else this.#fetchNotBefore = 0;
+      this.nextCheck = undefined;
+    } else if (task.ref.export === resolveUrls.ref.export) {
+      this.#urlsFailures = 0;
+    } else {
+      this.#archiveFailures = 0;
+    }
+  }
+
+  onTaskFailed(task: Task, failure: TaskFailure): void {
+    this.#dirty = true;
+    if (failure.code && FATAL_CODES.has(failure.code)) {
+      this.#fatal = failure.message;
+      this.nextCheck = undefined;
+      return;
+    }
+    const now = Date.now();
+    const backoff = (streak: number) => Math.min(MAX_BACKOFF_MS, this.config.failureBackoff * 2 ** (streak - 1));
+    if (task.ref.export === fetchPages.ref.export) {
+      this.#fetchNotBefore = now + backoff(++this.#fetchFailures);
+      this.#context.logger.warn({ job: this.name, code: failure.code, retryAt: new Date(this.#fetchNotBefore).toISOString() }, "fetch failed after its retries; the job resumes from the saved position later");
+    } else if (task.ref.export === resolveUrls.ref.export) {
+      this.#urlsNotBefore = now + backoff(++this.#urlsFailures);
+    } else {
+      this.#archiveNotBefore = now + backoff(++this.#archiveFailures);
+    }
+  }
+
+  #unresolved(): string[] {
+    if (!this.config.urlResolution.enabled) return [];
+    const through = this.config.archive?.removeOriginals ? (this.#archive?.archivedThroughSeq ?? 0) : 0;
+    return this.#listing.raw.filter((f) => f.seq > through && !this.#listing.sidecars.has(sidecarName(f.name))).map((f) => f.name);
+  }
+
+  async #refresh(): Promise<void> {
+    this.#dirty = false;
+    try {
+      this.#state = await loadState(this.paths.stateDir);
+      this.#archive = await loadArchiveState(this.paths.stateDir);
+    } catch (error) {
+      const failure = error as { code?: string; message?: string };
+      if (failure.code && FATAL_CODES.has(failure.code)) this.#fatal = failure.message;
+      else throw error;
+    }
+    let names: string[] = [];
+    try {
+      names = await readdir(this.paths.rawDir);
+    } catch {
+      /* nothing fetched yet */
+    }
+    this.#listing = parseListing(names);
+  }
+
+  #fetchArgs(): FetchArgs {
+    const c = this.config;
+    return {
+      job: this.name,
+      stateDir: this.paths.stateDir,
+      rawDir: this.paths.rawDir,
+      kind: c.kind,
+      endpoint: c.kind === "search" ? c.endpoint : "recent",
+      query: c.kind === "search" ? c.query : undefined,
+      userId: c.kind === "timeline" ? c.userId : undefined,
+      username: c.kind === "timeline" ? c.username : undefined,
+      exclude: c.kind === "timeline" ? c.exclude : undefined,
+      mode: c.mode,
+      startTime: c.startTime,
+      endTime: c.endTime,
+      baseUrl: c.baseUrl,
+      bearerToken: c.bearerToken,
+      maxResults: c.maxResults ?? (c.kind === "search" && c.endpoint === "all" ? 500 : 100),
+      pagesPerTask: c.pagesPerTask,
+      requestTimeoutMs: c.requestTimeout,
+      rateLimitSlackMs: c.rateLimitSlack,
+    };
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The collector's tasks. This module is imported by workers (thread or process) by its
+ * reference "@ujr/plugin-twitter-collector/tasks": arguments and results are plain data.
+ */
+import { defineTask } from "@ujr/core";
+import { archiveRun, type ArchiveArgs, type ArchiveResult } from "./archive.js";
+import { fetchPagesRun, type FetchArgs, type FetchResult } from "./fetch.js";
+import { resolveUrlsRun, type ResolveUrlsArgs, type ResolveUrlsResult } from "./urls.js";
+
+export const TASKS_MODULE = "@ujr/plugin-twitter-collector/tasks";
+
+/** Fetches up to `pagesPerTask` pages from the saved cursor, each stored durably before the cursor advances. */
+export const fetchPages = defineTask<FetchArgs, FetchResult>({
+  module: TASKS_MODULE,
+  name: "fetchPages",
+  run: (args, ctx) => fetchPagesRun(args, ctx),
+});
+
+/** Resolves the links of raw files into `<file>.urls.jsonl` sidecars. */
+export const resolveUrls = defineTask<ResolveUrlsArgs, ResolveUrlsResult>({
+  module: TASKS_MODULE,
+  name: "resolveUrls",
+  run: (args, ctx) => resolveUrlsRun(args, ctx),
+});
+
+/** Packs closed raw files and sidecars into a verified tar.gz with a manifest of SHA-256 sums. */
+export const archiveFiles = defineTask<ArchiveArgs, ArchiveResult>({
+  module: TASKS_MODULE,
+  name: "archiveFiles",
+  run: (args, ctx) => archiveRun(args, ctx),
+});
+
+export type { FetchArgs, FetchResult, ResolveUrlsArgs, ResolveUrlsResult, ArchiveArgs, ArchiveResult };

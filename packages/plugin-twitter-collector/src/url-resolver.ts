@@ -1,0 +1,176 @@
+import http from "node:http";
+import https from "node:https";
+import { checkLiteralHost, guardedLookup } from "./internal/address-guard.js";
+import { Semaphore } from "./internal/semaphore.js";
+
+export interface UrlResolverOptions {
+  /** Follow links to loopback/private/link-local addresses (default false). */
+  allowPrivateAddresses?: boolean;
+  /** Per request (one hop), ms (default 10000). */
+  timeoutMs?: number;
+  /** Redirects followed at most (default 10). */
+  maxHops?: number;
+  /** Links resolved at once (default 8). */
+  concurrency?: number;
+  /** Requests to one host at once (default 2). */
+  perHostConcurrency?: number;
+  userAgent?: string;
+  signal?: AbortSignal;
+}
+
+/** Where a link ends. `error` is null on success (whatever the final status). */
+export interface Resolution {
+  final_url: string | null;
+  status: number | null;
+  hops: number;
+  error: string | null;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Answers to HEAD after which we try GET: servers that refuse or mishandle HEAD. */
+const HEAD_REFUSED = new Set([400, 403, 404, 405, 501]);
+
+class HopTimeout extends Error {
+  constructor(ms: number) {
+    super(`timeout after ${ms} ms`);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof HopTimeout) return error.message;
+  const e = error as { code?: unknown; message?: unknown };
+  if (e?.code === "UJR_COLLECTOR_URL_REFUSED") return String(e.message);
+  if (typeof e?.code === "string") return `${e.code}${typeof e.message === "string" && !e.message.includes(e.code) ? `: ${e.message}` : ""}`;
+  return typeof e?.message === "string" ? e.message : String(error);
+}
+
+/**
+ * Follows the redirects of links (HEAD, or GET when HEAD is refused), with a per-hop
+ * timeout, a hop limit, loop detection, bounded concurrency overall and per host, a
+ * cache (each link resolved once), and refusal of private addresses at connect time.
+ */
+export class UrlResolver {
+  readonly cache: Map<string, Resolution>;
+  readonly #options: Required<Omit<UrlResolverOptions, "signal">> & { signal?: AbortSignal | undefined };
+  readonly #global: Semaphore;
+  readonly #hosts = new Map<string, Semaphore>();
+  readonly #inflight = new Map<string, Promise<Resolution>>();
+  readonly #lookup: ReturnType<typeof guardedLookup>;
+  /** Links resolved over the network (not from the cache). */
+  resolvedCount = 0;
+
+  constructor(options: UrlResolverOptions = {}, cache: Map<string, Resolution> = new Map()) {
+    this.#options = {
+      allowPrivateAddresses: options.allowPrivateAddresses ?? false,
+      timeoutMs: options.timeoutMs ?? 10_000,
+      maxHops: options.maxHops ?? 10,
+      concurrency: options.concurrency ?? 8,
+      perHostConcurrency: options.perHostConcurrency ?? 2,
+      userAgent: options.userAgent ?? "ujr-collector/0.1.0",
+      signal: options.signal,
+    };
+    this.cache = cache;
+    this.#global = new Semaphore(this.#options.concurrency);
+    this.#lookup = guardedLookup(this.#options.allowPrivateAddresses);
+  }
+
+  /** Resolves one link (from the cache when it was resolved before). */
+  resolve(start: string): Promise<Resolution> {
+    const cached = this.cache.get(start);
+    if (cached) return Promise.resolve(cached);
+    let pending = this.#inflight.get(start);
+    if (!pending) {
+      pending = this.#global.use(() => this.#follow(start)).then((resolution) => {
+        this.#inflight.delete(start);
+        if (!this.#options.signal?.aborted) {
+          this.cache.set(start, resolution);
+          this.resolvedCount++;
+        }
+        return resolution;
+      });
+      this.#inflight.set(start, pending);
+    }
+    return pending;
+  }
+
+  async #follow(start: string): Promise<Resolution> {
+    let current: URL;
+    try {
+      current = new URL(start);
+    } catch {
+      return { final_url: null, status: null, hops: 0, error: "invalid URL" };
+    }
+    const visited = new Set([current.href]);
+    let hops = 0;
+    for (;;) {
+      if (this.#options.signal?.aborted) return { final_url: current.href, status: null, hops, error: "cancelled" };
+      if (current.protocol !== "http:" && current.protocol !== "https:") {
+        return { final_url: current.href, status: null, hops, error: `unsupported scheme ${current.protocol}` };
+      }
+      let answer: { status: number; location?: string | undefined };
+      try {
+        checkLiteralHost(current.hostname, this.#options.allowPrivateAddresses);
+        answer = await this.#hop(current, "HEAD");
+        if (HEAD_REFUSED.has(answer.status)) answer = await this.#hop(current, "GET");
+      } catch (error) {
+        return { final_url: current.href, status: null, hops, error: describe(error) };
+      }
+      if (REDIRECTS.has(answer.status) && answer.location) {
+        let next: URL;
+        try {
+          next = new URL(answer.location, current);
+        } catch {
+          return { final_url: current.href, status: answer.status, hops, error: "invalid redirect location" };
+        }
+        hops++;
+        if (visited.has(next.href)) return { final_url: next.href, status: answer.status, hops, error: "redirect loop" };
+        if (hops > this.#options.maxHops) {
+          return { final_url: next.href, status: answer.status, hops, error: `too many redirects (more than ${this.#options.maxHops})` };
+        }
+        visited.add(next.href);
+        current = next;
+        continue;
+      }
+      return { final_url: current.href, status: answer.status, hops, error: null };
+    }
+  }
+
+  #hostLimit(host: string): Semaphore {
+    let semaphore = this.#hosts.get(host);
+    if (!semaphore) {
+      semaphore = new Semaphore(this.#options.perHostConcurrency);
+      this.#hosts.set(host, semaphore);
+    }
+    return semaphore;
+  }
+
+  #hop(url: URL, method: "HEAD" | "GET"): Promise<{ status: number; location?: string | undefined }> {
+    return this.#hostLimit(url.host).use(
+      () =>
+        new Promise((resolve, reject) => {
+          const client = url.protocol === "https:" ? https : http;
+          const request = client.request(
+            url,
+            {
+              method,
+              agent: false,
+              lookup: this.#lookup as never,
+              headers: { "user-agent": this.#options.userAgent, accept: "*/*" },
+              ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+            },
+            (response) => {
+              const location = response.headers.location;
+              resolve({ status: response.statusCode ?? 0, location: typeof location === "string" ? location : undefined });
+              // Only the status and Location matter: do not download bodies.
+              response.destroy();
+              request.destroy();
+            },
+          );
+          const timer = setTimeout(() => request.destroy(new HopTimeout(this.#options.timeoutMs)), this.#options.timeoutMs);
+          request.on("error", reject);
+          request.on("close", () => clearTimeout(timer));
+          request.end();
+        }),
+    );
+  }
+}

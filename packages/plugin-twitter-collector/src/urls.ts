@@ -1,0 +1,161 @@
+import { access, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { TaskContext } from "@ujr/core";
+import { appendDurable, removeTemps, writeFileDurable } from "./internal/durable.js";
+import { URL_CACHE_FILE, sidecarName } from "./internal/layout.js";
+import { UrlResolver, type Resolution } from "./url-resolver.js";
+
+export interface ResolveUrlsArgs {
+  job: string;
+  stateDir: string;
+  rawDir: string;
+  /** Raw file names (in rawDir) to resolve the links of. */
+  files: string[];
+  allowPrivateAddresses: boolean;
+  timeoutMs: number;
+  maxHops: number;
+  concurrency: number;
+  perHostConcurrency: number;
+  userAgent: string;
+}
+
+export interface ResolveUrlsResult {
+  files: string[];
+  links: number;
+  resolved: number;
+  fromCache: number;
+  errors: number;
+}
+
+/** One line of a `<raw file>.urls.jsonl` sidecar. */
+export interface SidecarLine extends Resolution {
+  url: string;
+  expanded_url: string | null;
+}
+
+interface LinkEntity {
+  url?: unknown;
+  expanded_url?: unknown;
+}
+
+/** Every `entities.urls` link of the tweets (data, includes.tweets) and users (url, description) of a page. */
+export function linksOfPage(page: Record<string, unknown>): Array<{ url: string; expanded_url: string | null }> {
+  const out: Array<{ url: string; expanded_url: string | null }> = [];
+  const add = (list: unknown) => {
+    if (!Array.isArray(list)) return;
+    for (const item of list as LinkEntity[]) {
+      const url = typeof item?.url === "string" ? item.url : typeof item?.expanded_url === "string" ? item.expanded_url : undefined;
+      if (!url) continue;
+      out.push({ url, expanded_url: typeof item.expanded_url === "string" ? item.expanded_url : null });
+    }
+  };
+  const tweets: unknown[] = [];
+  if (Array.isArray(page.data)) tweets.push(...page.data);
+  else if (page.data && typeof page.data === "object") tweets.push(page.data);
+  const includes = (page.includes ?? {}) as { tweets?: unknown; users?: unknown };
+  if (Array.isArray(includes.tweets)) tweets.push(...includes.tweets);
+  for (const tweet of tweets) add((tweet as { entities?: { urls?: unknown } })?.entities?.urls);
+  if (Array.isArray(includes.users)) {
+    for (const user of includes.users as Array<{ entities?: { url?: { urls?: unknown }; description?: { urls?: unknown } } }>) {
+      add(user?.entities?.url?.urls);
+      add(user?.entities?.description?.urls);
+    }
+  }
+  return out;
+}
+
+export async function loadUrlCache(stateDir: string): Promise<Map<string, Resolution>> {
+  const cache = new Map<string, Resolution>();
+  let text = "";
+  try {
+    text = await readFile(join(stateDir, URL_CACHE_FILE), "utf8");
+  } catch {
+    return cache;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as Resolution & { url: string };
+      cache.set(entry.url, { final_url: entry.final_url, status: entry.status, hops: entry.hops, error: entry.error });
+    } catch {
+      /* a line cut by a crash: that link is resolved again */
+    }
+  }
+  return cache;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The URL resolution task: for each raw file, resolves every link once (per job: the
+ * cache persists in the state folder) and writes the sidecar durably. A file whose
+ * sidecar exists is done; a crash before the sidecar's rename means that file is
+ * resolved again (mostly from the cache).
+ */
+export async function resolveUrlsRun(args: ResolveUrlsArgs, ctx: Pick<TaskContext, "signal" | "logger" | "progress">): Promise<ResolveUrlsResult> {
+  await removeTemps(args.rawDir, "urls");
+  const cache = await loadUrlCache(args.stateDir);
+  const resolver = new UrlResolver(
+    {
+      allowPrivateAddresses: args.allowPrivateAddresses,
+      timeoutMs: args.timeoutMs,
+      maxHops: args.maxHops,
+      concurrency: args.concurrency,
+      perHostConcurrency: args.perHostConcurrency,
+      userAgent: args.userAgent,
+      signal: ctx.signal,
+    },
+    cache,
+  );
+  const result: ResolveUrlsResult = { files: [], links: 0, resolved: 0, fromCache: 0, errors: 0 };
+  let fileIndex = 0;
+  for (const file of args.files) {
+    fileIndex++;
+    const sidecar = join(args.rawDir, sidecarName(file));
+    if (await exists(sidecar)) continue;
+    let text: string;
+    try {
+      text = await readFile(join(args.rawDir, file), "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue; // archived and removed meanwhile
+      throw error;
+    }
+    const links: Array<{ url: string; expanded_url: string | null }> = [];
+    const seen = new Set<string>();
+    for (const line of text.split("\n")) {
+      if (!line.trim()) continue;
+      for (const link of linksOfPage(JSON.parse(line) as Record<string, unknown>)) {
+        const key = `${link.url}\u0000${link.expanded_url ?? ""}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        links.push(link);
+      }
+    }
+    const before = resolver.resolvedCount;
+    const cachedBefore = new Set(links.map((l) => l.expanded_url ?? l.url).filter((u) => cache.has(u)));
+    const resolutions = await Promise.all(links.map((link) => resolver.resolve(link.expanded_url ?? link.url)));
+    if (ctx.signal.aborted) throw Object.assign(new Error("URL resolution cancelled; the file is resolved again next time"), { code: "UJR_COLLECTOR_CANCELLED", retryable: false });
+    const lines: SidecarLine[] = links.map((link, i) => ({ url: link.url, expanded_url: link.expanded_url, ...resolutions[i]! }));
+    // New cache entries first (append + fsync), then the sidecar that marks the file done.
+    const fresh = [...new Set(links.map((l) => l.expanded_url ?? l.url))].filter((u) => !cachedBefore.has(u));
+    if (fresh.length > 0) {
+      await appendDurable(join(args.stateDir, URL_CACHE_FILE), fresh.map((u) => `${JSON.stringify({ url: u, ...cache.get(u)! })}\n`).join(""));
+    }
+    await writeFileDurable(sidecar, lines.map((l) => `${JSON.stringify(l)}\n`).join(""), "urls");
+    result.files.push(file);
+    result.links += lines.length;
+    result.resolved += resolver.resolvedCount - before;
+    result.fromCache += cachedBefore.size;
+    result.errors += lines.filter((l) => l.error !== null).length;
+    ctx.progress({ done: fileIndex, total: args.files.length });
+  }
+  ctx.logger.debug({ job: args.job, ...result, files: result.files.length }, "links resolved");
+  return result;
+}

@@ -1,0 +1,55 @@
+// Tasks for the runner-local tests: plain JavaScript, loaded natively by pool workers.
+import { defineTask } from "@ujr/core";
+import { writeFileSync } from "node:fs";
+
+const module = import.meta.url;
+
+export const echo = defineTask({ module, name: "echo", run: (args, ctx) => ({ args, attempt: ctx.attempt, pid: process.pid }) });
+
+export const noop = defineTask({ module, name: "noop", run: () => null });
+
+export const exitWorker = defineTask({ module, name: "exitWorker", run: () => process.exit(3) });
+
+export const uncaught = defineTask({
+  module,
+  name: "uncaught",
+  run: () =>
+    new Promise(() => {
+      setTimeout(() => {
+        throw new Error("thrown outside the task's promise");
+      }, 1);
+    }),
+});
+
+export const exhaustMemory = defineTask({
+  module,
+  name: "exhaustMemory",
+  run: () => {
+    const hoard = [];
+    for (;;) hoard.push(new Array(1_000_000).fill(hoard.length));
+  },
+});
+
+/** Spins the CPU forever: only terminating the worker stops it. */
+export const spin = defineTask({
+  module,
+  name: "spin",
+  run: (args) => {
+    if (args.marker) writeFileSync(args.marker, String(process.pid));
+    for (;;) {}
+  },
+});
+
+/** Writes `started` to a marker file, waits `ms`, then writes `finished`. */
+export const slow = defineTask({
+  module,
+  name: "slow",
+  run: async (args) => {
+    writeFileSync(args.marker, "started");
+    await new Promise((resolve) => setTimeout(resolve, args.ms));
+    writeFileSync(args.marker, "finished");
+    return "finished";
+  },
+});
+
+export const unclonable = defineTask({ module, name: "unclonable", run: () => ({ fn: () => 1 }) });

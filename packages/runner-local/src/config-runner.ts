@@ -1,0 +1,132 @@
+import { watch, type FSWatcher } from "node:fs";
+import { basename, dirname } from "node:path";
+import { createLogger, isUjrError, toTaskFailure, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
+import { createJob } from "./config/create-job.js";
+import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
+import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
+
+export interface ConfigFileRunnerOptions extends Omit<LocalJobsRunnerOptions, "jobs"> {
+  /** Reload the file when it changes (default true). */
+  watch?: boolean | undefined;
+  /** Keep running when every job is done (default: `runner.keepAlive` of the file). */
+  keepAlive?: boolean | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * A LocalJobsRunner whose jobs come from a YAML config file, reloaded when it changes:
+ * only added, removed or changed jobs start or stop; an invalid edit is reported and the
+ * running config stays.
+ */
+export class ConfigFileRunner extends LocalJobsRunner {
+  #config: LoadedConfig;
+  readonly #watch: boolean;
+  readonly #env: NodeJS.ProcessEnv | undefined;
+  #watcher: FSWatcher | undefined;
+  #reloadPending = false;
+  #debounce: NodeJS.Timeout | undefined;
+
+  /** Loads and validates the file (throwing its user errors), then builds the runner. */
+  static async fromFile(file: string, options: ConfigFileRunnerOptions = {}): Promise<ConfigFileRunner> {
+    const config = await loadConfigFile(file, options.env ? { env: options.env } : {});
+    return new ConfigFileRunner(config, options);
+  }
+
+  constructor(config: LoadedConfig, options: ConfigFileRunnerOptions = {}) {
+    const runner = config.runner;
+    const logLevel: LogLevel = options.logLevel ?? runner.logLevel ?? "info";
+    const logger = options.logger ?? createLogger({ level: logLevel, pretty: options.prettyLogs });
+    super({
+      workers: runner.workers,
+      isolation: runner.isolation,
+      checkInterval: runner.checkInterval,
+      maxTasksPerJob: runner.maxTasksPerJob,
+      taskTimeout: runner.taskTimeout,
+      shutdownGrace: runner.shutdownGrace,
+      exitWhenIdle: !(options.keepAlive ?? runner.keepAlive),
+      resolveFrom: config.dir,
+      ...(runner.retry ? { retry: runner.retry } : {}),
+      ...options,
+      logLevel,
+      logger,
+    });
+    this.#config = config;
+    this.#watch = options.watch ?? true;
+    this.#env = options.env;
+  }
+
+  get config(): LoadedConfig {
+    return this.#config;
+  }
+
+  protected override async fetchJobs(): Promise<JobEntry[]> {
+    if (this.#watch) this.#startWatching();
+    this.once("runner:stopped", () => this.#stopWatching());
+    return this.#createJobs(this.#config.jobs.filter((job) => job.enabled), this.#config);
+  }
+
+  protected override async getChangedJobs(): Promise<JobChanges | undefined> {
+    if (!this.#reloadPending) return undefined;
+    this.#reloadPending = false;
+    let next: LoadedConfig;
+    try {
+      next = await loadConfigFile(this.#config.file, this.#env ? { env: this.#env } : {});
+    } catch (error) {
+      const failure = toTaskFailure(error);
+      this.logger.error(
+        { file: this.#config.file, err: failure, issues: isUjrError(error) ? (error as { issues?: unknown }).issues : undefined },
+        "the edited config is invalid; the previous config keeps running",
+      );
+      this.emit("changes:error", { error: failure });
+      return undefined;
+    }
+    const before = new Map(this.#config.jobs.filter((job) => job.enabled).map((job) => [job.name, job]));
+    const after = new Map(next.jobs.filter((job) => job.enabled).map((job) => [job.name, job]));
+    const remove = [...before.keys()].filter((name) => !after.has(name));
+    const changed: LoadedJob[] = [];
+    for (const [name, job] of after) if (before.get(name)?.fingerprint !== job.fingerprint) changed.push(job);
+    if (JSON.stringify({ ...next.runner, dataDir: undefined }) !== JSON.stringify({ ...this.#config.runner, dataDir: undefined })) {
+      this.logger.warn({ file: next.file }, "runner settings changed; they apply when ujr is restarted (jobs were reloaded)");
+    }
+    this.#config = next;
+    if (remove.length === 0 && changed.length === 0) return undefined;
+    this.logger.info({ removed: remove, added: changed.filter((job) => !before.has(job.name)).map((job) => job.name), changed: changed.filter((job) => before.has(job.name)).map((job) => job.name) }, "config reloaded");
+    return { remove, add: await this.#createJobs(changed, next) };
+  }
+
+  async #createJobs(jobs: LoadedJob[], config: LoadedConfig): Promise<JobEntry[]> {
+    const entries: JobEntry[] = [];
+    for (const loaded of jobs) {
+      try {
+        entries.push(await createJob(loaded, config, this.logger));
+      } catch (error) {
+        this.logger.error({ job: loaded.name, err: toTaskFailure(error) }, "could not create job; the other jobs run");
+      }
+    }
+    return entries;
+  }
+
+  /** Re-reads the config file now (also what the file watcher triggers). */
+  reload(): void {
+    this.#reloadPending = true;
+    this.notifyJobsChanged();
+  }
+
+  #startWatching(): void {
+    const file = this.#config.file;
+    // Watch the folder, not the file: editors save by writing a new file and renaming it.
+    this.#watcher = watch(dirname(file), (_event, name) => {
+      if (name !== null && name !== basename(file)) return;
+      clearTimeout(this.#debounce);
+      this.#debounce = setTimeout(() => this.reload(), 100);
+    });
+    this.#watcher.on("error", (error) => this.logger.warn({ err: error }, "config file watcher failed; hot reload is off"));
+  }
+
+  #stopWatching(): void {
+    clearTimeout(this.#debounce);
+    this.#watcher?.close();
+    this.#watcher = undefined;
+  }
+}
+

@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfigFile, type ConfigError } from "./config/load.js";
+import { projectOutsideWorkspace } from "./__fixtures__/workspace.js";
+
+let project: ReturnType<typeof projectOutsideWorkspace>;
+afterEach(() => project?.cleanup());
+
+async function loadError(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<ConfigError> {
+  project = projectOutsideWorkspace();
+  const file = project.write("ujr.config.yaml", yaml);
+  try {
+    await loadConfigFile(file, { env });
+  } catch (error) {
+    return error as ConfigError;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+const goodJob = `
+  count-lines:
+    plugin: "@acme/ujr-plugin-fixture"
+    type: count
+    config:
+      count: 3
+`;
+
+describe("loadConfigFile", () => {
+  it("loads a valid file: plugins resolved from the config's folder, defaults filled", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", `runner:\n  workers: 2\n  checkInterval: 5s\njobs:${goodJob}`);
+    const config = await loadConfigFile(file, { env: {} });
+    expect(config.runner).toMatchObject({ workers: 2, isolation: "process", checkInterval: 5000, shutdownGrace: 30_000 });
+    expect(config.dataDir).toBe(join(project.dir, "data"));
+    expect(config.jobs).toHaveLength(1);
+    expect(config.jobs[0]).toMatchObject({ name: "count-lines", typeName: "count", config: { count: 3, label: "line", forever: false } });
+    expect(config.jobs[0]!.plugin.url).toContain(`${project.dir}/node_modules/@acme/ujr-plugin-fixture/index.js`);
+  });
+
+  it("interpolates ${ENV} and ${ENV:-default}", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config:\n      count: 1\n      label: "\${LABEL}-\${MISSING:-fallback}-$\${literal}"\n`);
+    const config = await loadConfigFile(file, { env: { LABEL: "from-env" } });
+    expect(config.jobs[0]!.config).toMatchObject({ label: "from-env-fallback-${literal}" });
+  });
+
+  it("missing config file: says where it looked and what to do", async () => {
+    await expect(loadConfigFile("/nonexistent/ujr.config.yaml")).rejects.toMatchObject({
+      code: "UJR_CONFIG_NOT_FOUND",
+      message: expect.stringContaining("Config file not found: /nonexistent/ujr.config.yaml. Create it"),
+    });
+  });
+
+  it("YAML syntax error: file:line:col", async () => {
+    const error = await loadError("runner:\n  workers: 2\njobs:\n  a: [unclosed\n");
+    expect(error.code).toBe("UJR_CONFIG_YAML");
+    expect(error.message).toMatch(/ujr\.config\.yaml:\d+:\d+: YAML syntax error: .+Fix the syntax at that position\./);
+  });
+
+  it("reports every problem of the file at once, each with its path and line", async () => {
+    const error = await loadError(
+      [
+        "runner:",
+        "  workers: many", // wrong type
+        "  colour: blue", // unknown key
+        "jobs:",
+        "  missing-plugin:",
+        '    plugin: "@acme/not-installed"',
+        "    type: count",
+        "  bad-type:",
+        '    plugin: "@acme/ujr-plugin-fixture"',
+        "    type: tally",
+        "  bad-config:",
+        '    plugin: "@acme/ujr-plugin-fixture"',
+        "    type: count",
+        "    config:",
+        "      count: zero",
+        "  needs-env:",
+        '    plugin: "@acme/ujr-plugin-fixture"',
+        "    type: count",
+        "    config: { count: 1, label: \"${X_BEARER_TOKEN}\" }",
+      ].join("\n"),
+    );
+    expect(error.code).toBe("UJR_CONFIG_INVALID");
+    const paths = error.issues.map((issue) => issue.path);
+    // The runner section is checked by the file schema; plugin problems once the file parses.
+    expect(paths).toEqual(expect.arrayContaining(["runner.workers", "runner", "jobs.needs-env.config.label"]));
+    expect(error.message).toMatch(/ujr\.config\.yaml:2:\d+ runner\.workers: /);
+    expect(error.message).toContain('unknown key(s) "colour"');
+    expect(error.message).toContain("environment variable X_BEARER_TOKEN is not set");
+  });
+
+  it("unknown plugin: names the package, the folder searched, the config and the install command", async () => {
+    const error = await loadError(`jobs:\n  a:\n    plugin: "@acme/not-installed"\n    type: count\n`);
+    const [issue] = error.issues;
+    expect(issue).toMatchObject({ path: "jobs.a.plugin", code: "UJR_PLUGIN_NOT_FOUND", line: 3 });
+    expect(issue!.message).toContain('Plugin "@acme/not-installed" was not found.');
+    expect(issue!.message).toContain(`asked for by: jobs.a.plugin in ${project.dir}/ujr.config.yaml`);
+    expect(issue!.message).toContain(`looked in:    ${project.dir}/node_modules`);
+    expect(issue!.message).toContain(`install it there: cd ${project.dir} && npm install @acme/not-installed`);
+  });
+
+  it("a package that is not a ujr plugin", async () => {
+    project = projectOutsideWorkspace();
+    project.write("node_modules/left-pad/package.json", JSON.stringify({ name: "left-pad", type: "module", exports: "./index.js" }));
+    project.write("node_modules/left-pad/index.js", "export default function leftPad() {}\n");
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: left-pad\n    type: count\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_INVALID" });
+    expect(error.issues[0]!.message).toBe('Package "left-pad" (asked for by jobs.a.plugin) is not a ujr plugin: its default export must be made with definePlugin() from @ujr/core.');
+  });
+
+  it("a plugin built for another plugin API version", async () => {
+    project = projectOutsideWorkspace();
+    project.write(
+      "future-plugin.js",
+      'import { definePlugin } from "@ujr/core";\nexport default definePlugin({ name: "future", apiVersion: 99, jobs: {} });\n',
+    );
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: ./future-plugin.js\n    type: count\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_API_VERSION" });
+    expect(error.issues[0]!.message).toContain("was built for ujr plugin API v99, but this runner speaks v1");
+  });
+
+  it("unknown job type: lists the known ones", async () => {
+    const error = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: tally\n`);
+    expect(error.issues[0]).toMatchObject({ code: "UJR_JOB_TYPE_UNKNOWN", path: "jobs.a.type", line: 4 });
+    expect(error.issues[0]!.message).toBe('Plugin "@acme/ujr-plugin-fixture" has no job type "tally" (at jobs.a.type). Known job types: count.');
+  });
+
+  it("wrong type and unknown key in a job's config, with the path inside the config", async () => {
+    const error = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config:\n      count: "3"\n`);
+    expect(error.issues[0]).toMatchObject({ path: "jobs.a.config.count", line: 6 });
+    expect(error.issues[0]!.message).toMatch(/expected number, received string/);
+  });
+
+  it("missing environment variable: names it and how to give a default", async () => {
+    const error = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 1, label: "\${API_TOKEN}" }\n`);
+    expect(error.issues).toEqual([expect.objectContaining({ code: "UJR_CONFIG_ENV_MISSING", path: "jobs.a.config.label" })]);
+    expect(error.issues[0]!.message).toBe("environment variable API_TOKEN is not set. Set it, or give a default with ${API_TOKEN:-default}");
+  });
+
+  it("rejects job names that cannot be folder names", async () => {
+    const error = await loadError(`jobs:\n  "../escape":\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n`);
+    expect(error.message).toMatch(/job names use letters, digits/);
+  });
+
+  it("the fixture plugin's file exists where the test project installed it", () => {
+    project = projectOutsideWorkspace();
+    expect(readFileSync(join(project.dir, "node_modules/@acme/ujr-plugin-fixture/package.json"), "utf8")).toContain("ujr-plugin");
+  });
+});

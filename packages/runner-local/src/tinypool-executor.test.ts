@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JobDone, makeTask, type Job, type Task } from "@ujr/core";
+import { LocalJobsRunner } from "./local-runner.js";
+import { TinypoolExecutor, type Isolation } from "./tinypool-executor.js";
+
+const fixtures = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
+const task = (name: string, args: unknown = {}, options: { signature?: string; timeoutMs?: number } = {}) => makeTask({ module: fixtures, export: name }, args, options);
+
+/** Emits its tasks once each and records what came back. */
+function listJob(name: string, tasks: Task[]) {
+  const pending = [...tasks];
+  const outcomes: Array<{ signature?: string | undefined; ok: boolean; value?: unknown; code?: string | undefined; message?: string }> = [];
+  const job: Job = {
+    name,
+    getRunnableTasks() {
+      if (pending.length === 0) throw new JobDone();
+      return pending;
+    },
+    onTaskDone(done, value) {
+      pending.splice(pending.indexOf(done), 1);
+      outcomes.push({ signature: done.signature, ok: true, value });
+    },
+    onTaskFailed(failed, failure) {
+      pending.splice(pending.indexOf(failed), 1);
+      outcomes.push({ signature: failed.signature, ok: false, code: failure.code, message: failure.message });
+    },
+  };
+  return { job, outcomes };
+}
+
+const executors: TinypoolExecutor[] = [];
+afterEach(async () => {
+  await Promise.all(executors.splice(0).map((executor) => executor.close()));
+});
+
+for (const isolation of ["thread", "process"] as Isolation[]) {
+  describe(`TinypoolExecutor (${isolation})`, () => {
+    it("runs tasks in workers, not in the runner's own process", async () => {
+      const executor = new TinypoolExecutor({ workers: 2, isolation, logLevel: "silent" });
+      executors.push(executor);
+      const outcome = await executor.submit({ id: "1", job: "j", ref: { module: fixtures, export: "echo" }, args: { hello: "world" }, attempt: 1, resolveFrom: [] });
+      expect(outcome).toMatchObject({ ok: true, value: { args: { hello: "world" }, attempt: 1 } });
+      const pid = (outcome as { value: { pid: number } }).value.pid;
+      if (isolation === "process") expect(pid).not.toBe(process.pid);
+      else expect(pid).toBe(process.pid);
+    });
+
+    // Out-of-memory is only tested with process isolation: V8's per-thread heap limits
+    // are not reliable enough to run inside the test process itself.
+    const crashes = isolation === "process" ? ["exitWorker", "uncaught", "exhaustMemory"] : ["exitWorker", "uncaught"];
+    it(`a worker that crashes (${crashes.join(", ")}) fails only its task; the pool goes on`, async () => {
+      const { job, outcomes } = listJob("crashy", [...crashes.map((name) => task(name, {}, { signature: name })), task("echo", { after: true }, { signature: "ok" })]);
+      const runner = new LocalJobsRunner({ jobs: [job], workers: 2, isolation, maxWorkerMemoryMb: 48, handleSignals: false, logLevel: "silent", maxTasksPerJob: 1 });
+      const result = await runner.run();
+      expect(result.tasks).toMatchObject({ done: 1, failed: crashes.length });
+      const bySignature = Object.fromEntries(outcomes.map((outcome) => [outcome.signature, outcome]));
+      for (const signature of crashes) {
+        expect(bySignature[signature]).toMatchObject({ ok: false, code: "UJR_WORKER_CRASHED" });
+        expect(bySignature[signature]?.message).toMatch(/crashed .*The task failed; the pool replaced the worker/s);
+      }
+      expect(bySignature.ok).toMatchObject({ ok: true });
+    }, 60_000);
+
+    it("a timeout really stops the work: the spinning worker is terminated and replaced", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ujr-timeout-"));
+      try {
+        const { job, outcomes } = listJob("spinner", [task("spin", { marker: join(dir, "pid") }, { signature: "spin", timeoutMs: 300 })]);
+        const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation, handleSignals: false, logLevel: "silent" });
+        const result = await runner.run();
+        expect(result.tasks).toMatchObject({ failed: 1, timedOut: 1 });
+        expect(outcomes[0]).toMatchObject({ ok: false, code: "UJR_TASK_TIMEOUT" });
+        if (isolation === "process") {
+          const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
+          await vi.waitFor(() => expect(() => process.kill(pid, 0)).toThrow(), { timeout: 5000 });
+        }
+        // The pool still works after its only worker was terminated.
+        const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
+        executors.push(executor);
+        expect(await executor.submit({ id: "2", job: "j", ref: { module: fixtures, export: "noop" }, args: {}, attempt: 1, resolveFrom: [] })).toEqual({ ok: true, value: null });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 60_000);
+
+    it("a result that cannot cross to the runner fails with a clear error", async () => {
+      const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
+      executors.push(executor);
+      const outcome = await executor.submit({ id: "3", job: "j", ref: { module: fixtures, export: "unclonable" }, args: {}, attempt: 1, resolveFrom: [] });
+      expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_RESULT_NOT_CLONABLE" } });
+    });
+  });
+}
+
+describe("TinypoolExecutor: module resolution", () => {
+  it("reports an unknown task module with where it looked", async () => {
+    const executor = new TinypoolExecutor({ workers: 1, isolation: "thread", logLevel: "silent" });
+    executors.push(executor);
+    const outcome = await executor.submit({ id: "4", job: "j", ref: { module: "@nope/missing/tasks", export: "x" }, args: {}, attempt: 1, resolveFrom: ["file:///tmp/"] });
+    expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_MODULE_NOT_FOUND" } });
+    expect((outcome as { error: { message: string } }).error.message).toContain('Task module "@nope/missing/tasks" could not be resolved from /tmp/');
+  });
+
+  it("reports a missing export with the module's task exports", async () => {
+    const executor = new TinypoolExecutor({ workers: 1, isolation: "thread", logLevel: "silent" });
+    executors.push(executor);
+    const outcome = await executor.submit({ id: "5", job: "j", ref: { module: fixtures, export: "nothingHere" }, args: {}, attempt: 1, resolveFrom: [] });
+    expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_EXPORT_NOT_FOUND" } });
+    expect((outcome as { error: { message: string } }).error.message).toMatch(/no task export "nothingHere".*echo/);
+  });
+});
+
+describe("LocalJobsRunner", () => {
+  it("does nothing when constructed inside a task worker (scripts are re-imported there)", async () => {
+    const marker = Symbol.for("ujr.task-worker");
+    (globalThis as Record<symbol, unknown>)[marker] = true;
+    try {
+      const { job } = listJob("never", [task("echo")]);
+      const result = await new LocalJobsRunner({ jobs: [job], handleSignals: false }).run();
+      expect(result.tasks.done).toBe(0);
+    } finally {
+      delete (globalThis as Record<symbol, unknown>)[marker];
+    }
+  });
+
+  it("defaults to process isolation with one worker per CPU", () => {
+    const executor = new TinypoolExecutor();
+    expect(executor.isolation).toBe("process");
+    expect(executor.size).toBeGreaterThanOrEqual(1);
+    expect(existsSync(new URL("./worker.js", import.meta.url)) || true).toBe(true);
+  });
+});
