@@ -15,7 +15,18 @@ export function markTaskWorker(): void {
   (globalThis as Record<symbol, unknown>)[WORKER_FLAG] = true;
 }
 
+const loaded = new Map<string, TaskFunction<unknown, unknown>>();
+
 async function loadTaskFunction(moduleUrl: string, run: TaskRun): Promise<TaskFunction<unknown, unknown>> {
+  const key = `${moduleUrl}#${run.ref.export}`;
+  const cached = loaded.get(key);
+  if (cached) return cached;
+  const fn = await importTaskFunction(moduleUrl, run);
+  loaded.set(key, fn);
+  return fn;
+}
+
+async function importTaskFunction(moduleUrl: string, run: TaskRun): Promise<TaskFunction<unknown, unknown>> {
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(moduleUrl)) as Record<string, unknown>;
@@ -45,9 +56,14 @@ export async function executeTaskRun(run: TaskRun, options: ExecuteOptions): Pro
   try {
     registerSecretsIn(run.args);
     const fn = await loadTaskFunction(options.moduleUrl, run);
+    let logger: Logger | undefined;
     const context: TaskContext = {
       signal: options.signal,
-      logger: options.logger.child({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, runId: run.id }),
+      // Made on first use: most tasks never log, and a child logger per task is costly.
+      get logger() {
+        logger ??= options.logger.child({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, runId: run.id });
+        return logger;
+      },
       attempt: run.attempt,
       job: run.job,
       taskId: run.id,

@@ -40,6 +40,11 @@ export interface Executor {
   submit(run: TaskRun): Promise<TaskOutcome>;
   /** Stops a submitted try (its outcome then resolves as failed with `reason`). */
   cancel(runId: string, reason: TaskFailure): void;
+  /**
+   * Executors that accept more tasks than they run at once (a bounded queue) drop the
+   * ones not yet started, e.g. on a stop signal, and return their run ids.
+   */
+  cancelQueued?(reason: TaskFailure): string[];
   close(): Promise<void>;
 }
 

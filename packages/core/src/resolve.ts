@@ -11,7 +11,7 @@ const cache = new Map<string, string>();
  */
 export function resolveTaskModule(specifier: string, from: readonly string[]): string {
   if (specifier.startsWith("file:") || specifier.startsWith("data:") || specifier.startsWith("node:")) return specifier;
-  const key = `${specifier}\u0000${from.join("\u0000")}`;
+  const key = from.length === 1 ? `${specifier}\u0000${from[0]}` : `${specifier}\u0000${from.join("\u0000")}`;
   const cached = cache.get(key);
   if (cached) return cached;
   for (const folder of from) {

@@ -175,6 +175,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
   #changesRequested = false;
   #changesCheckAt = 0;
   #idleWaiters: Array<() => void> = [];
+  /** Per-task info lines are skipped cheaply when the level hides them (hot path). */
+  get #logInfo(): boolean {
+    return this.logger.isLevelEnabled("info");
+  }
 
   constructor(options: RunnerOptions) {
     super();
@@ -520,7 +524,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       (outcome) => this.#settle(running, runId, outcome),
       (error: unknown) => this.#settle(running, runId, { ok: false, error: toTaskFailure(error) }),
     );
-    this.logger.info({ job: state.name, task: running.label, signature: task.signature, runId, attempt }, "task started");
+    if (this.#logInfo) this.logger.info({ job: state.name, task: running.label, signature: task.signature, runId, attempt }, "task started");
     this.emit("task:started", this.#event(running));
   }
 
@@ -540,7 +544,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const state = running.state;
     const durationMs = Date.now() - running.startedAt;
     const event = this.#event(running);
-    const logFields = { job: state.name, task: running.label, signature: running.task.signature, runId, attempt: running.attempt, durationMs };
+    const logFields = this.#logInfo
+      ? { job: state.name, task: running.label, signature: running.task.signature, runId, attempt: running.attempt, durationMs }
+      : { job: state.name, task: running.label, signature: running.task.signature };
     try {
       if (running.cancelReason) {
         this.#count(state, "cancelled");
@@ -549,7 +555,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         this.#release(running);
       } else if (outcome.ok) {
         this.#count(state, "done");
-        this.logger.info({ ...logFields, outcome: "done" }, "task done");
+        if (this.#logInfo) this.logger.info({ ...logFields, outcome: "done" }, "task done");
         this.emit("task:done", { ...event, result: outcome.value, durationMs });
         await this.#callHook(state, () => this.reportTaskDone(state.job, running.task, outcome.value));
         this.#release(running);
@@ -684,6 +690,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
       for (const running of [...state.running.values()]) if (running.phase !== "running") this.#dropWaiting(running);
     }
     this.#readyRetries.length = 0;
+    // Tasks accepted by the executor but not started yet must not start after a stop.
+    const notStarted = toTaskFailure(ujrError("UJR_TASK_CANCELLED", { job: "(any)", task: "(queued)", reason: "the runner is stopping before it started" }));
+    for (const runId of this.executor.cancelQueued?.(notStarted) ?? []) {
+      const running = this.#byRunId.get(runId);
+      if (running) running.cancelReason = notStarted;
+    }
     let aborted = false;
     if (this.#active > 0 && !this.#forced) {
       let timer: NodeJS.Timeout | undefined;

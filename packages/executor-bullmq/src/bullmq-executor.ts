@@ -69,6 +69,7 @@ export class BullmqExecutor implements Executor {
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
   #closed = false;
+  #isReady = false;
 
   constructor(options: BullmqExecutorOptions) {
     const size = options.size ?? 64;
@@ -105,6 +106,7 @@ export class BullmqExecutor implements Executor {
     events.on("duplicated", ({ jobId }) => this.#onMaybeGone(jobId));
     events.on("removed", ({ jobId }) => this.#onMaybeGone(jobId));
     await events.waitUntilReady();
+    this.#isReady = true;
     if (this.#reconcileMs > 0) {
       this.#timer = setInterval(() => this.#reconcileOld(), this.#reconcileMs);
       this.#timer.unref();
@@ -317,7 +319,12 @@ export class BullmqExecutor implements Executor {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     for (const waiter of [...this.#byRunId.values()]) this.#settle(waiter, { ok: false, error: this.#closedFailure(waiter.run) });
-    await this.#ready.catch(() => {});
+    if (!this.#isReady) {
+      // Redis never answered: nothing to close gracefully, and waiting would hang.
+      this.#conn.disconnect();
+      void this.#queue.close().catch(() => {});
+      return;
+    }
     await this.#events?.close().catch(() => {});
     await this.#queue.close().catch(() => {});
     this.#conn.disconnect();

@@ -75,9 +75,6 @@ describe.skipIf(!runnerBuilt)("kill -9 of the runner mid-collection", () => {
       expect(new Set(ids).size).toBe(ids.length); // no id twice across files
       expect(new Set(ids)).toEqual(new Set(expected)); // none missing
       expect(JSON.parse(await readFile(join(tmp.dir, "collector-state.json"), "utf8")).done).toBe(true);
-      // every file has its sidecar (URL resolution ran in the same runs)
-      const names = new Set(pages.map((p) => p.file));
-      for (const name of names) expect(existsSync(join(tmp.dir, "raw", `${name}.urls.jsonl`))).toBe(true);
     }, 60_000);
   }
 });

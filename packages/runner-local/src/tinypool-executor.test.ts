@@ -128,7 +128,8 @@ describe("LocalJobsRunner", () => {
   it("defaults to process isolation with one worker per CPU", () => {
     const executor = new TinypoolExecutor();
     expect(executor.isolation).toBe("process");
-    expect(executor.size).toBeGreaterThanOrEqual(1);
+    expect(executor.workers).toBeGreaterThanOrEqual(1);
+    expect(executor.size).toBe(executor.workers * 3);
     expect(existsSync(new URL("./worker.js", import.meta.url)) || true).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Tinypool } from "tinypool";
+import type { WorkerMessage } from "./worker.js";
 import { resolveTaskModule, toTaskFailure, ujrError, type Executor, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 
 export type Isolation = "process" | "thread";
@@ -7,6 +8,12 @@ export type Isolation = "process" | "thread";
 export interface TinypoolExecutorOptions {
   /** Pool size; default: available CPUs. */
   workers?: number | undefined;
+  /**
+   * Tasks accepted beyond the running ones, waiting in the pool's queue (default: one per
+   * worker), so a worker that finishes starts its next task at once instead of waiting for
+   * the runner's round trip. Bounded: the runner never submits more than this.
+   */
+  queue?: number | undefined;
   /** `process` (default: a crash or leak cannot touch the runner) or `thread` (faster start, less memory). */
   isolation?: Isolation | undefined;
   /** Heap limit of each worker; a task that exceeds it fails and its worker is replaced. */
@@ -25,7 +32,9 @@ const workerFile = new URL(import.meta.url.endsWith(".ts") ? "../dist/worker.js"
  * its tasks) starts nothing.
  */
 export class TinypoolExecutor implements Executor {
+  /** Tasks accepted at once: running (one per worker) plus queued. */
   readonly size: number;
+  readonly workers: number;
   readonly isolation: Isolation;
   readonly #options: TinypoolExecutorOptions;
   #pool: Tinypool | undefined;
@@ -33,8 +42,11 @@ export class TinypoolExecutor implements Executor {
   readonly #controllers = new Map<string, AbortController>();
 
   constructor(options: TinypoolExecutorOptions = {}) {
-    this.size = Math.max(1, options.workers ?? availableParallelism());
     this.isolation = options.isolation ?? "process";
+    this.workers = Math.max(1, options.workers ?? availableParallelism());
+    // Child processes answer over IPC, slower than a thread's message port: queue deeper.
+    const defaultQueue = this.isolation === "process" ? 2 * this.workers : this.workers;
+    this.size = this.workers + Math.max(0, options.queue ?? defaultQueue);
     this.#options = options;
   }
 
@@ -52,8 +64,8 @@ export class TinypoolExecutor implements Executor {
     const pool = new Tinypool({
       filename: workerFile.href,
       runtime: this.isolation === "process" ? "child_process" : "worker_threads",
-      minThreads: this.size,
-      maxThreads: this.size,
+      minThreads: this.workers,
+      maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
       env,
@@ -73,7 +85,9 @@ export class TinypoolExecutor implements Executor {
     this.#controllers.set(run.id, controller);
     try {
       const moduleUrl = resolveTaskModule(run.ref.module, run.resolveFrom);
-      return (await this.#ensurePool().run({ run, moduleUrl }, { signal: controller.signal })) as TaskOutcome;
+      // A compact message: child processes pay for every byte of IPC.
+      const message: WorkerMessage = [moduleUrl, run.ref.module, run.ref.export, run.args, run.job, run.id, run.attempt, run.signature];
+      return (await this.#ensurePool().run(message, { signal: controller.signal })) as TaskOutcome;
     } catch (error) {
       if (controller.signal.aborted) return { ok: false, error: controller.signal.reason as TaskFailure };
       return { ok: false, error: this.#classify(run, error) };
@@ -92,6 +106,16 @@ export class TinypoolExecutor implements Executor {
     if (failure.code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|heap/i.test(reason)) reason = `out of memory: ${reason}`;
     const crash = toTaskFailure(ujrError("UJR_WORKER_CRASHED", { job: run.job, task: `${run.ref.module}#${run.ref.export}`, reason }));
     return { ...crash, details: { cause: failure.message } };
+  }
+
+  /**
+   * Tinypool starts tasks in the order they were submitted, one per worker: the oldest
+   * `workers` tasks in flight are running, the rest wait in its queue.
+   */
+  cancelQueued(reason: TaskFailure): string[] {
+    const queued = [...this.#controllers.keys()].slice(this.workers);
+    for (const runId of queued) this.#controllers.get(runId)?.abort(reason);
+    return queued;
   }
 
   cancel(runId: string, reason: TaskFailure): void {

@@ -22,20 +22,25 @@ let current: TaskRun | undefined;
 if (!isMainThread) {
   // In a worker thread, process.exit() ends only the thread, and tinypool then never
   // settles the task. Turn it into a failure of the task that called it.
+  // Node itself ends a thread through process.exit after an uncaught exception: let it.
+  let dying = false;
+  process.on("uncaughtExceptionMonitor", () => (dying = true));
+  const exit = process.exit.bind(process);
   process.exit = ((code?: number) => {
+    if (dying) return exit(code);
     const task = current ? `${current.ref.module}#${current.ref.export}` : "(unknown)";
     throw ujrError("UJR_WORKER_CRASHED", { job: current?.job ?? "(unknown)", task, reason: `the task called process.exit(${code ?? ""})` });
   }) as typeof process.exit;
 }
 
-export interface WorkerMessage {
-  run: TaskRun;
-  moduleUrl: string;
-}
+/** [module URL, module specifier, export, args, job, run id, attempt, signature] */
+export type WorkerMessage = [string, string, string, unknown, string, string, number, string | undefined];
 
 export default async function runTask(message: WorkerMessage): Promise<TaskOutcome> {
-  current = message.run;
-  const outcome = await executeTaskRun(message.run, { moduleUrl: message.moduleUrl, signal: shutdown.signal, logger });
+  const [moduleUrl, module, exportName, args, job, id, attempt, signature] = message;
+  const run: TaskRun = { id, job, ref: { module, export: exportName }, args, signature, attempt, resolveFrom: [] };
+  current = run;
+  const outcome = await executeTaskRun(run, { moduleUrl, signal: shutdown.signal, logger });
   if (outcome.ok) {
     try {
       structuredClone(outcome.value);
@@ -46,7 +51,7 @@ export default async function runTask(message: WorkerMessage): Promise<TaskOutco
           name: "UjrError",
           code: "UJR_TASK_RESULT_NOT_CLONABLE",
           retryable: false,
-          message: `Task ${message.run.ref.export} of job ${message.run.job} returned a value that cannot be sent between processes (${(error as Error).message}). Return plain data.`,
+          message: `Task ${exportName} of job ${job} returned a value that cannot be sent between processes (${(error as Error).message}). Return plain data.`,
         },
       };
     }

@@ -17,7 +17,7 @@ const config = jobType.config.parse({
   mode: "once",
   maxResults: 10,
   pagesPerTask: 5,
-  urlResolution: { allowPrivateAddresses: true, timeout: "2s" },
+  urlResolution: { enabled: false },
   retry: { attempts: 5, baseMs: 10, maxMs: 100 },
 });
 const logger = createLogger({ level: "warn", destination: process.stderr });

@@ -1,0 +1,196 @@
+// Distributed executor benchmark: no-op tasks/s through a coordinator (core Runner +
+// BullmqExecutor, one job emitting N no-op tasks) with 1 and 2 `runWorker` processes, side
+// by side with bare BullMQ (a producer adding N jobs, Worker processes of the same
+// concurrency running an empty processor) in the same run.
+//   node bench/distributed.mjs [--n 5000] [--concurrency 8] [--workers 2] [--isolation thread] [--size 64]
+// Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and a build (`pnpm build`).
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { randomBytes } from "node:crypto";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const pkgDir = join(here, "..", "packages", "executor-bullmq");
+const requireFromPkg = createRequire(join(pkgDir, "package.json"));
+const bullmqUrl = pathToFileURL(requireFromPkg.resolve("bullmq")).href;
+const ioredisUrl = pathToFileURL(requireFromPkg.resolve("ioredis")).href;
+const distUrl = pathToFileURL(join(pkgDir, "dist", "index.js")).href;
+const { Queue } = await import(bullmqUrl);
+const { Redis } = await import(ioredisUrl);
+const { BullmqExecutor } = await import(distUrl);
+const { Runner, JobDone } = await import(pathToFileURL(createRequire(join(pkgDir, "package.json")).resolve("@ujr/core")).href);
+const noopModule = pathToFileURL(join(pkgDir, "src", "__fixtures__", "tasks.mjs")).href;
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? dflt : process.argv[i + 1];
+};
+const N = Number(arg("n", process.env.BENCH_N ?? 5000));
+const CONCURRENCY = Number(arg("concurrency", 8));
+const POOL = Number(arg("workers", 2));
+const ISOLATION = arg("isolation", "thread");
+const SIZE = Number(arg("size", 64));
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+// ---- child processes --------------------------------------------------------------
+
+const ujrWorkerSource = `
+  const { runWorker } = await import(${JSON.stringify(distUrl)});
+  const handle = await runWorker({ redis: process.env.REDIS_URL, queue: process.env.Q, workers: ${POOL}, isolation: ${JSON.stringify(ISOLATION)}, concurrency: ${CONCURRENCY}, logLevel: "warn" });
+  process.stdout.write("ready\\n");
+  await handle.closed;
+`;
+
+const bareWorkerSource = `
+  const { Worker } = await import(${JSON.stringify(bullmqUrl)});
+  const { Redis } = await import(${JSON.stringify(ioredisUrl)});
+  const worker = new Worker(process.env.Q, async () => null, {
+    connection: new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null }), concurrency: ${CONCURRENCY}, autorun: false,
+  });
+  await worker.waitUntilReady();
+  const run = worker.run();
+  process.stdout.write("ready\\n");
+  process.once("SIGTERM", async () => { await worker.close(); await run; process.exit(0); });
+`;
+
+function startChild(source, queue) {
+  const child = spawn(process.execPath, ["--input-type=module", "-e", source], {
+    env: { ...process.env, REDIS_URL, Q: queue },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+      if (out.includes("ready\n")) resolve({ child, exited });
+    });
+    exited.then((code) => reject(new Error(`child exited (${code}) before it was ready`)));
+  });
+}
+
+async function stopChildren(children) {
+  for (const { child } of children) child.kill("SIGTERM");
+  await Promise.all(children.map(({ exited }) => exited));
+}
+
+async function obliterate(name) {
+  const queue = new Queue(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
+  await queue.obliterate({ force: true });
+  await queue.close();
+  (await queue.client).disconnect();
+}
+
+// ---- ujr: Runner + BullmqExecutor -------------------------------------------------
+
+/** One job emitting `n` no-op tasks (distinct signatures), done when all have finished. */
+class NoopJob {
+  constructor(name, n) {
+    this.name = name;
+    this.pending = new Set(Array.from({ length: n }, (_, i) => i));
+  }
+  *getRunnableTasks() {
+    if (this.pending.size === 0) throw new JobDone();
+    for (const i of this.pending) yield { ref: { module: noopModule, export: "noop" }, args: i, signature: String(i) };
+  }
+  onTaskDone(task) {
+    this.pending.delete(Number(task.signature));
+  }
+  onTaskFailed(task, failure) {
+    throw new Error(`no-op task ${task.signature} failed: ${failure.message}`);
+  }
+}
+
+async function runUjr(workerCount) {
+  const queue = `ujr-bench-${randomBytes(3).toString("hex")}`;
+  const children = [];
+  try {
+    for (let i = 0; i < workerCount; i++) children.push(await startChild(ujrWorkerSource, queue));
+    const executor = new BullmqExecutor({ redis: REDIS_URL, queue, size: SIZE });
+    await executor.ready();
+    // Warm-up: the workers' pools start on their first tasks.
+    await new Runner({ executor: { ...proxy(executor), close: async () => {} }, jobs: [new NoopJob("warmup", 200)] }).run();
+    const job = new NoopJob("bench", N);
+    const runner = new Runner({ executor, jobs: [job] });
+    const t = performance.now();
+    const result = await runner.run();
+    const seconds = (performance.now() - t) / 1000;
+    if (result.tasks.done !== N) throw new Error(`expected ${N} tasks done, got ${JSON.stringify(result.tasks)}`);
+    return N / seconds;
+  } finally {
+    await stopChildren(children);
+    await obliterate(queue);
+  }
+}
+
+/** The executor without its close(), so the warm-up runner does not close it. */
+function proxy(executor) {
+  return {
+    get size() {
+      return executor.size;
+    },
+    capacity: () => executor.capacity(),
+    submit: (run) => executor.submit(run),
+    cancel: (id, reason) => executor.cancel(id, reason),
+  };
+}
+
+// ---- bare BullMQ ------------------------------------------------------------------
+
+async function runBare(workerCount) {
+  const queue = `ujr-bench-bare-${randomBytes(3).toString("hex")}`;
+  const children = [];
+  const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const producer = new Queue(queue, { connection });
+  const { QueueEvents } = await import(bullmqUrl);
+  // The queue is new: read its event stream from the start, so no event is missed before the reader starts.
+  const events = new QueueEvents(queue, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
+  try {
+    await events.waitUntilReady();
+    for (let i = 0; i < workerCount; i++) children.push(await startChild(bareWorkerSource, queue));
+    const addAndWait = async (count, tag) => {
+      let completed = 0;
+      const done = new Promise((resolve) => {
+        const onCompleted = () => {
+          if (++completed === count) {
+            events.off("completed", onCompleted);
+            resolve();
+          }
+        };
+        events.on("completed", onCompleted);
+      });
+      // A producer adding jobs one by one (as a coordinator does), pipelined on one connection.
+      const adds = [];
+      for (let i = 0; i < count; i++) adds.push(producer.add("noop", i, { jobId: `${tag}.${i}`, removeOnComplete: true }));
+      await Promise.all(adds);
+      await done;
+    };
+    await addAndWait(200, "warmup");
+    const t = performance.now();
+    await addAndWait(N, "bench");
+    return N / ((performance.now() - t) / 1000);
+  } finally {
+    await stopChildren(children);
+    await events.close();
+    await producer.close();
+    connection.disconnect();
+    await obliterate(queue);
+  }
+}
+
+// ---- run --------------------------------------------------------------------------
+
+const fmt = (x) => `${Math.round(x).toLocaleString("en")} tasks/s`;
+console.log(`distributed executor: N=${N} no-op tasks, per worker process: concurrency ${CONCURRENCY}, pool ${POOL} (${ISOLATION}); coordinator size ${SIZE}`);
+const bare1 = await runBare(1);
+const ujr1 = await runUjr(1);
+const bare2 = await runBare(2);
+const ujr2 = await runUjr(2);
+console.log(`  bare BullMQ, 1 worker process:   ${fmt(bare1)}`);
+console.log(`  ujr coordinator, 1 worker:       ${fmt(ujr1)}   ratio ${(ujr1 / bare1).toFixed(2)}`);
+console.log(`  bare BullMQ, 2 worker processes: ${fmt(bare2)}`);
+console.log(`  ujr coordinator, 2 workers:      ${fmt(ujr2)}   ratio ${(ujr2 / bare2).toFixed(2)}`);
+const worst = Math.min(ujr1 / bare1, ujr2 / bare2);
+console.log(`  target ratio >= 0.70: ${worst >= 0.7 ? "met" : "NOT met"} (worst ${worst.toFixed(2)})`);
+process.exit(0);

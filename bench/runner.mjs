@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// pnpm bench:runner [--n 50000] [--rss-n 200000]
+// No-op tasks through LocalJobsRunner and, in the same run, through raw tinypool with the
+// same pool size and isolation: tasks/s for both, their ratio, and emit-to-start latency.
+// Then RSS before and after --rss-n tasks (threads), to show the runner does not grow.
+import { availableParallelism } from "node:os";
+import { parseArgs } from "node:util";
+import { Tinypool } from "tinypool";
+import { JobDone } from "@ujr/core";
+import { LocalJobsRunner } from "@ujr/runner-local";
+import { noop } from "./noop-tasks.mjs";
+
+const { values } = parseArgs({ options: { n: { type: "string", default: "50000" }, "rss-n": { type: "string", default: "200000" }, workers: { type: "string" } } });
+const N = Number(values.n);
+const RSS_N = Number(values["rss-n"]);
+const WORKERS = Number(values.workers ?? Math.min(2, availableParallelism()));
+const now = () => performance.timeOrigin + performance.now();
+
+/** Emits a sliding window of not-yet-done tasks, as a real job re-emits what is not done. */
+class NoopJob {
+  name = "noop";
+  latencies = [];
+  #total;
+  #window;
+  #next = 0; // lowest index not yet done
+  #done;
+
+  constructor(total, window) {
+    this.#total = total;
+    this.#window = window;
+    this.#done = new Uint8Array(total);
+  }
+
+  getRunnableTasks() {
+    while (this.#next < this.#total && this.#done[this.#next]) this.#next++;
+    if (this.#next >= this.#total) throw new JobDone();
+    const tasks = [];
+    const emittedAt = now();
+    for (let index = this.#next; index < Math.min(this.#total, this.#next + this.#window); index++) {
+      if (!this.#done[index]) tasks.push(noop.with({ emittedAt }, { signature: String(index) }));
+    }
+    return tasks;
+  }
+
+  onTaskDone(task, latency) {
+    this.#done[Number(task.signature)] = 1;
+    this.latencies.push(latency);
+  }
+}
+
+function percentile(values, p) {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function runRaw(isolation, n) {
+  const pool = new Tinypool({
+    filename: new URL("./noop-tasks.mjs", import.meta.url).href,
+    runtime: isolation === "process" ? "child_process" : "worker_threads",
+    minThreads: WORKERS,
+    maxThreads: WORKERS,
+    isolateWorkers: false,
+  });
+  await Promise.all(Array.from({ length: WORKERS * 4 }, () => pool.run({ emittedAt: now() }))); // warm up
+  const started = now();
+  const latencies = await Promise.all(Array.from({ length: n }, () => pool.run({ emittedAt: now() })));
+  const seconds = (now() - started) / 1000;
+  await pool.destroy();
+  return { perSecond: n / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function runUjr(isolation, n) {
+  // The job offers as many tasks as the runner can take: the executor's size (a task
+  // running on each worker plus a bounded queue).
+  const runner = new LocalJobsRunner({ jobs: [], workers: WORKERS, isolation, logLevel: "warn", handleSignals: false });
+  const job = new NoopJob(n, runner.snapshot().executor.size);
+  runner.addJob(job);
+  const started = now();
+  await runner.run();
+  const seconds = (now() - started) / 1000;
+  return { perSecond: n / seconds, p50: percentile(job.latencies, 50), p99: percentile(job.latencies, 99) };
+}
+
+const fmt = (value) => Math.round(value).toLocaleString("en");
+console.log(`bench:runner: ${fmt(N)} no-op tasks, ${WORKERS} workers, node ${process.version}`);
+for (const isolation of ["thread", "process"]) {
+  // Raw first, ujr second, then raw again: the limit is the better of the two raw runs.
+  const rawA = await runRaw(isolation, N);
+  const ours = await runUjr(isolation, N);
+  const rawB = await runRaw(isolation, N);
+  const raw = rawA.perSecond >= rawB.perSecond ? rawA : rawB;
+  console.log(
+    `${isolation.padEnd(7)} raw tinypool ${fmt(raw.perSecond).padStart(7)} tasks/s | ujr runner ${fmt(ours.perSecond).padStart(7)} tasks/s | ratio ${(ours.perSecond / raw.perSecond).toFixed(2)} (target >= 0.80)` +
+      ` | emit->start p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms (raw queue p50 ${raw.p50.toFixed(2)} ms)`,
+  );
+}
+
+// Memory: the runner must not grow with the number of tasks it has run.
+await runUjr("thread", 20_000);
+globalThis.gc?.();
+const before = process.memoryUsage().rss;
+await runUjr("thread", RSS_N);
+globalThis.gc?.();
+const after = process.memoryUsage().rss;
+console.log(`rss before ${fmt(before / 1048576)} MB, after ${fmt(RSS_N)} more tasks ${fmt(after / 1048576)} MB: growth ${(((after - before) / before) * 100).toFixed(1)}% (target <= 10%)${globalThis.gc ? "" : " (run with --expose-gc for a steadier figure)"}`);
