@@ -107,10 +107,13 @@ async function runUjr(workerCount) {
   const children = [];
   try {
     for (let i = 0; i < workerCount; i++) children.push(await startChild(ujrWorkerSource, queue));
+    globalThis.debug?.("ujr workers ready");
     const executor = new BullmqExecutor({ redis: REDIS_URL, queue, size: SIZE });
     await executor.ready();
+    globalThis.debug?.("executor ready");
     // Warm-up: the workers' pools start on their first tasks.
     await new Runner({ executor: { ...proxy(executor), close: async () => {} }, jobs: [new NoopJob("warmup", 200)] }).run();
+    globalThis.debug?.("warm");
     const job = new NoopJob("bench", N);
     const runner = new Runner({ executor, jobs: [job] });
     const t = performance.now();
@@ -149,10 +152,12 @@ async function runBare(workerCount) {
   try {
     await events.waitUntilReady();
     for (let i = 0; i < workerCount; i++) children.push(await startChild(bareWorkerSource, queue));
+    globalThis.debug?.("bare workers ready");
     const addAndWait = async (count, tag) => {
       let completed = 0;
       const done = new Promise((resolve) => {
         const onCompleted = () => {
+          if (completed % 100 === 0) globalThis.debug?.("completed", completed);
           if (++completed === count) {
             events.off("completed", onCompleted);
             resolve();
@@ -164,6 +169,7 @@ async function runBare(workerCount) {
       const adds = [];
       for (let i = 0; i < count; i++) adds.push(producer.add("noop", i, { jobId: `${tag}.${i}`, removeOnComplete: true }));
       await Promise.all(adds);
+      globalThis.debug?.("added", count);
       await done;
     };
     await addAndWait(200, "warmup");
@@ -183,7 +189,9 @@ async function runBare(workerCount) {
 
 const fmt = (x) => `${Math.round(x).toLocaleString("en")} tasks/s`;
 console.log(`distributed executor: N=${N} no-op tasks, per worker process: concurrency ${CONCURRENCY}, pool ${POOL} (${ISOLATION}); coordinator size ${SIZE}`);
+globalThis.debug = (...a) => process.env.BENCH_DEBUG && console.error(...a);
 const bare1 = await runBare(1);
+globalThis.debug?.("bare1", bare1);
 const ujr1 = await runUjr(1);
 const bare2 = await runBare(2);
 const ujr2 = await runUjr(2);

@@ -2,6 +2,9 @@ import { createRequire } from "node:module";
 import { runCommand, runHelp } from "./commands/run.js";
 import { validateCommand, validateHelp } from "./commands/validate.js";
 import { pluginsCommand, pluginsHelp } from "./commands/plugins.js";
+import { createPluginCommand, createPluginHelp } from "./commands/create-plugin.js";
+import { schemaCommand, schemaHelp } from "./commands/schema.js";
+import { statusCommand, statusHelp } from "./commands/status.js";
 import { reportError, stdio, type Output } from "./output.js";
 import { UsageError } from "./args.js";
 
@@ -14,6 +17,9 @@ const commands: Record<string, Command> = {
   run: runCommand,
   validate: validateCommand,
   plugins: pluginsCommand,
+  schema: schemaCommand,
+  "create-plugin": createPluginCommand,
+  status: statusCommand,
 };
 
 export const help = `ujr ${version}: run jobs made of tasks, from plugins, on one machine or many.
@@ -21,7 +27,7 @@ export const help = `ujr ${version}: run jobs made of tasks, from plugins, on on
 Usage: ujr <command> [options]
 
 Commands:
-${[runHelp, validateHelp, pluginsHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
+${[runHelp, validateHelp, pluginsHelp, statusHelp, schemaHelp, createPluginHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
 
   ujr help | --help     this text
   ujr version           the version

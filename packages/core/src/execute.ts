@@ -2,7 +2,7 @@ import type { TaskFailure, TaskOutcome, TaskRun } from "./executor.js";
 import { toTaskFailure } from "./executor.js";
 import { ujrError } from "./errors.js";
 import { registerSecretsIn, type Logger } from "./logger.js";
-import { isTaskDefinition, type TaskContext, type TaskFunction, type TaskProgress } from "./task.js";
+import { isTaskDefinition, normaliseProgress, type TaskContext, type TaskFunction, type TaskProgress } from "./task.js";
 
 const WORKER_FLAG = Symbol.for("ujr.task-worker");
 
@@ -44,6 +44,7 @@ export interface ExecuteOptions {
   moduleUrl: string;
   signal: AbortSignal;
   logger: Logger;
+  /** Receives the task's progress reports, normalised to plain `{ done, total, message }`. */
   onProgress?: (progress: TaskProgress) => void;
 }
 
@@ -57,6 +58,7 @@ export async function executeTaskRun(run: TaskRun, options: ExecuteOptions): Pro
     registerSecretsIn(run.args);
     const fn = await loadTaskFunction(options.moduleUrl, run);
     let logger: Logger | undefined;
+    const onProgress = options.onProgress;
     const context: TaskContext = {
       signal: options.signal,
       // Made on first use: most tasks never log, and a child logger per task is costly.
@@ -67,7 +69,17 @@ export async function executeTaskRun(run: TaskRun, options: ExecuteOptions): Pro
       attempt: run.attempt,
       job: run.job,
       taskId: run.id,
-      progress: options.onProgress ?? (() => {}),
+      progress: onProgress
+        ? (progress: TaskProgress) => {
+            const normalised = normaliseProgress(progress);
+            if (!normalised) return;
+            try {
+              onProgress(normalised);
+            } catch {
+              // Reporting progress must never fail the task.
+            }
+          }
+        : () => {},
     };
     const value = await fn(run.args, context);
     return { ok: true, value };

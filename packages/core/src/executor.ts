@@ -1,4 +1,7 @@
-import type { TaskRef } from "./task.js";
+import type { TaskProgress, TaskRef } from "./task.js";
+
+/** Receives the progress a running try reports (see `Executor.setProgressListener`). */
+export type ProgressListener = (runId: string, progress: TaskProgress) => void;
 
 /** One try of a task, as handed to an executor: plain data only. */
 export interface TaskRun {
@@ -45,6 +48,11 @@ export interface Executor {
    * ones not yet started, e.g. on a stop signal, and return their run ids.
    */
   cancelQueued?(reason: TaskFailure): string[];
+  /**
+   * Where to send the progress tasks report (`ctx.progress(...)`) while they run. The
+   * runner sets it once; executors that cannot carry progress leave it out.
+   */
+  setProgressListener?(listener: ProgressListener | undefined): void;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import type { Executor, TaskFailure, TaskOutcome, TaskRun } from "./executor.js";
+import type { Executor, ProgressListener, TaskFailure, TaskOutcome, TaskRun } from "./executor.js";
 import { executeTaskRun } from "./execute.js";
 import { silentLogger, type Logger } from "./logger.js";
 import { resolveTaskModule } from "./resolve.js";
@@ -12,11 +12,16 @@ export class InProcessExecutor implements Executor {
   readonly size: number;
   readonly #logger: Logger;
   readonly #running = new Map<string, { controller: AbortController; settle: (outcome: TaskOutcome) => void }>();
-  onProgress?: (runId: string, progress: { done?: number; total?: number; message?: string }) => void;
+  /** Receives the progress tasks report; the runner sets it through `setProgressListener`. */
+  onProgress?: ProgressListener | undefined;
 
   constructor(options: { size?: number; logger?: Logger } = {}) {
     this.size = options.size ?? 4;
     this.#logger = options.logger ?? silentLogger();
+  }
+
+  setProgressListener(listener: ProgressListener | undefined): void {
+    this.onProgress = listener;
   }
 
   capacity(): number {

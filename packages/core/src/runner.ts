@@ -195,6 +195,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const resolveFrom = options.resolveFrom ?? process.cwd();
     this.#resolveFrom = (Array.isArray(resolveFrom) ? resolveFrom : [resolveFrom]).map(toFolderUrl);
     this.#random = options.random ?? Math.random;
+    this.executor.setProgressListener?.((runId, progress) => this.reportProgress(runId, progress));
   }
 
   // ---- hooks a subclass may override -------------------------------------------------

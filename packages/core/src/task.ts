@@ -30,6 +30,21 @@ export interface TaskProgress {
   message?: string;
 }
 
+/**
+ * Keeps only the fields of a progress report that status views use, as plain data (it
+ * crosses thread and process boundaries): finite numbers and a string of at most 200
+ * characters. Returns undefined when nothing usable is left.
+ */
+export function normaliseProgress(progress: unknown): TaskProgress | undefined {
+  if (typeof progress !== "object" || progress === null) return undefined;
+  const source = progress as Record<string, unknown>;
+  const result: TaskProgress = {};
+  if (typeof source.done === "number" && Number.isFinite(source.done)) result.done = source.done;
+  if (typeof source.total === "number" && Number.isFinite(source.total)) result.total = source.total;
+  if (typeof source.message === "string") result.message = source.message.slice(0, 200);
+  return Object.keys(result).length > 0 ? result : undefined;
+}
+
 /** What a task function receives besides its arguments. */
 export interface TaskContext {
   /** Aborted when the task is cancelled or its worker is shutting down. */

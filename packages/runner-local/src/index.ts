@@ -6,3 +6,6 @@ export { loadConfigFile, type LoadedConfig, type LoadedJob, type PositionedIssue
 export { createJob } from "./config/create-job.js";
 export { loadPlugin, resolvePlugin, installCommand, type LoadedPlugin } from "./config/plugins.js";
 export { interpolateEnv } from "./config/interpolate.js";
+export { startStatusServer, DEFAULT_STATUS_PORT, DEFAULT_STATUS_HOST, type StatusServer, type StatusServerOptions } from "./status-server.js";
+export { createStatusMetrics, TASK_OUTCOMES, type StatusMetrics } from "./status-metrics.js";
+export { LocalRunnerError, localErrorCatalogue, type LocalErrorCode } from "./errors.js";

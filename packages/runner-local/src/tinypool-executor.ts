@@ -1,7 +1,21 @@
 import { availableParallelism } from "node:os";
-import { Tinypool } from "tinypool";
+import { randomBytes } from "node:crypto";
+import { BroadcastChannel } from "node:worker_threads";
+import { Tinypool, type TinypoolChannel } from "tinypool";
 import type { WorkerMessage } from "./worker.js";
-import { resolveTaskModule, toTaskFailure, ujrError, type Executor, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
+import { isProgressMessage } from "./worker-progress.js";
+import {
+  normaliseProgress,
+  resolveTaskModule,
+  toTaskFailure,
+  ujrError,
+  type Executor,
+  type LogLevel,
+  type ProgressListener,
+  type TaskFailure,
+  type TaskOutcome,
+  type TaskRun,
+} from "@ujr/core";
 
 export type Isolation = "process" | "thread";
 
@@ -40,6 +54,11 @@ export class TinypoolExecutor implements Executor {
   #pool: Tinypool | undefined;
   #inFlight = 0;
   readonly #controllers = new Map<string, AbortController>();
+  #progressListener: ProgressListener | undefined;
+  /** Threads post progress here (see worker.ts); created with the pool. */
+  #progressBroadcast: BroadcastChannel | undefined;
+  /** Child processes send progress over IPC; tinypool hands such messages to this channel. */
+  readonly #progressChannel: TinypoolChannel = { postMessage: (message: unknown) => this.#onWorkerMessage(message) };
 
   constructor(options: TinypoolExecutorOptions = {}) {
     this.isolation = options.isolation ?? "process";
@@ -54,12 +73,36 @@ export class TinypoolExecutor implements Executor {
     return this.size - this.#inFlight;
   }
 
+  /** Progress that tasks report in workers (throttled there to one message per 100 ms per task) goes to `listener`. */
+  setProgressListener(listener: ProgressListener | undefined): void {
+    this.#progressListener = listener;
+  }
+
+  #onWorkerMessage(message: unknown): void {
+    if (!isProgressMessage(message)) return;
+    const [, runId, reported] = message;
+    const progress = normaliseProgress(reported);
+    if (!progress || !this.#controllers.has(runId)) return;
+    try {
+      this.#progressListener?.(runId, progress);
+    } catch {
+      // A listener's failure must not reach the pool.
+    }
+  }
+
   #ensurePool(): Tinypool {
     if (this.#pool) return this.#pool;
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
     env.UJR_LOG_LEVEL = this.#options.logLevel ?? env.UJR_LOG_LEVEL ?? "info";
     env.UJR_LOG_PRETTY = this.#options.prettyLogs ? "1" : "0";
+    if (this.isolation === "thread") {
+      env.UJR_PROGRESS_CHANNEL = `ujr-progress-${process.pid}-${randomBytes(6).toString("hex")}`;
+      const broadcast = new BroadcastChannel(env.UJR_PROGRESS_CHANNEL);
+      broadcast.onmessage = (event) => this.#onWorkerMessage((event as MessageEvent).data);
+      broadcast.unref();
+      this.#progressBroadcast = broadcast;
+    }
     const memory = this.#options.maxWorkerMemoryMb;
     const pool = new Tinypool({
       filename: workerFile.href,
@@ -87,7 +130,10 @@ export class TinypoolExecutor implements Executor {
       const moduleUrl = resolveTaskModule(run.ref.module, run.resolveFrom);
       // A compact message: child processes pay for every byte of IPC.
       const message: WorkerMessage = [moduleUrl, run.ref.module, run.ref.export, run.args, run.job, run.id, run.attempt, run.signature];
-      return (await this.#ensurePool().run(message, { signal: controller.signal })) as TaskOutcome;
+      if (this.#progressListener) message.push(1);
+      const pool = this.#ensurePool();
+      const options = this.isolation === "process" ? { signal: controller.signal, channel: this.#progressChannel } : { signal: controller.signal };
+      return (await pool.run(message, options)) as TaskOutcome;
     } catch (error) {
       if (controller.signal.aborted) return { ok: false, error: controller.signal.reason as TaskFailure };
       return { ok: false, error: this.#classify(run, error) };
@@ -126,6 +172,8 @@ export class TinypoolExecutor implements Executor {
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
+    this.#progressBroadcast?.close();
+    this.#progressBroadcast = undefined;
     if (pool) await pool.destroy();
   }
 }

@@ -1,0 +1,139 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
+import { LocalRunnerError } from "./errors.js";
+import { createStatusMetrics } from "./status-metrics.js";
+
+/** The port `ujr status` looks at by default (Prometheus exporters' range). */
+export const DEFAULT_STATUS_PORT = 9464;
+export const DEFAULT_STATUS_HOST = "127.0.0.1";
+
+export interface StatusServerOptions {
+  /** 0 picks a free port (read it from `url`). */
+  port: number;
+  /** Bind address; default 127.0.0.1 (loopback only). */
+  host?: string | undefined;
+  /** When set, every request needs `Authorization: Bearer <token>`. Never logged. */
+  token?: string | undefined;
+  /** Where "status server listening" (with the URL, never the token) goes. */
+  logger?: Logger | undefined;
+}
+
+export interface StatusServer {
+  /** e.g. `http://127.0.0.1:9464` (the bound port, also when 0 was asked). */
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const loopback = new Set(["127.0.0.1", "::1", "localhost"]);
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+function hostForUrl(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return host === "::" ? "[::1]" : "127.0.0.1";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * Serves a runner's state over HTTP, bound to loopback unless `host` says otherwise:
+ *
+ * - `GET /status`: `runner.snapshot()` as JSON (secrets scrubbed)
+ * - `GET /metrics`: Prometheus text (prom-client, in a registry of its own)
+ * - `GET /healthz`: `200 ok` while the runner runs, `503` otherwise (starting, stopping, stopped)
+ *
+ * With a `token`, each request needs `Authorization: Bearer <token>` (else 401), compared
+ * in constant time.
+ */
+export async function startStatusServer(runner: Runner, options: StatusServerOptions): Promise<StatusServer> {
+  const host = options.host ?? DEFAULT_STATUS_HOST;
+  const token = options.token;
+  if (token) registerSecret(token);
+  const expected = token ? digest(`Bearer ${token}`) : undefined;
+  const metrics = createStatusMetrics(runner);
+
+  const send = (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) => {
+    response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
+    response.end(response.req.method === "HEAD" ? undefined : body);
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (expected) {
+      const given = digest(String(request.headers.authorization ?? ""));
+      if (!timingSafeEqual(given, expected)) {
+        send(response, 401, "text/plain; charset=utf-8", "unauthorized: send Authorization: Bearer <token>\n", { "www-authenticate": 'Bearer realm="ujr"' });
+        return;
+      }
+    }
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      send(response, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
+      return;
+    }
+    switch (path) {
+      case "/status":
+        send(response, 200, "application/json; charset=utf-8", `${JSON.stringify(scrub(runner.snapshot()), null, 2)}\n`);
+        return;
+      case "/metrics":
+        send(response, 200, metrics.registry.contentType, await metrics.text());
+        return;
+      case "/healthz": {
+        const state = runner.state;
+        if (state === "running") send(response, 200, "text/plain; charset=utf-8", "ok\n");
+        else send(response, 503, "text/plain; charset=utf-8", `${state === "idle" ? "starting" : state}\n`);
+        return;
+      }
+      default:
+        send(response, 404, "text/plain; charset=utf-8", "not found: try /status, /metrics or /healthz\n");
+    }
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      options.logger?.error({ err: error }, "status server request failed");
+      if (!response.headersSent) send(response, 500, "text/plain; charset=utf-8", "internal error\n");
+      else response.destroy();
+    });
+  });
+  // The server must never keep a finished runner's process alive.
+  server.unref();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    metrics.dispose();
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new LocalRunnerError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
+  }
+  server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${hostForUrl(host)}:${port}`;
+  options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (/status, /metrics, /healthz)`);
+  if (!loopback.has(host) && !token) {
+    options.logger?.warn({ host }, "the status server listens beyond loopback without a token: anyone who can reach it sees the runner's state");
+  }
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    host,
+    port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        metrics.dispose();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
