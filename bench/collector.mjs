@@ -32,7 +32,7 @@ const pagesPerTask = Number(arg("pages-per-task", "50"));
 const TOKEN = "bench-token";
 const QUERY = "benchq";
 
-const emulator = await startEmulator({ port: 0, bearerToken: TOKEN, rateLimit: false });
+const emulator = await startEmulator({ port: 0, bearerToken: TOKEN, rateLimit: { limit: 1e9, windowMs: 900_000 } });
 emulator.generateTweets(nTweets, { textPrefix: `${QUERY} ` });
 
 async function bare() {
@@ -69,7 +69,7 @@ async function collector() {
       pagesPerTask,
       urlResolution: { enabled: false },
     });
-    const logger = createLogger({ level: "warn", destination: process.stderr });
+    const logger = createLogger({ level: process.env.BENCH_LOG ?? "warn", destination: process.stderr });
     const job = await jobType.create(config, { name: "bench", stateDir: dir, configDir: dir, logger });
     const runner = new LocalJobsRunner({ jobs: [job], workers, isolation, logger, resolveFrom: [pkgDir], handleSignals: false });
     const started = performance.now();

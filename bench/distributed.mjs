@@ -35,27 +35,36 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 // ---- child processes --------------------------------------------------------------
 
-const ujrWorkerSource = `
-  const { runWorker } = await import(${JSON.stringify(distUrl)});
-  const handle = await runWorker({ redis: process.env.REDIS_URL, queue: process.env.Q, workers: ${POOL}, isolation: ${JSON.stringify(ISOLATION)}, concurrency: ${CONCURRENCY}, logLevel: "warn" });
-  process.stdout.write("ready\\n");
+// Child modes: `node bench/distributed.mjs --ujr-worker` runs `runWorker` (what `ujr worker`
+// does); `--bare-worker` runs a bare BullMQ Worker with an empty processor. Both take the
+// queue from Q. (A file, not `node -e`: the pool's workers inherit the process's flags.)
+if (process.argv[2] === "--ujr-worker") {
+  const { runWorker } = await import(distUrl);
+  const handle = await runWorker({ redis: REDIS_URL, queue: process.env.Q, workers: POOL, isolation: ISOLATION, concurrency: CONCURRENCY, logLevel: "warn" });
+  process.stdout.write("ready\n");
   await handle.closed;
-`;
-
-const bareWorkerSource = `
-  const { Worker } = await import(${JSON.stringify(bullmqUrl)});
-  const { Redis } = await import(${JSON.stringify(ioredisUrl)});
+  process.exit(0);
+}
+if (process.argv[2] === "--bare-worker") {
+  const { Worker } = await import(bullmqUrl);
   const worker = new Worker(process.env.Q, async () => null, {
-    connection: new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: null }), concurrency: ${CONCURRENCY}, autorun: false,
+    connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }),
+    concurrency: CONCURRENCY,
+    autorun: false,
   });
   await worker.waitUntilReady();
   const run = worker.run();
-  process.stdout.write("ready\\n");
-  process.once("SIGTERM", async () => { await worker.close(); await run; process.exit(0); });
-`;
+  process.stdout.write("ready\n");
+  process.once("SIGTERM", async () => {
+    await worker.close();
+    await run;
+    process.exit(0);
+  });
+  await new Promise(() => {});
+}
 
-function startChild(source, queue) {
-  const child = spawn(process.execPath, ["--input-type=module", "-e", source], {
+function startChild(mode, queue) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), mode, ...process.argv.slice(2)], {
     env: { ...process.env, REDIS_URL, Q: queue },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -90,9 +99,12 @@ class NoopJob {
     this.name = name;
     this.pending = new Set(Array.from({ length: n }, (_, i) => i));
   }
-  *getRunnableTasks() {
+  getRunnableTasks() {
     if (this.pending.size === 0) throw new JobDone();
-    for (const i of this.pending) yield { ref: { module: noopModule, export: "noop" }, args: i, signature: String(i) };
+    // Lazily: the runner takes only as many as it has room for.
+    return (function* (pending) {
+      for (const i of pending) yield { ref: { module: noopModule, export: "noop" }, args: i, signature: String(i) };
+    })(this.pending);
   }
   onTaskDone(task) {
     this.pending.delete(Number(task.signature));
@@ -106,14 +118,12 @@ async function runUjr(workerCount) {
   const queue = `ujr-bench-${randomBytes(3).toString("hex")}`;
   const children = [];
   try {
-    for (let i = 0; i < workerCount; i++) children.push(await startChild(ujrWorkerSource, queue));
-    globalThis.debug?.("ujr workers ready");
+    for (let i = 0; i < workerCount; i++) children.push(await startChild("--ujr-worker", queue));
     const executor = new BullmqExecutor({ redis: REDIS_URL, queue, size: SIZE });
     await executor.ready();
-    globalThis.debug?.("executor ready");
     // Warm-up: the workers' pools start on their first tasks.
-    await new Runner({ executor: { ...proxy(executor), close: async () => {} }, jobs: [new NoopJob("warmup", 200)] }).run();
-    globalThis.debug?.("warm");
+    const warm = new Runner({ executor: { ...proxy(executor), close: async () => {} }, jobs: [new NoopJob("warmup", 200)] });
+    await warm.run();
     const job = new NoopJob("bench", N);
     const runner = new Runner({ executor, jobs: [job] });
     const t = performance.now();
@@ -145,19 +155,18 @@ async function runBare(workerCount) {
   const queue = `ujr-bench-bare-${randomBytes(3).toString("hex")}`;
   const children = [];
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const producer = new Queue(queue, { connection });
+  // Room in the event stream for every event of the run: the reader must not lose any to trimming.
+  const producer = new Queue(queue, { connection, streams: { events: { maxLen: 20 * N } } });
   const { QueueEvents } = await import(bullmqUrl);
   // The queue is new: read its event stream from the start, so no event is missed before the reader starts.
   const events = new QueueEvents(queue, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
   try {
     await events.waitUntilReady();
-    for (let i = 0; i < workerCount; i++) children.push(await startChild(bareWorkerSource, queue));
-    globalThis.debug?.("bare workers ready");
+    for (let i = 0; i < workerCount; i++) children.push(await startChild("--bare-worker", queue));
     const addAndWait = async (count, tag) => {
       let completed = 0;
       const done = new Promise((resolve) => {
         const onCompleted = () => {
-          if (completed % 100 === 0) globalThis.debug?.("completed", completed);
           if (++completed === count) {
             events.off("completed", onCompleted);
             resolve();
@@ -169,7 +178,6 @@ async function runBare(workerCount) {
       const adds = [];
       for (let i = 0; i < count; i++) adds.push(producer.add("noop", i, { jobId: `${tag}.${i}`, removeOnComplete: true }));
       await Promise.all(adds);
-      globalThis.debug?.("added", count);
       await done;
     };
     await addAndWait(200, "warmup");
@@ -189,9 +197,7 @@ async function runBare(workerCount) {
 
 const fmt = (x) => `${Math.round(x).toLocaleString("en")} tasks/s`;
 console.log(`distributed executor: N=${N} no-op tasks, per worker process: concurrency ${CONCURRENCY}, pool ${POOL} (${ISOLATION}); coordinator size ${SIZE}`);
-globalThis.debug = (...a) => process.env.BENCH_DEBUG && console.error(...a);
 const bare1 = await runBare(1);
-globalThis.debug?.("bare1", bare1);
 const ujr1 = await runUjr(1);
 const bare2 = await runBare(2);
 const ujr2 = await runUjr(2);

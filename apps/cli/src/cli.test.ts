@@ -64,6 +64,29 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
   });
 });
 
+describe("the shipped example configs", () => {
+  it("examples/twitter-pipeline validates once its environment variables are set, and names them when not", async () => {
+    const file = fileURLToPath(new URL("../../../examples/twitter-pipeline/ujr.config.yaml", import.meta.url));
+    const saved = { token: process.env.X_BEARER_TOKEN, hook: process.env.SLACK_WEBHOOK_URL };
+    try {
+      delete process.env.X_BEARER_TOKEN;
+      delete process.env.SLACK_WEBHOOK_URL;
+      const missing = await cli(["validate", file]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toContain("has 2 problem(s)");
+      expect(missing.err).toContain("jobs.auspol.config.bearerToken: environment variable X_BEARER_TOKEN is not set");
+      process.env.X_BEARER_TOKEN = "example-token";
+      process.env.SLACK_WEBHOOK_URL = "https://hooks.example.org/services/secret";
+      expect(await cli(["validate", file])).toMatchObject({ code: 0, out: expect.stringContaining("valid (3 jobs)") });
+    } finally {
+      for (const [key, value] of [["X_BEARER_TOKEN", saved.token], ["SLACK_WEBHOOK_URL", saved.hook]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+});
+
 describe("ujr validate and plugins", () => {
   it("validate lists the jobs of a good file", async () => {
     project = projectOutsideWorkspace();

@@ -5,6 +5,8 @@ import { pluginsCommand, pluginsHelp } from "./commands/plugins.js";
 import { createPluginCommand, createPluginHelp } from "./commands/create-plugin.js";
 import { schemaCommand, schemaHelp } from "./commands/schema.js";
 import { statusCommand, statusHelp } from "./commands/status.js";
+import { demoCommand, demoHelp } from "./commands/demo.js";
+import { workerCommand, workerHelp } from "./commands/worker.js";
 import { reportError, stdio, type Output } from "./output.js";
 import { UsageError } from "./args.js";
 
@@ -20,6 +22,8 @@ const commands: Record<string, Command> = {
   schema: schemaCommand,
   "create-plugin": createPluginCommand,
   status: statusCommand,
+  demo: demoCommand,
+  worker: workerCommand,
 };
 
 export const help = `ujr ${version}: run jobs made of tasks, from plugins, on one machine or many.
@@ -27,7 +31,7 @@ export const help = `ujr ${version}: run jobs made of tasks, from plugins, on on
 Usage: ujr <command> [options]
 
 Commands:
-${[runHelp, validateHelp, pluginsHelp, statusHelp, schemaHelp, createPluginHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
+${[runHelp, validateHelp, pluginsHelp, statusHelp, demoHelp, workerHelp, schemaHelp, createPluginHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
 
   ujr help | --help     this text
   ujr version           the version

@@ -53,6 +53,12 @@ export interface Executor {
    * runner sets it once; executors that cannot carry progress leave it out.
    */
   setProgressListener?(listener: ProgressListener | undefined): void;
+  /**
+   * Executors that queue tasks before they run say when each one starts, so that a
+   * task's timeout counts its running time, not its wait in the queue. Without this,
+   * the runner starts the clock at submit.
+   */
+  setStartListener?(listener: ((runId: string) => void) | undefined): void;
   close(): Promise<void>;
 }
 

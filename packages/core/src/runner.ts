@@ -175,6 +175,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   #changesRequested = false;
   #changesCheckAt = 0;
   #idleWaiters: Array<() => void> = [];
+  #startsReported = false;
   /** Per-task info lines are skipped cheaply when the level hides them (hot path). */
   get #logInfo(): boolean {
     return this.logger.isLevelEnabled("info");
@@ -196,6 +197,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.#resolveFrom = (Array.isArray(resolveFrom) ? resolveFrom : [resolveFrom]).map(toFolderUrl);
     this.#random = options.random ?? Math.random;
     this.executor.setProgressListener?.((runId, progress) => this.reportProgress(runId, progress));
+    if (this.executor.setStartListener) {
+      this.#startsReported = true;
+      this.executor.setStartListener((runId) => this.#onStarted(runId));
+    }
   }
 
   // ---- hooks a subclass may override -------------------------------------------------
@@ -506,12 +511,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
     const timeoutMs = task.timeoutMs ?? state.settings.taskTimeout ?? this.#taskTimeout;
     running.timeoutMs = timeoutMs;
-    if (timeoutMs !== undefined && timeoutMs > 0) {
-      running.timer = setTimeout(() => {
-        running.timedOut = true;
-        this.executor.cancel(runId, this.#timeoutFailure(running));
-      }, timeoutMs);
-    }
+    running.timer = undefined;
+    if (!this.#startsReported) this.#armTimeout(running);
     const run: TaskRun = {
       id: runId,
       job: state.name,
@@ -527,6 +528,21 @@ export class Runner extends EventEmitter<RunnerEvents> {
     );
     if (this.#logInfo) this.logger.info({ job: state.name, task: running.label, signature: task.signature, runId, attempt }, "task started");
     this.emit("task:started", this.#event(running));
+  }
+
+  #onStarted(runId: string): void {
+    const running = this.#byRunId.get(runId);
+    if (running && !running.timer) this.#armTimeout(running);
+  }
+
+  #armTimeout(running: RunningTask): void {
+    const timeoutMs = running.timeoutMs;
+    if (timeoutMs === undefined || timeoutMs <= 0) return;
+    const runId = running.runId;
+    running.timer = setTimeout(() => {
+      running.timedOut = true;
+      this.executor.cancel(runId, this.#timeoutFailure(running));
+    }, timeoutMs);
   }
 
   /** Progress reported by a running task (executors call this). */

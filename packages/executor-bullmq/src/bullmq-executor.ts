@@ -32,6 +32,8 @@ interface Waiter {
   jobId: string;
   run: TaskRun;
   since: number;
+  /** A worker took it (BullMQ 'active' event seen). */
+  started: boolean;
   resolve(outcome: TaskOutcome): void;
 }
 
@@ -66,6 +68,8 @@ export class BullmqExecutor implements Executor {
   /** Jobs whose outcome nobody wants any more (cancelled): removed when they finish. */
   readonly #discard = new Set<string>();
   readonly #reconciling = new Map<string, { again: boolean }>();
+  /** Removals of read results still in flight: close() waits for them. */
+  readonly #removals = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
   #closed = false;
@@ -81,7 +85,8 @@ export class BullmqExecutor implements Executor {
     this.#logger = (options.logger ?? silentLogger()).child({ component: "bullmq-executor", queue: this.queueName });
     this.#ttlSeconds = Math.max(1, Math.round((options.resultTtlMs ?? DEFAULT_TTL_MS) / 1000));
     this.#reconcileMs = options.reconcileIntervalMs ?? 10_000;
-    this.#conn = connect(options.redis);
+    // Auto-pipelining: the adds and removals of many tasks go out in one write per tick.
+    this.#conn = connect(options.redis, { enableAutoPipelining: true });
     this.#conn.on("error", (error: Error) => {
       this.#lastError = error.message;
     });
@@ -103,6 +108,10 @@ export class BullmqExecutor implements Executor {
     events.on("error", (error: Error) => this.#logger.warn({ err: toTaskFailure(error) }, "queue events connection error"));
     events.on("completed", ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
     events.on("failed", ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
+    events.on("active", ({ jobId }) => {
+      const waiter = this.#waiters.get(jobId);
+      if (waiter) waiter.started = true;
+    });
     events.on("duplicated", ({ jobId }) => this.#onMaybeGone(jobId));
     events.on("removed", ({ jobId }) => this.#onMaybeGone(jobId));
     await events.waitUntilReady();
@@ -151,7 +160,7 @@ export class BullmqExecutor implements Executor {
     if (this.#closed) return Promise.resolve({ ok: false, error: this.#closedFailure(run) });
     const jobId = bullmqJobId(run);
     return new Promise<TaskOutcome>((resolve) => {
-      const waiter: Waiter = { runId: run.id, jobId, run, since: Date.now(), resolve };
+      const waiter: Waiter = { runId: run.id, jobId, run, since: Date.now(), started: false, resolve };
       const previous = this.#waiters.get(jobId);
       if (previous) {
         // The runner never runs one identity twice at once; should it happen, the older try
@@ -253,6 +262,7 @@ export class BullmqExecutor implements Executor {
         const jobState = await job.getState();
         if (jobState === "completed") this.#onCompleted(jobId, job.returnvalue);
         else if (jobState === "failed") this.#onFailed(jobId, job.failedReason);
+        else if (jobState === "active") waiter.started = true;
       }
     } catch (error) {
       this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not check a queued task; will check again");
@@ -280,7 +290,11 @@ export class BullmqExecutor implements Executor {
   }
 
   #remove(jobId: string): void {
-    this.#queue.remove(jobId).catch((error: unknown) => this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not remove a finished job"));
+    const removal = this.#queue
+      .remove(jobId)
+      .catch((error: unknown) => this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not remove a finished job"))
+      .finally(() => this.#removals.delete(removal));
+    this.#removals.add(removal);
   }
 
   /**
@@ -311,6 +325,20 @@ export class BullmqExecutor implements Executor {
   }
 
   /**
+   * Drops the tasks no worker has taken yet (the runner calls it when it stops): they
+   * leave the queue and their tries resolve as failed with `reason`. Returns their run ids.
+   */
+  cancelQueued(reason: TaskFailure): string[] {
+    const dropped: string[] = [];
+    for (const waiter of [...this.#byRunId.values()]) {
+      if (waiter.started) continue;
+      dropped.push(waiter.runId);
+      this.cancel(waiter.runId, reason);
+    }
+    return dropped;
+  }
+
+  /**
    * Closes the connections. Tasks still queued or running stay in Redis; their results
    * wait for the next coordinator. Open submits resolve as failed (UJR_BULLMQ_EXECUTOR_CLOSED).
    */
@@ -325,6 +353,7 @@ export class BullmqExecutor implements Executor {
       void this.#queue.close().catch(() => {});
       return;
     }
+    await Promise.all([...this.#removals]);
     await this.#events?.close().catch(() => {});
     await this.#queue.close().catch(() => {});
     this.#conn.disconnect();

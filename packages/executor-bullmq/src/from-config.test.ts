@@ -17,7 +17,7 @@ describe("createExecutorFromConfig", () => {
     const executor = await createExecutorFromConfig({ executor: { kind: "local" }, workers: 3, isolation: "thread", logLevel: undefined });
     closers.push(() => executor.close());
     expect(executor).toBeInstanceOf(TinypoolExecutor);
-    expect(executor.size).toBe(3);
+    expect((executor as TinypoolExecutor).workers).toBe(3);
   });
 
   it.skipIf(!hasRedis)("builds a BullMQ executor from `runner.executor` of a config file, with ${REDIS_URL} interpolated", async () => {

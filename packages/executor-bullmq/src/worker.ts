@@ -26,7 +26,7 @@ export interface RunWorkerOptions {
   workers?: number | undefined;
   /** Local pool isolation: `process` (default) or `thread`. */
   isolation?: Isolation | undefined;
-  /** Tasks taken from the queue at once (default: `workers`). */
+  /** Tasks taken from the queue at once (default: the local pool's size). */
   concurrency?: number | undefined;
   maxWorkerMemoryMb?: number | undefined;
   /** BullMQ lock of a running task (ms, default 30 s); a dead worker's tasks are recovered after it expires. */

@@ -28,6 +28,7 @@ describe("config", () => {
         perHostConcurrency: 2,
         filesPerTask: 20,
         userAgent: "ujr-collector/0.1.0 (+https://github.com/ujr-dev/ujr)",
+        onlyHosts: [],
       },
     });
   });

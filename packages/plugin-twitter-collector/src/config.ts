@@ -31,6 +31,10 @@ export const urlResolutionSchema = z
     perHostConcurrency: z.number().int().min(1).max(64).default(2).describe("Requests to one host at once."),
     filesPerTask: z.number().int().min(1).max(1000).default(20),
     userAgent: z.string().min(1).default("ujr-collector/0.1.0 (+https://github.com/ujr-dev/ujr)"),
+    onlyHosts: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("Resolve only links on these hosts (and subdomains); others are recorded as skipped. Empty: all hosts."),
   })
   .prefault({});
 

@@ -105,6 +105,7 @@ export class CollectorJob implements Job {
               concurrency: u.concurrency,
               perHostConcurrency: u.perHostConcurrency,
               userAgent: u.userAgent,
+              onlyHosts: u.onlyHosts,
             },
             { signature: "urls" },
           ),

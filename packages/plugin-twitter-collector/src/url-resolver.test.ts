@@ -72,6 +72,17 @@ describe("UrlResolver against the emulator's short links", () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it("onlyHosts: links on other hosts are recorded as skipped without a request", async () => {
+    emulator = await startEmulator({ port: 0 });
+    const resolver = new UrlResolver({ allowPrivateAddresses: true, timeoutMs: 2000, onlyHosts: ["127.0.0.1"] });
+    const before = emulator.requests.length;
+    const elsewhere = await resolver.resolve("https://t.co/abcdef");
+    expect(elsewhere).toEqual({ final_url: "https://t.co/abcdef", status: null, hops: 0, error: "host t.co is not in urlResolution.onlyHosts" });
+    expect(emulator.requests.length).toBe(before);
+    const local = await resolver.resolve(emulator.shortLinkUrl("chain-2"));
+    expect(local).toMatchObject({ status: 200, hops: 2, error: null });
+  });
+
   it("refuses loopback/private targets unless allowed (IP literals and names that resolve to them)", async () => {
     emulator = await startEmulator({ port: 0 });
     const resolver = new UrlResolver({ timeoutMs: 1000 });

@@ -15,6 +15,11 @@ export interface UrlResolverOptions {
   /** Requests to one host at once (default 2). */
   perHostConcurrency?: number;
   userAgent?: string;
+  /**
+   * Resolve only links on these hosts (or their subdomains); others are recorded as
+   * skipped without a request. Empty: every host.
+   */
+  onlyHosts?: string[];
   signal?: AbortSignal;
 }
 
@@ -67,6 +72,7 @@ export class UrlResolver {
       concurrency: options.concurrency ?? 8,
       perHostConcurrency: options.perHostConcurrency ?? 2,
       userAgent: options.userAgent ?? "ujr-collector/0.1.0",
+      onlyHosts: (options.onlyHosts ?? []).map((host) => host.toLowerCase()),
       signal: options.signal,
     };
     this.cache = cache;
@@ -107,6 +113,9 @@ export class UrlResolver {
       if (current.protocol !== "http:" && current.protocol !== "https:") {
         return { final_url: current.href, status: null, hops, error: `unsupported scheme ${current.protocol}` };
       }
+      if (!this.#hostAllowed(current.hostname)) {
+        return { final_url: current.href, status: null, hops, error: `host ${current.hostname} is not in urlResolution.onlyHosts` };
+      }
       let answer: { status: number; location?: string | undefined };
       try {
         checkLiteralHost(current.hostname, this.#options.allowPrivateAddresses);
@@ -133,6 +142,13 @@ export class UrlResolver {
       }
       return { final_url: current.href, status: answer.status, hops, error: null };
     }
+  }
+
+  #hostAllowed(hostname: string): boolean {
+    const only = this.#options.onlyHosts;
+    if (only.length === 0) return true;
+    const host = hostname.toLowerCase();
+    return only.some((allowed) => host === allowed || host.endsWith(`.${allowed}`));
   }
 
   #hostLimit(host: string): Semaphore {

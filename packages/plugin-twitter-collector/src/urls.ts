@@ -17,6 +17,7 @@ export interface ResolveUrlsArgs {
   concurrency: number;
   perHostConcurrency: number;
   userAgent: string;
+  onlyHosts?: string[];
 }
 
 export interface ResolveUrlsResult {
@@ -110,6 +111,7 @@ export async function resolveUrlsRun(args: ResolveUrlsArgs, ctx: Pick<TaskContex
       concurrency: args.concurrency,
       perHostConcurrency: args.perHostConcurrency,
       userAgent: args.userAgent,
+      ...(args.onlyHosts ? { onlyHosts: args.onlyHosts } : {}),
       signal: ctx.signal,
     },
     cache,

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { createLogger, isUjrError, toTaskFailure, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
+import { createLogger, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
 import { createJob } from "./config/create-job.js";
 import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
 import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
@@ -11,6 +11,8 @@ export interface ConfigFileRunnerOptions extends Omit<LocalJobsRunnerOptions, "j
   /** Keep running when every job is done (default: `runner.keepAlive` of the file). */
   keepAlive?: boolean | undefined;
   env?: NodeJS.ProcessEnv | undefined;
+  /** Run only these jobs of the file (by name). */
+  only?: string[] | undefined;
 }
 
 /**
@@ -22,6 +24,7 @@ export class ConfigFileRunner extends LocalJobsRunner {
   #config: LoadedConfig;
   readonly #watch: boolean;
   readonly #env: NodeJS.ProcessEnv | undefined;
+  readonly #only: Set<string> | undefined;
   #watcher: FSWatcher | undefined;
   #reloadPending = false;
   #debounce: NodeJS.Timeout | undefined;
@@ -53,6 +56,20 @@ export class ConfigFileRunner extends LocalJobsRunner {
     this.#config = config;
     this.#watch = options.watch ?? true;
     this.#env = options.env;
+    this.#only = options.only ? new Set(options.only) : undefined;
+    const unknown = options.only?.filter((name) => !config.jobs.some((job) => job.name === name)) ?? [];
+    if (unknown.length > 0) {
+      throw ujrError("UJR_CONFIG_INVALID", {
+        file: config.file,
+        count: unknown.length,
+        list: unknown.map((name) => `  - job "${name}" is not in this file (its jobs: ${config.jobs.map((job) => job.name).join(", ") || "none"})`).join("\n"),
+      });
+    }
+  }
+
+  /** The jobs of a loaded config this runner runs: enabled, and selected when `only` is given. */
+  #selected(config: LoadedConfig): LoadedJob[] {
+    return config.jobs.filter((job) => job.enabled && (this.#only === undefined || this.#only.has(job.name)));
   }
 
   get config(): LoadedConfig {
@@ -62,7 +79,7 @@ export class ConfigFileRunner extends LocalJobsRunner {
   protected override async fetchJobs(): Promise<JobEntry[]> {
     if (this.#watch) this.#startWatching();
     this.once("runner:stopped", () => this.#stopWatching());
-    return this.#createJobs(this.#config.jobs.filter((job) => job.enabled), this.#config);
+    return this.#createJobs(this.#selected(this.#config), this.#config);
   }
 
   protected override async getChangedJobs(): Promise<JobChanges | undefined> {
@@ -80,8 +97,8 @@ export class ConfigFileRunner extends LocalJobsRunner {
       this.emit("changes:error", { error: failure });
       return undefined;
     }
-    const before = new Map(this.#config.jobs.filter((job) => job.enabled).map((job) => [job.name, job]));
-    const after = new Map(next.jobs.filter((job) => job.enabled).map((job) => [job.name, job]));
+    const before = new Map(this.#selected(this.#config).map((job) => [job.name, job]));
+    const after = new Map(this.#selected(next).map((job) => [job.name, job]));
     const remove = [...before.keys()].filter((name) => !after.has(name));
     const changed: LoadedJob[] = [];
     for (const [name, job] of after) if (before.get(name)?.fingerprint !== job.fingerprint) changed.push(job);

@@ -67,7 +67,7 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
     it("a timeout really stops the work: the spinning worker is terminated and replaced", async () => {
       const dir = mkdtempSync(join(tmpdir(), "ujr-timeout-"));
       try {
-        const { job, outcomes } = listJob("spinner", [task("spin", { marker: join(dir, "pid") }, { signature: "spin", timeoutMs: 300 })]);
+        const { job, outcomes } = listJob("spinner", [task("spin", { marker: join(dir, "pid") }, { signature: "spin", timeoutMs: 1500 })]);
         const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation, handleSignals: false, logLevel: "silent" });
         const result = await runner.run();
         expect(result.tasks).toMatchObject({ failed: 1, timedOut: 1 });
@@ -93,6 +93,47 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
     });
   });
 }
+
+describe("TinypoolExecutor: the queue", () => {
+  it("a task's timeout counts its running time, not its wait in the pool's queue", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ujr-queue-"));
+    try {
+      const { job, outcomes } = listJob("queued", [
+        task("slow", { marker: join(dir, "slow"), ms: 800 }, { signature: "first" }),
+        task("echo", { quick: true }, { signature: "second", timeoutMs: 400 }),
+      ]);
+      // One worker and a queue: the second task waits ~800 ms behind the first, then runs at once.
+      const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation: "thread", handleSignals: false, logLevel: "silent" });
+      const result = await runner.run();
+      expect(result.tasks).toMatchObject({ done: 2, failed: 0, timedOut: 0 });
+      expect(outcomes.map((outcome) => outcome.signature)).toEqual(["first", "second"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("on a stop, queued tasks that have not started are cancelled, not run", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ujr-queue-"));
+    try {
+      const { job, outcomes } = listJob("stopping", [
+        task("slow", { marker: join(dir, "a"), ms: 300 }, { signature: "running" }),
+        task("slow", { marker: join(dir, "b"), ms: 300 }, { signature: "queued" }),
+      ]);
+      const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation: "thread", handleSignals: false, logLevel: "silent" });
+      const cancelled: string[] = [];
+      runner.on("task:cancelled", (event) => cancelled.push(event.signature ?? ""));
+      let started = 0;
+      runner.on("task:started", () => ++started === 2 && runner.stop({ graceMs: 10_000 }));
+      const result = await runner.run();
+      expect(result.reason).toBe("stopped");
+      expect(outcomes).toEqual([expect.objectContaining({ signature: "running", ok: true })]);
+      expect(cancelled).toEqual(["queued"]);
+      expect(existsSync(join(dir, "b"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("TinypoolExecutor: module resolution", () => {
   it("reports an unknown task module with where it looked", async () => {

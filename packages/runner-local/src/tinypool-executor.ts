@@ -54,6 +54,8 @@ export class TinypoolExecutor implements Executor {
   #pool: Tinypool | undefined;
   #inFlight = 0;
   readonly #controllers = new Map<string, AbortController>();
+  readonly #started = new Set<string>();
+  #startListener: ((runId: string) => void) | undefined;
   #progressListener: ProgressListener | undefined;
   /** Threads post progress here (see worker.ts); created with the pool. */
   #progressBroadcast: BroadcastChannel | undefined;
@@ -133,13 +135,37 @@ export class TinypoolExecutor implements Executor {
       if (this.#progressListener) message.push(1);
       const pool = this.#ensurePool();
       const options = this.isolation === "process" ? { signal: controller.signal, channel: this.#progressChannel } : { signal: controller.signal };
-      return (await pool.run(message, options)) as TaskOutcome;
+      const outcome = pool.run(message, options) as Promise<TaskOutcome>;
+      this.#reportStarts();
+      return await outcome;
     } catch (error) {
       if (controller.signal.aborted) return { ok: false, error: controller.signal.reason as TaskFailure };
       return { ok: false, error: this.#classify(run, error) };
     } finally {
       this.#inFlight--;
       this.#controllers.delete(run.id);
+      this.#started.delete(run.id);
+      this.#reportStarts();
+    }
+  }
+
+  setStartListener(listener: ((runId: string) => void) | undefined): void {
+    this.#startListener = listener;
+  }
+
+  /**
+   * Tinypool starts tasks in submission order, one per worker: the oldest `workers`
+   * tasks in flight are the running ones. Tell the runner when a task joins them.
+   */
+  #reportStarts(): void {
+    const listener = this.#startListener;
+    if (!listener) return;
+    let position = 0;
+    for (const runId of this.#controllers.keys()) {
+      if (position++ >= this.workers) break;
+      if (this.#started.has(runId)) continue;
+      this.#started.add(runId);
+      listener(runId);
     }
   }
 

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { createLogger, type LogLevel } from "@ujr/core";
+import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
 import { checkLogLevel, DEFAULT_CONFIG, parse, UsageError } from "../args.js";
 import { exitCodeForRun } from "../exit-codes.js";
@@ -16,7 +16,13 @@ export const runHelp = `ujr run [config] [options]
   --workers <n>        pool size (overrides runner.workers)
   --status-port <port> serve /status, /metrics, /healthz on 127.0.0.1:<port> (overrides
                        runner.status.port; ${DEFAULT_STATUS_PORT} is what \`ujr status\` looks at; 0: any free port)
-  --no-tty             no live view: plain log lines even in a terminal (also under CI)`;
+  --no-tty             no live view: plain log lines even in a terminal (also under CI)
+  --job <name>         run only this job of the file (repeat for several)`;
+
+async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger): Promise<Executor> {
+  const { createExecutorFromConfig } = await import("@ujr/executor-bullmq");
+  return createExecutorFromConfig(runnerConfig, { logger });
+}
 
 /** Where `ujr run` writes; tests inject a terminal. */
 export interface RunTerminal {
@@ -40,6 +46,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     workers: { type: "string" },
     "status-port": { type: "string" },
     "no-tty": { type: "boolean" },
+    job: { type: "string", multiple: true },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -60,10 +67,14 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   // The live view keeps itself under the log lines by watching what goes through stdout's
   // write(): logs must go there (not straight to the file descriptor).
   const logger = createLogger({ level: logLevel, pretty, ...(live || terminal ? { destination: stdout } : {}) });
+  // Tasks run in the local pool unless the config asks for a distributed executor.
+  const executor = config.runner.executor.kind === "local" ? undefined : await distributedExecutor(config.runner, logger);
   const runner = new ConfigFileRunner(config, {
+    ...(executor ? { executor } : {}),
     watch: !values["no-watch"],
     ...(values["keep-alive"] ? { keepAlive: true } : {}),
     ...(values.workers ? { workers: Number(values.workers) } : {}),
+    ...(values.job ? { only: values.job as unknown as string[] } : {}),
     logLevel,
     logger,
     prettyLogs: pretty,

@@ -10,7 +10,11 @@ function escapeChar(char: string): string {
   return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
 }
 
+/** Printable ASCII without `"` and `\`: written as is (the common case: keys, ids, most text). */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 function dumpString(value: string): string {
+  if (PLAIN.test(value)) return `"${value}"`;
   const json = JSON.stringify(value);
   return HAS_NON_ASCII.test(json) ? json.replace(NON_ASCII, escapeChar) : json;
 }

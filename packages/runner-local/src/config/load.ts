@@ -131,7 +131,10 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
       });
     }
   }
-  if (issues.length > 0) throw configError(path, doc, lineCounter, issues);
+  // A value whose variable is missing is still "${VAR}": its own schema errors are noise.
+  const missing = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING").map((issue) => issue.path);
+  const relevant = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING" || !missing.some((path) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`)));
+  if (relevant.length > 0) throw configError(path, doc, lineCounter, relevant);
   return { file: path, dir, runner, dataDir: resolvePath(dir, runner.dataDir), jobs };
 }
 

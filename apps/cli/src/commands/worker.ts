@@ -1,0 +1,55 @@
+import { resolve } from "node:path";
+import { createLogger, type LogLevel } from "@ujr/core";
+import { checkLogLevel, parse, UsageError } from "../args.js";
+import type { Output } from "../output.js";
+
+export const workerHelp = `ujr worker --redis <redis://...> [options]
+  Runs tasks for coordinators whose config has runner.executor.kind: bullmq, on this
+  machine's local pool. Start any number, on any machines; each resolves task modules
+  (plugins by package name) from its own config's folder.
+  --redis <url>        the queue's Redis (default: env REDIS_URL)
+  --queue <name>       the queue (runner.executor.queue; default ujr)
+  --config <file>      this machine's ujr.config.yaml: plugins resolve from its folder
+  --workers <n>        local pool size (default: CPUs)
+  --isolation <kind>   process (default) | thread
+  --log-level <level>
+  First SIGINT/SIGTERM: stop taking tasks, let running ones finish (30 s), then hand them
+  back to the queue; a second one stops at once.`;
+
+export async function workerCommand(argv: string[], output: Output): Promise<number> {
+  const { values } = parse(argv, {
+    redis: { type: "string" },
+    queue: { type: "string" },
+    config: { type: "string" },
+    workers: { type: "string" },
+    isolation: { type: "string" },
+    "log-level": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (values.help) {
+    output.out(workerHelp);
+    return 0;
+  }
+  checkLogLevel(values["log-level"] as string | undefined);
+  const redis = (values.redis as string | undefined) ?? process.env.REDIS_URL;
+  if (!redis) throw new UsageError("ujr worker needs the queue's Redis: pass --redis redis://host:6379 or set REDIS_URL");
+  const isolation = values.isolation as string | undefined;
+  if (isolation !== undefined && isolation !== "process" && isolation !== "thread") throw new UsageError(`--isolation must be process or thread (got "${isolation}")`);
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (workers !== undefined && !(Number.isInteger(workers) && workers > 0)) throw new UsageError(`--workers must be a positive whole number (got "${String(values.workers)}")`);
+  const logLevel = ((values["log-level"] as string | undefined) ?? "info") as LogLevel;
+  const logger = createLogger({ level: logLevel, pretty: process.stdout.isTTY === true });
+  const { runWorker } = await import("@ujr/executor-bullmq");
+  const handle = await runWorker({
+    redis,
+    ...(values.queue ? { queue: values.queue as string } : {}),
+    ...(values.config ? { configFile: resolve(values.config as string) } : {}),
+    ...(workers ? { workers } : {}),
+    ...(isolation ? { isolation: isolation as "process" | "thread" } : {}),
+    logger,
+    logLevel,
+  });
+  logger.info({ queue: handle.queue, concurrency: handle.concurrency }, "worker ready");
+  await handle.closed;
+  return 0;
+}

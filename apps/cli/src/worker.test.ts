@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { main } from "./cli.js";
+import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+const redis = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+let project: ReturnType<typeof projectOutsideWorkspace>;
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL");
+  project?.cleanup();
+});
+
+function start(argv: string[], cwd: string): { child: ChildProcess; exited: Promise<{ code: number | null; stdout: string }>; output: () => string } {
+  const child = spawn(process.execPath, [bin, ...argv], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  let stdout = "";
+  child.stdout!.on("data", (chunk) => (stdout += chunk));
+  child.stderr!.on("data", (chunk) => (stdout += chunk));
+  const exited = new Promise<{ code: number | null; stdout: string }>((resolve) => child.on("exit", (code) => resolve({ code, stdout })));
+  return { child, exited, output: () => stdout };
+}
+
+describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", () => {
+  it("a coordinator's tasks run on a separate worker process that resolves plugins from its own config", async () => {
+    project = projectOutsideWorkspace();
+    const queue = `ujr-cli-test-${randomBytes(4).toString("hex")}`;
+    const file = project.write(
+      "ujr.config.yaml",
+      `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL:-${redis}}\n    queue: ${queue}\njobs:\n  remote:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 6, label: remote }\n`,
+    );
+    const worker = start(["worker", "--redis", redis, "--queue", queue, "--config", file, "--workers", "2", "--isolation", "thread"], project.dir);
+    const coordinator = start(["run", file, "--no-watch", "--workers", "1"], project.dir);
+    const { code, stdout } = await coordinator.exited;
+    expect(code, stdout).toBe(0);
+    const lines = readFileSync(join(project.dir, "data", "remote", "lines.txt"), "utf8").trim().split("\n").sort();
+    expect(lines).toEqual(["remote-0", "remote-1", "remote-2", "remote-3", "remote-4", "remote-5"]);
+    expect(worker.output()).toContain("worker ready");
+    worker.child.kill("SIGTERM");
+    expect((await worker.exited).code).toBe(0);
+  }, 60_000);
+
+  it("ujr worker without Redis says how to give it", async () => {
+    const saved = process.env.REDIS_URL;
+    delete process.env.REDIS_URL;
+    try {
+      const err: string[] = [];
+      const code = await main(["worker"], { out: () => {}, err: (text) => err.push(text) });
+      expect(code).toBe(2);
+      expect(err.join("\n")).toContain("ujr worker needs the queue's Redis: pass --redis redis://host:6379 or set REDIS_URL");
+    } finally {
+      if (saved !== undefined) process.env.REDIS_URL = saved;
+    }
+  });
+});
