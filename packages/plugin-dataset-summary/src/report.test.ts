@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTidyDb } from "./__fixtures__/tidy-db.js";
 import type { Manifest } from "./manifest.js";
 import { toCsv } from "./report/csv.js";
-import { BAR_COLOUR, LINE_COLOUR } from "./report/svg.js";
+import { renderReportHtml } from "./report/html.js";
+import { BAR_COLOUR, fillTimeGaps, LINE_COLOUR } from "./report/svg.js";
 import { runSummary } from "./run.js";
 
 /** Decodes an 8-bit RGB/RGBA PNG into RGBA pixels (enough for Chromium screenshots). */
@@ -101,6 +102,49 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("report rendering", () => {
   it("CSV quotes what needs quoting", () => {
     expect(toCsv(["a", "b"], [["x,y", 'say "hi"'], [null, 3], ["line\nbreak", { k: 1 }]])).toBe('a,b\r\n"x,y","say ""hi"""\r\n,3\r\n"line\nbreak","{""k"":1}"\r\n');
+  });
+
+  it("CSV cells that a spreadsheet would run as a formula are written as text", () => {
+    const evil = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", "plain", "a=b"];
+    const csv = toCsv(["text", "n"], evil.map((t, i) => [t, -i]));
+    const cells = csv.split("\r\n").slice(1, -1);
+    expect(cells).toEqual([
+      `"'=HYPERLINK(""http://x"")",0`,
+      "'+1+1,-1",
+      "'-2+3,-2",
+      "'@SUM(A1),-3",
+      "'\tcmd,-4",
+      `"'\rcmd",-5`,
+      "plain,-6",
+      "a=b,-7",
+    ]);
+  });
+
+  it("the line chart of a time series draws zero for days (and hours) without rows", () => {
+    const days = fillTimeGaps([
+      { label: "2024-05-01", value: 4 },
+      { label: "2024-05-04", value: 2 },
+    ]);
+    expect(days).toEqual([
+      { label: "2024-05-01", value: 4 },
+      { label: "2024-05-02", value: 0 },
+      { label: "2024-05-03", value: 0 },
+      { label: "2024-05-04", value: 2 },
+    ]);
+    expect(fillTimeGaps([{ label: "2024-05-01T23:00:00Z", value: 1 }, { label: "2024-05-02T01:00:00Z", value: 1 }]).map((p) => p.label)).toEqual([
+      "2024-05-01T23:00:00Z",
+      "2024-05-02T00:00:00Z",
+      "2024-05-02T01:00:00Z",
+    ]);
+    const other = [{ label: "b", value: 1 }, { label: "a", value: 2 }];
+    expect(fillTimeGaps(other)).toBe(other);
+
+    const m = { ...manifest, queries: [{ name: "per_day", title: "Per day", kind: "builtin" as const, builtin: "tweets_over_time" as const, rows: 2, columns: ["period", "tweets"], truncated: false, durationMs: 1, chart: { type: "line" as const, x: "period", y: "tweets" } }] };
+    const html = renderReportHtml(m, new Map([["per_day", { columns: ["period", "tweets"], rows: [["2024-05-01", 4], ["2024-05-03", 2]] }]]));
+    expect(html).toContain("<title>2024-05-02: 0</title>");
+    expect(html.match(/<circle /g)).toHaveLength(3);
+    // the table still shows the rows the query returned
+    expect(html).not.toContain("<td>2024-05-02</td>");
   });
 
   it("report.html is self-contained and escapes text", () => {

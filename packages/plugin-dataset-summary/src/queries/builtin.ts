@@ -77,6 +77,21 @@ function scope(d: Dialect, alias = "t"): string {
   return `${collected(d, alias)} AND ${inRange(d, alias)}`;
 }
 
+/**
+ * A text sort key that sorts the same on both backends: SQLite compares text bytewise
+ * (BINARY); PostgreSQL would use the database's collation (e.g. en_US ignores punctuation
+ * and case at first), which changes the order and which rows a LIMIT keeps. "C" is
+ * bytewise, and UTF-8 byte order is code point order, as in SQLite.
+ */
+function textKey(d: Dialect, expr: string): string {
+  return d === "sqlite" ? expr : `${expr} COLLATE "C"`;
+}
+
+/** Descending with NULLs last, as SQLite sorts them (PostgreSQL puts NULLs first in DESC). */
+function desc(expr: string): string {
+  return `${expr} DESC NULLS LAST`;
+}
+
 function limit(d: Dialect): string {
   return d === "sqlite" ? "LIMIT :limit" : "LIMIT CAST(:limit AS bigint)";
 }
@@ -122,7 +137,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
         title: `Tweets per ${interval}`,
         description,
         requires: ["tweets"],
-        sql: `SELECT ${p} AS period, count(*) AS tweets FROM tweets t WHERE t.created_at IS NOT NULL AND ${scope(d)} GROUP BY ${p} ORDER BY period`,
+        sql: `SELECT ${p} AS period, count(*) AS tweets FROM tweets t WHERE t.created_at IS NOT NULL AND ${scope(d)} GROUP BY ${p} ORDER BY ${textKey(d, p)}`,
         chart: { type: "line", x: "period", y: "tweets" },
       };
     }
@@ -134,7 +149,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
         sql: `SELECT h.tag_lower AS hashtag, count(DISTINCT h.tweet_id) AS tweets
           FROM hashtags h JOIN tweets t ON t.id = h.tweet_id
           WHERE h.tag_lower IS NOT NULL AND ${scope(d)}
-          GROUP BY h.tag_lower ORDER BY tweets DESC, hashtag ${limit(d)}`,
+          GROUP BY h.tag_lower ORDER BY tweets DESC, ${textKey(d, "h.tag_lower")} ${limit(d)}`,
         chart: { type: "bar", x: "hashtag", y: "tweets" },
       };
     case "top_mentions":
@@ -145,7 +160,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
         sql: `SELECT lower(m.username) AS username, count(DISTINCT m.tweet_id) AS tweets
           FROM mentions m JOIN tweets t ON t.id = m.tweet_id
           WHERE m.username IS NOT NULL AND ${scope(d)}
-          GROUP BY lower(m.username) ORDER BY tweets DESC, username ${limit(d)}`,
+          GROUP BY lower(m.username) ORDER BY tweets DESC, ${textKey(d, "lower(m.username)")} ${limit(d)}`,
         chart: { type: "bar", x: "username", y: "tweets" },
       };
     case "top_urls":
@@ -156,7 +171,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
         sql: `SELECT s.effective_url AS url, count(DISTINCT s.tweet_id) AS tweets
           FROM (${urlSource(d)}) s
           WHERE s.effective_url IS NOT NULL
-          GROUP BY s.effective_url ORDER BY tweets DESC, url ${limit(d)}`,
+          GROUP BY s.effective_url ORDER BY tweets DESC, ${textKey(d, "s.effective_url")} ${limit(d)}`,
         chart: { type: "bar", x: "url", y: "tweets" },
       };
     case "top_domains":
@@ -167,7 +182,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
         sql: `SELECT x.domain, count(DISTINCT x.tweet_id) AS tweets
           FROM (SELECT s.tweet_id, ${hostOf(d, "s.effective_url")} AS domain FROM (${urlSource(d)}) s WHERE s.effective_url IS NOT NULL) x
           WHERE x.domain IS NOT NULL AND x.domain <> ''
-          GROUP BY x.domain ORDER BY tweets DESC, x.domain ${limit(d)}`,
+          GROUP BY x.domain ORDER BY tweets DESC, ${textKey(d, "x.domain")} ${limit(d)}`,
         chart: { type: "bar", x: "domain", y: "tweets" },
       };
     case "languages":
@@ -177,7 +192,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
         requires: ["tweets"],
         sql: `SELECT COALESCE(t.lang, '(unknown)') AS lang, count(*) AS tweets
           FROM tweets t WHERE ${scope(d)}
-          GROUP BY COALESCE(t.lang, '(unknown)') ORDER BY tweets DESC, lang ${limit(d)}`,
+          GROUP BY COALESCE(t.lang, '(unknown)') ORDER BY tweets DESC, ${textKey(d, "COALESCE(t.lang, '(unknown)')")} ${limit(d)}`,
         chart: { type: "bar", x: "lang", y: "tweets" },
       };
     case "most_retweeted":
@@ -197,7 +212,7 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
           LEFT JOIN users ou ON ou.id = o.author_id
           WHERE r.reference_type = '${type}' AND ${scope(d)}
           GROUP BY r.referenced_tweet_id, ou.username, o.created_at, o.${metric}, o.text
-          ORDER BY ${countCol} DESC, ${metric} DESC, tweet_id ${limit(d)}`,
+          ORDER BY ${countCol} DESC, ${desc(`o.${metric}`)}, ${textKey(d, "r.referenced_tweet_id")} ${limit(d)}`,
         chart: { type: "bar", x: "tweet_id", y: countCol },
       };
     }
@@ -205,7 +220,9 @@ export function builtinQuery(report: BuiltinReport, d: Dialect, options: Builtin
       const since =
         d === "sqlite"
           ? "(:since IS NULL OR t.first_seen_at > :since)"
-          : "(CAST(:since AS timestamptz) IS NULL OR t.first_seen_at > CAST(:since AS timestamptz))";
+          : // the watermark is written with millisecond precision: compare at that precision,
+            // or a tweet first seen at .123456 would be "new" again after a watermark of .123
+            "(CAST(:since AS timestamptz) IS NULL OR date_trunc('milliseconds', t.first_seen_at) > CAST(:since AS timestamptz))";
       const sinceOut = d === "sqlite" ? ":since" : "CAST(:since AS text)";
       const maxSeen = d === "sqlite" ? "max(t.first_seen_at)" : `to_char(max(t.first_seen_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
       return {

@@ -3,7 +3,7 @@
  * resources) with the run's facts, a chart per query that has one and a table per query.
  */
 import type { Manifest } from "../manifest.js";
-import { barChart, escapeXml, lineChart } from "./svg.js";
+import { barChart, escapeXml, fillTimeGaps, lineChart } from "./svg.js";
 
 export interface ReportData {
   columns: string[];
@@ -56,7 +56,7 @@ export function renderReportHtml(manifest: Manifest, data: ReadonlyMap<string, R
       const yi = d.columns.indexOf(q.chart.y);
       if (xi >= 0 && yi >= 0) {
         const points = d.rows.map((r) => ({ label: String(r[xi] ?? ""), value: r[yi] }));
-        out.push(q.chart.type === "line" ? lineChart(points, { title: q.title }) : barChart(points, { title: q.title }));
+        out.push(q.chart.type === "line" ? lineChart(fillTimeGaps(points), { title: q.title }) : barChart(points, { title: q.title }));
       }
     }
     if (d) {

@@ -31,6 +31,33 @@ export interface Point {
   value: unknown;
 }
 
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/;
+
+/**
+ * A time series of days (`YYYY-MM-DD`) or hours (`YYYY-MM-DDTHH:00:00Z`), as
+ * tweets_over_time gives it, only has rows for periods with tweets: this adds the missing
+ * periods between the first and the last with the value 0, so that the line drops to zero
+ * instead of joining two busy days across a quiet one. Other labels (or more than
+ * `maxPoints` periods) are returned as they are.
+ */
+export function fillTimeGaps(points: readonly Point[], maxPoints = 5000): readonly Point[] {
+  if (points.length < 2) return points;
+  const kind = points.every((p) => DAY.test(p.label)) ? "day" : points.every((p) => HOUR.test(p.label)) ? "hour" : undefined;
+  if (!kind) return points;
+  const step = kind === "day" ? 86_400_000 : 3_600_000;
+  const at = (label: string) => Date.parse(kind === "day" ? `${label}T00:00:00Z` : label);
+  const label = (t: number) => (kind === "day" ? new Date(t).toISOString().slice(0, 10) : new Date(t).toISOString().slice(0, 13) + ":00:00Z");
+  const byTime = new Map(points.map((p) => [at(p.label), p]));
+  const times = [...byTime.keys()].sort((a, b) => a - b);
+  const first = times[0]!;
+  const last = times[times.length - 1]!;
+  if ((last - first) / step + 1 > maxPoints) return points;
+  const out: Point[] = [];
+  for (let t = first; t <= last; t += step) out.push(byTime.get(t) ?? { label: label(t), value: 0 });
+  return out;
+}
+
 export function lineChart(points: readonly Point[], options: { width?: number; height?: number; title?: string } = {}): string {
   const width = options.width ?? 900;
   const height = options.height ?? 320;
