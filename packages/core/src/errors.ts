@@ -87,21 +87,43 @@ export const errorCatalogue = {
 
 export type UjrErrorCode = keyof typeof errorCatalogue;
 
-/** An error of the catalogue. Check it with `isUjrError(err, code)`. */
-export class UjrError extends Error {
+/**
+ * An error of a catalogue (core's or a package's own, see `defineErrors`). Its name is
+ * always "UjrError"; check it with `isUjrError(err, code)`.
+ */
+export class CatalogueError<Code extends string = string> extends Error {
   override readonly name = "UjrError";
-  readonly code: UjrErrorCode;
+  readonly code: Code;
   readonly exitCode: 1 | 2;
   readonly params: ErrorParams;
   /** Set to false on errors that retrying cannot fix. */
   retryable?: boolean;
 
-  constructor(code: UjrErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
-    const spec: ErrorSpec = errorCatalogue[code];
+  constructor(code: Code, spec: ErrorSpec, params: ErrorParams = {}, options?: { cause?: unknown }) {
     super(formatMessage(spec.message, params), options);
     this.code = code;
     this.exitCode = spec.exitCode;
     this.params = params;
+  }
+}
+
+/**
+ * Declares a package's error catalogue, as fastify's lib/errors.js does: each code with a
+ * message template (`{name}` placeholders) that says what to do, and the exit code a CLI
+ * uses for it. Returns the function that makes those errors.
+ */
+export function defineErrors<const Catalogue extends Record<string, ErrorSpec>>(catalogue: Catalogue) {
+  return function error(code: keyof Catalogue & string, params?: ErrorParams, options?: { cause?: unknown }): CatalogueError<keyof Catalogue & string> {
+    return new CatalogueError(code, catalogue[code]!, params, options);
+  };
+}
+
+export type { ErrorSpec };
+
+/** An error of core's catalogue. Check it with `isUjrError(err, code)`. */
+export class UjrError extends CatalogueError<UjrErrorCode> {
+  constructor(code: UjrErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
+    super(code, errorCatalogue[code], params, options);
   }
 }
 

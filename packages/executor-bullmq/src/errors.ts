@@ -4,7 +4,9 @@
  * process and machine boundaries as plain objects).
  */
 
-export type BullmqErrorParams = Record<string, string | number | undefined>;
+import { defineErrors, type CatalogueError, type ErrorParams } from "@ujr/core";
+
+export type BullmqErrorParams = ErrorParams;
 
 export const bullmqErrorCatalogue = {
   UJR_BULLMQ_REDIS_UNREACHABLE: {
@@ -31,26 +33,7 @@ export const bullmqErrorCatalogue = {
 
 export type BullmqErrorCode = keyof typeof bullmqErrorCatalogue;
 
-/** An error of this package's catalogue; its name is "UjrError" like core's. */
-export class BullmqExecutorError extends Error {
-  override readonly name = "UjrError";
-  readonly code: BullmqErrorCode;
-  readonly exitCode: 1 | 2;
-  readonly params: BullmqErrorParams;
-  retryable?: boolean;
+/** Makes an error of this catalogue (name "UjrError", like core's; checked by `code`). */
+export const bullmqError = defineErrors(bullmqErrorCatalogue);
 
-  constructor(code: BullmqErrorCode, params: BullmqErrorParams = {}, options?: { cause?: unknown }) {
-    const spec = bullmqErrorCatalogue[code];
-    super(
-      spec.message.replace(/\{(\w+)\}/g, (whole, key: string) => (params[key] === undefined ? whole : String(params[key]))),
-      options,
-    );
-    this.code = code;
-    this.exitCode = spec.exitCode;
-    this.params = params;
-  }
-}
-
-export function bullmqError(code: BullmqErrorCode, params?: BullmqErrorParams, options?: { cause?: unknown }): BullmqExecutorError {
-  return new BullmqExecutorError(code, params, options);
-}
+export type BullmqExecutorError = CatalogueError<BullmqErrorCode>;

@@ -2,7 +2,7 @@
  * The error catalogue of @ujr/runner-local (beyond core's): each error has a stable code,
  * a message that says what to do, and the exit code a CLI uses for it. Check by `code`.
  */
-import { formatMessage, type ErrorParams } from "@ujr/core";
+import { defineErrors } from "@ujr/core";
 
 export const localErrorCatalogue = {
   UJR_STATUS_LISTEN_FAILED: {
@@ -14,17 +14,5 @@ export const localErrorCatalogue = {
 
 export type LocalErrorCode = keyof typeof localErrorCatalogue;
 
-export class LocalRunnerError extends Error {
-  override readonly name = "UjrError";
-  readonly code: LocalErrorCode;
-  readonly exitCode: 1 | 2;
-  readonly params: ErrorParams;
-
-  constructor(code: LocalErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
-    const spec = localErrorCatalogue[code];
-    super(formatMessage(spec.message, params), options);
-    this.code = code;
-    this.exitCode = spec.exitCode;
-    this.params = params;
-  }
-}
+/** Makes an error of this catalogue (name "UjrError", checked by `code`). */
+export const localError = defineErrors(localErrorCatalogue);

@@ -8,4 +8,4 @@ export { loadPlugin, resolvePlugin, installCommand, type LoadedPlugin } from "./
 export { interpolateEnv } from "./config/interpolate.js";
 export { startStatusServer, DEFAULT_STATUS_PORT, DEFAULT_STATUS_HOST, type StatusServer, type StatusServerOptions } from "./status-server.js";
 export { createStatusMetrics, TASK_OUTCOMES, type StatusMetrics } from "./status-metrics.js";
-export { LocalRunnerError, localErrorCatalogue, type LocalErrorCode } from "./errors.js";
+export { localError, localErrorCatalogue, type LocalErrorCode } from "./errors.js";

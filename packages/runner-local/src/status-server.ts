@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
-import { LocalRunnerError } from "./errors.js";
+import { localError } from "./errors.js";
 import { createStatusMetrics } from "./status-metrics.js";
 
 /** The port `ujr status` looks at by default (Prometheus exporters' range). */
@@ -112,7 +112,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   } catch (error) {
     metrics.dispose();
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new LocalRunnerError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
+    throw localError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
   }
   server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
   const port = (server.address() as AddressInfo).port;
