@@ -85,6 +85,22 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
       }
     }, 60_000);
 
+    it("arguments and results are structured-cloned (Dates, Maps, typed arrays, BigInts arrive intact)", async () => {
+      const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
+      executors.push(executor);
+      const args = { since: new Date(1000), ids: new Set(["x"]) };
+      const outcome = await executor.submit({ id: "rich", job: "j", ref: { module: fixtures, export: "richValues" }, args, attempt: 1, resolveFrom: [] });
+      expect(outcome.ok).toBe(true);
+      const value = (outcome as { value: { when: Date; tags: Map<string, number>; bytes: Uint8Array; big: bigint; echoed: typeof args } }).value;
+      expect(value.when).toBeInstanceOf(Date);
+      expect(value.when.getTime()).toBe(0);
+      expect(value.tags).toEqual(new Map([["a", 1]]));
+      expect([...value.bytes]).toEqual([1, 2, 3]);
+      expect(value.big).toBe(2n ** 70n);
+      expect(value.echoed.since.getTime()).toBe(1000);
+      expect(value.echoed.ids).toEqual(new Set(["x"]));
+    });
+
     it("a result that cannot cross to the runner fails with a clear error", async () => {
       const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
       executors.push(executor);

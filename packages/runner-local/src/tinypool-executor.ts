@@ -113,6 +113,9 @@ export class TinypoolExecutor implements Executor {
       maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
+      // Structured clone over IPC too, so that a task's arguments and result arrive the
+      // same way (Dates, Maps, typed arrays...) whichever the isolation.
+      serialization: "advanced",
       env,
       ...(memory && this.isolation === "thread" ? { resourceLimits: { maxOldGenerationSizeMb: memory } } : {}),
       ...(memory && this.isolation === "process" ? { execArgv: [`--max-old-space-size=${memory}`] } : {}),

@@ -53,3 +53,10 @@ export const slow = defineTask({
 });
 
 export const unclonable = defineTask({ module, name: "unclonable", run: () => ({ fn: () => 1 }) });
+
+/** Returns values JSON cannot carry: they must arrive intact from threads and processes. */
+export const richValues = defineTask({
+  module,
+  name: "richValues",
+  run: (args) => ({ when: new Date(0), tags: new Map([["a", 1]]), bytes: new Uint8Array([1, 2, 3]), big: 2n ** 70n, echoed: args }),
+});
