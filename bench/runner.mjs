@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Tinypool } from "tinypool";
 import { JobDone } from "@ujr/core";
-import { LocalJobsRunner } from "@ujr/runner-local";
+import { LocalJobsRunner, TinypoolExecutor } from "@ujr/runner-local";
 import { noop } from "./noop-tasks.mjs";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "50000" }, "rss-n": { type: "string", default: "200000" }, workers: { type: "string" } } });
@@ -70,10 +70,12 @@ async function runRaw(isolation, n) {
 }
 
 async function runUjr(isolation, n) {
-  // The job offers as many tasks as the runner can take: the executor's size (a task
-  // running on each worker plus a bounded queue).
-  const runner = new LocalJobsRunner({ jobs: [], workers: WORKERS, isolation, logLevel: "warn", handleSignals: false });
-  const job = new NoopJob(n, runner.snapshot().executor.size);
+  // Warm the pool up as the raw run does: workers started, modules loaded, code compiled.
+  const executor = new TinypoolExecutor({ workers: WORKERS, isolation, logLevel: "warn" });
+  const ref = noop.ref;
+  await Promise.all(Array.from({ length: WORKERS * 4 }, (_, index) => executor.submit({ id: `warm-${index}`, job: "warm", ref, args: { emittedAt: now() }, attempt: 1, resolveFrom: [] })));
+  const runner = new LocalJobsRunner({ jobs: [], executor, logLevel: "warn", handleSignals: false });
+  const job = new NoopJob(n, executor.size);
   runner.addJob(job);
   const started = now();
   await runner.run();
