@@ -1,24 +1,44 @@
-import { access, constants } from "node:fs/promises";
+import { access, constants, stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
-import { parseEvents } from "./parse-events.js";
-import { parseEventsInWorker, workerAvailable } from "./parse-in-worker.js";
+import { parseEvents, type ParseEvent } from "./parse-events.js";
+import { acquireParseWorker, releaseParseWorker, workerAvailable, type ParseJob, type ParseWorker } from "./parse-in-worker.js";
 import { fileKind, hashFile } from "./read-raw.js";
-
-/** Files at least this big are parsed in a worker thread (in parallel with the writes). */
-export const WORKER_MIN_BYTES = 4 << 20;
 import type { FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
+
+/** With `autoWorker`, files at least this big are parsed in a worker thread (in parallel with the writes). */
+export const WORKER_MIN_BYTES = 4 << 20;
 
 /**
  * The backend-independent load loop: hash, claim, stream lines, parse, write, commit.
  * Everything of one file happens in the transaction `txn`; any exception rolls it back.
+ *
+ * With a parse worker (`opts.parseInWorker`, or `autoWorker` for a big file on a machine
+ * with two cores or more) the file is read and parsed in a worker thread, which starts
+ * before the hash and the claim, while this thread writes the rows.
  */
-export async function ingestWith(txn: FileTxn, path: string, opts: IngestOptions = {}): Promise<IngestResult> {
-  const { signal, logger, onPage } = opts;
+export async function ingestWith(txn: FileTxn, path: string, opts: IngestOptions = {}, autoWorker = false): Promise<IngestResult> {
+  let bytes: number;
   try {
     await access(path, constants.R_OK);
+    bytes = (await stat(path)).size;
   } catch (e) {
     throw new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e });
   }
+  const useWorker = (opts.parseInWorker ?? (autoWorker && bytes >= WORKER_MIN_BYTES && availableParallelism() > 1)) && workerAvailable();
+  let parser: ParseWorker | undefined;
+  let job: ParseJob | undefined;
+  if (useWorker) job = (parser = acquireParseWorker()).start(path);
+  try {
+    return await load(txn, path, opts, job);
+  } finally {
+    job?.cancel();
+    if (parser) releaseParseWorker(parser);
+  }
+}
+
+async function load(txn: FileTxn, path: string, opts: IngestOptions, job: ParseJob | undefined): Promise<IngestResult> {
+  const { signal, logger, onPage } = opts;
   const { sha256, size } = await hashFile(path, signal);
   const kind = fileKind(path);
   const stats: FileStats = {
@@ -56,8 +76,8 @@ export async function ingestWith(txn: FileTxn, path: string, opts: IngestOptions
       logger?.warn({ code, path, entry: entry || undefined, lineNo }, `tidy: line skipped: ${message}`);
       await txn.writeIngestError([fileId, path, entry, lineNo, code, message, now]);
     };
-    const useWorker = (opts.parseInWorker ?? false) && workerAvailable();
-    const events = useWorker ? parseEventsInWorker(path, fileId, signal) : parseEvents(path, fileId, signal);
+    const local = () => parseEvents(path, fileId, signal);
+    const events: AsyncIterable<ParseEvent> = job ? job.events(fileId, local, signal) : local();
     try {
       for await (const ev of events) {
         if (signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", path);

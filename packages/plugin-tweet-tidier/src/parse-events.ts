@@ -3,46 +3,57 @@ import { errorInfo } from "./errors.js";
 import { parsePage, parseSidecarLine, type ParsedPage, type Row } from "./parse-page.js";
 import { readRaw } from "./read-raw.js";
 
-/** What the load loop receives for each line of a raw file. */
+/** What the load loop receives for each line of a raw file; `index`: 0-based position in the file's events. */
 export type ParseEvent =
-  | { t: "page"; entry: string; lineNo: number; parsed: ParsedPage }
-  | { t: "sidecar"; entry: string; lineNo: number; row: Row }
-  | { t: "error"; entry: string; lineNo: number; code: TidyErrorCode; message: string };
+  | { t: "page"; index: number; entry: string; lineNo: number; parsed: ParsedPage }
+  | { t: "sidecar"; index: number; entry: string; lineNo: number; row: Row }
+  | { t: "error"; index: number; entry: string; lineNo: number; code: TidyErrorCode; message: string };
 
 /**
  * Reads and parses a raw file into events, in this thread. Bad lines become `error`
  * events; a read/decompression failure becomes a final UJR_TIDY_READ_FAILED event.
+ *
+ * `skip(index)`: true for lines to pass over without parsing them (no event); the page
+ * numbers of the events after them are then not the file's (the caller renumbers).
  */
-export async function* parseEvents(path: string, fileId: number, signal?: AbortSignal): AsyncGenerator<ParseEvent> {
+export async function* parseEvents(
+  path: string,
+  fileId: number,
+  signal?: AbortSignal,
+  skip?: (index: number) => boolean,
+): AsyncGenerator<ParseEvent> {
   let pages = 0;
+  let index = 0;
   let lastEntry = "";
   let lastLine = 0;
   try {
     for await (const line of readRaw(path, signal)) {
       lastEntry = line.entry;
       lastLine = line.lineNo;
+      const i = index++;
+      if (skip?.(i)) continue;
       let value: unknown;
       try {
         value = JSON.parse(line.text);
       } catch (e) {
-        yield { t: "error", entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_BAD_JSON", message: `invalid JSON: ${(e as Error).message}` };
+        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_BAD_JSON", message: `invalid JSON: ${(e as Error).message}` };
         continue;
       }
       try {
         if (line.kind === "urls") {
-          yield { t: "sidecar", entry: line.entry, lineNo: line.lineNo, row: parseSidecarLine(value, fileId) };
+          yield { t: "sidecar", index: i, entry: line.entry, lineNo: line.lineNo, row: parseSidecarLine(value, fileId) };
         } else {
           const parsed = parsePage(value, { fileId, pageNo: pages + 1, entry: line.entry, lineNo: line.lineNo });
           pages++;
-          yield { t: "page", entry: line.entry, lineNo: line.lineNo, parsed };
+          yield { t: "page", index: i, entry: line.entry, lineNo: line.lineNo, parsed };
         }
       } catch (e) {
         if ((e as { code?: string }).code !== "UJR_TIDY_NOT_A_PAGE") throw e;
-        yield { t: "error", entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_NOT_A_PAGE", message: (e as Error).message };
+        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_NOT_A_PAGE", message: (e as Error).message };
       }
     }
   } catch (e) {
     if (signal?.aborted || (e as Error).name === "AbortError") throw e;
-    yield { t: "error", entry: lastEntry, lineNo: lastLine + 1, code: "UJR_TIDY_READ_FAILED", message: errorInfo(e).message };
+    yield { t: "error", index, entry: lastEntry, lineNo: lastLine + 1, code: "UJR_TIDY_READ_FAILED", message: errorInfo(e).message };
   }
 }

@@ -2,7 +2,6 @@ import { createReadStream } from "node:fs";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
-import tar from "tar-stream";
 
 /** What a line holds: an API response page, or a URL-sidecar record. */
 export type LineKind = "pages" | "urls";
@@ -92,6 +91,8 @@ export async function* readRaw(path: string, signal?: AbortSignal): AsyncGenerat
     for await (const l of splitLines(stream)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text };
     return;
   }
+  // loaded on first use: plain files (and the parse worker's start) do not pay for it
+  const { default: tar } = await import("tar-stream");
   const extract = tar.extract();
   const gz = gunzipped(path, signal);
   gz.on("error", (e) => extract.destroy(e));

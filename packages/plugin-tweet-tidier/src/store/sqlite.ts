@@ -71,7 +71,7 @@ export class SqliteTidyStore implements TidyStore {
       if (fresh && this.db.pragma("journal_mode", { simple: true }) !== "wal") this.db.pragma("page_size = 16384");
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
-      this.db.pragma(`cache_size = -${opts.cacheMb ?? 64 * 1024}`);
+      this.db.pragma(`cache_size = -${(opts.cacheMb ?? 64) * 1024}`);
       migrateSqlite(this.db);
     }
     const p = (sql: string) => this.db.prepare(sql) as Stmt;
@@ -98,7 +98,7 @@ export class SqliteTidyStore implements TidyStore {
     if (this.busy) throw new Error("SqliteTidyStore: one file at a time per connection (open another store to load in parallel)");
     this.busy = true;
     try {
-      return await ingestWith(this.txn(), path, opts);
+      return await ingestWith(this.txn(), path, opts, true);
     } finally {
       this.busy = false;
     }
@@ -126,7 +126,8 @@ export class SqliteTidyStore implements TidyStore {
           const rs = rows[t];
           if (rs.length === 0) continue;
           const st = stmts[t];
-          for (let k = 0; k < rs.length; k++) st.run(rs[k]!);
+          // positional arguments: better-sqlite3 binds them without an element lookup per value
+          for (let k = 0; k < rs.length; k++) st.run(...rs[k]!);
         }
       },
       writeSidecar(row: Row) {

@@ -32,7 +32,10 @@ export interface IngestOptions {
    * may wait, to let a test kill the process deterministically mid-file.
    */
   onPage?: (pages: number) => void | Promise<void>;
-  /** Parse in a worker thread, in parallel with the writes (default false: it pays off only with an idle spare core). */
+  /**
+   * Read and parse in a worker thread, in parallel with the writes. Default: SQLite, for a
+   * file of 4 MiB or more on a machine with two cores or more; PostgreSQL: only when true.
+   */
   parseInWorker?: boolean;
 }
 

@@ -1,0 +1,147 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { fixture, tempDir } from "./__fixtures__/helpers.js";
+import { makeTarGz } from "./__fixtures__/tar.js";
+import type { SqliteTidyStore as Store } from "./store/sqlite.js";
+
+// The parse worker runs the compiled code: these tests use the built package (dist/).
+const built = existsSync(fileURLToPath(new URL("../dist/internal/parse-worker.js", import.meta.url)));
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+const TABLES = [
+  "source_files",
+  "pages",
+  "api_errors",
+  "ingest_errors",
+  "tweets",
+  "users",
+  "tweet_references",
+  "user_entities",
+  "media",
+  "tweet_media",
+  "places",
+  "polls",
+  "poll_options",
+  "tweet_polls",
+  "urls",
+  "resolved_urls",
+  "hashtags",
+  "cashtags",
+  "mentions",
+  "context_annotations",
+  "entity_annotations",
+];
+/** Columns that differ between two loads of the same file (wall-clock times). */
+const VOLATILE = new Set(["loaded_at", "occurred_at"]);
+
+/** Every row of every table, without wall-clock columns, in a stable order. */
+async function dump(store: Store): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of TABLES) {
+    const rows = await store.query<Record<string, unknown>>(`SELECT * FROM "${t}"`);
+    out[t] = rows
+      .map((r) => JSON.stringify(Object.entries(r).filter(([k]) => !VOLATILE.has(k))))
+      .sort();
+  }
+  return out;
+}
+
+/** Pages of several fixtures, ids rewritten per copy, with a truncated line and a non-page line among them. */
+function rawLines(copies: number): string[] {
+  const base = ["timeline-observatoryteam.jsonl", "withheld.jsonl", "brexit.jsonl", "many_urls.jsonl", "geo_tweets.jsonl"].flatMap((f) =>
+    readFileSync(fixture(f), "utf8").trimEnd().split("\n"),
+  );
+  const out: string[] = [];
+  for (let k = 0; k < copies; k++)
+    for (const l of base) out.push(l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${String(k).padStart(3, "0")}${m}`));
+  out.splice(7, 0, out[7]!.slice(0, 3000), '{"not":"a page"}');
+  return out;
+}
+
+describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread", async () => {
+  const { SqliteTidyStore } = (await import(new URL("../dist/store/sqlite.js", import.meta.url).href)) as typeof import("./store/sqlite.js");
+
+  it("loads exactly the rows of a load in this thread (.jsonl, .jsonl.gz, .tar.gz with a URL sidecar)", async () => {
+    const lines = rawLines(3);
+    const plain = join(tmp.dir, "big.jsonl");
+    writeFileSync(plain, lines.join("\n") + "\n");
+    const gz = join(tmp.dir, "other.jsonl.gz");
+    writeFileSync(gz, gzipSync(Buffer.from(rawLines(2).map((l) => l.replace(/"(\d{6,20})"/g, '"9$1"')).join("\n") + "\n")));
+    const url = JSON.parse(lines[0]!).data.find((t: any) => t.entities?.urls?.length).entities.urls[0].url;
+    const tgz = join(tmp.dir, "archive.tar.gz");
+    writeFileSync(
+      tgz,
+      await makeTarGz([
+        { name: "raw/a.jsonl", data: Buffer.from(rawLines(1).map((l) => l.replace(/"(\d{6,20})"/g, '"8$1"')).join("\n") + "\n") },
+        { name: "raw/a.jsonl.urls.jsonl", data: Buffer.from(JSON.stringify({ url, final_url: "https://example.org/x", status: 200 }) + "\n") },
+        { name: "manifest.json", data: Buffer.from("{}") },
+      ]),
+    );
+    const here = new SqliteTidyStore(join(tmp.dir, "here.sqlite"));
+    const worker = new SqliteTidyStore(join(tmp.dir, "worker.sqlite"));
+    try {
+      for (const f of [plain, gz, tgz]) {
+        const a = await here.ingestFile(f, { parseInWorker: false });
+        const b = await worker.ingestFile(f, { parseInWorker: true });
+        expect(b, f).toEqual(a);
+        expect(a.status, f).toBe("partial");
+      }
+      // again, with the worker thread warm: already loaded
+      expect((await worker.ingestFile(plain, { parseInWorker: true })).status).toBe("already-loaded");
+      expect(await worker.count("ingest_errors")).toBe(6);
+      expect(await worker.count("urls", "final_url = 'https://example.org/x'")).toBeGreaterThan(0);
+      expect(await dump(worker)).toEqual(await dump(here));
+    } finally {
+      await here.close();
+      await worker.close();
+    }
+  });
+
+  it("a worker thread that dies mid-file: the loader parses the rest itself, with the same rows", async () => {
+    const { ParseWorker } = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+    const file = join(tmp.dir, "dies.jsonl");
+    writeFileSync(file, rawLines(2).join("\n") + "\n");
+    const ref = new SqliteTidyStore(join(tmp.dir, "dies-ref.sqlite"));
+    await ref.ingestFile(file, { parseInWorker: false });
+    const start = ParseWorker.prototype.start;
+    let parser: InstanceType<typeof ParseWorker> | undefined;
+    ParseWorker.prototype.start = function (path: string) {
+      parser = this;
+      return start.call(this, path);
+    };
+    try {
+      for (const at of [1, 15]) {
+        const store = new SqliteTidyStore(join(tmp.dir, `dies-${at}.sqlite`));
+        const r = await store.ingestFile(file, { parseInWorker: true, onPage: async (n) => void (n === at && (await parser!.close())) });
+        expect(r).toMatchObject({ status: "partial", errors: 2 });
+        const [a, b] = [await dump(store), await dump(ref)];
+        for (const t of TABLES) if (t !== "source_files") expect(a[t], `${t} (worker stopped at page ${at})`).toEqual(b[t]);
+        await store.close();
+      }
+    } finally {
+      ParseWorker.prototype.start = start;
+      await ref.close();
+    }
+  });
+
+  it("aborting mid-file rolls the file back; the next load works", async () => {
+    const file = join(tmp.dir, "abort.jsonl");
+    writeFileSync(file, rawLines(2).join("\n") + "\n");
+    const store = new SqliteTidyStore(join(tmp.dir, "abort.sqlite"));
+    try {
+      const ac = new AbortController();
+      const load = store.ingestFile(file, { parseInWorker: true, signal: ac.signal, onPage: (n) => void (n === 20 && ac.abort()) });
+      await expect(load).rejects.toMatchObject({ code: "UJR_TIDY_ABORTED" });
+      expect(await store.count("source_files")).toBe(0);
+      expect(await store.count("tweets")).toBe(0);
+      expect(await store.ingestFile(file, { parseInWorker: true })).toMatchObject({ status: "partial", errors: 2 });
+      expect(await store.count("pages")).toBe(rawLines(2).length - 2);
+    } finally {
+      await store.close();
+    }
+  });
+});
