@@ -6,35 +6,15 @@ import { afterAll, describe, expect, it } from "vitest";
 import { fixture, tempDir } from "./__fixtures__/helpers.js";
 import { makeTarGz } from "./__fixtures__/tar.js";
 import type { SqliteTidyStore as Store } from "./store/sqlite.js";
+import { tables } from "./schema.js";
 
 // The parse worker runs the compiled code: these tests use the built package (dist/).
 const built = existsSync(fileURLToPath(new URL("../dist/internal/parse-worker.js", import.meta.url)));
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const TABLES = [
-  "source_files",
-  "pages",
-  "api_errors",
-  "ingest_errors",
-  "tweets",
-  "users",
-  "tweet_references",
-  "user_entities",
-  "media",
-  "tweet_media",
-  "places",
-  "polls",
-  "poll_options",
-  "tweet_polls",
-  "urls",
-  "resolved_urls",
-  "hashtags",
-  "cashtags",
-  "mentions",
-  "context_annotations",
-  "entity_annotations",
-];
+// Every data table of the documented schema.
+const TABLES = tables.map((table) => table.name).filter((name) => name !== "schema_migrations");
 /** Columns that differ between two loads of the same file (wall-clock times). */
 const VOLATILE = new Set(["loaded_at", "occurred_at"]);
 
