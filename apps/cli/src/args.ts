@@ -1,5 +1,4 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ujrError } from "@ujr/core";
 
 export const DEFAULT_CONFIG = "ujr.config.yaml";
 
@@ -28,4 +27,3 @@ export function checkLogLevel(value: string | undefined): void {
   }
 }
 
-export { ujrError };

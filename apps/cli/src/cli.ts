@@ -14,7 +14,7 @@ const version = (createRequire(import.meta.url)("../package.json") as { version:
 
 type Command = (argv: string[], output: Output) => Promise<number>;
 
-/** Commands other packages add (e.g. `worker` from @ujr/executor-bullmq), looked up lazily. */
+/** Every `ujr` command; `demo` and `worker` import their heavier packages only when run. */
 const commands: Record<string, Command> = {
   run: runCommand,
   validate: validateCommand,

@@ -8,22 +8,18 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectations, FILES, LIMIT, RESOLVED } from "./__fixtures__/expected.js";
 import Database from "better-sqlite3";
 import { buildTidyDb, buildTidyPostgres, DDL, PG_DDL } from "./__fixtures__/tidy-db.js";
+import { createTestSchema, type TestSchema } from "./__fixtures__/postgres.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
 import { BUILTIN_REPORTS } from "./queries/builtin.js";
 import { runSummary } from "./run.js";
 
-const URL_ = process.env.UJR_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test";
-const schema = `ujr_summary_builtin_${process.pid}_${Date.now()}`;
-const pgUrl = `${URL_}${URL_.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
 const exp = expectations();
 
-let admin: pg.Client | undefined;
-let reachable = false;
+let pgdb: TestSchema | undefined;
 let dir: string;
 let onSqlite: Manifest;
 let onPostgres: Manifest;
@@ -45,16 +41,9 @@ const SPECS: QuerySpec[] = [
 ];
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 5000 });
-  try {
-    await admin.connect();
-    reachable = true;
-  } catch (err) {
-    admin = undefined;
-    if (process.env.CI === "true") throw new Error(`PostgreSQL at ${URL_} is required under CI=true: ${(err as Error).message}`);
-    return;
-  }
-  await admin.query(`CREATE SCHEMA "${schema}"`);
+  pgdb = await createTestSchema("ujr_summary_builtin");
+  if (!pgdb) return;
+  const { admin, schema } = pgdb;
   // Sort text like a database created with an English locale (the test server's is C):
   // a report whose ORDER BY depends on the database's collation then differs from SQLite.
   const icu = await admin.query(`SELECT collname FROM pg_collation WHERE collname IN ('en-x-icu', 'en_US.utf8', 'en_US') ORDER BY collname = 'en-x-icu' DESC LIMIT 1`);
@@ -65,14 +54,11 @@ beforeAll(async () => {
   buildTidyDb(path.join(dir, "tidy.db"), FILES, RESOLVED);
   const base = { job: "parity", baseDir: dir, keep: 2, queries: SPECS };
   onSqlite = await runSummary({ ...base, database: "tidy.db", outDir: path.join(dir, "sqlite") });
-  onPostgres = await runSummary({ ...base, database: pgUrl, outDir: path.join(dir, "postgres") });
+  onPostgres = await runSummary({ ...base, database: pgdb.url, outDir: path.join(dir, "postgres") });
 }, 120_000);
 
 afterAll(async () => {
-  if (admin) {
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
+  await pgdb?.drop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -99,7 +85,7 @@ const normRows = (rows: Record<string, unknown>[]) => rows.map((r) => Object.fro
 
 describe("built-in reports on PostgreSQL", () => {
   it("connects (or fails under CI=true)", (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     expect(onPostgres.database.dialect).toBe("postgres");
     expect(onPostgres.database.location).not.toContain("search_path");
     expect(onPostgres.errors).toBe(0);
@@ -107,7 +93,7 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it.each(SPECS.map((s) => s.name))("%s gives the same rows as on SQLite", (name, ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     const a = stored(onSqlite, name);
     const b = stored(onPostgres, name);
     expect(b.columns).toEqual(a.columns);
@@ -116,7 +102,7 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it("matches the independent count of the fixtures", (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     const days = [...exp.days].map(([d, s]) => ({ period: d, tweets: s.size })).sort((x, y) => (x.period < y.period ? -1 : 1));
     expect(rowsOf(onPostgres, "tweets_over_time")).toEqual(days);
     const hours = rowsOf(onPostgres, "tweets_per_hour");
@@ -146,42 +132,39 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it("has the same time range and new_tweets watermark, and counts no new tweets on the next run", async (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     expect(onPostgres.timeRange).toEqual(onSqlite.timeRange);
     expect(onPostgres.watermark).toBe(onSqlite.watermark);
     const first = rowsOf(onPostgres, "new_tweets")[0]!;
     expect(first).toMatchObject({ since: null, new_tweets: exp.collected.size });
-    const next = await runSummary({ job: "parity-next", database: pgUrl, baseDir: dir, outDir: path.join(dir, "postgres"), keep: 2, since: onPostgres.watermark, queries: SPECS.filter((s) => s.builtin === "new_tweets") });
+    const next = await runSummary({ job: "parity-next", database: pgdb!.url, baseDir: dir, outDir: path.join(dir, "postgres"), keep: 2, since: onPostgres.watermark, queries: SPECS.filter((s) => s.builtin === "new_tweets") });
     expect(rowsOf(next, "new_tweets")[0]).toMatchObject({ since: onPostgres.watermark, new_tweets: 0 });
   });
 
   it("sorts a referenced tweet without metrics (not included) after the others on both backends", async (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     // "a" (retweet_count 5) and "z" (absent: NULL metric) are each retweeted twice.
     const inserts = [
       `INSERT INTO tweets (id, created_at, retweet_count, directly_collected) VALUES ('a', '2024-05-01T00:00:00.000Z', 5, false)`,
       ...["r1", "r2", "r3", "r4"].map((id) => `INSERT INTO tweets (id, created_at, directly_collected) VALUES ('${id}', '2024-05-01T01:00:00.000Z', ${"TRUE"})`),
       `INSERT INTO tweet_references VALUES ('r1', 'retweeted', 'z'), ('r2', 'retweeted', 'z'), ('r3', 'retweeted', 'a'), ('r4', 'retweeted', 'a')`,
     ];
-    const tiny = `${schema}_nulls`;
-    await admin!.query(`CREATE SCHEMA "${tiny}"`);
+    const tiny = (await createTestSchema("ujr_summary_nulls"))!;
     try {
-      await admin!.query(`SET search_path = "${tiny}"`);
-      for (const q of [...PG_DDL, ...inserts]) await admin!.query(q);
-      await admin!.query("RESET search_path");
+      await tiny.admin.query(`SET search_path = "${tiny.schema}"`);
+      for (const q of [...PG_DDL, ...inserts]) await tiny.admin.query(q);
+      await tiny.admin.query("RESET search_path");
       const file = path.join(dir, "nulls.db");
       const db = new Database(file);
       for (const q of [...DDL, ...inserts]) db.exec(q.replace("TRUE", "1").replace(", false)", ", 0)"));
       db.close();
       const queries = [spec("most_retweeted", "most_retweeted")];
-      const tinyUrl = `${URL_}${URL_.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${tiny}`)}`;
       const a = await runSummary({ job: "nulls", database: "nulls.db", baseDir: dir, outDir: path.join(dir, "nulls-sqlite"), keep: 1, queries });
-      const b = await runSummary({ job: "nulls", database: tinyUrl, baseDir: dir, outDir: path.join(dir, "nulls-postgres"), keep: 1, queries });
+      const b = await runSummary({ job: "nulls", database: tiny.url, baseDir: dir, outDir: path.join(dir, "nulls-postgres"), keep: 1, queries });
       expect(rowsOf(a, "most_retweeted").map((r) => [r.tweet_id, r.retweets, r.retweet_count])).toEqual([["a", 2, 5], ["z", 2, null]]);
       expect(normRows(rowsOf(b, "most_retweeted"))).toEqual(normRows(rowsOf(a, "most_retweeted")));
     } finally {
-      await admin!.query("RESET search_path");
-      await admin!.query(`DROP SCHEMA IF EXISTS "${tiny}" CASCADE`);
+      await tiny.drop();
     }
   });
 });

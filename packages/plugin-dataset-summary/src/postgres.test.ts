@@ -1,39 +1,26 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres, redactDatabaseUrl } from "./db/postgres.js";
+import { createTestSchema, type TestSchema } from "./__fixtures__/postgres.js";
 
-const URL_ = process.env.UJR_TEST_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/test";
-const schema = `ujr_summary_test_${process.pid}_${Date.now()}`;
-let admin: pg.Client | undefined;
-let reachable = false;
+let pgdb: TestSchema | undefined;
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 5000 });
-  try {
-    await admin.connect();
-    reachable = true;
-  } catch (err) {
-    if (process.env.CI === "true") throw new Error(`PostgreSQL at ${URL_} is required under CI=true: ${(err as Error).message}`);
-    admin = undefined;
-    return;
-  }
-  await admin.query(`CREATE SCHEMA ${schema}`);
+  pgdb = await createTestSchema("ujr_summary_test");
+  if (!pgdb) return;
+  const { admin, schema } = pgdb;
   await admin.query(`CREATE TABLE ${schema}.tweets (id text PRIMARY KEY, created_at timestamptz, lang text, directly_collected boolean NOT NULL)`);
   await admin.query(`INSERT INTO ${schema}.tweets VALUES ('1', '2024-05-01T10:00:00Z', 'en', true), ('2', '2024-05-01T11:30:00Z', 'en', true), ('3', '2024-05-02T09:00:00Z', 'de', true), ('4', '2024-05-02T09:00:00Z', 'fr', false)`);
 });
 
 afterAll(async () => {
-  if (admin) {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.end();
-  }
+  await pgdb?.drop();
 });
 
-const dbUrl = () => `${URL_}${URL_.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+const dbUrl = () => pgdb!.url;
 
 describe("PostgreSQL (read-only connection)", () => {
   it("runs queries with named parameters and built-in SQL", async (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     const db = await openPostgres(dbUrl());
     try {
       const r = await db.query("SELECT count(*) AS n FROM tweets WHERE lang = :lang AND directly_collected", { lang: "en" }, { queryName: "q", timeoutMs: 5000, maxRows: 10 });
@@ -49,7 +36,7 @@ describe("PostgreSQL (read-only connection)", () => {
   });
 
   it("refuses a write with a clear error and changes nothing, even after trying to switch the session to read-write", async (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     const db = await openPostgres(dbUrl());
     try {
       const opts = { queryName: "evil", timeoutMs: 5000, maxRows: 10 };
@@ -58,7 +45,7 @@ describe("PostgreSQL (read-only connection)", () => {
       await db.query("SET default_transaction_read_only = off", {}, opts).catch(() => {});
       await expect(db.query("DELETE FROM tweets", {}, opts)).rejects.toMatchObject({ code: "UJR_SUMMARY_READ_ONLY" });
       await expect(db.query("SELECT 1; DELETE FROM tweets", {}, opts)).rejects.toBeTruthy();
-      const n = await admin!.query(`SELECT count(*)::int AS n FROM ${schema}.tweets`);
+      const n = await pgdb!.admin.query(`SELECT count(*)::int AS n FROM ${pgdb!.schema}.tweets`);
       expect(n.rows[0].n).toBe(4);
     } finally {
       await db.close();
@@ -66,7 +53,7 @@ describe("PostgreSQL (read-only connection)", () => {
   });
 
   it("stops a query after its statement_timeout", async (ctx) => {
-    if (!reachable) return ctx.skip();
+    if (!pgdb) return ctx.skip();
     const db = await openPostgres(dbUrl());
     try {
       await expect(db.query("SELECT pg_sleep(5)", {}, { queryName: "sleepy", timeoutMs: 200, maxRows: 1 })).rejects.toMatchObject({ code: "UJR_SUMMARY_QUERY_TIMEOUT" });

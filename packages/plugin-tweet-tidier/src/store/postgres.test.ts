@@ -5,36 +5,14 @@ import { ALL_FIXTURES, fixture, pgSchema, postgresAvailable, tempDir } from "../
 import { PostgresTidyStore } from "./postgres.js";
 import { SqliteTidyStore } from "./sqlite.js";
 import { tidyFiles } from "../tidy-files.js";
+import { tables, views } from "../schema.js";
 
 const available = await postgresAvailable();
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const TABLES = [
-  "tweets",
-  "users",
-  "tweet_references",
-  "user_entities",
-  "media",
-  "tweet_media",
-  "places",
-  "polls",
-  "poll_options",
-  "tweet_polls",
-  "urls",
-  "resolved_urls",
-  "hashtags",
-  "cashtags",
-  "mentions",
-  "context_annotations",
-  "entity_annotations",
-  "api_errors",
-  "ingest_errors",
-  "pages",
-  "source_files",
-  "tweet_with_author",
-  "url_with_domain",
-];
+// Every data table and view of the documented schema.
+const TABLES = [...tables.map((table) => table.name).filter((name) => name !== "schema_migrations"), ...views.map((view) => view.name)];
 
 describe.skipIf(!available)("PostgreSQL store (real server)", () => {
   const db = pgSchema();
