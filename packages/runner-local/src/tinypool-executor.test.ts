@@ -110,46 +110,69 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
   });
 }
 
-describe("TinypoolExecutor: the queue", () => {
-  it("a task's timeout counts its running time, not its wait in the pool's queue", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ujr-queue-"));
-    try {
-      const { job, outcomes } = listJob("queued", [
-        task("slow", { marker: join(dir, "slow"), ms: 800 }, { signature: "first" }),
-        task("echo", { quick: true }, { signature: "second", timeoutMs: 400 }),
-      ]);
-      // One worker and a queue: the second task waits ~800 ms behind the first, then runs at once.
-      const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation: "thread", handleSignals: false, logLevel: "silent" });
-      const result = await runner.run();
-      expect(result.tasks).toMatchObject({ done: 2, failed: 0, timedOut: 0 });
-      expect(outcomes.map((outcome) => outcome.signature)).toEqual(["first", "second"]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+for (const isolation of ["thread", "process"] as Isolation[]) {
+  describe(`TinypoolExecutor: the queue (${isolation})`, () => {
+    it("a task's timeout counts its running time, not its wait in the pool's queue", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ujr-queue-"));
+      try {
+        const { job, outcomes } = listJob("queued", [
+          task("slow", { marker: join(dir, "slow"), ms: 800 }, { signature: "first" }),
+          task("echo", { quick: true }, { signature: "second", timeoutMs: 400 }),
+        ]);
+        // One worker and a queue: the second task waits ~800 ms behind the first, then runs at once.
+        const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation, handleSignals: false, logLevel: "silent" });
+        const result = await runner.run();
+        expect(result.tasks).toMatchObject({ done: 2, failed: 0, timedOut: 0 });
+        expect(outcomes.map((outcome) => outcome.signature)).toEqual(["first", "second"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
 
-  it("on a stop, queued tasks that have not started are cancelled, not run", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ujr-queue-"));
-    try {
-      const { job, outcomes } = listJob("stopping", [
-        task("slow", { marker: join(dir, "a"), ms: 300 }, { signature: "running" }),
-        task("slow", { marker: join(dir, "b"), ms: 300 }, { signature: "queued" }),
+    it("on a stop, queued tasks that have not started are cancelled, not run", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ujr-queue-"));
+      try {
+        const { job, outcomes } = listJob("stopping", [
+          task("slow", { marker: join(dir, "a"), ms: 300 }, { signature: "running" }),
+          task("slow", { marker: join(dir, "b"), ms: 300 }, { signature: "queued" }),
+        ]);
+        // A started worker, so that the first task starts as soon as it is submitted.
+        const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
+        executors.push(executor);
+        await executor.submit({ id: "warm", job: "j", ref: { module: fixtures, export: "noop" }, args: {}, attempt: 1, resolveFrom: [] });
+        const runner = new LocalJobsRunner({ jobs: [job], executor, handleSignals: false, logLevel: "silent" });
+        const cancelled: string[] = [];
+        runner.on("task:cancelled", (event) => cancelled.push(event.signature ?? ""));
+        let started = 0;
+        runner.on("task:started", () => ++started === 2 && runner.stop({ graceMs: 10_000 }));
+        const result = await runner.run();
+        expect(result.reason).toBe("stopped");
+        expect(outcomes).toEqual([expect.objectContaining({ signature: "running", ok: true })]);
+        expect(cancelled).toEqual(["queued"]);
+        expect(existsSync(join(dir, "b"))).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("tasks queued behind one whose worker is terminated or dies run on the replacement worker", async () => {
+      const { job, outcomes } = listJob("replaced", [
+        task("spin", {}, { signature: "spin", timeoutMs: 500 }),
+        task("echo", {}, { signature: "after-spin" }),
+        task("exitWorker", {}, { signature: "exit" }),
+        task("echo", {}, { signature: "after-exit" }),
       ]);
-      const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation: "thread", handleSignals: false, logLevel: "silent" });
-      const cancelled: string[] = [];
-      runner.on("task:cancelled", (event) => cancelled.push(event.signature ?? ""));
-      let started = 0;
-      runner.on("task:started", () => ++started === 2 && runner.stop({ graceMs: 10_000 }));
+      const runner = new LocalJobsRunner({ jobs: [job], workers: 1, isolation, handleSignals: false, logLevel: "silent" });
       const result = await runner.run();
-      expect(result.reason).toBe("stopped");
-      expect(outcomes).toEqual([expect.objectContaining({ signature: "running", ok: true })]);
-      expect(cancelled).toEqual(["queued"]);
-      expect(existsSync(join(dir, "b"))).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(result.tasks).toMatchObject({ done: 2, failed: 2, timedOut: 1 });
+      const bySignature = Object.fromEntries(outcomes.map((outcome) => [outcome.signature, outcome]));
+      expect(bySignature.spin).toMatchObject({ ok: false, code: "UJR_TASK_TIMEOUT" });
+      expect(bySignature.exit).toMatchObject({ ok: false, code: "UJR_WORKER_CRASHED" });
+      expect(bySignature["after-spin"]).toMatchObject({ ok: true });
+      expect(bySignature["after-exit"]).toMatchObject({ ok: true });
+    }, 60_000);
   });
-});
+}
 
 describe("TinypoolExecutor: module resolution", () => {
   it("reports an unknown task module with where it looked", async () => {

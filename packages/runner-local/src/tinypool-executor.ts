@@ -1,9 +1,11 @@
 import { availableParallelism } from "node:os";
 import { randomBytes } from "node:crypto";
 import { BroadcastChannel } from "node:worker_threads";
-import { Tinypool, type TinypoolChannel } from "tinypool";
-import type { WorkerMessage } from "./worker.js";
+import { Tinypool } from "tinypool";
 import { isProgressMessage } from "./worker-progress.js";
+import { ProcessSessions, type PoolHooks } from "./process-sessions.js";
+import type { WorkerMessage } from "./session-protocol.js";
+import { ThreadRuns } from "./thread-runs.js";
 import {
   normaliseProgress,
   resolveTaskModule,
@@ -41,9 +43,10 @@ export interface TinypoolExecutorOptions {
 const workerFile = new URL(import.meta.url.endsWith(".ts") ? "../dist/worker.js" : "./worker.js", import.meta.url);
 
 /**
- * Runs tasks in a tinypool pool of threads or child processes. The pool starts on the
- * first task, so constructing a runner inside a task worker (a script re-imported for
- * its tasks) starts nothing.
+ * Runs tasks in a tinypool pool of threads or child processes (one tinypool run per task
+ * with threads, a session per worker with child processes: see process-sessions.ts). The
+ * pool starts on the first task, so constructing a runner inside a task worker (a script
+ * re-imported for its tasks) starts nothing.
  */
 export class TinypoolExecutor implements Executor {
   /** Tasks accepted at once: running (one per worker) plus queued. */
@@ -52,15 +55,17 @@ export class TinypoolExecutor implements Executor {
   readonly isolation: Isolation;
   readonly #options: TinypoolExecutorOptions;
   #pool: Tinypool | undefined;
-  #inFlight = 0;
-  readonly #controllers = new Map<string, AbortController>();
-  readonly #started = new Set<string>();
+  #tasks: ProcessSessions | ThreadRuns | undefined;
   #startListener: ((runId: string) => void) | undefined;
   #progressListener: ProgressListener | undefined;
   /** Threads post progress here (see worker.ts); created with the pool. */
   #progressBroadcast: BroadcastChannel | undefined;
-  /** Child processes send progress over IPC; tinypool hands such messages to this channel. */
-  readonly #progressChannel: TinypoolChannel = { postMessage: (message: unknown) => this.#onWorkerMessage(message) };
+  readonly #hooks: PoolHooks = {
+    started: (runId) => this.#startListener?.(runId),
+    // Child processes send progress over IPC, next to their results.
+    message: (message) => this.#onWorkerMessage(message),
+    crashed: (run, error) => this.#classify(run, error),
+  };
 
   constructor(options: TinypoolExecutorOptions = {}) {
     this.isolation = options.isolation ?? "process";
@@ -72,7 +77,7 @@ export class TinypoolExecutor implements Executor {
   }
 
   capacity(): number {
-    return this.size - this.#inFlight;
+    return this.size - (this.#tasks?.inFlight ?? 0);
   }
 
   /** Progress that tasks report in workers (throttled there to one message per 100 ms per task) goes to `listener`. */
@@ -84,7 +89,7 @@ export class TinypoolExecutor implements Executor {
     if (!isProgressMessage(message)) return;
     const [, runId, reported] = message;
     const progress = normaliseProgress(reported);
-    if (!progress || !this.#controllers.has(runId)) return;
+    if (!progress || !this.#tasks?.has(runId)) return;
     try {
       this.#progressListener?.(runId, progress);
     } catch {
@@ -92,8 +97,8 @@ export class TinypoolExecutor implements Executor {
     }
   }
 
-  #ensurePool(): Tinypool {
-    if (this.#pool) return this.#pool;
+  #ensureTasks(): ProcessSessions | ThreadRuns {
+    if (this.#tasks) return this.#tasks;
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
     env.UJR_LOG_LEVEL = this.#options.logLevel ?? env.UJR_LOG_LEVEL ?? "info";
@@ -113,9 +118,10 @@ export class TinypoolExecutor implements Executor {
       maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
-      // Structured clone over IPC too, so that a task's arguments and result arrive the
-      // same way (Dates, Maps, typed arrays...) whichever the isolation.
-      serialization: "advanced",
+      // Child processes speak JSON over IPC; the sessions encode what JSON cannot carry
+      // (see ipc-codec.ts), so arguments and results arrive as structured clones, as
+      // they do in threads.
+      serialization: "json",
       env,
       ...(memory && this.isolation === "thread" ? { resourceLimits: { maxOldGenerationSizeMb: memory } } : {}),
       ...(memory && this.isolation === "process" ? { execArgv: [`--max-old-space-size=${memory}`] } : {}),
@@ -124,52 +130,25 @@ export class TinypoolExecutor implements Executor {
     // listener, the pool's own 'error' event would crash the runner.
     pool.on("error", () => {});
     this.#pool = pool;
-    return pool;
+    this.#tasks = this.isolation === "process" ? new ProcessSessions(pool, this.workers, this.#hooks) : new ThreadRuns(pool, this.workers, this.#hooks);
+    return this.#tasks;
   }
 
-  async submit(run: TaskRun): Promise<TaskOutcome> {
-    this.#inFlight++;
-    const controller = new AbortController();
-    this.#controllers.set(run.id, controller);
+  submit(run: TaskRun): Promise<TaskOutcome> {
     try {
       const moduleUrl = resolveTaskModule(run.ref.module, run.resolveFrom);
       // A compact message: child processes pay for every byte of IPC.
       const message: WorkerMessage = [moduleUrl, run.ref.module, run.ref.export, run.args, run.job, run.id, run.attempt, run.signature];
       if (this.#progressListener) message.push(1);
-      const pool = this.#ensurePool();
-      const options = this.isolation === "process" ? { signal: controller.signal, channel: this.#progressChannel } : { signal: controller.signal };
-      const outcome = pool.run(message, options) as Promise<TaskOutcome>;
-      this.#reportStarts();
-      return await outcome;
+      return this.#ensureTasks().run(run, message);
     } catch (error) {
-      if (controller.signal.aborted) return { ok: false, error: controller.signal.reason as TaskFailure };
-      return { ok: false, error: this.#classify(run, error) };
-    } finally {
-      this.#inFlight--;
-      this.#controllers.delete(run.id);
-      this.#started.delete(run.id);
-      this.#reportStarts();
+      return Promise.resolve({ ok: false, error: this.#classify(run, error) });
     }
   }
 
+  /** Tells the runner when each task starts (leaves the queue for a worker). */
   setStartListener(listener: ((runId: string) => void) | undefined): void {
     this.#startListener = listener;
-  }
-
-  /**
-   * Tinypool starts tasks in submission order, one per worker: the oldest `workers`
-   * tasks in flight are the running ones. Tell the runner when a task joins them.
-   */
-  #reportStarts(): void {
-    const listener = this.#startListener;
-    if (!listener) return;
-    let position = 0;
-    for (const runId of this.#controllers.keys()) {
-      if (position++ >= this.workers) break;
-      if (this.#started.has(runId)) continue;
-      this.#started.add(runId);
-      listener(runId);
-    }
   }
 
   #classify(run: TaskRun, error: unknown): TaskFailure {
@@ -183,24 +162,21 @@ export class TinypoolExecutor implements Executor {
     return { ...crash, details: { cause: failure.message } };
   }
 
-  /**
-   * Tinypool starts tasks in the order they were submitted, one per worker: the oldest
-   * `workers` tasks in flight are running, the rest wait in its queue.
-   */
+  /** Drops the tasks accepted but not started yet (a stop); returns their run ids. */
   cancelQueued(reason: TaskFailure): string[] {
-    const queued = [...this.#controllers.keys()].slice(this.workers);
-    for (const runId of queued) this.#controllers.get(runId)?.abort(reason);
-    return queued;
+    return this.#tasks?.cancelQueued(reason) ?? [];
   }
 
   cancel(runId: string, reason: TaskFailure): void {
-    // Aborting a tinypool run terminates its worker: the task's work really stops.
-    this.#controllers.get(runId)?.abort(reason);
+    // Stopping a running task terminates its worker: the task's work really stops.
+    this.#tasks?.cancel(runId, reason);
   }
 
   async close(): Promise<void> {
     const pool = this.#pool;
     this.#pool = undefined;
+    this.#tasks?.close();
+    this.#tasks = undefined;
     this.#progressBroadcast?.close();
     this.#progressBroadcast = undefined;
     if (pool) await pool.destroy();

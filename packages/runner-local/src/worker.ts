@@ -1,10 +1,13 @@
 /**
- * The tinypool worker entry: runs one task try per call. Built to JavaScript because
- * Node 20 cannot load TypeScript in worker threads or child processes.
+ * The tinypool worker entry: runs task tries, one per call (threads) or over a session
+ * (child processes). Built to JavaScript because Node 20 cannot load TypeScript in
+ * worker threads or child processes.
  */
 import { BroadcastChannel, isMainThread } from "node:worker_threads";
 import { createLogger, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun } from "@ujr/core";
 import { PROGRESS_TAG, throttleProgress, type ProgressMessage } from "./worker-progress.js";
+import { decode, encode, type Encoded } from "./ipc-codec.js";
+import { isTaskMessage, READY_TAG, RESULT_TAG, type ResultMessage, type WorkerMessage } from "./session-protocol.js";
 
 markTaskWorker();
 
@@ -61,34 +64,77 @@ function sendProgress(runId: string, progress: TaskProgress): void {
   }
 }
 
-/** [module URL, module specifier, export, args, job, run id, attempt, signature, report progress (1) or not (0)] */
-export type WorkerMessage = [string, string, string, unknown, string, string, number, string | undefined, (0 | 1)?];
-
-export default async function runTask(message: WorkerMessage): Promise<TaskOutcome> {
+async function execute(message: WorkerMessage): Promise<TaskOutcome> {
   const [moduleUrl, module, exportName, args, job, id, attempt, signature, wantsProgress] = message;
   const run: TaskRun = { id, job, ref: { module, export: exportName }, args, signature, attempt, resolveFrom: [] };
   current = run;
   const progress = wantsProgress ? throttleProgress((reported) => sendProgress(id, reported)) : undefined;
-  let outcome: TaskOutcome;
   try {
-    outcome = await executeTaskRun(run, { moduleUrl, signal: shutdown.signal, logger, ...(progress ? { onProgress: progress.report } : {}) });
+    return await executeTaskRun(run, { moduleUrl, signal: shutdown.signal, logger, ...(progress ? { onProgress: progress.report } : {}) });
   } finally {
     progress?.end();
   }
+}
+
+function notClonable(message: WorkerMessage, error: unknown): TaskOutcome {
+  return {
+    ok: false,
+    error: {
+      name: "UjrError",
+      code: "UJR_TASK_RESULT_NOT_CLONABLE",
+      retryable: false,
+      message: `Task ${message[2]} of job ${message[4]} returned a value that cannot be sent between processes (${(error as Error).message}). Return plain data.`,
+    },
+  };
+}
+
+/** One task per tinypool run (threads). */
+export default async function runTask(message: WorkerMessage): Promise<TaskOutcome> {
+  const outcome = await execute(message);
   if (outcome.ok) {
+    // Tinypool posts the result itself, out of our hands: check it can cross first.
     try {
       structuredClone(outcome.value);
     } catch (error) {
-      return {
-        ok: false,
-        error: {
-          name: "UjrError",
-          code: "UJR_TASK_RESULT_NOT_CLONABLE",
-          retryable: false,
-          message: `Task ${exportName} of job ${job} returned a value that cannot be sent between processes (${(error as Error).message}). Return plain data.`,
-        },
-      };
+      return notClonable(message, error);
     }
   }
   return outcome;
+}
+
+let sessionStarted = false;
+
+/**
+ * A child process's session: one tinypool run that lasts as long as the process and takes
+ * tasks over the IPC channel, one at a time, answering each with its outcome (see
+ * process-sessions.ts). Never settles: the session ends with the process.
+ */
+export function session(): Promise<never> {
+  if (!sessionStarted) {
+    sessionStarted = true;
+    process.on("message", (message) => {
+      if (!isTaskMessage(message)) return;
+      const task = message[1];
+      task[3] = decode(task[3] as Encoded);
+      if (task[7] === null) task[7] = undefined; // JSON turned a missing signature into null
+      void runInSession(task);
+    });
+  }
+  process.send?.([READY_TAG]);
+  return new Promise<never>(() => {});
+}
+
+async function runInSession(message: WorkerMessage): Promise<void> {
+  const outcome = await execute(message);
+  // Lines the task logged reach the runner before its result, as with tinypool's own runs.
+  if (process.stdout.writableLength > 0) await new Promise((resolve) => process.stdout.write("", resolve));
+  if (process.stderr.writableLength > 0) await new Promise((resolve) => process.stderr.write("", resolve));
+  if (!process.connected) return;
+  let encoded: Encoded;
+  try {
+    encoded = encode(outcome);
+  } catch (error) {
+    encoded = encode(notClonable(message, error));
+  }
+  process.send!([RESULT_TAG, message[5], encoded] satisfies ResultMessage);
 }

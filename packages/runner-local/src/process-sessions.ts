@@ -1,0 +1,194 @@
+import type { Tinypool, TinypoolChannel } from "tinypool";
+import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
+import { decode, encode } from "./ipc-codec.js";
+import { isReadyMessage, isResultMessage, TASK_TAG, type TaskMessage, type WorkerMessage } from "./session-protocol.js";
+
+/** What the executor wants to hear from its pool, whichever the isolation. */
+export interface PoolHooks {
+  /** A task was handed to a worker: it runs from now on. */
+  started(runId: string): void;
+  /** Any other message a worker sent (progress). */
+  message(message: unknown): void;
+  /** The failure of a task whose worker went away (exit, fatal error, out of memory). */
+  crashed(run: TaskRun, error: unknown): TaskFailure;
+}
+
+interface Pending {
+  run: TaskRun;
+  message: WorkerMessage;
+  resolve(outcome: TaskOutcome): void;
+  /** The session running it, once handed out. */
+  session?: Session | undefined;
+}
+
+interface Session {
+  controller: AbortController;
+  /** Sends to this session's worker; tinypool hands it over when the run reaches a worker. */
+  send: ((message: TaskMessage) => void) | undefined;
+  ready: boolean;
+  current: Pending | undefined;
+}
+
+/**
+ * Runs tasks in a tinypool pool of child processes through sessions: each worker holds
+ * one long tinypool run, and tasks go to it over its IPC channel (tinypool's `channel`
+ * run option), one at a time, from a queue kept here.
+ *
+ * Why not one tinypool run per task, as with threads: a run costs the runner two
+ * message-port hops and tinypool's bookkeeping on top of the IPC round trip, and with
+ * child processes the runner's main thread is the bottleneck. A session pays for the IPC
+ * round trip alone; tinypool still starts, replaces and terminates the workers.
+ *
+ * Semantics are those of one run per task: a task starts when it is handed to an idle
+ * worker; cancelling a running task aborts its session, which terminates the worker
+ * (tinypool replaces it and a new session opens); a worker that dies fails only the task
+ * it was running; tasks not handed out yet can be dropped.
+ */
+export class ProcessSessions {
+  readonly #pool: Tinypool;
+  readonly #workers: number;
+  readonly #hooks: PoolHooks;
+  readonly #queue: Pending[] = [];
+  readonly #pending = new Map<string, Pending>();
+  readonly #idle: Session[] = [];
+  #open = 0;
+  #closed = false;
+
+  constructor(pool: Tinypool, workers: number, hooks: PoolHooks) {
+    this.#pool = pool;
+    this.#workers = workers;
+    this.#hooks = hooks;
+  }
+
+  run(run: TaskRun, message: WorkerMessage): Promise<TaskOutcome> {
+    return new Promise((resolve) => {
+      const pending: Pending = { run, message, resolve };
+      this.#pending.set(run.id, pending);
+      this.#queue.push(pending);
+      this.#dispatch();
+    });
+  }
+
+  /** Tasks accepted and not settled yet. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** True while the task is queued or running here. */
+  has(runId: string): boolean {
+    return this.#pending.has(runId);
+  }
+
+  cancel(runId: string, reason: TaskFailure): void {
+    const pending = this.#pending.get(runId);
+    if (!pending) return;
+    this.#pending.delete(runId);
+    const session = pending.session;
+    if (session?.current === pending) {
+      // Terminating its worker is the only way to stop code that never yields.
+      session.current = undefined;
+      session.controller.abort(reason);
+    } else {
+      const queued = this.#queue.indexOf(pending);
+      if (queued >= 0) this.#queue.splice(queued, 1);
+    }
+    pending.resolve({ ok: false, error: reason });
+  }
+
+  /** Drops the tasks not handed to a worker yet; returns their run ids. */
+  cancelQueued(reason: TaskFailure): string[] {
+    const dropped = this.#queue.splice(0);
+    for (const pending of dropped) {
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: reason });
+    }
+    return dropped.map((pending) => pending.run.id);
+  }
+
+  /** Call before destroying the pool: sessions that end then are not reopened. */
+  close(): void {
+    this.#closed = true;
+    for (const pending of this.#queue.splice(0)) {
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, new Error("the pool was closed before the task started")) });
+    }
+  }
+
+  #dispatch(): void {
+    // Sessions open on demand: after a worker was terminated, its replacement gets a
+    // session when there is work for it.
+    while (!this.#closed && this.#open < this.#workers && this.#queue.length > this.#idle.length) this.#openSession();
+    while (this.#idle.length > 0 && this.#queue.length > 0) this.#hand(this.#idle.pop()!, this.#queue.shift()!);
+  }
+
+  #hand(session: Session, pending: Pending): void {
+    try {
+      const message = pending.message.slice() as WorkerMessage;
+      message[3] = encode(message[3]);
+      session.send!([TASK_TAG, message]);
+    } catch (error) {
+      // The arguments cannot be serialised; the worker never saw the task.
+      this.#idle.push(session);
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+      return;
+    }
+    session.current = pending;
+    pending.session = session;
+    this.#hooks.started(pending.run.id);
+  }
+
+  #openSession(): void {
+    this.#open++;
+    const session: Session = { controller: new AbortController(), send: undefined, ready: false, current: undefined };
+    const channel: TinypoolChannel = {
+      onMessage: (send) => (session.send = send),
+      postMessage: (message: unknown) => this.#onMessage(session, message),
+    };
+    this.#pool.run(null, { name: "session", channel, signal: session.controller.signal }).then(
+      () => this.#ended(session, new Error("the worker's session ended")),
+      (error: unknown) => this.#ended(session, error),
+    );
+  }
+
+  #onMessage(session: Session, message: unknown): void {
+    if (isResultMessage(message)) {
+      const pending = session.current;
+      if (!pending || pending.run.id !== message[1]) return;
+      session.current = undefined;
+      this.#pending.delete(pending.run.id);
+      // The worker's next task first: it idles until it gets one.
+      this.#idle.push(session);
+      this.#dispatch();
+      pending.resolve(decode(message[2]) as TaskOutcome);
+    } else if (isReadyMessage(message)) {
+      if (session.ready || !session.send || session.controller.signal.aborted) return;
+      session.ready = true;
+      this.#idle.push(session);
+      this.#dispatch();
+    } else {
+      this.#hooks.message(message);
+    }
+  }
+
+  #ended(session: Session, error: unknown): void {
+    this.#open--;
+    const idle = this.#idle.indexOf(session);
+    if (idle >= 0) this.#idle.splice(idle, 1);
+    const pending = session.current;
+    session.current = undefined;
+    if (pending) {
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+    } else if (!session.ready && !session.controller.signal.aborted && !this.#closed) {
+      // The worker died before it could take a task (it cannot start): fail the next
+      // task rather than retry a broken worker for ever.
+      const next = this.#queue.shift();
+      if (next) {
+        this.#pending.delete(next.run.id);
+        next.resolve({ ok: false, error: this.#hooks.crashed(next.run, error) });
+      }
+    }
+    this.#dispatch();
+  }
+}
