@@ -77,6 +77,11 @@ export const errorCatalogue = {
     message: "The worker running task {task} of job {job} crashed ({reason}). The task failed; the pool replaced the worker.",
     exitCode: 1,
   },
+  UJR_TASK_ARGS_NOT_CLONABLE: {
+    message:
+      "Task {task} of job {job} was given arguments that cannot be sent to a worker ({reason}). Pass plain data (strings, numbers, arrays, objects, Dates, Maps, Sets...), not functions, class instances with methods or open handles.",
+    exitCode: 1,
+  },
   UJR_TASK_RESULT_NOT_CLONABLE: {
     message: "Task {task} of job {job} returned a value that cannot be sent between processes ({reason}). Return plain data.",
     exitCode: 1,

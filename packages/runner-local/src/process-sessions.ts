@@ -127,10 +127,13 @@ export class ProcessSessions {
       message[3] = encode(message[3]);
       session.send!([TASK_TAG, message]);
     } catch (error) {
-      // The arguments cannot be serialised; the worker never saw the task.
+      // The arguments cannot be serialised; the worker never saw the task. V8's
+      // serializer throws a plain Error here where postMessage throws a DataCloneError:
+      // name it so, and the executor reports it as the caller's data, not a crash.
       this.#idle.push(session);
       this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+      const cloneError = Object.assign(new Error((error as Error).message), { name: "DataCloneError" });
+      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, cloneError) });
       return;
     }
     session.current = pending;

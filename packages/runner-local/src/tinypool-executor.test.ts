@@ -101,6 +101,19 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
       expect(value.echoed.ids).toEqual(new Set(["x"]));
     });
 
+    it("arguments that cannot reach a worker fail that task with a clear error; the pool goes on", async () => {
+      const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
+      executors.push(executor);
+      const ref = { module: fixtures, export: "richValues" };
+      const outcome = await executor.submit({ id: "fn", job: "j", ref, args: { callback: () => 1 }, attempt: 1, resolveFrom: [] });
+      expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_ARGS_NOT_CLONABLE", retryable: false } });
+      const message = (outcome as { error: { message: string } }).error.message;
+      expect(message).toContain("richValues of job j was given arguments that cannot be sent to a worker");
+      expect(message).toContain("Pass plain data");
+      const next = await executor.submit({ id: "ok", job: "j", ref, args: { since: new Date(0), ids: new Set() }, attempt: 1, resolveFrom: [] });
+      expect(next.ok).toBe(true);
+    });
+
     it("a result that cannot cross to the runner fails with a clear error", async () => {
       const executor = new TinypoolExecutor({ workers: 1, isolation, logLevel: "silent" });
       executors.push(executor);

@@ -154,11 +154,17 @@ export class TinypoolExecutor implements Executor {
   #classify(run: TaskRun, error: unknown): TaskFailure {
     const failure = toTaskFailure(error);
     if (failure.code?.startsWith("UJR_")) return failure;
+    const task = `${run.ref.module}#${run.ref.export}`;
+    // Arguments are cloned on their way to the worker (a thread's postMessage, or the
+    // session codec of a child process): a DataCloneError there is the caller's data.
+    // Retrying cannot help: the same arguments fail the same way.
+    if (failure.name === "DataCloneError")
+      return { ...toTaskFailure(ujrError("UJR_TASK_ARGS_NOT_CLONABLE", { job: run.job, task, reason: failure.message })), retryable: false };
     // Anything that rejects the pool's promise (rather than coming back as an outcome)
     // means the worker itself went away: exit, fatal error, out of memory.
     let reason = failure.message;
     if (failure.code === "ERR_WORKER_OUT_OF_MEMORY" || /out of memory|heap/i.test(reason)) reason = `out of memory: ${reason}`;
-    const crash = toTaskFailure(ujrError("UJR_WORKER_CRASHED", { job: run.job, task: `${run.ref.module}#${run.ref.export}`, reason }));
+    const crash = toTaskFailure(ujrError("UJR_WORKER_CRASHED", { job: run.job, task, reason }));
     return { ...crash, details: { cause: failure.message } };
   }
 
