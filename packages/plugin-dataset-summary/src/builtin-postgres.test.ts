@@ -92,7 +92,7 @@ describe("built-in reports on PostgreSQL", () => {
     expect(collation).toBeDefined();
   });
 
-  it.each(SPECS.map((s) => s.name))("%s gives the same rows as on SQLite", (name, ctx) => {
+  it.for(SPECS.map((s) => s.name))("%s gives the same rows as on SQLite", (name, ctx) => {
     if (!pgdb) return ctx.skip();
     const a = stored(onSqlite, name);
     const b = stored(onPostgres, name);

@@ -13,7 +13,7 @@ const progressTasks = new URL("./__fixtures__/progress-tasks.mjs", import.meta.u
 /** Emits its tasks until each has ended once. */
 function listJob(name: string, list: Task[]): Job {
   const pending = [...list];
-  const settle = (task: Task) => pending.splice(pending.indexOf(task), 1);
+  const settle = (task: Task) => void pending.splice(pending.indexOf(task), 1);
   return {
     name,
     getRunnableTasks() {

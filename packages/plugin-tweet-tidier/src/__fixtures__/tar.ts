@@ -6,7 +6,7 @@ export async function makeTarGz(entries: { name: string; data: Buffer }[]): Prom
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on("data", (c: Buffer) => chunks.push(c));
+    pack.on("data", (c: unknown) => void chunks.push(c as Buffer));
     pack.on("end", () => resolve());
     pack.on("error", reject);
   });
