@@ -32,6 +32,18 @@ function task(exportName: string, args: unknown, options: Partial<Pick<Task, "si
   return { ref: { module: tasksModule, export: exportName }, args, ...options };
 }
 
+/** Resolves on the first `event` of the queue about job `jobId`. */
+function eventFor(events: QueueEvents, event: "duplicated" | "removed" | "completed", jobId: string): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (args: { jobId: string }) => {
+      if (args.jobId !== jobId) return;
+      events.off(event, listener);
+      resolve();
+    };
+    events.on(event, listener);
+  });
+}
+
 /** A job that emits each of its tasks until it has finished (successfully or not), then is done. */
 class ListJob implements Job {
   readonly pending: Map<string, Task>;
@@ -108,7 +120,7 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
     const run = runOf("collect", "blockUntil", args, "s1");
     const jobId = second.jobIdOf(run);
     expect(jobId).not.toContain(":");
-    const duplicated = new Promise((resolve) => events.once(`duplicated:${jobId}`, resolve));
+    const duplicated = eventFor(events, "duplicated", jobId);
     const two = second.submit(run);
     // The second add reached Redis and was a no-op on the running job.
     await duplicated;
@@ -117,6 +129,18 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
     expect(a).toEqual({ ok: true, value: { value: 42, worker: expect.any(String) } });
     expect(b).toEqual(a);
     expect(marksOf(dir, "shared")).toHaveLength(1);
+  });
+
+  it("a task submitted again as soon as its outcome arrives runs again: it never gets the old result", async () => {
+    const { dir, executor } = await setup("again", [["w1"]]);
+    const exec = executor();
+    const args = { dir, name: "again" };
+    const first = exec.submit(runOf("collect", "record", args, "same"));
+    // In the very tick the first outcome arrives, while its finished job is being deleted.
+    const second = first.then(() => exec.submit(runOf("collect", "record", args, "same")));
+    expect(await first).toMatchObject({ ok: true, value: { name: "again" } });
+    expect(await second).toMatchObject({ ok: true, value: { name: "again" } });
+    expect(marksOf(dir, "again")).toHaveLength(2);
   });
 
   it("a worker killed with SIGKILL mid-task: the task finishes on the other worker, one outcome", async () => {
@@ -175,8 +199,8 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
     const runningOutcome = exec.submit(running);
     await waitForMarks(dir, "running", 1);
     const waitingOutcome = exec.submit(waiting);
-    const waitingRemoved = new Promise((resolve) => events.once(`removed:${exec.jobIdOf(waiting)}`, resolve));
-    const runningStopped = new Promise((resolve) => events.once(`completed:${exec.jobIdOf(running)}`, resolve));
+    const waitingRemoved = eventFor(events, "removed", exec.jobIdOf(waiting));
+    const runningStopped = eventFor(events, "completed", exec.jobIdOf(running));
     const reason = { name: "UjrError", code: "UJR_TASK_CANCELLED", message: "cancelled: job removed" };
     exec.cancel(waiting.id, reason);
     exec.cancel(running.id, reason);

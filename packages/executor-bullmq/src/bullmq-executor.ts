@@ -1,9 +1,11 @@
-import { Job as BullJob, Queue, QueueEvents } from "bullmq";
+import { Job as BullJob, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { silentLogger, toTaskFailure, type Executor, type Logger, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 import { bullmqError } from "./errors.js";
 import { bullmqJobId, decodeResult, encode, encodeRun, type JobData, type JobResult } from "./internal/codec.js";
-import { cancelChannel, connect, redactRedisUrl, type CancelMessage } from "./internal/redis.js";
+import { EventReader, eventField, type QueueEvent } from "./internal/event-reader.js";
+import { defineRemoveFinished, removeFinishedJobs, type FinishedJobKeys } from "./internal/finished-jobs.js";
+import { cancelChannel, connect, redactRedisUrl, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface BullmqExecutorOptions {
   /** redis:// URL of the queue's Redis. */
@@ -39,6 +41,9 @@ interface Waiter {
 
 const DEFAULT_TTL_MS = 7 * 24 * 3600_000;
 
+/** The queue events the coordinator acts on; the others (added, waiting...) are skipped unread. */
+const EVENTS = new Set(["completed", "failed", "active", "duplicated", "removed"]);
+
 /**
  * Runs tasks on worker machines through a BullMQ queue. The coordinator (the runner
  * loop) keeps asking jobs for tasks exactly as with the local pool; `submit` puts each
@@ -57,8 +62,11 @@ export class BullmqExecutor implements Executor {
   readonly prefix: string;
   readonly #redisLabel: string;
   readonly #conn: Redis;
+  readonly #batchWrites: () => void;
   readonly #queue: Queue<JobData, JobResult>;
-  #events: QueueEvents | undefined;
+  readonly #finishedKeys: FinishedJobKeys;
+  #reader: EventReader | undefined;
+  #readerConn: Redis | undefined;
   readonly #ready: Promise<void>;
   readonly #logger: Logger;
   readonly #ttlSeconds: number;
@@ -68,7 +76,11 @@ export class BullmqExecutor implements Executor {
   /** Jobs whose outcome nobody wants any more (cancelled): removed when they finish. */
   readonly #discard = new Set<string>();
   readonly #reconciling = new Map<string, { again: boolean }>();
-  /** Removals of read results still in flight: close() waits for them. */
+  /** Jobs whose outcome was read, to delete in one call at the end of the current batch. */
+  #toRemove: string[] = [];
+  /** Deletions in flight, by job id: a new add of the same id waits for its deletion. */
+  readonly #removing = new Map<string, Promise<void>>();
+  /** Deletions (and cancels' removals) in flight: close() waits for them. */
   readonly #removals = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
@@ -85,13 +97,16 @@ export class BullmqExecutor implements Executor {
     this.#logger = (options.logger ?? silentLogger()).child({ component: "bullmq-executor", queue: this.queueName });
     this.#ttlSeconds = Math.max(1, Math.round((options.resultTtlMs ?? DEFAULT_TTL_MS) / 1000));
     this.#reconcileMs = options.reconcileIntervalMs ?? 10_000;
-    // Auto-pipelining: the adds and removals of many tasks go out in one write per tick.
-    this.#conn = connect(options.redis, { enableAutoPipelining: true });
+    this.#conn = connect(options.redis);
+    // The adds and removals of many tasks go out in one write per tick.
+    this.#batchWrites = writeBatcher(this.#conn);
+    defineRemoveFinished(this.#conn);
     this.#conn.on("error", (error: Error) => {
       this.#lastError = error.message;
     });
     this.#queue = new Queue<JobData, JobResult>(this.queueName, { connection: this.#conn, prefix: this.prefix });
     this.#queue.on("error", (error: Error) => this.#logger.warn({ err: toTaskFailure(error) }, "queue connection error"));
+    this.#finishedKeys = { completed: this.#queue.keys.completed!, failed: this.#queue.keys.failed!, jobPrefix: this.#queue.toKey("") };
     this.#ready = this.#init();
     this.#ready.catch(() => {});
   }
@@ -103,18 +118,21 @@ export class BullmqExecutor implements Executor {
     // are found through the 'duplicated' event their re-submission causes.
     const last = await this.#conn.xrevrange(this.#queue.keys.events!, "+", "-", "COUNT", 1);
     const lastEventId = last[0]?.[0] ?? "0-0";
-    const events = new QueueEvents(this.queueName, { connection: this.#conn, prefix: this.prefix, lastEventId });
-    this.#events = events;
-    events.on("error", (error: Error) => this.#logger.warn({ err: toTaskFailure(error) }, "queue events connection error"));
-    events.on("completed", ({ jobId, returnvalue }) => this.#onCompleted(jobId, returnvalue));
-    events.on("failed", ({ jobId, failedReason }) => this.#onFailed(jobId, failedReason));
-    events.on("active", ({ jobId }) => {
-      const waiter = this.#waiters.get(jobId);
-      if (waiter) waiter.started = true;
+    if (this.#closed) return;
+    const readerConn = this.#conn.duplicate();
+    readerConn.on("error", (error: Error) => {
+      this.#lastError = error.message;
     });
-    events.on("duplicated", ({ jobId }) => this.#onMaybeGone(jobId));
-    events.on("removed", ({ jobId }) => this.#onMaybeGone(jobId));
-    await events.waitUntilReady();
+    this.#readerConn = readerConn;
+    this.#reader = new EventReader({
+      connection: readerConn,
+      key: this.#queue.keys.events!,
+      after: lastEventId,
+      events: EVENTS,
+      onBatch: (events) => this.#onEvents(events),
+      logger: this.#logger,
+    });
+    this.#reader.start();
     this.#isReady = true;
     if (this.#reconcileMs > 0) {
       this.#timer = setInterval(() => this.#reconcileOld(), this.#reconcileMs);
@@ -170,6 +188,7 @@ export class BullmqExecutor implements Executor {
       // Registered before the job is added: its events may arrive before add() returns.
       this.#waiters.set(jobId, waiter);
       this.#byRunId.set(run.id, waiter);
+      this.#batchWrites();
       void this.#add(waiter);
     });
   }
@@ -177,6 +196,13 @@ export class BullmqExecutor implements Executor {
   async #add(waiter: Waiter): Promise<void> {
     try {
       await this.#ready;
+      // The previous job of this id (a result just read) must be gone first, or this add
+      // would find it and hand the old result to the new try.
+      const removing = this.#removing.get(waiter.jobId);
+      if (removing) {
+        await removing;
+        if (this.#waiters.get(waiter.jobId) !== waiter) return;
+      }
       // A job with this id already queued, running or finished makes add() a no-op that
       // emits 'duplicated'; we then wait for (or read) that job's outcome.
       await this.#queue.add(waiter.run.job, encodeRun(waiter.run), {
@@ -190,6 +216,28 @@ export class BullmqExecutor implements Executor {
       const failure = toTaskFailure(error);
       this.#logger.error({ job: waiter.run.job, jobId: waiter.jobId, err: failure }, "could not queue a task");
       this.#settle(waiter, { ok: false, error: { ...failure, retryable: true } });
+    }
+  }
+
+  #onEvents(events: QueueEvent[]): void {
+    for (const { event, jobId, fields } of events) {
+      switch (event) {
+        case "completed":
+          // Decoded only when someone waits for it: other coordinators' jobs share the stream.
+          if (this.#waiters.has(jobId) || this.#discard.has(jobId)) this.#onCompleted(jobId, parseJson(eventField(fields, "returnvalue")));
+          break;
+        case "failed":
+          this.#onFailed(jobId, eventField(fields, "failedReason") ?? "");
+          break;
+        case "active": {
+          const waiter = this.#waiters.get(jobId);
+          if (waiter) waiter.started = true;
+          break;
+        }
+        default:
+          // 'duplicated' (our add found the job there, maybe finished) or 'removed'.
+          this.#onMaybeGone(jobId);
+      }
     }
   }
 
@@ -289,12 +337,27 @@ export class BullmqExecutor implements Executor {
     }
   }
 
+  /** Deletes a finished job whose outcome was read: batched, one Redis call per event batch. */
   #remove(jobId: string): void {
-    const removal = this.#queue
-      .remove(jobId)
-      .catch((error: unknown) => this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not remove a finished job"))
-      .finally(() => this.#removals.delete(removal));
+    if (this.#toRemove.push(jobId) === 1) queueMicrotask(() => this.#flushRemovals());
+  }
+
+  #flushRemovals(): void {
+    const jobIds = this.#toRemove;
+    if (jobIds.length === 0) return;
+    this.#toRemove = [];
+    this.#batchWrites();
+    const removal = removeFinishedJobs(this.#conn, this.#finishedKeys, jobIds).then(
+      () => {},
+      (error: unknown) =>
+        this.#logger.warn({ jobs: jobIds.length, err: toTaskFailure(error) }, "could not remove finished jobs; they expire after resultTtlMs"),
+    );
+    for (const jobId of jobIds) this.#removing.set(jobId, removal);
     this.#removals.add(removal);
+    void removal.then(() => {
+      this.#removals.delete(removal);
+      for (const jobId of jobIds) if (this.#removing.get(jobId) === removal) this.#removing.delete(jobId);
+    });
   }
 
   /**
@@ -350,11 +413,15 @@ export class BullmqExecutor implements Executor {
     if (!this.#isReady) {
       // Redis never answered: nothing to close gracefully, and waiting would hang.
       this.#conn.disconnect();
+      this.#readerConn?.disconnect();
       void this.#queue.close().catch(() => {});
       return;
     }
+    this.#flushRemovals();
     await Promise.all([...this.#removals]);
-    await this.#events?.close().catch(() => {});
+    await this.#reader?.close();
+    this.#readerConn?.disconnect();
+    await this.#reader?.ended;
     await this.#queue.close().catch(() => {});
     this.#conn.disconnect();
   }
@@ -370,5 +437,14 @@ export class BullmqExecutor implements Executor {
       bullmqError("UJR_BULLMQ_JOB_FAILED", { task: `${run.ref.module}#${run.ref.export}`, job: run.job, queue: this.queueName, reason }),
     );
     return { ...failure, retryable: true };
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
 }

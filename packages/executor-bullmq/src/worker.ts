@@ -6,7 +6,7 @@ import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type
 import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
 import { bullmqError } from "./errors.js";
 import { decode, decodeRun, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
-import { cancelChannel, connect, redactRedisUrl, type CancelMessage } from "./internal/redis.js";
+import { cancelChannel, connect, redactRedisUrl, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface RunWorkerOptions {
   /** redis:// URL of the queue's Redis. */
@@ -64,6 +64,12 @@ export interface WorkerHandle {
 
 type AbortReason = { kind: "cancel"; failure: TaskFailure } | { kind: "shutdown"; reason: string };
 
+/** A task running on this worker; `why` is set once something stops it. */
+interface ActiveTask {
+  run: TaskRun;
+  why?: AbortReason;
+}
+
 function toFolderUrl(folder: string): string {
   const url = folder.startsWith("file:") ? folder : pathToFileURL(resolvePath(folder)).href;
   return url.endsWith("/") ? url : `${url}/`;
@@ -112,54 +118,52 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     throw bullmqError("UJR_BULLMQ_OPTION_INVALID", { option: "concurrency", reason: "use a whole number ≥ 1" });
   }
   const graceDefault = options.shutdownGrace ?? 30_000;
-  const active = new Map<string, TaskRun>();
-  // BullMQ's abort reasons are strings: the details travel beside them.
-  const cancelFailures = new Map<string, TaskFailure>();
-  let shutdownReason = "worker stopping";
+  /** Tasks running here, by queue job id. */
+  const active = new Map<string, ActiveTask>();
+  /**
+   * Stops a running task's pool run. Cancellation is this worker's own (not BullMQ's
+   * per-job abort signal, which costs an AbortController and a listener per task).
+   */
+  const stopRun = (jobId: string, why: AbortReason): boolean => {
+    const entry = active.get(jobId);
+    if (!entry || entry.why) return false;
+    entry.why = why;
+    const { run } = entry;
+    const failure =
+      why.kind === "cancel"
+        ? why.failure
+        : toTaskFailure(bullmqError("UJR_BULLMQ_WORKER_STOPPED", { task: `${run.ref.module}#${run.ref.export}`, job: run.job, reason: why.reason }));
+    pool.cancel(run.id, failure);
+    return true;
+  };
 
-  const processor = async (job: BullJob<JobData, JobResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<JobResult> => {
+  const processor = async (job: BullJob<JobData, JobResult>, token: string | undefined): Promise<JobResult> => {
     const received = decodeRun(job.data);
     // This machine's folders first; the coordinator's as a fallback (a shared filesystem).
     const run: TaskRun = { ...received, resolveFrom: [...folders, ...received.resolveFrom.filter((folder) => !folders.includes(folder))] };
-    let why: AbortReason | undefined;
-    const onAbort = () => {
-      const failure = cancelFailures.get(job.id!);
-      cancelFailures.delete(job.id!);
-      why =
-        signal?.reason === "shutdown" || !failure
-          ? { kind: "shutdown", reason: shutdownReason }
-          : { kind: "cancel", failure };
-      const stopped =
-        why.kind === "cancel"
-          ? why.failure
-          : toTaskFailure(bullmqError("UJR_BULLMQ_WORKER_STOPPED", { task: `${run.ref.module}#${run.ref.export}`, job: run.job, reason: why.reason }));
-      pool.cancel(run.id, stopped);
-    };
+    const entry: ActiveTask = { run };
+    active.set(job.id!, entry);
     let outcome: TaskOutcome;
-    if (signal?.aborted) {
-      onAbort();
-      outcome = { ok: false, error: why?.kind === "cancel" ? why.failure : { name: "Error", message: "cancelled before start" } };
-    } else {
-      signal?.addEventListener("abort", onAbort, { once: true });
-      active.set(job.id!, run);
-      try {
-        outcome = await pool.submit(run);
-      } finally {
-        active.delete(job.id!);
-        signal?.removeEventListener("abort", onAbort);
-      }
+    try {
+      outcome = await pool.submit(run);
+    } finally {
+      active.delete(job.id!);
     }
-    if (why?.kind === "shutdown" && token) {
+    // The pool often hands back several outcomes at once: their completions (and the
+    // next tasks they fetch) then travel to Redis in one write.
+    batchWrites();
+    if (entry.why?.kind === "shutdown" && token) {
       // Not this worker's task any more: back to the queue for another worker.
       await job.moveToWait(token);
       logger.info({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id }, "task stopped by shutdown; put back on the queue");
       throw new WaitingError();
     }
-    return encodeResult(outcome, why?.kind === "cancel");
+    return encodeResult(outcome, entry.why?.kind === "cancel");
   };
 
   const connection = connect(options.redis);
   connection.on("error", () => {});
+  const batchWrites = writeBatcher(connection);
   const worker = new Worker<JobData, JobResult>(queueName, processor, {
     connection,
     prefix,
@@ -180,9 +184,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     try {
       const message = JSON.parse(text) as CancelMessage;
       const failure = decode<TaskFailure>(message.reason);
-      cancelFailures.set(message.jobId, failure);
-      if (worker.cancelJob(message.jobId, "cancel")) logger.info({ jobId: message.jobId, reason: failure.message }, "task cancelled by the coordinator");
-      else cancelFailures.delete(message.jobId);
+      if (stopRun(message.jobId, { kind: "cancel", failure })) logger.info({ jobId: message.jobId, reason: failure.message }, "task cancelled by the coordinator");
     } catch (error) {
       logger.warn({ err: toTaskFailure(error) }, "unreadable cancel message");
     }
@@ -217,8 +219,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       clearTimeout(timer);
       if (expired && active.size > 0) {
         logger.warn({ running: active.size }, "grace period over: stopping running tasks and putting them back on the queue");
-        shutdownReason = reason;
-        worker.cancelAllJobs("shutdown");
+        for (const jobId of [...active.keys()]) stopRun(jobId, { kind: "shutdown", reason });
       }
       await closing.catch(() => {});
       await runLoop;

@@ -20,6 +20,27 @@ export function connect(url: string, extra: RedisOptions = {}): Redis {
   return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra });
 }
 
+/**
+ * Returns a function that holds back the writes of `connection` until the current
+ * macrotask ends, so the commands issued meanwhile (a runner round's adds, a batch of
+ * removals) reach Redis in one socket write. That is what ioredis's auto-pipelining does,
+ * minus its cost: it builds a Pipeline object per tick that copies every script defined on
+ * the connection, and BullMQ defines dozens, which costs more than a round's few adds.
+ */
+export function writeBatcher(connection: Redis): () => void {
+  let holding = false;
+  return () => {
+    if (holding || connection.status !== "ready") return;
+    const stream = connection.stream;
+    stream.cork();
+    holding = true;
+    setImmediate(() => {
+      holding = false;
+      stream.uncork();
+    });
+  };
+}
+
 /** The Redis pub/sub channel that carries cancel requests for running tasks of a queue. */
 export function cancelChannel(prefix: string, queue: string): string {
   return `${prefix}:${queue}:ujr-cancel`;
