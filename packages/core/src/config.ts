@@ -21,6 +21,12 @@ export const executorSchema = z.discriminatedUnion("kind", [
     kind: z.literal("bullmq"),
     redis: z.string().min(1).describe("redis:// URL of the queue's Redis."),
     queue: z.string().min(1).default("ujr"),
+    size: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("Most tasks this coordinator keeps queued or running at once (default 64): about twice the total concurrency of the workers."),
   }),
 ]);
 

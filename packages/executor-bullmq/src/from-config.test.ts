@@ -37,6 +37,37 @@ describe("createExecutorFromConfig", () => {
     }
   });
 
+  it.skipIf(!hasRedis)("takes the coordinator's window from `runner.executor.size`", async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, "ujr.config.yaml");
+      writeFileSync(file, `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL}\n    queue: ${uniqueQueue("size")}\n    size: 32\njobs: {}\n`);
+      const config = await loadConfigFile(file, { env: { REDIS_URL } });
+      const executor = await createExecutorFromConfig(config.runner, { size: 5 });
+      closers.push(() => executor.close());
+      expect(executor.size).toBe(32);
+      expect(executor.capacity()).toBe(32);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it("rejects a window below one with the path of the setting", async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, "ujr.config.yaml");
+      writeFileSync(file, "runner:\n  executor:\n    kind: bullmq\n    redis: redis://127.0.0.1:6379\n    size: 0\njobs: {}\n");
+      const failure = await loadConfigFile(file, { env: {} }).then(
+        () => undefined,
+        (error: unknown) => error as { code: string; message: string },
+      );
+      expect(failure?.code).toBe("UJR_CONFIG_INVALID");
+      expect(failure?.message).toContain("runner.executor.size");
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it("fails clearly when Redis cannot be reached, without showing the password", async () => {
     const failure = await createExecutorFromConfig(
       { executor: { kind: "bullmq", redis: "redis://ujr:s3cret-pass@127.0.0.1:1", queue: "ujr" }, workers: undefined, isolation: "process", logLevel: undefined },

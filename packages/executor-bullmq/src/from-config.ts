@@ -7,7 +7,7 @@ export interface ExecutorFromConfigOptions {
   logLevel?: LogLevel | undefined;
   prettyLogs?: boolean | undefined;
   maxWorkerMemoryMb?: number | undefined;
-  /** For `kind: bullmq`: most tasks queued or running at once (default 64). */
+  /** For `kind: bullmq`: most tasks queued or running at once; `runner.executor.size` wins, then this, then 64. */
   size?: number | undefined;
   /** For `kind: bullmq`: how long to wait for Redis before failing (ms, default 10 s). */
   connectTimeoutMs?: number | undefined;
@@ -22,7 +22,7 @@ export interface ExecutorFromConfigOptions {
 export async function createExecutorFromConfig(runner: Pick<RunnerConfig, "executor" | "workers" | "isolation" | "logLevel">, options: ExecutorFromConfigOptions = {}): Promise<Executor> {
   const spec = runner.executor ?? { kind: "local" as const };
   if (spec.kind === "bullmq") {
-    const executor = new BullmqExecutor({ redis: spec.redis, queue: spec.queue, size: options.size, logger: options.logger });
+    const executor = new BullmqExecutor({ redis: spec.redis, queue: spec.queue, size: spec.size ?? options.size, logger: options.logger });
     try {
       await executor.ready(options.connectTimeoutMs);
     } catch (error) {
