@@ -3,14 +3,14 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TinypoolExecutor, loadConfigFile } from "@ujr/runner-local";
 import { BullmqExecutor, createExecutorFromConfig } from "./index.js";
-import { REDIS_URL, redisAvailable, removeDir, tempDir, uniqueQueue } from "./__fixtures__/helpers.js";
+import { REDIS_URL, obliterate, redisAvailable, removeDir, tempDir, uniqueQueue } from "./__fixtures__/helpers.js";
 
 const hasRedis = await redisAvailable();
 
 describe("createExecutorFromConfig", () => {
   const closers: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
-    for (const close of closers.splice(0)) await close();
+    for (const close of closers.splice(0).reverse()) await close();
   });
 
   it("keeps the local pool as the default", async () => {
@@ -24,6 +24,7 @@ describe("createExecutorFromConfig", () => {
     const dir = tempDir();
     try {
       const queue = uniqueQueue("config");
+      closers.push(() => obliterate(queue));
       const file = join(dir, "ujr.config.yaml");
       writeFileSync(file, `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL}\n    queue: ${queue}\njobs: {}\n`);
       const config = await loadConfigFile(file, { env: { REDIS_URL } });
@@ -40,8 +41,10 @@ describe("createExecutorFromConfig", () => {
   it.skipIf(!hasRedis)("takes the coordinator's window from `runner.executor.size`", async () => {
     const dir = tempDir();
     try {
+      const queue = uniqueQueue("size");
+      closers.push(() => obliterate(queue));
       const file = join(dir, "ujr.config.yaml");
-      writeFileSync(file, `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL}\n    queue: ${uniqueQueue("size")}\n    size: 32\njobs: {}\n`);
+      writeFileSync(file, `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL}\n    queue: ${queue}\n    size: 32\njobs: {}\n`);
       const config = await loadConfigFile(file, { env: { REDIS_URL } });
       const executor = await createExecutorFromConfig(config.runner, { size: 5 });
       closers.push(() => executor.close());
