@@ -34,7 +34,7 @@ interface Session {
  * one long tinypool run, and tasks go to it over its IPC channel (tinypool's `channel`
  * run option), one at a time, from a queue kept here.
  *
- * Why not one tinypool run per task, as with threads: a run costs the runner two
+ * Why not one tinypool run per task: a run costs the runner two
  * message-port hops and tinypool's bookkeeping on top of the IPC round trip, and with
  * child processes the runner's main thread is the bottleneck. A session pays for the IPC
  * round trip alone; tinypool still starts, replaces and terminates the workers.

@@ -33,3 +33,14 @@ export function isReadyMessage(message: unknown): boolean {
 export function isResultMessage(message: unknown): message is ResultMessage {
   return Array.isArray(message) && message.length === 3 && message[0] === RESULT_TAG && typeof message[1] === "string";
 }
+
+/** Slot states of a thread session's shared Int32Array (see thread-sessions.ts). */
+export const SLOT_FREE = 0;
+export const SLOT_QUEUED = 1;
+export const SLOT_STARTED = 2;
+export const SLOT_CANCELLED = 3;
+export const SLOT_DONE = 4;
+
+/** Runner → thread: `[slot, task]`; thread → runner: `[READY_TAG]` once, then `[RESULT_TAG, run id, outcome]` per task (the outcome structured-cloned, not encoded). */
+export type ThreadTaskMessage = [number, WorkerMessage];
+

@@ -5,7 +5,7 @@ import { Tinypool } from "tinypool";
 import { isProgressMessage } from "./worker-progress.js";
 import { ProcessSessions, type PoolHooks } from "./process-sessions.js";
 import type { WorkerMessage } from "./session-protocol.js";
-import { ThreadRuns } from "./thread-runs.js";
+import { ThreadSessions } from "./thread-sessions.js";
 import {
   normaliseProgress,
   resolveTaskModule,
@@ -43,8 +43,8 @@ export interface TinypoolExecutorOptions {
 const workerFile = new URL(import.meta.url.endsWith(".ts") ? "../dist/worker.js" : "./worker.js", import.meta.url);
 
 /**
- * Runs tasks in a tinypool pool of threads or child processes (one tinypool run per task
- * with threads, a session per worker with child processes: see process-sessions.ts). The
+ * Runs tasks in a tinypool pool of threads or child processes, through a session per
+ * worker (see thread-sessions.ts and process-sessions.ts). The
  * pool starts on the first task, so constructing a runner inside a task worker (a script
  * re-imported for its tasks) starts nothing.
  */
@@ -55,7 +55,7 @@ export class TinypoolExecutor implements Executor {
   readonly isolation: Isolation;
   readonly #options: TinypoolExecutorOptions;
   #pool: Tinypool | undefined;
-  #tasks: ProcessSessions | ThreadRuns | undefined;
+  #tasks: ProcessSessions | ThreadSessions | undefined;
   #startListener: ((runId: string) => void) | undefined;
   #progressListener: ProgressListener | undefined;
   /** Threads post progress here (see worker.ts); created with the pool. */
@@ -97,7 +97,7 @@ export class TinypoolExecutor implements Executor {
     }
   }
 
-  #ensureTasks(): ProcessSessions | ThreadRuns {
+  #ensureTasks(): ProcessSessions | ThreadSessions {
     if (this.#tasks) return this.#tasks;
     const env: Record<string, string> = {};
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
@@ -130,7 +130,7 @@ export class TinypoolExecutor implements Executor {
     // listener, the pool's own 'error' event would crash the runner.
     pool.on("error", () => {});
     this.#pool = pool;
-    this.#tasks = this.isolation === "process" ? new ProcessSessions(pool, this.workers, this.#hooks) : new ThreadRuns(pool, this.workers, this.#hooks);
+    this.#tasks = this.isolation === "process" ? new ProcessSessions(pool, this.workers, this.#hooks) : new ThreadSessions(pool, this.workers, this.#hooks);
     return this.#tasks;
   }
 

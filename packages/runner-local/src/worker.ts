@@ -1,13 +1,13 @@
 /**
- * The tinypool worker entry: runs task tries, one per call (threads) or over a session
- * (child processes). Built to JavaScript because Node 20 cannot load TypeScript in
+ * The tinypool worker entry: runs task tries over a session (a thread's MessagePort or a
+ * child process's IPC channel), or one per call. Built to JavaScript because Node 20 cannot load TypeScript in
  * worker threads or child processes.
  */
-import { BroadcastChannel, isMainThread } from "node:worker_threads";
+import { BroadcastChannel, isMainThread, type MessagePort } from "node:worker_threads";
 import { createLogger, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun } from "@ujr/core";
 import { PROGRESS_TAG, throttleProgress, type ProgressMessage } from "./worker-progress.js";
 import { decode, encode, type Encoded } from "./ipc-codec.js";
-import { isTaskMessage, READY_TAG, RESULT_TAG, type ResultMessage, type WorkerMessage } from "./session-protocol.js";
+import { isTaskMessage, READY_TAG, RESULT_TAG, SLOT_DONE, SLOT_FREE, SLOT_QUEUED, SLOT_STARTED, type ResultMessage, type ThreadTaskMessage, type WorkerMessage } from "./session-protocol.js";
 
 markTaskWorker();
 
@@ -88,7 +88,7 @@ function notClonable(message: WorkerMessage, error: unknown): TaskOutcome {
   };
 }
 
-/** One task per tinypool run (threads). */
+/** One task per tinypool run (not used by the executor, which runs sessions). */
 export default async function runTask(message: WorkerMessage): Promise<TaskOutcome> {
   const outcome = await execute(message);
   if (outcome.ok) {
@@ -137,4 +137,47 @@ async function runInSession(message: WorkerMessage): Promise<void> {
     encoded = encode(notClonable(message, error));
   }
   process.send!([RESULT_TAG, message[5], encoded] satisfies ResultMessage);
+}
+
+/**
+ * A thread's session: one tinypool run that lasts as long as the thread and takes tasks
+ * over a MessagePort, in order, one at a time (see thread-sessions.ts). The runner hands
+ * the next task ahead, so it waits here when the current one ends. Each task's slot in
+ * `slots` decides, with one compare-exchange, whether the thread starts it or the runner
+ * cancelled it first. Never settles: the session ends with the thread.
+ */
+export function threadSession({ port, slots }: { port: MessagePort; slots: SharedArrayBuffer }): Promise<never> {
+  const states = new Int32Array(slots);
+  const waiting: ThreadTaskMessage[] = [];
+  let busy = false;
+  let dead = false;
+  const next = async (): Promise<void> => {
+    busy = true;
+    while (!dead && waiting.length > 0) {
+      const [slot, message] = waiting.shift()!;
+      if (Atomics.compareExchange(states, slot, SLOT_QUEUED, SLOT_STARTED) !== SLOT_QUEUED) {
+        // Cancelled before it started: the runner has already settled it.
+        Atomics.store(states, slot, SLOT_FREE);
+        continue;
+      }
+      const outcome = await execute(message);
+      if (Atomics.compareExchange(states, slot, SLOT_STARTED, SLOT_DONE) !== SLOT_STARTED) {
+        // The runner cancelled it while it ran: it is terminating this thread.
+        dead = true;
+        break;
+      }
+      try {
+        port.postMessage([RESULT_TAG, message[5], outcome]);
+      } catch (error) {
+        port.postMessage([RESULT_TAG, message[5], notClonable(message, error)]);
+      }
+    }
+    busy = false;
+  };
+  port.on("message", (message: ThreadTaskMessage) => {
+    waiting.push(message);
+    if (!busy) void next();
+  });
+  port.postMessage([READY_TAG]);
+  return new Promise<never>(() => {});
 }

@@ -1,0 +1,324 @@
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import type { Tinypool } from "tinypool";
+import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
+import type { PoolHooks } from "./process-sessions.js";
+import {
+  isReadyMessage,
+  RESULT_TAG,
+  SLOT_CANCELLED,
+  SLOT_DONE,
+  SLOT_FREE,
+  SLOT_QUEUED,
+  SLOT_STARTED,
+  type ThreadTaskMessage,
+  type WorkerMessage,
+} from "./session-protocol.js";
+
+/** Slots per session: the running task, the one handed ahead, and cancelled ones the thread has not skipped yet. */
+const SLOTS = 4;
+
+interface Pending {
+  run: TaskRun;
+  message: WorkerMessage;
+  resolve(outcome: TaskOutcome): void;
+  session?: Session | undefined;
+  slot: number;
+}
+
+interface Session {
+  controller: AbortController;
+  port: MessagePort;
+  states: Int32Array;
+  ready: boolean;
+  ended: boolean;
+  /** Why the thread ended. */
+  error?: unknown;
+  /** Tasks handed to the thread, in its order: the first runs (or is about to), the second waits ahead. */
+  handed: Pending[];
+}
+
+type ResultMessage = [typeof RESULT_TAG, string, TaskOutcome];
+
+function isResult(message: unknown): message is ResultMessage {
+  return Array.isArray(message) && message.length === 3 && message[0] === RESULT_TAG;
+}
+
+/**
+ * Runs tasks in a tinypool pool of threads through sessions: each thread holds one long
+ * tinypool run and takes tasks over a MessagePort (structured clone), one at a time, in
+ * order. Each session is handed its next task before its current one ends, so the thread
+ * finds it waiting instead of sleeping until the runner answers: one thread wake a task,
+ * not two per tinypool run.
+ *
+ * Semantics are those of one run per task: the first task handed to a session starts
+ * at once; the one handed ahead starts when the thread reports the result of the one
+ * before (the thread runs its port's queue in order). Who wins between the thread starting
+ * a task and the runner cancelling it is decided by one compare-exchange on the task's
+ * slot in a shared Int32Array. Cancelling a running task aborts its session, which makes
+ * tinypool terminate the thread; the task handed ahead to it goes back to the front of the
+ * queue. A thread that dies fails only the task it was running.
+ */
+export class ThreadSessions {
+  readonly #pool: Tinypool;
+  readonly #workers: number;
+  readonly #hooks: PoolHooks;
+  readonly #queue: Pending[] = [];
+  readonly #pending = new Map<string, Pending>();
+  readonly #ready = new Set<Session>();
+  #open = 0;
+  #closed = false;
+
+  constructor(pool: Tinypool, workers: number, hooks: PoolHooks) {
+    this.#pool = pool;
+    this.#workers = workers;
+    this.#hooks = hooks;
+  }
+
+  run(run: TaskRun, message: WorkerMessage): Promise<TaskOutcome> {
+    return new Promise((resolve) => {
+      const pending: Pending = { run, message, resolve, slot: -1 };
+      this.#pending.set(run.id, pending);
+      this.#queue.push(pending);
+      this.#dispatch();
+    });
+  }
+
+  /** Tasks accepted and not settled yet. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  has(runId: string): boolean {
+    return this.#pending.has(runId);
+  }
+
+  cancel(runId: string, reason: TaskFailure): void {
+    const pending = this.#pending.get(runId);
+    if (!pending) return;
+    this.#pending.delete(runId);
+    const session = pending.session;
+    if (!session) {
+      const queued = this.#queue.indexOf(pending);
+      if (queued >= 0) this.#queue.splice(queued, 1);
+    } else if (Atomics.compareExchange(session.states, pending.slot, SLOT_QUEUED, SLOT_CANCELLED) === SLOT_QUEUED) {
+      // Not started: the thread skips it (and frees its slot); nothing to terminate.
+      this.#unhand(session, pending);
+    } else if (Atomics.compareExchange(session.states, pending.slot, SLOT_STARTED, SLOT_CANCELLED) === SLOT_STARTED) {
+      // Running: terminating its thread is the only way to stop code that never yields.
+      // The thread starts nothing after it (its own compare-exchange at the end fails).
+      this.#ready.delete(session);
+      session.controller.abort(reason);
+    }
+    // Otherwise it has finished and its result is on its way: dropped when it comes.
+    pending.resolve({ ok: false, error: reason });
+  }
+
+  /** Drops the tasks not started yet (queued here or handed ahead); returns their run ids. */
+  cancelQueued(reason: TaskFailure): string[] {
+    const dropped = this.#queue.splice(0);
+    for (const session of this.#ready) {
+      for (const pending of session.handed.slice(1)) {
+        if (!this.#pending.has(pending.run.id)) continue;
+        if (Atomics.compareExchange(session.states, pending.slot, SLOT_QUEUED, SLOT_CANCELLED) !== SLOT_QUEUED) continue;
+        this.#unhand(session, pending);
+        dropped.push(pending);
+      }
+    }
+    for (const pending of dropped) {
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: reason });
+    }
+    return dropped.map((pending) => pending.run.id);
+  }
+
+  /** Call before destroying the pool: sessions that end then are not reopened. */
+  close(): void {
+    this.#closed = true;
+    this.#failQueue(new Error("the pool was closed before the task started"));
+  }
+
+  #failQueue(error: unknown): void {
+    for (const pending of this.#queue.splice(0)) {
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+    }
+  }
+
+  /** Takes a task the thread will skip off its session's list. */
+  #unhand(session: Session, pending: Pending): void {
+    const index = session.handed.indexOf(pending);
+    if (index < 0) return;
+    session.handed.splice(index, 1);
+    // The next one is first in line now: it starts as soon as the thread gets to it.
+    if (index === 0 && session.handed.length > 0) this.#hooks.started(session.handed[0]!.run.id);
+    if (!session.ended) this.#dispatch();
+  }
+
+  #dispatch(): void {
+    if (this.#queue.length === 0) {
+      this.#steal();
+      return;
+    }
+    let idle = 0;
+    for (const session of this.#ready) if (session.handed.length === 0) idle++;
+    // Sessions open on demand: after a thread was terminated, its replacement gets a
+    // session when there is work for it.
+    while (!this.#closed && this.#open < this.#workers && this.#queue.length > idle) {
+      this.#openSession();
+      idle++;
+    }
+    // Idle sessions first, then one task ahead for each busy one.
+    for (const depth of [0, 1]) {
+      for (const session of this.#ready) {
+        if (this.#queue.length === 0) return;
+        while (session.handed.length === depth && this.#queue.length > 0) if (!this.#hand(session, this.#queue[0]!)) break;
+      }
+    }
+  }
+
+  /**
+   * A thread with nothing to do takes a task handed ahead to a busy one (if that thread has
+   * not started it): a task never waits behind a long one while a thread is free.
+   */
+  #steal(): void {
+    for (const idle of this.#ready) {
+      if (idle.handed.length > 0) continue;
+      for (const busy of this.#ready) {
+        const ahead = busy.handed[1];
+        if (!ahead || Atomics.compareExchange(busy.states, ahead.slot, SLOT_QUEUED, SLOT_CANCELLED) !== SLOT_QUEUED) continue;
+        busy.handed.splice(1, 1);
+        ahead.session = undefined;
+        ahead.slot = -1;
+        this.#queue.unshift(ahead);
+        this.#hand(idle, ahead);
+        break;
+      }
+    }
+  }
+
+  /** Hands the queue's first task to the session; false if the session has no free slot. */
+  #hand(session: Session, pending: Pending): boolean {
+    let slot = -1;
+    for (let index = 0; index < SLOTS; index++) {
+      if (Atomics.load(session.states, index) === SLOT_FREE) {
+        slot = index;
+        break;
+      }
+    }
+    if (slot < 0) return false;
+    this.#queue.shift();
+    Atomics.store(session.states, slot, SLOT_QUEUED);
+    try {
+      session.port.postMessage([slot, pending.message] satisfies ThreadTaskMessage);
+    } catch (error) {
+      // The arguments cannot be cloned (a DataCloneError): the thread never saw the task.
+      Atomics.store(session.states, slot, SLOT_FREE);
+      this.#pending.delete(pending.run.id);
+      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+      return true;
+    }
+    pending.session = session;
+    pending.slot = slot;
+    session.handed.push(pending);
+    if (session.handed.length === 1) this.#hooks.started(pending.run.id);
+    return true;
+  }
+
+  #openSession(): void {
+    this.#open++;
+    const { port1, port2 } = new MessageChannel();
+    const session: Session = {
+      controller: new AbortController(),
+      port: port1,
+      states: new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)),
+      ready: false,
+      ended: false,
+      handed: [],
+    };
+    port1.on("message", (message: unknown) => this.#onMessage(session, message));
+    this.#pool
+      .run({ port: port2, slots: session.states.buffer }, { name: "threadSession", transferList: [port2], signal: session.controller.signal })
+      .then(
+        () => this.#ended(session, new Error("the worker's session ended")),
+        (error: unknown) => this.#ended(session, error),
+      );
+  }
+
+  #onMessage(session: Session, message: unknown): void {
+    if (isResult(message)) {
+      const pending = session.handed.shift();
+      if (!pending) return;
+      Atomics.store(session.states, pending.slot, SLOT_FREE);
+      // The thread has moved on to the next one in its queue: it runs from now on.
+      if (session.handed.length > 0) this.#hooks.started(session.handed[0]!.run.id);
+      if (session.ended) {
+        if (this.#pending.get(pending.run.id) === pending) {
+          this.#pending.delete(pending.run.id);
+          pending.resolve(message[2]);
+        }
+        return this.#settleEnded(session);
+      }
+      // The thread's next task first: it should find it waiting.
+      this.#dispatch();
+      if (this.#pending.get(pending.run.id) !== pending) return; // cancelled after it finished
+      this.#pending.delete(pending.run.id);
+      pending.resolve(message[2]);
+    } else if (isReadyMessage(message)) {
+      if (session.ready || session.ended || session.controller.signal.aborted) return;
+      session.ready = true;
+      this.#ready.add(session);
+      this.#dispatch();
+    }
+  }
+
+  #ended(session: Session, error: unknown): void {
+    this.#open--;
+    session.ended = true;
+    this.#ready.delete(session);
+    session.error = error;
+    if (session.handed.some((pending) => Atomics.load(session.states, pending.slot) === SLOT_DONE)) {
+      // A task finished before the thread went: its result is still on its way.
+      setTimeout(() => this.#settleEnded(session, true), 1000).unref();
+      return;
+    }
+    this.#settleEnded(session, true);
+  }
+
+  /** Settles what a thread that ended was given, once the results it sent have come. */
+  #settleEnded(session: Session, force = false): void {
+    if (session.port.listenerCount("message") === 0) return; // settled already
+    if (!force && session.handed.some((pending) => Atomics.load(session.states, pending.slot) === SLOT_DONE)) return;
+    session.port.removeAllListeners("message");
+    session.port.close();
+    const error = session.error;
+    const requeue: Pending[] = [];
+    let crashed = false;
+    for (const pending of session.handed.splice(0)) {
+      const state = Atomics.load(session.states, pending.slot);
+      pending.session = undefined;
+      pending.slot = -1;
+      if (this.#pending.get(pending.run.id) !== pending) continue; // settled (cancelled)
+      if (state === SLOT_QUEUED) {
+        // Never started: back to the front of the queue.
+        requeue.push(pending);
+      } else {
+        // It was running when the thread went (or its result never came).
+        crashed = true;
+        this.#pending.delete(pending.run.id);
+        pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+      }
+    }
+    this.#queue.unshift(...requeue);
+    if (!crashed && !session.ready && !session.controller.signal.aborted && !this.#closed) {
+      // The thread died before it could take a task (it cannot start): fail the next
+      // task rather than retry a broken thread for ever.
+      const next = this.#queue.shift();
+      if (next) {
+        this.#pending.delete(next.run.id);
+        next.resolve({ ok: false, error: this.#hooks.crashed(next.run, error) });
+      }
+    }
+    if (this.#closed) this.#failQueue(new Error("the pool was closed before the task started"));
+    else this.#dispatch();
+  }
+}
