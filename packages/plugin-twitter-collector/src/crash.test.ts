@@ -9,6 +9,7 @@ import { dataIds, expectedSearchIds, readRawPages, tempDir, TOKEN } from "./__fi
 
 const child = fileURLToPath(new URL("./__fixtures__/crash-child.mjs", import.meta.url));
 const runnerBuilt = existsSync(fileURLToPath(new URL("../node_modules/@ujr/runner-local/dist/index.js", import.meta.url)));
+if (!runnerBuilt) console.warn("@ujr/runner-local is not built: skipping the kill -9 test (run `pnpm build`; under CI=true it runs and fails).");
 
 let emulator: Emulator;
 let tmp: { dir: string; cleanup: () => Promise<void> };
