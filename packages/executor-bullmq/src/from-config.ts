@@ -31,11 +31,8 @@ export async function createExecutorFromConfig(runner: Pick<RunnerConfig, "execu
     }
     return executor;
   }
-  return new TinypoolExecutor({
-    workers: runner.workers,
-    isolation: runner.isolation,
-    maxWorkerMemoryMb: options.maxWorkerMemoryMb,
-    logLevel: options.logLevel ?? runner.logLevel ?? (options.logger?.level as LogLevel | undefined),
-    prettyLogs: options.prettyLogs,
-  });
+  return TinypoolExecutor.fromSettings(
+    { workers: runner.workers, isolation: runner.isolation, maxWorkerMemoryMb: options.maxWorkerMemoryMb, logLevel: options.logLevel ?? runner.logLevel, prettyLogs: options.prettyLogs },
+    options.logger,
+  );
 }

@@ -105,14 +105,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   const queueName = options.queue ?? "ujr";
   const prefix = options.prefix ?? "bull";
   const folders = await workerFolders(options, logger);
-  const pool: Executor =
-    options.executor ??
-    new TinypoolExecutor({
-      workers: options.workers,
-      isolation: options.isolation,
-      maxWorkerMemoryMb: options.maxWorkerMemoryMb,
-      logLevel: options.logLevel ?? (logger.level as LogLevel),
-    });
+  const pool: Executor = options.executor ?? TinypoolExecutor.fromSettings(options, logger);
   const concurrency = options.concurrency ?? pool.size;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw bullmqError("UJR_BULLMQ_OPTION_INVALID", { option: "concurrency", reason: "use a whole number ≥ 1" });

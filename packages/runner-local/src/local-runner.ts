@@ -29,15 +29,7 @@ export class LocalJobsRunner extends Runner {
 
   constructor(options: LocalJobsRunnerOptions = {}) {
     const logger = options.logger ?? createLogger({ level: options.logLevel ?? "info", pretty: options.prettyLogs });
-    const executor =
-      options.executor ??
-      new TinypoolExecutor({
-        workers: options.workers,
-        isolation: options.isolation,
-        maxWorkerMemoryMb: options.maxWorkerMemoryMb,
-        logLevel: options.logLevel ?? (logger.level as LogLevel),
-        prettyLogs: options.prettyLogs,
-      });
+    const executor = options.executor ?? TinypoolExecutor.fromSettings(options, logger);
     super({ ...options, executor, logger });
     this.#handleSignals = options.handleSignals ?? true;
     this.#grace = options.shutdownGrace ?? 30_000;

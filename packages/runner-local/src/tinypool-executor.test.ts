@@ -205,6 +205,16 @@ describe("TinypoolExecutor: module resolution", () => {
   });
 });
 
+describe("TinypoolExecutor.fromSettings", () => {
+  it("takes the pool's settings from a caller's options and nothing else (a BullMQ `queue` name is not a pool queue)", () => {
+    const workerOptions = { workers: 3, isolation: "thread" as const, queue: "collections", concurrency: 8 };
+    const executor = TinypoolExecutor.fromSettings(workerOptions);
+    expect(executor.workers).toBe(3);
+    expect(executor.isolation).toBe("thread");
+    expect(executor.size).toBe(3 + 3); // the default queue: one per thread worker
+  });
+});
+
 describe("LocalJobsRunner", () => {
   it("does nothing when constructed inside a task worker (scripts are re-imported there)", async () => {
     const marker = Symbol.for("ujr.task-worker");

@@ -67,6 +67,21 @@ export class TinypoolExecutor implements Executor {
     crashed: (run, error) => this.#classify(run, error),
   };
 
+  /**
+   * The pool a runner or a worker makes when it is not given an executor: the pool's
+   * settings picked from the caller's options (which carry more), the log level falling
+   * back to the caller's logger's. One place, so every caller's pool is made alike.
+   */
+  static fromSettings(settings: Omit<TinypoolExecutorOptions, "queue">, logger?: { level: string }): TinypoolExecutor {
+    return new TinypoolExecutor({
+      workers: settings.workers,
+      isolation: settings.isolation,
+      maxWorkerMemoryMb: settings.maxWorkerMemoryMb,
+      logLevel: settings.logLevel ?? (logger?.level as LogLevel | undefined),
+      prettyLogs: settings.prettyLogs,
+    });
+  }
+
   constructor(options: TinypoolExecutorOptions = {}) {
     this.isolation = options.isolation ?? "process";
     this.workers = Math.max(1, options.workers ?? availableParallelism());
