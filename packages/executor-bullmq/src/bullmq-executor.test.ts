@@ -3,30 +3,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { JobDone, Runner, type Job, type Task, type TaskOutcome, type TaskRun } from "@ujr/core";
-import { BullmqExecutor } from "./index.js";
-import {
-  killAll,
-  marksOf,
-  obliterate,
-  REDIS_URL,
-  redisAvailable,
-  removeDir,
-  startWorker,
-  tasksModule,
-  tempDir,
-  uniqueQueue,
-  waitForMarks,
-  workerOf,
-  type WorkerProcess,
-} from "./__fixtures__/helpers.js";
+import { JobDone, Runner, type Job, type Task, type TaskOutcome } from "@ujr/core";
+import { fixtureRun as runOf, marksOf, REDIS_URL, redisAvailable, tasksModule, testbed, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
 
 const hasRedis = await redisAvailable();
-
-let seq = 0;
-function runOf(job: string, exportName: string, args: unknown, signature?: string, attempt = 1): TaskRun {
-  return { id: `test-${++seq}`, job, ref: { module: tasksModule, export: exportName }, args, signature, attempt, resolveFrom: [] };
-}
 
 function task(exportName: string, args: unknown, options: Partial<Pick<Task, "signature" | "timeoutMs" | "retry">> = {}): Task {
   return { ref: { module: tasksModule, export: exportName }, args, ...options };
@@ -71,19 +51,9 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
   });
 
   async function setup(label: string, workers: Array<[string, Record<string, string>?]>) {
-    const queue = uniqueQueue(label);
-    const dir = tempDir();
-    cleanups.push(() => removeDir(dir));
-    cleanups.push(() => obliterate(queue));
-    const started: WorkerProcess[] = [];
-    cleanups.push(() => killAll(started));
-    for (const [tag, env] of workers) started.push(await startWorker(queue, tag, env));
-    const executor = (options: Partial<ConstructorParameters<typeof BullmqExecutor>[0]> = {}) => {
-      const made = new BullmqExecutor({ redis: REDIS_URL, queue, ...options });
-      cleanups.push(() => made.close());
-      return made;
-    };
-    return { queue, dir, workers: started, executor };
+    const bed = testbed(label, cleanups);
+    for (const [tag, env] of workers) await bed.start(tag, env);
+    return bed;
   }
 
   it("runs a job's tasks to completion on two worker processes", async () => {

@@ -1,30 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { TaskRun } from "@ujr/core";
-import { BullmqExecutor } from "./index.js";
-import {
-  killAll,
-  marksOf,
-  obliterate,
-  REDIS_URL,
-  redisAvailable,
-  removeDir,
-  startWorker,
-  tasksModule,
-  tempDir,
-  uniqueQueue,
-  waitForMarks,
-  workerOf,
-  type WorkerProcess,
-} from "./__fixtures__/helpers.js";
+import { fixtureRun, marksOf, redisAvailable, testbed, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
 
 const hasRedis = await redisAvailable();
 
-let seq = 0;
-function runOf(exportName: string, args: unknown, signature: string): TaskRun {
-  return { id: `w-${++seq}`, job: "shutdown", ref: { module: tasksModule, export: exportName }, args, signature, attempt: 1, resolveFrom: [] };
-}
+const runOf = (exportName: string, args: unknown, signature: string) => fixtureRun("shutdown", exportName, args, signature);
 
 function outputIncludes(worker: WorkerProcess, text: string): Promise<void> {
   return new Promise((resolve) => {
@@ -48,20 +29,10 @@ describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
   });
 
   async function setup(label: string) {
-    const queue = uniqueQueue(label);
-    const dir = tempDir();
-    cleanups.push(() => removeDir(dir));
-    cleanups.push(() => obliterate(queue));
-    const workers: WorkerProcess[] = [];
-    cleanups.push(() => killAll(workers));
-    const executor = new BullmqExecutor({ redis: REDIS_URL, queue });
-    cleanups.push(() => executor.close());
-    const start = async (tag: string, env: Record<string, string> = {}) => {
-      const worker = await startWorker(queue, tag, { UJR_LOG_LEVEL: "info", ...env });
-      workers.push(worker);
-      return worker;
-    };
-    return { dir, executor, start };
+    const bed = testbed(label, cleanups);
+    const executor = bed.executor();
+    const start = (tag: string, env: Record<string, string> = {}) => bed.start(tag, { UJR_LOG_LEVEL: "info", ...env });
+    return { dir: bed.dir, executor, start };
   }
 
   it("SIGTERM: running tasks finish within the grace period, then the worker exits 0", async () => {

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import type { TaskRun } from "@ujr/core";
+import { BullmqExecutor, type BullmqExecutorOptions } from "../index.js";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const tasksModule = new URL("./tasks.mjs", import.meta.url).href;
@@ -108,4 +110,39 @@ export function waitForMarks(dir: string, name: string, count = 1): Promise<stri
 /** The worker tag in a mark's file name. */
 export function workerOf(mark: string): string {
   return mark.split(".")[1]!;
+}
+
+let runSeq = 0;
+/** A try of a task of the fixture module (`tasks.mjs`), as the runner would submit it. */
+export function fixtureRun(job: string, exportName: string, args: unknown, signature?: string, attempt = 1): TaskRun {
+  return { id: `test-${++runSeq}`, job, ref: { module: tasksModule, export: exportName }, args, signature, attempt, resolveFrom: [] };
+}
+
+/**
+ * What a test against real worker processes needs: a fresh queue and folder, workers
+ * started on demand and executors on that queue. Each is undone through `cleanups`, which
+ * the test file runs in reverse after each test.
+ */
+export function testbed(label: string, cleanups: Array<() => Promise<unknown> | unknown>) {
+  const queue = uniqueQueue(label);
+  const dir = tempDir();
+  cleanups.push(() => removeDir(dir));
+  cleanups.push(() => obliterate(queue));
+  const workers: WorkerProcess[] = [];
+  cleanups.push(() => killAll(workers));
+  return {
+    queue,
+    dir,
+    workers,
+    async start(tag: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+      const worker = await startWorker(queue, tag, env);
+      workers.push(worker);
+      return worker;
+    },
+    executor(options: Partial<BullmqExecutorOptions> = {}): BullmqExecutor {
+      const made = new BullmqExecutor({ redis: REDIS_URL, queue, ...options });
+      cleanups.push(() => made.close());
+      return made;
+    },
+  };
 }
