@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Writable } from "node:stream";
 import type { RunnerSnapshot } from "@ujr/core";
 import { formatElapsed, formatProgress, renderStatus } from "./status-view.js";
 import { startLiveView, wantsLiveView } from "./live-view.js";
+import { captureStream } from "./__fixtures__/capture-stream.js";
 
 const now = Date.parse("2025-01-01T12:00:00.000Z");
 const at = (offsetMs: number) => new Date(now + offsetMs).toISOString();
@@ -67,19 +67,7 @@ describe("renderStatus (a pure function of the snapshot)", () => {
   });
 });
 
-function fakeTerminal() {
-  const chunks: string[] = [];
-  const stream = Object.assign(
-    new Writable({
-      write(chunk, _encoding, callback) {
-        chunks.push(chunk.toString());
-        callback();
-      },
-    }),
-    { isTTY: true, columns: 80, rows: 30 },
-  );
-  return { stream, chunks, text: () => chunks.join("") };
-}
+const fakeTerminal = () => captureStream({ isTTY: true, columns: 80, rows: 30 });
 
 describe("live view", () => {
   it("is on in a TTY only, and off with --no-tty, under CI or on a dumb terminal", () => {

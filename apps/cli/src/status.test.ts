@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { RunnerSnapshot } from "@ujr/core";
 import { main } from "./cli.js";
 import { runCommand } from "./commands/run.js";
+import { captureStream } from "./__fixtures__/capture-stream.js";
 import { statusBaseUrl } from "./commands/status.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
 
@@ -133,16 +133,7 @@ describe("ujr run in a terminal", () => {
   it("shows a live status view under the log lines and leaves its last frame", async () => {
     project = projectOutsideWorkspace();
     const file = project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: thread\njobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 3 }\n`);
-    const chunks: string[] = [];
-    const stdout = Object.assign(
-      new Writable({
-        write(chunk, _encoding, callback) {
-          chunks.push(chunk.toString());
-          callback();
-        },
-      }),
-      { isTTY: true, columns: 100, rows: 40 },
-    );
+    const { stream: stdout, chunks } = captureStream({ isTTY: true, columns: 100, rows: 40 });
     const originalWrite = stdout.write;
     const code = await runCommand([file, "--no-watch"], { out: () => {}, err: () => {} }, { stdout, env: { NO_COLOR: "1" } });
     expect(code).toBe(0);
@@ -161,16 +152,7 @@ describe("ujr run in a terminal", () => {
   it("without a TTY (or with --no-tty) logs plain JSON lines", async () => {
     project = projectOutsideWorkspace();
     const file = project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: thread\njobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 2 }\n`);
-    const chunks: string[] = [];
-    const stdout = Object.assign(
-      new Writable({
-        write(chunk, _encoding, callback) {
-          chunks.push(chunk.toString());
-          callback();
-        },
-      }),
-      { isTTY: false },
-    );
+    const { stream: stdout, chunks } = captureStream({ isTTY: false });
     expect(await runCommand([file, "--no-watch"], { out: () => {}, err: () => {} }, { stdout, env: {} })).toBe(0);
     const lines = chunks.join("").trim().split("\n").map((line) => JSON.parse(line) as { msg: string });
     expect(lines.filter((line) => line.msg === "task done")).toHaveLength(2);
