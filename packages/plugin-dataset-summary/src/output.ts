@@ -4,8 +4,9 @@
  * runs kept, and `latest` pointing at the newest: a relative symlink where the file
  * system allows it, and always a `latest.json` pointer.
  */
-import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, open, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, unlink } from "node:fs/promises";
 import path from "node:path";
+import { writeFileDurable } from "@ujr/core";
 
 const RUN_DIR = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?$/;
 
@@ -18,17 +19,6 @@ export function isRunDirName(name: string): boolean {
   return RUN_DIR.test(name);
 }
 
-export async function writeFileDurable(file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await open(tmp, "w");
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-}
 
 /** Creates a fresh temporary folder for a run; returns it and the final run id. */
 export async function prepareRunDir(jobDir: string, runId: string): Promise<{ tmpDir: string; runId: string }> {

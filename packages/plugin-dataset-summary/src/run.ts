@@ -6,11 +6,12 @@
  */
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { writeFileDurable } from "@ujr/core";
 import { openReadOnly } from "./db/open.js";
 import type { QueryResult, ReadOnlyDatabase } from "./db/types.js";
 import { SummaryErrorCode, summaryError, toErrorInfo } from "./errors.js";
 import type { Manifest, QueryOutcome, QuerySpec } from "./manifest.js";
-import { commitRunDir, prepareRunDir, pruneRuns, runIdFor, writeFileDurable } from "./output.js";
+import { commitRunDir, prepareRunDir, pruneRuns, runIdFor } from "./output.js";
 import { builtinQuery, datasetRangeQuery } from "./queries/builtin.js";
 import { toCsv } from "./report/csv.js";
 import { renderReportHtml, type ReportData } from "./report/html.js";

@@ -5,9 +5,8 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
-import type { TaskContext } from "@ujr/core";
+import { fsyncDir, removeTemps, type TaskContext } from "@ujr/core";
 import { collectorError } from "./errors.js";
-import { fsyncDir, removeTemps } from "./internal/durable.js";
 import { rawFileSeq, sidecarName } from "./internal/layout.js";
 import { loadArchiveState, saveArchiveState } from "./internal/state.js";
 

@@ -1,11 +1,10 @@
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { registerSecret, type TaskContext } from "@ujr/core";
+import { registerSecret, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core";
 import { collectorError } from "./errors.js";
 import { EVERYTHING } from "./fields.js";
 import { apiGet, apiUrl, type ApiOutcome, type RateInfo } from "./internal/api.js";
-import { removeTemps, writeFileDurable } from "./internal/durable.js";
 import { rawFileName, rawFileSeq } from "./internal/layout.js";
 import { acquireLock } from "./internal/lock.js";
 import { pyDumps } from "./internal/pyjson.js";

@@ -1,7 +1,6 @@
 import { access, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { TaskContext } from "@ujr/core";
-import { appendDurable, removeTemps, writeFileDurable } from "./internal/durable.js";
+import { appendDurable, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core";
 import { URL_CACHE_FILE, sidecarName } from "./internal/layout.js";
 import { UrlResolver, type Resolution } from "./url-resolver.js";
 

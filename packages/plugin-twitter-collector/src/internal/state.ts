@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { collectorError } from "../errors.js";
-import { writeFileDurable } from "./durable.js";
+import { writeFileDurable } from "@ujr/core";
 import { ARCHIVE_STATE_FILE, STATE_FILE } from "./layout.js";
 
 /** One pagination run: from a since_id (or start/end time) to the page without next_token. */

@@ -1,3 +1,5 @@
+// Crash-safe file writes for plugins' state and outputs: after a crash (or a power loss)
+// a file written here is either absent, or whole; never half-written.
 import { open, readdir, rename, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
@@ -16,7 +18,7 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Writes a file so that after a crash it is either absent or complete: temp file in the
  * same folder (named `.tmp-<kind>-...`), fsync, rename over the target, fsync the folder.
  */
-export async function writeFileDurable(path: string, data: string | Uint8Array, kind: string): Promise<void> {
+export async function writeFileDurable(path: string, data: string | Uint8Array, kind = "write"): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.tmp-${kind}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
   const handle = await open(tmp, "wx");
