@@ -247,13 +247,17 @@ export class BullmqExecutor implements Executor {
     waiter.resolve(outcome);
   }
 
-  #onCompleted(jobId: string, returnvalue: unknown): void {
+  /** Who waits for a job that finished; a finished job nobody wants (cancelled) is removed. */
+  #waiterOfFinished(jobId: string): Waiter | undefined {
     const waiter = this.#waiters.get(jobId);
-    if (!waiter) {
-      if (this.#discard.delete(jobId)) this.#remove(jobId);
-      return;
-    }
-    this.#discard.delete(jobId);
+    const discarded = this.#discard.delete(jobId);
+    if (!waiter && discarded) this.#remove(jobId);
+    return waiter;
+  }
+
+  #onCompleted(jobId: string, returnvalue: unknown): void {
+    const waiter = this.#waiterOfFinished(jobId);
+    if (!waiter) return;
     let result: ReturnType<typeof decodeResult>;
     try {
       result = decodeResult(returnvalue);
@@ -271,12 +275,8 @@ export class BullmqExecutor implements Executor {
   }
 
   #onFailed(jobId: string, failedReason: string): void {
-    const waiter = this.#waiters.get(jobId);
-    if (!waiter) {
-      if (this.#discard.delete(jobId)) this.#remove(jobId);
-      return;
-    }
-    this.#discard.delete(jobId);
+    const waiter = this.#waiterOfFinished(jobId);
+    if (!waiter) return;
     this.#settle(waiter, { ok: false, error: this.#jobFailure(waiter.run, failedReason) });
     this.#remove(jobId);
   }
