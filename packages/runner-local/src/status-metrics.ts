@@ -88,23 +88,16 @@ export function createStatusMetrics(runner: Runner): StatusMetrics {
     },
   });
 
+  /** A try that ran to an end: counted under `outcome`, its duration observed. */
+  const ended = (outcome: string) => (event: { job: string; durationMs: number }) => {
+    tasks.inc({ job: event.job, outcome });
+    durations.observe({ job: event.job }, event.durationMs / 1000);
+  };
   const listeners: { [K in keyof RunnerEvents]?: (...args: RunnerEvents[K]) => void } = {
-    "task:done": (event) => {
-      tasks.inc({ job: event.job, outcome: "done" });
-      durations.observe({ job: event.job }, event.durationMs / 1000);
-    },
-    "task:failed": (event) => {
-      tasks.inc({ job: event.job, outcome: "failed" });
-      durations.observe({ job: event.job }, event.durationMs / 1000);
-    },
-    "task:timeout": (event) => {
-      tasks.inc({ job: event.job, outcome: "timeout" });
-      durations.observe({ job: event.job }, event.durationMs / 1000);
-    },
-    "task:retry": (event) => {
-      tasks.inc({ job: event.job, outcome: "retried" });
-      durations.observe({ job: event.job }, event.durationMs / 1000);
-    },
+    "task:done": ended("done"),
+    "task:failed": ended("failed"),
+    "task:timeout": ended("timeout"),
+    "task:retry": ended("retried"),
     "task:cancelled": (event) => tasks.inc({ job: event.job, outcome: "cancelled" }),
     "job:done": () => finished.done++,
     "job:failed": (event) => finished.failed.add(event.job),
