@@ -21,13 +21,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileDurable(path: string, data: string | Uint8Array, kind = "write"): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.tmp-${kind}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const handle = await open(tmp, "wx");
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeSynced(tmp, "wx", data);
   await rename(tmp, path);
   await fsyncDir(dir);
 }
@@ -51,9 +45,14 @@ export async function removeTemps(dir: string, kind: string): Promise<number> {
 
 /** Appends text and fsyncs (for append-only logs such as the URL cache). */
 export async function appendDurable(path: string, text: string): Promise<void> {
-  const handle = await open(path, "a");
+  await writeSynced(path, "a", text);
+}
+
+/** Writes through a file opened with `flags` and fsyncs it before closing. */
+async function writeSynced(path: string, flags: "wx" | "a", data: string | Uint8Array): Promise<void> {
+  const handle = await open(path, flags);
   try {
-    await handle.writeFile(text);
+    await handle.writeFile(data);
     await handle.sync();
   } finally {
     await handle.close();
