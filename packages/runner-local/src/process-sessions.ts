@@ -1,5 +1,6 @@
 import type { Tinypool, TinypoolChannel } from "tinypool";
 import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
+import { AcceptedTasks } from "./accepted-tasks.js";
 import { decode, encode } from "./ipc-codec.js";
 import { isReadyMessage, isResultMessage, TASK_TAG, type TaskMessage, type WorkerMessage } from "./session-protocol.js";
 
@@ -48,8 +49,7 @@ export class ProcessSessions {
   readonly #pool: Tinypool;
   readonly #workers: number;
   readonly #hooks: PoolHooks;
-  readonly #queue: Pending[] = [];
-  readonly #pending = new Map<string, Pending>();
+  readonly #tasks = new AcceptedTasks<Pending>();
   readonly #idle: Session[] = [];
   #open = 0;
   #closed = false;
@@ -62,63 +62,53 @@ export class ProcessSessions {
 
   run(run: TaskRun, message: WorkerMessage): Promise<TaskOutcome> {
     return new Promise((resolve) => {
-      const pending: Pending = { run, message, resolve };
-      this.#pending.set(run.id, pending);
-      this.#queue.push(pending);
+      this.#tasks.add({ run, message, resolve });
       this.#dispatch();
     });
   }
 
   /** Tasks accepted and not settled yet. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#tasks.size;
   }
 
   /** True while the task is queued or running here. */
   has(runId: string): boolean {
-    return this.#pending.has(runId);
+    return this.#tasks.has(runId);
   }
 
   cancel(runId: string, reason: TaskFailure): void {
-    const pending = this.#pending.get(runId);
+    const pending = this.#tasks.get(runId);
     if (!pending) return;
-    this.#pending.delete(runId);
     const session = pending.session;
     if (session?.current === pending) {
       // Terminating its worker is the only way to stop code that never yields.
       session.current = undefined;
       session.controller.abort(reason);
     } else {
-      const queued = this.#queue.indexOf(pending);
-      if (queued >= 0) this.#queue.splice(queued, 1);
+      this.#tasks.unqueue(pending);
     }
-    pending.resolve({ ok: false, error: reason });
+    this.#tasks.settle(pending, { ok: false, error: reason });
   }
 
   /** Drops the tasks not handed to a worker yet; returns their run ids. */
   cancelQueued(reason: TaskFailure): string[] {
-    const dropped = this.#queue.splice(0);
-    for (const pending of dropped) {
-      this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: reason });
-    }
-    return dropped.map((pending) => pending.run.id);
+    return this.#tasks.settleWaiting(() => ({ ok: false, error: reason })).map((pending) => pending.run.id);
   }
 
   /** Call before destroying the pool: sessions that end then are not reopened. */
   close(): void {
     this.#closed = true;
-    for (const pending of this.#queue.splice(0)) {
-      this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, new Error("the pool was closed before the task started")) });
-    }
+    const closed = new Error("the pool was closed before the task started");
+    this.#tasks.settleWaiting((pending) => ({ ok: false, error: this.#hooks.crashed(pending.run, closed) }));
   }
 
   #dispatch(): void {
     // Sessions open on demand: after a worker was terminated, its replacement gets a
     // session when there is work for it.
-    while (!this.#closed && this.#open < this.#workers && this.#queue.length > this.#idle.length) this.#openSession();
-    while (this.#idle.length > 0 && this.#queue.length > 0) this.#hand(this.#idle.pop()!, this.#queue.shift()!);
+    const waiting = this.#tasks.waiting;
+    while (!this.#closed && this.#open < this.#workers && waiting.length > this.#idle.length) this.#openSession();
+    while (this.#idle.length > 0 && waiting.length > 0) this.#hand(this.#idle.pop()!, waiting.shift()!);
   }
 
   #hand(session: Session, pending: Pending): void {
@@ -131,9 +121,8 @@ export class ProcessSessions {
       // serializer throws a plain Error here where postMessage throws a DataCloneError:
       // name it so, and the executor reports it as the caller's data, not a crash.
       this.#idle.push(session);
-      this.#pending.delete(pending.run.id);
       const cloneError = Object.assign(new Error((error as Error).message), { name: "DataCloneError" });
-      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, cloneError) });
+      this.#tasks.settle(pending, { ok: false, error: this.#hooks.crashed(pending.run, cloneError) });
       return;
     }
     session.current = pending;
@@ -159,11 +148,10 @@ export class ProcessSessions {
       const pending = session.current;
       if (!pending || pending.run.id !== message[1]) return;
       session.current = undefined;
-      this.#pending.delete(pending.run.id);
       // The worker's next task first: it idles until it gets one.
       this.#idle.push(session);
       this.#dispatch();
-      pending.resolve(decode(message[2]) as TaskOutcome);
+      this.#tasks.settle(pending, decode(message[2]) as TaskOutcome);
     } else if (isReadyMessage(message)) {
       if (session.ready || !session.send || session.controller.signal.aborted) return;
       session.ready = true;
@@ -181,16 +169,12 @@ export class ProcessSessions {
     const pending = session.current;
     session.current = undefined;
     if (pending) {
-      this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+      this.#tasks.settle(pending, { ok: false, error: this.#hooks.crashed(pending.run, error) });
     } else if (!session.ready && !session.controller.signal.aborted && !this.#closed) {
       // The worker died before it could take a task (it cannot start): fail the next
       // task rather than retry a broken worker for ever.
-      const next = this.#queue.shift();
-      if (next) {
-        this.#pending.delete(next.run.id);
-        next.resolve({ ok: false, error: this.#hooks.crashed(next.run, error) });
-      }
+      const next = this.#tasks.waiting.shift();
+      if (next) this.#tasks.settle(next, { ok: false, error: this.#hooks.crashed(next.run, error) });
     }
     this.#dispatch();
   }

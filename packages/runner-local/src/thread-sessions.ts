@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import type { Tinypool } from "tinypool";
 import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
+import { AcceptedTasks } from "./accepted-tasks.js";
 import type { PoolHooks } from "./process-sessions.js";
 import {
   isReadyMessage,
@@ -62,8 +63,9 @@ export class ThreadSessions {
   readonly #pool: Tinypool;
   readonly #workers: number;
   readonly #hooks: PoolHooks;
-  readonly #queue: Pending[] = [];
-  readonly #pending = new Map<string, Pending>();
+  readonly #tasks = new AcceptedTasks<Pending>();
+  /** Waiting for a thread, oldest first (the accepted tasks' waiting line). */
+  readonly #queue = this.#tasks.waiting;
   readonly #ready = new Set<Session>();
   #open = 0;
   #closed = false;
@@ -76,30 +78,26 @@ export class ThreadSessions {
 
   run(run: TaskRun, message: WorkerMessage): Promise<TaskOutcome> {
     return new Promise((resolve) => {
-      const pending: Pending = { run, message, resolve, slot: -1 };
-      this.#pending.set(run.id, pending);
-      this.#queue.push(pending);
+      this.#tasks.add({ run, message, resolve, slot: -1 });
       this.#dispatch();
     });
   }
 
   /** Tasks accepted and not settled yet. */
   get inFlight(): number {
-    return this.#pending.size;
+    return this.#tasks.size;
   }
 
   has(runId: string): boolean {
-    return this.#pending.has(runId);
+    return this.#tasks.has(runId);
   }
 
   cancel(runId: string, reason: TaskFailure): void {
-    const pending = this.#pending.get(runId);
+    const pending = this.#tasks.get(runId);
     if (!pending) return;
-    this.#pending.delete(runId);
     const session = pending.session;
     if (!session) {
-      const queued = this.#queue.indexOf(pending);
-      if (queued >= 0) this.#queue.splice(queued, 1);
+      this.#tasks.unqueue(pending);
     } else if (Atomics.compareExchange(session.states, pending.slot, SLOT_QUEUED, SLOT_CANCELLED) === SLOT_QUEUED) {
       // Not started: the thread skips it (and frees its slot); nothing to terminate.
       this.#unhand(session, pending);
@@ -110,7 +108,7 @@ export class ThreadSessions {
       session.controller.abort(reason);
     }
     // Otherwise it has finished and its result is on its way: dropped when it comes.
-    pending.resolve({ ok: false, error: reason });
+    this.#tasks.settle(pending, { ok: false, error: reason });
   }
 
   /** Drops the tasks not started yet (queued here or handed ahead); returns their run ids. */
@@ -118,16 +116,13 @@ export class ThreadSessions {
     const dropped = this.#queue.splice(0);
     for (const session of this.#ready) {
       for (const pending of session.handed.slice(1)) {
-        if (!this.#pending.has(pending.run.id)) continue;
+        if (!this.#tasks.isOpen(pending)) continue;
         if (Atomics.compareExchange(session.states, pending.slot, SLOT_QUEUED, SLOT_CANCELLED) !== SLOT_QUEUED) continue;
         this.#unhand(session, pending);
         dropped.push(pending);
       }
     }
-    for (const pending of dropped) {
-      this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: reason });
-    }
+    for (const pending of dropped) this.#tasks.settle(pending, { ok: false, error: reason });
     return dropped.map((pending) => pending.run.id);
   }
 
@@ -138,10 +133,7 @@ export class ThreadSessions {
   }
 
   #failQueue(error: unknown): void {
-    for (const pending of this.#queue.splice(0)) {
-      this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
-    }
+    this.#tasks.settleWaiting((pending) => ({ ok: false, error: this.#hooks.crashed(pending.run, error) }));
   }
 
   /** Takes a task the thread will skip off its session's list. */
@@ -213,8 +205,7 @@ export class ThreadSessions {
     } catch (error) {
       // The arguments cannot be cloned (a DataCloneError): the thread never saw the task.
       Atomics.store(session.states, slot, SLOT_FREE);
-      this.#pending.delete(pending.run.id);
-      pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+      this.#tasks.settle(pending, { ok: false, error: this.#hooks.crashed(pending.run, error) });
       return true;
     }
     pending.session = session;
@@ -252,17 +243,12 @@ export class ThreadSessions {
       // The thread has moved on to the next one in its queue: it runs from now on.
       if (session.handed.length > 0) this.#hooks.started(session.handed[0]!.run.id);
       if (session.ended) {
-        if (this.#pending.get(pending.run.id) === pending) {
-          this.#pending.delete(pending.run.id);
-          pending.resolve(message[2]);
-        }
+        this.#tasks.settle(pending, message[2]);
         return this.#settleEnded(session);
       }
       // The thread's next task first: it should find it waiting.
       this.#dispatch();
-      if (this.#pending.get(pending.run.id) !== pending) return; // cancelled after it finished
-      this.#pending.delete(pending.run.id);
-      pending.resolve(message[2]);
+      this.#tasks.settle(pending, message[2]); // a no-op when it was cancelled after it finished
     } else if (isReadyMessage(message)) {
       if (session.ready || session.ended || session.controller.signal.aborted) return;
       session.ready = true;
@@ -297,15 +283,14 @@ export class ThreadSessions {
       const state = Atomics.load(session.states, pending.slot);
       pending.session = undefined;
       pending.slot = -1;
-      if (this.#pending.get(pending.run.id) !== pending) continue; // settled (cancelled)
+      if (!this.#tasks.isOpen(pending)) continue; // settled (cancelled)
       if (state === SLOT_QUEUED) {
         // Never started: back to the front of the queue.
         requeue.push(pending);
       } else {
         // It was running when the thread went (or its result never came).
         crashed = true;
-        this.#pending.delete(pending.run.id);
-        pending.resolve({ ok: false, error: this.#hooks.crashed(pending.run, error) });
+        this.#tasks.settle(pending, { ok: false, error: this.#hooks.crashed(pending.run, error) });
       }
     }
     this.#queue.unshift(...requeue);
@@ -313,10 +298,7 @@ export class ThreadSessions {
       // The thread died before it could take a task (it cannot start): fail the next
       // task rather than retry a broken thread for ever.
       const next = this.#queue.shift();
-      if (next) {
-        this.#pending.delete(next.run.id);
-        next.resolve({ ok: false, error: this.#hooks.crashed(next.run, error) });
-      }
+      if (next) this.#tasks.settle(next, { ok: false, error: this.#hooks.crashed(next.run, error) });
     }
     if (this.#closed) this.#failQueue(new Error("the pool was closed before the task started"));
     else this.#dispatch();
