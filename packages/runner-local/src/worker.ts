@@ -1,7 +1,7 @@
 /**
  * The tinypool worker entry: runs task tries over a session (a thread's MessagePort or a
- * child process's IPC channel), or one per call. Built to JavaScript because Node 20 cannot load TypeScript in
- * worker threads or child processes.
+ * child process's IPC channel). Built to JavaScript because Node 20 cannot load
+ * TypeScript in worker threads or child processes.
  */
 import { BroadcastChannel, isMainThread, type MessagePort } from "node:worker_threads";
 import { createLogger, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun } from "@ujr/core";
@@ -86,20 +86,6 @@ function notClonable(message: WorkerMessage, error: unknown): TaskOutcome {
       message: `Task ${message[2]} of job ${message[4]} returned a value that cannot be sent between processes (${(error as Error).message}). Return plain data.`,
     },
   };
-}
-
-/** One task per tinypool run (not used by the executor, which runs sessions). */
-export default async function runTask(message: WorkerMessage): Promise<TaskOutcome> {
-  const outcome = await execute(message);
-  if (outcome.ok) {
-    // Tinypool posts the result itself, out of our hands: check it can cross first.
-    try {
-      structuredClone(outcome.value);
-    } catch (error) {
-      return notClonable(message, error);
-    }
-  }
-  return outcome;
 }
 
 let sessionStarted = false;
