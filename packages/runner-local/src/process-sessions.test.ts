@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Tinypool, TinypoolChannel } from "tinypool";
-import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
-import { encode } from "./ipc-codec.js";
+import { encodeWire, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 import { ProcessSessions } from "./process-sessions.js";
 import { READY_TAG, RESULT_TAG, type TaskMessage, type WorkerMessage } from "./session-protocol.js";
 
@@ -24,7 +23,7 @@ function fakePool() {
           received: [],
           aborted: false,
           ready: () => options.channel.postMessage?.([READY_TAG]),
-          answer: (runId, outcome) => options.channel.postMessage?.([RESULT_TAG, runId, encode(outcome)]),
+          answer: (runId, outcome) => options.channel.postMessage?.([RESULT_TAG, runId, encodeWire(outcome)]),
           die: reject,
         };
         options.channel.onMessage?.((message: TaskMessage) => worker.received.push(message[1][5]));

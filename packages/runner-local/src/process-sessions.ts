@@ -1,7 +1,6 @@
 import type { Tinypool, TinypoolChannel } from "tinypool";
-import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
+import { decodeWire, encodeWire, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 import { AcceptedTasks } from "./accepted-tasks.js";
-import { decode, encode } from "./ipc-codec.js";
 import { isReadyMessage, isResultMessage, TASK_TAG, type TaskMessage, type WorkerMessage } from "./session-protocol.js";
 
 /** What the executor wants to hear from its pool, whichever the isolation. */
@@ -114,7 +113,7 @@ export class ProcessSessions {
   #hand(session: Session, pending: Pending): void {
     try {
       const message = pending.message.slice() as WorkerMessage;
-      message[3] = encode(message[3]);
+      message[3] = encodeWire(message[3]);
       session.send!([TASK_TAG, message]);
     } catch (error) {
       // The arguments cannot be serialised; the worker never saw the task. V8's
@@ -151,7 +150,7 @@ export class ProcessSessions {
       // The worker's next task first: it idles until it gets one.
       this.#idle.push(session);
       this.#dispatch();
-      this.#tasks.settle(pending, decode(message[2]) as TaskOutcome);
+      this.#tasks.settle(pending, decodeWire(message[2]) as TaskOutcome);
     } else if (isReadyMessage(message)) {
       if (session.ready || !session.send || session.controller.signal.aborted) return;
       session.ready = true;

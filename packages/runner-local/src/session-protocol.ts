@@ -1,4 +1,4 @@
-import type { Encoded } from "./ipc-codec.js";
+import type { WireEncoded } from "@ujr/core";
 
 /**
  * The messages of a worker session (see process-sessions.ts), JSON over a child process's
@@ -8,19 +8,19 @@ import type { Encoded } from "./ipc-codec.js";
 
 /**
  * Runner → worker: run this task (the message a per-task tinypool run carries, with its
- * arguments encoded by ipc-codec.ts).
+ * arguments encoded by `encodeWire`).
  */
 export const TASK_TAG = "ujr:task";
 /** Worker → runner: the session listens for tasks now. */
 export const READY_TAG = "ujr:ready";
-/** Worker → runner: `[RESULT_TAG, run id, outcome encoded by ipc-codec.ts]`. */
+/** Worker → runner: `[RESULT_TAG, run id, outcome encoded by `encodeWire`]`. */
 export const RESULT_TAG = "ujr:result";
 
 /** [module URL, module specifier, export, args, job, run id, attempt, signature, report progress (1) or not (0)] */
 export type WorkerMessage = [string, string, string, unknown, string, string, number, string | undefined, (0 | 1)?];
 
 export type TaskMessage = [typeof TASK_TAG, WorkerMessage];
-export type ResultMessage = [typeof RESULT_TAG, string, Encoded];
+export type ResultMessage = [typeof RESULT_TAG, string, WireEncoded];
 
 export function isTaskMessage(message: unknown): message is TaskMessage {
   return Array.isArray(message) && message.length === 2 && message[0] === TASK_TAG && Array.isArray(message[1]);
@@ -43,4 +43,3 @@ export const SLOT_DONE = 4;
 
 /** Runner → thread: `[slot, task]`; thread → runner: `[READY_TAG]` once, then `[RESULT_TAG, run id, outcome]` per task (the outcome structured-cloned, not encoded). */
 export type ThreadTaskMessage = [number, WorkerMessage];
-

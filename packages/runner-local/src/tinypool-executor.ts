@@ -134,7 +134,7 @@ export class TinypoolExecutor implements Executor {
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
       // Child processes speak JSON over IPC; the sessions encode what JSON cannot carry
-      // (see ipc-codec.ts), so arguments and results arrive as structured clones, as
+      // (see `encodeWire` in @ujr/core), so arguments and results arrive as structured clones, as
       // they do in threads.
       serialization: "json",
       env,

@@ -4,9 +4,8 @@
  * TypeScript in worker threads or child processes.
  */
 import { BroadcastChannel, isMainThread, type MessagePort } from "node:worker_threads";
-import { createLogger, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun } from "@ujr/core";
+import { createLogger, decodeWire, encodeWire, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun, type WireEncoded } from "@ujr/core";
 import { PROGRESS_TAG, throttleProgress, type ProgressMessage } from "./worker-progress.js";
-import { decode, encode, type Encoded } from "./ipc-codec.js";
 import { isTaskMessage, READY_TAG, RESULT_TAG, SLOT_DONE, SLOT_FREE, SLOT_QUEUED, SLOT_STARTED, type ResultMessage, type ThreadTaskMessage, type WorkerMessage } from "./session-protocol.js";
 
 markTaskWorker();
@@ -101,7 +100,7 @@ export function session(): Promise<never> {
     process.on("message", (message) => {
       if (!isTaskMessage(message)) return;
       const task = message[1];
-      task[3] = decode(task[3] as Encoded);
+      task[3] = decodeWire(task[3] as WireEncoded);
       if (task[7] === null) task[7] = undefined; // JSON turned a missing signature into null
       void runInSession(task);
     });
@@ -116,11 +115,11 @@ async function runInSession(message: WorkerMessage): Promise<void> {
   if (process.stdout.writableLength > 0) await new Promise((resolve) => process.stdout.write("", resolve));
   if (process.stderr.writableLength > 0) await new Promise((resolve) => process.stderr.write("", resolve));
   if (!process.connected) return;
-  let encoded: Encoded;
+  let encoded: WireEncoded;
   try {
-    encoded = encode(outcome);
+    encoded = encodeWire(outcome);
   } catch (error) {
-    encoded = encode(notClonable(message, error));
+    encoded = encodeWire(notClonable(message, error));
   }
   process.send!([RESULT_TAG, message[5], encoded] satisfies ResultMessage);
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { decode, encode, type Encoded } from "./ipc-codec.js";
+import { decodeWire, encodeWire, type WireEncoded } from "./wire-codec.js";
 
-/** What the other side of a JSON IPC channel gets. */
-const acrossIpc = (value: unknown) => decode(JSON.parse(JSON.stringify(encode(value))) as Encoded);
+/** What the other side of a JSON channel gets. */
+const acrossJson = (value: unknown) => decodeWire(JSON.parse(JSON.stringify(encodeWire(value))) as WireEncoded);
 
 class Point {
   constructor(
@@ -18,7 +18,7 @@ class Money {
   }
 }
 
-describe("ipc codec", () => {
+describe("wire codec", () => {
   const cases: Record<string, unknown> = {
     "plain data": { name: "a", n: 1.5, ok: true, none: null, list: [1, "two", { three: 3 }], nested: { deep: { deeper: ["x"] } } },
     "a Date": { since: new Date(1000) },
@@ -36,7 +36,7 @@ describe("ipc codec", () => {
   };
   for (const [name, value] of Object.entries(cases)) {
     it(`${name} arrives as a structured clone`, () => {
-      expect(acrossIpc(value)).toEqual(structuredClone(value));
+      expect(acrossJson(value)).toEqual(structuredClone(value));
     });
   }
 
@@ -44,17 +44,22 @@ describe("ipc codec", () => {
     const shared = { id: 1 };
     const cyclic: Record<string, unknown> = { a: shared, b: shared };
     cyclic.self = cyclic;
-    const arrived = acrossIpc(cyclic) as typeof cyclic;
+    const arrived = acrossJson(cyclic) as typeof cyclic;
     expect(arrived.a).toBe(arrived.b);
     expect(arrived.self).toBe(arrived);
   });
 
   it("sends plain data as JSON, untouched", () => {
     const value = { rows: [{ id: 1, text: "é\u2028\ud800" }], total: 1 };
-    expect(encode(value)).toEqual([0, value]);
+    expect(encodeWire(value)).toEqual([0, value]);
+  });
+
+  it("carries undefined itself (a task that returns nothing), as JSON", () => {
+    expect(encodeWire(undefined)).toEqual([0]);
+    expect(acrossJson(undefined)).toBeUndefined();
   });
 
   it("throws on what structured clone cannot carry", () => {
-    expect(() => encode({ fn: () => 1 })).toThrow(/could not be cloned/);
+    expect(() => encodeWire({ fn: () => 1 })).toThrow(/could not be cloned/);
   });
 });

@@ -2,28 +2,32 @@ import { deserialize, serialize } from "node:v8";
 import { types } from "node:util";
 
 /**
- * How task arguments and outcomes cross a child process's IPC channel: as they are when
- * JSON carries them exactly as structured clone would (the common case: plain data),
- * else as V8's structured serialization in base64. So Dates, Maps, BigInts, typed
- * arrays, `undefined`, -0, NaN, cycles and shared references arrive as they do in a
- * thread, while plain data pays for JSON only: Node's "advanced" IPC serialization
- * costs a V8 serializer object, a buffer write and garbage per message, on both sides.
+ * A value (task arguments, a result) made ready to cross a JSON channel (a child process's
+ * IPC, a queue's job data) and arrive as a structured clone, as it would in a thread:
+ * `[0, value]` when JSON carries it exactly (the common case: plain data), `[0]` for
+ * `undefined`, else `[1, base64 of V8's structured serialization]`. So Dates, Maps,
+ * BigInts, typed arrays, `undefined`, -0, NaN, cycles and shared references survive,
+ * while plain data pays for JSON only: a V8 serializer costs an object, a buffer and
+ * garbage per value, on both sides.
  */
-export type Encoded = [0, unknown] | [1, string];
+export type WireEncoded = [0, unknown] | [0] | [1, string];
 
 const MAX_DEPTH = 64;
 
-export function encode(value: unknown): Encoded {
+/** Encodes `value` for a JSON channel; throws a DataCloneError for what structured clone cannot carry (a function...). */
+export function encodeWire(value: unknown): WireEncoded {
+  if (value === undefined) return [0];
   if (isJsonExact(value, 0, new Set())) return [0, value];
   return [1, serialize(value).toString("base64")];
 }
 
-export function decode(encoded: Encoded): unknown {
+/** The value `encodeWire` encoded, after its trip through JSON. */
+export function decodeWire(encoded: WireEncoded): unknown {
   return encoded[0] === 0 ? encoded[1] : deserialize(Buffer.from(encoded[1], "base64"));
 }
 
 /** True when JSON.parse(JSON.stringify(value)) gives what structuredClone(value) would. */
-export function isJsonExact(value: unknown, depth: number, seen: Set<object>): boolean {
+function isJsonExact(value: unknown, depth: number, seen: Set<object>): boolean {
   switch (typeof value) {
     case "string":
     case "boolean":
