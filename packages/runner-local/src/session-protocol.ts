@@ -41,5 +41,10 @@ export const SLOT_STARTED = 2;
 export const SLOT_CANCELLED = 3;
 export const SLOT_DONE = 4;
 
-/** Runner → thread: `[slot, task]`; thread → runner: `[READY_TAG]` once, then `[RESULT_TAG, run id, outcome]` per task (the outcome structured-cloned, not encoded). */
+/**
+ * Runner → thread: a message is a list of `[slot, task]`, the tasks handed in one tick;
+ * thread → runner: `[READY_TAG]` once, then `[RESULT_TAG, run id, outcome]` per task (the
+ * outcome structured-cloned, not encoded).
+ */
 export type ThreadTaskMessage = [number, WorkerMessage];
+

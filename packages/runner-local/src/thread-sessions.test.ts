@@ -2,12 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { MessagePort } from "node:worker_threads";
 import type { Tinypool } from "tinypool";
 import type { TaskFailure, TaskOutcome, TaskRun } from "@ujr/core";
-import { ThreadSessions } from "./thread-sessions.js";
+import { ThreadSessions, type ThreadSessionsOptions } from "./thread-sessions.js";
 import { READY_TAG, RESULT_TAG, SLOT_CANCELLED, SLOT_DONE, SLOT_QUEUED, SLOT_STARTED, type ThreadTaskMessage, type WorkerMessage } from "./session-protocol.js";
 
 /** One tinypool run of the fake pool: the test plays the thread holding the session (what worker.ts's threadSession does). */
 interface FakeThread {
   aborted: boolean;
+  /** The run ids of each message the runner posted, in order. */
+  messages: string[][];
   states: Int32Array;
   ready(): void;
   /** The next task the runner handed over: `[slot, run id]`. */
@@ -28,14 +30,18 @@ function fakePool() {
       return new Promise((_resolve, reject) => {
         const inbox: Array<[number, string]> = [];
         const waiters: Array<(message: [number, string]) => void> = [];
-        payload.port.on("message", ([slot, message]: ThreadTaskMessage) => {
-          const waiter = waiters.shift();
-          if (waiter) waiter([slot, message[5]]);
-          else inbox.push([slot, message[5]]);
+        payload.port.on("message", (batch: ThreadTaskMessage[]) => {
+          thread.messages.push(batch.map(([, message]) => message[5]));
+          for (const [slot, message] of batch) {
+            const waiter = waiters.shift();
+            if (waiter) waiter([slot, message[5]]);
+            else inbox.push([slot, message[5]]);
+          }
         });
         const states = new Int32Array(payload.slots);
         const thread: FakeThread = {
           aborted: false,
+          messages: [],
           states,
           ready: () => payload.port.postMessage([READY_TAG]),
           take: () => (inbox.length > 0 ? Promise.resolve(inbox.shift()!) : new Promise((resolve) => waiters.push(resolve))),
@@ -64,18 +70,24 @@ function fakePool() {
   return { pool: pool as unknown as Tinypool, threads, thread };
 }
 
-function setup(workerCount: number) {
+/** Most scenarios hold a thread to one task ahead (maxHanded 2): the runner's queue then shows. */
+function setup(workerCount: number, options: ThreadSessionsOptions = { maxHanded: 2 }) {
   const { pool, threads, thread } = fakePool();
   const started: string[] = [];
-  const sessions = new ThreadSessions(pool, workerCount, {
-    started: (runId) => started.push(runId),
-    message: () => {},
-    crashed: (_run, error) => ({ name: "UjrError", code: "UJR_WORKER_CRASHED", message: (error as Error).message }),
-  });
+  const sessions = new ThreadSessions(
+    pool,
+    workerCount,
+    {
+      started: (runId) => started.push(runId),
+      message: () => {},
+      crashed: (_run, error) => ({ name: "UjrError", code: "UJR_WORKER_CRASHED", message: (error as Error).message }),
+    },
+    options,
+  );
   const outcomes = new Map<string, Promise<TaskOutcome>>();
-  const submit = (id: string) => {
-    const run: TaskRun = { id, job: "j", ref: { module: "file:///tasks.js", export: "t" }, args: {}, attempt: 1, resolveFrom: [] };
-    const message: WorkerMessage = ["file:///tasks.js", "file:///tasks.js", "t", {}, "j", id, 1, undefined];
+  const submit = (id: string, args: unknown = {}) => {
+    const run: TaskRun = { id, job: "j", ref: { module: "file:///tasks.js", export: "t" }, args, attempt: 1, resolveFrom: [] };
+    const message: WorkerMessage = ["file:///tasks.js", "file:///tasks.js", "t", args, "j", id, 1, undefined];
     outcomes.set(id, sessions.run(run, message));
   };
   return { sessions, threads, thread, started, outcomes, submit };
@@ -245,5 +257,59 @@ describe("ThreadSessions", () => {
     expect(await outcomes.get("b")).toEqual(done("b"));
     first.finish(slotA, "a", done("a"));
     expect(await outcomes.get("a")).toEqual(done("a"));
+  });
+
+  it("sends the tasks handed in one tick in one message: idle threads first, then one more ahead for each in turn", async () => {
+    const { thread, started, outcomes, submit } = setup(2, {});
+    submit("a");
+    submit("b");
+    const first = await thread(0);
+    const second = await thread(1);
+    first.ready();
+    const [slotA] = await first.take();
+    const [slotB] = await first.take();
+    // Only the first thread was ready: it got both, in one message.
+    expect(first.messages).toEqual([["a", "b"]]);
+    second.ready();
+    // The second one, idle, takes the last task handed ahead to the busy one.
+    const [slotB2, b] = await second.take();
+    expect(b).toBe("b");
+    expect(first.start(slotA)).toBe(true);
+    expect(first.start(slotB)).toBe(false);
+    expect(second.start(slotB2)).toBe(true);
+    for (const id of ["c", "d", "e", "f"]) submit(id);
+    const taken = [await first.take(), await second.take(), await first.take(), await second.take()].map(([, id]) => id);
+    expect(taken).toEqual(["c", "d", "e", "f"]);
+    expect(first.messages.slice(1)).toEqual([["c", "e"]]);
+    expect(second.messages).toEqual([["b"], ["d", "f"]]);
+    expect(started).toEqual(["a", "b"]);
+    first.finish(slotA, "a", done("a"));
+    second.finish(slotB2, "b", done("b"));
+    expect(await outcomes.get("a")).toEqual(done("a"));
+    expect(await outcomes.get("b")).toEqual(done("b"));
+    expect(started).toEqual(["a", "b", "c", "d"]);
+  });
+
+  it("a task whose arguments cannot be cloned fails alone; the others of its message reach the thread", async () => {
+    const { thread, outcomes, submit, sessions } = setup(1, {});
+    const first = await (async () => {
+      submit("a");
+      const opened = await thread(0);
+      opened.ready();
+      return opened;
+    })();
+    const [slotA] = await first.take();
+    submit("fn", { callback: () => 1 });
+    submit("c");
+    const [, c] = await first.take();
+    expect(c).toBe("c");
+    const failed = await outcomes.get("fn");
+    expect(failed).toMatchObject({ ok: false, error: { code: "UJR_WORKER_CRASHED" } });
+    expect(failed?.ok === false && failed.error.message).toMatch(/could not be cloned/);
+    expect(first.messages).toEqual([["a"], ["c"]]);
+    expect(first.start(slotA)).toBe(true);
+    first.finish(slotA, "a", done("a"));
+    expect(await outcomes.get("a")).toEqual(done("a"));
+    expect(sessions.inFlight).toBe(1);
   });
 });

@@ -15,8 +15,16 @@ import {
   type WorkerMessage,
 } from "./session-protocol.js";
 
-/** Slots per session: the running task, the one handed ahead, and cancelled ones the thread has not skipped yet. */
-const SLOTS = 4;
+/**
+ * Tasks a session holds at most by default: the running one and those handed ahead. A
+ * BullMQ worker taking more tasks than it has threads hands them all over at once.
+ */
+const DEFAULT_MAX_HANDED = 8;
+
+export interface ThreadSessionsOptions {
+  /** Tasks a thread holds at most: the running one and those waiting ahead of it (default 8). */
+  maxHanded?: number | undefined;
+}
 
 interface Pending {
   run: TaskRun;
@@ -34,8 +42,10 @@ interface Session {
   ended: boolean;
   /** Why the thread ended. */
   error?: unknown;
-  /** Tasks handed to the thread, in its order: the first runs (or is about to), the second waits ahead. */
+  /** Tasks handed to the thread, in its order: the first runs (or is about to), the others wait ahead. */
   handed: Pending[];
+  /** Handed and not posted yet: a tick's tasks go to the thread in one message. */
+  outbox: ThreadTaskMessage[];
 }
 
 type ResultMessage = [typeof RESULT_TAG, string, TaskOutcome];
@@ -46,14 +56,15 @@ function isResult(message: unknown): message is ResultMessage {
 
 /**
  * Runs tasks in a tinypool pool of threads through sessions: each thread holds one long
- * tinypool run and takes tasks over a MessagePort (structured clone), one at a time, in
- * order. Each session is handed its next task before its current one ends, so the thread
- * finds it waiting instead of sleeping until the runner answers: one thread wake a task,
- * not two per tinypool run.
+ * tinypool run and takes tasks over a MessagePort (structured clone), runs them one at a
+ * time, in order. Each session is handed its next tasks before its current one ends, so
+ * the thread finds them waiting instead of sleeping until the runner answers; the tasks
+ * handed in one tick travel in one message (one wake of the thread for all of them).
+ * Idle threads are served first, then one more task ahead for each thread in turn.
  *
  * Semantics are those of one run per task: the first task handed to a session starts
- * at once; the one handed ahead starts when the thread reports the result of the one
- * before (the thread runs its port's queue in order). Who wins between the thread starting
+ * at once; one handed ahead starts when the thread reports the result of the one
+ * before (the thread runs its queue in order). Who wins between the thread starting
  * a task and the runner cancelling it is decided by one compare-exchange on the task's
  * slot in a shared Int32Array. Cancelling a running task aborts its session, which makes
  * tinypool terminate the thread; the task handed ahead to it goes back to the front of the
@@ -63,17 +74,23 @@ export class ThreadSessions {
   readonly #pool: Tinypool;
   readonly #workers: number;
   readonly #hooks: PoolHooks;
+  readonly #maxHanded: number;
+  /** Per session: the tasks it holds, and cancelled ones its thread has not skipped yet. */
+  readonly #slots: number;
   readonly #tasks = new AcceptedTasks<Pending>();
   /** Waiting for a thread, oldest first (the accepted tasks' waiting line). */
   readonly #queue = this.#tasks.waiting;
   readonly #ready = new Set<Session>();
+  #flushing = false;
   #open = 0;
   #closed = false;
 
-  constructor(pool: Tinypool, workers: number, hooks: PoolHooks) {
+  constructor(pool: Tinypool, workers: number, hooks: PoolHooks, options: ThreadSessionsOptions = {}) {
     this.#pool = pool;
     this.#workers = workers;
     this.#hooks = hooks;
+    this.#maxHanded = Math.max(1, options.maxHanded ?? DEFAULT_MAX_HANDED);
+    this.#slots = 2 * this.#maxHanded;
   }
 
   run(run: TaskRun, message: WorkerMessage): Promise<TaskOutcome> {
@@ -159,8 +176,8 @@ export class ThreadSessions {
       this.#openSession();
       idle++;
     }
-    // Idle sessions first, then one task ahead for each busy one.
-    for (const depth of [0, 1]) {
+    // Idle sessions first, then one more task ahead for each, round by round.
+    for (let depth = 0; depth < this.#maxHanded; depth++) {
       for (const session of this.#ready) {
         if (this.#queue.length === 0) return;
         while (session.handed.length === depth && this.#queue.length > 0) if (!this.#hand(session, this.#queue[0]!)) break;
@@ -169,16 +186,17 @@ export class ThreadSessions {
   }
 
   /**
-   * A thread with nothing to do takes a task handed ahead to a busy one (if that thread has
-   * not started it): a task never waits behind a long one while a thread is free.
+   * A thread with nothing to do takes the last task handed ahead to a busy one (if that
+   * thread has not started it): a task never waits behind a long one while a thread is free.
    */
   #steal(): void {
     for (const idle of this.#ready) {
       if (idle.handed.length > 0) continue;
       for (const busy of this.#ready) {
-        const ahead = busy.handed[1];
+        const last = busy.handed.length - 1;
+        const ahead = last >= 1 ? busy.handed[last] : undefined;
         if (!ahead || Atomics.compareExchange(busy.states, ahead.slot, SLOT_QUEUED, SLOT_CANCELLED) !== SLOT_QUEUED) continue;
-        busy.handed.splice(1, 1);
+        busy.handed.splice(last, 1);
         ahead.session = undefined;
         ahead.slot = -1;
         this.#queue.unshift(ahead);
@@ -191,7 +209,7 @@ export class ThreadSessions {
   /** Hands the queue's first task to the session; false if the session has no free slot. */
   #hand(session: Session, pending: Pending): boolean {
     let slot = -1;
-    for (let index = 0; index < SLOTS; index++) {
+    for (let index = 0; index < this.#slots; index++) {
       if (Atomics.load(session.states, index) === SLOT_FREE) {
         slot = index;
         break;
@@ -200,19 +218,56 @@ export class ThreadSessions {
     if (slot < 0) return false;
     this.#queue.shift();
     Atomics.store(session.states, slot, SLOT_QUEUED);
-    try {
-      session.port.postMessage([slot, pending.message] satisfies ThreadTaskMessage);
-    } catch (error) {
-      // The arguments cannot be cloned (a DataCloneError): the thread never saw the task.
-      Atomics.store(session.states, slot, SLOT_FREE);
-      this.#tasks.settle(pending, { ok: false, error: this.#hooks.crashed(pending.run, error) });
-      return true;
-    }
     pending.session = session;
     pending.slot = slot;
     session.handed.push(pending);
+    session.outbox.push([slot, pending.message]);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => this.#flush());
+    }
     if (session.handed.length === 1) this.#hooks.started(pending.run.id);
     return true;
+  }
+
+  /**
+   * Posts the tasks handed since the last flush, one message per session: a BullMQ worker
+   * receives its tasks in bunches (the replies of one read), and each message wakes a
+   * sleeping thread, the dearest part of a short task.
+   */
+  #flush(): void {
+    this.#flushing = false;
+    for (const session of this.#ready) {
+      if (session.outbox.length === 0) continue;
+      const batch = session.outbox;
+      session.outbox = [];
+      try {
+        session.port.postMessage(batch);
+      } catch {
+        // Some task's arguments cannot be cloned (a DataCloneError): one by one, to fail only those.
+        for (const task of batch) this.#postOne(session, task);
+      }
+    }
+  }
+
+  #postOne(session: Session, task: ThreadTaskMessage): void {
+    if (Atomics.load(session.states, task[0]) !== SLOT_QUEUED) {
+      // Cancelled or stolen meanwhile: the thread need not see it; its slot is free again.
+      Atomics.store(session.states, task[0], SLOT_FREE);
+      return;
+    }
+    try {
+      session.port.postMessage([task]);
+    } catch (error) {
+      // The thread never saw this task: its slot is free again.
+      const pending = session.handed.find((handed) => handed.slot === task[0]);
+      Atomics.store(session.states, task[0], SLOT_FREE);
+      if (!pending) return;
+      this.#unhand(session, pending);
+      pending.session = undefined;
+      pending.slot = -1;
+      this.#tasks.settle(pending, { ok: false, error: this.#hooks.crashed(pending.run, error) });
+    }
   }
 
   #openSession(): void {
@@ -221,10 +276,11 @@ export class ThreadSessions {
     const session: Session = {
       controller: new AbortController(),
       port: port1,
-      states: new Int32Array(new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)),
+      states: new Int32Array(new SharedArrayBuffer(this.#slots * Int32Array.BYTES_PER_ELEMENT)),
       ready: false,
       ended: false,
       handed: [],
+      outbox: [],
     };
     port1.on("message", (message: unknown) => this.#onMessage(session, message));
     this.#pool
@@ -276,6 +332,7 @@ export class ThreadSessions {
     if (!force && session.handed.some((pending) => Atomics.load(session.states, pending.slot) === SLOT_DONE)) return;
     session.port.removeAllListeners("message");
     session.port.close();
+    session.outbox = [];
     const error = session.error;
     const requeue: Pending[] = [];
     let crashed = false;

@@ -159,8 +159,8 @@ export function threadSession({ port, slots }: { port: MessagePort; slots: Share
     }
     busy = false;
   };
-  port.on("message", (message: ThreadTaskMessage) => {
-    waiting.push(message);
+  port.on("message", (batch: ThreadTaskMessage[]) => {
+    waiting.push(...batch);
     if (!busy) void next();
   });
   port.postMessage([READY_TAG]);
