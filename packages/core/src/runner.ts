@@ -527,7 +527,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       (error: unknown) => this.#settle(running, runId, { ok: false, error: toTaskFailure(error) }),
     );
     if (this.#logInfo) this.logger.info({ job: state.name, task: running.label, signature: task.signature, runId, attempt }, "task started");
-    this.emit("task:started", this.#event(running));
+    if (this.listenerCount("task:started") > 0) this.emit("task:started", this.#event(running));
   }
 
   #onStarted(runId: string): void {
@@ -560,20 +560,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.#byRunId.delete(runId);
     const state = running.state;
     const durationMs = Date.now() - running.startedAt;
-    const event = this.#event(running);
-    const logFields = this.#logInfo
-      ? { job: state.name, task: running.label, signature: running.task.signature, runId, attempt: running.attempt, durationMs }
-      : { job: state.name, task: running.label, signature: running.task.signature };
     try {
       if (running.cancelReason) {
         this.#count(state, "cancelled");
-        this.logger.info({ ...logFields, outcome: "cancelled", reason: running.cancelReason.message }, "task cancelled");
-        this.emit("task:cancelled", { ...event, error: running.cancelReason, durationMs });
+        this.logger.info({ ...this.#logFields(running, durationMs), outcome: "cancelled", reason: running.cancelReason.message }, "task cancelled");
+        this.emit("task:cancelled", { ...this.#event(running), error: running.cancelReason, durationMs });
         this.#release(running);
       } else if (outcome.ok) {
         this.#count(state, "done");
-        if (this.#logInfo) this.logger.info({ ...logFields, outcome: "done" }, "task done");
-        this.emit("task:done", { ...event, result: outcome.value, durationMs });
+        if (this.#logInfo) this.logger.info({ ...this.#logFields(running, durationMs), outcome: "done" }, "task done");
+        // The busiest path: no event object when nobody listens.
+        if (this.listenerCount("task:done") > 0) this.emit("task:done", { ...this.#event(running), result: outcome.value, durationMs });
         await this.#callHook(state, () => this.reportTaskDone(state.job, running.task, outcome.value));
         this.#release(running);
       } else {
@@ -588,8 +585,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
         if (canRetry) {
           const delayMs = retryDelay(policy, running.attempt + 1, this.#random);
           this.#count(state, "retried");
-          this.logger.warn({ ...logFields, outcome: running.timedOut ? "timeout" : "failed", err: failure, retryInMs: delayMs }, "task failed; will retry");
-          this.emit("task:retry", { ...event, error: failure, durationMs, delayMs });
+          this.logger.warn(
+            { ...this.#logFields(running, durationMs), outcome: running.timedOut ? "timeout" : "failed", err: failure, retryInMs: delayMs },
+            "task failed; will retry",
+          );
+          this.emit("task:retry", { ...this.#event(running), error: failure, durationMs, delayMs });
           running.phase = "waiting";
           running.retryTimer = setTimeout(() => {
             running.retryTimer = undefined;
@@ -600,8 +600,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
         } else {
           this.#count(state, "failed");
           if (running.timedOut) this.#count(state, "timedOut");
-          this.logger.info({ ...logFields, outcome: running.timedOut ? "timeout" : "failed" }, "task ended");
-          this.emit(running.timedOut ? "task:timeout" : "task:failed", { ...event, error: failure, durationMs });
+          this.logger.info({ ...this.#logFields(running, durationMs), outcome: running.timedOut ? "timeout" : "failed" }, "task ended");
+          this.emit(running.timedOut ? "task:timeout" : "task:failed", { ...this.#event(running), error: failure, durationMs });
           await this.#callHook(state, () => this.reportException(state.job, running.task, failure));
           this.#release(running);
         }
@@ -767,6 +767,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
     return toTaskFailure(
       ujrError("UJR_TASK_TIMEOUT", { job: running.state.name, task: running.label, timeoutMs: running.timeoutMs ?? 0 }),
     );
+  }
+
+  /** What a task's log lines say about it: more at info level, where each task is logged. */
+  #logFields(running: RunningTask, durationMs: number): Record<string, unknown> {
+    const fields = { job: running.state.name, task: running.label, signature: running.task.signature };
+    return this.#logInfo ? { ...fields, runId: running.runId, attempt: running.attempt, durationMs } : fields;
   }
 
   #event(running: RunningTask): TaskEvent {
