@@ -2,7 +2,7 @@ import { Job as BullJob, Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import { silentLogger, toTaskFailure, type Executor, type Logger, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 import { bullmqError } from "./errors.js";
-import { bullmqJobId, decodeResult, encode, encodeRun, type JobData, type JobResult } from "./internal/codec.js";
+import { bullmqJobId, decodeResult, encodeRun, encodeText, type JobData, type JobResult } from "./internal/codec.js";
 import { EventReader, eventField, type QueueEvent } from "./internal/event-reader.js";
 import { defineRemoveFinished, removeFinishedJobs, type FinishedJobKeys } from "./internal/finished-jobs.js";
 import { cancelChannel, connect, redactRedisUrl, writeBatcher, type CancelMessage } from "./internal/redis.js";
@@ -379,7 +379,7 @@ export class BullmqExecutor implements Executor {
           this.#discard.delete(jobId);
           return;
         }
-        const message: CancelMessage = { jobId, reason: encode(reason) };
+        const message: CancelMessage = { jobId, reason: encodeText(reason) };
         await this.#conn.publish(cancelChannel(this.prefix, this.queueName), JSON.stringify(message));
       } catch (error) {
         this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not cancel a queued task");

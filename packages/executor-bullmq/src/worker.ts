@@ -5,7 +5,7 @@ import { Worker, WaitingError, type Job as BullJob } from "bullmq";
 import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
 import { bullmqError } from "./errors.js";
-import { decode, decodeRun, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
+import { decodeRun, decodeText, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
 import { cancelChannel, connect, redactRedisUrl, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface RunWorkerOptions {
@@ -130,10 +130,22 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     return true;
   };
 
+  /** Where a task's module resolves from here, by the coordinator's folders: this machine's first, then the coordinator's (a shared filesystem). */
+  const merged = new Map<string, string[]>();
+  const foldersFor = (theirs: string[]): string[] => {
+    const key = theirs.join("\n");
+    let ours = merged.get(key);
+    if (!ours) {
+      if (merged.size >= 256) merged.clear();
+      ours = [...folders, ...theirs.filter((folder) => !folders.includes(folder))];
+      merged.set(key, ours);
+    }
+    return ours;
+  };
+
   const processor = async (job: BullJob<JobData, JobResult>, token: string | undefined): Promise<JobResult> => {
-    const received = decodeRun(job.data);
-    // This machine's folders first; the coordinator's as a fallback (a shared filesystem).
-    const run: TaskRun = { ...received, resolveFrom: [...folders, ...received.resolveFrom.filter((folder) => !folders.includes(folder))] };
+    const run = decodeRun(job.data);
+    run.resolveFrom = foldersFor(run.resolveFrom);
     const entry: ActiveTask = { run };
     active.set(job.id!, entry);
     let outcome: TaskOutcome;
@@ -176,7 +188,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   subscriber.on("message", (_channel: string, text: string) => {
     try {
       const message = JSON.parse(text) as CancelMessage;
-      const failure = decode<TaskFailure>(message.reason);
+      const failure = decodeText<TaskFailure>(message.reason);
       if (stopRun(message.jobId, { kind: "cancel", failure })) logger.info({ jobId: message.jobId, reason: failure.message }, "task cancelled by the coordinator");
     } catch (error) {
       logger.warn({ err: toTaskFailure(error) }, "unreadable cancel message");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { bullmqJobId, decodeResult, decodeRun, encodeResult, encodeRun } from "./codec.js";
+import { serialize } from "node:v8";
+import { bullmqJobId, decodeResult, decodeRun, decodeText, encodeResult, encodeRun, encodeText, type JobData } from "./codec.js";
 
 const ref = { module: "@ujr/plugin-x/tasks", export: "fetchPage" };
 
@@ -23,11 +24,39 @@ describe("bullmqJobId", () => {
 
 describe("payloads", () => {
   it("carry runs and outcomes as structured clones (Dates, Maps survive)", () => {
-    const run = { id: "r1", job: "j", ref, args: { since: new Date(5), seen: new Map([["a", 1]]) }, attempt: 2, resolveFrom: ["file:///x/"] };
+    const run = { id: "r1", job: "j", ref, args: { since: new Date(5), seen: new Map([["a", 1]]) }, signature: "s", attempt: 2, resolveFrom: ["file:///x/"] };
     expect(decodeRun(JSON.parse(JSON.stringify(encodeRun(run))))).toEqual(run);
     const outcome = { ok: true as const, value: { at: new Date(7) } };
     expect(decodeResult(JSON.parse(JSON.stringify(encodeResult(outcome))))).toEqual({ outcome, cancelled: false });
     expect(decodeResult(encodeResult(outcome, true))?.cancelled).toBe(true);
     expect(decodeResult("not a result")).toBeUndefined();
+    expect(decodeResult({ ok: true })).toBeUndefined();
+  });
+
+  it("keep plain data as plain JSON in the queue, readable there", () => {
+    const run = { id: "r1", job: "j", ref, args: { page: 2, query: "auspol" }, attempt: 1, resolveFrom: ["file:///x/"] };
+    const data = JSON.parse(JSON.stringify(encodeRun(run)));
+    expect(data).toEqual({ job: "j", run: { id: "r1", ref, attempt: 1, resolveFrom: ["file:///x/"], args: [0, { page: 2, query: "auspol" }] } });
+    expect(decodeRun(data)).toEqual({ ...run, signature: undefined });
+    // A task that returns nothing, and a failure.
+    expect(JSON.parse(JSON.stringify(encodeResult({ ok: true, value: undefined })))).toEqual({ ok: true, value: [0] });
+    const failure = { name: "Error", message: "boom", code: "E_X", retryable: false };
+    expect(decodeResult(JSON.parse(JSON.stringify(encodeResult({ ok: false, error: failure })))))
+      .toEqual({ outcome: { ok: false, error: failure }, cancelled: false });
+  });
+
+  it("still read the jobs and results of ujr 0.1 (the whole run or outcome as base64 V8 serialization)", () => {
+    const run = { id: "r1", job: "j", ref, args: { since: new Date(5) }, attempt: 1, resolveFrom: ["file:///x/"] };
+    expect(decodeRun({ job: "j", payload: serialize(run).toString("base64") } as unknown as JobData)).toEqual(run);
+    const outcome = { ok: true, value: 42 };
+    expect(decodeResult({ outcome: serialize(outcome).toString("base64") })).toEqual({ outcome, cancelled: false });
+    expect(decodeResult({ outcome: serialize(outcome).toString("base64"), cancelled: true })?.cancelled).toBe(true);
+  });
+});
+
+describe("text payloads (cancel messages)", () => {
+  it("carry a failure through a string", () => {
+    const failure = { name: "UjrError", message: "cancelled", code: "UJR_TASK_CANCELLED", details: { at: new Date(3) } };
+    expect(decodeText(encodeText(failure))).toEqual(failure);
   });
 });

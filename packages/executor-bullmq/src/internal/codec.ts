@@ -1,50 +1,76 @@
-import { createHash } from "node:crypto";
-import { deserialize, serialize } from "node:v8";
-import { taskIdentity, type TaskOutcome, type TaskRun } from "@ujr/core";
+import * as crypto from "node:crypto";
+import { deserialize } from "node:v8";
+import { decodeWire, encodeWire, taskIdentity, type TaskFailure, type TaskOutcome, type TaskRef, type TaskRun, type WireEncoded } from "@ujr/core";
 
 /**
- * What a BullMQ job carries. The task run travels as a structured-clone (v8) payload so
- * that arguments and results keep the same types as with the local pool (Date, Map,
- * typed arrays...), not only what JSON can hold. The readable fields are for people
- * looking at the queue.
+ * What a BullMQ job carries (BullMQ stores it as JSON; every byte is parsed by a worker
+ * and kept in Redis). The run's arguments are encoded with `encodeWire`, so they arrive
+ * with the same types as in the local pool (Date, Map, typed arrays...), while plain data
+ * stays plain JSON, readable by people looking at the queue.
  */
 export interface JobData {
   job: string;
-  task: string;
   signature?: string | undefined;
-  payload: string;
+  run: { id: string; ref: TaskRef; attempt: number; resolveFrom: string[]; args: WireEncoded };
+  /** Jobs queued by ujr 0.1 carried the whole run as base64 V8 serialization. */
+  payload?: string | undefined;
 }
 
-/** A BullMQ job's return value: always an outcome, so task failures keep their shape. */
-export interface JobResult {
-  outcome: string;
+/**
+ * A BullMQ job's return value: always an outcome, so task failures keep their shape.
+ * The value or failure is encoded with `encodeWire`.
+ */
+export type JobResult = ({ ok: true; value: WireEncoded } | { ok: false; error: WireEncoded }) & {
   /** The run was aborted by a cancel message: not a result anyone should keep. */
   cancelled?: boolean;
+};
+
+/** A TaskFailure (or other small value) as text, for a pub/sub message. */
+export function encodeText(value: unknown): string {
+  return JSON.stringify(encodeWire(value));
 }
 
-export function encode(value: unknown): string {
-  return serialize(value).toString("base64");
-}
-
-export function decode<T>(text: string): T {
-  return deserialize(Buffer.from(text, "base64")) as T;
+export function decodeText<T>(text: string): T {
+  return decodeWire(JSON.parse(text) as WireEncoded) as T;
 }
 
 export function encodeRun(run: TaskRun): JobData {
-  return { job: run.job, task: `${run.ref.module}#${run.ref.export}`, signature: run.signature, payload: encode(run) };
+  return {
+    job: run.job,
+    signature: run.signature,
+    run: { id: run.id, ref: run.ref, attempt: run.attempt, resolveFrom: run.resolveFrom, args: encodeWire(run.args) },
+  };
 }
 
 export function decodeRun(data: JobData): TaskRun {
-  return decode<TaskRun>(data.payload);
+  if (typeof data.payload === "string") return deserializeBase64<TaskRun>(data.payload);
+  const { id, ref, attempt, resolveFrom, args } = data.run;
+  return { id, job: data.job, ref, args: decodeWire(args), signature: data.signature ?? undefined, attempt, resolveFrom };
 }
 
 export function encodeResult(outcome: TaskOutcome, cancelled = false): JobResult {
-  return cancelled ? { outcome: encode(outcome), cancelled: true } : { outcome: encode(outcome) };
+  const result: JobResult = outcome.ok ? { ok: true, value: encodeWire(outcome.value) } : { ok: false, error: encodeWire(outcome.error) };
+  if (cancelled) result.cancelled = true;
+  return result;
 }
 
 export function decodeResult(result: unknown): { outcome: TaskOutcome; cancelled: boolean } | undefined {
-  if (typeof result !== "object" || result === null || typeof (result as JobResult).outcome !== "string") return undefined;
-  return { outcome: decode<TaskOutcome>((result as JobResult).outcome), cancelled: (result as JobResult).cancelled === true };
+  if (typeof result !== "object" || result === null) return undefined;
+  const cancelled = (result as JobResult).cancelled === true;
+  const legacy = (result as { outcome?: unknown }).outcome;
+  if (typeof legacy === "string") return { outcome: deserializeBase64<TaskOutcome>(legacy), cancelled };
+  const { ok } = result as JobResult;
+  if (ok === true && Array.isArray((result as { value?: unknown }).value)) {
+    return { outcome: { ok: true, value: decodeWire((result as { value: WireEncoded }).value) }, cancelled };
+  }
+  if (ok === false && Array.isArray((result as { error?: unknown }).error)) {
+    return { outcome: { ok: false, error: decodeWire((result as { error: WireEncoded }).error) as TaskFailure }, cancelled };
+  }
+  return undefined;
+}
+
+function deserializeBase64<T>(text: string): T {
+  return deserialize(Buffer.from(text, "base64")) as T;
 }
 
 /**
@@ -55,7 +81,13 @@ export function decodeResult(result: unknown): { outcome: TaskOutcome; cancelled
  */
 export function bullmqJobId(run: Pick<TaskRun, "job" | "ref" | "signature">): string {
   const identity = taskIdentity(run.job, { ref: run.ref, signature: run.signature });
-  const hash = createHash("sha256").update(identity).digest("base64url").slice(0, 32);
+  const hash = sha256(identity).slice(0, 32);
   const name = run.job.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64);
   return `${name}.${hash}`;
 }
+
+/** One-shot hashing where Node has it (20.12+): no Hash object per task. */
+const sha256: (text: string) => string =
+  typeof crypto.hash === "function"
+    ? (text) => crypto.hash("sha256", text, "base64url")
+    : (text) => crypto.createHash("sha256").update(text).digest("base64url");

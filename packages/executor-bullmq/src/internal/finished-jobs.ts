@@ -14,7 +14,7 @@ const REMOVE_FINISHED_LUA = `
 local removed = 0
 for i = 1, #ARGV do
   local id = ARGV[i]
-  if redis.call("ZREM", KEYS[1], id) + redis.call("ZREM", KEYS[2], id) > 0 then
+  if redis.call("ZREM", KEYS[1], id) > 0 or redis.call("ZREM", KEYS[2], id) > 0 then
     local jobKey = KEYS[3] .. id
     redis.call("DEL", jobKey, jobKey .. ":logs")
     removed = removed + 1

@@ -48,6 +48,6 @@ export function cancelChannel(prefix: string, queue: string): string {
 
 export interface CancelMessage {
   jobId: string;
-  /** Encoded TaskFailure. */
+  /** The TaskFailure, encoded by `encodeText`. */
   reason: string;
 }
