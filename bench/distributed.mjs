@@ -1,11 +1,19 @@
 // Distributed executor benchmark: no-op tasks/s through a coordinator (core Runner +
 // BullmqExecutor, one job emitting N no-op tasks) with 1 and 2 `runWorker` processes, side
 // by side with bare BullMQ (a producer adding N jobs, Worker processes of the same
-// concurrency running an empty processor) in the same run.
-//   node bench/distributed.mjs [--n 5000] [--concurrency 8] [--workers 2] [--isolation thread] [--size 64]
+// concurrency running an empty processor) in the same run. Each round runs the four
+// set-ups one after the other (fresh queues and processes, each warmed up first); the
+// figures are the medians over rounds, so one disturbed run does not decide the ratio.
+// Each worker process's pool gets the machine's cores shared among the set-up's worker
+// processes, as if each ran on a machine of its own with its share (on 2 cores: 2 threads
+// for 1 worker process, 1 each for 2); `--workers K` gives every worker process K instead.
+// `--in-process` runs the tasks on each worker's main thread (no pool, no isolation): a
+// diagnostic that shows what the pool's hop costs, not a way to run ujr.
+//   node bench/distributed.mjs [--n 10000] [--rounds 3] [--warmup 1000] [--concurrency 8] [--workers K] [--isolation thread] [--size 64] [--in-process]
 // Needs Redis (REDIS_URL, default redis://127.0.0.1:6379) and a build (`pnpm build`).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -20,18 +28,25 @@ const distUrl = pathToFileURL(join(pkgDir, "dist", "index.js")).href;
 const { Queue } = await import(bullmqUrl);
 const { Redis } = await import(ioredisUrl);
 const { BullmqExecutor } = await import(distUrl);
-const { Runner, JobDone } = await import(pathToFileURL(createRequire(join(pkgDir, "package.json")).resolve("@ujr/core")).href);
+const coreUrl = pathToFileURL(requireFromPkg.resolve("@ujr/core")).href;
+const { Runner, JobDone } = await import(coreUrl);
 const noopModule = pathToFileURL(join(pkgDir, "src", "__fixtures__", "tasks.mjs")).href;
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? dflt : process.argv[i + 1];
 };
-const N = Number(arg("n", process.env.BENCH_N ?? 5000));
+const N = Number(arg("n", process.env.BENCH_N ?? 10000));
+const ROUNDS = Number(arg("rounds", 3));
+// Warm-up tasks before each timed run: every process and pool thread has compiled its hot paths by then.
+const WARMUP = Number(arg("warmup", 1000));
 const CONCURRENCY = Number(arg("concurrency", 8));
-const POOL = Number(arg("workers", 2));
+const POOL = arg("workers", undefined);
+/** Pool threads of each worker process when a set-up runs `processes` of them. */
+const poolSize = (processes) => (POOL !== undefined ? Number(POOL) : Math.max(1, Math.floor(availableParallelism() / processes)));
 const ISOLATION = arg("isolation", "thread");
 const SIZE = Number(arg("size", 64));
+const IN_PROCESS = process.argv.includes("--in-process");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 // ---- child processes --------------------------------------------------------------
@@ -41,7 +56,16 @@ const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 // queue from Q. (A file, not `node -e`: the pool's workers inherit the process's flags.)
 if (process.argv[2] === "--ujr-worker") {
   const { runWorker } = await import(distUrl);
-  const handle = await runWorker({ redis: REDIS_URL, queue: process.env.Q, workers: POOL, isolation: ISOLATION, concurrency: CONCURRENCY, logLevel: "warn" });
+  const { InProcessExecutor } = await import(coreUrl);
+  const handle = await runWorker({
+    redis: REDIS_URL,
+    queue: process.env.Q,
+    workers: Number(process.env.POOL_SIZE),
+    isolation: ISOLATION,
+    concurrency: CONCURRENCY,
+    logLevel: "warn",
+    ...(IN_PROCESS ? { executor: new InProcessExecutor({ size: CONCURRENCY }) } : {}),
+  });
   process.stdout.write("ready\n");
   await handle.closed;
   process.exit(0);
@@ -64,9 +88,9 @@ if (process.argv[2] === "--bare-worker") {
   await new Promise(() => {});
 }
 
-function startChild(mode, queue) {
+function startChild(mode, queue, pool = 1) {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), mode, ...process.argv.slice(2)], {
-    env: { ...process.env, REDIS_URL, Q: queue },
+    env: { ...process.env, REDIS_URL, Q: queue, POOL_SIZE: String(pool) },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -142,11 +166,11 @@ async function runUjr(workerCount) {
   const queue = `ujr-bench-${randomBytes(3).toString("hex")}`;
   const children = [];
   try {
-    for (let i = 0; i < workerCount; i++) children.push(await startChild("--ujr-worker", queue));
+    for (let i = 0; i < workerCount; i++) children.push(await startChild("--ujr-worker", queue, poolSize(workerCount)));
     const executor = new BullmqExecutor({ redis: REDIS_URL, queue, size: SIZE });
     await executor.ready();
     // Warm-up: the workers' pools start on their first tasks.
-    const warm = new Runner({ executor: { ...proxy(executor), close: async () => {} }, jobs: [new NoopJob("warmup", 200)] });
+    const warm = new Runner({ executor: { ...proxy(executor), close: async () => {} }, jobs: [new NoopJob("warmup", WARMUP)] });
     await warm.run();
     const job = new NoopJob("bench", N);
     const runner = new Runner({ executor, jobs: [job] });
@@ -206,7 +230,7 @@ async function runBare(workerCount) {
       await Promise.all(adds);
       await done;
     };
-    await addAndWait(200, "warmup");
+    await addAndWait(WARMUP, "warmup");
     const before = await cpuNow(children);
     const t = performance.now();
     await addAndWait(N, "bench");
@@ -227,11 +251,33 @@ const fmt = (x) => `${Math.round(x).toLocaleString("en")} tasks/s`;
 const ms = (x) => (Number.isNaN(x) ? "n/a" : `${x.toFixed(3)} ms`);
 const fmtCpu = ({ coordinator, workers, redis }) =>
   `CPU per task: coordinator ${ms(coordinator)}, worker processes ${ms(workers)}, Redis ${ms(redis)}, total ${ms(coordinator + workers + redis)}`;
-console.log(`distributed executor: N=${N} no-op tasks, per worker process: concurrency ${CONCURRENCY}, pool ${POOL} (${ISOLATION}); coordinator size ${SIZE}`);
-const bare1 = await runBare(1);
-const ujr1 = await runUjr(1);
-const bare2 = await runBare(2);
-const ujr2 = await runUjr(2);
+console.log(
+  `distributed executor: N=${N} no-op tasks, ${ROUNDS} rounds (medians shown), warm-up ${WARMUP}; per worker process: concurrency ${CONCURRENCY}, ${
+    IN_PROCESS ? "tasks on its main thread (--in-process: no pool, no isolation; a diagnostic)" : `pool ${poolSize(1)} / ${poolSize(2)} ${ISOLATION}s with 1 / 2 worker processes`
+  }; coordinator size ${SIZE}`,
+);
+const setups = { bare1: () => runBare(1), ujr1: () => runUjr(1), bare2: () => runBare(2), ujr2: () => runUjr(2) };
+const results = Object.fromEntries(Object.keys(setups).map((key) => [key, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const [key, run] of Object.entries(setups)) results[key].push(await run());
+  const ratio = (workers) => (results[`ujr${workers}`].at(-1).rate / results[`bare${workers}`].at(-1).rate).toFixed(2);
+  console.log(`  round ${round}: ratio ${ratio(1)} (1 worker), ${ratio(2)} (2 workers)`);
+}
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const summary = Object.fromEntries(
+  Object.entries(results).map(([key, runs]) => [
+    key,
+    {
+      rate: median(runs.map((run) => run.rate)),
+      cpu: Object.fromEntries(Object.keys(runs[0].cpu).map((part) => [part, median(runs.map((run) => run.cpu[part]))])),
+    },
+  ]),
+);
+const { bare1, ujr1, bare2, ujr2 } = summary;
 console.log(`  bare BullMQ, 1 worker process:   ${fmt(bare1.rate)}`);
 console.log(`      ${fmtCpu(bare1.cpu)}`);
 console.log(`  ujr coordinator, 1 worker:       ${fmt(ujr1.rate)}   ratio ${(ujr1.rate / bare1.rate).toFixed(2)}`);

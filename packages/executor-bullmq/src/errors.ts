@@ -28,6 +28,11 @@ export const bullmqErrorCatalogue = {
     message: "Task {task} of job {job} was stopped because its worker shut down ({reason}); run it again or start more workers.",
     exitCode: 1,
   },
+  UJR_BULLMQ_JOB_UNREADABLE: {
+    message:
+      "Job {jobId} on the queue {queue} is not a ujr task this worker can read ({reason}). Another program, or a coordinator of another ujr version, put it there: give each its own queue (runner.executor.queue), and run one ujr version on the coordinators and workers of a queue.",
+    exitCode: 1,
+  },
   UJR_BULLMQ_OPTION_INVALID: { message: "Invalid option {option}: {reason}.", exitCode: 2 },
 } as const satisfies Record<string, { message: string; exitCode: 1 | 2 }>;
 

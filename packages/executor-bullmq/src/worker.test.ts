@@ -1,7 +1,11 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { fixtureRun, marksOf, redisAvailable, testbed, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
+import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
+import { silentLogger } from "@ujr/core";
+import { fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
+import { runWorker } from "./worker.js";
 
 const hasRedis = await redisAvailable();
 
@@ -59,5 +63,30 @@ describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
     // One outcome, from the worker that took it over.
     expect(await outcome).toEqual({ ok: true, value: { worker: "w2", executions: 2 } });
     expect(marksOf(dir, "moved").map(workerOf).sort()).toEqual(["w1", "w2"]);
+  });
+});
+
+describe.skipIf(!hasRedis)("runWorker: a job it cannot read", () => {
+  it("fails it with UJR_BULLMQ_JOB_UNREADABLE, saying who may have put it there and what to do", async () => {
+    const name = uniqueQueue("foreign");
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(name, { connection });
+    const events = new QueueEvents(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
+    const worker = await runWorker({ redis: REDIS_URL, queue: name, workers: 1, isolation: "thread", handleSignals: false, logger: silentLogger() });
+    try {
+      await events.waitUntilReady();
+      const failed = new Promise<string>((resolve) => events.on("failed", ({ failedReason }) => resolve(failedReason)));
+      await queue.add("someone-else", { hello: "world" }, { jobId: "foreign-1" });
+      const reason = await failed;
+      expect(reason).toContain("Job foreign-1 on the queue");
+      expect(reason).toContain("is not a ujr task this worker can read (its data has no ujr task run)");
+      expect(reason).toContain("give each its own queue (runner.executor.queue)");
+    } finally {
+      await worker.stop({ graceMs: 0 });
+      await events.close();
+      await queue.close();
+      connection.disconnect();
+      await obliterate(name);
+    }
   });
 });

@@ -144,7 +144,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   };
 
   const processor = async (job: BullJob<JobData, JobResult>, token: string | undefined): Promise<JobResult> => {
-    const run = decodeRun(job.data);
+    let run: TaskRun;
+    try {
+      run = decodeRun(job.data);
+    } catch (error) {
+      throw bullmqError("UJR_BULLMQ_JOB_UNREADABLE", { jobId: job.id ?? "(no id)", queue: queueName, reason: toTaskFailure(error).message });
+    }
     run.resolveFrom = foldersFor(run.resolveFrom);
     const entry: ActiveTask = { run };
     active.set(job.id!, entry);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { serialize } from "node:v8";
-import { bullmqJobId, decodeResult, decodeRun, decodeText, encodeResult, encodeRun, encodeText, type JobData } from "./codec.js";
+import { bullmqJobId, decodeResult, decodeRun, decodeText, encodeResult, encodeRun, encodeText } from "./codec.js";
 
 const ref = { module: "@ujr/plugin-x/tasks", export: "fetchPage" };
 
@@ -45,13 +44,6 @@ describe("payloads", () => {
       .toEqual({ outcome: { ok: false, error: failure }, cancelled: false });
   });
 
-  it("still read the jobs and results of ujr 0.1 (the whole run or outcome as base64 V8 serialization)", () => {
-    const run = { id: "r1", job: "j", ref, args: { since: new Date(5) }, attempt: 1, resolveFrom: ["file:///x/"] };
-    expect(decodeRun({ job: "j", payload: serialize(run).toString("base64") } as unknown as JobData)).toEqual(run);
-    const outcome = { ok: true, value: 42 };
-    expect(decodeResult({ outcome: serialize(outcome).toString("base64") })).toEqual({ outcome, cancelled: false });
-    expect(decodeResult({ outcome: serialize(outcome).toString("base64"), cancelled: true })?.cancelled).toBe(true);
-  });
 });
 
 describe("text payloads (cancel messages)", () => {

@@ -1,5 +1,4 @@
 import * as crypto from "node:crypto";
-import { deserialize } from "node:v8";
 import { decodeWire, encodeWire, taskIdentity, type TaskFailure, type TaskOutcome, type TaskRef, type TaskRun, type WireEncoded } from "@ujr/core";
 
 /**
@@ -12,8 +11,6 @@ export interface JobData {
   job: string;
   signature?: string | undefined;
   run: { id: string; ref: TaskRef; attempt: number; resolveFrom: string[]; args: WireEncoded };
-  /** Jobs queued by ujr 0.1 carried the whole run as base64 V8 serialization. */
-  payload?: string | undefined;
 }
 
 /**
@@ -42,9 +39,13 @@ export function encodeRun(run: TaskRun): JobData {
   };
 }
 
+/** The run a job carries; throws (with the reason) for data a ujr coordinator of this version did not write. */
 export function decodeRun(data: JobData): TaskRun {
-  if (typeof data.payload === "string") return deserializeBase64<TaskRun>(data.payload);
-  const { id, ref, attempt, resolveFrom, args } = data.run;
+  const run = (data as Partial<JobData> | null)?.run;
+  if (typeof data?.job !== "string" || typeof run !== "object" || run === null || !Array.isArray(run.args) || typeof run.ref?.module !== "string") {
+    throw new Error("its data has no ujr task run");
+  }
+  const { id, ref, attempt, resolveFrom, args } = run;
   return { id, job: data.job, ref, args: decodeWire(args), signature: data.signature ?? undefined, attempt, resolveFrom };
 }
 
@@ -57,8 +58,6 @@ export function encodeResult(outcome: TaskOutcome, cancelled = false): JobResult
 export function decodeResult(result: unknown): { outcome: TaskOutcome; cancelled: boolean } | undefined {
   if (typeof result !== "object" || result === null) return undefined;
   const cancelled = (result as JobResult).cancelled === true;
-  const legacy = (result as { outcome?: unknown }).outcome;
-  if (typeof legacy === "string") return { outcome: deserializeBase64<TaskOutcome>(legacy), cancelled };
   const { ok } = result as JobResult;
   if (ok === true && Array.isArray((result as { value?: unknown }).value)) {
     return { outcome: { ok: true, value: decodeWire((result as { value: WireEncoded }).value) }, cancelled };
@@ -67,10 +66,6 @@ export function decodeResult(result: unknown): { outcome: TaskOutcome; cancelled
     return { outcome: { ok: false, error: decodeWire((result as { error: WireEncoded }).error) as TaskFailure }, cancelled };
   }
   return undefined;
-}
-
-function deserializeBase64<T>(text: string): T {
-  return deserialize(Buffer.from(text, "base64")) as T;
 }
 
 /**
