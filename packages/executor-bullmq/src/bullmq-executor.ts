@@ -379,7 +379,7 @@ export class BullmqExecutor implements Executor {
           this.#discard.delete(jobId);
           return;
         }
-        const message: CancelMessage = { jobId, reason: encodeText(reason) };
+        const message: CancelMessage = { jobId, runId, reason: encodeText(reason) };
         await this.#conn.publish(cancelChannel(this.prefix, this.queueName), JSON.stringify(message));
       } catch (error) {
         this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not cancel a queued task");

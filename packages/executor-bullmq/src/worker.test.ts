@@ -3,9 +3,12 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { silentLogger } from "@ujr/core";
-import { fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
+import { Writable } from "node:stream";
+import { createLogger, silentLogger } from "@ujr/core";
+import { fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
 import { runWorker } from "./worker.js";
+import { bullmqJobId, decodeResult, encodeRun, encodeText } from "./internal/codec.js";
+import { cancelChannel, type CancelMessage } from "./internal/redis.js";
 
 const hasRedis = await redisAvailable();
 
@@ -87,6 +90,73 @@ describe.skipIf(!hasRedis)("runWorker: a job it cannot read", () => {
       await queue.close();
       connection.disconnect();
       await obliterate(name);
+    }
+  });
+});
+
+describe.skipIf(!hasRedis)("runWorker: a cancel that comes before its task", () => {
+  it("the task does not run; its job completes as cancelled, and a later try of the same task runs", async () => {
+    const name = uniqueQueue("early-cancel");
+    const dir = tempDir();
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue(name, { connection });
+    const events = new QueueEvents(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
+    const lines: string[] = [];
+    const logLines = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString().split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const logged = (text: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => (lines.some((line) => line.includes(text)) ? resolve() : setImmediate(check));
+        check();
+      });
+    const worker = await runWorker({
+      redis: REDIS_URL,
+      queue: name,
+      workers: 1,
+      isolation: "thread",
+      handleSignals: false,
+      logger: createLogger({ level: "debug", destination: logLines }),
+    });
+    try {
+      await events.waitUntilReady();
+      const completed = new Map<string, Promise<unknown>>();
+      const whenCompleted = (jobId: string) => {
+        if (!completed.has(jobId)) {
+          completed.set(jobId, new Promise((resolve) => events.on("completed", (event) => event.jobId === jobId && resolve(event.returnvalue))));
+        }
+        return completed.get(jobId)!;
+      };
+      const first = fixtureRun("early", "record", { dir, name: "ran" }, "s1");
+      const jobId = bullmqJobId(first);
+      const reason = { name: "UjrError", code: "UJR_TASK_CANCELLED", message: "cancelled: job removed" };
+      const message: CancelMessage = { jobId, runId: first.id, reason: encodeText(reason) };
+      await connection.publish(cancelChannel("bull", name), JSON.stringify(message));
+      await logged("remembered in case it comes");
+      const firstDone = whenCompleted(jobId);
+      await queue.add(first.job, encodeRun(first), { jobId, attempts: 1 });
+      const firstResult = decodeResult(await firstDone);
+      expect(firstResult).toEqual({ outcome: { ok: false, error: reason }, cancelled: true });
+      expect(marksOf(dir, "ran")).toEqual([]);
+      expect(lines.some((line) => line.includes("task cancelled by the coordinator before it started"))).toBe(true);
+      // The next try of the same task (same job id, new run id) is not the one cancelled.
+      await queue.remove(jobId);
+      completed.delete(jobId);
+      const second = { ...first, id: `${first.id}-again`, attempt: 2 };
+      const secondDone = whenCompleted(jobId);
+      await queue.add(second.job, encodeRun(second), { jobId, attempts: 1 });
+      expect(decodeResult(await secondDone)?.outcome).toMatchObject({ ok: true, value: { name: "ran" } });
+      expect(marksOf(dir, "ran")).toHaveLength(1);
+    } finally {
+      await worker.stop({ graceMs: 0 });
+      await events.close();
+      await queue.close();
+      connection.disconnect();
+      await obliterate(name);
+      removeDir(dir);
     }
   });
 });

@@ -62,6 +62,9 @@ export interface WorkerHandle {
   readonly closed: Promise<void>;
 }
 
+/** Cancels remembered for tasks that have not reached this worker (see `cancelledBeforeStart`). */
+const MAX_EARLY_CANCELS = 5000;
+
 type AbortReason = { kind: "cancel"; failure: TaskFailure } | { kind: "shutdown"; reason: string };
 
 /** A task running on this worker; `why` is set once something stops it. */
@@ -114,6 +117,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   /** Tasks running here, by queue job id. */
   const active = new Map<string, ActiveTask>();
   /**
+   * Cancels of tries not running here, by run id, oldest first: a cancel can reach this
+   * worker just before the task it names does (the coordinator saw the job taken, the
+   * processor has not started yet); that task must then not run. Kept for the last few
+   * thousand, since every worker hears every coordinator's cancels.
+   */
+  const cancelledBeforeStart = new Map<string, TaskFailure>();
+  /**
    * Stops a running task's pool run. Cancellation is this worker's own (not BullMQ's
    * per-job abort signal, which costs an AbortController and a listener per task).
    */
@@ -149,6 +159,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       run = decodeRun(job.data);
     } catch (error) {
       throw bullmqError("UJR_BULLMQ_JOB_UNREADABLE", { jobId: job.id ?? "(no id)", queue: queueName, reason: toTaskFailure(error).message });
+    }
+    const cancelled = cancelledBeforeStart.get(run.id);
+    if (cancelled) {
+      cancelledBeforeStart.delete(run.id);
+      logger.info({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id, reason: cancelled.message }, "task cancelled by the coordinator before it started");
+      return encodeResult({ ok: false, error: cancelled }, true);
     }
     run.resolveFrom = foldersFor(run.resolveFrom);
     const entry: ActiveTask = { run };
@@ -194,7 +210,17 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     try {
       const message = JSON.parse(text) as CancelMessage;
       const failure = decodeText<TaskFailure>(message.reason);
-      if (stopRun(message.jobId, { kind: "cancel", failure })) logger.info({ jobId: message.jobId, reason: failure.message }, "task cancelled by the coordinator");
+      const running = active.get(message.jobId);
+      if (running) {
+        // Another try of the same task (a cancel that came late) is left alone.
+        if (running.run.id === message.runId && stopRun(message.jobId, { kind: "cancel", failure })) {
+          logger.info({ jobId: message.jobId, reason: failure.message }, "task cancelled by the coordinator");
+        }
+        return;
+      }
+      logger.debug({ jobId: message.jobId, runId: message.runId }, "cancel of a task not running here: remembered in case it comes");
+      cancelledBeforeStart.set(message.runId, failure);
+      if (cancelledBeforeStart.size > MAX_EARLY_CANCELS) cancelledBeforeStart.delete(cancelledBeforeStart.keys().next().value!);
     } catch (error) {
       logger.warn({ err: toTaskFailure(error) }, "unreadable cancel message");
     }

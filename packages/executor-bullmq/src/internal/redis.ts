@@ -48,6 +48,8 @@ export function cancelChannel(prefix: string, queue: string): string {
 
 export interface CancelMessage {
   jobId: string;
+  /** The try to stop: a later try of the same task (same job id) is left alone. */
+  runId: string;
   /** The TaskFailure, encoded by `encodeText`. */
   reason: string;
 }
