@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { Writable } from "node:stream";
-import { createLogger, silentLogger } from "@ujr/core";
+import { createLogger } from "@ujr/core";
 import { fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
 import { runWorker } from "./worker.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText } from "./internal/codec.js";
@@ -69,94 +69,102 @@ describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
   });
 });
 
-describe.skipIf(!hasRedis)("runWorker: a job it cannot read", () => {
-  it("fails it with UJR_BULLMQ_JOB_UNREADABLE, saying who may have put it there and what to do", async () => {
-    const name = uniqueQueue("foreign");
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue(name, { connection });
-    const events = new QueueEvents(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
-    const worker = await runWorker({ redis: REDIS_URL, queue: name, workers: 1, isolation: "thread", handleSignals: false, logger: silentLogger() });
-    try {
-      await events.waitUntilReady();
-      const failed = new Promise<string>((resolve) => events.on("failed", ({ failedReason }) => resolve(failedReason)));
-      await queue.add("someone-else", { hello: "world" }, { jobId: "foreign-1" });
-      const reason = await failed;
-      expect(reason).toContain("Job foreign-1 on the queue");
-      expect(reason).toContain("is not a ujr task this worker can read (its data has no ujr task run)");
-      expect(reason).toContain("give each its own queue (runner.executor.queue)");
-    } finally {
-      await worker.stop({ graceMs: 0 });
-      await events.close();
-      await queue.close();
-      connection.disconnect();
-      await obliterate(name);
-    }
+/** Log lines written to `stream`, and a promise for the first one that includes a text. */
+function capturedLog() {
+  const lines: string[] = [];
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line) continue;
+        lines.push(line);
+        for (const waiter of waiters.filter(({ text }) => line.includes(text))) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+      done();
+    },
   });
-});
+  const includes = (text: string) => lines.some((line) => line.includes(text));
+  const written = (text: string) => (includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve })));
+  return { stream, includes, written };
+}
 
-describe.skipIf(!hasRedis)("runWorker: a cancel that comes before its task", () => {
-  it("the task does not run; its job completes as cancelled, and a later try of the same task runs", async () => {
-    const name = uniqueQueue("early-cancel");
-    const dir = tempDir();
+describe.skipIf(!hasRedis)("runWorker: jobs it must not run", () => {
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** A fresh queue, a reader of its events, and a worker in this process logging at debug level. */
+  async function bed(label: string) {
+    const name = uniqueQueue(label);
+    cleanups.push(() => obliterate(name));
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    cleanups.push(() => connection.disconnect());
     const queue = new Queue(name, { connection });
+    cleanups.push(() => queue.close());
     const events = new QueueEvents(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
-    const lines: string[] = [];
-    const logLines = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(...chunk.toString().split("\n").filter(Boolean));
-        done();
-      },
-    });
-    const logged = (text: string) =>
-      new Promise<void>((resolve) => {
-        const check = () => (lines.some((line) => line.includes(text)) ? resolve() : setImmediate(check));
-        check();
-      });
+    cleanups.push(() => events.close());
+    await events.waitUntilReady();
+    const log = capturedLog();
     const worker = await runWorker({
       redis: REDIS_URL,
       queue: name,
       workers: 1,
       isolation: "thread",
       handleSignals: false,
-      logger: createLogger({ level: "debug", destination: logLines }),
+      logger: createLogger({ level: "debug", destination: log.stream }),
     });
-    try {
-      await events.waitUntilReady();
-      const completed = new Map<string, Promise<unknown>>();
-      const whenCompleted = (jobId: string) => {
-        if (!completed.has(jobId)) {
-          completed.set(jobId, new Promise((resolve) => events.on("completed", (event) => event.jobId === jobId && resolve(event.returnvalue))));
-        }
-        return completed.get(jobId)!;
-      };
-      const first = fixtureRun("early", "record", { dir, name: "ran" }, "s1");
-      const jobId = bullmqJobId(first);
-      const reason = { name: "UjrError", code: "UJR_TASK_CANCELLED", message: "cancelled: job removed" };
-      const message: CancelMessage = { jobId, runId: first.id, reason: encodeText(reason) };
-      await connection.publish(cancelChannel("bull", name), JSON.stringify(message));
-      await logged("remembered in case it comes");
-      const firstDone = whenCompleted(jobId);
-      await queue.add(first.job, encodeRun(first), { jobId, attempts: 1 });
-      const firstResult = decodeResult(await firstDone);
-      expect(firstResult).toEqual({ outcome: { ok: false, error: reason }, cancelled: true });
-      expect(marksOf(dir, "ran")).toEqual([]);
-      expect(lines.some((line) => line.includes("task cancelled by the coordinator before it started"))).toBe(true);
-      // The next try of the same task (same job id, new run id) is not the one cancelled.
-      await queue.remove(jobId);
-      completed.delete(jobId);
-      const second = { ...first, id: `${first.id}-again`, attempt: 2 };
-      const secondDone = whenCompleted(jobId);
-      await queue.add(second.job, encodeRun(second), { jobId, attempts: 1 });
-      expect(decodeResult(await secondDone)?.outcome).toMatchObject({ ok: true, value: { name: "ran" } });
-      expect(marksOf(dir, "ran")).toHaveLength(1);
-    } finally {
-      await worker.stop({ graceMs: 0 });
-      await events.close();
-      await queue.close();
-      connection.disconnect();
-      await obliterate(name);
-      removeDir(dir);
-    }
+    cleanups.push(() => worker.stop({ graceMs: 0 }));
+    /** The next outcome of queue job `jobId`: its return value, or why it failed. */
+    const finished = (jobId: string) =>
+      new Promise<{ returnvalue?: unknown; failedReason?: string }>((resolve) => {
+        const onCompleted = (event: { jobId: string; returnvalue: unknown }) => event.jobId === jobId && settle({ returnvalue: event.returnvalue });
+        const onFailed = (event: { jobId: string; failedReason: string }) => event.jobId === jobId && settle({ failedReason: event.failedReason });
+        const settle = (outcome: { returnvalue?: unknown; failedReason?: string }) => {
+          events.off("completed", onCompleted);
+          events.off("failed", onFailed);
+          resolve(outcome);
+        };
+        events.on("completed", onCompleted);
+        events.on("failed", onFailed);
+      });
+    return { name, connection, queue, log, finished };
+  }
+
+  it("a job it cannot read fails with UJR_BULLMQ_JOB_UNREADABLE, saying who may have put it there and what to do", async () => {
+    const { queue, finished } = await bed("foreign");
+    const outcome = finished("foreign-1");
+    await queue.add("someone-else", { hello: "world" }, { jobId: "foreign-1" });
+    const { failedReason } = await outcome;
+    expect(failedReason).toContain("Job foreign-1 on the queue");
+    expect(failedReason).toContain("is not a ujr task this worker can read (its data has no ujr task run)");
+    expect(failedReason).toContain("give each its own queue (runner.executor.queue)");
+  });
+
+  it("a cancel that comes before its task: the task does not run and completes as cancelled; a later try of the same task runs", async () => {
+    const { name, connection, queue, log, finished } = await bed("early-cancel");
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const first = fixtureRun("early", "record", { dir, name: "ran" }, "s1");
+    const jobId = bullmqJobId(first);
+    const reason = { name: "UjrError", code: "UJR_TASK_CANCELLED", message: "cancelled: job removed" };
+    const message: CancelMessage = { jobId, runId: first.id, reason: encodeText(reason) };
+    await connection.publish(cancelChannel("bull", name), JSON.stringify(message));
+    await log.written("remembered in case it comes");
+    const firstOutcome = finished(jobId);
+    await queue.add(first.job, encodeRun(first), { jobId, attempts: 1 });
+    expect(decodeResult((await firstOutcome).returnvalue)).toEqual({ outcome: { ok: false, error: reason }, cancelled: true });
+    expect(marksOf(dir, "ran")).toEqual([]);
+    expect(log.includes("task cancelled by the coordinator before it started")).toBe(true);
+    // The next try of the same task (same job id, new run id) is not the one cancelled.
+    await queue.remove(jobId);
+    const second = { ...first, id: `${first.id}-again`, attempt: 2 };
+    const secondOutcome = finished(jobId);
+    await queue.add(second.job, encodeRun(second), { jobId, attempts: 1 });
+    expect(decodeResult((await secondOutcome).returnvalue)?.outcome).toMatchObject({ ok: true, value: { name: "ran" } });
+    expect(marksOf(dir, "ran")).toHaveLength(1);
   });
 });
