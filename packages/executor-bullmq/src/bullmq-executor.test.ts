@@ -13,7 +13,7 @@ function task(exportName: string, args: unknown, options: Partial<Pick<Task, "si
 }
 
 /** Resolves on the first `event` of the queue about job `jobId`. */
-function eventFor(events: QueueEvents, event: "duplicated" | "removed" | "completed", jobId: string): Promise<void> {
+function eventFor(events: QueueEvents, event: "duplicated" | "removed" | "completed" | "waiting", jobId: string): Promise<void> {
   return new Promise((resolve) => {
     const listener = (args: { jobId: string }) => {
       if (args.jobId !== jobId) return;
@@ -156,6 +156,26 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
     expect(failures).toEqual([{ signature: "fatal", error: expect.objectContaining({ code: "FLAKY", message: "flaky failure on attempt 1" }) }]);
     expect(marksOf(dir, "hang-attempt1")).toHaveLength(1);
     expect(marksOf(dir, "hang-attempt2")).toHaveLength(1);
+  });
+
+  it("reports a task started when a worker takes it, not when it is queued: timeouts count running time, as locally", async () => {
+    const bed = await setup("starts", []);
+    const exec = bed.executor();
+    const started: string[] = [];
+    exec.setStartListener((runId) => started.push(runId));
+    // The queue is new: its stream read from the start, so the first events are not missed.
+    const events = new QueueEvents(bed.queue, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), lastEventId: "0-0" });
+    cleanups.push(() => events.close());
+    await events.waitUntilReady();
+    const run = runOf("starts", "noop", "queued first", "q");
+    const waiting = eventFor(events, "waiting", exec.jobIdOf(run));
+    const outcome = exec.submit(run);
+    await waiting;
+    // On the queue, with no worker to take it: not started.
+    expect(started).toEqual([]);
+    await bed.start("w1");
+    expect(await outcome).toEqual({ ok: true, value: "queued first" });
+    expect(started).toEqual([run.id]);
   });
 
   it("cancelling a removed job's tasks: a waiting one leaves the queue, a running one is stopped on its worker", async () => {

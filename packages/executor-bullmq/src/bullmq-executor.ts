@@ -83,6 +83,7 @@ export class BullmqExecutor implements Executor {
   /** Deletions (and cancels' removals) in flight: close() waits for them. */
   readonly #removals = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
+  #startListener: ((runId: string) => void) | undefined;
   #lastError: string | undefined;
   #closed = false;
   #isReady = false;
@@ -165,6 +166,20 @@ export class BullmqExecutor implements Executor {
     }
   }
 
+  /**
+   * Tells the runner when a worker takes each task (BullMQ's `active` event), so task
+   * timeouts count running time, not time waiting on the queue, as with the local pool.
+   */
+  setStartListener(listener: ((runId: string) => void) | undefined): void {
+    this.#startListener = listener;
+  }
+
+  #markStarted(waiter: Waiter): void {
+    if (waiter.started) return;
+    waiter.started = true;
+    this.#startListener?.(waiter.runId);
+  }
+
   capacity(): number {
     return this.#closed ? 0 : this.size - this.#byRunId.size;
   }
@@ -231,7 +246,7 @@ export class BullmqExecutor implements Executor {
           break;
         case "active": {
           const waiter = this.#waiters.get(jobId);
-          if (waiter) waiter.started = true;
+          if (waiter) this.#markStarted(waiter);
           break;
         }
         default:
@@ -310,7 +325,7 @@ export class BullmqExecutor implements Executor {
         const jobState = await job.getState();
         if (jobState === "completed") this.#onCompleted(jobId, job.returnvalue);
         else if (jobState === "failed") this.#onFailed(jobId, job.failedReason);
-        else if (jobState === "active") waiter.started = true;
+        else if (jobState === "active") this.#markStarted(waiter);
       }
     } catch (error) {
       this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not check a queued task; will check again");
