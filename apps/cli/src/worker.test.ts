@@ -34,16 +34,32 @@ describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", 
       "ujr.config.yaml",
       `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL:-${redis}}\n    queue: ${queue}\njobs:\n  remote:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 6, label: remote }\n`,
     );
-    const worker = start(["worker", "--redis", redis, "--queue", queue, "--config", file, "--workers", "2", "--isolation", "thread"], project.dir);
+    const worker = start(["worker", "--redis", redis, "--queue", queue, "--config", file, "--workers", "2", "--isolation", "thread", "--concurrency", "4", "--grace", "5s"], project.dir);
     const coordinator = start(["run", file, "--no-watch", "--workers", "1"], project.dir);
     const { code, stdout } = await coordinator.exited;
     expect(code, stdout).toBe(0);
     const lines = readFileSync(join(project.dir, "data", "remote", "lines.txt"), "utf8").trim().split("\n").sort();
     expect(lines).toEqual(["remote-0", "remote-1", "remote-2", "remote-3", "remote-4", "remote-5"]);
     expect(worker.output()).toContain("worker ready");
+    expect(worker.output()).toContain('"concurrency":4');
     worker.child.kill("SIGTERM");
     expect((await worker.exited).code).toBe(0);
+    expect(worker.output()).toContain("running tasks have 5 s to finish");
   }, 60_000);
+
+  it("ujr worker checks --concurrency and --grace before it connects, and says what it wants", async () => {
+    const cases: Array<[string[], string]> = [
+      [["--concurrency", "0"], '--concurrency must be a positive whole number (got "0")'],
+      [["--concurrency", "lots"], '--concurrency must be a positive whole number (got "lots")'],
+      [["--grace", "soon"], '--grace must be a duration such as 30s, 2m or 500ms (got "soon")'],
+    ];
+    for (const [flags, message] of cases) {
+      const err: string[] = [];
+      const code = await main(["worker", "--redis", "redis://127.0.0.1:1", ...flags], { out: () => {}, err: (text) => err.push(text) });
+      expect(code).toBe(2);
+      expect(err.join("\n")).toContain(message);
+    }
+  });
 
   it("ujr worker without Redis says how to give it", async () => {
     const saved = process.env.REDIS_URL;

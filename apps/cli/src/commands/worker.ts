@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { createLogger, type LogLevel } from "@ujr/core";
+import { createLogger, isDuration, parseDuration, type LogLevel } from "@ujr/core";
 import { checkLogLevel, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
 
@@ -12,9 +12,13 @@ export const workerHelp = `ujr worker --redis <redis://...> [options]
   --config <file>      this machine's ujr.config.yaml: plugins resolve from its folder
   --workers <n>        local pool size (default: CPUs)
   --isolation <kind>   process (default) | thread
+  --concurrency <n>    tasks taken from the queue at once (default: the pool size); more
+                       than the pool keeps each thread's next task waiting (short tasks)
+  --grace <duration>   on a stop, how long running tasks may finish before they go back
+                       to the queue (default 30s)
   --log-level <level>
-  First SIGINT/SIGTERM: stop taking tasks, let running ones finish (30 s), then hand them
-  back to the queue; a second one stops at once.`;
+  First SIGINT/SIGTERM: stop taking tasks, let running ones finish (--grace), then hand
+  them back to the queue; a second one stops at once.`;
 
 export async function workerCommand(argv: string[], output: Output): Promise<number> {
   const { values } = parse(argv, {
@@ -23,6 +27,8 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
     config: { type: "string" },
     workers: { type: "string" },
     isolation: { type: "string" },
+    concurrency: { type: "string" },
+    grace: { type: "string" },
     "log-level": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
@@ -37,6 +43,12 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
   if (isolation !== undefined && isolation !== "process" && isolation !== "thread") throw new UsageError(`--isolation must be process or thread (got "${isolation}")`);
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && !(Number.isInteger(workers) && workers > 0)) throw new UsageError(`--workers must be a positive whole number (got "${String(values.workers)}")`);
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+    throw new UsageError(`--concurrency must be a positive whole number (got "${String(values.concurrency)}")`);
+  }
+  const grace = values.grace as string | undefined;
+  if (grace !== undefined && !isDuration(grace)) throw new UsageError(`--grace must be a duration such as 30s, 2m or 500ms (got "${grace}")`);
   const logLevel = ((values["log-level"] as string | undefined) ?? "info") as LogLevel;
   const logger = createLogger({ level: logLevel, pretty: process.stdout.isTTY === true });
   const { runWorker } = await import("@ujr/executor-bullmq");
@@ -46,6 +58,8 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
     ...(values.config ? { configFile: resolve(values.config as string) } : {}),
     ...(workers ? { workers } : {}),
     ...(isolation ? { isolation: isolation as "process" | "thread" } : {}),
+    ...(concurrency ? { concurrency } : {}),
+    ...(grace !== undefined ? { shutdownGrace: parseDuration(grace) } : {}),
     logger,
     logLevel,
   });
