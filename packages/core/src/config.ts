@@ -21,6 +21,11 @@ export const executorSchema = z.discriminatedUnion("kind", [
     kind: z.literal("bullmq"),
     redis: z.string().min(1).describe("redis:// URL of the queue's Redis."),
     queue: z.string().min(1).default("ujr"),
+    prefix: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('BullMQ key prefix (default "bull"); the workers need the same. On Redis Cluster use a hash tag, such as "{ujr}", so that a queue\'s keys share a slot.'),
     size: z
       .number()
       .int()

@@ -2,8 +2,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { TinypoolExecutor, loadConfigFile } from "@ujr/runner-local";
-import { BullmqExecutor, createExecutorFromConfig } from "./index.js";
-import { REDIS_URL, obliterate, redisAvailable, removeDir, tempDir, uniqueQueue } from "./__fixtures__/helpers.js";
+import { Redis } from "ioredis";
+import { silentLogger } from "@ujr/core";
+import { BullmqExecutor, createExecutorFromConfig, runWorker } from "./index.js";
+import { REDIS_URL, fixtureRun, obliterate, redisAvailable, removeDir, tempDir, uniqueQueue } from "./__fixtures__/helpers.js";
 
 const hasRedis = await redisAvailable();
 
@@ -50,6 +52,31 @@ describe("createExecutorFromConfig", () => {
       closers.push(() => executor.close());
       expect(executor.size).toBe(32);
       expect(executor.capacity()).toBe(32);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it.skipIf(!hasRedis)("takes the key prefix from `runner.executor.prefix` (a Redis Cluster hash tag): a worker with the same prefix runs its tasks", async () => {
+    const dir = tempDir();
+    try {
+      const queue = uniqueQueue("prefix");
+      const prefix = "{ujr-test}";
+      closers.push(() => obliterate(queue, prefix));
+      const file = join(dir, "ujr.config.yaml");
+      writeFileSync(file, `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL}\n    queue: ${queue}\n    prefix: "${prefix}"\njobs: {}\n`);
+      const config = await loadConfigFile(file, { env: { REDIS_URL } });
+      const executor = (await createExecutorFromConfig(config.runner)) as BullmqExecutor;
+      closers.push(() => executor.close());
+      expect(executor.prefix).toBe(prefix);
+      const worker = await runWorker({ redis: REDIS_URL, queue, prefix, workers: 1, isolation: "thread", handleSignals: false, logger: silentLogger() });
+      closers.push(() => worker.stop({ graceMs: 0 }));
+      const run = fixtureRun("prefixed", "noop", "through {ujr-test}", "p");
+      expect(await executor.submit(run)).toEqual({ ok: true, value: "through {ujr-test}" });
+      const redis = new Redis(REDIS_URL);
+      closers.push(async () => redis.disconnect());
+      expect(await redis.exists(`${prefix}:${queue}:meta`)).toBe(1);
+      expect(await redis.exists(`bull:${queue}:meta`)).toBe(0);
     } finally {
       removeDir(dir);
     }

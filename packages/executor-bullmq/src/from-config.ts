@@ -22,7 +22,7 @@ export interface ExecutorFromConfigOptions {
 export async function createExecutorFromConfig(runner: Pick<RunnerConfig, "executor" | "workers" | "isolation" | "logLevel">, options: ExecutorFromConfigOptions = {}): Promise<Executor> {
   const spec = runner.executor ?? { kind: "local" as const };
   if (spec.kind === "bullmq") {
-    const executor = new BullmqExecutor({ redis: spec.redis, queue: spec.queue, size: spec.size ?? options.size, logger: options.logger });
+    const executor = new BullmqExecutor({ redis: spec.redis, queue: spec.queue, prefix: spec.prefix, size: spec.size ?? options.size, logger: options.logger });
     try {
       await executor.ready(options.connectTimeoutMs);
     } catch (error) {

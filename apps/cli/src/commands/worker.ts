@@ -9,6 +9,7 @@ export const workerHelp = `ujr worker --redis <redis://...> [options]
   (plugins by package name) from its own config's folder.
   --redis <url>        the queue's Redis (default: env REDIS_URL)
   --queue <name>       the queue (runner.executor.queue; default ujr)
+  --prefix <prefix>    BullMQ key prefix (runner.executor.prefix; default bull)
   --config <file>      this machine's ujr.config.yaml: plugins resolve from its folder
   --workers <n>        local pool size (default: CPUs)
   --isolation <kind>   process (default) | thread
@@ -24,6 +25,7 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
   const { values } = parse(argv, {
     redis: { type: "string" },
     queue: { type: "string" },
+    prefix: { type: "string" },
     config: { type: "string" },
     workers: { type: "string" },
     isolation: { type: "string" },
@@ -55,6 +57,7 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
   const handle = await runWorker({
     redis,
     ...(values.queue ? { queue: values.queue as string } : {}),
+    ...(values.prefix ? { prefix: values.prefix as string } : {}),
     ...(values.config ? { configFile: resolve(values.config as string) } : {}),
     ...(workers ? { workers } : {}),
     ...(isolation ? { isolation: isolation as "process" | "thread" } : {}),

@@ -35,8 +35,8 @@ export function uniqueQueue(label: string): string {
   return `ujr-test-${label}-${randomBytes(4).toString("hex")}`;
 }
 
-export async function obliterate(name: string): Promise<void> {
-  const queue = new Queue(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
+export async function obliterate(name: string, prefix?: string): Promise<void> {
+  const queue = new Queue(name, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), ...(prefix ? { prefix } : {}) });
   try {
     await queue.obliterate({ force: true });
   } finally {
