@@ -46,7 +46,7 @@ function start(argv: string[], cwd: string): { child: ChildProcess; exited: Prom
 }
 
 describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", () => {
-  it("a coordinator's tasks run on a separate worker process that resolves plugins from its own config", async () => {
+  it("a coordinator's tasks run on a separate worker process that takes its queue and plugins from its own config", async () => {
     project = projectOutsideWorkspace();
     const queue = `ujr-cli-test-${randomBytes(4).toString("hex")}`;
     cleanups.push(() => deleteQueueKeys(redis, queue));
@@ -54,7 +54,8 @@ describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", 
       "ujr.config.yaml",
       `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL:-${redis}}\n    queue: ${queue}\njobs:\n  remote:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 6, label: remote }\n`,
     );
-    const worker = start(["worker", "--redis", redis, "--queue", queue, "--config", file, "--workers", "2", "--isolation", "thread", "--concurrency", "4", "--grace", "5s"], project.dir);
+    // Redis and the queue come from the config's runner.executor; the rest from options.
+    const worker = start(["worker", "--config", file, "--workers", "2", "--isolation", "thread", "--concurrency", "4", "--grace", "5s"], project.dir);
     const coordinator = start(["run", file, "--no-watch", "--workers", "1"], project.dir);
     const { code, stdout } = await coordinator.exited;
     expect(code, stdout).toBe(0);
@@ -81,6 +82,14 @@ describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", 
     }
   });
 
+  it("ujr worker with a --config that does not load stops with the config's error, as ujr run does", async () => {
+    project = projectOutsideWorkspace();
+    const err: string[] = [];
+    const code = await main(["worker", "--config", join(project.dir, "missing.yaml")], { out: () => {}, err: (text) => err.push(text) });
+    expect(code).toBe(2);
+    expect(err.join("\n")).toContain(`Config file not found: ${join(project.dir, "missing.yaml")}`);
+  });
+
   it("ujr worker without Redis says how to give it", async () => {
     const saved = process.env.REDIS_URL;
     delete process.env.REDIS_URL;
@@ -88,7 +97,9 @@ describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", 
       const err: string[] = [];
       const code = await main(["worker"], { out: () => {}, err: (text) => err.push(text) });
       expect(code).toBe(2);
-      expect(err.join("\n")).toContain("ujr worker needs the queue's Redis: pass --redis redis://host:6379 or set REDIS_URL");
+      expect(err.join("\n")).toContain(
+        "ujr worker needs the queue's Redis: pass --redis redis://host:6379, set REDIS_URL, or give a --config whose runner.executor.kind is bullmq",
+      );
     } finally {
       if (saved !== undefined) process.env.REDIS_URL = saved;
     }

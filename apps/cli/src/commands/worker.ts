@@ -1,16 +1,19 @@
 import { resolve } from "node:path";
 import { createLogger, isDuration, parseDuration, type LogLevel } from "@ujr/core";
+import { loadConfigFile } from "@ujr/runner-local";
 import { checkLogLevel, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
 
-export const workerHelp = `ujr worker --redis <redis://...> [options]
+export const workerHelp = `ujr worker [--config <file>] [--redis <redis://...>] [options]
   Runs tasks for coordinators whose config has runner.executor.kind: bullmq, on this
   machine's local pool. Start any number, on any machines; each resolves task modules
-  (plugins by package name) from its own config's folder.
-  --redis <url>        the queue's Redis (default: env REDIS_URL)
+  (plugins by package name) from its own config's folder. With --config, the settings
+  below default to that config's runner section (runner.executor.redis, queue and
+  prefix, runner.workers, isolation, shutdownGrace, logLevel); options win.
+  --config <file>      this machine's ujr.config.yaml: plugins resolve from its folder
+  --redis <url>        the queue's Redis (default: the config's, then env REDIS_URL)
   --queue <name>       the queue (runner.executor.queue; default ujr)
   --prefix <prefix>    BullMQ key prefix (runner.executor.prefix; default bull)
-  --config <file>      this machine's ujr.config.yaml: plugins resolve from its folder
   --workers <n>        local pool size (default: CPUs)
   --isolation <kind>   process (default) | thread
   --concurrency <n>    tasks taken from the queue at once (default: the pool size); more
@@ -39,11 +42,17 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
     return 0;
   }
   checkLogLevel(values["log-level"] as string | undefined);
-  const redis = (values.redis as string | undefined) ?? process.env.REDIS_URL;
-  if (!redis) throw new UsageError("ujr worker needs the queue's Redis: pass --redis redis://host:6379 or set REDIS_URL");
-  const isolation = values.isolation as string | undefined;
+  // This machine's config: its runner section gives the defaults (a config that does not load stops the worker, as it stops `ujr run`).
+  const configFile = values.config ? resolve(values.config as string) : undefined;
+  const runner = configFile ? (await loadConfigFile(configFile)).runner : undefined;
+  const queueSpec = runner?.executor.kind === "bullmq" ? runner.executor : undefined;
+  const redis = (values.redis as string | undefined) ?? queueSpec?.redis ?? process.env.REDIS_URL;
+  if (!redis) {
+    throw new UsageError("ujr worker needs the queue's Redis: pass --redis redis://host:6379, set REDIS_URL, or give a --config whose runner.executor.kind is bullmq");
+  }
+  const isolation = (values.isolation as string | undefined) ?? runner?.isolation;
   if (isolation !== undefined && isolation !== "process" && isolation !== "thread") throw new UsageError(`--isolation must be process or thread (got "${isolation}")`);
-  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  const workers = values.workers === undefined ? runner?.workers : Number(values.workers);
   if (workers !== undefined && !(Number.isInteger(workers) && workers > 0)) throw new UsageError(`--workers must be a positive whole number (got "${String(values.workers)}")`);
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
@@ -51,18 +60,18 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
   }
   const grace = values.grace as string | undefined;
   if (grace !== undefined && !isDuration(grace)) throw new UsageError(`--grace must be a duration such as 30s, 2m or 500ms (got "${grace}")`);
-  const logLevel = ((values["log-level"] as string | undefined) ?? "info") as LogLevel;
+  const logLevel = ((values["log-level"] as string | undefined) ?? runner?.logLevel ?? "info") as LogLevel;
   const logger = createLogger({ level: logLevel, pretty: process.stdout.isTTY === true });
   const { runWorker } = await import("@ujr/executor-bullmq");
   const handle = await runWorker({
     redis,
-    ...(values.queue ? { queue: values.queue as string } : {}),
-    ...(values.prefix ? { prefix: values.prefix as string } : {}),
-    ...(values.config ? { configFile: resolve(values.config as string) } : {}),
+    queue: (values.queue as string | undefined) ?? queueSpec?.queue,
+    prefix: (values.prefix as string | undefined) ?? queueSpec?.prefix,
+    ...(configFile ? { configFile } : {}),
     ...(workers ? { workers } : {}),
     ...(isolation ? { isolation: isolation as "process" | "thread" } : {}),
     ...(concurrency ? { concurrency } : {}),
-    ...(grace !== undefined ? { shutdownGrace: parseDuration(grace) } : {}),
+    shutdownGrace: grace !== undefined ? parseDuration(grace) : runner?.shutdownGrace,
     logger,
     logLevel,
   });
