@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { JobDone, Runner, type Job, type Task, type TaskOutcome } from "@ujr/core";
-import { fixtureRun as runOf, marksOf, REDIS_URL, redisAvailable, tasksModule, testbed, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
+import { createLogger, JobDone, Runner, type Job, type Task, type TaskOutcome } from "@ujr/core";
+import { capturedLog, fixtureRun as runOf, marksOf, REDIS_URL, redisAvailable, tasksModule, testbed, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
 
 const hasRedis = await redisAvailable();
 
@@ -176,6 +176,19 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
     await bed.start("w1");
     expect(await outcome).toEqual({ ok: true, value: "queued first" });
     expect(started).toEqual([run.id]);
+  });
+
+  it("tasks that wait with no worker on the queue: the coordinator says so once (UJR_BULLMQ_NO_WORKERS, what to start), and again when one comes", async () => {
+    const bed = await setup("no-workers", []);
+    const log = capturedLog();
+    const exec = bed.executor({ reconcileIntervalMs: 100, logger: createLogger({ level: "info", destination: log.stream }) });
+    const outcome = exec.submit(runOf("lonely", "noop", "at last", "l"));
+    await log.written("UJR_BULLMQ_NO_WORKERS");
+    expect(log.includes(`No worker takes tasks from the queue ${bed.queue} on redis://`)).toBe(true);
+    expect(log.includes("ujr worker --config ujr.config.yaml")).toBe(true);
+    await bed.start("w1");
+    expect(await outcome).toEqual({ ok: true, value: "at last" });
+    await log.written("workers take tasks from the queue again");
   });
 
   it("cancelling a removed job's tasks: a waiting one leaves the queue, a running one is stopped on its worker", async () => {

@@ -84,6 +84,9 @@ export class BullmqExecutor implements Executor {
   readonly #removals = new Set<Promise<unknown>>();
   #timer: NodeJS.Timeout | undefined;
   #startListener: ((runId: string) => void) | undefined;
+  /** The last look found tasks waiting and no worker on the queue (said once until one comes). */
+  #noWorkers = false;
+  #lookingForWorkers = false;
   #lastError: string | undefined;
   #closed = false;
   #isReady = false;
@@ -336,7 +339,43 @@ export class BullmqExecutor implements Executor {
 
   #reconcileOld(): void {
     const before = Date.now() - this.#reconcileMs;
-    for (const waiter of this.#waiters.values()) if (waiter.since < before) void this.#reconcile(waiter.jobId);
+    let waitingLong = 0;
+    for (const waiter of this.#waiters.values()) {
+      if (waiter.since >= before) continue;
+      void this.#reconcile(waiter.jobId);
+      if (!waiter.started) waitingLong++;
+    }
+    if (waitingLong > 0 || this.#noWorkers) void this.#lookForWorkers(waitingLong);
+  }
+
+  /**
+   * Tasks that wait long may have no worker to go to (none started, or a wrong queue or
+   * Redis on the workers' side): say so once, and again when workers come.
+   */
+  async #lookForWorkers(waiting: number): Promise<void> {
+    if (this.#lookingForWorkers) return;
+    this.#lookingForWorkers = true;
+    try {
+      // BullMQ names its workers' connections: CLIENT LIST tells whether any is there.
+      const workers = await this.#queue.getWorkersCount();
+      if (workers === 0 && waiting > 0 && !this.#noWorkers) {
+        this.#noWorkers = true;
+        const warning = bullmqError("UJR_BULLMQ_NO_WORKERS", {
+          queue: this.queueName,
+          redis: this.#redisLabel,
+          waiting,
+          seconds: this.#reconcileMs / 1000,
+        });
+        this.#logger.warn({ code: warning.code, waiting }, warning.message);
+      } else if (workers > 0 && this.#noWorkers) {
+        this.#noWorkers = false;
+        this.#logger.info({ workers }, "workers take tasks from the queue again");
+      }
+    } catch {
+      // A Redis that refuses CLIENT LIST: nothing to tell.
+    } finally {
+      this.#lookingForWorkers = false;
+    }
   }
 
   async #requeue(jobId: string): Promise<void> {

@@ -33,6 +33,11 @@ export const bullmqErrorCatalogue = {
       "Job {jobId} on the queue {queue} is not a ujr task this worker can read ({reason}). Another program, or a coordinator of another ujr version, put it there: give each its own queue (runner.executor.queue), and run one ujr version on the coordinators and workers of a queue.",
     exitCode: 1,
   },
+  UJR_BULLMQ_NO_WORKERS: {
+    message:
+      "No worker takes tasks from the queue {queue} on {redis}: {waiting} task(s) have waited over {seconds} s. Start one on a machine with the plugins installed: `ujr worker --config ujr.config.yaml` (or `--redis <url> --queue {queue}`).",
+    exitCode: 1,
+  },
   UJR_BULLMQ_OPTION_INVALID: { message: "Invalid option {option}: {reason}.", exitCode: 2 },
 } as const satisfies Record<string, { message: string; exitCode: 1 | 2 }>;
 

@@ -3,9 +3,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { Writable } from "node:stream";
 import { createLogger } from "@ujr/core";
-import { fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
+import { capturedLog, fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
 import { runWorker } from "./worker.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText } from "./internal/codec.js";
 import { cancelChannel, type CancelMessage } from "./internal/redis.js";
@@ -68,28 +67,6 @@ describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
     expect(marksOf(dir, "moved").map(workerOf).sort()).toEqual(["w1", "w2"]);
   });
 });
-
-/** Log lines written to `stream`, and a promise for the first one that includes a text. */
-function capturedLog() {
-  const lines: string[] = [];
-  const waiters: Array<{ text: string; resolve: () => void }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split("\n")) {
-        if (!line) continue;
-        lines.push(line);
-        for (const waiter of waiters.filter(({ text }) => line.includes(text))) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve();
-        }
-      }
-      done();
-    },
-  });
-  const includes = (text: string) => lines.some((line) => line.includes(text));
-  const written = (text: string) => (includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve })));
-  return { stream, includes, written };
-}
 
 describe.skipIf(!hasRedis)("runWorker: jobs it must not run", () => {
   const cleanups: Array<() => Promise<unknown> | unknown> = [];

@@ -1,5 +1,6 @@
 // Test helpers: real Redis, real worker processes, waiting on events only.
 import { spawn, type ChildProcess } from "node:child_process";
+import { Writable } from "node:stream";
 import { mkdtempSync, readdirSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,4 +146,26 @@ export function testbed(label: string, cleanups: Array<() => Promise<unknown> | 
       return made;
     },
   };
+}
+
+/** Log lines written to `stream`, and a promise for the first one that includes a text. */
+export function capturedLog() {
+  const lines: string[] = [];
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split("\n")) {
+        if (!line) continue;
+        lines.push(line);
+        for (const waiter of waiters.filter(({ text }) => line.includes(text))) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+      done();
+    },
+  });
+  const includes = (text: string) => lines.some((line) => line.includes(text));
+  const written = (text: string) => (includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve })));
+  return { stream, includes, written };
 }
