@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { readFile, readdir, writeFile, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { startEmulator, type Emulator } from "@ujr/x-api-emulator";
@@ -14,6 +14,7 @@ beforeEach(async () => {
   tmp = await tempDir();
 });
 afterEach(async () => {
+  vi.useRealTimers();
   await emulator?.close();
   await tmp.cleanup();
 });
@@ -169,12 +170,15 @@ describe("search: transient faults", () => {
 
   it("when the retries are used up the job backs off and later resumes where it was", async () => {
     emulator = await startEmulator({ port: 0, faults: [{ kind: "503", at: [2, 3], endpoint: "search/recent" }] });
-    const job = searchJob({ query: "#brexit", baseUrl: emulator.url, mode: "once", maxResults: 10, failureBackoff: "10ms", retry: { attempts: 2, baseMs: 1, maxMs: 1, jitter: 0 } }, tmp.dir);
+    const job = searchJob({ query: "#brexit", baseUrl: emulator.url, mode: "once", maxResults: 10, failureBackoff: "1m", retry: { attempts: 2, baseMs: 1, maxMs: 1, jitter: 0 } }, tmp.dir);
     const first = await drive(job);
     expect(first.outcome).toBe("idle");
-    expect(job.nextCheck).toBeGreaterThan(Date.now() - 1000);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, job.nextCheck! - Date.now())));
+    // Backing off for a minute: the clock is moved past it rather than waited for.
+    expect(job.nextCheck).toBeGreaterThan(Date.now() + 30_000);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(job.nextCheck! + 1);
     const second = await drive(job);
+    vi.useRealTimers();
     expect(second.outcome).toBe("done");
     const ids = dataIds(await readRawPages(join(tmp.dir, "raw")));
     expect(ids).toHaveLength(100);
