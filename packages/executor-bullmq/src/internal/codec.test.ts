@@ -43,7 +43,6 @@ describe("payloads", () => {
     expect(decodeResult(JSON.parse(JSON.stringify(encodeResult({ ok: false, error: failure })))))
       .toEqual({ outcome: { ok: false, error: failure }, cancelled: false });
   });
-
 });
 
 describe("text payloads (cancel messages)", () => {
