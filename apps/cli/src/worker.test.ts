@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
+import { obliterate } from "../../../packages/executor-bullmq/src/__fixtures__/helpers.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const redis = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -18,22 +18,6 @@ afterEach(async () => {
   project?.cleanup();
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
-
-/** Deletes a test queue's keys: one EVAL over a plain socket (the CLI has no Redis client of its own). */
-async function deleteQueueKeys(url: string, queue: string): Promise<void> {
-  const { hostname, port } = new URL(url);
-  const script = "for _, key in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', key) end return 1";
-  const args = ["EVAL", script, "0", `bull:${queue}:*`];
-  const command = `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join("")}`;
-  await new Promise<void>((resolve, reject) => {
-    const socket = connect(Number(port || 6379), hostname, () => socket.write(command));
-    socket.once("data", () => {
-      socket.end();
-      resolve();
-    });
-    socket.once("error", reject);
-  });
-}
 
 function start(argv: string[], cwd: string): { child: ChildProcess; exited: Promise<{ code: number | null; stdout: string }>; output: () => string } {
   const child = spawn(process.execPath, [bin, ...argv], { cwd, stdio: ["ignore", "pipe", "pipe"] });
@@ -49,7 +33,7 @@ describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", 
   it("a coordinator's tasks run on a separate worker process that takes its queue and plugins from its own config", async () => {
     project = projectOutsideWorkspace();
     const queue = `ujr-cli-test-${randomBytes(4).toString("hex")}`;
-    cleanups.push(() => deleteQueueKeys(redis, queue));
+    cleanups.push(() => obliterate(queue));
     const file = project.write(
       "ujr.config.yaml",
       `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL:-${redis}}\n    queue: ${queue}\njobs:\n  remote:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 6, label: remote }\n`,
