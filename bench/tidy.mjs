@@ -57,7 +57,7 @@ const targetMb = Number(arg("mb", "60"));
 const nFiles = Number(arg("files", "6"));
 const runs = Math.max(1, Number(arg("runs", "3")));
 const keep = process.argv.includes("--keep");
-const fixtures = process.env.UJR_FIXTURES_DIR ?? join(here, "..", "..", "shared", "fixtures", "twitter");
+const fixtures = process.env.UJR_FIXTURES_DIR ?? join(here, "..", "fixtures", "twitter");
 
 // ---- corpus ------------------------------------------------------------------------
 const lines = [];

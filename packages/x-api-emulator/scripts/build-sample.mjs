@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Rebuilds corpus/sample.jsonl from the real fixtures (<repo>/../shared/fixtures/twitter/,
+// Rebuilds corpus/sample.jsonl from the real fixtures (<repo>/fixtures/twitter/,
 // or UJR_FIXTURES_DIR). Pages are copied as they are, except that some tweets' link
 // entities are rewritten to the emulator's own short links (`{base}/s/<code>`, filled in
 // with the server's origin at serve time), so that URL resolution can be demonstrated
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 const dir = process.env.UJR_FIXTURES_DIR
   ? new URL(`file://${process.env.UJR_FIXTURES_DIR.replace(/\/?$/, "/")}`)
-  : new URL("../../../../shared/fixtures/twitter/", import.meta.url);
+  : new URL("../../../fixtures/twitter/", import.meta.url);
 const files = [
   "brexit.jsonl",
   "timeline-observatoryteam.jsonl",

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import type pg from "pg";
 
-export const FIXTURES_DIR = process.env.UJR_FIXTURES_DIR ?? path.resolve(fileURLToPath(import.meta.url), "../../../../../../shared/fixtures/twitter");
+export const FIXTURES_DIR = process.env.UJR_FIXTURES_DIR ?? path.resolve(fileURLToPath(import.meta.url), "../../../../../fixtures/twitter");
 
 /** SQLite DDL (the documented SQLite types). */
 export const DDL = [

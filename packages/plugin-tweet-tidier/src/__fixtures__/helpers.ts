@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 
-/** `<repo>/../shared/fixtures/twitter/`, or UJR_FIXTURES_DIR. */
+/** `<repo>/fixtures/twitter/`, or UJR_FIXTURES_DIR. */
 export const FIXTURES =
-  process.env.UJR_FIXTURES_DIR ?? fileURLToPath(new URL("../../../../../shared/fixtures/twitter/", import.meta.url));
+  process.env.UJR_FIXTURES_DIR ?? fileURLToPath(new URL("../../../../fixtures/twitter/", import.meta.url));
 export const fixture = (name: string) => join(FIXTURES, name);
 
 export const ALL_FIXTURES = [

@@ -4,10 +4,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Emulator } from "../server.js";
 import type { ApiObject, Page } from "../types.js";
 
-/** `<repo>/../shared/fixtures/twitter/`, or UJR_FIXTURES_DIR. */
+/** `<repo>/fixtures/twitter/`, or UJR_FIXTURES_DIR. */
 export const FIXTURES = process.env.UJR_FIXTURES_DIR
   ? pathToFileURL(process.env.UJR_FIXTURES_DIR.replace(/\/?$/, "/"))
-  : new URL("../../../../../shared/fixtures/twitter/", import.meta.url);
+  : new URL("../../../../fixtures/twitter/", import.meta.url);
 
 export function fixturePath(name: string): string {
   return fileURLToPath(new URL(name, FIXTURES));
