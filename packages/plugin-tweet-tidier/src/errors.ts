@@ -5,6 +5,9 @@
 export const TIDY_ERRORS = {
   UJR_TIDY_BAD_JSON: "A line of a raw file is not valid JSON (truncated or corrupted). The other lines were loaded and the file is marked partial; fix or re-collect the file and load it under a new name.",
   UJR_TIDY_NOT_A_PAGE: "A line is JSON but not a Twitter API v2 response page (or URL-sidecar record). The line was skipped and recorded in ingest_errors.",
+  UJR_TIDY_BAD_UTF8: "A line of a raw file is not valid UTF-8 (e.g. Latin-1 text). It was not loaded and nothing was replaced; the message names the line and the byte offset of the first bad byte. The other lines were loaded and the file is marked partial; convert the file to UTF-8 and load it under a new name.",
+  UJR_TIDY_UTF16: "The raw file is UTF-16, not UTF-8: nothing of it was loaded and it is recorded as partial with this error. Convert it to UTF-8 (iconv -f UTF-16 -t UTF-8) and load it under a new name.",
+  UJR_TIDY_NOTHING_LOADED: "A raw file had no line that could be loaded (every line was bad, see ingest_errors). In `once` mode this fails the job (exit 1).",
   UJR_TIDY_READ_FAILED: "The raw file could not be read to the end (I/O or decompression error, e.g. a truncated .gz). The lines before the error were loaded and the file is marked partial.",
   UJR_TIDY_FILE_NOT_FOUND: "The raw file does not exist or is not readable. Check the path and permissions.",
   UJR_TIDY_DATABASE: "The tidy database could not be opened or written. Check the `database` setting (a file path or a postgres:// URL), the permissions, and that the server is running.",

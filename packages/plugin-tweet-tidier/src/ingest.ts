@@ -1,45 +1,135 @@
 import { access, constants, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
-import { parseEvents, type ParseEvent } from "./parse-events.js";
-import { acquireParseWorker, releaseParseWorker, workerAvailable, type ParseJob, type ParseWorker } from "./parse-in-worker.js";
-import { fileKind, hashFile } from "./read-raw.js";
-import type { FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
+import type { ParseEvent } from "./parse-events.js";
+import { acquireParseWorker, localFeed, releaseParseWorker, workerAvailable, type FileFeed } from "./parse-in-worker.js";
+import { fileKind } from "./read-raw.js";
+import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
-/** With `autoWorker`, files at least this big are parsed in a worker thread (in parallel with the writes). */
-export const WORKER_MIN_BYTES = 4 << 20;
+/** With `autoWorker`, a batch of at least this many bytes is parsed in a worker thread (in parallel with the writes). */
+export const WORKER_MIN_BYTES = 1 << 20;
+
+/** Bad lines of one file logged one by one; the rest are counted in one summary line (all are stored). */
+export const LOGGED_BAD_LINES = 5;
+/** Longest `ingest_errors.message` stored (a bad line's excerpt in a JSON error can be long). */
+export const MAX_ERROR_MESSAGE = 300;
+
+const isAbort = (e: unknown, signal?: AbortSignal) =>
+  signal?.aborted === true || (e as Error)?.name === "AbortError" || (e as { code?: string })?.code === "UJR_TIDY_ABORTED";
 
 /**
- * The backend-independent load loop: hash, claim, stream lines, parse, write, commit.
- * Everything of one file happens in the transaction `txn`; any exception rolls it back.
- *
- * With a parse worker (`opts.parseInWorker`, or `autoWorker` for a big file on a machine
- * with two cores or more) the file is read and parsed in a worker thread, which starts
- * before the hash and the claim, while this thread writes the rows.
+ * How a store commits the files of a batch. Without it each file commits its own
+ * transaction. With it, a file ends by releasing its savepoint (all or nothing, as ever)
+ * and the open transaction is committed when `due()` says so and at the end: small files
+ * then share a commit instead of paying one each (SQLite writes every page a transaction
+ * touched at its commit, and the hot b-tree pages of the indexes would be written again
+ * for every small file). A file's outcome is reported only once it is committed.
  */
-export async function ingestWith(txn: FileTxn, path: string, opts: IngestOptions = {}, autoWorker = false): Promise<IngestResult> {
-  let bytes: number;
-  try {
-    await access(path, constants.R_OK);
-    bytes = (await stat(path)).size;
-  } catch (e) {
-    throw new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e });
-  }
-  const useWorker = (opts.parseInWorker ?? (autoWorker && bytes >= WORKER_MIN_BYTES && availableParallelism() > 1)) && workerAvailable();
-  let parser: ParseWorker | undefined;
-  let job: ParseJob | undefined;
-  if (useWorker) job = (parser = acquireParseWorker()).start(path);
-  try {
-    return await load(txn, path, opts, job);
-  } finally {
-    job?.cancel();
-    if (parser) releaseParseWorker(parser);
-  }
+export interface GroupCommit {
+  due(): boolean;
+  /** Commits the open transaction (no-op without one). */
+  commit(): Promise<void>;
+  /** Rolls the open transaction back (after a failed commit or an abort). */
+  abort(): Promise<void>;
 }
 
-async function load(txn: FileTxn, path: string, opts: IngestOptions, job: ParseJob | undefined): Promise<IngestResult> {
+/**
+ * Loads files in order, each atomically (`loadOne`), and goes on after a file that
+ * fails; an abort stops the batch. With a parse worker (`opts.parseInWorker`, or
+ * `autoWorker` for a batch of 1 MiB or more on a machine with two cores or more) the files
+ * are hashed, read and parsed in a worker thread, ahead of the writes.
+ */
+export async function ingestAll(
+  paths: readonly string[],
+  opts: IngestOptions,
+  loadOne: (feed: FileFeed) => Promise<IngestResult>,
+  autoWorker: boolean,
+  onFile?: (o: FileOutcome) => void,
+  group?: GroupCommit,
+): Promise<FileOutcome[]> {
+  const out: FileOutcome[] = [];
+  const found: string[] = [];
+  let bytes = 0;
+  for (const path of paths) {
+    try {
+      await access(path, constants.R_OK);
+      bytes += (await stat(path)).size;
+      found.push(path);
+    } catch (e) {
+      const o = { path, error: new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e }) };
+      out.push(o);
+      onFile?.(o);
+    }
+  }
+  /** Outcomes of files in the open (uncommitted) transaction. */
+  let uncommitted: FileOutcome[] = [];
+  const report = (o: FileOutcome) => {
+    out.push(o);
+    onFile?.(o);
+  };
+  const commit = async () => {
+    if (!group) return;
+    try {
+      await group.commit();
+    } catch (e) {
+      await group.abort().catch(() => {});
+      for (const o of uncommitted) (o.error = e), delete o.result;
+      if (isAbort(e, opts.signal)) throw e;
+    }
+    const done = uncommitted;
+    uncommitted = [];
+    for (const o of done) report(o);
+  };
+  const useWorker =
+    (opts.parseInWorker ?? (autoWorker && bytes >= WORKER_MIN_BYTES && availableParallelism() > 1)) && workerAvailable();
+  const parser = useWorker ? acquireParseWorker() : undefined;
+  let finished = false;
+  try {
+    const feeds = parser ? parser.feeds(found) : found.map(localFeed);
+    for (const feed of feeds) {
+      if (opts.signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", feed.path);
+      let o: FileOutcome;
+      try {
+        o = { path: feed.path, result: await loadOne(feed) };
+      } catch (e) {
+        if (isAbort(e, opts.signal)) throw e;
+        o = { path: feed.path, error: e };
+      } finally {
+        feed.cancel();
+      }
+      if (group && o.result) {
+        uncommitted.push(o);
+        if (group.due()) await commit();
+      } else report(o);
+    }
+    await commit();
+    finished = true;
+  } finally {
+    if (!finished) await group?.abort().catch(() => {});
+    if (parser) releaseParseWorker(parser);
+  }
+  return out;
+}
+
+/** The result of a one-file batch, or its error thrown. */
+export function single(outcomes: FileOutcome[]): IngestResult {
+  const o = outcomes[0]!;
+  if (o.error !== undefined) throw o.error;
+  return o.result!;
+}
+
+/**
+ * The backend-independent load of one file: hash, claim, stream lines, parse, write,
+ * commit. Everything of one file happens in the transaction `txn`; any exception rolls it back.
+ */
+export async function ingestWith(txn: FileTxn, feed: FileFeed, opts: IngestOptions = {}): Promise<IngestResult> {
+  return load(txn, feed, opts);
+}
+
+async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<IngestResult> {
   const { signal, logger, onPage } = opts;
-  const { sha256, size } = await hashFile(path, signal);
+  const path = feed.path;
+  const { sha256, size } = await feed.hash(signal);
   const kind = fileKind(path);
   const stats: FileStats = {
     lines: 0,
@@ -58,6 +148,7 @@ async function load(txn: FileTxn, path: string, opts: IngestOptions, job: ParseJ
       await txn.rollback();
       committed = true;
       const same = claim.existing.path === path;
+      const ex = claim.existing;
       return {
         path,
         status: same ? "already-loaded" : "skipped-duplicate",
@@ -66,18 +157,20 @@ async function load(txn: FileTxn, path: string, opts: IngestOptions, job: ParseJ
         pages: 0,
         tweets: 0,
         errors: 0,
-        loadedAs: claim.existing.path,
+        loadedAs: ex.path,
+        nothingLoaded: ex.nothingLoaded,
       };
     }
     const fileId = claim.fileId;
     const now = new Date().toISOString();
     const recordError = async (entry: string, lineNo: number, code: TidyErrorCode, message: string) => {
       stats.ingestErrors++;
-      logger?.warn({ code, path, entry: entry || undefined, lineNo }, `tidy: line skipped: ${message}`);
-      await txn.writeIngestError([fileId, path, entry, lineNo, code, message, now]);
+      if (stats.ingestErrors <= LOGGED_BAD_LINES)
+        logger?.warn({ code, path, entry: entry || undefined, lineNo }, `tidy: line skipped: ${message}`);
+      const stored = message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE - 1)}…` : message;
+      await txn.writeIngestError([fileId, path, entry, lineNo, code, stored, now]);
     };
-    const local = () => parseEvents(path, fileId, signal);
-    const events: AsyncIterable<ParseEvent> = job ? job.events(fileId, local, signal) : local();
+    const events: AsyncIterable<ParseEvent> = feed.events(fileId, signal);
     try {
       for await (const ev of events) {
         if (signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", path);
@@ -108,8 +201,14 @@ async function load(txn: FileTxn, path: string, opts: IngestOptions, job: ParseJ
     const status = stats.ingestErrors > 0 ? "partial" : "loaded";
     await txn.commit(fileId, status, stats);
     committed = true;
+    if (stats.ingestErrors > LOGGED_BAD_LINES)
+      logger?.warn(
+        { path, errors: stats.ingestErrors, notLogged: stats.ingestErrors - LOGGED_BAD_LINES },
+        `tidy: ${stats.ingestErrors} bad lines in ${path}; the first ${LOGGED_BAD_LINES} were logged, all are in ingest_errors`,
+      );
+    const nothingLoaded = stats.ingestErrors > 0 && stats.pages === 0 && stats.resolvedUrls === 0;
     logger?.info({ path, status, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors }, "tidy: file loaded");
-    return { path, status, fileId, sha256, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors };
+    return { path, status, fileId, sha256, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors, nothingLoaded };
   } finally {
     if (!committed) await txn.rollback().catch(() => {});
   }

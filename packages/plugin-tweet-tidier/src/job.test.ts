@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ALL_FIXTURES, FIXTURES, fixture, tempDir } from "./__fixtures__/helpers.js";
 import { TidyJob, resolveDatabase } from "./job.js";
 import plugin, { SqliteTidyStore } from "./index.js";
-import { checkForNewData, tidyFile } from "./tasks.js";
+import { checkForNewData, tidyBatch, type TidyBatchResult } from "./tasks.js";
 
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 const tmp = tempDir();
@@ -17,7 +17,7 @@ const ctxFor = (name: string, dir: string) => ({ name, stateDir: join(dir, "stat
 
 /** Runs one task of the job in this thread, as a worker would, and reports back to the job. */
 async function runTask(job: TidyJob, task: Task): Promise<unknown> {
-  const def = task.ref.export === "tidyFile" ? tidyFile : checkForNewData;
+  const def = task.ref.export === "tidyBatch" ? tidyBatch : checkForNewData;
   const ac = new AbortController();
   const result = await (def.run as (a: unknown, c: unknown) => Promise<unknown>)(task.args, {
     signal: ac.signal,
@@ -45,20 +45,20 @@ describe("plugin", () => {
 });
 
 describe("tidy job", () => {
-  it("once: tidies every fixture through the runner (one file at a time on SQLite), then is done", async () => {
+  it("once: tidies every fixture through the runner (one batch at a time on SQLite), then is done", async () => {
     const dir = join(tmp.dir, "once");
     mkdirSync(dir, { recursive: true });
     const config = plugin.jobs.tidy!.config.parse({ inputs: [FIXTURES], mode: "once", database: "tidy.sqlite" });
     const job = (await plugin.jobs.tidy!.create(config, ctxFor("once", dir))) as TidyJob;
     const res = await runJob(job, { resolveFrom: [pkgDir], concurrency: 4, logger: silentLogger() });
     expect(res.failed).toEqual([]);
-    const tidied = res.done.filter((e) => e.task.ref.export === "tidyFile");
-    expect(tidied).toHaveLength(ALL_FIXTURES.length);
+    const tidied = res.done.filter((e) => e.task.ref.export === "tidyBatch").flatMap((e) => (e.result as TidyBatchResult).files);
+    expect(tidied.map((f) => f.ok && f.result.status).sort()).toEqual([...Array(ALL_FIXTURES.length - 1).fill("loaded"), "partial"].sort());
     const store = new SqliteTidyStore(join(dir, "tidy.sqlite"));
     expect(await store.count("source_files")).toBe(ALL_FIXTURES.length);
     expect(await store.count("tweets", "directly_collected = 1")).toBeGreaterThan(500);
     await store.close();
-    // never two tidyFile tasks of one SQLite database at once
+    // never two batches of one SQLite database at once
     expect(job.maxConcurrent).toBe(1);
   });
 
@@ -84,9 +84,11 @@ describe("tidy job", () => {
     expect(tasks.map((t) => t.ref.export)).toEqual(["checkForNewData"]);
     await runTask(job, tasks[0]!); // unchanged since last check: stable
     ({ tasks } = await collectTasks(job));
-    expect(tasks.map((t) => [t.ref.export, t.signature])).toEqual([["tidyFile", join(dir, "raw", "1-1.jsonl")]]);
-    const r = (await runTask(job, tasks[0]!)) as { status: string; tweets: number };
-    expect(r).toMatchObject({ status: "loaded", tweets: 100 });
+    expect(tasks.map((t) => [t.ref.export, t.signature, t.args])).toEqual([
+      ["tidyBatch", `batch:${join(dir, "raw", "1-1.jsonl")}`, { database: join(dir, "state", "tidy.sqlite"), files: [join(dir, "raw", "1-1.jsonl")] }],
+    ]);
+    const r = (await runTask(job, tasks[0]!)) as TidyBatchResult;
+    expect(r.files).toMatchObject([{ ok: true, result: { status: "loaded", tweets: 100 } }]);
     expect(job.nextCheck).toBeGreaterThan(Date.now() - 10);
 
     // a file that grows between checks is not read
@@ -101,6 +103,6 @@ describe("tidy job", () => {
     ({ tasks } = await collectTasks(job));
     await runTask(job, tasks[0]!);
     ({ tasks } = await collectTasks(job));
-    expect(tasks.filter((t) => t.ref.export === "tidyFile")).toEqual([]);
+    expect(tasks.filter((t) => t.ref.export === "tidyBatch")).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import type { FoundFile } from "./discover.js";
 import { isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
-import { checkForNewData, tidyFile, type CheckResult, type TidyFileArgs } from "./tasks.js";
+import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -28,9 +28,15 @@ interface FileState {
   mtimeMs: number;
 }
 
+/** A batch task's files stay under these bounds (memory and lost work after a crash are per batch). */
+export const BATCH_MAX_BYTES = 256 << 20;
+export const BATCH_MAX_FILES = 1024;
+
 /**
- * The `tidy` job: checks its inputs for new raw files, and emits one tidyFile task per
- * stable new file (one at a time for SQLite, `parallel` at a time for PostgreSQL).
+ * The `tidy` job: checks its inputs for new raw files, and emits tidyBatch tasks of stable
+ * new files (one batch at a time for SQLite, up to `parallel` for PostgreSQL). Each file is
+ * its own transaction within a batch; a file that fails is tried again (alone) up to
+ * `maxAttempts` times.
  */
 export class TidyJob implements Job {
   readonly name: string;
@@ -42,15 +48,24 @@ export class TidyJob implements Job {
   private readonly done = new Map<string, FileState>();
   private readonly lastSeen = new Map<string, FileState>();
   private readonly pending = new Map<string, FileState>();
+  /** Files of running batches, by path. */
   private readonly running = new Map<string, FileState>();
+  /** Running batches: signature → files. */
+  private readonly batches = new Map<string, string[]>();
+  /** Files retried alone (their batch failed as a whole). */
+  private readonly alone = new Set<string>();
   private readonly attempts = new Map<string, number>();
   private readonly failed = new Map<string, string>();
+  /** Files of which nothing could be loaded (every line bad): a once job fails on them. */
+  private readonly nothingLoaded = new Map<string, string>();
   private checkRunning = false;
   private nextCheckAt = 0;
   private unstable = 0;
   private checks = 0;
   readonly results: IngestResult[] = [];
-  /** Most tidyFile tasks this job had running at once (1 for SQLite). */
+  /** Files loaded with some bad lines (partial): warnings, not failures. */
+  warnings = 0;
+  /** Most batch tasks this job had running at once (1 for SQLite). */
   maxConcurrent = 0;
 
   constructor(
@@ -75,19 +90,7 @@ export class TidyJob implements Job {
       this.checkRunning = true;
       tasks.push(checkForNewData.with({ inputs: this.config.inputs, baseDir: this.ctx.configDir }, { signature: "check" }));
     }
-    for (const [path, st] of this.pending) {
-      if (this.running.size >= this.maxRunning) break;
-      this.pending.delete(path);
-      this.running.set(path, st);
-      this.maxConcurrent = Math.max(this.maxConcurrent, this.running.size);
-      const args: TidyFileArgs = { database: this.database, file: path };
-      tasks.push(
-        tidyFile.with(args, {
-          signature: path,
-          ...(this.config.fileTimeout !== undefined ? { timeoutMs: parseDuration(this.config.fileTimeout) } : {}),
-        }),
-      );
-    }
+    while (this.pending.size > 0 && this.batches.size < this.maxRunning) tasks.push(this.nextBatch());
     if (
       this.config.mode === "once" &&
       tasks.length === 0 &&
@@ -97,17 +100,52 @@ export class TidyJob implements Job {
       this.pending.size === 0 &&
       this.running.size === 0
     ) {
-      if (this.failed.size > 0) {
-        throw new JobFailed(`${this.failed.size} raw file(s) could not be tidied: ${[...this.failed.keys()].join(", ")}`);
-      }
-      throw new JobDone(`tidied ${this.results.length} file(s)`);
+      this.finishOnce();
     }
     this.updateNextCheck();
     return tasks;
   }
 
+  /** once: every file present was tried; fails when a file could not be tidied or nothing of it loaded. */
+  private finishOnce(): never {
+    const why = [...this.failed, ...this.nothingLoaded];
+    if (why.length > 0) {
+      const shown = why.slice(0, 10).map(([path, reason]) => `${path} (${reason})`);
+      const more = why.length > 10 ? `, and ${why.length - 10} more (see the log)` : "";
+      throw new JobFailed(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
+    }
+    const partial = this.warnings > 0 ? `; ${this.warnings} partly loaded (bad lines in ingest_errors)` : "";
+    throw new JobDone(`tidied ${this.results.length} file(s)${partial}`);
+  }
+
+  /** The next pending files, in path order, up to the batch bounds (a file retried alone makes a batch of its own). */
+  private nextBatch(): Task {
+    const files: string[] = [];
+    let bytes = 0;
+    // PostgreSQL: spread the pending bytes over the parallel loaders
+    let pendingBytes = 0;
+    for (const st of this.pending.values()) pendingBytes += st.size;
+    const maxBytes = Math.min(BATCH_MAX_BYTES, Math.max(1, Math.ceil(pendingBytes / this.maxRunning)));
+    for (const [path, st] of this.pending) {
+      if (files.length > 0 && (bytes + st.size > maxBytes || files.length >= BATCH_MAX_FILES || this.alone.has(path))) break;
+      files.push(path);
+      bytes += st.size;
+      this.pending.delete(path);
+      this.running.set(path, st);
+      if (this.alone.has(path)) break;
+    }
+    const signature = `batch:${files[0]}`;
+    this.batches.set(signature, files);
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.batches.size);
+    const args: TidyBatchArgs = { database: this.database, files };
+    return tidyBatch.with(args, {
+      signature,
+      ...(this.config.fileTimeout !== undefined ? { timeoutMs: parseDuration(this.config.fileTimeout) * files.length } : {}),
+    });
+  }
+
   private updateNextCheck(): void {
-    if (this.pending.size > 0 && this.running.size < this.maxRunning) this.nextCheck = undefined;
+    if (this.pending.size > 0 && this.batches.size < this.maxRunning) this.nextCheck = undefined;
     else if (this.checkRunning || !Number.isFinite(this.nextCheckAt)) this.nextCheck = undefined;
     else this.nextCheck = this.nextCheckAt;
   }
@@ -119,18 +157,58 @@ export class TidyJob implements Job {
       this.acceptCheck((result as CheckResult).files);
       return;
     }
-    const path = task.signature!;
+    const files = this.batches.get(task.signature!) ?? [];
+    this.batches.delete(task.signature!);
+    const seen = new Set<string>();
+    for (const o of (result as TidyBatchResult).files) {
+      seen.add(o.path);
+      if (o.ok) this.fileDone(o.path, o.result);
+      else this.fileFailed(o.path, `${o.error.code}: ${o.error.message}`, o.error.code);
+    }
+    // not reached (the batch stopped early): tried again, not counted as an attempt
+    for (const path of files) {
+      if (seen.has(path)) continue;
+      const st = this.running.get(path);
+      this.running.delete(path);
+      if (st) this.pending.set(path, st);
+    }
+    this.updateNextCheck();
+  }
+
+  private fileDone(path: string, r: IngestResult): void {
     const st = this.running.get(path);
     this.running.delete(path);
     if (st) this.done.set(path, st);
     this.failed.delete(path);
-    const r = result as IngestResult;
+    this.alone.delete(path);
     this.results.push(r);
-    this.ctx.logger.info(
-      { file: path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors },
-      `tidy: ${r.status}`,
-    );
-    this.updateNextCheck();
+    const fields = { file: path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors };
+    if (r.nothingLoaded) {
+      const reason =
+        r.status === "already-loaded" || r.status === "skipped-duplicate"
+          ? `loaded before${r.loadedAs && r.loadedAs !== path ? ` as ${r.loadedAs}` : ""} with nothing loadable: see ingest_errors`
+          : `none of its ${r.errors} line(s) could be loaded: see ingest_errors`;
+      this.nothingLoaded.set(path, reason);
+      this.ctx.logger.warn({ ...fields, code: "UJR_TIDY_NOTHING_LOADED" }, `tidy: nothing of the file could be loaded (${reason})`);
+    } else if (r.status === "partial") {
+      this.warnings++;
+      this.ctx.logger.warn(fields, `tidy: partly loaded: ${r.errors} bad line(s) recorded in ingest_errors`);
+    } else this.ctx.logger.info(fields, `tidy: ${r.status}`);
+  }
+
+  private fileFailed(path: string, message: string, code: string | undefined): void {
+    const st = this.running.get(path);
+    this.running.delete(path);
+    const n = (this.attempts.get(path) ?? 0) + 1;
+    this.attempts.set(path, n);
+    this.ctx.logger.warn({ file: path, attempt: n, code }, `tidy: file failed: ${message}`);
+    if (n < this.config.maxAttempts && st) {
+      this.pending.set(path, st);
+      this.alone.add(path);
+    } else {
+      this.failed.set(path, message);
+      if (st) this.done.set(path, st); // not retried until it changes
+    }
   }
 
   onTaskFailed(task: Task, failure: TaskFailure): void {
@@ -140,19 +218,11 @@ export class TidyJob implements Job {
       this.updateNextCheck();
       return;
     }
-    const path = task.signature!;
-    const st = this.running.get(path);
-    this.running.delete(path);
-    const n = (this.attempts.get(path) ?? 0) + 1;
-    this.attempts.set(path, n);
-    const message = `${failure.code ?? failure.name}: ${failure.message}`;
-    this.ctx.logger.warn({ file: path, attempt: n, code: failure.code }, `tidy: file failed: ${failure.message}`);
-    if (n < this.config.maxAttempts && st) {
-      this.pending.set(path, st);
-    } else {
-      this.failed.set(path, message);
-      if (st) this.done.set(path, st); // not retried until it changes
-    }
+    const files = this.batches.get(task.signature!) ?? [];
+    this.batches.delete(task.signature!);
+    // the batch as a whole failed (timeout, crash, cancel): files committed before stay
+    // committed and are skipped by content next time; each file is tried again alone
+    for (const path of files) this.fileFailed(path, `${failure.code ?? failure.name}: ${failure.message}`, failure.code);
     this.updateNextCheck();
   }
 

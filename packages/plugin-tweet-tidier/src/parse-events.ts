@@ -32,6 +32,11 @@ export async function* parseEvents(
       lastLine = line.lineNo;
       const i = index++;
       if (skip?.(i)) continue;
+      if (line.text === undefined) {
+        const pr = line.problem!;
+        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: pr.code, message: pr.message };
+        continue;
+      }
       let value: unknown;
       try {
         value = JSON.parse(line.text);

@@ -88,11 +88,11 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
     writeFileSync(file, rawLines(2).join("\n") + "\n");
     const ref = new SqliteTidyStore(join(tmp.dir, "dies-ref.sqlite"));
     await ref.ingestFile(file, { parseInWorker: false });
-    const start = ParseWorker.prototype.start;
+    const feeds = ParseWorker.prototype.feeds;
     let parser: InstanceType<typeof ParseWorker> | undefined;
-    ParseWorker.prototype.start = function (path: string) {
+    ParseWorker.prototype.feeds = function (paths: readonly string[]) {
       parser = this;
-      return start.call(this, path);
+      return feeds.call(this, paths);
     };
     try {
       for (const at of [1, 15]) {
@@ -104,8 +104,36 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
         await store.close();
       }
     } finally {
-      ParseWorker.prototype.start = start;
+      ParseWorker.prototype.feeds = feeds;
       await ref.close();
+    }
+  });
+
+  it("a batch: files read ahead by the worker, each its own all-or-nothing unit; a missing file does not stop the others", async () => {
+    const paths: string[] = [];
+    for (let k = 0; k < 6; k++) {
+      const p = join(tmp.dir, `batch-${k}.jsonl`);
+      writeFileSync(p, rawLines(1).map((l) => l.replace(/"(\d{6,20})"/g, `"${k + 1}$1"`)).join("\n") + "\n");
+      paths.push(p);
+    }
+    paths.splice(2, 0, join(tmp.dir, "batch-missing.jsonl"));
+    paths.push(paths[0]!); // the same file again: already loaded
+    const here = new SqliteTidyStore(join(tmp.dir, "batch-here.sqlite"));
+    const worker = new SqliteTidyStore(join(tmp.dir, "batch-worker.sqlite"));
+    try {
+      for (const p of paths.slice(0, -1)) if (!p.includes("missing")) await here.ingestFile(p, { parseInWorker: false });
+      const reported: string[] = [];
+      const out = await worker.ingestFiles(paths, { parseInWorker: true }, (o) => reported.push(o.path));
+      expect(out.map((o) => o.result?.status ?? (o.error as { code: string }).code)).toEqual([
+        "UJR_TIDY_FILE_NOT_FOUND",
+        ...Array(6).fill("partial"),
+        "already-loaded",
+      ]);
+      expect(reported).toEqual(out.map((o) => o.path));
+      expect(await dump(worker)).toEqual(await dump(here));
+    } finally {
+      await here.close();
+      await worker.close();
     }
   });
 

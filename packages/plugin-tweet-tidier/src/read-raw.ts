@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
+import { isUtf8 } from "node:buffer";
 
 /** What a line holds: an API response page, or a URL-sidecar record. */
 export type LineKind = "pages" | "urls";
@@ -12,7 +13,9 @@ export interface RawLine {
   /** 1-based line number within the file or member. */
   lineNo: number;
   kind: LineKind;
-  text: string;
+  /** The line's text; undefined when it could not be decoded (see `problem`). */
+  text: string | undefined;
+  problem?: LineProblem | undefined;
 }
 
 /** Read buffer size: large, so a 100 kB page line arrives in one or few chunks. */
@@ -27,38 +30,125 @@ export function fileKind(path: string): FileKind {
   return "pages";
 }
 
-/** Splits a byte stream into lines (without the newline; `\r\n` tolerated), skipping blank lines. */
-export async function* splitLines(stream: AsyncIterable<Buffer>): AsyncGenerator<{ lineNo: number; text: string }> {
-  let carry: Buffer | undefined;
+/** A line that could not be read as text: not UTF-8 (with where), or the whole stream is UTF-16. */
+export interface LineProblem {
+  code: "UJR_TIDY_BAD_UTF8" | "UJR_TIDY_UTF16";
+  message: string;
+}
+
+/** Offset of the first byte of `b` that does not belong to a valid UTF-8 sequence (b is known to be invalid). */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    let n = 0;
+    let min = 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) (n = 1), (min = 0x80);
+    else if (c >= 0xe0 && c <= 0xef) (n = 2), (min = 0x800);
+    else if (c >= 0xf0 && c <= 0xf4) (n = 3), (min = 0x10000);
+    else return i;
+    let cp = c & (0x3f >> n);
+    for (let k = 1; k <= n; k++) {
+      const x = b[i + k];
+      if (x === undefined || (x & 0xc0) !== 0x80) return i;
+      cp = (cp << 6) | (x & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+    i += n + 1;
+  }
+  return b.length;
+}
+
+/** UTF-16 by its byte-order mark, or by the NUL bytes of ASCII text in UTF-16 (`{\0"\0`). */
+export function looksUtf16(head: Uint8Array): "UTF-16LE" | "UTF-16BE" | undefined {
+  if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) return "UTF-16LE";
+  if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) return "UTF-16BE";
+  if (head.length >= 4 && head[1] === 0 && head[3] === 0 && head[0] !== 0 && head[2] !== 0) return "UTF-16LE";
+  if (head.length >= 4 && head[0] === 0 && head[2] === 0 && head[1] !== 0 && head[3] !== 0) return "UTF-16BE";
+  return undefined;
+}
+
+const hex = (x: number) => `0x${x.toString(16).toUpperCase().padStart(2, "0")}`;
+
+/**
+ * Splits a byte stream into lines (without the newline; `\r\n` tolerated), skipping blank
+ * lines. Text is decoded strictly: a line that is not valid UTF-8 comes with a `problem`
+ * naming the first bad byte (its offset in the line and in the stream) and no text;
+ * nothing is replaced. A stream that starts as UTF-16 yields one problem line and stops.
+ */
+export async function* splitLines(
+  stream: AsyncIterable<Buffer>,
+): AsyncGenerator<{ lineNo: number; text: string; problem?: undefined } | { lineNo: number; text?: undefined; problem: LineProblem }> {
+  // the unfinished line: its chunks, joined once when its end arrives (linear in its length)
+  let parts: Buffer[] = [];
+  let partLen = 0;
   let lineNo = 0;
+  /** Stream offset of the first byte of the current line. */
+  let lineStart = 0;
+  let first = true;
+  const emit = (line: Buffer) => {
+    lineNo++;
+    let end = line.length;
+    if (end > 0 && line[end - 1] === 13) end--;
+    const at = lineStart;
+    lineStart += line.length + 1;
+    if (end === 0) return undefined;
+    const bytes = line.subarray(0, end);
+    if (isUtf8(bytes)) {
+      const text = bytes.toString("utf8");
+      return text.trim() === "" ? undefined : { lineNo, text };
+    }
+    const off = firstInvalidUtf8(bytes);
+    return {
+      lineNo,
+      problem: {
+        code: "UJR_TIDY_BAD_UTF8" as const,
+        message: `line ${lineNo} is not valid UTF-8: byte ${hex(bytes[off]!)} at byte offset ${off} of the line (byte ${at + off} of the file) does not start or continue a UTF-8 character; the line was not loaded (nothing is replaced). Convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) and load it under a new name`,
+      },
+    };
+  };
   for await (const chunk of stream) {
-    let buf = chunk;
+    if (first) {
+      first = false;
+      const enc = looksUtf16(chunk);
+      if (enc !== undefined) {
+        yield {
+          lineNo: 1,
+          problem: {
+            code: "UJR_TIDY_UTF16",
+            message: `the file is ${enc} (${chunk[0] === 0xff || chunk[0] === 0xfe ? "byte-order mark" : "NUL bytes between ASCII characters"}), not UTF-8: nothing of it was loaded. Convert it (e.g. iconv -f UTF-16 -t UTF-8) and load it under a new name`,
+          },
+        };
+        return;
+      }
+    }
     let start = 0;
-    let nl = buf.indexOf(10);
-    if (carry !== undefined && nl !== -1) {
-      buf = Buffer.concat([carry, buf]);
-      nl += carry.length;
-      carry = undefined;
-    }
+    let nl = chunk.indexOf(10);
     while (nl !== -1) {
-      lineNo++;
-      let end = nl;
-      if (end > start && buf[end - 1] === 13) end--;
-      if (end > start) yield { lineNo, text: buf.toString("utf8", start, end) };
+      let line: Buffer;
+      if (partLen > 0) {
+        parts.push(chunk.subarray(start, nl));
+        line = Buffer.concat(parts, partLen + nl - start);
+        parts = [];
+        partLen = 0;
+      } else line = chunk.subarray(start, nl);
+      const out = emit(line);
+      if (out !== undefined) yield out;
       start = nl + 1;
-      nl = buf.indexOf(10, start);
+      nl = chunk.indexOf(10, start);
     }
-    if (start < buf.length) {
-      const rest = buf.subarray(start);
-      carry = carry === undefined ? Buffer.from(rest) : Buffer.concat([carry, rest]);
+    if (start < chunk.length) {
+      // copied: the stream may reuse its buffers
+      parts.push(Buffer.from(chunk.subarray(start)));
+      partLen += chunk.length - start;
     }
   }
-  if (carry !== undefined && carry.length > 0) {
-    lineNo++;
-    let end = carry.length;
-    if (carry[end - 1] === 13) end--;
-    const text = carry.toString("utf8", 0, end);
-    if (text.trim() !== "") yield { lineNo, text };
+  if (partLen > 0) {
+    const out = emit(Buffer.concat(parts, partLen));
+    if (out !== undefined) yield out;
   }
 }
 
@@ -88,7 +178,7 @@ export async function* readRaw(path: string, signal?: AbortSignal): AsyncGenerat
   const kind = fileKind(path);
   if (kind !== "archive") {
     const stream = isGzipName(path) ? gunzipped(path, signal) : open(path, signal);
-    for await (const l of splitLines(stream)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text };
+    for await (const l of splitLines(stream)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
     return;
   }
   // loaded on first use: plain files (and the parse worker's start) do not pay for it
@@ -108,7 +198,7 @@ export async function* readRaw(path: string, signal?: AbortSignal): AsyncGenerat
     }
     const ek: LineKind = /\.urls\.jsonl(\.gz)?$/.test(lower) ? "urls" : "pages";
     const src = (lower.endsWith(".gz") ? entry.pipe(createGunzip()) : entry) as AsyncIterable<Buffer>;
-    for await (const l of splitLines(src)) yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text };
+    for await (const l of splitLines(src)) yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem };
   }
 }
 

@@ -3,9 +3,11 @@
  * structured-clonable plain data.
  */
 import { defineTask, type TaskContext } from "@ujr/core";
+import { errorInfo } from "./errors.js";
 import { listRawFiles, type FoundFile } from "./discover.js";
 import { openStore } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
+import type { FileOutcome } from "./store/types.js";
 
 export const TASKS_MODULE = "@ujr/plugin-tweet-tidier/tasks";
 
@@ -44,6 +46,48 @@ export const tidyFile = defineTask({
     const store = await openStore(args.database, { poolSize: 1 });
     try {
       return await store.ingestFile(args.file, { signal: ctx.signal, logger: ctx.logger });
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+export interface TidyBatchArgs {
+  /** SQLite file path (absolute) or postgres:// URL. */
+  database: string;
+  /** Absolute paths of the raw files, loaded in this order. */
+  files: string[];
+}
+
+/** One file of a batch: its result, or why it could not be loaded (its transaction was rolled back). */
+export type BatchFileOutcome =
+  | { path: string; ok: true; result: IngestResult }
+  | { path: string; ok: false; error: { code: string; name: string; message: string } };
+
+export interface TidyBatchResult {
+  files: BatchFileOutcome[];
+}
+
+const plain = (o: FileOutcome): BatchFileOutcome =>
+  o.error === undefined ? { path: o.path, ok: true, result: o.result! } : { path: o.path, ok: false, error: errorInfo(o.error) };
+
+/**
+ * Tidy several raw files with one store: each file in its own transaction, exactly once
+ * per content, as tidyFile; the files are hashed and parsed ahead of the writes in a
+ * worker thread. A file that fails does not stop the others (its outcome says why); a
+ * cancel stops the batch (files committed so far stay, the rest load next time).
+ */
+export const tidyBatch = defineTask({
+  module: TASKS_MODULE,
+  name: "tidyBatch",
+  async run(args: TidyBatchArgs, ctx: TaskContext): Promise<TidyBatchResult> {
+    const store = await openStore(args.database, { poolSize: 1 });
+    let done = 0;
+    try {
+      const outcomes = await store.ingestFiles(args.files, { signal: ctx.signal, logger: ctx.logger }, () =>
+        ctx.progress({ done: ++done, total: args.files.length }),
+      );
+      return { files: outcomes.map(plain) };
     } finally {
       await store.close();
     }

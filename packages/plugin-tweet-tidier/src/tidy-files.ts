@@ -1,7 +1,7 @@
 import { TidyError } from "./errors.js";
 import { listRawFiles } from "./discover.js";
 import { openStore } from "./store/index.js";
-import type { IngestOptions, IngestResult, TidyLogger } from "./store/types.js";
+import type { FileOutcome, IngestOptions, IngestResult, TidyLogger } from "./store/types.js";
 
 export interface TidyFilesOptions {
   /** SQLite file path, or a `postgres://` URL (optional `?schema=name`). */
@@ -28,18 +28,27 @@ export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]>
   const store = await openStore(opts.database, { poolSize: opts.concurrency });
   const io: IngestOptions = { logger: opts.logger, signal: opts.signal };
   const results: IngestResult[] = [];
+  const paths = found.map((f) => f.path);
+  const onFile = (o: FileOutcome) => {
+    if (o.error !== undefined) throw o.error;
+    results.push(o.result!);
+    opts.onFile?.(o.result!);
+  };
   try {
-    const par = store.backend === "postgres" ? Math.max(1, opts.concurrency ?? 4) : 1;
-    let next = 0;
-    const worker = async () => {
-      while (next < found.length) {
-        const f = found[next++]!;
-        const r = await store.ingestFile(f.path, io);
-        results.push(r);
-        opts.onFile?.(r);
-      }
-    };
-    await Promise.all(Array.from({ length: par }, worker));
+    if (store.backend === "sqlite") await store.ingestFiles(paths, io, onFile);
+    else {
+      // loaders in parallel, each taking the next few files (read ahead by its parse worker)
+      const par = Math.max(1, opts.concurrency ?? 4);
+      const chunk = Math.max(1, Math.min(16, Math.ceil(paths.length / (par * 4))));
+      let next = 0;
+      const worker = async () => {
+        while (next < paths.length) {
+          const part = paths.slice(next, (next += chunk));
+          await store.ingestFiles(part, io, onFile);
+        }
+      };
+      await Promise.all(Array.from({ length: par }, worker));
+    }
   } finally {
     await store.close();
   }

@@ -1,40 +1,49 @@
-// Worker thread of ParseWorker (src/parse-in-worker.ts): reads and parses raw files, one
-// job at a time, and posts each ParseEvent to the loader as soon as it is parsed, with
-// credit-based flow control (memory stays bounded whatever the file size). Rows carry
-// source_file_id 0 (the worker starts before the loader has claimed the file) and page
-// numbers that skip the lines the loader parsed itself: the loader sets both.
+// Worker thread of ParseWorker (src/parse-in-worker.ts): hashes, reads and parses raw
+// files in the order the loader will load them, and posts each file's hash, then each
+// ParseEvent as soon as it is parsed, with credit-based flow control over all files (memory
+// stays bounded whatever the file sizes). Rows carry source_file_id 0 (the worker runs
+// before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
+import { hashFile } from "../read-raw.js";
+import type { FromWorker } from "../parse-in-worker.js";
 
 interface Job {
   id: number;
   path: string;
-  /** progress[0]: events the loader has parsed itself (at the start of a file): passed over. */
-  progress: Int32Array;
-  credit: number;
   cancelled: boolean;
-  wake?: (() => void) | undefined;
 }
+
+type ToWorker =
+  | { t: "start"; job: number; path: string }
+  | { t: "credit"; set: number }
+  | { t: "ack"; n: number }
+  | { t: "cancel"; job: number };
 
 const port = parentPort!;
 const queue: Job[] = [];
 let current: Job | undefined;
 let running = false;
+let credit = 0;
+let wake: (() => void) | undefined;
 
-port.on("message", (m: { t: string; job: number; path?: string; window?: number; progress?: Int32Array; n?: number }) => {
+const post = (m: FromWorker) => port.postMessage(m);
+
+port.on("message", (m: ToWorker) => {
   if (m.t === "start") {
-    queue.push({ id: m.job, path: m.path!, progress: m.progress!, credit: m.window!, cancelled: false });
+    queue.push({ id: m.job, path: m.path, cancelled: false });
     if (!running) void runQueue();
+  } else if (m.t === "credit") {
+    credit = m.set;
+    wake?.();
   } else if (m.t === "ack") {
-    if (current?.id === m.job) {
-      current.credit += m.n ?? 1;
-      current.wake?.();
-    }
+    credit += m.n;
+    wake?.();
   } else if (m.t === "cancel") {
     const j = current?.id === m.job ? current : queue.find((x) => x.id === m.job);
     if (j) {
       j.cancelled = true;
-      j.wake?.();
+      wake?.();
     }
   }
 });
@@ -43,6 +52,7 @@ async function runQueue(): Promise<void> {
   running = true;
   try {
     for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+      if (job.cancelled) continue;
       current = job;
       await run(job);
     }
@@ -54,19 +64,19 @@ async function runQueue(): Promise<void> {
 
 async function run(job: Job): Promise<void> {
   try {
-    // lines the loader has already parsed itself are passed over (not even JSON-parsed)
-    const done = (index: number) => index < Atomics.load(job.progress, 0);
-    for await (const ev of parseEvents(job.path, 0, undefined, done)) {
-      if (done(ev.index)) continue;
-      while (job.credit <= 0 && !job.cancelled) await new Promise<void>((r) => (job.wake = r));
-      job.wake = undefined;
+    const { sha256, size } = await hashFile(job.path);
+    if (job.cancelled) return;
+    post({ t: "hash", job: job.id, sha256, size });
+    for await (const ev of parseEvents(job.path, 0)) {
+      while (credit <= 0 && !job.cancelled) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
       if (job.cancelled) return;
-      job.credit--;
-      port.postMessage({ t: "event", job: job.id, ev });
+      credit--;
+      post({ t: "event", job: job.id, ev });
     }
-    port.postMessage({ t: "end", job: job.id });
+    post({ t: "end", job: job.id });
   } catch {
-    // the loader parses the rest itself (where an error of the file itself shows up again)
-    port.postMessage({ t: "fatal", job: job.id });
+    // the loader reads the file itself (where an error of the file itself shows up again)
+    post({ t: "fatal", job: job.id });
   }
 }

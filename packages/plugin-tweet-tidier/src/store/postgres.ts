@@ -2,11 +2,12 @@ import pg from "pg";
 import { conflictClause, q } from "../ddl/common.js";
 import { postgresInsertSql } from "../ddl/postgres.js";
 import { TidyError } from "../errors.js";
-import { ingestWith } from "../ingest.js";
+import { ingestAll, ingestWith, single } from "../ingest.js";
+import { localFeed, type FileFeed } from "../parse-in-worker.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, insertColumns, table, type TableDef } from "../schema.js";
-import type { ClaimResult, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
+import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
 
 export interface PostgresStoreOptions {
   /** Schema (namespace) holding the tidy tables; default: `schema` query parameter of the URL, else `public`. */
@@ -101,21 +102,31 @@ export class PostgresTidyStore implements TidyStore {
   }
 
   async ingestFile(path: string, opts?: IngestOptions): Promise<IngestResult> {
+    return single(await this.ingestFiles([path], opts));
+  }
+
+  /** One connection for the batch; a file whose transaction hit a deadlock or serialization failure is retried (up to 5 times). */
+  async ingestFiles(paths: readonly string[], opts: IngestOptions = {}, onFile?: (o: FileOutcome) => void): Promise<FileOutcome[]> {
     await this.migrate();
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
-      try {
-        await this.ensureStaging(client);
-        return await ingestWith(this.txn(client), path, opts);
-      } catch (e) {
-        if (isRetryable(e) && attempt < 5) {
-          opts?.logger?.warn({ path, attempt }, "tidy: transaction conflict, retrying the file");
-          continue;
+    const client = await this.connect();
+    try {
+      await this.ensureStaging(client);
+      const loadOne = async (feed: FileFeed): Promise<IngestResult> => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await ingestWith(this.txn(client), attempt === 1 ? feed : localFeed(feed.path), opts);
+          } catch (e) {
+            if (isRetryable(e) && attempt < 5) {
+              opts.logger?.warn({ path: feed.path, attempt }, "tidy: transaction conflict, retrying the file");
+              continue;
+            }
+            throw e;
+          }
         }
-        throw e;
-      } finally {
-        client.release();
-      }
+      };
+      return await ingestAll(paths, opts, loadOne, false, onFile);
+    } finally {
+      client.release();
     }
   }
 
@@ -199,9 +210,12 @@ export class PostgresTidyStore implements TidyStore {
           [path, sha256, size, kind],
         );
         if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
-        const ex = await c.query('SELECT "id", "path", "status" FROM "source_files" WHERE "sha256" = $1', [sha256]);
+        const ex = await c.query(
+          'SELECT "id", "path", "status", ("ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0) AS "nothing" FROM "source_files" WHERE "sha256" = $1',
+          [sha256],
+        );
         const row = ex.rows[0];
-        return { fileId: Number(row.id), existing: { path: row.path, status: row.status } };
+        return { fileId: Number(row.id), existing: { path: row.path, status: row.status, nothingLoaded: row.nothing === true } };
       },
       writePage: async (p: ParsedPage) => {
         await c.query({ name: "tidy_page", text: pageSql, values: p.page });

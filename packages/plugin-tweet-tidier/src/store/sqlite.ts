@@ -3,11 +3,11 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
-import { ingestWith } from "../ingest.js";
+import { ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
-import type { ClaimResult, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
+import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -40,6 +40,13 @@ export function migrateSqlite(db: Database.Database): number {
   });
   return run.immediate();
 }
+
+/**
+ * Files of a batch share a commit until they hold this many bytes: a commit writes every
+ * page its transaction touched, and the hot pages of the indexes are the same for every
+ * small file (measured: ~8 ms a commit for a 0.5 MB file, ~0.3 ms a file when grouped).
+ */
+export const GROUP_COMMIT_BYTES = 32 << 20;
 
 export class SqliteTidyStore implements TidyStore {
   readonly backend = "sqlite" as const;
@@ -79,7 +86,9 @@ export class SqliteTidyStore implements TidyStore {
     for (const t of PAGE_TABLES) stmts[t] = p(sqliteInsertSql(table(t)));
     this.stmts = stmts;
     this.s = {
-      findSha: p('SELECT "id", "path", "status" FROM "source_files" WHERE "sha256" = ?'),
+      findSha: p(
+        'SELECT "id", "path", "status", "ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0 AS "nothing" FROM "source_files" WHERE "sha256" = ?',
+      ),
       claim: p(
         'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES (?, ?, ?, ?, \'partial\', ?)',
       ),
@@ -95,26 +104,52 @@ export class SqliteTidyStore implements TidyStore {
   }
 
   async ingestFile(path: string, opts?: IngestOptions): Promise<IngestResult> {
-    if (this.busy) throw new Error("SqliteTidyStore: one file at a time per connection (open another store to load in parallel)");
+    return single(await this.ingestFiles([path], opts));
+  }
+
+  async ingestFiles(paths: readonly string[], opts: IngestOptions = {}, onFile?: (o: FileOutcome) => void): Promise<FileOutcome[]> {
+    if (this.busy) throw new Error("SqliteTidyStore: one load at a time per connection (open another store to load in parallel)");
     this.busy = true;
     try {
-      return await ingestWith(this.txn(), path, opts, true);
+      const g = { open: false, bytes: 0 };
+      const db = this.db;
+      const group: GroupCommit = {
+        due: () => g.bytes >= GROUP_COMMIT_BYTES,
+        commit: async () => {
+          if (g.open) db.exec("COMMIT");
+          g.open = false;
+          g.bytes = 0;
+        },
+        abort: async () => {
+          if (g.open && db.inTransaction) db.exec("ROLLBACK");
+          g.open = false;
+          g.bytes = 0;
+        },
+      };
+      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), true, onFile, group);
     } finally {
       this.busy = false;
     }
   }
 
-  private txn(): FileTxn {
+  /** One file's part of the group's transaction: a savepoint, so that the file is all or nothing. */
+  private txn(g: { open: boolean; bytes: number }): FileTxn {
     const db = this.db;
     const s = this.s;
     const stmts = this.stmts;
     let open = false;
+    let bytes = 0;
     return {
       claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
-        db.exec("BEGIN IMMEDIATE");
+        if (!g.open) {
+          db.exec("BEGIN IMMEDIATE");
+          g.open = true;
+        }
+        db.exec('SAVEPOINT "tidy_file"');
         open = true;
-        const ex = s.findSha.get(sha256) as { id: number; path: string; status: string } | undefined;
-        if (ex) return { fileId: ex.id, existing: { path: ex.path, status: ex.status } };
+        bytes = size;
+        const ex = s.findSha.get(sha256) as { id: number; path: string; status: string; nothing: number } | undefined;
+        if (ex) return { fileId: ex.id, existing: { path: ex.path, status: ex.status, nothingLoaded: ex.nothing === 1 } };
         const r = s.claim.run(path, sha256, size, kind, new Date().toISOString());
         return { fileId: Number(r.lastInsertRowid) };
       },
@@ -155,11 +190,12 @@ export class SqliteTidyStore implements TidyStore {
           new Date().toISOString(),
           fileId,
         );
-        db.exec("COMMIT");
+        db.exec('RELEASE "tidy_file"');
         open = false;
+        g.bytes += bytes;
       },
       rollback: async () => {
-        if (open && db.inTransaction) db.exec("ROLLBACK");
+        if (open && db.inTransaction) db.exec('ROLLBACK TO "tidy_file"; RELEASE "tidy_file"');
         open = false;
       },
     };

@@ -16,6 +16,18 @@ export interface IngestResult {
   errors: number;
   /** When skipped: the path under which this content was loaded. */
   loadedAs?: string;
+  /**
+   * True when the file had bad lines and none of its lines could be loaded (for a skipped
+   * file: as recorded when it was loaded). In `once` mode the job fails on such a file.
+   */
+  nothingLoaded: boolean;
+}
+
+/** What became of one file of a batch: its result, or the error that stopped it (its transaction was rolled back). */
+export interface FileOutcome {
+  path: string;
+  result?: IngestResult;
+  error?: unknown;
 }
 
 /** Minimal logger (pino-compatible). */
@@ -33,8 +45,9 @@ export interface IngestOptions {
    */
   onPage?: (pages: number) => void | Promise<void>;
   /**
-   * Read and parse in a worker thread, in parallel with the writes. Default: SQLite, for a
-   * file of 4 MiB or more on a machine with two cores or more; PostgreSQL: only when true.
+   * Hash, read and parse in a worker thread, ahead of and in parallel with the writes.
+   * Default: SQLite, for files (of one call) of 1 MiB or more together on a machine with
+   * two cores or more; PostgreSQL: only when true.
    */
   parseInWorker?: boolean;
 }
@@ -43,6 +56,12 @@ export interface TidyStore {
   readonly backend: "sqlite" | "postgres";
   /** Loads one raw file in one transaction; exactly once per content (SHA-256). */
   ingestFile(path: string, opts?: IngestOptions): Promise<IngestResult>;
+  /**
+   * Loads files in this order, each in its own transaction (exactly once per content, as
+   * ingestFile), going on after a file that fails (its outcome carries the error); an
+   * abort stops the batch. Files are read and parsed ahead of the writes (see parseInWorker).
+   */
+  ingestFiles(paths: readonly string[], opts?: IngestOptions, onFile?: (o: FileOutcome) => void): Promise<FileOutcome[]>;
   /** Row count of a table or view of the tidy schema (for tests and reports). */
   count(table: string, where?: string): Promise<number>;
   /** Runs a read query (positional parameters as `?`) and returns its rows. */
@@ -63,7 +82,7 @@ export interface FileStats {
 
 export interface ClaimResult {
   fileId: number;
-  existing?: { path: string; status: string };
+  existing?: { path: string; status: string; nothingLoaded: boolean };
 }
 
 /** One file's transaction on a backend; the shared loop in ingest.ts drives it. */
