@@ -1,235 +1,408 @@
-// Tweet tidier benchmark: our loader vs. the physical limit, in the same run.
-//   node bench/tidy.mjs [--mb 60] [--files 6] [--runs 3] [--keep]
-// Builds a corpus of >= 50 MB from the real fixtures (ids rewritten so every copy is
-// distinct) in a temp dir, tidies it into a fresh SQLite file with
-// @ujr/plugin-tweet-tidier (in a child process, so that its peak RSS is its own; the time
-// covers opening the store to closing it), then measures in this process:
-// - the limit: JSON.parse of the same bytes plus a plain prepared-statement insert of
-//   (id, text, author_id) of the data tweets into a bare table;
-// - the same-rows floor: JSON.parse of the same bytes plus a plain INSERT (no merge) of
-//   every row our loader writes, into the same tables, in one thread (the rows are built
-//   beforehand with parsePage, outside the timing);
-// - the two-thread ceiling: the larger of (JSON.parse + parsePage of every page) and (the
-//   inserts alone): what a loader writing these rows through one SQLite connection could
-//   reach with its parsing perfectly overlapped on the second core.
-// Each is run --runs times, interleaved (the machine may be busy with other work); the
-// median and the best are printed.
-// Knob: UJR_TIDY_BENCH_WORKER=1 forces parsing in the worker thread (parseInWorker), =0 in
-// the loading thread; unset: the loader's default (worker for files >= 4 MiB on >= 2 cores).
-import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+// Tweet tidier benchmark: the user path (`ujr run` of a config with a `tidy` job in once
+// mode, from process start to exit) against tidy_tweet on the same files, in the same run.
+//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--no-pg] [--no-ceiling] [--no-big-page] [--keep]
+//
+// Corpus: the fixtures brexit + withheld + timeline-observatoryteam (fixtures/twitter/),
+// copied until >= --mb MB with every id rewritten per copy (so rows are distinct), written
+// as two shapes of the same bytes: "small" (files of ~0.55 MB, what the collector writes)
+// and "big" (5 files of ~33 MB).
+// Each round runs, for each shape, in an order that rotates per round:
+//   - ujr run -> SQLite (a fresh file),
+//   - ujr run -> PostgreSQL (a fresh schema; DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test),
+//   - tidy_tweet 0.4 (the anchor; its folder from UJR_TIDY_TWEET_DIR, default <repo>/../shared/anchors/tidy_tweet,
+//     run with PYTHONPATH=<folder>/src python3 -m tidy_tweet, which is what its `run` script does; python from
+//     UJR_TIDY_TWEET_PYTHON, default python3; it needs click: Debian python3-click).
+// Each process is timed from its start to its exit with its peak RSS taken from its resource
+// usage as /usr/bin/time does (wait4: the largest process of its tree), through a small
+// python3 wrapper; without python3 the time is taken here and RSS is not measured.
+// A ratio is the median over the rounds of (tidy_tweet time / ujr time) of one round: each
+// compares runs that saw the same machine (other work may share it: look at the spread).
+// The two-thread ceiling (measured in this process, same run): parsing + building the rows
+// of every page on one core, against the plain inserts of the same rows alone on the other:
+// no loader writing these rows through one SQLite connection can beat the larger of the two.
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { mkdtempSync } from "node:fs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const pkgDir = join(here, "..", "packages", "plugin-tweet-tidier");
+const repo = join(here, "..");
+const pkgDir = join(repo, "packages", "plugin-tweet-tidier");
+const cli = join(repo, "apps", "cli", "dist", "bin.js");
 const requireFromPkg = createRequire(join(pkgDir, "package.json"));
 const Database = requireFromPkg("better-sqlite3");
+const pg = requireFromPkg("pg");
 const tidier = await import(join(pkgDir, "dist", "index.js"));
-const { SqliteTidyStore } = tidier;
 
-// child mode: `node bench/tidy.mjs --child <db> <files...>` loads with our loader and reports its own peak RSS
-if (process.argv[2] === "--child") {
-  const [, , , db, ...paths] = process.argv;
-  const opts = process.env.UJR_TIDY_BENCH_WORKER ? { parseInWorker: process.env.UJR_TIDY_BENCH_WORKER === "1" } : {};
-  const t = performance.now();
-  const store = new SqliteTidyStore(db);
-  let tweets = 0;
-  for (const f of paths) {
-    const r = await store.ingestFile(f, opts);
-    if (r.status !== "loaded") throw new Error(`${f}: ${r.status}`);
-    tweets += r.tweets;
-  }
-  await store.close();
-  const seconds = (performance.now() - t) / 1000;
-  const check = new Database(db, { readonly: true });
-  const counts = { tweets: check.prepare("SELECT count(*) n FROM tweets").get().n, users: check.prepare("SELECT count(*) n FROM users").get().n };
-  check.close();
-  process.stdout.write(JSON.stringify({ seconds, tweets, counts, maxRssKb: process.resourceUsage().maxRSS }));
-  process.exit(0);
-}
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? dflt : process.argv[i + 1];
 };
-const targetMb = Number(arg("mb", "60"));
-const nFiles = Number(arg("files", "6"));
-const runs = Math.max(1, Number(arg("runs", "3")));
-const keep = process.argv.includes("--keep");
-const fixtures = process.env.UJR_FIXTURES_DIR ?? join(here, "..", "fixtures", "twitter");
+const flag = (name) => process.argv.includes(`--${name}`);
+const targetMb = Number(arg("mb", "160"));
+const rounds = Math.max(1, Number(arg("rounds", "3")));
+const shapes = arg("shapes", "small,big").split(",");
+const keep = flag("keep");
+const fixtures = process.env.UJR_FIXTURES_DIR ?? join(repo, "fixtures", "twitter");
+const anchorDir = process.env.UJR_TIDY_TWEET_DIR ?? join(repo, "..", "shared", "anchors", "tidy_tweet");
+const python = process.env.UJR_TIDY_TWEET_PYTHON ?? "python3";
+const pgBase = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 // ---- corpus ------------------------------------------------------------------------
 const lines = [];
-for (const f of readdirSync(fixtures).filter((x) => x.endsWith(".jsonl")).sort()) {
+for (const f of ["brexit.jsonl", "withheld.jsonl", "timeline-observatoryteam.jsonl"]) {
   for (const l of readFileSync(join(fixtures, f), "utf8").split("\n")) {
     if (!l.trim()) continue;
     try {
       JSON.parse(l);
       lines.push(l);
     } catch {
-      /* the fixture's deliberately truncated line */
+      /* a fixture's deliberately truncated line */
     }
   }
 }
 const baseBytes = lines.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
 const copies = Math.ceil((targetMb * 1e6) / baseBytes);
 const ID = /(?<=["_])(\d{6,20})(?=")/g;
-const dir = mkdtempSync(join(tmpdir(), "ujr-bench-tidy-"));
-const files = [];
-let dataTweets = 0;
-let totalBytes = 0;
-const perFile = Math.ceil(copies / nFiles);
-for (let fi = 0; fi < nFiles; fi++) {
-  const parts = [];
-  for (let k = fi * perFile; k < Math.min(copies, (fi + 1) * perFile); k++) {
-    const prefix = String(k + 1).padStart(4, "0");
-    for (const l of lines) parts.push(l.replace(ID, (m) => prefix + m));
-  }
-  if (!parts.length) break;
-  const p = join(dir, `raw-${String(fi).padStart(3, "0")}.jsonl`);
-  const text = parts.join("\n") + "\n";
-  writeFileSync(p, text);
-  files.push(p);
-  totalBytes += Buffer.byteLength(text);
+const all = [];
+for (let k = 0; k < copies; k++) {
+  const prefix = String(k + 1).padStart(4, "0");
+  for (const l of lines) all.push(l.replace(ID, (m) => prefix + m));
 }
+let dataTweets = 0;
 for (const l of lines) {
   const d = JSON.parse(l).data;
   dataTweets += Array.isArray(d) ? d.length : d ? 1 : 0;
 }
 dataTweets *= copies;
-const MB = totalBytes / 1e6;
-console.log(`corpus: ${files.length} files, ${MB.toFixed(1)} MB, ${copies} copies of ${lines.length} fixture pages, ${dataTweets} data tweets (${dir})`);
-console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}; ${runs} run(s) of each, interleaved`);
-
-const { execFileSync } = await import("node:child_process");
-const fresh = (name) => {
-  const p = join(dir, name);
-  for (const s of ["", "-wal", "-shm"]) rmSync(p + s, { force: true });
-  return p;
+const dir = mkdtempSync(join(tmpdir(), "ujr-bench-tidy-"));
+const totalBytes = all.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
+const SHAPES = {
+  small: { files: Math.max(1, Math.round(totalBytes / 0.55e6)), label: "many ~0.55 MB files" },
+  big: { files: 5, label: "5 files of ~33 MB" },
 };
+const corpus = {};
+for (const shape of shapes) {
+  const n = SHAPES[shape].files;
+  const folder = join(dir, shape);
+  mkdirSync(folder, { recursive: true });
+  const per = Math.ceil(all.length / n);
+  const files = [];
+  for (let i = 0; i * per < all.length; i++) {
+    const p = join(folder, `raw-${String(i).padStart(4, "0")}.jsonl`);
+    writeFileSync(p, all.slice(i * per, (i + 1) * per).join("\n") + "\n");
+    files.push(p);
+  }
+  corpus[shape] = { folder, files, largest: Math.max(...files.map((f) => statSync(f).size)) };
+}
+const MB = totalBytes / 1e6;
+console.log(
+  `corpus: ${MB.toFixed(1)} MB per shape (${copies} copies of ${lines.length} fixture pages, ids rewritten per copy), ${dataTweets} data tweets; ` +
+    shapes.map((s) => `${s}: ${corpus[s].files.length} files (largest ${(corpus[s].largest / 1e6).toFixed(2)} MB)`).join("; "),
+);
+console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}; ${rounds} round(s), ujr and tidy_tweet interleaved`);
 
-// ---- ours (in a child process, so its peak RSS is its own) --------------------------
-function ours() {
-  const db = fresh("tidy.sqlite");
-  const child = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), "--child", db, ...files], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }));
-  if (child.tweets !== dataTweets) throw new Error(`loaded ${child.tweets} data tweets, expected ${dataTweets}`);
-  return child;
+// ---- timing a process: wall time and peak RSS (wait4, as /usr/bin/time) ------------------
+const WRAPPER = `
+import json, os, sys, time
+t = time.monotonic()
+pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], dict(os.environ))
+_, status, ru = os.wait4(pid, 0)
+print(json.dumps({"seconds": time.monotonic() - t, "maxRssKb": ru.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}))
+`;
+const havePython = spawnSync(python, ["-c", "import os; os.posix_spawnp; os.wait4"], { stdio: "ignore" }).status === 0;
+if (!havePython) console.log(`note: ${python} not found: times are taken from this process and peak RSS is not measured`);
+
+async function timed(cmd, args, env = {}, logFile) {
+  const out = logFile ?? join(dir, "last.log");
+  if (havePython) {
+    const r = spawnSync(python, ["-c", WRAPPER, cmd, ...args], {
+      env: { ...process.env, ...env },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 1 << 28,
+    });
+    const last = r.stdout.trimEnd().split("\n").pop();
+    writeFileSync(out, r.stdout + r.stderr);
+    const m = JSON.parse(last);
+    return { seconds: m.seconds, rss: m.maxRssKb * 1024, code: m.code, log: out };
+  }
+  const t = performance.now();
+  const code = await new Promise((resolve) => {
+    const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "ignore"] });
+    p.on("exit", (c) => resolve(c));
+  });
+  return { seconds: (performance.now() - t) / 1000, rss: NaN, code, log: out };
 }
 
-// ---- limit: JSON.parse + bare prepared insert ------------------------------------------
-async function limit() {
-  const t1 = performance.now();
-  const db = new Database(fresh("limit.sqlite"));
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.exec("CREATE TABLE tweets (id TEXT PRIMARY KEY, text TEXT, author_id TEXT)");
-  const ins = db.prepare("INSERT OR IGNORE INTO tweets (id, text, author_id) VALUES (?, ?, ?)");
-  for (const f of files) {
-    db.exec("BEGIN");
-    let carry = "";
-    for await (const chunk of createReadStream(f, { highWaterMark: 1 << 20, encoding: "utf8" })) {
-      const parts = (carry + chunk).split("\n");
-      carry = parts.pop();
-      for (const l of parts) {
-        if (!l) continue;
-        const d = JSON.parse(l).data;
-        for (const t of Array.isArray(d) ? d : d ? [d] : []) ins.run(t.id, t.text ?? null, t.author_id ?? null);
+// ---- ujr run ------------------------------------------------------------------------
+function writeConfig(shape, database) {
+  const p = join(dir, `ujr-${shape}-${database.startsWith("postgres") ? "pg" : "sqlite"}.yaml`);
+  // the plugin named by its package folder: resolvable wherever the bench runs
+  writeFileSync(
+    p,
+    [
+      "runner:",
+      "  logLevel: warn",
+      "jobs:",
+      "  tidy:",
+      `    plugin: ${JSON.stringify(pkgDir)}`,
+      "    type: tidy",
+      "    config:",
+      `      inputs: [${JSON.stringify(corpus[shape].folder)}]`,
+      `      database: ${JSON.stringify(database)}`,
+      "      mode: once",
+      "      settleTime: 0",
+      "",
+    ].join("\n"),
+  );
+  return p;
+}
+
+async function ujrSqlite(shape) {
+  const db = join(dir, `ujr-${shape}.sqlite`);
+  for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), "--no-tty", "--no-watch"]);
+  if (r.code !== 0) throw new Error(`ujr run (SQLite, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
+  const d = new Database(db, { readonly: true });
+  const f = d.prepare("SELECT count(*) AS n, sum(data_tweets) AS t FROM source_files").get();
+  const tweets = d.prepare("SELECT count(*) AS n FROM tweets").get().n;
+  d.close();
+  if (f.n !== corpus[shape].files.length || f.t !== dataTweets) throw new Error(`ujr (SQLite, ${shape}) loaded ${f.n} files / ${f.t} data tweets`);
+  return { ...r, tweets };
+}
+
+let pgWhy;
+async function pgClient() {
+  const c = new pg.Client({ connectionString: pgBase, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  return c;
+}
+if (flag("no-pg")) pgWhy = "--no-pg";
+else {
+  try {
+    const c = await pgClient();
+    await c.end();
+  } catch (e) {
+    pgWhy = `PostgreSQL does not answer at ${pgBase.replace(/\/\/[^@]*@/, "//")} (${e.message}); set DATABASE_URL`;
+  }
+}
+const pgSchema = `ujr_bench_tidy_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+const dropSchema = async () => {
+  const c = await pgClient();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${pgSchema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+};
+async function ujrPostgres(shape) {
+  await dropSchema();
+  const u = new URL(pgBase);
+  u.searchParams.set("schema", pgSchema);
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, u.toString()), "--no-tty", "--no-watch"]);
+  if (r.code !== 0) throw new Error(`ujr run (PostgreSQL, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
+  const c = await pgClient();
+  try {
+    const f = (await c.query(`SELECT count(*)::int AS n, sum(data_tweets)::int AS t FROM "${pgSchema}".source_files`)).rows[0];
+    const tweets = Number((await c.query(`SELECT count(*) AS n FROM "${pgSchema}".tweets`)).rows[0].n);
+    if (f.n !== corpus[shape].files.length || f.t !== dataTweets) throw new Error(`ujr (PostgreSQL, ${shape}) loaded ${f.n} files / ${f.t} data tweets`);
+    return { ...r, tweets };
+  } finally {
+    await c.end();
+  }
+}
+
+// ---- tidy_tweet (the anchor) -----------------------------------------------------------
+let anchorWhy;
+if (!existsSync(join(anchorDir, "src", "tidy_tweet"))) anchorWhy = `no tidy_tweet at ${anchorDir} (set UJR_TIDY_TWEET_DIR)`;
+else {
+  const r = spawnSync(python, ["-c", "import click"], { encoding: "utf8" });
+  if (r.error) anchorWhy = `${python} not found (set UJR_TIDY_TWEET_PYTHON)`;
+  else if (r.status !== 0) anchorWhy = `${python} cannot import click (Debian: apt-get install python3-click)`;
+}
+async function anchor(shape) {
+  const db = join(dir, `tidy_tweet-${shape}.db`);
+  rmSync(db, { force: true });
+  const r = await timed(python, ["-m", "tidy_tweet", db, ...corpus[shape].files], { PYTHONPATH: join(anchorDir, "src") });
+  if (r.code !== 0) throw new Error(`tidy_tweet (${shape}) exited ${r.code}: see ${r.log}`);
+  const d = new Database(db, { readonly: true });
+  const tweets = d.prepare("SELECT count(*) AS n FROM tweet").get().n;
+  const rows = d
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+    .all()
+    .reduce((a, { name }) => a + d.prepare(`SELECT count(*) AS n FROM "${name}"`).get().n, 0);
+  d.close();
+  return { ...r, tweets, rows };
+}
+
+// ---- the two-thread ceiling and the cost of an insert per table -------------------------
+function ceiling() {
+  const db = join(dir, "ceiling.sqlite");
+  for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+  const files = corpus[shapes[0]].files;
+  let parse = 0;
+  const built = [];
+  for (const [fi, f] of files.entries()) {
+    const t = performance.now();
+    const ls = readFileSync(f, "utf8").split("\n").filter(Boolean);
+    built.push(ls.map((l, i) => tidier.parsePage(JSON.parse(l), { fileId: fi + 1, pageNo: i + 1, entry: "", lineNo: i + 1 })));
+    parse += performance.now() - t;
+  }
+  const d = new Database(db);
+  d.pragma("page_size = 16384");
+  d.pragma("journal_mode = WAL");
+  d.pragma("synchronous = NORMAL");
+  d.pragma("cache_size = -65536");
+  for (const sql of tidier.sqliteDdl()) d.exec(sql);
+  const insert = {};
+  const cost = {};
+  const count = {};
+  for (const name of ["pages", ...tidier.PAGE_TABLES]) {
+    const cols = tidier.tables.find((x) => x.name === name).columns.filter((c) => c.type !== "serial");
+    insert[name] = d.prepare(`INSERT OR IGNORE INTO "${name}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`);
+    cost[name] = 0;
+    count[name] = 0;
+  }
+  const t0 = performance.now();
+  let group = 0;
+  d.exec("BEGIN");
+  for (const pages of built) {
+    for (const p of pages) {
+      let t = performance.now();
+      insert.pages.run(...p.page);
+      cost.pages += performance.now() - t;
+      count.pages++;
+      for (const name of tidier.PAGE_TABLES) {
+        const rs = p.rows[name];
+        if (rs.length === 0) continue;
+        const st = insert[name];
+        t = performance.now();
+        for (const r of rs) st.run(...r);
+        cost[name] += performance.now() - t;
+        count[name] += rs.length;
       }
     }
-    if (carry) {
-      const d = JSON.parse(carry).data;
-      for (const t of Array.isArray(d) ? d : d ? [d] : []) ins.run(t.id, t.text ?? null, t.author_id ?? null);
-    }
-    db.exec("COMMIT");
+    if (++group % 50 === 0) d.exec("COMMIT; BEGIN");
   }
-  db.close();
-  return (performance.now() - t1) / 1000;
+  d.exec("COMMIT");
+  d.close();
+  const inserts = performance.now() - t0;
+  rmSync(db, { force: true });
+  return { parse: parse / 1000, inserts: inserts / 1000, cost, count };
 }
 
-// ---- same-rows floor: JSON.parse + plain INSERT of our rows, one thread ---------------------
-function sameRows() {
-  let seconds = 0;
-  let rows = 0;
-  let t = performance.now();
-  const db = new Database(fresh("rows.sqlite"));
-  db.pragma("page_size = 16384");
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = NORMAL");
-  db.pragma("cache_size = -65536");
-  for (const sql of tidier.sqliteDdl()) db.exec(sql);
-  const insert = {};
-  for (const name of [...tidier.PAGE_TABLES, "pages"]) {
-    const cols = tidier.tables.find((x) => x.name === name).columns.filter((c) => c.type !== "serial");
-    insert[name] = db.prepare(`INSERT OR IGNORE INTO "${name}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`);
-  }
-  seconds += (performance.now() - t) / 1000;
-  let parseBuild = 0;
-  let inserts = 0;
-  for (const [fi, f] of files.entries()) {
-    const text = readFileSync(f, "utf8").split("\n").filter(Boolean);
-    t = performance.now();
-    const built = text.map((l, i) => tidier.parsePage(JSON.parse(l), { fileId: fi + 1, pageNo: i + 1, entry: "", lineNo: i + 1 }));
-    parseBuild += (performance.now() - t) / 1000;
-    t = performance.now();
-    for (const l of readFileSync(f, "utf8").split("\n")) if (l) JSON.parse(l);
-    const tInsert = performance.now();
-    db.exec("BEGIN");
-    for (const p of built) {
-      insert.pages.run(...p.page);
-      for (const name of tidier.PAGE_TABLES) for (const r of p.rows[name]) insert[name].run(...r);
-      rows += 1 + tidier.PAGE_TABLES.reduce((a, name) => a + p.rows[name].length, 0);
+// ---- rounds ----------------------------------------------------------------------------
+const res = {};
+for (const s of shapes) res[s] = { sqlite: [], pg: [], anchor: [] };
+const ceilings = [];
+const kinds = ["sqlite", "anchor", "pg"];
+if (anchorWhy) console.log(`anchor not run: ${anchorWhy}`);
+if (pgWhy) console.log(`PostgreSQL not run: ${pgWhy}`);
+for (let r = 0; r < rounds; r++) {
+  for (const s of shapes) {
+    // rotate the order each round: no kind always runs first (or after the same one)
+    const order = kinds.map((_, i) => kinds[(i + r) % kinds.length]);
+    const got = {};
+    for (const k of order) {
+      if (k === "anchor" && anchorWhy) continue;
+      if (k === "pg" && pgWhy) continue;
+      got[k] = k === "sqlite" ? await ujrSqlite(s) : k === "pg" ? await ujrPostgres(s) : await anchor(s);
+      res[s][k].push(got[k]);
     }
-    db.exec("COMMIT");
-    inserts += (performance.now() - tInsert) / 1000;
-    seconds += (performance.now() - t) / 1000;
+    const show = (k) => (got[k] ? `${k} ${got[k].seconds.toFixed(2)} s` : "");
+    console.log(`round ${r + 1} ${s}: ${order.map(show).filter(Boolean).join(", ")}  (load ${loadavg()[0].toFixed(2)})`);
   }
-  t = performance.now();
-  db.close();
-  seconds += (performance.now() - t) / 1000;
-  inserts += (performance.now() - t) / 1000;
-  return { seconds, rows, parseBuild, inserts };
+  if (!flag("no-ceiling")) ceilings.push(ceiling());
 }
+if (!pgWhy) await dropSchema();
 
-const results = { ours: [], limit: [], rows: [], parseBuild: [], inserts: [] };
-let rss = 0;
-let counts;
-let rowCount = 0;
-for (let r = 0; r < runs; r++) {
-  const o = ours();
-  results.ours.push(o.seconds);
-  rss = Math.max(rss, o.maxRssKb * 1024);
-  counts = o.counts;
-  results.limit.push(await limit());
-  const s = sameRows();
-  results.rows.push(s.seconds);
-  results.parseBuild.push(s.parseBuild);
-  results.inserts.push(s.inserts);
-  rowCount = s.rows;
-}
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
-const line = (label, xs) => {
-  const m = median(xs);
-  const b = Math.min(...xs);
-  return `${label}: median ${m.toFixed(2)} s  ${fmt(dataTweets / m)} data tweets/s  ${(MB / m).toFixed(1)} MB/s   (best ${b.toFixed(2)} s, ${fmt(dataTweets / b)}/s)`;
-};
-console.log(line(`ours  (@ujr/plugin-tweet-tidier -> SQLite, full schema, ${counts.tweets} distinct tweets, ${counts.users} users)`, results.ours));
-console.log(line("limit (JSON.parse + bare prepared insert id/text/author)", results.limit));
-console.log(line(`same-rows floor (JSON.parse + plain INSERT of the same ${fmt(rowCount)} rows, one thread)`, results.rows));
-// Any loader that writes these rows through one SQLite connection needs the insert time on
-// one thread, whatever else runs in parallel: with parsing perfectly overlapped on a second
-// core, the wall time cannot drop below the larger of the two.
-const ceiling = Math.max(median(results.parseBuild), median(results.inserts));
-console.log(
-  `two-thread ceiling for these rows: ${fmt(dataTweets / ceiling)} data tweets/s (parse + build rows ${median(results.parseBuild).toFixed(2)} s on one core, inserts alone ${median(results.inserts).toFixed(2)} s on the other, perfectly overlapped); ours/ceiling: ${(ceiling / median(results.ours)).toFixed(2)}`,
-);
-console.log(
-  `ratio ours/limit: ${(median(results.limit) / median(results.ours)).toFixed(2)}, ours/same-rows floor: ${(median(results.rows) / median(results.ours)).toFixed(2)}  (target >= 42,000 data tweets/s; tidy_tweet ~4,200/s, 11 MB/s)`,
-);
-console.log(`peak RSS of our loader (child process, whole run): ${(rss / 1e6).toFixed(0)} MB; largest file ${(Math.max(...files.map((f) => statSync(f).size)) / 1e6).toFixed(1)} MB, total ${MB.toFixed(1)} MB`);
+const rssOf = (xs) => (xs.some((x) => Number.isNaN(x.rss)) ? "not measured" : `${(Math.max(...xs.map((x) => x.rss)) / 1e6).toFixed(0)} MB`);
+const secs = (xs) => xs.map((x) => x.seconds);
+const perRound = (a, b) => a.map((x, i) => b[i].seconds / x.seconds); // b / a per round
+
+console.log("");
+for (const s of shapes) {
+  const { sqlite, pg: pgr, anchor: an } = res[s];
+  console.log(`${s} (${SHAPES[s].label}, ${corpus[s].files.length} files, ${MB.toFixed(1)} MB):`);
+  const line = (label, xs) =>
+    `  ${label}: median ${median(secs(xs)).toFixed(2)} s (${secs(xs)
+      .map((x) => x.toFixed(2))
+      .join(", ")}), ${fmt(dataTweets / median(secs(xs)))} data tweets/s, ${(MB / median(secs(xs))).toFixed(1)} MB/s, peak RSS ${rssOf(xs)}`;
+  console.log(line("ujr run -> SQLite    ", sqlite));
+  if (pgr.length) console.log(line("ujr run -> PostgreSQL", pgr));
+  if (an.length) {
+    console.log(line(`tidy_tweet 0.4       `, an) + ` (writes ${fmt(an[0].rows)} rows in its tables)`);
+    console.log(`  ratio ujr SQLite / tidy_tweet: ${median(perRound(sqlite, an)).toFixed(2)}x (median of the rounds' ratios; target >= 2, stretch 3)`);
+    if (pgr.length) console.log(`  ratio ujr PostgreSQL / tidy_tweet: ${median(perRound(pgr, an)).toFixed(2)}x (target >= 2)`);
+  } else console.log(`  anchor not run: ${anchorWhy}`);
+  if (pgr.length) console.log(`  PostgreSQL / SQLite speed: ${median(perRound(pgr, sqlite)).toFixed(2)} (target >= 1)`);
+  console.log(`  distinct tweets: SQLite ${sqlite[0].tweets}${pgr.length ? `, PostgreSQL ${pgr[0].tweets}` : ""}${an.length ? `, tidy_tweet ${an[0].tweets}` : ""}`);
+}
+
+if (ceilings.length) {
+  const parse = median(ceilings.map((c) => c.parse));
+  const inserts = median(ceilings.map((c) => c.inserts));
+  const c0 = ceilings[0];
+  const rows = Object.values(c0.count).reduce((a, b) => a + b, 0);
+  const ceil = Math.max(parse, inserts);
+  console.log("");
+  console.log(
+    `two-thread ceiling for these rows: ${ceil.toFixed(2)} s, ${fmt(dataTweets / ceil)} data tweets/s (parse + build rows ${parse.toFixed(2)} s on one core, plain inserts of the same ${fmt(rows)} rows alone ${inserts.toFixed(2)} s on the other, perfectly overlapped; median of ${ceilings.length})`,
+  );
+  for (const s of shapes) {
+    const an = res[s].anchor;
+    const best = res[s].sqlite.map((x) => x.seconds);
+    const ours = median(best);
+    console.log(
+      `  ${s}: ujr SQLite reaches ${(ceil / ours).toFixed(2)} of the ceiling (the rest: process and worker start, discovery, hashing, commits and checkpoints)` +
+        (an.length ? `; tidy_tweet / ceiling = ${(median(secs(an)) / ceil).toFixed(2)}x: the most any single-writer loader of these rows could reach on this machine` : ""),
+    );
+  }
+  console.log("  insert cost per table (plain INSERT, one thread; first round):");
+  const order = Object.keys(c0.cost).sort((a, b) => c0.cost[b] - c0.cost[a]);
+  for (const t of order)
+    if (c0.count[t] > 0)
+      console.log(`    ${t.padEnd(20)} ${(c0.cost[t] / 1000).toFixed(3)} s  ${String(c0.count[t]).padStart(8)} rows  ${((c0.cost[t] * 1000) / c0.count[t]).toFixed(2)} us/row`);
+}
+
+// ---- a 50 MB single-line page ---------------------------------------------------------
+if (!flag("no-big-page")) {
+  const page = JSON.parse(lines[0]);
+  const bp = join(dir, "big-page");
+  mkdirSync(bp, { recursive: true });
+  const data = [];
+  const users = [];
+  const pageText = JSON.stringify({ data: page.data, includes: { users: page.includes?.users ?? [] } });
+  for (let k = 0, size = 0; size < 50.5e6; k++) {
+    const c = JSON.parse(pageText.replace(ID, (m) => `9${String(k).padStart(4, "0")}${m}`));
+    data.push(...c.data);
+    users.push(...c.includes.users);
+    size += pageText.length;
+  }
+  const text = JSON.stringify({ ...page, data, includes: { ...page.includes, users } });
+  writeFileSync(join(bp, "one-page.jsonl"), text + "\n");
+  corpus.bigPage = { folder: bp, files: [join(bp, "one-page.jsonl")] };
+  const db = join(dir, "big-page.sqlite");
+  const r = await timed(process.execPath, [cli, "run", writeConfig("bigPage", db), "--no-tty", "--no-watch"]);
+  let loaded = "";
+  if (r.code === 0) {
+    const d = new Database(db, { readonly: true });
+    loaded = `, ${d.prepare("SELECT count(*) AS n FROM tweets").get().n} tweets loaded`;
+    d.close();
+  }
+  console.log(
+    `\na ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB single-line page (${data.length} data tweets): ujr run -> SQLite exit ${r.code} in ${r.seconds.toFixed(2)} s, peak RSS ${Number.isNaN(r.rss) ? "not measured" : `${(r.rss / 1e6).toFixed(0)} MB`}${loaded}`,
+  );
+}
 console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
 if (!keep) rmSync(dir, { recursive: true, force: true });
+else console.log(`kept ${dir}`);
