@@ -1,8 +1,8 @@
-import { renameSync, utimesSync, writeFileSync, readFileSync, mkdirSync } from "node:fs";
+import { renameSync, utimesSync, writeFileSync, readFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger, type Task } from "@ujr/core";
-import { collectTasks, runJob } from "@ujr/core/testing";
+import { capturingLogger, collectTasks, runJob } from "@ujr/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALL_FIXTURES, FIXTURES, fixture, tempDir } from "./__fixtures__/helpers.js";
 import { TidyJob, resolveDatabase } from "./job.js";
@@ -60,6 +60,61 @@ describe("tidy job", () => {
     await store.close();
     // never two batches of one SQLite database at once
     expect(job.maxConcurrent).toBe(1);
+  });
+
+  it("once: a file of which nothing could be loaded fails the job (naming the file and why); a partly loaded one is a warning", async () => {
+    const dir = join(tmp.dir, "once-bad");
+    mkdirSync(join(dir, "raw"), { recursive: true });
+    const good = readFileSync(fixture("two_tweets.jsonl"), "utf8").trimEnd().split("\n");
+    writeFileSync(join(dir, "raw", "a-partial.jsonl"), [...good, "{truncated"].join("\n") + "\n");
+    writeFileSync(join(dir, "raw", "b-garbage.jsonl"), "not json\n{\"nor\":\"a page\"}\n");
+    writeFileSync(join(dir, "raw", "c-good.jsonl"), readFileSync(fixture("brexit.jsonl")));
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0 });
+    const { logger, logs } = capturingLogger("info");
+    const job = (await plugin.jobs.tidy!.create(config, { ...ctxFor("once-bad", dir), logger })) as TidyJob;
+    const res = await runJob(job, { resolveFrom: [pkgDir], concurrency: 2, logger: silentLogger() });
+    expect(res.failedJobs).toEqual(["once-bad"]);
+    const failure = logs.find((l) => l.code === "UJR_TIDY_NOTHING_LOADED");
+    expect(failure?.msg).toBe("tidy: nothing of the file could be loaded (none of its 2 line(s) could be loaded: see ingest_errors)");
+    expect(job.warnings).toBe(1);
+    expect(logs.find((l) => l.file === join(dir, "raw", "a-partial.jsonl"))?.msg).toBe(
+      "tidy: partly loaded: 1 bad line(s) recorded in ingest_errors",
+    );
+    // the good and the partial file are stored; the garbage file is recorded with its errors
+    const store = new SqliteTidyStore(join(dir, "state", "tidy.sqlite"));
+    expect((await store.query<{ status: string }>("SELECT status FROM source_files ORDER BY path")).map((r) => r.status)).toEqual([
+      "partial",
+      "partial",
+      "loaded",
+    ]);
+    await store.close();
+
+    // run again: the garbage file is already loaded, still with nothing loadable: still a failure
+    const again = (await plugin.jobs.tidy!.create(config, ctxFor("once-bad", dir))) as TidyJob;
+    const res2 = await runJob(again, { resolveFrom: [pkgDir], concurrency: 2, logger: silentLogger() });
+    expect(res2.failedJobs).toEqual(["once-bad"]);
+
+    // without the garbage file the job is done, the partial file a warning
+    rmSync(join(dir, "raw", "b-garbage.jsonl"));
+    const third = (await plugin.jobs.tidy!.create(config, ctxFor("once-bad", dir))) as TidyJob;
+    const res3 = await runJob(third, { resolveFrom: [pkgDir], concurrency: 2, logger: silentLogger() });
+    expect(res3.failedJobs).toEqual([]);
+  });
+
+  it("once: the JobFailed message names the files and why", async () => {
+    const dir = join(tmp.dir, "once-why");
+    mkdirSync(join(dir, "raw"), { recursive: true });
+    writeFileSync(join(dir, "raw", "utf16.jsonl"), Buffer.from(readFileSync(fixture("two_tweets.jsonl"), "utf8"), "utf16le"));
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0 });
+    const job = (await plugin.jobs.tidy!.create(config, ctxFor("once-why", dir))) as TidyJob;
+    const { tasks } = await collectTasks(job);
+    await runTask(job, tasks[0]!);
+    const batch = await collectTasks(job);
+    await runTask(job, batch.tasks[0]!);
+    const end = await collectTasks(job);
+    expect(end.failed?.message).toBe(
+      `1 raw file(s) could not be tidied: ${join(dir, "raw", "utf16.jsonl")} (none of its 1 line(s) could be loaded: see ingest_errors)`,
+    );
   });
 
   it("continuous: picks up new files as they appear, never reads one still being written", async () => {

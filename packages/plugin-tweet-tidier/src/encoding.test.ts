@@ -1,0 +1,84 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { capturingLogger } from "@ujr/core/testing";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fixture, tempDir } from "./__fixtures__/helpers.js";
+import { firstInvalidUtf8 } from "./read-raw.js";
+import { SqliteTidyStore } from "./store/sqlite.js";
+
+let dir: string;
+let cleanup: () => void;
+let store: SqliteTidyStore;
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  store = new SqliteTidyStore(join(dir, "tidy.sqlite"));
+});
+afterEach(async () => {
+  await store.close();
+  cleanup();
+});
+
+const pages = () => readFileSync(fixture("timeline-observatoryteam.jsonl"), "utf8").trimEnd().split("\n");
+
+describe("text encoding: decoded strictly, never replaced", () => {
+  it("a line with a Latin-1 byte is an ingest error naming the line and byte offsets; the other lines load; nothing is replaced", async () => {
+    const [a, b, c] = pages();
+    // page b with "é" written as the single Latin-1 byte 0xE9 inside a tweet text
+    const at = b!.indexOf('"text":"') + 8;
+    const bad = Buffer.concat([Buffer.from(b!.slice(0, at)), Buffer.from([0xe9]), Buffer.from(b!.slice(at))]);
+    const file = join(dir, "latin1.jsonl");
+    const head = Buffer.from(`${a}\n`);
+    writeFileSync(file, Buffer.concat([head, bad, Buffer.from(`\n${c}\n`)]));
+    const r = await store.ingestFile(file);
+    expect(r).toMatchObject({ status: "partial", pages: 2, errors: 1, nothingLoaded: false });
+    const errs = await store.query<{ line_no: number; code: string; message: string }>("SELECT line_no, code, message FROM ingest_errors");
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ line_no: 2, code: "UJR_TIDY_BAD_UTF8" });
+    const offset = Buffer.byteLength(b!.slice(0, at));
+    expect(errs[0]!.message).toContain(`line 2 is not valid UTF-8: byte 0xE9 at byte offset ${offset} of the line (byte ${head.length + offset} of the file)`);
+    expect(await store.count("tweets", "text LIKE '%' || char(65533) || '%'")).toBe(0);
+  });
+
+  it("a UTF-16 file gets a message that says it is UTF-16, and nothing of it loads", async () => {
+    for (const [name, bytes] of [
+      ["bom.jsonl", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${pages()[0]}\n`, "utf16le")])],
+      ["nobom.jsonl", Buffer.from(`${pages()[0]}\n`, "utf16le")],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, bytes);
+      const r = await store.ingestFile(file);
+      expect(r, name).toMatchObject({ status: "partial", pages: 0, errors: 1, nothingLoaded: true });
+    }
+    const errs = await store.query<{ code: string; message: string }>("SELECT code, message FROM ingest_errors ORDER BY id");
+    expect(errs.map((e) => e.code)).toEqual(["UJR_TIDY_UTF16", "UJR_TIDY_UTF16"]);
+    expect(errs[0]!.message).toContain("the file is UTF-16LE (byte-order mark), not UTF-8");
+    expect(errs[1]!.message).toContain("the file is UTF-16LE (NUL bytes between ASCII characters), not UTF-8");
+  });
+
+  it("finds the first invalid byte of overlong, surrogate and truncated sequences", () => {
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0xc0, 0x80]))).toBe(1); // overlong
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0x62, 0xed, 0xa0, 0x80]))).toBe(2); // a surrogate
+    expect(firstInvalidUtf8(Buffer.from([0xc3, 0xa9, 0xe2, 0x82]))).toBe(2); // truncated €
+    expect(firstInvalidUtf8(Buffer.from("é€😀", "utf8"))).toBe(9);
+  });
+});
+
+describe("bad lines: every one stored, the log not flooded", () => {
+  it("logs the first 5 bad lines of a file and one summary line; stores all with capped messages", async () => {
+    const good = pages()[0]!;
+    const bad = Array.from({ length: 40 }, (_, i) => `{"broken": ${"x".repeat(2000)} ${i}`);
+    const file = join(dir, "many-bad.jsonl");
+    writeFileSync(file, [good, ...bad].join("\n") + "\n");
+    const { logger, logs } = capturingLogger("info");
+    const r = await store.ingestFile(file, { logger });
+    expect(r).toMatchObject({ status: "partial", pages: 1, errors: 40 });
+    const skipped = logs.filter((l) => l.msg?.startsWith("tidy: line skipped"));
+    expect(skipped.map((l) => l.lineNo)).toEqual([2, 3, 4, 5, 6]);
+    const summary = logs.filter((l) => l.msg?.includes("bad lines in"));
+    expect(summary).toHaveLength(1);
+    expect(summary[0]!.msg).toBe(`tidy: 40 bad lines in ${file}; the first 5 were logged, all are in ingest_errors`);
+    const errs = await store.query<{ line_no: number; message: string }>("SELECT line_no, message FROM ingest_errors ORDER BY line_no");
+    expect(errs.map((e) => e.line_no)).toEqual(Array.from({ length: 40 }, (_, i) => i + 2));
+    expect(Math.max(...errs.map((e) => e.message.length))).toBeLessThanOrEqual(300);
+  });
+});
