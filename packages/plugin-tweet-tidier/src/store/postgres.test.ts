@@ -45,6 +45,28 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
     await lite.close();
   });
 
+  it("text with backslashes, tabs, CR and LF (and a literal \\N) is stored exactly, as on SQLite", async () => {
+    const s = pgSchema();
+    const st = new PostgresTidyStore(s.url);
+    const lite = new SqliteTidyStore(join(tmp.dir, "escapes.sqlite"));
+    try {
+      const page = JSON.parse(readFileSync(fixture("brexit.jsonl"), "utf8").split("\n")[0]!);
+      page.data[0].text = "a\\b\tc\r\nd \\N e\\\\";
+      page.data[1].text = "\\N";
+      const f = join(tmp.dir, "escapes.jsonl");
+      writeFileSync(f, JSON.stringify(page) + "\n");
+      await st.ingestFile(f);
+      await lite.ingestFile(f);
+      const m = "SELECT id, text FROM tweets ORDER BY id";
+      expect(await st.query(m)).toEqual(await lite.query(m));
+      expect((await st.query<{ text: string }>(m)).map((r) => r.text)).toContain("a\\b\tc\r\nd \\N e\\\\");
+    } finally {
+      await st.close();
+      await lite.close();
+      await s.drop();
+    }
+  });
+
   it("exact counts for timeline-observatoryteam.jsonl, idempotent, duplicate content skipped", async () => {
     const s = pgSchema();
     const st = new PostgresTidyStore(s.url);

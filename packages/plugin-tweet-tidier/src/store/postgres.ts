@@ -1,4 +1,7 @@
 import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { conflictClause, q } from "../ddl/common.js";
 import { postgresInsertSql } from "../ddl/postgres.js";
 import { TidyError } from "../errors.js";
@@ -17,7 +20,17 @@ export interface PostgresStoreOptions {
 }
 
 const MERGED_TABLES = [...PAGE_TABLES.filter((t) => t !== "api_errors"), "resolved_urls"] as const;
-const MAX_PARAMS = 30_000;
+/** Rows buffered in this process before they are copied to the staging tables. */
+const FLUSH_ROWS = 20_000;
+
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_ESCAPES: Record<string, string> = { "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+/** A value in COPY's text format (`\N` for NULL; backslash, newline, CR and tab escaped). */
+function copyValue(v: string | number | null): string {
+  if (v === null) return "\\N";
+  if (typeof v === "number") return String(v);
+  return COPY_SPECIAL.test(v) ? v.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch]!) : v;
+}
 
 function splitUrl(url: string): { connectionString: string; schema?: string } {
   try {
@@ -146,26 +159,23 @@ export class PostgresTidyStore implements TidyStore {
     const errSql = postgresInsertSql(table("api_errors"));
     const ingestErrSql = postgresInsertSql(table("ingest_errors"));
 
+    // rows go to the staging tables by COPY (text format): no SQL text or parameter list per row
     const flushTable = async (t: string, rows: Row[]) => {
-      const def = table(t);
-      const cols = [...insertColumns(def).map((x) => q(x.name)), '"_seq"'];
-      const per = Math.max(1, Math.floor(MAX_PARAMS / cols.length));
-      for (let i = 0; i < rows.length; i += per) {
-        const chunk = rows.slice(i, i + per);
-        const values: unknown[] = [];
-        const tuples: string[] = [];
-        for (const r of chunk) {
-          const ph: string[] = [];
-          for (const v of r) {
-            values.push(v);
-            ph.push(`$${values.length}`);
+      const cols = [...insertColumns(table(t)).map((x) => q(x.name)), '"_seq"'];
+      const copy = c.query(copyFrom(`COPY ${q(`stage_${t}`)} (${cols.join(", ")}) FROM STDIN`));
+      const chunks = function* () {
+        let buf = "";
+        for (const r of rows) {
+          for (let i = 0; i < r.length; i++) buf += copyValue(r[i]!) + "\t";
+          buf += `${++seq}\n`;
+          if (buf.length >= 1 << 16) {
+            yield buf;
+            buf = "";
           }
-          values.push(++seq);
-          ph.push(`$${values.length}`);
-          tuples.push(`(${ph.join(",")})`);
         }
-        await c.query(`INSERT INTO ${q(`stage_${t}`)} (${cols.join(",")}) VALUES ${tuples.join(",")}`, values);
-      }
+        if (buf.length > 0) yield buf;
+      };
+      await pipeline(Readable.from(chunks()), copy);
     };
     const flush = async () => {
       for (const t of MERGED_TABLES) {
@@ -221,11 +231,11 @@ export class PostgresTidyStore implements TidyStore {
         await c.query({ name: "tidy_page", text: pageSql, values: p.page });
         for (const e of p.rows.api_errors) await c.query({ name: "tidy_api_error", text: errSql, values: e });
         for (const t of PAGE_TABLES) if (t !== "api_errors") add(t, p.rows[t]);
-        if (buffered.n >= 5000) await flush();
+        if (buffered.n >= FLUSH_ROWS) await flush();
       },
       writeSidecar: async (row: Row) => {
         add("resolved_urls", [row]);
-        if (buffered.n >= 5000) await flush();
+        if (buffered.n >= FLUSH_ROWS) await flush();
       },
       writeIngestError: async (row: Row) => {
         await c.query({ name: "tidy_ingest_error", text: ingestErrSql, values: row });
