@@ -111,7 +111,7 @@ import json, os, sys, time
 t = time.monotonic()
 pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], dict(os.environ))
 _, status, ru = os.wait4(pid, 0)
-print(json.dumps({"seconds": time.monotonic() - t, "maxRssKb": ru.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}))
+print(json.dumps({"seconds": time.monotonic() - t, "maxRssKb": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "code": os.waitstatus_to_exitcode(status)}))
 `;
 const havePython = spawnSync(python, ["-c", "import os; os.posix_spawnp; os.wait4"], { stdio: "ignore" }).status === 0;
 if (!havePython) console.log(`note: ${python} not found: times are taken from this process and peak RSS is not measured`);
@@ -128,14 +128,14 @@ async function timed(cmd, args, env = {}, logFile) {
     const last = r.stdout.trimEnd().split("\n").pop();
     writeFileSync(out, r.stdout + r.stderr);
     const m = JSON.parse(last);
-    return { seconds: m.seconds, rss: m.maxRssKb * 1024, code: m.code, log: out };
+    return { seconds: m.seconds, rss: m.maxRssKb * 1024, cpu: m.cpu, code: m.code, log: out };
   }
   const t = performance.now();
   const code = await new Promise((resolve) => {
     const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "ignore"] });
     p.on("exit", (c) => resolve(c));
   });
-  return { seconds: (performance.now() - t) / 1000, rss: NaN, code, log: out };
+  return { seconds: (performance.now() - t) / 1000, rss: NaN, cpu: NaN, code, log: out };
 }
 
 // ---- ujr run ------------------------------------------------------------------------
@@ -199,11 +199,37 @@ const dropSchema = async () => {
     await c.end();
   }
 };
+/** CPU seconds used so far by the PostgreSQL server's processes, when it runs on this machine (Linux /proc); else NaN. */
+function serverCpu() {
+  let ticks = 0;
+  let found = false;
+  try {
+    for (const pid of readdirSync("/proc")) {
+      if (!/^\d+$/.test(pid)) continue;
+      let stat;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        continue;
+      }
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (comm !== "postgres") continue;
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]); // utime stime cutime cstime
+      found = true;
+    }
+  } catch {
+    return NaN;
+  }
+  return found ? ticks / 100 : NaN;
+}
 async function ujrPostgres(shape) {
   await dropSchema();
   const u = new URL(pgBase);
   u.searchParams.set("schema", pgSchema);
+  const before = serverCpu();
   const r = await timed(process.execPath, [cli, "run", writeConfig(shape, u.toString()), "--no-tty", "--no-watch"]);
+  r.serverCpu = serverCpu() - before;
   if (r.code !== 0) throw new Error(`ujr run (PostgreSQL, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
   const c = await pgClient();
   try {
@@ -339,6 +365,17 @@ for (const s of shapes) {
       .join(", ")}), ${fmt(dataTweets / median(secs(xs)))} data tweets/s, ${(MB / median(secs(xs))).toFixed(1)} MB/s, peak RSS ${rssOf(xs)}`;
   console.log(line("ujr run -> SQLite    ", sqlite));
   if (pgr.length) console.log(line("ujr run -> PostgreSQL", pgr));
+  // CPU: with 2 cores, no run can take less wall time than its CPU seconds / cores
+  const cpu = (xs) => median(xs.map((x) => x.cpu));
+  const cores = availableParallelism();
+  const cpuLine = [`ujr SQLite ${cpu(sqlite).toFixed(2)} s`];
+  if (pgr.length) {
+    const srv = median(pgr.map((x) => x.serverCpu));
+    cpuLine.push(`ujr PostgreSQL ${cpu(pgr).toFixed(2)} s + server ${Number.isNaN(srv) ? "not measured (not on this machine)" : `${srv.toFixed(2)} s`}`);
+    if (!Number.isNaN(srv)) cpuLine.push(`so PostgreSQL needs >= ${((cpu(pgr) + srv) / cores).toFixed(2)} s of wall time on ${cores} cores`);
+  }
+  if (an.length) cpuLine.push(`tidy_tweet ${cpu(an).toFixed(2)} s`);
+  console.log(`  CPU time (user + system, medians): ${cpuLine.join(", ")}`);
   if (an.length) {
     console.log(line(`tidy_tweet 0.4       `, an) + ` (writes ${fmt(an[0].rows)} rows in its tables)`);
     console.log(`  ratio ujr SQLite / tidy_tweet: ${median(perRound(sqlite, an)).toFixed(2)}x (median of the rounds' ratios; target >= 2, stretch 3)`);

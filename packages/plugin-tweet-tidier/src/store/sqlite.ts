@@ -48,6 +48,12 @@ export function migrateSqlite(db: Database.Database): number {
  */
 export const GROUP_COMMIT_BYTES = 32 << 20;
 
+/** The group commit size: GROUP_COMMIT_BYTES, or UJR_TIDY_GROUP_COMMIT_BYTES (bytes; 0: a commit per file). */
+function groupCommitBytes(): number {
+  const v = Number(process.env.UJR_TIDY_GROUP_COMMIT_BYTES);
+  return process.env.UJR_TIDY_GROUP_COMMIT_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : GROUP_COMMIT_BYTES;
+}
+
 export class SqliteTidyStore implements TidyStore {
   readonly backend = "sqlite" as const;
   readonly db: Database.Database;
@@ -112,9 +118,10 @@ export class SqliteTidyStore implements TidyStore {
     this.busy = true;
     try {
       const g = { open: false, bytes: 0 };
+      const every = groupCommitBytes();
       const db = this.db;
       const group: GroupCommit = {
-        due: () => g.bytes >= GROUP_COMMIT_BYTES,
+        due: () => g.bytes >= every,
         commit: async () => {
           if (g.open) db.exec("COMMIT");
           g.open = false;

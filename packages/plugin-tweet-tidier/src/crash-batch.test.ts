@@ -1,0 +1,214 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { fixture, pgSchema, postgresAvailable, tempDir } from "./__fixtures__/helpers.js";
+import { tables } from "./schema.js";
+import { SqliteTidyStore } from "./store/sqlite.js";
+
+// kill -9 of a running `ujr run` (its whole process group: the runner and its worker
+// processes) at a random point of a once tidy of many files, then a run to the end: no row
+// lost or duplicated, whatever was committed before the kill. Bounded in CI
+// (UJR_TIDY_CRASH_TRIALS, default 3 on SQLite and 2 on PostgreSQL); the seed is printed
+// (UJR_TIDY_CRASH_SEED replays a run).
+const pkgDir = fileURLToPath(new URL("..", import.meta.url));
+const child = fileURLToPath(new URL("./__fixtures__/run-config-child.mjs", import.meta.url));
+const built = existsSync(fileURLToPath(new URL("../dist/index.js", import.meta.url)));
+if (!built) console.warn("the tidier is not built: skipping the kill -9 batch test (run `pnpm build`; under CI=true it runs and fails).");
+const trials = Number(process.env.UJR_TIDY_CRASH_TRIALS ?? "3");
+const seed = Number(process.env.UJR_TIDY_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+console.log(`crash-batch test seed: ${seed} (UJR_TIDY_CRASH_SEED=${seed} replays it)`);
+
+/** mulberry32: a small seeded generator. */
+function random(s: number): () => number {
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const COUNTED = tables.map((t) => t.name).filter((n) => n !== "schema_migrations");
+
+/** 32 raw files of 1 to 4 pages, ids rewritten per file (distinct rows), one with a bad line. */
+function corpus(): string[] {
+  const base = ["timeline-observatoryteam.jsonl", "withheld.jsonl", "brexit.jsonl"].flatMap((f) =>
+    readFileSync(fixture(f), "utf8").trimEnd().split("\n").filter((l) => l.endsWith("}")),
+  );
+  const dir = join(tmp.dir, "raw");
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (let k = 0; k < 32; k++) {
+    const lines = base.slice(0, 1 + (k % 4)).map((l) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${String(k).padStart(3, "0")}${m}`));
+    if (k === 5) lines.splice(1, 0, '{"truncated": ');
+    const p = join(dir, `${String(k).padStart(2, "0")}.jsonl`);
+    writeFileSync(p, lines.join("\n") + "\n");
+    files.push(p);
+  }
+  return files;
+}
+
+function config(name: string, database: string, isolation: "process" | "thread"): string {
+  const p = join(tmp.dir, `${name}.yaml`);
+  writeFileSync(
+    p,
+    [
+      "runner:",
+      `  isolation: ${isolation}`,
+      "jobs:",
+      "  tidy:",
+      `    plugin: ${JSON.stringify(pkgDir)}`,
+      "    type: tidy",
+      "    config:",
+      `      inputs: [${JSON.stringify(join(tmp.dir, "raw"))}]`,
+      `      database: ${JSON.stringify(database)}`,
+      "      mode: once",
+      "      settleTime: 0",
+      "",
+    ].join("\n"),
+  );
+  return p;
+}
+
+/**
+ * Runs the config; with `killAt`, SIGKILLs the process group when the killAt-th file was
+ * loaded (in its open transaction, as a worker logs it); with `killAtWrite`, at the
+ * killAtWrite-th write to the SQLite database's WAL (`walOf`) that this process is told of.
+ */
+function run(
+  cfg: string,
+  killAt?: number,
+  wal?: { walOf: string; killAtWrite?: number },
+): Promise<{ code: number | null; signal: string | null; loaded: number; walWrites: number }> {
+  return new Promise((resolve, reject) => {
+    let walWrites = 0;
+    const watcher = wal
+      ? watch(dirname(wal.walOf), (_event, name) => {
+          if (name !== `${basename(wal.walOf)}-wal`) return;
+          if (++walWrites === wal.killAtWrite) process.kill(-proc.pid!, "SIGKILL");
+        })
+      : undefined;
+    // small group commits, so that a kill finds some files committed and some not
+    const proc = spawn(process.execPath, [child, cfg], {
+      detached: true,
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, UJR_TIDY_GROUP_COMMIT_BYTES: String(400_000) },
+    });
+    let loaded = 0;
+    let buf = "";
+    proc.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf("\n")) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.includes('"msg":"tidy: file loaded"') && ++loaded === killAt) process.kill(-proc.pid!, "SIGKILL");
+      }
+    });
+    proc.on("error", reject);
+    proc.on("exit", (code, signal) => {
+      watcher?.close();
+      resolve({ code, signal, loaded, walWrites });
+    });
+  });
+}
+
+async function sqliteCounts(db: string): Promise<Record<string, number>> {
+  const d = new Database(db, { readonly: true });
+  try {
+    expect(d.pragma("integrity_check", { simple: true })).toBe("ok");
+    return Object.fromEntries(COUNTED.map((t) => [t, (d.prepare(`SELECT count(*) AS n FROM "${t}"`).get() as { n: number }).n]));
+  } finally {
+    d.close();
+  }
+}
+
+describe.skipIf(!built && process.env.CI !== "true")("kill -9 of ujr run in the middle of a batch", () => {
+  const files = corpus();
+
+  it(`SQLite: no lost or duplicated rows after ${trials} kills at random points (seed ${seed})`, { timeout: 240_000 }, async () => {
+    const ref = new SqliteTidyStore(join(tmp.dir, "ref.sqlite"));
+    await ref.ingestFiles(files, { parseInWorker: false });
+    await ref.close();
+    const want = await sqliteCounts(join(tmp.dir, "ref.sqlite"));
+    // how many WAL writes this process sees in a whole run: the kill points are drawn among them
+    const whole = await run(config("whole", join(tmp.dir, "whole.sqlite"), "thread"), undefined, { walOf: join(tmp.dir, "whole.sqlite") });
+    expect(whole.code).toBe(0);
+    expect(await sqliteCounts(join(tmp.dir, "whole.sqlite"))).toEqual(want);
+    const rnd = random(seed);
+    for (let t = 0; t < trials; t++) {
+      let db = "";
+      let cfg = "";
+      let killAt = 1 + Math.floor(rnd() * whole.walWrites * 0.9);
+      // the watcher may be told of fewer writes than in the calibration run (events coalesce
+      // under load): a run that ended before its kill point is done again, killed sooner
+      for (let again = 0; ; again++, killAt = Math.max(1, Math.floor(killAt / 2))) {
+        db = join(tmp.dir, `trial-${t}-${again}.sqlite`);
+        cfg = config(`trial-${t}-${again}`, db, t % 2 === 0 ? "process" : "thread");
+        const killed = await run(cfg, undefined, { walOf: db, killAtWrite: killAt });
+        if (killed.signal === "SIGKILL") break;
+        expect(again, `trial ${t}: never killed (last kill point: WAL write ${killAt})`).toBeLessThan(6);
+      }
+      const mid = await sqliteCounts(db);
+      console.log(`trial ${t}: killed at WAL write ${killAt} of ~${whole.walWrites}: ${mid.source_files} of ${files.length} files were committed`);
+      // what was committed is whole files: as many pages as those files have in the reference
+      expect(mid.source_files, `trial ${t}`).toBeLessThan(files.length);
+      const finished = await run(cfg);
+      expect(finished.code, `trial ${t}`).toBe(0);
+      expect(await sqliteCounts(db), `trial ${t} (killed at WAL write ${killAt}, ${mid.source_files} files committed)`).toEqual(want);
+    }
+  });
+
+  it(`PostgreSQL: no lost or duplicated rows after kills at random points (seed ${seed})`, { timeout: 240_000 }, async (ctx) => {
+    if (!(await postgresAvailable())) return ctx.skip();
+    const rnd = random(seed + 1);
+    const ref = pgSchema();
+    const counts = async (schema: string) => {
+      const c = new pg.Client({ connectionString: ref.url.replace(/\?.*$/, "") });
+      await c.connect();
+      try {
+        const out: Record<string, number> = {};
+        for (const t of COUNTED) out[t] = Number((await c.query(`SELECT count(*) AS n FROM "${schema}"."${t}"`)).rows[0].n);
+        return out;
+      } finally {
+        await c.end();
+      }
+    };
+    try {
+      expect((await run(config("pg-ref", ref.url, "thread"))).code).toBe(0);
+      const want = await counts(ref.schema);
+      expect(want.source_files).toBe(files.length);
+      for (let t = 0; t < Math.max(1, Math.min(trials, 2)); t++) {
+        let killAt = 1 + Math.floor(rnd() * (files.length / 2));
+        // a worker's log lines may reach this process late (process isolation): a run that
+        // ended before its kill point is done again on a fresh schema, killed sooner
+        for (let again = 0; ; again++, killAt = Math.max(1, Math.floor(killAt / 2))) {
+          const s = pgSchema();
+          try {
+            const cfg = config(`pg-trial-${t}-${again}`, s.url, t % 2 === 0 ? "process" : "thread");
+            const killed = await run(cfg, killAt);
+            if (killed.signal !== "SIGKILL") {
+              expect(again, `trial ${t}: never killed`).toBeLessThan(6);
+              continue;
+            }
+            const mid = await counts(s.schema);
+            console.log(`PostgreSQL trial ${t}: killed after ${killAt} files loaded: ${mid.source_files} of ${files.length} files were committed`);
+            expect((await run(cfg)).code).toBe(0);
+            expect(await counts(s.schema), `trial ${t} (killed after ${killAt} files)`).toEqual(want);
+            break;
+          } finally {
+            await s.drop();
+          }
+        }
+      }
+    } finally {
+      await ref.drop();
+    }
+  });
+});
