@@ -33,6 +33,13 @@ export interface GroupCommit {
   abort(): Promise<void>;
 }
 
+/** A store's group commit size, or UJR_TIDY_GROUP_COMMIT_BYTES (bytes; 0: a commit per file). */
+export function groupCommitBytes(dflt: number): number {
+  const raw = process.env.UJR_TIDY_GROUP_COMMIT_BYTES;
+  const v = Number(raw);
+  return raw !== undefined && raw !== "" && Number.isFinite(v) && v >= 0 ? v : dflt;
+}
+
 /**
  * Loads files in order, each atomically (`loadOne`), and goes on after a file that
  * fails; an abort stops the batch. With a parse worker (`opts.parseInWorker`, or

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
-import { ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
+import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
@@ -47,12 +47,6 @@ export function migrateSqlite(db: Database.Database): number {
  * small file (measured: ~8 ms a commit for a 0.5 MB file, ~0.3 ms a file when grouped).
  */
 export const GROUP_COMMIT_BYTES = 32 << 20;
-
-/** The group commit size: GROUP_COMMIT_BYTES, or UJR_TIDY_GROUP_COMMIT_BYTES (bytes; 0: a commit per file). */
-function groupCommitBytes(): number {
-  const v = Number(process.env.UJR_TIDY_GROUP_COMMIT_BYTES);
-  return process.env.UJR_TIDY_GROUP_COMMIT_BYTES !== undefined && Number.isFinite(v) && v >= 0 ? v : GROUP_COMMIT_BYTES;
-}
 
 export class SqliteTidyStore implements TidyStore {
   readonly backend = "sqlite" as const;
@@ -118,7 +112,7 @@ export class SqliteTidyStore implements TidyStore {
     this.busy = true;
     try {
       const g = { open: false, bytes: 0 };
-      const every = groupCommitBytes();
+      const every = groupCommitBytes(GROUP_COMMIT_BYTES);
       const db = this.db;
       const group: GroupCommit = {
         due: () => g.bytes >= every,
