@@ -80,8 +80,20 @@ export async function ingestAll(
       await group.commit();
     } catch (e) {
       await group.abort().catch(() => {});
-      for (const o of uncommitted) (o.error = e), delete o.result;
       if (isAbort(e, opts.signal)) throw e;
+      // the group's commit (or a merge) failed: each of its files again, alone, so that
+      // one bad file does not take the others with it
+      for (const o of uncommitted) {
+        try {
+          o.result = await loadOne(localFeed(o.path));
+          await group.commit();
+        } catch (e2) {
+          await group.abort().catch(() => {});
+          if (isAbort(e2, opts.signal)) throw e2;
+          o.error = e2;
+          delete o.result;
+        }
+      }
     }
     const done = uncommitted;
     uncommitted = [];

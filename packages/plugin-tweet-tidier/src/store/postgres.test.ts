@@ -67,6 +67,45 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
     }
   });
 
+  it.each([
+    ["in the middle of the file (rows sent inside its savepoint, with the earlier file's)", 10],
+    ["at the group's merge (the files are tried again one by one)", 0],
+  ])("a file that fails in a shared transaction, %s, fails alone: the files before and after it stay whole", async (_, badAt) => {
+    const brexit = ["brexit.jsonl", "timeline-observatoryteam.jsonl"].flatMap((f) => readFileSync(fixture(f), "utf8").trimEnd().split("\n"));
+    const ids = (k: number, l: string) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`);
+    const a = join(tmp.dir, "group-a.jsonl");
+    const b = join(tmp.dir, "group-b.jsonl");
+    const c = join(tmp.dir, "group-c.jsonl");
+    writeFileSync(a, ids(1, brexit[0]!) + "\n");
+    // b: enough rows that some are sent (with a's) before its bad page, which PostgreSQL refuses (a NUL in a text)
+    const bad = JSON.parse(ids(2, brexit[1]!));
+    bad.data[0].text = "nul \u0000 here";
+    const pagesB = Array.from({ length: 30 }, (_, i) => (i === badAt ? JSON.stringify(bad) : ids(300 + i, brexit[i % brexit.length]!)));
+    writeFileSync(b, pagesB.join("\n") + "\n");
+    writeFileSync(c, ids(4, brexit[2]!) + "\n");
+    const s1 = pgSchema();
+    const s2 = pgSchema();
+    const grouped = new PostgresTidyStore(s1.url);
+    const ref = new PostgresTidyStore(s2.url);
+    try {
+      const out = await grouped.ingestFiles([a, b, c]);
+      expect(Object.fromEntries(out.map((o) => [o.path, o.result?.status ?? (o.error as Error).message.slice(0, 40)]))).toEqual({
+        [a]: "loaded",
+        [b]: expect.stringContaining("invalid byte sequence"),
+        [c]: "loaded",
+      });
+      await ref.ingestFiles([a, c]);
+      for (const t of TABLES.filter((x) => x !== "source_files" && x !== "ingest_errors")) expect(await grouped.count(t), t).toBe(await ref.count(t));
+      expect(await grouped.count("tweets")).toBeGreaterThan(150);
+      expect((await grouped.query<{ path: string }>("SELECT path FROM source_files ORDER BY path")).map((r) => r.path)).toEqual([a, c]);
+    } finally {
+      await grouped.close();
+      await ref.close();
+      await s1.drop();
+      await s2.drop();
+    }
+  });
+
   it("exact counts for timeline-observatoryteam.jsonl, idempotent, duplicate content skipped", async () => {
     const s = pgSchema();
     const st = new PostgresTidyStore(s.url);

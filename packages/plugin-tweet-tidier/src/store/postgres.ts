@@ -131,39 +131,27 @@ export class PostgresTidyStore implements TidyStore {
 
   /**
    * One connection for the batch. Files share a transaction until they hold
-   * GROUP_COMMIT_BYTES (each file is all or nothing by its savepoint): a commit is a WAL
-   * flush. A file that hits a deadlock or serialization failure is rolled back to its
-   * savepoint, the files before it are committed (releasing their locks, so that the other
-   * loader can go on), and it is tried again (up to 5 times).
+   * PG_GROUP_COMMIT_BYTES, and their rows are merged once for the group, at its commit:
+   * per file only its savepoint and its `source_files` row cost a round trip. Each file is
+   * still all or nothing (its savepoint; its rows not yet sent are dropped). A group whose
+   * merge or commit fails (a deadlock, say) is rolled back as a whole: its files are
+   * reported failed and the job tries them again.
    */
   async ingestFiles(paths: readonly string[], opts: IngestOptions = {}, onFile?: (o: FileOutcome) => void): Promise<FileOutcome[]> {
     await this.migrate();
     const client = await this.connect();
-    const g = { open: false, bytes: 0 };
+    const g = new PgGroup(client);
     const every = groupCommitBytes(PG_GROUP_COMMIT_BYTES);
-    const group: GroupCommit = {
-      due: () => g.bytes >= every,
-      commit: async () => {
-        if (g.open) await client.query("COMMIT");
-        g.open = false;
-        g.bytes = 0;
-      },
-      abort: async () => {
-        if (g.open) await client.query("ROLLBACK");
-        g.open = false;
-        g.bytes = 0;
-      },
-    };
+    const group: GroupCommit = { due: () => g.bytes >= every, commit: () => g.commit(), abort: () => g.abort() };
     try {
       await this.ensureStaging(client);
       const loadOne = async (feed: FileFeed): Promise<IngestResult> => {
         for (let attempt = 1; ; attempt++) {
           try {
-            return await ingestWith(this.txn(client, g), attempt === 1 ? feed : localFeed(feed.path), opts);
+            return await ingestWith(g.txn(), attempt === 1 ? feed : localFeed(feed.path), opts);
           } catch (e) {
             if (isRetryable(e) && attempt < 5) {
               opts.logger?.warn({ path: feed.path, attempt }, "tidy: transaction conflict, retrying the file");
-              await group.commit();
               continue;
             }
             throw e;
@@ -181,141 +169,6 @@ export class PostgresTidyStore implements TidyStore {
     for (const t of MERGED_TABLES)
       await c.query(`CREATE TEMP TABLE IF NOT EXISTS ${q(`stage_${t}`)} (LIKE ${q(t)}, "_seq" bigint) ON COMMIT DELETE ROWS`);
     this.staged.add(c);
-  }
-
-  private txn(c: pg.PoolClient, g: { open: boolean; bytes: number }): FileTxn {
-    let seq = 0;
-    let open = false;
-    let bytes = 0;
-    const buffers = new Map<string, Row[]>();
-    const buffered = { n: 0 };
-    /** Staging tables that got rows of this file. */
-    const staged = new Set<string>();
-    /** Upsert tables: how often each key occurs in this file (the merge needs that many rounds). */
-    const keyCounts = new Map<string, Map<string, number>>();
-    const rounds = new Map<string, number>();
-    const ingestErrSql = postgresInsertSql(table("ingest_errors"));
-
-    // rows go by COPY (text format): no SQL text or parameter list per row; log tables
-    // straight to their table, merged tables to their staging table
-    const copyRows = async (t: string, rows: Row[]) => {
-      const direct = DIRECT_TABLES.has(t);
-      const cols = insertColumns(table(t)).map((x) => q(x.name));
-      if (!direct) cols.push('"_seq"');
-      const copy = c.query(copyFrom(`COPY ${q(direct ? t : `stage_${t}`)} (${cols.join(", ")}) FROM STDIN`));
-      const chunks = function* () {
-        let buf = "";
-        for (const r of rows) {
-          for (let i = 0; i < r.length; i++) buf += (i === 0 ? "" : "\t") + copyValue(r[i]!);
-          buf += direct ? "\n" : `\t${++seq}\n`;
-          if (buf.length >= 1 << 16) {
-            yield buf;
-            buf = "";
-          }
-        }
-        if (buf.length > 0) yield buf;
-      };
-      await pipeline(Readable.from(chunks()), copy);
-      if (!direct) staged.add(t);
-    };
-    const flush = async () => {
-      for (const [t, rows] of buffers) if (rows.length) await copyRows(t, rows);
-      buffers.clear();
-      buffered.n = 0;
-    };
-    const add = (t: string, rows: Row[]) => {
-      if (rows.length === 0) return;
-      let b = buffers.get(t);
-      if (!b) buffers.set(t, (b = []));
-      for (const r of rows) b.push(r);
-      buffered.n += rows.length;
-      const keyCols = UPSERT_KEYS.get(t);
-      if (keyCols) {
-        let m = keyCounts.get(t);
-        if (!m) keyCounts.set(t, (m = new Map()));
-        for (const r of rows) {
-          const k = keyCols.length === 1 ? String(r[keyCols[0]!]) : keyCols.map((i) => r[i]).join("\u0000");
-          const n = (m.get(k) ?? 0) + 1;
-          m.set(k, n);
-          if (n > (rounds.get(t) ?? 1)) rounds.set(t, n);
-        }
-      }
-    };
-    const merge = async (def: TableDef) => {
-      const cols = insertColumns(def).map((x) => q(x.name));
-      const pk = def.primaryKey.map(q).join(", ");
-      const st = q(`stage_${def.name}`);
-      const tail = conflictClause("postgres", def);
-      const k = def.kind === "ignore" ? 1 : (rounds.get(def.name) ?? 1);
-      // one statement may not update a row twice: a key seen k times in the file is merged in k rounds, in file order
-      if (k === 1) await c.query(`INSERT INTO ${q(def.name)} (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM ${st} ORDER BY ${pk} ${tail}`);
-      else
-        for (let i = 1; i <= k; i++) {
-          await c.query(
-            `INSERT INTO ${q(def.name)} (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM (SELECT *, row_number() OVER (PARTITION BY ${pk} ORDER BY "_seq") AS "_rn" FROM ${st}) s WHERE "_rn" = $1 ORDER BY ${pk} ${tail}`,
-            [i],
-          );
-        }
-    };
-
-    return {
-      claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
-        if (!g.open) {
-          await c.query("BEGIN");
-          g.open = true;
-        }
-        await c.query('SAVEPOINT "tidy_file"');
-        open = true;
-        bytes = size;
-        const r = await c.query(
-          'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES ($1, $2, $3, $4, \'partial\', now()) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"',
-          [path, sha256, size, kind],
-        );
-        if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
-        const ex = await c.query(
-          'SELECT "id", "path", "status", ("ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0) AS "nothing" FROM "source_files" WHERE "sha256" = $1',
-          [sha256],
-        );
-        const row = ex.rows[0];
-        return { fileId: Number(row.id), existing: { path: row.path, status: row.status, nothingLoaded: row.nothing === true } };
-      },
-      writePage: async (p: ParsedPage) => {
-        add("pages", [p.page]);
-        for (const t of PAGE_TABLES) add(t, p.rows[t]);
-        if (buffered.n >= FLUSH_ROWS) await flush();
-      },
-      writeSidecar: async (row: Row) => {
-        add("resolved_urls", [row]);
-        if (buffered.n >= FLUSH_ROWS) await flush();
-      },
-      writeIngestError: async (row: Row) => {
-        await c.query({ name: "tidy_ingest_error", text: ingestErrSql, values: row });
-      },
-      commit: async (fileId, status, st: FileStats) => {
-        await flush();
-        // a fixed table order: concurrent loaders take row locks in the same order
-        for (const t of MERGED_TABLES) if (staged.has(t)) await merge(table(t));
-        if (staged.has("resolved_urls"))
-          for (const col of ["url", "expanded_url"])
-            await c.query(
-              `UPDATE "urls" u SET "final_url" = r."final_url" FROM "stage_resolved_urls" r WHERE u.${q(col)} = r."url" AND u."final_url" IS NULL AND r."final_url" IS NOT NULL`,
-            );
-        await c.query(
-          'UPDATE "source_files" SET "status" = $1, "lines" = $2, "pages" = $3, "data_tweets" = $4, "included_tweets" = $5, "users" = $6, "resolved_urls" = $7, "api_errors" = $8, "ingest_errors" = $9, "loaded_at" = now() WHERE "id" = $10',
-          [status, st.lines, st.pages, st.dataTweets, st.includedTweets, st.users, st.resolvedUrls, st.apiErrors, st.ingestErrors, fileId],
-        );
-        // the staging tables empty themselves at COMMIT; files of one group empty them here
-        // (DELETE, not TRUNCATE: a TRUNCATE makes new files for each table, ~25 ms a file measured)
-        if (staged.size > 0) await c.query([...staged].map((t) => `DELETE FROM ${q(`stage_${t}`)}`).join("; "));
-        await c.query('RELEASE SAVEPOINT "tidy_file"');
-        open = false;
-        g.bytes += bytes;
-      },
-      rollback: async () => {
-        if (open) await c.query('ROLLBACK TO SAVEPOINT "tidy_file"; RELEASE SAVEPOINT "tidy_file"');
-        open = false;
-      },
-    };
   }
 
   private sql(s: string): string {
@@ -337,5 +190,208 @@ export class PostgresTidyStore implements TidyStore {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+/**
+ * The open transaction of a batch's files on one connection: rows buffered here, sent by
+ * COPY (log tables straight to their table, the others to staging tables), and merged into
+ * the tables once for the group, at its commit.
+ */
+class PgGroup {
+  open = false;
+  bytes = 0;
+  private seq = 0;
+  private readonly buffers = new Map<string, Row[]>();
+  private buffered = 0;
+  /** Staging tables holding rows of this group. */
+  private readonly staged = new Set<string>();
+  /** Upsert tables: how often each key occurs in the group (the merge needs that many rounds). */
+  private readonly keyCounts = new Map<string, Map<string, number>>();
+  private readonly rounds = new Map<string, number>();
+  /** The current file: buffer lengths at its start, and earlier files' rows sent during it. */
+  private inFile = false;
+  private readonly mark = new Map<string, number>();
+  private readonly carried = new Map<string, Row[]>();
+  private readonly ingestErrSql = postgresInsertSql(table("ingest_errors"));
+
+  constructor(private readonly c: pg.PoolClient) {}
+
+  private add(t: string, rows: Row[]): void {
+    if (rows.length === 0) return;
+    let b = this.buffers.get(t);
+    if (!b) this.buffers.set(t, (b = []));
+    for (const r of rows) b.push(r);
+    this.buffered += rows.length;
+    const keyCols = UPSERT_KEYS.get(t);
+    if (keyCols) {
+      let m = this.keyCounts.get(t);
+      if (!m) this.keyCounts.set(t, (m = new Map()));
+      for (const r of rows) {
+        const k = keyCols.length === 1 ? String(r[keyCols[0]!]) : keyCols.map((i) => r[i]).join("\u0000");
+        const n = (m.get(k) ?? 0) + 1;
+        m.set(k, n);
+        if (n > (this.rounds.get(t) ?? 1)) this.rounds.set(t, n);
+      }
+    }
+  }
+
+  /** Sends the buffered rows. Earlier files' rows sent inside the current file's savepoint are kept, to send again should it roll back. */
+  private async flush(): Promise<void> {
+    for (const [t, rows] of this.buffers) {
+      if (rows.length === 0) continue;
+      const m = this.inFile ? (this.mark.get(t) ?? 0) : 0;
+      if (m > 0) {
+        const c = this.carried.get(t) ?? [];
+        for (let i = 0; i < m; i++) c.push(rows[i]!);
+        this.carried.set(t, c);
+        this.mark.set(t, 0);
+      }
+      await this.copyRows(t, rows);
+    }
+    this.buffers.clear();
+    this.buffered = 0;
+  }
+
+  // COPY in text format: no SQL text or parameter list per row
+  private async copyRows(t: string, rows: Row[]): Promise<void> {
+    const direct = DIRECT_TABLES.has(t);
+    const cols = insertColumns(table(t)).map((x) => q(x.name));
+    if (!direct) cols.push('"_seq"');
+    const copy = this.c.query(copyFrom(`COPY ${q(direct ? t : `stage_${t}`)} (${cols.join(", ")}) FROM STDIN`));
+    const self = this;
+    const chunks = function* () {
+      let buf = "";
+      for (const r of rows) {
+        for (let i = 0; i < r.length; i++) buf += (i === 0 ? "" : "\t") + copyValue(r[i]!);
+        buf += direct ? "\n" : `\t${++self.seq}\n`;
+        if (buf.length >= 1 << 16) {
+          yield buf;
+          buf = "";
+        }
+      }
+      if (buf.length > 0) yield buf;
+    };
+    await pipeline(Readable.from(chunks()), copy);
+    if (!direct) this.staged.add(t);
+  }
+
+  private async merge(def: TableDef): Promise<void> {
+    const c = this.c;
+    const cols = insertColumns(def).map((x) => q(x.name));
+    const pk = def.primaryKey.map(q).join(", ");
+    const st = q(`stage_${def.name}`);
+    const tail = conflictClause("postgres", def);
+    const k = def.kind === "ignore" ? 1 : (this.rounds.get(def.name) ?? 1);
+    // one statement may not update a row twice: a key seen k times is merged in k rounds, in
+    // the order observed; ignore tables: the first observation wins
+    if (k === 1) await c.query(`INSERT INTO ${q(def.name)} (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM ${st} ORDER BY ${pk}, "_seq" ${tail}`);
+    else
+      for (let i = 1; i <= k; i++) {
+        await c.query(
+          `INSERT INTO ${q(def.name)} (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM (SELECT *, row_number() OVER (PARTITION BY ${pk} ORDER BY "_seq") AS "_rn" FROM ${st}) s WHERE "_rn" = $1 ORDER BY ${pk} ${tail}`,
+          [i],
+        );
+      }
+  }
+
+  private reset(): void {
+    this.open = false;
+    this.bytes = 0;
+    this.buffers.clear();
+    this.buffered = 0;
+    this.staged.clear();
+    this.keyCounts.clear();
+    this.rounds.clear();
+    this.inFile = false;
+    this.mark.clear();
+    this.carried.clear();
+  }
+
+  /** Merges the group's rows (a fixed table order, each sorted by key: concurrent loaders lock rows in the same order) and commits. */
+  async commit(): Promise<void> {
+    if (!this.open) return;
+    await this.flush();
+    for (const t of MERGED_TABLES) if (this.staged.has(t)) await this.merge(table(t));
+    if (this.staged.has("resolved_urls"))
+      for (const col of ["url", "expanded_url"])
+        await this.c.query(
+          `UPDATE "urls" u SET "final_url" = r."final_url" FROM "stage_resolved_urls" r WHERE u.${q(col)} = r."url" AND u."final_url" IS NULL AND r."final_url" IS NOT NULL`,
+        );
+    await this.c.query("COMMIT"); // the staging tables empty themselves (ON COMMIT DELETE ROWS)
+    this.reset();
+  }
+
+  async abort(): Promise<void> {
+    if (this.open) await this.c.query("ROLLBACK");
+    this.reset();
+  }
+
+  /** One file's part of the group: a savepoint, its source_files row, its rows buffered. */
+  txn(): FileTxn {
+    const c = this.c;
+    let open = false;
+    let bytes = 0;
+    return {
+      claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
+        if (!this.open) {
+          await c.query("BEGIN");
+          this.open = true;
+        }
+        await c.query('SAVEPOINT "tidy_file"');
+        open = true;
+        bytes = size;
+        this.inFile = true;
+        this.mark.clear();
+        for (const [t, rows] of this.buffers) this.mark.set(t, rows.length);
+        this.carried.clear();
+        const r = await c.query(
+          'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES ($1, $2, $3, $4, \'partial\', now()) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"',
+          [path, sha256, size, kind],
+        );
+        if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
+        const ex = await c.query(
+          'SELECT "id", "path", "status", ("ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0) AS "nothing" FROM "source_files" WHERE "sha256" = $1',
+          [sha256],
+        );
+        const row = ex.rows[0];
+        return { fileId: Number(row.id), existing: { path: row.path, status: row.status, nothingLoaded: row.nothing === true } };
+      },
+      writePage: async (p: ParsedPage) => {
+        this.add("pages", [p.page]);
+        for (const t of PAGE_TABLES) this.add(t, p.rows[t]);
+        if (this.buffered >= FLUSH_ROWS) await this.flush();
+      },
+      writeSidecar: async (row: Row) => {
+        this.add("resolved_urls", [row]);
+        if (this.buffered >= FLUSH_ROWS) await this.flush();
+      },
+      writeIngestError: async (row: Row) => {
+        await c.query({ name: "tidy_ingest_error", text: this.ingestErrSql, values: row });
+      },
+      commit: async (fileId, status, st: FileStats) => {
+        await c.query(
+          'UPDATE "source_files" SET "status" = $1, "lines" = $2, "pages" = $3, "data_tweets" = $4, "included_tweets" = $5, "users" = $6, "resolved_urls" = $7, "api_errors" = $8, "ingest_errors" = $9, "loaded_at" = now() WHERE "id" = $10',
+          [status, st.lines, st.pages, st.dataTweets, st.includedTweets, st.users, st.resolvedUrls, st.apiErrors, st.ingestErrors, fileId],
+        );
+        await c.query('RELEASE SAVEPOINT "tidy_file"');
+        open = false;
+        this.inFile = false;
+        this.carried.clear();
+        this.bytes += bytes;
+      },
+      rollback: async () => {
+        if (!open) return;
+        open = false;
+        this.inFile = false;
+        // drop the file's rows not sent yet; what was sent inside its savepoint is rolled
+        // back, so earlier files' rows sent during it are buffered again
+        for (const [t, rows] of this.buffers) rows.length = Math.min(rows.length, this.mark.get(t) ?? 0);
+        for (const [t, rows] of this.carried) this.buffers.set(t, [...rows, ...(this.buffers.get(t) ?? [])]);
+        this.buffered = [...this.buffers.values()].reduce((a, r) => a + r.length, 0);
+        this.carried.clear();
+        await c.query('ROLLBACK TO SAVEPOINT "tidy_file"; RELEASE SAVEPOINT "tidy_file"');
+      },
+    };
   }
 }
