@@ -385,6 +385,20 @@ for (const s of shapes) {
   console.log(`  distinct tweets: SQLite ${sqlite[0].tweets}${pgr.length ? `, PostgreSQL ${pgr[0].tweets}` : ""}${an.length ? `, tidy_tweet ${an[0].tweets}` : ""}`);
 }
 
+if (res.small && res.big) {
+  // the same bytes in many files and in few: what a file costs above its bytes
+  const perFile = (k) => {
+    const d = res.small[k].map((x, i) => (x.seconds - res.big[k][i].seconds) / (corpus.small.files.length - corpus.big.files.length));
+    return `${(median(d) * 1000).toFixed(1)} ms`;
+  };
+  console.log(
+    `\nper-file cost above the bytes ((small - big) / extra files, median of the rounds): ujr SQLite ${perFile("sqlite")}` +
+      (res.small.pg.length ? `, ujr PostgreSQL ${perFile("pg")}` : "") +
+      (res.small.anchor.length ? `, tidy_tweet ${perFile("anchor")}` : "") +
+      " (target <= 2 ms for ujr)",
+  );
+}
+
 if (ceilings.length) {
   const parse = median(ceilings.map((c) => c.parse));
   const inserts = median(ceilings.map((c) => c.inserts));
