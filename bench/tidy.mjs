@@ -371,7 +371,7 @@ for (const s of shapes) {
   const cpuLine = [`ujr SQLite ${cpu(sqlite).toFixed(2)} s`];
   if (pgr.length) {
     const srv = median(pgr.map((x) => x.serverCpu));
-    cpuLine.push(`ujr PostgreSQL ${cpu(pgr).toFixed(2)} s + server ${Number.isNaN(srv) ? "not measured (not on this machine)" : `${srv.toFixed(2)} s`}`);
+    cpuLine.push(`ujr PostgreSQL ${cpu(pgr).toFixed(2)} s + server ${Number.isNaN(srv) ? "not measured (not on this machine)" : `${srv.toFixed(2)} s (every postgres process of this machine: other clients included)`}`);
     if (!Number.isNaN(srv)) cpuLine.push(`so PostgreSQL needs >= ${((cpu(pgr) + srv) / cores).toFixed(2)} s of wall time on ${cores} cores`);
   }
   if (an.length) cpuLine.push(`tidy_tweet ${cpu(an).toFixed(2)} s`);
