@@ -731,7 +731,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const pending = state.pending;
     let started = 0;
     if (!pending) return { started };
-    while (started < limit && this.executor.capacity() > 0) {
+    // A listener of task:started may stop the runner in the middle of this loop.
+    while (started < limit && this.executor.capacity() > 0 && this.#phase === "running") {
       let step: IteratorResult<Task>;
       try {
         step = pending.next();
