@@ -129,7 +129,7 @@ describe("ujr run", () => {
     expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8")).toContain(token);
   });
 
-  it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 0", async () => {
+  it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 130", async () => {
     project = projectOutsideWorkspace();
     project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: process\njobs:\n${countJob("slow", "{ count: 3, delayMs: 1500 }")}`);
     const { child, exited } = spawnCli(["run", "--no-watch"]);
@@ -137,7 +137,8 @@ describe("ujr run", () => {
     await vi.waitFor(() => expect(existsSync(started)).toBe(true), { timeout: 15_000, interval: 20 });
     child.kill("SIGTERM");
     const { code, stdout } = await exited;
-    expect(code).toBe(0);
+    expect(code).toBe(130);
+    expect(stdout).toContain("run ended (exit code 130): slow: stopped");
     expect(readFileSync(join(project.dir, "data/slow/lines.txt"), "utf8").trim().split("\n")).toHaveLength(1);
     expect(stdout).toContain("received SIGTERM: no new tasks");
   }, 30_000);
@@ -156,7 +157,7 @@ describe("ujr run", () => {
     expect(existsSync(join(project.dir, "data/slow/lines.txt"))).toBe(false);
   }, 30_000);
 
-  it("exits 1 when a task failed for good", async () => {
+  it("exits 0 when a task failed but its job recovered and ended done: a warning, said per job in the last line", async () => {
     project = projectOutsideWorkspace();
     project.write("broken.js", `import { definePlugin, defineJobType, defineTask, JobDone, z } from "@ujr/core";
 export const fail = defineTask({ module: import.meta.url, name: "fail", run: () => { throw new Error("no luck"); } });
@@ -164,7 +165,21 @@ export default definePlugin({ name: "broken", apiVersion: 1, jobs: { once: defin
 `);
     project.write("ujr.config.yaml", `jobs:\n  b:\n    plugin: ./broken.js\n    type: once\n`);
     const { code, stdout } = await spawnCli(["run", "--no-watch"]).exited;
-    expect(code).toBe(1);
+    expect(code).toBe(0);
     expect(stdout).toContain("no luck");
+    const last = JSON.parse(stdout.trim().split("\n").at(-1)!) as { level: number; msg: string; exitCode: number };
+    expect(last).toMatchObject({ level: 40, exitCode: 0, msg: "run ended (exit code 0): b: done, 0 task(s) done (1 task(s) failed and were recovered: warnings)" });
+  });
+
+  it("exits 1 when a job failed (JobFailed), and the last line says which and why", async () => {
+    project = projectOutsideWorkspace();
+    project.write("failing.js", `import { definePlugin, defineJobType, JobFailed, z } from "@ujr/core";
+export default definePlugin({ name: "failing", apiVersion: 1, jobs: { once: defineJobType({ config: z.object({}), create: (c, ctx) => ({ name: ctx.name, getRunnableTasks() { throw new JobFailed("the credential was rejected"); } }) }) } });
+`);
+    project.write("ujr.config.yaml", `jobs:\n  f:\n    plugin: ./failing.js\n    type: once\n`);
+    const { code, stdout } = await spawnCli(["run", "--no-watch"]).exited;
+    expect(code).toBe(1);
+    const last = JSON.parse(stdout.trim().split("\n").at(-1)!) as { level: number; msg: string; exitCode: number };
+    expect(last).toMatchObject({ level: 50, exitCode: 1, msg: "run ended (exit code 1): f: failed, 0 task(s) done: the credential was rejected" });
   });
 });

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
 import { checkLogLevel, DEFAULT_CONFIG, parse, UsageError } from "../args.js";
-import { exitCodeForRun } from "../exit-codes.js";
+import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
 import type { Output } from "../output.js";
 
@@ -91,12 +91,19 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     });
   }
   let view: LiveView | undefined;
+  let summary: string | undefined;
   try {
     if (live) view = startLiveView({ stream: stdout, alsoCapture: stderr?.isTTY ? [stderr] : [], snapshot: () => runner.snapshot() });
     const result = await runner.run();
-    return exitCodeForRun(result);
+    const exitCode = exitCodeForRun(result);
+    // The last line says, per job, what happened, and the exit code that follows from it.
+    const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.failedTasks > 0) ? "warn" : "info") : "error";
+    const outcomes = describeJobOutcomes(result);
+    logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${outcomes.join("; ") || "no jobs"}`);
+    summary = [`ujr run ended, exit code ${exitCode}`, ...outcomes.map((line) => `  ${line}`)].join("\n");
+    return exitCode;
   } finally {
-    view?.stop();
+    view?.stop(summary);
     await server?.close();
   }
 }
