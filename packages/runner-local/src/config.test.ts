@@ -87,6 +87,24 @@ describe("loadConfigFile", () => {
     );
   });
 
+  it("a plugin whose exports lack the subpath of its task module: ERR_PACKAGE_PATH_NOT_EXPORTED, the package and the fix, before anything runs", async () => {
+    project = projectOutsideWorkspace();
+    const pkg = "node_modules/@acme/no-tasks-export";
+    project.write(`${pkg}/package.json`, JSON.stringify({ name: "@acme/no-tasks-export", type: "module", exports: { ".": "./index.js" } }));
+    project.write(`${pkg}/tasks.js`, 'import { defineTask } from "@ujr/core";\nexport const work = defineTask({ module: "@acme/no-tasks-export/tasks", name: "work", run: () => 1 });\n');
+    project.write(
+      `${pkg}/index.js`,
+      'import { definePlugin, defineJobType, z } from "@ujr/core";\nimport { work } from "./tasks.js";\nexport default definePlugin({ name: "@acme/no-tasks-export", apiVersion: 1, jobs: { go: defineJobType({ config: z.object({}), tasks: [work], create: (c, ctx) => ({ name: ctx.name, getRunnableTasks: () => [work.with({})] }) }) } });\n',
+    );
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/no-tasks-export"\n    type: go\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.code).toBe("UJR_CONFIG_INVALID");
+    expect(error.issues[0]).toMatchObject({ code: "UJR_TASK_MODULE_NOT_EXPORTED", path: "jobs.a.type", line: 4 });
+    expect(error.issues[0]!.message).toBe(
+      `Task module "@acme/no-tasks-export/tasks" cannot be imported: package "@acme/no-tasks-export" (${project.dir}/${pkg}/package.json) is installed, but its "exports" has no "./tasks" (ERR_PACKAGE_PATH_NOT_EXPORTED). Add it to the package's exports, e.g. "exports": { ".": "./dist/index.js", "./tasks": "./dist/tasks.js" }, rebuild and reinstall the plugin.`,
+    );
+  });
+
   it("unknown keys get the known key they are close to", async () => {
     const error = await loadError(`runner:\n  wokrers: 2\njobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    maxTaskPerJob: 2\n    config: { count: 1, lable: x }\n`);
     expect(error.issues.map(({ path, message, line }) => ({ path, message, line }))).toEqual([

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve as resolveEsm } from "import-meta-resolve";
-import { closeNames, findPackageDir, isPlugin, PLUGIN_API_VERSION, splitPackageSpecifier, ujrError, type Plugin } from "@ujr/core";
+import { closeNames, findPackageDir, isPlugin, isTaskDefinition, type TaskDefinition, PLUGIN_API_VERSION, splitPackageSpecifier, ujrError, type Plugin } from "@ujr/core";
 
 export interface LoadedPlugin {
   specifier: string;
@@ -11,6 +11,8 @@ export interface LoadedPlugin {
   /** The folder its task modules resolve from (its entry module's folder). */
   folder: string;
   plugin: Plugin;
+  /** Task definitions its entry module exports (checked to resolve before anything runs). */
+  tasks: TaskDefinition[];
 }
 
 /** Which command installs a package in `folder`: the package manager its lockfile shows. */
@@ -140,5 +142,6 @@ export async function loadPlugin(specifier: string, configDir: string, where: { 
       expected: String(PLUGIN_API_VERSION),
     });
   }
-  return { specifier, url, folder: dirname(fileURLToPath(url)), plugin: candidate };
+  const tasks = Object.values(namespace).filter((value): value is TaskDefinition => isTaskDefinition(value));
+  return { specifier, url, folder: dirname(fileURLToPath(url)), plugin: candidate, tasks };
 }

@@ -7,6 +7,7 @@ import {
   isPlugin,
   isUjrError,
   PLUGIN_API_VERSION,
+  resolveTaskModule,
   strippedKeys,
   ujrError,
   zodIssues,
@@ -104,6 +105,11 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
         issues.push(...configIssues);
         continue;
       }
+      const taskIssue = checkTaskModules(jobType, plugin, [dir, plugin.folder], `jobs.${name}.type`);
+      if (taskIssue) {
+        issues.push(taskIssue);
+        continue;
+      }
       const settings: JobSettings = {
         maxTasksPerJob: job.maxTasksPerJob,
         taskTimeout: job.taskTimeout ?? runner.taskTimeout,
@@ -136,7 +142,25 @@ function pluginFromObject(plugin: Plugin, dir: string, where: { path: string; fi
     throw ujrError("UJR_PLUGIN_API_VERSION", { plugin: specifier, path: where.path, actual: String(plugin.apiVersion), expected: String(PLUGIN_API_VERSION) });
   }
   const folder = findPackageDir(plugin.name, dir) ?? dir;
-  return { specifier, url: `${pathToFileURL(folder).href}/`, folder, plugin };
+  return { specifier, url: `${pathToFileURL(folder).href}/`, folder, plugin, tasks: [] };
+}
+
+/**
+ * Resolves the task modules a job type declares (and its plugin's entry exports) from the
+ * folders its tasks will resolve from: a package whose `exports` hides the subpath, or a
+ * module that is not installed, is bad input found before any task runs.
+ */
+function checkTaskModules(jobType: JobType, plugin: LoadedPlugin, folders: string[], path: string): ConfigIssue | undefined {
+  const modules = new Set([...(jobType.tasks ?? []), ...plugin.tasks].map((task) => task.ref.module));
+  const from = folders.map((folder) => `${pathToFileURL(folder).href}/`);
+  for (const module of modules) {
+    try {
+      resolveTaskModule(module, from);
+    } catch (error) {
+      return issueFromError(error, path);
+    }
+  }
+  return undefined;
 }
 
 export function issueFromError(error: unknown, path: string): ConfigIssue {
