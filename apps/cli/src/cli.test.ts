@@ -35,9 +35,11 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
   const cases: Array<[string, string | undefined, RegExp]> = [
     ["missing config file", undefined, /UJR_CONFIG_NOT_FOUND\nConfig file not found: .*ujr\.config\.yaml\. Create it/],
     ["YAML syntax error", "jobs:\n  a: [oops\n", /UJR_CONFIG_YAML\n.*ujr\.config\.yaml:\d+:\d+: YAML syntax error/],
-    ["unknown key", "runner:\n  wrokers: 2\n", /ujr\.config\.yaml:2:3 runner: unknown key\(s\) "wrokers"/],
+    ["unknown key", "runner:\n  wrokers: 2\n", /ujr\.config\.yaml:2:3 runner\.wrokers: unknown key "wrokers"\. Did you mean "workers"\?/],
     ["wrong type", "runner:\n  workers: lots\n", /ujr\.config\.yaml:2:12 runner\.workers: Invalid input: expected number, received string/],
     ["unknown plugin", `jobs:\n  a:\n    plugin: "@acme/nope"\n    type: count\n`, /Plugin "@acme\/nope" was not found\.[\s\S]*install it there: cd .* && npm install @acme\/nope/],
+    ["plugin name one typo from an installed one", `jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixtur"\n    type: count\n`, /Plugin "@acme\/ujr-plugin-fixtur" was not found\.[\s\S]*did you mean "@acme\/ujr-plugin-fixture" \(installed in .*node_modules\)\? Fix the name in .*ujr\.config\.yaml\.$/],
+    ["a job whose create() throws", `jobs:\n${countJob("fine", "{ count: 1 }")}  b:\n    plugin: ./create-throws.js\n    type: t\n`, /UJR_JOB_CREATE_FAILED\nJob "b" could not be created: the database folder \/nonexistent is not writable$/],
     ["plugin that is not a ujr plugin", `jobs:\n  a:\n    plugin: ./not-a-plugin.js\n    type: count\n`, /is not a ujr plugin: its default export must be made with definePlugin\(\)/],
     ["apiVersion mismatch", `jobs:\n  a:\n    plugin: ./future.js\n    type: count\n`, /built for ujr plugin API v2, but this runner speaks v1/],
     ["unknown job type", `jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: tally\n`, /has no job type "tally" \(at jobs\.a\.type\)\. Known job types: count\./],
@@ -48,6 +50,10 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
       project = projectOutsideWorkspace();
       project.write("not-a-plugin.js", "export default { name: 'x' };\n");
       project.write("future.js", 'import { definePlugin } from "@ujr/core";\nexport default definePlugin({ name: "future", apiVersion: 2, jobs: {} });\n');
+      project.write(
+        "create-throws.js",
+        'import { definePlugin, defineJobType, z } from "@ujr/core";\nexport default definePlugin({ name: "create-throws", apiVersion: 1, jobs: { t: defineJobType({ config: z.object({}), create: () => { throw new Error("the database folder /nonexistent is not writable"); } }) } });\n',
+      );
       const file = yaml === undefined ? join(project.dir, "ujr.config.yaml") : project.write("ujr.config.yaml", yaml);
       for (const command of ["validate", "run"]) {
         const result = await cli([command, file]);
@@ -55,8 +61,43 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
         expect(result.err).toMatch(expected);
         expect(result.err).not.toMatch(/\n\s+at /);
       }
+      // Bad input is found before any task runs: no job made its state or wrote anything.
+      expect(existsSync(join(project.dir, "data", "fine", "lines.txt"))).toBe(false);
     });
   }
+
+  it("every flag is checked: a bad number is refused with its name, exit 2, before anything runs", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}`);
+    const cases: Array<[string[], string]> = [
+      [["run", file, "--workers", "abc"], '--workers must be a positive whole number (the pool size) (got "abc")'],
+      [["run", file, "--workers", "0"], '--workers must be a positive whole number (the pool size) (got "0")'],
+      [["run", file, "--workers", "1.5"], '--workers must be a positive whole number (the pool size) (got "1.5")'],
+      [["run", file, "--status-port", "http"], '--status-port must be a port number from 0 to 65535 (got "http")'],
+      [["run", file, "--status-port", "70000"], '--status-port must be a port number from 0 to 65535 (got "70000")'],
+      [["run", file, "--log-level", "loud"], '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+      [["run", file, "--job", "nope"], 'job "nope" is not in this file (its jobs: a)'],
+      [["run", file, "other.yaml"], 'Unexpected argument(s) "other.yaml". Usage: ujr run [config] [options]'],
+      [["validate", file, "extra"], 'Unexpected argument(s) "extra". Usage: ujr validate [config] [--no-create]'],
+      [["plugins", file, "extra"], 'Unexpected argument(s) "extra". Usage: ujr plugins [config] [--json]'],
+      [["schema", file, "--out", ""], "--out needs a file name"],
+      [["status", "--timeout", "soon"], '--timeout must be a positive whole number of milliseconds (got "soon")'],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await cli(argv);
+      expect({ argv, code: result.code }).toEqual({ argv, code: 2 });
+      expect(result.err).toContain(message);
+    }
+    expect(existsSync(join(project.dir, "data"))).toBe(false);
+  });
+
+  it("ujr run --workers abc exits 2 at once instead of hanging (process)", async () => {
+    project = projectOutsideWorkspace();
+    project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}`);
+    const { code, stderr } = await spawnCli(["run", "--workers", "abc"]).exited;
+    expect(code).toBe(2);
+    expect(stderr).toBe('ujr: UJR_CLI_USAGE\n--workers must be a positive whole number (the pool size) (got "abc")\n');
+  });
 
   it("unknown command and unknown option", async () => {
     expect(await cli(["frobnicate"])).toMatchObject({ code: 2, err: expect.stringContaining('Unknown command "frobnicate"') });
@@ -88,10 +129,23 @@ describe("the shipped example configs", () => {
 });
 
 describe("ujr validate and plugins", () => {
-  it("validate lists the jobs of a good file", async () => {
+  it("validate lists the jobs of a good file, after creating each job in a temporary state folder", async () => {
     project = projectOutsideWorkspace();
     const file = project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 2 }")}`);
     expect(await cli(["validate", file])).toMatchObject({ code: 0, out: expect.stringContaining("valid (1 job)\n  a: @acme/ujr-plugin-fixture count") });
+    // Nothing is written where the run keeps its state.
+    expect(existsSync(join(project.dir, "data"))).toBe(false);
+  });
+
+  it("validate --no-create skips create()", async () => {
+    project = projectOutsideWorkspace();
+    project.write(
+      "create-throws.js",
+      'import { definePlugin, defineJobType, z } from "@ujr/core";\nexport default definePlugin({ name: "create-throws", apiVersion: 1, jobs: { t: defineJobType({ config: z.object({}), create: () => { throw new Error("no"); } }) } });\n',
+    );
+    const file = project.write("ujr.config.yaml", `jobs:\n  b:\n    plugin: ./create-throws.js\n    type: t\n`);
+    expect(await cli(["validate", file, "--no-create"])).toMatchObject({ code: 0 });
+    expect(await cli(["validate", file])).toMatchObject({ code: 2, err: expect.stringContaining('Job "b" could not be created: no') });
   });
 
   it("plugins shows a config's plugins with each job type's config as JSON Schema", async () => {

@@ -3,16 +3,21 @@ import { isDuration, parseDuration } from "./duration.js";
 import { knownKeysAt } from "./config-keys.js";
 import { didYouMean } from "./suggest.js";
 
+/** The longest delay Node's timers can wait (about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerLimit = { message: `at most ${MAX_TIMER_MS} ms (about 24 days): the longest delay a timer can wait` };
+
 const duration = z
   .union([z.number().nonnegative(), z.string().refine(isDuration, { message: 'a duration such as "500ms", "30s", "5m", "2h"' })])
-  .transform((value) => parseDuration(value));
+  .transform((value) => parseDuration(value))
+  .pipe(z.number().max(MAX_TIMER_MS, timerLimit));
 
 export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 export const retrySchema = z.strictObject({
   attempts: z.number().int().min(1).describe("Tries in all, the first included (1: no retry)."),
-  baseMs: z.number().int().nonnegative().optional(),
-  maxMs: z.number().int().nonnegative().optional(),
+  baseMs: z.number().int().nonnegative().max(MAX_TIMER_MS, timerLimit).optional(),
+  maxMs: z.number().int().nonnegative().max(MAX_TIMER_MS, timerLimit).optional(),
   factor: z.number().min(1).optional(),
   jitter: z.number().min(0).max(1).optional(),
 });

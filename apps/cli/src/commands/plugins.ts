@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { jobConfigJsonSchema, toTaskFailure } from "@ujr/core";
 import { loadConfigFile, loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
-import { parse } from "../args.js";
+import { checkPositionals, parse } from "../args.js";
 import type { Output } from "../output.js";
 
 export const pluginsHelp = `ujr plugins [config] [--json]
@@ -37,6 +37,7 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
     output.out(pluginsHelp);
     return 0;
   }
+  checkPositionals(positionals, 1, "ujr plugins [config] [--json]");
   const plugins: LoadedPlugin[] = [];
   const problems: string[] = [];
   if (positionals[0]) {
