@@ -164,8 +164,17 @@ describe("ujr validate and plugins", () => {
     const { exited } = spawnCli(["plugins"]);
     const { code, stdout } = await exited;
     expect(code).toBe(0);
-    expect(stdout).toContain("@acme/ujr-plugin-fixture (plugin API v1)");
-    expect(stdout).toContain('job type "count"');
+    expect(stdout).toContain("@acme/ujr-plugin-fixture@1.0.0 (plugin API v1)");
+    expect(stdout).toContain('job type "count": Appends `count` labelled lines to a file in the job\'s state folder.');
+    expect(stdout).toContain(
+      [
+        "    key      type          default  required  description",
+        "    count    integer >= 1  -        yes",
+        '    label    string        "line"   no',
+        "    forever  boolean       false    no",
+        "    delayMs  integer >= 0  0        no",
+      ].join("\n"),
+    );
   });
 });
 
