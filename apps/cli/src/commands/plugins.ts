@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { jobConfigJsonSchema, toTaskFailure } from "@ujr/core";
-import { loadConfigFile, loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
+import { loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
 import { checkPositionals, parse } from "../args.js";
 import type { Output } from "../output.js";
 import { configRows, renderTable } from "../schema-table.js";
+import { pluginsNamedIn } from "./schema.js";
 
 export const pluginsHelp = `ujr plugins [config] [--json]
   With a config: the plugins it names. Without: every ujr plugin installed here (packages in
@@ -58,9 +59,16 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
   const plugins: LoadedPlugin[] = [];
   const problems: string[] = [];
   if (positionals[0]) {
-    const config = await loadConfigFile(resolve(positionals[0]));
-    const seen = new Set<string>();
-    for (const job of config.jobs) if (!seen.has(job.plugin.url)) (seen.add(job.plugin.url), plugins.push(job.plugin));
+    // Read leniently: listing what a config's plugins offer needs neither its environment
+    // variables nor its other settings to be right.
+    const file = resolve(positionals[0]);
+    for (const { specifier, path } of pluginsNamedIn(file)) {
+      try {
+        plugins.push(await loadPlugin(specifier, dirname(file), { path, file }));
+      } catch (error) {
+        problems.push(`${specifier}: ${toTaskFailure(error).message}`);
+      }
+    }
   } else {
     const folder = process.cwd();
     for (const name of findInstalledPlugins(folder)) {

@@ -121,7 +121,7 @@ export function buildConfigJsonSchema(plugins: SchemaPlugin[]): JsonSchema {
 }
 
 /** The plugin specifiers a config's jobs name, read leniently (the file may have other mistakes). */
-function pluginsNamedIn(file: string): Array<{ specifier: string; path: string }> {
+export function pluginsNamedIn(file: string): Array<{ specifier: string; path: string }> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
