@@ -11,6 +11,8 @@ interface ErrorSpec {
   message: string;
   /** Process exit code when this error ends a CLI command. */
   exitCode: 1 | 2;
+  /** false: retrying cannot help (bad input, a 401...), so the runner does not retry the task. */
+  retryable?: boolean;
 }
 
 export const errorCatalogue = {
@@ -118,6 +120,7 @@ export class CatalogueError<Code extends string = string> extends Error {
     this.code = code;
     this.exitCode = spec.exitCode;
     this.params = params;
+    if (spec.retryable !== undefined) this.retryable = spec.retryable;
   }
 }
 
