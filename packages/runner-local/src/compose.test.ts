@@ -16,6 +16,15 @@ afterEach(() => {
   cleanups.splice(0).forEach((cleanup) => cleanup());
 });
 
+/** The error a promise rejects with (failing the test if it resolves). */
+const rejection = (promise: Promise<unknown>): Promise<Error> =>
+  promise.then(
+    () => {
+      throw new Error("expected createRunner to reject");
+    },
+    (error: unknown) => error as Error,
+  );
+
 const lines = (dir: string, job: string) => readFileSync(join(dir, "data", job, "lines.txt"), "utf8").trim().split("\n").sort();
 
 describe("createRunner", () => {
@@ -89,7 +98,7 @@ describe("createRunner", () => {
         badType: { plugin: "@acme/ujr-plugin-fixture", type: "cuont" },
         badConfig: { plugin: "@acme/ujr-plugin-fixture", type: "count", config: { count: "3" } },
       },
-    }).catch((e: unknown) => e as Error);
+    }).then(() => new Error("expected a rejection"), (e: unknown) => e as Error);
     expect(jobsOnly.message).toContain("createRunner() options has 3 problem(s):");
     expect(jobsOnly.message).toContain('jobs.typo.plugin: Plugin "@acme/ujr-plugin-fixtrue" was not found.');
     expect(jobsOnly.message).toContain('did you mean "@acme/ujr-plugin-fixture"');
@@ -124,7 +133,7 @@ describe("createRunner", () => {
   });
 
   it("a plugin object that is not a plugin is reported at its path", async () => {
-    const error = await createRunner({ baseDir: tmpdir(), jobs: { a: { plugin: { name: "x" } as never, type: "t" } } }).catch((e: unknown) => e as Error);
+    const error = await rejection(createRunner({ baseDir: tmpdir(), jobs: { a: { plugin: { name: "x" } as never, type: "t" } } }));
     expect(error.message).toContain('jobs.a.plugin: Package "x" (asked for by jobs.a.plugin) is not a ujr plugin');
   });
 });
