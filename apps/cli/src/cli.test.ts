@@ -68,7 +68,7 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
 
   it("every flag is checked: a bad number is refused with its name, exit 2, before anything runs", async () => {
     project = projectOutsideWorkspace();
-    const file = project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}`);
+    const file = project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}${countJob("off", "{ count: 1 }")}    enabled: false\n`);
     const cases: Array<[string[], string]> = [
       [["run", file, "--workers", "abc"], '--workers must be a positive whole number (the pool size) (got "abc")'],
       [["run", file, "--workers", "0"], '--workers must be a positive whole number (the pool size) (got "0")'],
@@ -76,7 +76,9 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
       [["run", file, "--status-port", "http"], '--status-port must be a port number from 0 to 65535 (got "http")'],
       [["run", file, "--status-port", "70000"], '--status-port must be a port number from 0 to 65535 (got "70000")'],
       [["run", file, "--log-level", "loud"], '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
-      [["run", file, "--job", "nope"], 'job "nope" is not in this file (its jobs: a)'],
+      [["run", file, "--job", "nope"], 'job "nope" is not in this file (its jobs: a, off).'],
+      [["run", file, "--job", "b"], 'job "b" is not in this file (its jobs: a, off). Did you mean "a"?'],
+      [["run", file, "--job", "off"], 'job "off" is disabled in this file (enabled: false); enable it to run it'],
       [["run", file, "other.yaml"], 'Unexpected argument(s) "other.yaml". Usage: ujr run [config] [options]'],
       [["validate", file, "extra"], 'Unexpected argument(s) "extra". Usage: ujr validate [config] [--no-create]'],
       [["plugins", file, "extra"], 'Unexpected argument(s) "extra". Usage: ujr plugins [config] [--json]'],
@@ -135,6 +137,26 @@ describe("ujr validate and plugins", () => {
     expect(await cli(["validate", file])).toMatchObject({ code: 0, out: expect.stringContaining("valid (1 job)\n  a: @acme/ujr-plugin-fixture count") });
     // Nothing is written where the run keeps its state.
     expect(existsSync(join(project.dir, "data"))).toBe(false);
+  });
+
+  it("validate catches a task module the plugin's exports hide, even when the job type does not declare its tasks", async () => {
+    // A process of its own: under vitest the plugin and the runner would get two copies of @ujr/core.
+    project = projectOutsideWorkspace();
+    const pkg = "node_modules/@acme/undeclared";
+    project.write(`${pkg}/package.json`, JSON.stringify({ name: "@acme/undeclared", type: "module", exports: { ".": "./index.js" } }));
+    project.write(`${pkg}/tasks.js`, 'import { defineTask } from "@ujr/core";\nexport const work = defineTask({ module: "@acme/undeclared/tasks", name: "work", run: () => 1 });\n');
+    project.write(
+      `${pkg}/index.js`,
+      'import { definePlugin, defineJobType, z } from "@ujr/core";\nimport { work } from "./tasks.js";\nexport default definePlugin({ name: "@acme/undeclared", apiVersion: 1, jobs: { go: defineJobType({ config: z.object({}), create: (c, ctx) => ({ name: ctx.name, getRunnableTasks: () => [work.with({})] }) }) } });\n',
+    );
+    project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/undeclared"\n    type: go\n`);
+    for (const command of ["validate", "run"]) {
+      const { code, stderr } = await spawnCli([command]).exited;
+      expect(code).toBe(2);
+      expect(stderr).toContain(
+        `ujr.config.yaml:4:11 jobs.a.type: Task module "@acme/undeclared/tasks" cannot be imported: package "@acme/undeclared" (${project.dir}/${pkg}/package.json) is installed, but its "exports" has no "./tasks" (ERR_PACKAGE_PATH_NOT_EXPORTED).`,
+      );
+    }
   });
 
   it("validate --no-create skips create()", async () => {

@@ -1,6 +1,6 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { createLogger, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
+import { createLogger, didYouMean, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
 import { createJobs, createJobsOrThrow } from "./config/create-job.js";
 import { localRunnerOptions } from "./config/runner-options.js";
 import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
@@ -51,14 +51,15 @@ export class ConfigFileRunner extends LocalJobsRunner {
     this.#watch = options.watch ?? true;
     this.#env = options.env;
     this.#only = options.only ? new Set(options.only) : undefined;
-    const unknown = options.only?.filter((name) => !config.jobs.some((job) => job.name === name)) ?? [];
-    if (unknown.length > 0) {
-      throw ujrError("UJR_CONFIG_INVALID", {
-        file: config.file,
-        count: unknown.length,
-        list: unknown.map((name) => `  - job "${name}" is not in this file (its jobs: ${config.jobs.map((job) => job.name).join(", ") || "none"})`).join("\n"),
-      });
-    }
+    // A name that matches nothing (or a disabled job) would run nothing and exit 0: refuse it.
+    const problems = (options.only ?? []).flatMap((name) => {
+      const job = config.jobs.find((candidate) => candidate.name === name);
+      const names = config.jobs.map((candidate) => candidate.name);
+      if (!job) return [`  - job "${name}" is not in this file (its jobs: ${names.join(", ") || "none"}).${didYouMean(name, names)}`];
+      if (!job.enabled) return [`  - job "${name}" is disabled in this file (enabled: false); enable it to run it`];
+      return [];
+    });
+    if (problems.length > 0) throw ujrError("UJR_CONFIG_INVALID", { file: config.file, count: problems.length, list: problems.join("\n") });
   }
 
   /** The jobs of a loaded config this runner runs: enabled, and selected when `only` is given. */

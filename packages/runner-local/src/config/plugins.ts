@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve as resolveEsm } from "import-meta-resolve";
-import { closeNames, findPackageDir, isPlugin, isTaskDefinition, type TaskDefinition, PLUGIN_API_VERSION, splitPackageSpecifier, ujrError, type Plugin } from "@ujr/core";
+import { closeNames, definedTasks, findPackageDir, isPlugin, isTaskDefinition, type TaskDefinition, PLUGIN_API_VERSION, splitPackageSpecifier, ujrError, type Plugin } from "@ujr/core";
 
 export interface LoadedPlugin {
   specifier: string;
@@ -11,7 +11,7 @@ export interface LoadedPlugin {
   /** The folder its task modules resolve from (its entry module's folder). */
   folder: string;
   plugin: Plugin;
-  /** Task definitions its entry module exports (checked to resolve before anything runs). */
+  /** Task definitions its modules defined while it loaded, and those its entry exports (checked to resolve before anything runs). */
   tasks: TaskDefinition[];
 }
 
@@ -127,6 +127,9 @@ function packagesIn(modules: string): string[] {
 export async function loadPlugin(specifier: string, configDir: string, where: { path: string; file: string }): Promise<LoadedPlugin> {
   const url = resolvePlugin(specifier, configDir, where);
   let namespace: Record<string, unknown>;
+  // Tasks defined while the plugin's modules load are the plugin's (a module already loaded
+  // by an earlier plugin counts for that one).
+  const before = definedTasks().length;
   try {
     namespace = (await import(url)) as Record<string, unknown>;
   } catch (error) {
@@ -142,6 +145,7 @@ export async function loadPlugin(specifier: string, configDir: string, where: { 
       expected: String(PLUGIN_API_VERSION),
     });
   }
-  const tasks = Object.values(namespace).filter((value): value is TaskDefinition => isTaskDefinition(value));
+  const exported = Object.values(namespace).filter((value): value is TaskDefinition => isTaskDefinition(value));
+  const tasks = [...new Set([...definedTasks().slice(before), ...exported])];
   return { specifier, url, folder: dirname(fileURLToPath(url)), plugin: candidate, tasks };
 }
