@@ -57,6 +57,7 @@ export class HttpJobsRunner extends LocalJobsRunner {
         baseDir: this.#baseDir,
         runner: { dataDir: this.#dataDir },
         jobs: { [definition.name]: { plugin: this.#plugin, type: definition.type, config: definition.config } },
+        source: `job registry ${this.#url}`,
       },
       this.logger,
     );

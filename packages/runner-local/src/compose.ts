@@ -85,9 +85,15 @@ export interface ComposedJobs {
  * registry) and return them from fetchJobs()/getChangedJobs(). Disabled jobs are checked
  * but not created.
  */
-export async function composeJobs(options: Pick<CreateRunnerOptions, "jobs" | "runner" | "baseDir">, logger: Logger): Promise<ComposedJobs> {
+export async function composeJobs(
+  options: Pick<CreateRunnerOptions, "jobs" | "runner" | "baseDir"> & {
+    /** What the jobs came from, for messages (default "createRunner() options"), e.g. the registry's URL. */
+    source?: string;
+  },
+  logger: Logger,
+): Promise<ComposedJobs> {
   const dir = folderOf(options.baseDir);
-  const source = "createRunner() options";
+  const source = options.source ?? "createRunner() options";
   const pluginObjects = new Map<string, Plugin>();
   const data: Record<string, unknown> = {};
   for (const [name, job] of Object.entries(options.jobs ?? {})) {

@@ -75,6 +75,15 @@ describe("loadConfigFile", () => {
     expect(issue!.message).not.toMatch(/npm install|pnpm add|yarn add/);
   });
 
+  it("a plugin path that does not exist, next to a file of a close name: did you mean", async () => {
+    project = projectOutsideWorkspace();
+    project.write("my-plugin.js", "export default {};\n");
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: ./my-plugn.js\n    type: count\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_NOT_FOUND", path: "jobs.a.plugin" });
+    expect(error.issues[0]!.message).toContain(`  did you mean ${project.dir}/my-plugin.js? Fix the path (it is relative to the config file's folder).`);
+  });
+
   it("a plugin whose exports do not export its entry: the real cause and the fix", async () => {
     project = projectOutsideWorkspace();
     project.write("node_modules/@acme/hidden/package.json", JSON.stringify({ name: "@acme/hidden", type: "module", exports: { "./other": "./other.js" } }));

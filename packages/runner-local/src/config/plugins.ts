@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve as resolveEsm } from "import-meta-resolve";
 import { closeNames, definedTasks, findPackageDir, isPlugin, isTaskDefinition, type TaskDefinition, PLUGIN_API_VERSION, splitPackageSpecifier, ujrError, type Plugin } from "@ujr/core";
@@ -58,7 +58,7 @@ export function resolvePlugin(specifier: string, configDir: string, where: { pat
       path: where.path,
       file: where.file,
       searched: target,
-      hint: `  create ${target}, or fix the path (it is relative to the config file's folder)`,
+      hint: nearFiles(target) || `  create ${target}, or fix the path (it is relative to the config file's folder)`,
     });
   }
   try {
@@ -89,6 +89,18 @@ export function resolvePlugin(specifier: string, configDir: string, where: { pat
       hint,
     });
   }
+}
+
+/** "  did you mean ./plugin.js?" when the folder of a missing path has a file of a close name. */
+function nearFiles(target: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(target));
+  } catch {
+    return "";
+  }
+  const near = closeNames(basename(target), names);
+  return near.length > 0 ? `  did you mean ${near.map((name) => join(dirname(target), name)).join(" or ")}? Fix the path (it is relative to the config file's folder).` : "";
 }
 
 /** The node_modules folders Node looks in from `folder` (walking up) that exist, with the packages in each. */
