@@ -52,6 +52,14 @@ describe("loadConfigFile", () => {
     });
   });
 
+  it("a folder instead of a config file: says so and which file to pass", async () => {
+    project = projectOutsideWorkspace();
+    await expect(loadConfigFile(project.dir)).rejects.toMatchObject({
+      code: "UJR_CONFIG_UNREADABLE",
+      message: `Cannot read config file ${project.dir}: it is a folder; pass the config file in it (e.g. ${project.dir}/ujr.config.yaml).`,
+    });
+  });
+
   it("YAML syntax error: file:line:col of the real error, not 1:1", async () => {
     const error = await loadError("runner:\n  workers: 2\njobs:\n  a:\n    plugin: x\n    type: y\n   config: { count: 1 }\n");
     expect(error.code).toBe("UJR_CONFIG_YAML");

@@ -41,6 +41,7 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "ENOENT") throw ujrError("UJR_CONFIG_NOT_FOUND", { path });
+    if (code === "EISDIR") throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: `it is a folder; pass the config file in it (e.g. ${path}/ujr.config.yaml)` });
     throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: (error as Error).message });
   }
   const lineCounter = new LineCounter();
