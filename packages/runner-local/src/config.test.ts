@@ -160,7 +160,8 @@ describe("loadConfigFile", () => {
     expect(error.code).toBe("UJR_CONFIG_INVALID");
     const paths = error.issues.map((issue) => issue.path);
     // The runner section is checked by the file schema; plugin problems once the file parses.
-    expect(paths).toEqual(expect.arrayContaining(["runner.workers", "runner.colour", "jobs.needs-env.config.label"]));
+    // A wrong runner section does not hide the jobs' problems, nor the other way round.
+    expect([...paths].sort()).toEqual(["jobs.bad-config.config.count", "jobs.bad-type.type", "jobs.missing-plugin.plugin", "jobs.needs-env.config.label", "runner.colour", "runner.workers"]);
     expect(error.message).toMatch(/ujr\.config\.yaml:2:\d+ runner\.workers: /);
     expect(error.message).toMatch(/ujr\.config\.yaml:3:\d+ runner\.colour: unknown key "colour"\.(\n|$)/);
     expect(error.message).toContain("environment variable X_BEARER_TOKEN is not set");

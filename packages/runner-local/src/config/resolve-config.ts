@@ -16,6 +16,7 @@ import {
   type JobType,
   type Plugin,
   type RunnerConfig,
+  type ConfigFile,
 } from "@ujr/core";
 import { loadPlugin, type LoadedPlugin } from "./plugins.js";
 
@@ -61,11 +62,17 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
   const issues: ConfigIssue[] = [];
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) issues.push(...zodIssues(parsed.error, [], configFileSchema));
-  const runner = parsed.success ? parsed.data.runner : configFileSchema.shape.runner.parse(undefined);
+  // A mistake in one section must not hide the other's: the jobs are checked (plugins,
+  // types, configs) even when the runner section is wrong, and the other way round.
+  const value = (key: "runner" | "jobs"): unknown => (raw && typeof raw === "object" ? (raw as Record<string, unknown>)[key] : undefined);
+  const runnerAlone = parsed.success ? undefined : configFileSchema.shape.runner.safeParse(value("runner"));
+  const jobsAlone = parsed.success ? undefined : configFileSchema.shape.jobs.safeParse(value("jobs"));
+  const runner: RunnerConfig = parsed.success ? parsed.data.runner : runnerAlone?.success ? runnerAlone.data : configFileSchema.shape.runner.parse(undefined);
+  const jobEntries: ConfigFile["jobs"] | undefined = parsed.success ? parsed.data.jobs : jobsAlone?.success ? jobsAlone.data : undefined;
   const jobs: LoadedJob[] = [];
-  if (parsed.success) {
+  if (jobEntries) {
     const pluginCache = new Map<string, Promise<LoadedPlugin>>();
-    for (const [name, job] of Object.entries(parsed.data.jobs)) {
+    for (const [name, job] of Object.entries(jobEntries)) {
       const where = { path: `jobs.${name}.plugin`, file };
       let plugin: LoadedPlugin;
       try {
