@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,6 +74,23 @@ describe("createRunner", () => {
     expect(runner.loadedJobs.map((job) => job.settings.resolveFrom)).toEqual([[empty, join(project.dir, "node_modules/@acme/ujr-plugin-fixture")]]);
     await expect(runner.run()).resolves.toMatchObject({ reason: "done", tasks: { done: 2, failed: 0 } });
     expect(lines(empty, "far")).toEqual(["line-0", "line-1"]);
+  });
+
+  it("runner.status serves the runner's status while it runs", async () => {
+    project = projectOutsideWorkspace();
+    const runner = await createRunner({
+      baseDir: project.dir,
+      runner: { workers: 1, isolation: "thread", logLevel: "silent", status: { port: 0 } },
+      handleSignals: false,
+      jobs: { steady: { plugin: "@acme/ujr-plugin-fixture", type: "count", config: { count: 1, forever: true } } },
+    });
+    const finished = runner.run();
+    await once(runner, "task:done");
+    const status = (await (await fetch(`${runner.statusUrl}/status`)).json()) as { jobs: Array<{ name: string }> };
+    expect(status.jobs.map((job) => job.name)).toEqual(["steady"]);
+    runner.stop({ graceMs: 1000 });
+    await finished;
+    expect(runner.statusUrl).toBeUndefined();
   });
 
   it("checks every job as a config file would: all problems at once, each with its path", async () => {

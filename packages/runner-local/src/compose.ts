@@ -50,14 +50,23 @@ export class ComposedRunner extends LocalJobsRunner {
     this.#status = status!;
   }
 
+  #statusUrl: string | undefined;
+
+  /** The URL of the status server (`runner.status`) while `run()` runs. */
+  get statusUrl(): string | undefined {
+    return this.#statusUrl;
+  }
+
   /** Runs, with the status server of `runner.status` while it runs. */
   override async run(): Promise<RunResult> {
     const server = this.#status
       ? await startStatusServer(this, { port: this.#status.port, host: this.#status.host ?? "127.0.0.1", token: this.#status.token, logger: this.logger })
       : undefined;
+    this.#statusUrl = server?.url;
     try {
       return await super.run();
     } finally {
+      this.#statusUrl = undefined;
       await server?.close();
     }
   }
