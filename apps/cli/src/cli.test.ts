@@ -210,6 +210,7 @@ describe("ujr run", () => {
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((line) => line.msg === "count job created")).toMatchObject({ config: { label: "[redacted]" } });
     expect(lines.filter((line) => line.msg === "task done")).toHaveLength(3);
+    expect(lines.at(-1)).toMatchObject({ msg: "run ended (exit code 0): a: done, 3 task(s) done", exitCode: 0, jobs: { a: { outcome: "done" } } });
     expect(stdout).not.toContain(token);
     expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8")).toContain(token);
   });

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
 import { checkLogLevel, checkPositionals, DEFAULT_CONFIG, intFlag, parse, UsageError } from "../args.js";
-import { exitCodeForRun } from "../exit-codes.js";
+import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
 import type { Output } from "../output.js";
 
@@ -90,7 +90,13 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   try {
     if (live) view = startLiveView({ stream: stdout, alsoCapture: stderr?.isTTY ? [stderr] : [], snapshot: () => runner.snapshot() });
     const result = await runner.run();
-    return exitCodeForRun(result);
+    const exitCode = exitCodeForRun(result);
+    view?.stop();
+    view = undefined;
+    // The last line says, per job, what happened (and so why the exit code is what it is).
+    logger.info({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${describeJobOutcomes(result).join("; ") || "no jobs"}`);
+    logger.flush?.();
+    return exitCode;
   } finally {
     view?.stop();
     await server?.close();
