@@ -215,7 +215,7 @@ describe("ujr run", () => {
     expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8")).toContain(token);
   });
 
-  it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 0", async () => {
+  it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 130 (stopped by a signal)", async () => {
     project = projectOutsideWorkspace();
     project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: process\njobs:\n${countJob("slow", "{ count: 3, delayMs: 1500 }")}`);
     const { child, exited } = spawnCli(["run", "--no-watch"]);
@@ -223,7 +223,7 @@ describe("ujr run", () => {
     await vi.waitFor(() => expect(existsSync(started)).toBe(true), { timeout: 15_000, interval: 20 });
     child.kill("SIGTERM");
     const { code, stdout } = await exited;
-    expect(code).toBe(0);
+    expect(code).toBe(130);
     expect(readFileSync(join(project.dir, "data/slow/lines.txt"), "utf8").trim().split("\n")).toHaveLength(1);
     expect(stdout).toContain("received SIGTERM: no new tasks");
   }, 30_000);
@@ -242,15 +242,21 @@ describe("ujr run", () => {
     expect(existsSync(join(project.dir, "data/slow/lines.txt"))).toBe(false);
   }, 30_000);
 
-  it("exits 1 when a task failed for good", async () => {
+  it("a task that failed for good while its job went on and finished is a warning: exit 0; a job that threw JobFailed: exit 1", async () => {
     project = projectOutsideWorkspace();
-    project.write("broken.js", `import { definePlugin, defineJobType, defineTask, JobDone, z } from "@ujr/core";
+    project.write("broken.js", `import { definePlugin, defineJobType, defineTask, JobDone, JobFailed, z } from "@ujr/core";
 export const fail = defineTask({ module: import.meta.url, name: "fail", run: () => { throw new Error("no luck"); } });
-export default definePlugin({ name: "broken", apiVersion: 1, jobs: { once: defineJobType({ config: z.object({}), create: (c, ctx) => { let asked = false; return { name: ctx.name, getRunnableTasks() { if (asked) throw new JobDone(); asked = true; return [fail.with({})]; } }; } }) } });
+export default definePlugin({ name: "broken", apiVersion: 1, jobs: { once: defineJobType({ config: z.object({ giveUp: z.boolean().default(false) }), create: (c, ctx) => { let asked = false; return { name: ctx.name, getRunnableTasks() { if (asked) throw (c.giveUp ? new JobFailed("nothing could be done") : new JobDone()); asked = true; return [fail.with({})]; } }; } }) } });
 `);
     project.write("ujr.config.yaml", `jobs:\n  b:\n    plugin: ./broken.js\n    type: once\n`);
-    const { code, stdout } = await spawnCli(["run", "--no-watch"]).exited;
-    expect(code).toBe(1);
-    expect(stdout).toContain("no luck");
+    const recovered = await spawnCli(["run", "--no-watch"]).exited;
+    expect(recovered.code).toBe(0);
+    expect(recovered.stdout).toContain("no luck");
+    expect(recovered.stdout).toContain("run ended (exit code 0): b: done, 0 task(s) done (1 task(s) failed and were recovered: warnings)");
+    project.write("ujr.config.yaml", `jobs:\n  b:\n    plugin: ./broken.js\n    type: once\n    config: { giveUp: true }\n`);
+    const failed = await spawnCli(["run", "--no-watch"]).exited;
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain("run ended (exit code 1): b: failed");
+    expect(failed.stdout).toContain("nothing could be done");
   });
 });

@@ -74,8 +74,9 @@ describe("ujr run --status-port and ujr status", () => {
     expect(metrics).toMatch(/^ujr_tasks_total\{job="a",outcome="done"\} 2$/m);
     expect(await (await fetch(`${url}/healthz`)).text()).toBe("ok\n");
 
+    // Stopped by a signal before every job was done: 130 (the README's exit-code rule).
     run.child.kill("SIGTERM");
-    expect((await run.exited).code).toBe(0);
+    expect((await run.exited).code).toBe(130);
   }, 30_000);
 
   it("with runner.status.token: `ujr status` needs the token (--token or UJR_STATUS_TOKEN); it is never logged", async () => {
@@ -100,7 +101,7 @@ describe("ujr run --status-port and ujr status", () => {
 
     run.child.kill("SIGTERM");
     const { code, stdout, stderr } = await run.exited;
-    expect(code).toBe(0);
+    expect(code).toBe(130);
     expect(stdout).toContain('"msg":"status server listening on');
     expect(stdout + stderr).not.toContain(token);
   }, 30_000);

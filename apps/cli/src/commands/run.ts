@@ -91,9 +91,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     if (live) view = startLiveView({ stream: stdout, alsoCapture: stderr?.isTTY ? [stderr] : [], snapshot: () => runner.snapshot() });
     const result = await runner.run();
     const exitCode = exitCodeForRun(result);
-    view?.stop();
-    view = undefined;
-    // The last line says, per job, what happened (and so why the exit code is what it is).
+    // The last line (above the live view's last frame) says, per job, what happened (and so why the exit code is what it is).
     logger.info({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${describeJobOutcomes(result).join("; ") || "no jobs"}`);
     logger.flush?.();
     return exitCode;
