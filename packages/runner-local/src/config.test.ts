@@ -92,6 +92,17 @@ describe("loadConfigFile", () => {
     expect(error.issues[0]!.message).toContain(`  did you mean ${project.dir}/my-plugin.js? Fix the path (it is relative to the config file's folder).`);
   });
 
+  it("an installed plugin that was not built: the missing file, and to build it", async () => {
+    project = projectOutsideWorkspace();
+    project.write("node_modules/@acme/unbuilt/package.json", JSON.stringify({ name: "@acme/unbuilt", type: "module", exports: { ".": "./dist/index.js" } }));
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/unbuilt"\n    type: go\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_LOAD_FAILED", path: "jobs.a.plugin" });
+    expect(error.issues[0]!.message).toBe(
+      `Plugin "@acme/unbuilt" (asked for by jobs.a.plugin) failed to load: Cannot find module '${project.dir}/node_modules/@acme/unbuilt/dist/index.js'. Check that the package is built and installed correctly.`,
+    );
+  });
+
   it("a plugin whose exports do not export its entry: the real cause and the fix", async () => {
     project = projectOutsideWorkspace();
     project.write("node_modules/@acme/hidden/package.json", JSON.stringify({ name: "@acme/hidden", type: "module", exports: { "./other": "./other.js" } }));

@@ -135,6 +135,12 @@ function packagesIn(modules: string): string[] {
   return names;
 }
 
+/** Why an import failed, without the runner's own file as "imported from" (the user did not import it). */
+function loadFailure(error: unknown): string {
+  const message = (error as Error)?.message ?? String(error);
+  return (error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" ? message.replace(/ imported from \S+$/, "") : message;
+}
+
 /** Imports a plugin and checks that it is a ujr plugin of the API version this runner speaks. */
 export async function loadPlugin(specifier: string, configDir: string, where: { path: string; file: string }): Promise<LoadedPlugin> {
   const url = resolvePlugin(specifier, configDir, where);
@@ -145,7 +151,7 @@ export async function loadPlugin(specifier: string, configDir: string, where: { 
   try {
     namespace = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    throw ujrError("UJR_PLUGIN_LOAD_FAILED", { plugin: specifier, path: where.path, reason: (error as Error).message }, { cause: error });
+    throw ujrError("UJR_PLUGIN_LOAD_FAILED", { plugin: specifier, path: where.path, reason: loadFailure(error) }, { cause: error });
   }
   const candidate = namespace.default ?? namespace.plugin;
   if (!isPlugin(candidate)) throw ujrError("UJR_PLUGIN_INVALID", { plugin: specifier, path: where.path });
