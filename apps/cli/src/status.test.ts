@@ -74,8 +74,8 @@ describe("ujr run --status-port and ujr status", () => {
     expect(metrics).toMatch(/^ujr_tasks_total\{job="a",outcome="done"\} 2$/m);
     expect(await (await fetch(`${url}/healthz`)).text()).toBe("ok\n");
 
+    // Stopped by a signal before every job was done: 130 (the README's exit-code rule).
     run.child.kill("SIGTERM");
-    // Stopped by a signal before its job was done: 130.
     expect((await run.exited).code).toBe(130);
   }, 30_000);
 

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
-import { checkLogLevel, DEFAULT_CONFIG, parse, UsageError } from "../args.js";
+import { checkLogLevel, checkPositionals, DEFAULT_CONFIG, intFlag, parse, UsageError } from "../args.js";
 import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
 import type { Output } from "../output.js";
@@ -31,13 +31,6 @@ export interface RunTerminal {
   env?: NodeJS.ProcessEnv | undefined;
 }
 
-function statusPort(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--status-port must be a port number from 0 to 65535 (got "${value}")`);
-  return port;
-}
-
 export async function runCommand(argv: string[], output: Output, terminal?: RunTerminal): Promise<number> {
   const { values, positionals } = parse(argv, {
     "log-level": { type: "string" },
@@ -54,7 +47,10 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     return 0;
   }
   checkLogLevel(values["log-level"] as string | undefined);
-  const port = statusPort(values["status-port"] as string | undefined);
+  checkPositionals(positionals, 1, "ujr run [config] [options]");
+  const port = intFlag("status-port", values["status-port"] as string | undefined, { min: 0, max: 65535, what: "a port number from 0 to 65535" });
+  const workers = intFlag("workers", values.workers as string | undefined, { min: 1, what: "a positive whole number (the pool size)" });
+  for (const name of (values.job as string[] | undefined) ?? []) if (name.trim() === "") throw new UsageError("--job needs the name of a job of the config file");
   const file = resolve(positionals[0] ?? DEFAULT_CONFIG);
   const stdout = terminal?.stdout ?? process.stdout;
   const stderr = terminal?.stderr ?? (terminal ? undefined : process.stderr);
@@ -73,7 +69,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     ...(executor ? { executor } : {}),
     watch: !values["no-watch"],
     ...(values["keep-alive"] ? { keepAlive: true } : {}),
-    ...(values.workers ? { workers: Number(values.workers) } : {}),
+    ...(workers !== undefined ? { workers } : {}),
     ...(values.job ? { only: values.job as unknown as string[] } : {}),
     logLevel,
     logger,
@@ -100,6 +96,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.failedTasks > 0) ? "warn" : "info") : "error";
     const outcomes = describeJobOutcomes(result);
     logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${outcomes.join("; ") || "no jobs"}`);
+    logger.flush?.();
     summary = [`ujr run ended, exit code ${exitCode}`, ...outcomes.map((line) => `  ${line}`)].join("\n");
     return exitCode;
   } finally {
