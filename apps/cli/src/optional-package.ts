@@ -1,4 +1,4 @@
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve as resolveEsm } from "import-meta-resolve";
 import { installCommand } from "@ujr/runner-local";
@@ -15,7 +15,7 @@ export const DEMO_PACKAGE: OptionalPackage = { name: "@ujr/demo", purpose: "the 
 export const BULLMQ_PACKAGE: OptionalPackage = { name: "@ujr/executor-bullmq", purpose: "the distributed executor on BullMQ and Redis" };
 
 /** The folder of this CLI's own install: a package installed beside it (globally, or by npx -p) is found from here. */
-const cliFolder = dirname(fileURLToPath(import.meta.url));
+const cliFolder = fileURLToPath(new URL("..", import.meta.url)).replace(/[/\\]$/, "");
 
 /** Where `pkg` resolves from the first of `folders` that has it (then from the CLI's install), or undefined. */
 export function findPackage(name: string, folders: string[]): string | undefined {
