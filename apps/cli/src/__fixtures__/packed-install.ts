@@ -23,10 +23,19 @@ export interface CommandResult {
 /** Settings every command of the fixture gets (see `useLocalPrebuilds`). */
 const fixtureEnv: NodeJS.ProcessEnv = {};
 
+/**
+ * npm settings passed through from the environment (where the registry and its cache are,
+ * npm_config_offline=true to forbid the network); the others an outer `npm test` sets
+ * (its prefix, the package it runs) must not reach the installs.
+ */
+const NPM_SETTINGS = new Set(["npm_config_registry", "npm_config_cache", "npm_config_offline", "npm_config_prefer_online", "npm_config_cafile", "npm_config_proxy", "npm_config_https_proxy", "npm_config_noproxy", "npm_config_strict_ssl"]);
+
 /** The environment of a fresh shell: without vitest's or pnpm's own variables, quiet npm, colours off. */
 export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith("VITEST") && key !== "TEST" && key !== "NODE_ENV" && key !== "NODE_PATH" && !key.startsWith("npm_") && !key.startsWith("PNPM_")),
+    Object.entries(process.env).filter(
+      ([key]) => !key.startsWith("VITEST") && key !== "TEST" && key !== "NODE_ENV" && key !== "NODE_PATH" && !key.startsWith("PNPM_") && (!key.startsWith("npm_") || NPM_SETTINGS.has(key.toLowerCase())),
+    ),
   );
   // better-sqlite3 may compile from source: point node-gyp at the headers of this Node.
   const prefix = dirname(dirname(process.execPath));

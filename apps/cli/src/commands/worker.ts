@@ -24,7 +24,9 @@ export const workerHelp = `ujr worker [--config <file>] [--redis <redis://...>] 
                        to the queue (default 30s)
   --log-level <level>
   First SIGINT/SIGTERM: stop taking tasks, let running ones finish (--grace), then hand
-  them back to the queue; a second one stops at once.`;
+  them back to the queue; a second one stops at once.
+  Needs the package @ujr/executor-bullmq (npm install @ujr/executor-bullmq), found from
+  the config's folder (or the working folder), then beside ujr itself.`;
 
 export async function workerCommand(argv: string[], output: Output): Promise<number> {
   const { values } = parse(argv, {
