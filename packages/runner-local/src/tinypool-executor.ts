@@ -60,8 +60,12 @@ export class TinypoolExecutor implements Executor {
   #progressListener: ProgressListener | undefined;
   /** Threads post progress here (see worker.ts); created with the pool. */
   #progressBroadcast: BroadcastChannel | undefined;
+  /** Starts reported by the sessions, passed on once the current turn's settlements have reached the runner. */
+  #startsToReport: string[] = [];
   readonly #hooks: PoolHooks = {
-    started: (runId) => this.#startListener?.(runId),
+    started: (runId) => {
+      if (this.#startListener && this.#startsToReport.push(runId) === 1) setImmediate(() => this.#reportStarts());
+    },
     // Child processes send progress over IPC, next to their results.
     message: (message) => this.#onWorkerMessage(message),
     crashed: (run, error) => this.#classify(run, error),
@@ -159,6 +163,19 @@ export class TinypoolExecutor implements Executor {
     } catch (error) {
       return Promise.resolve({ ok: false, error: this.#classify(run, error) });
     }
+  }
+
+  /**
+   * A session learns that a worker moved on to its next task from the result of the one
+   * before, and reports that start before the result's promise has settled in the runner:
+   * reported at once, the runner would count both as running. Reporting the turn's starts
+   * after its microtasks (one setImmediate for all of them) keeps the runner's count of
+   * running tasks within the pool's workers. A task settled meanwhile (a cancel) is skipped.
+   */
+  #reportStarts(): void {
+    const runIds = this.#startsToReport;
+    this.#startsToReport = [];
+    for (const runId of runIds) if (this.#tasks?.has(runId)) this.#startListener?.(runId);
   }
 
   /** Tells the runner when each task starts (leaves the queue for a worker). */
