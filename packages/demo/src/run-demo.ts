@@ -26,10 +26,11 @@ export interface DemoOptions {
   exitCodeForRun?: ((result: RunResult) => number) | undefined;
 }
 
-/** 0 when every job is done and no task failed for good; 130 stopped by a signal; 1 otherwise. */
+/** `ujr run`'s rule: 1 a job failed; 130 stopped before every job was done; 0 otherwise (recovered task failures are warnings). */
 export function defaultExitCode(result: RunResult): number {
-  if (result.reason === "aborted") return 130;
-  return result.failedJobs.length > 0 || result.tasks.failed > 0 ? 1 : 0;
+  if (result.failedJobs.length > 0) return 1;
+  if (result.reason !== "done") return 130;
+  return 0;
 }
 
 async function countFiles(dir: string, suffix: string): Promise<number> {
