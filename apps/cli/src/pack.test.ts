@@ -16,7 +16,8 @@ let packed: PackedWorkspace;
 beforeAll(async () => {
   packed = await packWorkspace();
 }, 120_000);
-afterAll(() => packed?.cleanup());
+// Several installed projects: removing them takes a while on a busy disk.
+afterAll(() => packed?.cleanup(), 120_000);
 
 /** Distinct tweet ids of raw pages (data and includes.tweets), read independently of the tidier. */
 function tweetIds(files: string[]): Set<string> {
