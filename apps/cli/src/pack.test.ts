@@ -6,16 +6,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { filesEndingWith, mustRun, npmProject, packWorkspace, repoRoot, type PackedWorkspace } from "./__fixtures__/packed-install.js";
+import { filesEndingWith, mustRun, npmProject, packWorkspace, repoRoot, type NpmProject, type PackedWorkspace } from "./__fixtures__/packed-install.js";
 
 const CLI = ["@ujr/cli", "@ujr/core", "@ujr/runner-local"];
 // What a plugin-less install of the command must not bring: native builds, databases, queues, mail.
 const HEAVY = ["better-sqlite3", "pg", "bullmq", "ioredis", "nodemailer", "msgpackr-extract", "@ujr/x-api-emulator", "@ujr/executor-bullmq", "@ujr/demo"];
 
 let packed: PackedWorkspace;
+// The CLI installed on its own: checked by the first test, used by the second to scaffold.
+let cliAlone: NpmProject;
 beforeAll(async () => {
   packed = await packWorkspace();
-}, 120_000);
+  cliAlone = packed.project("cli-alone");
+  await cliAlone.install(...packed.withDependencies("@ujr/cli"));
+}, 180_000);
 // Several installed projects: removing them takes a while on a busy disk.
 afterAll(() => packed?.cleanup(), 120_000);
 
@@ -40,8 +44,7 @@ describe("published packages, installed with npm outside the workspace", () => {
   });
 
   it("the CLI alone is small, builds nothing native, and names the package to install for `ujr demo` and `ujr worker`", async () => {
-    const project = packed.project("cli-alone");
-    await project.install(...packed.withDependencies("@ujr/cli"));
+    const project = cliAlone;
     expect(packed.withDependencies("@ujr/cli").sort()).toEqual(packed.of(...CLI).sort());
     const installed = project.installed();
     expect(installed).toEqual(expect.arrayContaining(CLI));
@@ -65,18 +68,16 @@ describe("published packages, installed with npm outside the workspace", () => {
   }, 120_000);
 
   it("a scaffolded plugin installs, builds, tests and packs with npm and pnpm, then runs beside the tidier by package name; the demo runs from its package", async () => {
-    const tools = packed.project("tools");
     const project = packed.project("project");
     // The project's install runs while the plugin is scaffolded and built.
     const projectInstalled = project.install(...packed.withDependencies("@ujr/cli", "@ujr/plugin-tweet-tidier", "@ujr/demo")).then(
       () => undefined,
       (error: unknown) => error,
     );
-    await tools.install(...packed.withDependencies("@ujr/cli"));
 
     // Scaffold with the installed command (its templates come from the tarball).
     const pluginDir = join(packed.root, "ujr-plugin-hello");
-    const created = await tools.bin("ujr", ["create-plugin", "@acme/ujr-plugin-hello", "--dir", pluginDir, "--type", "say-hello"]);
+    const created = await cliAlone.bin("ujr", ["create-plugin", "@acme/ujr-plugin-hello", "--dir", pluginDir, "--type", "say-hello"]);
     expect(created.code).toBe(0);
     expect(created.stdout).toContain("npm install");
     // The same scaffold, for pnpm (checked below).
