@@ -43,7 +43,7 @@ describe("published packages, installed with npm outside the workspace", () => {
     );
   });
 
-  it("the CLI alone is small, builds nothing native, and names the package to install for `ujr demo` and `ujr worker`", async () => {
+  it("the CLI alone is small, builds nothing native, and names the package to install for `ujr demo`, `ujr worker` and a BullMQ config", async () => {
     const project = cliAlone;
     expect(packed.withDependencies("@ujr/cli").sort()).toEqual(packed.of(...CLI).sort());
     const installed = project.installed();
@@ -62,6 +62,13 @@ describe("published packages, installed with npm outside the workspace", () => {
     expect(worker.code).toBe(2);
     expect(worker.stderr).toContain("`ujr worker` needs the package @ujr/executor-bullmq");
     expect(worker.stderr).toContain("install it: npm install @ujr/executor-bullmq");
+
+    // A config asking for the distributed executor: found from the config's folder, or named.
+    project.write("queue/ujr.config.yaml", "runner:\n  executor:\n    kind: bullmq\n    redis: redis://127.0.0.1:6379\njobs: {}\n");
+    const queued = await project.bin("ujr", ["run", "queue/ujr.config.yaml", "--no-watch"]);
+    expect(queued.code).toBe(2);
+    expect(queued.stderr).toContain("`ujr run` needs the package @ujr/executor-bullmq");
+    expect(queued.stderr).toContain(`install it: cd ${join(project.dir, "queue")} && npm install @ujr/executor-bullmq`);
 
     // The plugin guide ships with @ujr/core, where the scaffold's README points.
     expect(readFileSync(join(project.dir, "node_modules/@ujr/core/docs/plugin-authoring.md"), "utf8")).toContain("definePlugin");
