@@ -2,7 +2,9 @@ import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
 import { checkLogLevel, checkPositionals, DEFAULT_CONFIG, intFlag, parse, UsageError } from "../args.js";
+import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
+import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
 import type { Output } from "../output.js";
 
@@ -19,8 +21,9 @@ export const runHelp = `ujr run [config] [options]
   --no-tty             no live view: plain log lines even in a terminal (also under CI)
   --job <name>         run only this job of the file (repeat for several)`;
 
-async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger): Promise<Executor> {
-  const { createExecutorFromConfig } = await import("@ujr/executor-bullmq");
+/** The BullMQ executor, found by name from the config's folder (as its plugins are), then beside ujr itself. */
+async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger, configDir: string): Promise<Executor> {
+  const { createExecutorFromConfig } = await importOptional<typeof BullmqExecutor>(BULLMQ_PACKAGE, "run", [configDir]);
   return createExecutorFromConfig(runnerConfig, { logger });
 }
 
@@ -64,7 +67,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   // write(): logs must go there (not straight to the file descriptor).
   const logger = createLogger({ level: logLevel, pretty, ...(live || terminal ? { destination: stdout } : {}) });
   // Tasks run in the local pool unless the config asks for a distributed executor.
-  const executor = config.runner.executor.kind === "local" ? undefined : await distributedExecutor(config.runner, logger);
+  const executor = config.runner.executor.kind === "local" ? undefined : await distributedExecutor(config.runner, logger, config.dir);
   const runner = new ConfigFileRunner(config, {
     ...(executor ? { executor } : {}),
     watch: !values["no-watch"],
