@@ -70,7 +70,14 @@ export async function ingestAll(
   }
   /** Outcomes of files in the open (uncommitted) transaction. */
   let uncommitted: FileOutcome[] = [];
+  // logged once committed: "loaded" means it is in the database
   const report = (o: FileOutcome) => {
+    const r = o.result;
+    if (r) {
+      const fields = { path: r.path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors };
+      if (r.status === "loaded" || r.status === "partial") opts.logger?.info(fields, "tidy: file loaded");
+      else opts.logger?.info({ ...fields, loadedAs: r.loadedAs }, "tidy: file skipped (its content was loaded before)");
+    }
     out.push(o);
     onFile?.(o);
   };
@@ -226,7 +233,6 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
         `tidy: ${stats.ingestErrors} bad lines in ${path}; the first ${LOGGED_BAD_LINES} were logged, all are in ingest_errors`,
       );
     const nothingLoaded = stats.ingestErrors > 0 && stats.pages === 0 && stats.resolvedUrls === 0;
-    logger?.info({ path, status, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors }, "tidy: file loaded");
     return { path, status, fileId, sha256, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors, nothingLoaded };
   } finally {
     if (!committed) await txn.rollback().catch(() => {});

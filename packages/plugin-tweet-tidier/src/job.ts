@@ -193,7 +193,7 @@ export class TidyJob implements Job {
     } else if (r.status === "partial") {
       this.warnings++;
       this.ctx.logger.warn(fields, `tidy: partly loaded: ${r.errors} bad line(s) recorded in ingest_errors`);
-    } else this.ctx.logger.info(fields, `tidy: ${r.status}`);
+    } else this.ctx.logger.debug(fields, `tidy: ${r.status}`); // the task logged it (info) once committed
   }
 
   private fileFailed(path: string, message: string, code: string | undefined): void {
