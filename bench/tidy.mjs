@@ -1,6 +1,6 @@
 // Tweet tidier benchmark: the user path (`ujr run` of a config with a `tidy` job in once
 // mode, from process start to exit) against tidy_tweet on the same files, in the same run.
-//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--no-pg] [--no-ceiling] [--no-big-page] [--keep]
+//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--no-pg] [--no-ceiling] [--no-big-page] [--variants] [--keep]
 //
 // Corpus: the fixtures brexit + withheld + timeline-observatoryteam (fixtures/twitter/),
 // copied until >= --mb MB with every id rewritten per copy (so rows are distinct), written
@@ -20,6 +20,8 @@
 // The two-thread ceiling (measured in this process, same run): parsing + building the rows
 // of every page on one core, against the plain inserts of the same rows alone on the other:
 // no loader writing these rows through one SQLite connection can beat the larger of the two.
+// --variants also measures the inserts of the same rows with the loader's upsert statements,
+// without the secondary indexes, and with the upsert tables WITHOUT ROWID.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
@@ -36,6 +38,7 @@ const requireFromPkg = createRequire(join(pkgDir, "package.json"));
 const Database = requireFromPkg("better-sqlite3");
 const pg = requireFromPkg("pg");
 const tidier = await import(join(pkgDir, "dist", "index.js"));
+const { sqliteInsertSql } = await import(join(pkgDir, "dist", "ddl", "sqlite.js"));
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -266,7 +269,11 @@ async function anchor(shape) {
 }
 
 // ---- the two-thread ceiling and the cost of an insert per table -------------------------
-function ceiling() {
+// Variants of the physical form, for --variants: the loader's own statements (upserts),
+// the plain INSERT OR IGNORE of the ceiling, without the secondary indexes, and with the
+// upsert tables WITHOUT ROWID.
+const UPSERT_TABLES = new Set(tidier.tables.filter((x) => x.kind === "upsert").map((x) => x.name));
+function ceiling(variant = "plain") {
   const db = join(dir, "ceiling.sqlite");
   for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
   const files = corpus[shapes[0]].files;
@@ -283,16 +290,27 @@ function ceiling() {
   d.pragma("journal_mode = WAL");
   d.pragma("synchronous = NORMAL");
   d.pragma("cache_size = -65536");
-  for (const sql of tidier.sqliteDdl()) d.exec(sql);
+  for (let sql of tidier.sqliteDdl()) {
+    if (variant === "no secondary indexes" && /^CREATE (UNIQUE )?INDEX/.test(sql) && !/source_files/.test(sql)) continue;
+    const m = /^CREATE TABLE IF NOT EXISTS "([a-z_]+)"/.exec(sql);
+    if (variant === "upsert tables WITHOUT ROWID" && m && UPSERT_TABLES.has(m[1])) sql += " WITHOUT ROWID";
+    d.exec(sql);
+  }
   const insert = {};
   const cost = {};
   const count = {};
   for (const name of ["pages", ...tidier.PAGE_TABLES]) {
-    const cols = tidier.tables.find((x) => x.name === name).columns.filter((c) => c.type !== "serial");
-    insert[name] = d.prepare(`INSERT OR IGNORE INTO "${name}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`);
+    const def = tidier.tables.find((x) => x.name === name);
+    const cols = def.columns.filter((c) => c.type !== "serial");
+    insert[name] = d.prepare(
+      variant === "the loader's upserts"
+        ? sqliteInsertSql(def)
+        : `INSERT OR IGNORE INTO "${name}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
+    );
     cost[name] = 0;
     count[name] = 0;
   }
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let group = 0;
   d.exec("BEGIN");
@@ -317,8 +335,9 @@ function ceiling() {
   d.exec("COMMIT");
   d.close();
   const inserts = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   rmSync(db, { force: true });
-  return { parse: parse / 1000, inserts: inserts / 1000, cost, count };
+  return { parse: parse / 1000, inserts: inserts / 1000, cpu: (cpu.user + cpu.system) / 1e6, cost, count };
 }
 
 // ---- rounds ----------------------------------------------------------------------------
@@ -423,6 +442,16 @@ if (ceilings.length) {
   for (const t of order)
     if (c0.count[t] > 0)
       console.log(`    ${t.padEnd(20)} ${(c0.cost[t] / 1000).toFixed(3)} s  ${String(c0.count[t]).padStart(8)} rows  ${((c0.cost[t] * 1000) / c0.count[t]).toFixed(2)} us/row`);
+}
+
+// ---- --variants: what an insert costs in other physical forms (same rows, alternating) -----
+if (flag("variants")) {
+  const variants = ["plain", "the loader's upserts", "no secondary indexes", "upsert tables WITHOUT ROWID"];
+  const got = Object.fromEntries(variants.map((v) => [v, []]));
+  for (let r = 0; r < rounds; r++) for (const v of variants) got[v].push(ceiling(v));
+  console.log("\ninserts of the same rows in other physical forms (CPU of the insert phase; each of " + rounds + " rounds, alternating):");
+  for (const v of variants)
+    console.log(`  ${v.padEnd(30)} CPU ${got[v].map((x) => x.cpu.toFixed(2)).join(", ")} s; wall median ${median(got[v].map((x) => x.inserts)).toFixed(2)} s`);
 }
 
 // ---- a 50 MB single-line page ---------------------------------------------------------
