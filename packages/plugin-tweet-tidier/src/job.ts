@@ -52,7 +52,7 @@ export class TidyJob implements Job {
   private readonly running = new Map<string, FileState>();
   /** Running batches: signature → files. */
   private readonly batches = new Map<string, string[]>();
-  /** Files retried alone (their batch failed as a whole). */
+  /** Files tried again alone, after they (or their batch) failed. */
   private readonly alone = new Set<string>();
   private readonly attempts = new Map<string, number>();
   private readonly failed = new Map<string, string>();
@@ -181,6 +181,7 @@ export class TidyJob implements Job {
     if (st) this.done.set(path, st);
     this.failed.delete(path);
     this.alone.delete(path);
+    this.nothingLoaded.delete(path);
     this.results.push(r);
     const fields = { file: path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors };
     if (r.nothingLoaded) {
