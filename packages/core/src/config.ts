@@ -41,6 +41,20 @@ export const statusSchema = z.strictObject({
   token: z.string().optional().describe("Bearer token required by the endpoints."),
 });
 
+export const historySchema = z.union([
+  z.literal(false).describe("No run history."),
+  z.strictObject({
+    file: z.string().min(1).optional().describe("SQLite file of the run history (relative to the config's folder); default: <dataDir>/_history.sqlite."),
+    retention: z
+      .strictObject({
+        days: z.number().positive().default(30).describe("Runs and job events older than this are deleted."),
+        runs: z.number().int().positive().default(100_000).describe("At most this many runs are kept (the newest)."),
+      })
+      .default({ days: 30, runs: 100_000 }),
+    flushInterval: duration.default(200).describe("How often recorded runs are written (one transaction per batch)."),
+  }),
+]);
+
 export const runnerConfigSchema = z.strictObject({
   workers: z.number().int().positive().optional().describe("Pool size; default: available CPUs."),
   isolation: z.enum(["process", "thread"]).default("process"),
@@ -54,6 +68,7 @@ export const runnerConfigSchema = z.strictObject({
   keepAlive: z.boolean().default(false).describe("Keep running (and watching the config) when every job is done."),
   executor: executorSchema.default({ kind: "local" }),
   status: statusSchema.optional(),
+  history: historySchema.default(() => historySchema.parse({})).describe("Run history (every task run and job event) kept across restarts; false: none."),
 });
 
 export const jobNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -1,0 +1,219 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { InProcessExecutor, JobDone, makeTask, Runner, type Job, type Task } from "@ujr/core";
+import { HistoryStore, openRunnerHistory, recordRunnerHistory, type RunRecord } from "./index.js";
+
+const tasks = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
+const task = (name: string, args: unknown, signature: string): Task => makeTask({ module: tasks, export: name }, args, { signature });
+
+/** Emits its tasks until each has settled once, then is done. */
+class ListJob implements Job {
+  #pending: Task[];
+  constructor(readonly name: string, list: Task[]) {
+    this.#pending = [...list];
+  }
+  getRunnableTasks(): Task[] {
+    if (this.#pending.length === 0) throw new JobDone();
+    return this.#pending;
+  }
+  onTaskDone(settled: Task): void {
+    this.#pending = this.#pending.filter((entry) => entry.signature !== settled.signature);
+  }
+  onTaskFailed(settled: Task): void {
+    this.onTaskDone(settled);
+  }
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "ujr-history-"));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (overrides: Partial<RunRecord> & { runId: string }): RunRecord => ({ attempt: 1, job: "j", task: "m#t", outcome: "done", startedAt: Date.now() - 1, endedAt: Date.now(), durationMs: 1, ...overrides });
+
+describe("recording a runner", () => {
+  it("stores every run with its outcome, failure code and message, plugin and job type, and the job events", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 2 }), jobs: [] });
+    recordRunnerHistory(runner, store, { describeJob: (job) => (job === "collect" ? { plugin: "@ujr/plugin-x", jobType: "search" } : undefined) });
+    runner.addJob(new ListJob("collect", [task("echo", { n: 1 }, "page-1"), task("boom", { message: "rate limited", code: "E_RATE" }, "page-2"), task("report", {}, "page-3")]));
+    await runner.run();
+    store.flush();
+
+    const runs = store.runs({ job: "collect" });
+    expect(runs).toHaveLength(3);
+    const bySignature = Object.fromEntries(runs.map((row) => [row.signature, row]));
+    expect(bySignature["page-1"]).toMatchObject({ outcome: "done", plugin: "@ujr/plugin-x", jobType: "search", attempt: 1, task: expect.stringMatching(/tasks\.mjs#echo$/) });
+    expect(bySignature["page-1"]!.startedAt).toBeTypeOf("number");
+    expect(bySignature["page-1"]!.endedAt).toBeGreaterThanOrEqual(bySignature["page-1"]!.startedAt!);
+    expect(bySignature["page-2"]).toMatchObject({ outcome: "failed", code: "E_RATE", message: "rate limited" });
+    expect(bySignature["page-3"]).toMatchObject({ outcome: "done", progress: "3/4 pages" });
+    expect(store.runs({ failed: true }).map((row) => row.signature)).toEqual(["page-2"]);
+    expect(store.runs({ search: "PAGE-3" }).map((row) => row.signature)).toEqual(["page-3"]);
+    expect(store.jobEvents({ job: "collect" }).map((event) => event.event)).toEqual(["done", "added"]);
+    store.close();
+  });
+
+  it("writes in batches: nothing before the interval, everything in one transaction after it", () => {
+    vi.useFakeTimers();
+    const file = join(dir, "h.sqlite");
+    const store = HistoryStore.open({ file, flushIntervalMs: 200 });
+    const reader = new Database(file, { readonly: true });
+    const count = () => (reader.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n;
+    for (let index = 0; index < 50; index++) store.recordRun(run({ runId: `r${index}` }));
+    expect(count()).toBe(0);
+    expect(store.pending).toBe(50);
+    vi.advanceTimersByTime(200);
+    expect(count()).toBe(50);
+    expect(store.pending).toBe(0);
+    reader.close();
+    store.close();
+  });
+
+  it("writes at once when a batch is full", () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), maxBatch: 10 });
+    for (let index = 0; index < 10; index++) store.recordRun(run({ runId: `r${index}` }));
+    expect(store.pending).toBe(0);
+    expect(store.runs()).toHaveLength(10);
+    store.close();
+  });
+
+  it("a run updated before its batch is written is written once, as it ended", () => {
+    vi.useFakeTimers();
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    const record = run({ runId: "a", outcome: "running", endedAt: undefined });
+    store.recordRun(record);
+    record.outcome = "failed";
+    record.code = "E_X";
+    store.recordRun(record);
+    vi.advanceTimersByTime(200);
+    expect(store.runs()).toEqual([expect.objectContaining({ runId: "a", outcome: "failed", code: "E_X" })]);
+    store.close();
+  });
+});
+
+describe("after a crash", () => {
+  it("keeps every written batch, and marks the runs that were running as interrupted", () => {
+    const file = join(dir, "h.sqlite");
+    const store = HistoryStore.open({ file });
+    store.recordRun(run({ runId: "done-before" }));
+    store.recordRun(run({ runId: "running-at-crash", outcome: "running", endedAt: undefined }));
+    store.flush();
+    store.recordRun(run({ runId: "in-the-lost-batch" }));
+    // A crash: the process ends without close(); the last batch was never written.
+    const again = HistoryStore.open({ file });
+    const runs = again.runs();
+    expect(runs.map((row) => row.runId).sort()).toEqual(["done-before", "running-at-crash"]);
+    expect(runs.find((row) => row.runId === "running-at-crash")).toMatchObject({ outcome: "interrupted", message: expect.stringMatching(/without recording an outcome/) });
+    expect(new Database(file).pragma("integrity_check", { simple: true })).toBe("ok");
+    again.close();
+  });
+});
+
+describe("retention", () => {
+  it("deletes runs older than the days kept and beyond the count kept, newest kept", () => {
+    const now = Date.UTC(2026, 0, 31);
+    const day = 86_400_000;
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), retention: { days: 7, runs: 3 }, now: () => now });
+    store.recordRun(run({ runId: "old", startedAt: now - 10 * day, endedAt: now - 10 * day }));
+    for (let index = 0; index < 5; index++) store.recordRun(run({ runId: `new-${index}`, startedAt: now - day, endedAt: now - day }));
+    store.recordJobEvent({ at: now - 8 * day, job: "j", event: "added" });
+    store.recordJobEvent({ at: now, job: "j", event: "paused" });
+    store.flush();
+    expect(store.prune()).toEqual({ runs: 3, events: 1 });
+    expect(store.runs().map((row) => row.runId)).toEqual(["new-4", "new-3", "new-2"]);
+    expect(store.jobEvents().map((event) => event.event)).toEqual(["paused"]);
+    store.close();
+  });
+
+  it("keeps the file from growing without bound", () => {
+    const file = join(dir, "h.sqlite");
+    const store = HistoryStore.open({ file, retention: { runs: 1000 }, maxBatch: 500 });
+    const fill = (from: number) => {
+      for (let index = from; index < from + 5000; index++) store.recordRun(run({ runId: `r${index}`, message: "x".repeat(200) }));
+      store.flush();
+      store.prune();
+    };
+    fill(0);
+    const size = statSync(file).size + statSync(`${file}-wal`).size;
+    for (let round = 1; round < 5; round++) fill(round * 5000);
+    expect(store.runs({ limit: 10_000 })).toHaveLength(1000);
+    expect(statSync(file).size + statSync(`${file}-wal`).size).toBeLessThanOrEqual(size * 1.5);
+    store.close();
+  });
+});
+
+describe("queries", () => {
+  it("summarises jobs, hours, failures by code and duration percentiles", () => {
+    const hour = 3_600_000;
+    const now = Date.UTC(2026, 0, 1, 12, 30);
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), now: () => now });
+    for (let index = 1; index <= 100; index++) store.recordRun(run({ runId: `d${index}`, job: "a", startedAt: now - 2 * hour, endedAt: now - 2 * hour, durationMs: index }));
+    store.recordRun(run({ runId: "f1", job: "a", outcome: "failed", code: "E_RATE", message: "first", endedAt: now - hour }));
+    store.recordRun(run({ runId: "f3", job: "a", outcome: "retry", message: "no code", endedAt: now - 20 }));
+    store.recordRun(run({ runId: "f2", job: "a", outcome: "timeout", code: "E_RATE", message: "second", endedAt: now - 10 }));
+    store.flush();
+    const [summary] = store.jobSummaries();
+    expect(summary).toMatchObject({ job: "a", runs: 103, done: 100, failures: 3, lastFailure: { code: "E_RATE", message: "second" } });
+    expect(store.failuresByCode("a")).toEqual([
+      { code: "E_RATE", count: 2, lastAt: now - 10, lastMessage: "second" },
+      { code: "UNKNOWN", count: 1, lastAt: now - 20, lastMessage: "no code" },
+    ]);
+    expect(store.durations("a")).toEqual({ count: 100, p50: 50, p90: 90, p99: 99, max: 100 });
+    const hours = store.hourly({ hours: 3 });
+    expect(hours.map((bucket) => [bucket.runs, bucket.failures])).toEqual([[100, 0], [1, 1], [2, 2]]);
+    store.close();
+  });
+});
+
+describe("paused jobs", () => {
+  it("are kept across restarts and paused again when the job is added", async () => {
+    const file = join(dir, "data", "_history.sqlite");
+    const first = HistoryStore.open({ file });
+    first.setPaused("collect", true);
+    first.close();
+
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const paused: string[] = [];
+    (runner as unknown as { pauseJob: (name: string) => boolean }).pauseJob = (name) => {
+      paused.push(name);
+      return true;
+    };
+    const history = openRunnerHistory(runner, { settings: { retention: { days: 30, runs: 10 }, flushInterval: 200 }, dataDir: join(dir, "data"), configDir: dir });
+    expect(history?.restoredPaused).toEqual(["collect"]);
+    runner.addJob(new ListJob("other", []));
+    runner.addJob(new ListJob("collect", []));
+    expect(paused).toEqual(["collect"]);
+    (runner as unknown as { emit: (name: string, event: unknown) => void }).emit("job:resumed", { job: "collect" });
+    expect(history?.store.pausedJobs()).toEqual([]);
+    history?.close();
+  });
+
+  it("is off with history: false", () => {
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    expect(openRunnerHistory(runner, { settings: false, dataDir: dir, configDir: dir })).toBeUndefined();
+  });
+});
+
+describe("errors", () => {
+  it("reading a history that does not exist says what to do", () => {
+    expect(() => HistoryStore.openReadOnly(join(dir, "none.sqlite"), { config: "ujr.config.yaml" })).toThrow(
+      expect.objectContaining({ code: "UJR_HISTORY_NOT_FOUND", message: expect.stringMatching(/No run history at .*none\.sqlite.*Run `ujr run ujr\.config\.yaml` first/) }),
+    );
+  });
+
+  it("a file of a newer schema is refused, not rewritten", () => {
+    const file = join(dir, "h.sqlite");
+    const db = new Database(file);
+    db.pragma("user_version = 99");
+    db.close();
+    expect(() => HistoryStore.open({ file })).toThrow(expect.objectContaining({ code: "UJR_HISTORY_NEWER", message: expect.stringMatching(/schema v99.*Upgrade ujr/) }));
+  });
+});

@@ -1,0 +1,67 @@
+import { isAbsolute, join, resolve } from "node:path";
+import type { Logger, Runner, RunnerConfig } from "@ujr/core";
+import { HistoryStore } from "./history-store.js";
+import { recordRunnerHistory } from "./record.js";
+
+export interface RunnerHistoryOptions {
+  /** `runner.history` of the config (false: none). */
+  settings: RunnerConfig["history"];
+  /** Absolute `runner.dataDir`: the default file lives there. */
+  dataDir: string;
+  /** The config file's folder: a relative `file` resolves from it. */
+  configDir: string;
+  /** Plugin and job type of each job, stored with its runs. */
+  describeJob?: ((job: string) => { plugin?: string | undefined; jobType?: string | undefined } | undefined) | undefined;
+  logger?: Logger | undefined;
+}
+
+export interface RunnerHistory {
+  readonly store: HistoryStore;
+  /** Jobs paused when the runner started (restored from the file). */
+  readonly restoredPaused: readonly string[];
+  /** Stops recording, writes what is pending and closes the file. */
+  close(): void;
+}
+
+/** Where the history of a config lives: `runner.history.file`, else `<dataDir>/_history.sqlite`. */
+export function historyFile(settings: Exclude<RunnerConfig["history"], false>, dataDir: string, configDir: string): string {
+  // "_" cannot begin a job name, so this never meets a job's state folder.
+  if (!settings.file) return join(dataDir, "_history.sqlite");
+  return isAbsolute(settings.file) ? settings.file : resolve(configDir, settings.file);
+}
+
+type Pausable = { pauseJob?: (name: string) => boolean };
+
+/**
+ * Opens the history of a config and records the runner into it; jobs that were paused
+ * when it last ran are paused again as they are added. Undefined when history is off.
+ */
+export function openRunnerHistory(runner: Runner, options: RunnerHistoryOptions): RunnerHistory | undefined {
+  const settings = options.settings;
+  if (settings === false) return undefined;
+  const store = HistoryStore.open({
+    file: historyFile(settings, options.dataDir, options.configDir),
+    retention: settings.retention,
+    flushIntervalMs: settings.flushInterval,
+    logger: options.logger,
+  });
+  const paused = new Set(store.pausedJobs());
+  const stopRecording = recordRunnerHistory(runner, store, { describeJob: options.describeJob });
+  const pausable = runner as unknown as Pausable;
+  const onAdded = ({ job }: { job: string }) => {
+    if (!paused.has(job)) return;
+    if (typeof pausable.pauseJob === "function") pausable.pauseJob(job);
+    else options.logger?.warn({ job }, "job was paused before the restart, but this runner cannot pause jobs; it runs");
+  };
+  runner.on("job:added", onAdded);
+  if (paused.size > 0) options.logger?.info({ jobs: [...paused] }, "jobs paused before the restart stay paused (resume them on the dashboard)");
+  return {
+    store,
+    restoredPaused: [...paused],
+    close() {
+      runner.off("job:added", onAdded);
+      stopRecording();
+      store.close();
+    },
+  };
+}
