@@ -9,3 +9,5 @@ export { interpolateEnv } from "./config/interpolate.js";
 export { startStatusServer, DEFAULT_STATUS_PORT, DEFAULT_STATUS_HOST, type StatusServer, type StatusServerOptions } from "./status-server.js";
 export { createStatusMetrics, TASK_OUTCOMES, type StatusMetrics } from "./status-metrics.js";
 export { localError, localErrorCatalogue, type LocalErrorCode } from "./errors.js";
+export { createDashboard, type Dashboard, type DashboardOptions } from "./dashboard/dashboard.js";
+export type { DashboardHistory, DashboardJobSummary, DashboardRunQuery, DashboardRunOutcome } from "./dashboard/dashboard-history.js";

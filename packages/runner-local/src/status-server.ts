@@ -4,6 +4,8 @@ import type { AddressInfo } from "node:net";
 import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
 import { localError } from "./errors.js";
 import { createStatusMetrics } from "./status-metrics.js";
+import { createDashboard } from "./dashboard/dashboard.js";
+import type { DashboardHistory } from "./dashboard/dashboard-history.js";
 
 /** The port `ujr status` looks at by default (Prometheus exporters' range). */
 export const DEFAULT_STATUS_PORT = 9464;
@@ -18,6 +20,8 @@ export interface StatusServerOptions {
   token?: string | undefined;
   /** Where "status server listening" (with the URL, never the token) goes. */
   logger?: Logger | undefined;
+  /** Run history for the dashboard at `/` (its job pages, charts, last success and failure). */
+  history?: DashboardHistory | undefined;
 }
 
 export interface StatusServer {
@@ -45,6 +49,7 @@ function hostForUrl(host: string): string {
  * - `GET /status`: `runner.snapshot()` as JSON (secrets scrubbed)
  * - `GET /metrics`: Prometheus text (prom-client, in a registry of its own)
  * - `GET /healthz`: `200 ok` while the runner runs, `503` otherwise (starting, stopping, stopped)
+ * - `GET /`: the dashboard (see dashboard/), and its `/api/*`; actions (POST) only with a token
  *
  * With a `token`, each request needs `Authorization: Bearer <token>` (else 401), compared
  * in constant time.
@@ -55,6 +60,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   if (token) registerSecret(token);
   const expected = token ? digest(`Bearer ${token}`) : undefined;
   const metrics = createStatusMetrics(runner);
+  const dashboard = createDashboard(runner, { history: options.history, token });
 
   const send = (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) => {
     response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
@@ -62,6 +68,9 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    // The dashboard's page and scripts hold no data: the browser loads them, then sends the token with each API call.
+    if (dashboard.isPublic(url.pathname) && (request.method === "GET" || request.method === "HEAD") && (await dashboard.handle(request, response, url))) return;
     if (expected) {
       const given = digest(String(request.headers.authorization ?? ""));
       if (!timingSafeEqual(given, expected)) {
@@ -69,7 +78,8 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
         return;
       }
     }
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const path = url.pathname;
+    if (request.method === "POST" && (await dashboard.handle(request, response, url))) return;
     if (request.method !== "GET" && request.method !== "HEAD") {
       send(response, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
       return;
@@ -88,7 +98,8 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
         return;
       }
       default:
-        send(response, 404, "text/plain; charset=utf-8", "not found: try /status, /metrics or /healthz\n");
+        if (await dashboard.handle(request, response, url)) return;
+        send(response, 404, "text/plain; charset=utf-8", "not found: try /, /status, /metrics or /healthz\n");
     }
   };
 
@@ -111,13 +122,14 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
     });
   } catch (error) {
     metrics.dispose();
+    dashboard.close();
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw localError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
   }
   server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${hostForUrl(host)}:${port}`;
-  options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (/status, /metrics, /healthz)`);
+  options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (dashboard at /; /status, /metrics, /healthz)`);
   if (!loopback.has(host) && !token) {
     options.logger?.warn({ host }, "the status server listens beyond loopback without a token: anyone who can reach it sees the runner's state");
   }
@@ -130,6 +142,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
     close() {
       closed ??= new Promise<void>((resolve) => {
         metrics.dispose();
+        dashboard.close();
         server.close(() => resolve());
         server.closeAllConnections();
       });

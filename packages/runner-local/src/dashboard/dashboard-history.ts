@@ -1,0 +1,37 @@
+/**
+ * What the dashboard reads from a run history. `@ujr/history`'s HistoryStore has this
+ * shape; runner-local does not depend on it (the CLI passes one in when history is on).
+ */
+/** Outcomes of a run in the history. */
+export type DashboardRunOutcome = "running" | "done" | "failed" | "timeout" | "retry" | "cancelled" | "interrupted";
+
+export interface DashboardRunQuery {
+  job?: string | undefined;
+  since?: number | undefined;
+  outcomes?: readonly DashboardRunOutcome[] | undefined;
+  failed?: boolean | undefined;
+  search?: string | undefined;
+  before?: number | undefined;
+  limit?: number | undefined;
+}
+
+export interface DashboardJobSummary {
+  job: string;
+  runs: number;
+  done: number;
+  failures: number;
+  lastRunAt?: number | undefined;
+  lastSuccessAt?: number | undefined;
+  lastFailure?: { at: number; code?: string | undefined; message?: string | undefined } | undefined;
+}
+
+export interface DashboardHistory {
+  flush(): void;
+  runs(query: DashboardRunQuery): unknown[];
+  jobSummaries(options?: { since?: number | undefined; job?: string | undefined }): DashboardJobSummary[];
+  hourly(options?: { hours?: number | undefined; job?: string | undefined }): Array<{ hour: number; runs: number; failures: number }>;
+  failuresByCode(job: string): unknown[];
+  durations(job: string): unknown;
+  jobEvents(options?: { job?: string | undefined; limit?: number | undefined }): unknown[];
+  pausedJobs(): string[];
+}

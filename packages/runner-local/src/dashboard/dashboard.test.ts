@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InProcessExecutor, JobDone, makeTask, Runner, type Job, type StatusPanel, type Task } from "@ujr/core";
+import { HistoryStore, recordRunnerHistory } from "@ujr/history";
+import { startStatusServer, type StatusServer } from "../status-server.js";
+
+const tasks = new URL("../__fixtures__/tasks.mjs", import.meta.url).href;
+const progressTasks = new URL("../__fixtures__/progress-tasks.mjs", import.meta.url).href;
+const dashboardTasks = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
+
+function listJob(name: string, list: Task[], panel?: () => StatusPanel): Job {
+  const pending = [...list];
+  const settle = (task: Task) => void pending.splice(pending.indexOf(task), 1);
+  return {
+    name,
+    getRunnableTasks() {
+      if (pending.length === 0) throw new JobDone();
+      return pending;
+    },
+    onTaskDone: settle,
+    onTaskFailed: settle,
+    ...(panel ? { statusPanel: panel } : {}),
+  };
+}
+
+const servers: StatusServer[] = [];
+const cleanups: Array<() => void> = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.close()));
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+async function getJson(url: string): Promise<any> {
+  return (await fetch(url)).json();
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "ujr-dashboard-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Reads server-sent events from a streaming response, one parsed `data` per call. */
+function eventReader(response: Response) {
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  return async (): Promise<{ event: string; data: any }> => {
+    for (;;) {
+      const end = buffer.indexOf("\n\n");
+      if (end >= 0) {
+        const chunk = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(chunk)?.[1] ?? "message";
+        const data = chunk.split("\n").filter((line) => line.startsWith("data: ")).map((line) => line.slice(6)).join("\n");
+        return { event, data: JSON.parse(data) };
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error("stream ended");
+      buffer += value;
+    }
+  };
+}
+
+describe("dashboard", () => {
+  it("serves its page and assets from the server itself, with a strict content security policy", async () => {
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const server = await startStatusServer(runner, { port: 0 });
+    servers.push(server);
+    const page = await fetch(`${server.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("content-security-policy")).toMatch(/default-src 'none'; script-src 'self'/);
+    const html = await page.text();
+    // Nothing from a CDN or a font service: every src and href is this server's.
+    const references = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
+    expect(references.length).toBeGreaterThan(0);
+    for (const reference of references) expect(reference).toMatch(/^(\/|#)/);
+    for (const asset of ["/ui/app.js", "/ui/app.css"]) {
+      const response = await fetch(`${server.url}${asset}`);
+      expect(response.status).toBe(200);
+      expect(await response.text()).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    }
+    expect((await fetch(`${server.url}/jobs/anything`)).status).toBe(200);
+  });
+
+  it("with a token, the page loads without it but its data needs it", async () => {
+    const token = "tok-dashboard-1234";
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const server = await startStatusServer(runner, { port: 0, token });
+    servers.push(server);
+    expect((await fetch(`${server.url}/`)).status).toBe(200);
+    const page = await (await fetch(`${server.url}/`)).text();
+    expect(page).not.toContain(token);
+    for (const path of ["/api/overview", "/api/events", "/api/jobs/x", "/api/jobs/x/runs"]) expect((await fetch(`${server.url}${path}`)).status).toBe(401);
+    expect((await fetch(`${server.url}/api/jobs/x/pause`, { method: "POST" })).status).toBe(401);
+    const overview = await fetch(`${server.url}/api/overview`, { headers: { authorization: `Bearer ${token}` } });
+    expect(overview.status).toBe(200);
+    expect(await overview.json()).toMatchObject({ state: "idle", jobs: [], actions: true, history: false });
+  });
+
+  it("without a token it is read-only: actions are refused with what to do", async () => {
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [listJob("j", [])] });
+    const server = await startStatusServer(runner, { port: 0 });
+    servers.push(server);
+    const response = await fetch(`${server.url}/api/jobs/j/pause`, { method: "POST" });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ ok: false, message: expect.stringMatching(/actions are off: set runner\.status\.token/) });
+    expect((await getJson(`${server.url}/api/overview`)).actions).toBe(false);
+  });
+
+  it("shows jobs, running tasks with live progress, the plugin's panel and the history, and pushes updates as the runner changes", async () => {
+    const dir = tempDir();
+    const marker = join(dir, "go");
+    const store = HistoryStore.open({ file: join(dir, "history.sqlite") });
+    cleanups.push(() => store.close());
+    const panel = (): StatusPanel => ({ title: "Collection", fields: [{ label: "Tweets collected", value: 1234, unit: "tweets" }] });
+    const job = listJob(
+      "collect",
+      [
+        makeTask({ module: tasks, export: "echo" }, { n: 1 }, { signature: "page-1" }),
+        makeTask({ module: progressTasks, export: "reportThenWait" }, { steps: 3, marker }, { signature: "long" }),
+      ],
+      panel,
+    );
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 2 }), jobs: [job] });
+    recordRunnerHistory(runner, store, { describeJob: () => ({ plugin: "@ujr/plugin-twitter-collector", jobType: "search" }) });
+    const server = await startStatusServer(runner, { port: 0, history: store });
+    servers.push(server);
+
+    const stream = await fetch(`${server.url}/api/events`);
+    expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const next = eventReader(stream);
+    const first = await next();
+    expect(first.event).toBe("overview");
+    expect(first.data).toMatchObject({ state: "idle", history: true, hourly: expect.any(Array) });
+    expect(first.data.hourly).toHaveLength(24);
+
+    const done = runner.run();
+    // Updates arrive until the long task shows its last progress.
+    let seen: any;
+    while (!seen) {
+      const update = (await next()).data;
+      const running = update.running.find((task: { signature?: string }) => task.signature === "long");
+      if (running?.progress?.done === 3 && update.jobs[0]?.history?.done === 1) seen = update;
+    }
+    expect(seen.jobs[0]).toMatchObject({ name: "collect", state: "running", running: 1 });
+    expect(seen.running[0].progress).toEqual({ done: 3, total: 3, message: "step 3" });
+    const page = await getJson(`${server.url}/api/jobs/collect`);
+    expect(page).toMatchObject({ name: "collect", state: "running", summary: { runs: 2, done: 1 }, durations: { count: 1 } });
+    writeFileSync(marker, "go");
+    await done;
+    const runs = await getJson(`${server.url}/api/jobs/collect/runs?outcome=done&q=LONG`);
+    expect(runs.runs).toEqual([expect.objectContaining({ signature: "long", outcome: "done", plugin: "@ujr/plugin-twitter-collector" })]);
+    const after = await getJson(`${server.url}/api/overview`);
+    // A finished job leaves the runner; the history still lists it.
+    expect(after.jobs).toEqual([]);
+    expect(after.pastJobs).toEqual([expect.objectContaining({ job: "collect", runs: 2, done: 2 })]);
+    expect(after.hourly.at(-1)).toMatchObject({ runs: 2, failures: 0 });
+  });
+
+  it("a job's page groups its failures by code", async () => {
+    const dir = tempDir();
+    const store = HistoryStore.open({ file: join(dir, "history.sqlite") });
+    cleanups.push(() => store.close());
+    const job = listJob("flaky", [1, 2, 3].map((n) => makeTask({ module: dashboardTasks, export: "fail" }, { code: "E_RATE", message: `rate limited ${n}` }, { signature: `bad-${n}` })));
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [job] });
+    recordRunnerHistory(runner, store);
+    const server = await startStatusServer(runner, { port: 0, history: store });
+    servers.push(server);
+    await runner.run();
+    const page = await getJson(`${server.url}/api/jobs/flaky`);
+    expect(page.failures).toHaveLength(1);
+    expect(page.failures[0]).toMatchObject({ code: "E_RATE", count: 3, lastMessage: expect.stringMatching(/^rate limited \d$/) });
+    const failed = await getJson(`${server.url}/api/jobs/flaky/runs?outcome=failed`);
+    expect(failed.runs).toHaveLength(3);
+    expect((await fetch(`${server.url}/api/jobs/nobody`)).status).toBe(404);
+  });
+});
