@@ -388,10 +388,11 @@ export class HistoryStore {
     }));
   }
 
-  /** Writes what is pending and closes the file. */
+  /** Writes what is pending, applies the retention and closes the file. */
   close(): void {
     if (this.#closed) return;
     this.flush();
+    this.prune();
     this.#closed = true;
     this.#db.close();
   }

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
-import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
+import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer } from "@ujr/runner-local";
 import { checkLogLevel, DEFAULT_CONFIG, parse, UsageError } from "../args.js";
 import { exitCodeForRun } from "../exit-codes.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
@@ -22,6 +22,22 @@ export const runHelp = `ujr run [config] [options]
 async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger): Promise<Executor> {
   const { createExecutorFromConfig } = await import("@ujr/executor-bullmq");
   return createExecutorFromConfig(runnerConfig, { logger });
+}
+
+async function openHistory(runner: ConfigFileRunner, config: LoadedConfig, logger: Logger) {
+  if (config.runner.history === false) return undefined;
+  const { openRunnerHistory } = await import("@ujr/history");
+  return openRunnerHistory(runner, {
+    settings: config.runner.history,
+    dataDir: config.dataDir,
+    configDir: config.dir,
+    // The config as it is now: a hot reload may have changed a job's plugin or type.
+    describeJob: (name) => {
+      const job = runner.config.jobs.find((entry) => entry.name === name);
+      return job ? { plugin: job.pluginSpecifier, jobType: job.typeName } : undefined;
+    },
+    logger,
+  });
 }
 
 /** Where `ujr run` writes; tests inject a terminal. */
@@ -80,6 +96,8 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     prettyLogs: pretty,
   });
 
+  // Run history (runner.history; on by default): recorded from the runner's events, read by the dashboard and `ujr history`.
+  const history = await openHistory(runner, config, logger);
   const statusConfig = port !== undefined ? { ...config.runner.status, port } : config.runner.status;
   let server: StatusServer | undefined;
   if (statusConfig) {
@@ -88,6 +106,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
       host: statusConfig.host,
       token: statusConfig.token ?? (env.UJR_STATUS_TOKEN || undefined),
       logger,
+      history: history?.store,
     });
   }
   let view: LiveView | undefined;
@@ -98,5 +117,6 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   } finally {
     view?.stop();
     await server?.close();
+    history?.close();
   }
 }
