@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,7 +46,7 @@ describe("recording a runner", () => {
     recordRunnerHistory(runner, store, { describeJob: (job) => (job === "collect" ? { plugin: "@ujr/plugin-x", jobType: "search" } : undefined) });
     runner.addJob(new ListJob("collect", [task("echo", { n: 1 }, "page-1"), task("boom", { message: "rate limited", code: "E_RATE" }, "page-2"), task("report", {}, "page-3")]));
     await runner.run();
-    store.flush();
+    await store.settled();
 
     const runs = store.runs({ job: "collect" });
     expect(runs).toHaveLength(3);
@@ -58,13 +59,33 @@ describe("recording a runner", () => {
     expect(store.runs({ failed: true }).map((row) => row.signature)).toEqual(["page-2"]);
     expect(store.runs({ search: "PAGE-3" }).map((row) => row.signature)).toEqual(["page-3"]);
     expect(store.jobEvents({ job: "collect" }).map((event) => event.event)).toEqual(["done", "added"]);
-    store.close();
+    await store.close();
   });
 
-  it("writes in batches: nothing before the interval, everything in one transaction after it", () => {
+  it("a task that runs across a sweep is recorded as running, then its row gets its outcome", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    let open!: () => void;
+    (globalThis as { __historyGate?: unknown }).__historyGate = { promise: new Promise<void>((resolve) => (open = resolve)) };
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const recorder = recordRunnerHistory(runner, store);
+    runner.addJob(new ListJob("long", [task("gated", {}, "slow")]));
+    runner.once("task:started", () => {
+      recorder.sweep();
+      void store.settled().then(() => {
+        expect(store.runs()).toEqual([expect.objectContaining({ signature: "slow", outcome: "running" })]);
+        open();
+      });
+    });
+    await runner.run();
+    await store.settled();
+    expect(store.runs()).toEqual([expect.objectContaining({ signature: "slow", outcome: "done", durationMs: expect.any(Number) })]);
+    await store.close();
+  });
+
+  it("writes in batches: nothing before the interval, everything in one transaction after it", async () => {
     vi.useFakeTimers();
     const file = join(dir, "h.sqlite");
-    const store = HistoryStore.open({ file, flushIntervalMs: 200 });
+    const store = HistoryStore.open({ file, flushIntervalMs: 200, writer: "inline" });
     const reader = new Database(file, { readonly: true });
     const count = () => (reader.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n;
     for (let index = 0; index < 50; index++) store.recordRun(run({ runId: `r${index}` }));
@@ -74,20 +95,29 @@ describe("recording a runner", () => {
     expect(count()).toBe(50);
     expect(store.pending).toBe(0);
     reader.close();
-    store.close();
+    await store.close();
   });
 
-  it("writes at once when a batch is full", () => {
-    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), maxBatch: 10 });
+  it("by default a thread of its own writes the batches; settled() waits for them", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    for (let index = 0; index < 2500; index++) store.recordRun(run({ runId: `r${index}` }));
+    await store.settled();
+    expect(store.pending).toBe(0);
+    expect(store.runs({ limit: 10_000 })).toHaveLength(2500);
+    await store.close();
+  });
+
+  it("writes at once when a batch is full", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), maxBatch: 10, writer: "inline" });
     for (let index = 0; index < 10; index++) store.recordRun(run({ runId: `r${index}` }));
     expect(store.pending).toBe(0);
     expect(store.runs()).toHaveLength(10);
-    store.close();
+    await store.close();
   });
 
-  it("a run updated before its batch is written is written once, as it ended", () => {
+  it("a run updated before its batch is written is written once, as it ended", async () => {
     vi.useFakeTimers();
-    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), writer: "inline" });
     const record = run({ runId: "a", outcome: "running", endedAt: undefined });
     store.recordRun(record);
     record.outcome = "failed";
@@ -95,30 +125,28 @@ describe("recording a runner", () => {
     store.recordRun(record);
     vi.advanceTimersByTime(200);
     expect(store.runs()).toEqual([expect.objectContaining({ runId: "a", outcome: "failed", code: "E_X" })]);
-    store.close();
+    await store.close();
   });
 });
 
 describe("after a crash", () => {
-  it("keeps every written batch, and marks the runs that were running as interrupted", () => {
+  it("keeps every written batch, loses only the last one, and marks the runs that were running as interrupted", async () => {
     const file = join(dir, "h.sqlite");
-    const store = HistoryStore.open({ file });
-    store.recordRun(run({ runId: "done-before" }));
-    store.recordRun(run({ runId: "running-at-crash", outcome: "running", endedAt: undefined }));
-    store.flush();
-    store.recordRun(run({ runId: "in-the-lost-batch" }));
-    // A crash: the process ends without close(); the last batch was never written.
+    const crashed = spawnSync(process.execPath, [new URL("./__fixtures__/crash.mjs", import.meta.url).pathname, file], { encoding: "utf8" });
+    expect(crashed.signal).toBe("SIGKILL");
     const again = HistoryStore.open({ file });
     const runs = again.runs();
     expect(runs.map((row) => row.runId).sort()).toEqual(["done-before", "running-at-crash"]);
     expect(runs.find((row) => row.runId === "running-at-crash")).toMatchObject({ outcome: "interrupted", message: expect.stringMatching(/without recording an outcome/) });
-    expect(new Database(file).pragma("integrity_check", { simple: true })).toBe("ok");
-    again.close();
+    await again.close();
+    const check = new Database(file);
+    expect(check.pragma("integrity_check", { simple: true })).toBe("ok");
+    check.close();
   });
 });
 
 describe("retention", () => {
-  it("deletes runs older than the days kept and beyond the count kept, newest kept", () => {
+  it("deletes runs older than the days kept and beyond the count kept, newest kept", async () => {
     const now = Date.UTC(2026, 0, 31);
     const day = 86_400_000;
     const store = HistoryStore.open({ file: join(dir, "h.sqlite"), retention: { days: 7, runs: 3 }, now: () => now });
@@ -126,32 +154,33 @@ describe("retention", () => {
     for (let index = 0; index < 5; index++) store.recordRun(run({ runId: `new-${index}`, startedAt: now - day, endedAt: now - day }));
     store.recordJobEvent({ at: now - 8 * day, job: "j", event: "added" });
     store.recordJobEvent({ at: now, job: "j", event: "paused" });
-    store.flush();
+    await store.settled();
     expect(store.prune()).toEqual({ runs: 3, events: 1 });
     expect(store.runs().map((row) => row.runId)).toEqual(["new-4", "new-3", "new-2"]);
     expect(store.jobEvents().map((event) => event.event)).toEqual(["paused"]);
-    store.close();
+    await store.close();
   });
 
-  it("keeps the file from growing without bound", () => {
+  it("keeps the file from growing without bound", async () => {
     const file = join(dir, "h.sqlite");
     const store = HistoryStore.open({ file, retention: { runs: 1000 }, maxBatch: 500 });
-    const fill = (from: number) => {
+    const fill = async (from: number) => {
       for (let index = from; index < from + 5000; index++) store.recordRun(run({ runId: `r${index}`, message: "x".repeat(200) }));
-      store.flush();
+      await store.settled();
       store.prune();
     };
-    fill(0);
+    await fill(0);
+    await fill(5000);
     const size = statSync(file).size + statSync(`${file}-wal`).size;
-    for (let round = 1; round < 5; round++) fill(round * 5000);
+    for (let round = 2; round < 8; round++) await fill(round * 5000);
     expect(store.runs({ limit: 10_000 })).toHaveLength(1000);
-    expect(statSync(file).size + statSync(`${file}-wal`).size).toBeLessThanOrEqual(size * 1.5);
-    store.close();
+    expect(statSync(file).size + statSync(`${file}-wal`).size).toBeLessThanOrEqual(size * 1.2);
+    await store.close();
   });
 });
 
 describe("queries", () => {
-  it("summarises jobs, hours, failures by code and duration percentiles", () => {
+  it("summarises jobs, hours, failures by code and duration percentiles", async () => {
     const hour = 3_600_000;
     const now = Date.UTC(2026, 0, 1, 12, 30);
     const store = HistoryStore.open({ file: join(dir, "h.sqlite"), now: () => now });
@@ -159,7 +188,7 @@ describe("queries", () => {
     store.recordRun(run({ runId: "f1", job: "a", outcome: "failed", code: "E_RATE", message: "first", endedAt: now - hour }));
     store.recordRun(run({ runId: "f3", job: "a", outcome: "retry", message: "no code", endedAt: now - 20 }));
     store.recordRun(run({ runId: "f2", job: "a", outcome: "timeout", code: "E_RATE", message: "second", endedAt: now - 10 }));
-    store.flush();
+    await store.settled();
     const [summary] = store.jobSummaries();
     expect(summary).toMatchObject({ job: "a", runs: 103, done: 100, failures: 3, lastFailure: { code: "E_RATE", message: "second" } });
     expect(store.failuresByCode("a")).toEqual([
@@ -169,7 +198,7 @@ describe("queries", () => {
     expect(store.durations("a")).toEqual({ count: 100, p50: 50, p90: 90, p99: 99, max: 100 });
     const hours = store.hourly({ hours: 3 });
     expect(hours.map((bucket) => [bucket.runs, bucket.failures])).toEqual([[100, 0], [1, 1], [2, 2]]);
-    store.close();
+    await store.close();
   });
 });
 
@@ -178,7 +207,7 @@ describe("paused jobs", () => {
     const file = join(dir, "data", "_history.sqlite");
     const first = HistoryStore.open({ file });
     first.setPaused("collect", true);
-    first.close();
+    await first.close();
 
     const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
     const paused: string[] = [];
@@ -193,23 +222,23 @@ describe("paused jobs", () => {
     expect(paused).toEqual(["collect"]);
     (runner as unknown as { emit: (name: string, event: unknown) => void }).emit("job:resumed", { job: "collect" });
     expect(history?.store.pausedJobs()).toEqual([]);
-    history?.close();
+    await history?.close();
   });
 
-  it("is off with history: false", () => {
+  it("is off with history: false", async () => {
     const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
     expect(openRunnerHistory(runner, { settings: false, dataDir: dir, configDir: dir })).toBeUndefined();
   });
 });
 
 describe("errors", () => {
-  it("reading a history that does not exist says what to do", () => {
+  it("reading a history that does not exist says what to do", async () => {
     expect(() => HistoryStore.openReadOnly(join(dir, "none.sqlite"), { config: "ujr.config.yaml" })).toThrow(
       expect.objectContaining({ code: "UJR_HISTORY_NOT_FOUND", message: expect.stringMatching(/No run history at .*none\.sqlite.*Run `ujr run ujr\.config\.yaml` first/) }),
     );
   });
 
-  it("a file of a newer schema is refused, not rewritten", () => {
+  it("a file of a newer schema is refused, not rewritten", async () => {
     const file = join(dir, "h.sqlite");
     const db = new Database(file);
     db.pragma("user_version = 99");

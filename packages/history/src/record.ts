@@ -1,12 +1,21 @@
 import { hostname } from "node:os";
 import type { Runner, TaskEvent, TaskFailedEvent, TaskFailure } from "@ujr/core";
 import type { HistoryStore } from "./history-store.js";
-import type { JobEventKind, RunOutcome, RunRecord } from "./types.js";
+import type { JobEventKind, JobEventRecord, RunOutcome, RunRecord } from "./types.js";
 
 export interface RecordHistoryOptions {
   /** The plugin and job type of a job (from the config), stored with each run. */
   describeJob?: ((job: string) => { plugin?: string | undefined; jobType?: string | undefined } | undefined) | undefined;
   now?: (() => number) | undefined;
+  /** How often tasks still running are recorded as running (ms, default 200). */
+  sweepMs?: number | undefined;
+}
+
+export interface HistoryRecorder {
+  /** Records the tasks running now that are not recorded yet (also done every `sweepMs`). */
+  sweep(): void;
+  /** Stops recording. */
+  stop(): void;
 }
 
 /** Fields the runner's task events carry once the lead's timing fields land (optional until then). */
@@ -21,87 +30,117 @@ function progressText(progress: { done?: number; total?: number; message?: strin
   return text || undefined;
 }
 
-function failureFields(error: TaskFailure): { code?: string; message: string } {
-  const message = error.message.length > MESSAGE_LIMIT ? `${error.message.slice(0, MESSAGE_LIMIT - 1)}…` : error.message;
-  return error.code ? { code: error.code, message } : { message };
-}
-
 /**
  * Records a runner's task runs and job events into a history store as they happen.
- * Each handler only updates an object in memory; the store writes in batches.
- * Returns a function that stops recording.
+ * The busiest path (a task settling) only builds one record; the store writes in batches.
+ * Tasks still running at a sweep (every `sweepMs`, default 200 ms) are recorded as
+ * running, so that a crash leaves them marked `interrupted`.
  */
-export function recordRunnerHistory(runner: Runner, store: HistoryStore, options: RecordHistoryOptions = {}): () => void {
+export function recordRunnerHistory(runner: Runner, store: HistoryStore, options: RecordHistoryOptions = {}): HistoryRecorder {
   const now = options.now ?? Date.now;
   const host = hostname();
   const pid = process.pid;
-  const live = new Map<string, RunRecord>();
+  /** Runs recorded as running (by run id; a retry reuses the id with the next attempt). */
+  const running = new Map<string, RunRecord>();
+  /** The last progress of tasks that reported some. */
+  const progress = new Map<string, string>();
   const described = new Map<string, { plugin?: string | undefined; jobType?: string | undefined }>();
-  const key = (event: TaskEvent, attempt = event.attempt) => `${event.runId}\u0000${attempt}`;
+  let lastJob: string | undefined;
+  let lastDescription: { plugin?: string | undefined; jobType?: string | undefined } = {};
 
   const describe = (job: string) => {
+    if (job === lastJob) return lastDescription;
     let found = described.get(job);
     if (!found) {
       found = options.describeJob?.(job) ?? {};
       described.set(job, found);
     }
+    lastJob = job;
+    lastDescription = found;
     return found;
   };
 
-  const newRun = (event: TaskEvent, attempt: number, outcome: RunOutcome): RunRecord => {
-    const { plugin, jobType } = describe(event.job);
-    const timed = event as TaskEvent & Timed;
-    return {
-      runId: event.runId,
-      attempt,
-      job: event.job,
-      plugin,
-      jobType,
-      task: event.label,
-      signature: event.signature,
-      queuedAt: timed.submittedAt,
-      startedAt: timed.startedAt ?? (outcome === "running" ? now() : undefined),
-      outcome,
-      host,
-      pid,
-    };
+  const sweep = () => {
+    for (const task of runner.snapshot().running) {
+      const known = running.get(task.runId);
+      if (known && known.attempt === task.attempt) continue;
+      const { plugin, jobType } = describe(task.job);
+      const record: RunRecord = {
+        runId: task.runId,
+        attempt: task.attempt,
+        job: task.job,
+        plugin,
+        jobType,
+        task: task.task,
+        signature: task.signature,
+        startedAt: Date.parse(task.startedAt),
+        outcome: "running",
+        host,
+        pid,
+        progress: progressText(task.progress),
+      };
+      running.set(task.runId, record);
+      store.recordRun(record);
+    }
   };
-
-  const onStarted = (event: TaskEvent) => {
-    const run = newRun(event, event.attempt, "running");
-    live.set(key(event), run);
-    store.recordRun(run);
-  };
+  const sweeper = setInterval(sweep, options.sweepMs ?? 200);
+  sweeper.unref();
 
   const settle = (event: TaskEvent & { durationMs: number }, outcome: RunOutcome, error?: TaskFailure) => {
-    const id = key(event);
-    let run = live.get(id);
-    if (run) live.delete(id);
-    else {
-      // Settled without a recorded start: a retry cancelled while it waited is its next attempt, never run.
-      const attempt = outcome === "cancelled" && event.durationMs === 0 ? event.attempt + 1 : event.attempt;
-      run = newRun(event, attempt, outcome);
-    }
     const timed = event as TaskEvent & Timed;
+    const endedAt = now();
+    let run = running.get(event.runId);
+    if (run && run.attempt === event.attempt) running.delete(event.runId);
+    else {
+      // A retry cancelled while it waited is its next attempt, never started.
+      const neverStarted = outcome === "cancelled" && event.durationMs === 0;
+      const { plugin, jobType } = describe(event.job);
+      run = {
+        runId: event.runId,
+        attempt: neverStarted ? event.attempt + 1 : event.attempt,
+        job: event.job,
+        plugin,
+        jobType,
+        task: event.label,
+        signature: event.signature,
+        startedAt: neverStarted ? undefined : endedAt - event.durationMs,
+        outcome,
+        host,
+        pid,
+      };
+    }
     if (timed.startedAt !== undefined) run.startedAt = timed.startedAt;
     if (timed.submittedAt !== undefined) run.queuedAt = timed.submittedAt;
     run.outcome = outcome;
-    run.endedAt = now();
+    run.endedAt = endedAt;
     run.durationMs = event.durationMs;
-    if (error) Object.assign(run, failureFields(error));
+    if (progress.size > 0) {
+      const last = progress.get(event.runId);
+      if (last !== undefined) {
+        run.progress = last;
+        progress.delete(event.runId);
+      }
+    }
+    if (error) {
+      run.message = error.message.length > MESSAGE_LIMIT ? `${error.message.slice(0, MESSAGE_LIMIT - 1)}…` : error.message;
+      if (error.code) run.code = error.code;
+    }
     store.recordRun(run);
   };
 
   const jobEvent = (job: string, event: JobEventKind, error?: TaskFailure) => {
-    store.recordJobEvent({ at: now(), job, event, ...(error ? failureFields(error) : {}) });
+    const record: JobEventRecord = { at: now(), job, event };
+    if (error) {
+      record.message = error.message.slice(0, MESSAGE_LIMIT);
+      if (error.code) record.code = error.code;
+    }
+    store.recordJobEvent(record);
   };
 
   const handlers = {
-    "task:started": onStarted,
     "task:progress": (event: TaskEvent & { progress: { done?: number; total?: number; message?: string } }) => {
-      const run = live.get(key(event));
-      // Kept in memory only: written with the run's next change (its end).
-      if (run) run.progress = progressText(event.progress);
+      const text = progressText(event.progress);
+      if (text !== undefined) progress.set(event.runId, text);
     },
     "task:done": (event: TaskEvent & { durationMs: number }) => settle(event, "done"),
     "task:failed": (event: TaskFailedEvent) => settle(event, "failed", event.error),
@@ -110,6 +149,7 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
     "task:cancelled": (event: TaskFailedEvent) => settle(event, "cancelled", event.error),
     "job:added": (event: { job: string }) => {
       described.delete(event.job);
+      lastJob = undefined;
       jobEvent(event.job, "added");
     },
     "job:done": (event: { job: string }) => jobEvent(event.job, "done"),
@@ -124,13 +164,20 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
       jobEvent(event.job, "resumed");
       store.setPaused(event.job, false);
     },
-    "runner:stopped": () => store.flush(),
+    "runner:stopped": () => {
+      clearInterval(sweeper);
+      store.flush();
+    },
   } as const;
 
   // job:paused / job:resumed are new runner events; listening by name works before and after they exist.
   const emitter = runner as unknown as { on(name: string, handler: (...args: never[]) => void): void; off(name: string, handler: (...args: never[]) => void): void };
   for (const [name, handler] of Object.entries(handlers)) emitter.on(name, handler);
-  return () => {
-    for (const [name, handler] of Object.entries(handlers)) emitter.off(name, handler);
+  return {
+    sweep,
+    stop() {
+      clearInterval(sweeper);
+      for (const [name, handler] of Object.entries(handlers)) emitter.off(name, handler);
+    },
   };
 }

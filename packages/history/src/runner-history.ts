@@ -20,7 +20,7 @@ export interface RunnerHistory {
   /** Jobs paused when the runner started (restored from the file). */
   readonly restoredPaused: readonly string[];
   /** Stops recording, writes what is pending and closes the file. */
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** Where the history of a config lives: `runner.history.file`, else `<dataDir>/_history.sqlite`. */
@@ -46,7 +46,7 @@ export function openRunnerHistory(runner: Runner, options: RunnerHistoryOptions)
     logger: options.logger,
   });
   const paused = new Set(store.pausedJobs());
-  const stopRecording = recordRunnerHistory(runner, store, { describeJob: options.describeJob });
+  const recorder = recordRunnerHistory(runner, store, { describeJob: options.describeJob });
   const pausable = runner as unknown as Pausable;
   const onAdded = ({ job }: { job: string }) => {
     if (!paused.has(job)) return;
@@ -58,10 +58,10 @@ export function openRunnerHistory(runner: Runner, options: RunnerHistoryOptions)
   return {
     store,
     restoredPaused: [...paused],
-    close() {
+    async close() {
       runner.off("job:added", onAdded);
-      stopRecording();
-      store.close();
+      recorder.stop();
+      await store.close();
     },
   };
 }

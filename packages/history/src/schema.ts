@@ -23,11 +23,10 @@ CREATE TABLE IF NOT EXISTS runs (
   duration_ms INTEGER,
   host TEXT,
   pid INTEGER,
-  progress TEXT,
-  UNIQUE (run_id, attempt)
+  progress TEXT
 );
+-- The only index on runs: each one costs every insert (bench/runner.mjs prints the price).
 CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id);
-CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at);
 CREATE TABLE IF NOT EXISTS job_events (
   id INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,

@@ -117,6 +117,6 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   } finally {
     view?.stop();
     await server?.close();
-    history?.close();
+    await history?.close();
   }
 }

@@ -15,6 +15,13 @@ export const boom = defineTask({
   },
 });
 
+/** Waits until the test opens the gate (the in-process executor shares this process's globals). */
+export const gated = defineTask({
+  module,
+  name: "gated",
+  run: () => globalThis.__historyGate.promise,
+});
+
 export const report = defineTask({
   module,
   name: "report",

@@ -62,11 +62,12 @@ export class HistoryCache {
     this.#stale = true;
   }
 
-  read(force = false): { summaries: DashboardJobSummary[]; hourly: Overview["hourly"] } {
+  async read(force = false): Promise<{ summaries: DashboardJobSummary[]; hourly: Overview["hourly"] }> {
     const age = Date.now() - this.#at;
     if (this.history && (force || (this.#stale && age >= this.minAgeMs) || age >= this.maxAgeMs)) {
       this.#stale = false;
-      this.history.flush();
+      this.#at = Date.now();
+      await this.history.settled();
       this.#summaries = this.history.jobSummaries();
       this.#hourly = this.history.hourly({ hours: 24 });
       this.#at = Date.now();
@@ -79,9 +80,9 @@ function errorOf(error: { code?: string | undefined; message: string } | undefin
   return error ? { ...(error.code ? { code: error.code } : {}), message: error.message } : undefined;
 }
 
-export function buildOverview(runner: Runner, cache: HistoryCache, actions: boolean, force = false): Overview {
+export async function buildOverview(runner: Runner, cache: HistoryCache, actions: boolean, force = false): Promise<Overview> {
+  const { summaries, hourly } = await cache.read(force);
   const snapshot = runner.snapshot();
-  const { summaries, hourly } = cache.read(force);
   const byJob = new Map(summaries.map((summary) => [summary.job, summary]));
   const now = Date.now();
   const jobs: OverviewJob[] = snapshot.jobs.map((job) => {
@@ -117,10 +118,10 @@ export function buildOverview(runner: Runner, cache: HistoryCache, actions: bool
 }
 
 /** A job's page: its live state, panel, and what the history says about it. */
-export function buildJobPage(runner: Runner, history: DashboardHistory | undefined, name: string, actions: boolean): unknown | undefined {
+export async function buildJobPage(runner: Runner, history: DashboardHistory | undefined, name: string, actions: boolean): Promise<unknown> {
+  await history?.settled();
   const snapshot = runner.snapshot();
   const job = snapshot.jobs.find((entry) => entry.name === name);
-  history?.flush();
   const summary = history?.jobSummaries({ job: name })[0];
   if (!job && !summary) return undefined;
   const panel = job ? normalizeStatusPanel((job as { panel?: unknown }).panel) : undefined;

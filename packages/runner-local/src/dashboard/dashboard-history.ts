@@ -26,7 +26,8 @@ export interface DashboardJobSummary {
 }
 
 export interface DashboardHistory {
-  flush(): void;
+  /** Resolves once everything recorded so far can be read. */
+  settled(): Promise<void>;
   runs(query: DashboardRunQuery): unknown[];
   jobSummaries(options?: { since?: number | undefined; job?: string | undefined }): DashboardJobSummary[];
   hourly(options?: { hours?: number | undefined; job?: string | undefined }): Array<{ hour: number; runs: number; failures: number }>;

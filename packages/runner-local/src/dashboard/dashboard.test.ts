@@ -26,10 +26,10 @@ function listJob(name: string, list: Task[], panel?: () => StatusPanel): Job {
 }
 
 const servers: StatusServer[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
-  for (const cleanup of cleanups.splice(0)) cleanup();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 async function getJson(url: string): Promise<any> {

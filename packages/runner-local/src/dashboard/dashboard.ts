@@ -57,7 +57,7 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
   const settled = () => historyCache.markStale();
   const settleEvents = ["task:done", "task:failed", "task:timeout", "task:retry", "task:cancelled"] as const;
   for (const name of settleEvents) runner.on(name, settled);
-  const live = new LiveUpdates(runner, { build: (force) => ({ ...buildOverview(runner, historyCache, actionsOn, force), retryable: actions.retryable() }) });
+  const live = new LiveUpdates(runner, { build: async (force) => ({ ...(await buildOverview(runner, historyCache, actionsOn, force)), retryable: actions.retryable() }) });
 
   const send = (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) => {
     response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...securityHeaders, ...headers });
@@ -105,7 +105,7 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
         return true;
       }
       if (path === "/api/overview") {
-        json(response, 200, { ...buildOverview(runner, historyCache, actionsOn, true), retryable: actions.retryable() });
+        json(response, 200, { ...(await buildOverview(runner, historyCache, actionsOn, true)), retryable: actions.retryable() });
         return true;
       }
       if (path === "/api/events") {
@@ -120,7 +120,7 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
             json(response, 200, { runs: [], history: false });
             return true;
           }
-          history.flush();
+          await history.settled();
           const outcome = url.searchParams.get("outcome") ?? "";
           const before = Number(url.searchParams.get("before"));
           const limit = Number(url.searchParams.get("limit"));
@@ -134,7 +134,7 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
           json(response, 200, { runs, history: true });
           return true;
         }
-        const page = buildJobPage(runner, history, name, actionsOn);
+        const page = await buildJobPage(runner, history, name, actionsOn);
         if (page === undefined) json(response, 404, { message: `no job "${name}" runs here or is in the history` });
         else json(response, 200, { ...(page as object), retryable: actions.retryable() });
         return true;

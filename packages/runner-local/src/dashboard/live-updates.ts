@@ -23,7 +23,7 @@ const CHANGES = [
 
 export interface LiveUpdatesOptions {
   /** The payload of an update (built only when someone listens). */
-  build: (force: boolean) => unknown;
+  build: (force: boolean) => Promise<unknown>;
   /** Fewest ms between two updates (default 300): progress events come in bursts. */
   minIntervalMs?: number | undefined;
   /** An update at least this often, for times that pass (next check, backoff) (default 5 s). */
@@ -40,6 +40,7 @@ export class LiveUpdates {
   readonly #runner: Runner;
   readonly #options: LiveUpdatesOptions;
   #dirty = false;
+  #building = false;
   #timer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #lastSent = 0;
@@ -62,7 +63,7 @@ export class LiveUpdates {
       this.#clients.delete(response);
       if (this.#clients.size === 0) this.#unlisten();
     });
-    this.#write(response, this.#options.build(true));
+    void this.#options.build(true).then((payload) => this.#write(response, payload), () => response.end());
   }
 
   #listen(): void {
@@ -96,12 +97,24 @@ export class LiveUpdates {
 
   #send(): void {
     this.#dirty = false;
-    if (this.#clients.size === 0) return;
-    const payload = this.#options.build(false);
-    for (const client of this.#clients) this.#write(client, payload);
+    if (this.#clients.size === 0 || this.#building) return;
+    this.#building = true;
+    this.#lastSent = Date.now();
+    this.#options.build(false).then(
+      (payload) => {
+        this.#building = false;
+        for (const client of this.#clients) this.#write(client, payload);
+        // Changes that came while it was built go out next.
+        if (this.#dirty) this.#changed();
+      },
+      () => {
+        this.#building = false;
+      },
+    );
   }
 
   #write(response: ServerResponse, payload: unknown): void {
+    if (response.writableEnded) return;
     this.#lastSent = Date.now();
     response.write(`event: overview\ndata: ${JSON.stringify(payload)}\n\n`);
   }
