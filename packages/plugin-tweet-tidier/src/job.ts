@@ -1,9 +1,10 @@
-import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
+import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { isAbsolute, join, resolve } from "node:path";
 import type { FoundFile } from "./discover.js";
 import { isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyFile, type CheckResult, type TidyFileArgs } from "./tasks.js";
+import { tidierPanel } from "./status-panel.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -66,6 +67,11 @@ export class TidyJob implements Job {
 
   get databaseLocation(): string {
     return isPostgresUrl(this.database) ? "postgres" : this.database;
+  }
+
+  /** The dashboard's and `ujr status`'s panel (see status-panel.ts). */
+  statusPanel(): StatusPanel {
+    return tidierPanel({ database: this.databaseLocation, results: this.results, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
   }
 
   getRunnableTasks(): Task[] {

@@ -1,12 +1,13 @@
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
+import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import type { CollectorConfig } from "./config.js";
 import { FATAL_CODES } from "./errors.js";
 import type { FetchArgs, FetchResult } from "./fetch.js";
 import { layout, parseListing, sidecarName, type Layout, type RawListing } from "./internal/layout.js";
 import { loadArchiveState, loadState, type ArchiveState, type CollectorState } from "./internal/state.js";
 import { archiveFiles, fetchPages, resolveUrls } from "./tasks.js";
+import { collectorPanel } from "./status-panel.js";
 
 const MAX_BACKOFF_MS = 15 * 60_000;
 const HOUR_MS = 3_600_000;
@@ -71,6 +72,11 @@ export class CollectorJob implements Job {
       rawFiles: this.#listing.raw.length,
       unresolvedFiles: this.#unresolved().length,
     };
+  }
+
+  /** The dashboard's and `ujr status`'s panel (see status-panel.ts). */
+  statusPanel(): StatusPanel {
+    return collectorPanel(this.config, this.status());
   }
 
   async getRunnableTasks(): Promise<Task[]> {
