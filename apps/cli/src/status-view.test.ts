@@ -43,6 +43,18 @@ describe("renderStatus (a pure function of the snapshot)", () => {
     );
   });
 
+  it("with panels (ujr status): each job's own panel under the table, as text", () => {
+    const withPanel = {
+      ...snapshot,
+      jobs: snapshot.jobs.map((job) =>
+        job.name === "collector" ? { ...job, panel: { title: "Collection", fields: [{ label: "Tweets collected", value: 1200, unit: "tweets" }, { label: "Rate limit", value: "reached", tone: "warning" }] } } : job,
+      ),
+    };
+    const text = renderStatus(withPanel, 120, { now, panels: true });
+    expect(text.split("\n").slice(-3)).toEqual(["collector — Collection", "  Tweets collected: 1200 tweets", "  Rate limit: reached (warning)"]);
+    expect(renderStatus(withPanel, 120, { now })).not.toContain("Collection");
+  });
+
   it("never writes a line wider than the terminal", () => {
     for (const width of [20, 40, 63]) {
       for (const line of renderStatus(snapshot, width, { now }).split("\n")) expect(line.length).toBeLessThanOrEqual(width);
