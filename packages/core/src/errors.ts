@@ -62,6 +62,11 @@ export const errorCatalogue = {
     message: 'Job "{job}" returned something that is not a task ({reason}). Build tasks with defineTask(...).with(args).',
     exitCode: 1,
   },
+  UJR_JOB_ANSWER_INVALID: {
+    message:
+      'Job "{job}": getRunnableTasks() returned {got}, not tasks. Return an array or another iterable of tasks (an empty array when there is nothing to do now), or throw JobDone when the job is finished.',
+    exitCode: 1,
+  },
   UJR_TASK_MODULE_NOT_FOUND: {
     message: 'Task module "{module}" could not be resolved from {searched}. Install the package that provides it where the config (or script) lives.',
     exitCode: 1,
