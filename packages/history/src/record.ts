@@ -18,9 +18,6 @@ export interface HistoryRecorder {
   stop(): void;
 }
 
-/** Fields the runner's task events carry once the lead's timing fields land (optional until then). */
-type Timed = { submittedAt?: number; startedAt?: number };
-
 const MESSAGE_LIMIT = 2000;
 
 function progressText(progress: { done?: number; total?: number; message?: string } | undefined): string | undefined {
@@ -62,8 +59,7 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
 
   const sweep = () => {
     for (const task of runner.snapshot().running) {
-      const known = running.get(task.runId);
-      if (known && known.attempt === task.attempt) continue;
+      if (running.has(task.runId)) continue;
       const { plugin, jobType } = describe(task.job);
       const record: RunRecord = {
         runId: task.runId,
@@ -87,30 +83,17 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
   sweeper.unref();
 
   const settle = (event: TaskEvent & { durationMs: number }, outcome: RunOutcome, error?: TaskFailure) => {
-    const timed = event as TaskEvent & Timed;
     const endedAt = now();
+    // Each try has a run id of its own (a retry, a cancelled retry that never started).
     let run = running.get(event.runId);
-    if (run && run.attempt === event.attempt) running.delete(event.runId);
+    if (run) running.delete(event.runId);
     else {
-      // A retry cancelled while it waited is its next attempt, never started.
-      const neverStarted = outcome === "cancelled" && event.durationMs === 0;
       const { plugin, jobType } = describe(event.job);
-      run = {
-        runId: event.runId,
-        attempt: neverStarted ? event.attempt + 1 : event.attempt,
-        job: event.job,
-        plugin,
-        jobType,
-        task: event.label,
-        signature: event.signature,
-        startedAt: neverStarted ? undefined : endedAt - event.durationMs,
-        outcome,
-        host,
-        pid,
-      };
+      run = { runId: event.runId, attempt: event.attempt, job: event.job, plugin, jobType, task: event.label, signature: event.signature, outcome, host, pid };
     }
-    if (timed.startedAt !== undefined) run.startedAt = timed.startedAt;
-    if (timed.submittedAt !== undefined) run.queuedAt = timed.submittedAt;
+    // A try that never started (cancelled while queued) has no start time.
+    run.startedAt = event.startedAt;
+    run.queuedAt = event.submittedAt;
     run.outcome = outcome;
     run.endedAt = endedAt;
     run.durationMs = event.durationMs;

@@ -146,6 +146,8 @@ describe("dashboard", () => {
       if (running?.progress?.done === 3 && update.jobs[0]?.history?.done === 1) seen = update;
     }
     expect(seen.jobs[0]).toMatchObject({ name: "collect", state: "running", running: 1 });
+    // The plugin's own panel comes with each update.
+    expect(seen.jobs[0].panel).toEqual(panel());
     expect(seen.running[0].progress).toEqual({ done: 3, total: 3, message: "step 3" });
     const page = await getJson(`${server.url}/api/jobs/collect`);
     expect(page).toMatchObject({ name: "collect", state: "running", summary: { runs: 2, done: 1 }, durations: { count: 1 } });
@@ -176,5 +178,76 @@ describe("dashboard", () => {
     const failed = await getJson(`${server.url}/api/jobs/flaky/runs?outcome=failed`);
     expect(failed.runs).toHaveLength(3);
     expect((await fetch(`${server.url}/api/jobs/nobody`)).status).toBe(404);
+  });
+
+  it("with the token, from this machine: pauses and resumes a job, asks it now, cancels a running task and retries a failed one", async () => {
+    const dir = tempDir();
+    const token = "tok-actions-5678";
+    const auth = { authorization: `Bearer ${token}` };
+    const post = (path: string, headers: Record<string, string> = auth) => fetch(`${server.url}${path}`, { method: "POST", headers });
+    /** Emits its current list each ask; never done until `finish()`. */
+    class Controlled implements Job {
+      tasks: Task[] = [];
+      asked = 0;
+      done = false;
+      onAsk: (() => void) | undefined;
+      constructor(readonly name: string) {}
+      getRunnableTasks(): Task[] {
+        this.asked++;
+        this.onAsk?.();
+        if (this.done) throw new JobDone();
+        const list = this.tasks;
+        this.tasks = [];
+        return list;
+      }
+    }
+    const collect = new Controlled("collect");
+    const flaky = new Controlled("flaky");
+    collect.tasks = [makeTask({ module: progressTasks, export: "reportThenWait" }, { steps: 1, marker: join(dir, "never") }, { signature: "long" })];
+    flaky.tasks = [makeTask({ module: dashboardTasks, export: "fail" }, { code: "E_ONCE", message: "first try fails" }, { signature: "once" })];
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 4 }), jobs: [collect, flaky], exitWhenIdle: false });
+    const server = await startStatusServer(runner, { port: 0, token });
+    servers.push(server);
+    const events: string[] = [];
+    runner.on("job:paused", ({ job }) => events.push(`paused ${job}`));
+    runner.on("job:resumed", ({ job }) => events.push(`resumed ${job}`));
+    const started = new Promise<string>((resolve) => runner.on("task:started", (event) => event.signature === "long" && resolve(event.runId)));
+    const failed = new Promise<string>((resolve) => runner.on("task:failed", (event) => resolve(event.runId)));
+    const running = runner.run();
+    const longRun = await started;
+    const failedRun = await failed;
+
+    expect((await post("/api/jobs/collect/pause", { authorization: "Bearer wrong" })).status).toBe(401);
+    const paused = await post("/api/jobs/collect/pause");
+    expect(paused.status).toBe(200);
+    expect(await paused.json()).toEqual({ ok: true, message: expect.stringMatching(/^job collect paused/) });
+    expect(runner.snapshot().jobs.find((job) => job.name === "collect")?.status).toBe("paused");
+    const overview = await (await fetch(`${server.url}/api/overview`, { headers: auth })).json();
+    expect(overview.jobs.find((job: { name: string }) => job.name === "collect").state).toBe("paused");
+    expect((await post("/api/jobs/collect/check")).status).toBe(409);
+    expect((await post("/api/jobs/collect/resume")).status).toBe(200);
+    expect(events).toEqual(["paused collect", "resumed collect"]);
+
+    const askedAgain = new Promise<void>((resolve) => (collect.onAsk = resolve));
+    const check = await post("/api/jobs/collect/check");
+    expect(check.status).toBe(200);
+    await askedAgain;
+
+    const cancelled = new Promise<{ runId: string; message: string }>((resolve) => runner.on("task:cancelled", (event) => resolve({ runId: event.runId, message: event.error.message })));
+    expect((await post(`/api/runs/${longRun}/cancel`)).status).toBe(200);
+    expect(await cancelled).toMatchObject({ runId: longRun, message: expect.stringContaining("cancelled from the dashboard") });
+    expect((await post(`/api/runs/${longRun}/cancel`)).status).toBe(409);
+
+    const retried = new Promise<string | undefined>((resolve) => runner.on("task:started", (event) => event.job === "flaky" && resolve(event.signature)));
+    const retry = await post(`/api/runs/${failedRun}/retry`);
+    expect(await retry.json()).toEqual({ ok: true, message: expect.stringMatching(/started again/) });
+    expect(await retried).toBe("once");
+    expect((await post(`/api/runs/${failedRun}/retry`)).status).toBe(404);
+    expect((await post("/api/jobs/nobody/pause")).status).toBe(409);
+
+    collect.done = true;
+    flaky.done = true;
+    runner.stop({ graceMs: 0 });
+    await running;
   });
 });
