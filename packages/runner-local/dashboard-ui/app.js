@@ -11,8 +11,9 @@ const runnerState = document.getElementById("runner-state");
 const tokenForm = document.getElementById("token-form");
 const tokenInput = document.getElementById("token");
 
-const SYMBOLS = { running: "▶", waiting: "◷", "backed off": "⚠", "retry waiting": "↻", paused: "⏸", done: "✓", failed: "✗", removed: "–", idle: "·", finishing: "…", "not running": "–" };
-const OUTCOME_SYMBOLS = { done: "✓", failed: "✗", timeout: "⏱", retry: "↻", cancelled: "⊘", interrupted: "⚡", running: "▶" };
+// Symbols common fonts have (the state is also written as a word: colour is never needed).
+const SYMBOLS = { running: "▶", waiting: "○", "backed off": "!", "retry waiting": "↻", paused: "‖", done: "✓", failed: "✗", removed: "–", idle: "·", finishing: "…", "not running": "–" };
+const OUTCOME_SYMBOLS = { done: "✓", failed: "✗", timeout: "✗", retry: "↻", cancelled: "–", interrupted: "!", running: "▶" };
 
 let latest; // the last overview
 let jobData; // the job page's data
@@ -81,6 +82,7 @@ function time(value) {
 function relative(date) {
   const seconds = Math.round((date.getTime() - Date.now()) / 1000);
   const abs = Math.abs(seconds);
+  if (abs < 1) return "just now";
   const text = abs < 60 ? `${abs}s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86400 ? `${(abs / 3600).toFixed(1)} h` : `${(abs / 86400).toFixed(1)} d`;
   return seconds >= 0 ? `in ${text}` : `${text} ago`;
 }
@@ -106,6 +108,11 @@ function progressCell(progress) {
   const { done, total, message } = progress;
   const label = [done !== undefined ? (total !== undefined ? `${done} / ${total}` : `${done}`) : "", message ?? ""].filter(Boolean).join(" ");
   return h("span", {}, total ? h("progress", { max: total, value: done ?? 0, "aria-label": label }) : null, " ", label);
+}
+
+/** Replaces the view's content (null parts are left out). */
+function show(...parts) {
+  view.replaceChildren(...parts.filter((part) => part !== null && part !== undefined && part !== false));
 }
 
 function table(caption, headings, rows, empty) {
@@ -213,12 +220,12 @@ function renderOverview(data) {
       h("td", {}, task.task.replace(/^.*\//, ""), task.signature ? h("div", { className: "muted" }, task.signature) : null),
       h("td", {}, task.attempt),
       h("td", {}, time(task.startedAt)),
-      h("td", { "data-run": task.runId }, progressCell(task.progress)),
+      h("td", { "data-run": task.runId, "data-job": task.job }, progressCell(task.progress)),
       h("td", {}, data.actions ? h("button", { type: "button", onclick: () => act(`/api/runs/${encodeURIComponent(task.runId)}/cancel`, `Cancelling ${task.runId}`), "aria-label": `Cancel task ${task.signature ?? task.runId}` }, "Cancel") : null),
     ),
   );
   const past = data.pastJobs.map((job) => h("li", {}, h("a", { href: `/jobs/${encodeURIComponent(job.job)}` }, job.job), ` — ${job.runs} runs, last `, time(job.lastRunAt)));
-  view.replaceChildren(
+  show(
     h("h1", {}, "Overview"),
     h(
       "dl",
@@ -251,7 +258,7 @@ const filters = { outcome: "", q: "" };
 async function loadJob(name) {
   const response = await api(`/api/jobs/${encodeURIComponent(name)}`);
   if (response.status === 404) {
-    view.replaceChildren(h("h1", {}, name), h("p", {}, `No job "${name}" runs here or is in the history. `, h("a", { href: "/" }, "Back to the overview")));
+    show(h("h1", {}, name), h("p", {}, `No job "${name}" runs here or is in the history. `, h("a", { href: "/" }, "Back to the overview")));
     return;
   }
   jobData = await response.json();
@@ -272,7 +279,7 @@ async function loadRuns(name) {
     history
       ? table(
           "Runs",
-          ["Started", "Outcome", "Duration", "Attempt", "Signature / task", "Error", ""],
+          ["Started", "Outcome", "Duration", "Attempt", "Signature / task", "Error or last progress", ""],
           runs.map((run) =>
             h(
               "tr",
@@ -292,10 +299,41 @@ async function loadRuns(name) {
   );
 }
 
-function renderJob(data) {
+/** The job page's side column: its panel and what the history says (re-rendered as runs settle). */
+function jobSide(data) {
   const name = data.name;
   const durations = data.durations;
-  view.replaceChildren(
+  return h(
+    "div",
+    { id: "job-side" },
+    h("div", { id: "job-panel" }, panelView(data.panel, name)),
+    h("h2", {}, "Summary"),
+    data.summary
+      ? h("dl", { className: "cards" }, [["Runs", data.summary.runs], ["Done", data.summary.done], ["Failures", data.summary.failures]].map(([label, value]) => h("div", {}, h("dt", {}, label), h("dd", {}, value))))
+      : h("p", { className: "muted" }, "No runs recorded."),
+    h("p", {}, "Last success: ", time(data.summary?.lastSuccessAt)),
+    h("h2", {}, "Duration of successful runs"),
+    durations && durations.count > 0 ? h("p", {}, `p50 ${duration(durations.p50)} · p90 ${duration(durations.p90)} · p99 ${duration(durations.p99)} · max ${duration(durations.max)} (${durations.count} runs)`) : h("p", { className: "muted" }, "No successful run yet."),
+    h("h2", {}, "Failures by code"),
+    table("Failures by code", ["Code", "Count", "Last", "Last message"], (data.failures ?? []).map((group) => h("tr", {}, h("td", {}, h("code", {}, group.code)), h("td", {}, group.count), h("td", {}, time(group.lastAt)), h("td", { className: "message" }, group.lastMessage ?? ""))), "No failures."),
+    h("h2", {}, "Runs per hour"),
+    data.history ? hourlyChart(data.hourly, name) : h("p", { className: "muted" }, "No history kept."),
+    h("h2", {}, "Job events"),
+    (data.events ?? []).length > 0 ? h("ul", {}, data.events.map((event) => h("li", {}, time(event.at), ` ${event.event}`, event.message ? ` — ${event.message}` : ""))) : h("p", { className: "muted" }, "None recorded."),
+  );
+}
+
+async function refreshJob(name) {
+  const response = await api(`/api/jobs/${encodeURIComponent(name)}`);
+  if (!response.ok) return;
+  jobData = await response.json();
+  document.getElementById("job-side")?.replaceWith(jobSide(jobData));
+  await loadRuns(name);
+}
+
+function renderJob(data) {
+  const name = data.name;
+  show(
     h("p", {}, h("a", { href: "/" }, "← Overview")),
     h("h1", {}, `Job ${name} `, h("span", { id: "job-state" }, stateBadge(data.state))),
     h("div", { className: "actions", id: "job-actions" }, jobActions(name, data.state, data.actions)),
@@ -316,24 +354,7 @@ function renderJob(data) {
         ),
         h("div", { id: "runs" }, h("p", {}, "Loading…")),
       ),
-      h(
-        "div",
-        {},
-        h("div", { id: "job-panel" }, panelView(data.panel, name)),
-        h("h2", {}, "Summary"),
-        data.summary
-          ? h("dl", { className: "cards" }, [["Runs", data.summary.runs], ["Done", data.summary.done], ["Failures", data.summary.failures]].map(([label, value]) => h("div", {}, h("dt", {}, label), h("dd", {}, value))))
-          : h("p", { className: "muted" }, "No runs recorded."),
-        h("p", {}, "Last success: ", time(data.summary?.lastSuccessAt)),
-        h("h2", {}, "Duration of successful runs"),
-        durations && durations.count > 0 ? h("p", {}, `p50 ${duration(durations.p50)} · p90 ${duration(durations.p90)} · p99 ${duration(durations.p99)} · max ${duration(durations.max)} (${durations.count} runs)`) : h("p", { className: "muted" }, "No successful run yet."),
-        h("h2", {}, "Failures by code"),
-        table("Failures by code", ["Code", "Count", "Last", "Last message"], (data.failures ?? []).map((group) => h("tr", {}, h("td", {}, h("code", {}, group.code)), h("td", {}, group.count), h("td", {}, time(group.lastAt)), h("td", { className: "message" }, group.lastMessage ?? ""))), "No failures."),
-        h("h2", {}, "Runs per hour"),
-        data.history ? hourlyChart(data.hourly, name) : h("p", { className: "muted" }, "No history kept."),
-        h("h2", {}, "Job events"),
-        (data.events ?? []).length > 0 ? h("ul", {}, data.events.map((event) => h("li", {}, time(event.at), ` ${event.event}`, event.message ? ` — ${event.message}` : ""))) : h("p", { className: "muted" }, "None recorded."),
-      ),
+      jobSide(data),
     ),
   );
 }
@@ -349,7 +370,7 @@ function runningList(running, actions) {
         h("td", {}, task.signature ?? task.task.replace(/^.*\//, "")),
         h("td", {}, task.attempt),
         h("td", {}, time(task.startedAt)),
-        h("td", { "data-run": task.runId }, progressCell(task.progress)),
+        h("td", { "data-run": task.runId, "data-job": task.job }, progressCell(task.progress)),
         h("td", {}, actions ? h("button", { type: "button", onclick: () => act(`/api/runs/${encodeURIComponent(task.runId)}/cancel`, `Cancelling ${task.runId}`), "aria-label": `Cancel task ${task.signature ?? task.runId}` }, "Cancel") : null),
       ),
     ),
@@ -369,8 +390,7 @@ function updateJob(name, overview) {
   if (jobData && settled !== jobRefresh && Date.now() - (updateJob.last ?? 0) > 3000) {
     updateJob.last = Date.now();
     jobRefresh = settled;
-    jobData.retryable = overview.retryable;
-    loadRuns(name);
+    refreshJob(name).catch(() => undefined);
   }
 }
 
