@@ -11,3 +11,4 @@ export { createStatusMetrics, TASK_OUTCOMES, type StatusMetrics } from "./status
 export { localError, localErrorCatalogue, type LocalErrorCode } from "./errors.js";
 export { createDashboard, type Dashboard, type DashboardOptions } from "./dashboard/dashboard.js";
 export type { DashboardHistory, DashboardJobSummary, DashboardRunQuery, DashboardRunOutcome } from "./dashboard/dashboard-history.js";
+export { startProbeServer, type ProbeServer, type ProbeServerOptions } from "./probe-server.js";
