@@ -246,8 +246,28 @@ function renderOverview(data) {
       h("section", { "aria-labelledby": "chart-heading" }, h("h2", { id: "chart-heading" }, "Runs per hour"), data.history ? hourlyChart(data.hourly, "All jobs") : h("p", { className: "muted" }, "No history kept (runner.history: false).")),
     ),
     h("section", { "aria-labelledby": "running-heading" }, h("h2", { id: "running-heading" }, "Running tasks"), table("Running tasks", ["Job", "Task", "Attempt", "Started", "Progress", ""], runningRows, "No task is running.")),
+    executorView(data.executor),
     data.jobs.some((job) => job.panel) ? h("section", { "aria-labelledby": "panels-heading" }, h("h2", { id: "panels-heading" }, "Collections"), data.jobs.filter((job) => job.panel).map((job) => panelView(job.panel, job.name))) : null,
     past.length > 0 ? h("section", {}, h("h2", {}, "Jobs in the history, not running now"), h("ul", {}, past)) : null,
+  );
+}
+
+/** A distributed executor's queue and its workers (BullMQ). */
+function executorView(info) {
+  if (!info) return null;
+  if (info.error) return h("section", { "aria-labelledby": "queue-heading" }, h("h2", { id: "queue-heading" }, "Queue"), h("p", { className: "tone-error" }, `Could not read the queue: ${info.error} (error)`));
+  const counts = Object.entries(info.counts ?? {}).map(([state, count]) => `${state} ${count}`).join(" · ");
+  return h(
+    "section",
+    { "aria-labelledby": "queue-heading" },
+    h("h2", { id: "queue-heading" }, `Queue ${info.queue}`),
+    h("p", {}, `${info.redis ?? ""} — ${counts}`),
+    table(
+      "Workers on the queue",
+      ["Worker (host/pid)", "Address", "Idle"],
+      (info.workers ?? []).map((worker) => h("tr", {}, h("td", {}, worker.name), h("td", {}, worker.address ?? "—"), h("td", {}, worker.idleSeconds === undefined ? "—" : `${worker.idleSeconds} s`))),
+      "No worker takes tasks from this queue: start `ujr worker` on a machine.",
+    ),
   );
 }
 

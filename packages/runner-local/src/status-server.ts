@@ -22,6 +22,8 @@ export interface StatusServerOptions {
   logger?: Logger | undefined;
   /** Run history for the dashboard at `/` (its job pages, charts, last success and failure). */
   history?: DashboardHistory | undefined;
+  /** A distributed executor's queue and workers for the dashboard (e.g. `() => bullmqExecutor.describe()`). */
+  executorInfo?: (() => Promise<unknown>) | undefined;
 }
 
 export interface StatusServer {
@@ -60,7 +62,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   if (token) registerSecret(token);
   const expected = token ? digest(`Bearer ${token}`) : undefined;
   const metrics = createStatusMetrics(runner);
-  const dashboard = createDashboard(runner, { history: options.history, token });
+  const dashboard = createDashboard(runner, { history: options.history, token, executorInfo: options.executorInfo });
 
   const send = (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) => {
     response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });

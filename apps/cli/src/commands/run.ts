@@ -107,6 +107,8 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
       token: statusConfig.token ?? (env.UJR_STATUS_TOKEN || undefined),
       logger,
       history: history?.store,
+      // A BullMQ coordinator's dashboard shows its queue and the workers on it.
+      executorInfo: executor && "describe" in executor ? () => (executor as { describe(): Promise<unknown> }).describe() : undefined,
     });
   }
   let view: LiveView | undefined;

@@ -30,6 +30,33 @@ export interface Overview {
   actions: boolean;
   /** Jobs of the history that the runner does not run now (removed, or from an earlier config). */
   pastJobs: DashboardJobSummary[];
+  /** A distributed executor's queue and workers (BullMQ), when it tells. */
+  executor?: unknown;
+}
+
+/** What an executor says about itself (its queue and workers), asked at most every `maxAgeMs`. */
+export class ExecutorInfoCache {
+  #at = 0;
+  #value: unknown;
+  #pending: Promise<unknown> | undefined;
+  constructor(
+    readonly source: (() => Promise<unknown>) | undefined,
+    readonly maxAgeMs = 5000,
+  ) {}
+
+  async read(): Promise<unknown> {
+    if (!this.source) return undefined;
+    if (Date.now() - this.#at >= this.maxAgeMs) {
+      this.#pending ??= this.source().then(
+        (value) => value,
+        (error: unknown) => ({ error: (error as Error).message }),
+      );
+      this.#value = await this.#pending;
+      this.#pending = undefined;
+      this.#at = Date.now();
+    }
+    return this.#value;
+  }
 }
 
 /** The state of a job as the dashboard writes it (words, never colour alone). */
@@ -80,8 +107,9 @@ function errorOf(error: { code?: string | undefined; message: string } | undefin
   return error ? { ...(error.code ? { code: error.code } : {}), message: error.message } : undefined;
 }
 
-export async function buildOverview(runner: Runner, cache: HistoryCache, actions: boolean, force = false): Promise<Overview> {
+export async function buildOverview(runner: Runner, cache: HistoryCache, actions: boolean, force = false, executorInfo?: ExecutorInfoCache): Promise<Overview> {
   const { summaries, hourly } = await cache.read(force);
+  const executor = await executorInfo?.read();
   const snapshot = runner.snapshot();
   const byJob = new Map(summaries.map((summary) => [summary.job, summary]));
   const now = Date.now();
@@ -114,6 +142,7 @@ export async function buildOverview(runner: Runner, cache: HistoryCache, actions
     history: cache.history !== undefined,
     actions,
     pastJobs: summaries.filter((summary) => !live.has(summary.job)),
+    ...(executor !== undefined ? { executor } : {}),
   }) as Overview;
 }
 

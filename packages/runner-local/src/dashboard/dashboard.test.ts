@@ -100,6 +100,17 @@ describe("dashboard", () => {
     expect(await overview.json()).toMatchObject({ state: "idle", jobs: [], actions: true, history: false });
   });
 
+  it("shows a distributed executor's queue and workers, read at most every few seconds", async () => {
+    let asked = 0;
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const executorInfo = async () => ({ kind: "bullmq", queue: "ujr", redis: "redis://127.0.0.1:6379", counts: { waiting: 3, active: 1 }, workers: [{ name: `box/${++asked}` }] });
+    const server = await startStatusServer(runner, { port: 0, executorInfo });
+    servers.push(server);
+    expect((await getJson(`${server.url}/api/overview`)).executor).toEqual({ kind: "bullmq", queue: "ujr", redis: "redis://127.0.0.1:6379", counts: { waiting: 3, active: 1 }, workers: [{ name: "box/1" }] });
+    expect((await getJson(`${server.url}/api/overview`)).executor.workers).toEqual([{ name: "box/1" }]);
+    expect(asked).toBe(1);
+  });
+
   it("without a token it is read-only: actions are refused with what to do", async () => {
     const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [listJob("j", [])] });
     const server = await startStatusServer(runner, { port: 0 });

@@ -3,13 +3,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Runner } from "@ujr/core";
 import { DashboardActions, fromLoopback } from "./actions.js";
 import type { DashboardHistory, DashboardRunOutcome } from "./dashboard-history.js";
-import { buildJobPage, buildOverview, HistoryCache } from "./dashboard-data.js";
+import { buildJobPage, buildOverview, ExecutorInfoCache, HistoryCache } from "./dashboard-data.js";
 import { LiveUpdates } from "./live-updates.js";
 
 export interface DashboardOptions {
   history?: DashboardHistory | undefined;
   /** Actions (pause, resume, ask now, cancel, retry) are on only with a token. */
   token?: string | undefined;
+  /** A distributed executor's queue and workers (e.g. BullmqExecutor.describe), shown on the overview. */
+  executorInfo?: (() => Promise<unknown>) | undefined;
 }
 
 export interface Dashboard {
@@ -57,7 +59,9 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
   const settled = () => historyCache.markStale();
   const settleEvents = ["task:done", "task:failed", "task:timeout", "task:retry", "task:cancelled"] as const;
   for (const name of settleEvents) runner.on(name, settled);
-  const live = new LiveUpdates(runner, { build: async (force) => ({ ...(await buildOverview(runner, historyCache, actionsOn, force)), retryable: actions.retryable() }) });
+  const executorInfo = new ExecutorInfoCache(options.executorInfo);
+  const overview = async (force: boolean) => ({ ...(await buildOverview(runner, historyCache, actionsOn, force, executorInfo)), retryable: actions.retryable() });
+  const live = new LiveUpdates(runner, { build: overview });
 
   const send = (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) => {
     response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...securityHeaders, ...headers });
@@ -105,7 +109,7 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
         return true;
       }
       if (path === "/api/overview") {
-        json(response, 200, { ...(await buildOverview(runner, historyCache, actionsOn, true)), retryable: actions.retryable() });
+        json(response, 200, await overview(true));
         return true;
       }
       if (path === "/api/events") {
