@@ -87,7 +87,7 @@ describe("recording a runner", () => {
     const file = join(dir, "h.sqlite");
     const store = HistoryStore.open({ file, flushIntervalMs: 200, writer: "inline" });
     const reader = new Database(file, { readonly: true });
-    const count = () => (reader.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n;
+    const count = () => (reader.prepare("SELECT coalesce(sum(runs), 0) AS n FROM run_batches").get() as { n: number }).n;
     for (let index = 0; index < 50; index++) store.recordRun(run({ runId: `r${index}` }));
     expect(count()).toBe(0);
     expect(store.pending).toBe(50);

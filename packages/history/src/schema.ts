@@ -4,29 +4,54 @@ import { historyError } from "./errors.js";
 /** Version of the tables below (PRAGMA user_version). */
 export const HISTORY_SCHEMA_VERSION = 1;
 
+/**
+ * Runs are stored in batches: one row per job and written batch, its runs a JSON array of
+ * arrays (see ROW in batches.ts). Writing a run costs a share of one insert instead of an
+ * insert and its index updates each; readers expand the batches they need. Per-job totals
+ * and per-hour counts are kept beside, updated in the same transaction, so that the
+ * dashboard's overview never expands anything.
+ */
 const ddl = `
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE IF NOT EXISTS run_batches (
   id INTEGER PRIMARY KEY,
-  run_id TEXT NOT NULL,
-  attempt INTEGER NOT NULL,
   job TEXT NOT NULL,
-  plugin TEXT,
-  job_type TEXT,
-  task TEXT NOT NULL,
-  signature TEXT,
-  queued_at INTEGER,
-  started_at INTEGER,
-  ended_at INTEGER,
-  outcome TEXT NOT NULL,
-  code TEXT,
-  message TEXT,
-  duration_ms INTEGER,
   host TEXT,
   pid INTEGER,
-  progress TEXT
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  runs INTEGER NOT NULL,
+  done INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  rows TEXT NOT NULL
 );
--- The only index on runs: each one costs every insert (bench/runner.mjs prints the price).
-CREATE INDEX IF NOT EXISTS runs_job ON runs (job, id);
+CREATE INDEX IF NOT EXISTS run_batches_job ON run_batches (job, id);
+CREATE TABLE IF NOT EXISTS running_runs (
+  run_id TEXT PRIMARY KEY,
+  job TEXT NOT NULL,
+  host TEXT,
+  pid INTEGER,
+  row TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS job_stats (
+  job TEXT PRIMARY KEY,
+  plugin TEXT,
+  job_type TEXT,
+  runs INTEGER NOT NULL DEFAULT 0,
+  done INTEGER NOT NULL DEFAULT 0,
+  failures INTEGER NOT NULL DEFAULT 0,
+  last_run_at INTEGER,
+  last_success_at INTEGER,
+  last_failure_at INTEGER,
+  last_failure_code TEXT,
+  last_failure_message TEXT
+);
+CREATE TABLE IF NOT EXISTS hourly (
+  hour INTEGER NOT NULL,
+  job TEXT NOT NULL,
+  runs INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  PRIMARY KEY (hour, job)
+);
 CREATE TABLE IF NOT EXISTS job_events (
   id INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,
