@@ -234,8 +234,8 @@ describe("dashboard", () => {
     expect(paused.status).toBe(200);
     expect(await paused.json()).toEqual({ ok: true, message: expect.stringMatching(/^job collect paused/) });
     expect(runner.snapshot().jobs.find((job) => job.name === "collect")?.status).toBe("paused");
-    const overview = await (await fetch(`${server.url}/api/overview`, { headers: auth })).json();
-    expect(overview.jobs.find((job: { name: string }) => job.name === "collect").state).toBe("paused");
+    const overview = (await (await fetch(`${server.url}/api/overview`, { headers: auth })).json()) as { jobs: Array<{ name: string; state: string }> };
+    expect(overview.jobs.find((job) => job.name === "collect")?.state).toBe("paused");
     expect((await post("/api/jobs/collect/check")).status).toBe(409);
     expect((await post("/api/jobs/collect/resume")).status).toBe(200);
     expect(events).toEqual(["paused collect", "resumed collect"]);
