@@ -9,7 +9,7 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL("../../../", import.meta.url));
 // What a user installs: every published package (not the examples or the benchmarks).
-const published = ["packages/core", "packages/runner-local", "apps/cli", "packages/x-api-emulator", "packages/executor-bullmq", "packages/plugin-twitter-collector", "packages/plugin-tweet-tidier", "packages/plugin-dataset-summary"];
+const published = ["packages/core", "packages/runner-local", "apps/cli", "packages/x-api-emulator", "packages/executor-bullmq", "packages/plugin-twitter-collector", "packages/plugin-tweet-tidier", "packages/plugin-dataset-summary", "packages/history"];
 const temp = mkdtempSync(join(tmpdir(), "ujr-pack-"));
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 

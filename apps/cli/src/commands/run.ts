@@ -14,10 +14,11 @@ export const runHelp = `ujr run [config] [options]
   --no-watch           do not reload the file when it changes
   --keep-alive         keep running (and watching) when every job is done
   --workers <n>        pool size (overrides runner.workers)
-  --status-port <port> serve /status, /metrics, /healthz on 127.0.0.1:<port> (overrides
+  --status-port <port> serve the dashboard (/) and /status, /metrics, /healthz on 127.0.0.1:<port> (overrides
                        runner.status.port; ${DEFAULT_STATUS_PORT} is what \`ujr status\` looks at; 0: any free port)
   --no-tty             no live view: plain log lines even in a terminal (also under CI)
-  --job <name>         run only this job of the file (repeat for several)`;
+  --job <name>         run only this job of the file (repeat for several)
+  Every task run is recorded in the run history (runner.history; see \`ujr history\`).`;
 
 async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger): Promise<Executor> {
   const { createExecutorFromConfig } = await import("@ujr/executor-bullmq");
