@@ -41,6 +41,9 @@ describe("ujr history", () => {
     expect((await cli(["history", file, "--failed"])).out).toBe("No failed runs recorded (for these filters).");
     expect((await cli(["history", file, "--since", "2099-01-01"])).out).toBe("No runs recorded (for these filters).");
     expect((await cli(["history", file, "--since", "1h"])).out.split("\n")).toHaveLength(6);
+    // Reading needs only the runner section: not the jobs' plugins, not their secrets.
+    const other = project.write("other.yaml", `jobs:\n  x:\n    plugin: "@acme/not-installed"\n    type: t\n    config: { token: "\${UJR_TEST_UNSET_TOKEN}" }\n`);
+    expect((await cli(["history", other, "--summary"])).out).toMatch(/^lines: 6 runs/);
     // The history file itself can be read too.
     expect((await cli(["history", join(project.dir, "data", "_history.sqlite"), "--summary"])).out).toMatch(/^lines: 6 runs/);
   }, 60_000);

@@ -1,7 +1,8 @@
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { isDuration, parseDuration } from "@ujr/core";
-import { loadConfigFile } from "@ujr/runner-local";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { isDuration, parseDuration, runnerConfigSchema, ujrError, type ConfigIssue } from "@ujr/core";
+import { interpolateEnv } from "@ujr/runner-local";
 import { DEFAULT_CONFIG, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
 
@@ -37,14 +38,30 @@ function duration(ms: number | undefined): string {
   return `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, "0")}s`;
 }
 
-/** The history file of a config (or the file given). */
+/**
+ * The history file of a config (or the file given). Only the config's `runner` section
+ * is read: the jobs' plugins and secrets are not needed to read what ran.
+ */
 async function historyFileOf(target: string): Promise<{ file: string; config: string }> {
   if (/\.(sqlite3?|db)$/i.test(target)) return { file: target, config: DEFAULT_CONFIG };
-  const config = await loadConfigFile(target);
-  const settings = config.runner.history;
+  let raw: { runner?: unknown } | null;
+  try {
+    raw = parseYaml(readFileSync(target, "utf8")) as { runner?: unknown } | null;
+  } catch (error) {
+    throw new UsageError(`${target} is not a YAML config file that ujr can read (${(error as Error).message}). Pass a ujr config or a history .sqlite file.`);
+  }
+  const issues: ConfigIssue[] = [];
+  const section = interpolateEnv(raw?.runner ?? {}, process.env, issues, ["runner"]);
+  const parsed = runnerConfigSchema.safeParse(section);
+  if (issues.length > 0 || !parsed.success) {
+    const list = [...issues.map((issue) => `  - ${issue.path}: ${issue.message}`), ...(parsed.success ? [] : parsed.error.issues.map((issue) => `  - runner.${issue.path.join(".")}: ${issue.message}`))];
+    throw ujrError("UJR_CONFIG_INVALID", { file: target, count: list.length, list: list.join("\n") });
+  }
+  const settings = parsed.data.history;
   if (settings === false) throw new UsageError(`${target} sets runner.history: false, so nothing is recorded. Remove it (or give history settings) and run again.`);
   const { historyFile } = await import("@ujr/history");
-  return { file: historyFile(settings, config.dataDir, config.dir), config: target };
+  const dir = dirname(target);
+  return { file: historyFile(settings, resolve(dir, parsed.data.dataDir), dir), config: target };
 }
 
 export async function historyCommand(argv: string[], output: Output): Promise<number> {
