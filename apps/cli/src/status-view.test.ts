@@ -12,9 +12,9 @@ const snapshot: RunnerSnapshot = {
   state: "running",
   startedAt: at(-125_000),
   jobs: [
-    { name: "tidy", status: "active", nextCheck: at(25_000), queued: 0, running: 0, waitingRetry: 0, counters: counters(12, 0) },
-    { name: "collector", status: "active", queued: 0, running: 2, waitingRetry: 1, counters: counters(120, 3) },
-    { name: "summary", status: "active", backoffUntil: at(4_000), queued: 0, running: 0, waitingRetry: 0, counters: counters(0, 0), lastError: { name: "Error", message: "database is locked\nat ..." } },
+    { name: "tidy", status: "active", nextCheck: at(25_000), running: 0, queued: 0, waitingRetry: 0, counters: counters(12, 0) },
+    { name: "collector", status: "active", running: 2, queued: 0, waitingRetry: 1, counters: counters(120, 3) },
+    { name: "summary", status: "active", backoffUntil: at(4_000), running: 0, queued: 0, waitingRetry: 0, counters: counters(0, 0), lastError: { name: "Error", message: "database is locked\nat ..." } },
   ],
   running: [
     { runId: "r1", job: "collector", task: "@ujr/plugin-twitter-collector/tasks#fetchPage", signature: "page-7", attempt: 1, startedAt: at(-72_000), progress: { done: 45, total: 100, message: "page 12" } },
@@ -41,18 +41,6 @@ describe("renderStatus (a pure function of the snapshot)", () => {
         "  collector  tasks.mjs#archive           3.0s  compressing",
       ].join("\n"),
     );
-  });
-
-  it("with panels (ujr status): each job's own panel under the table, as text", () => {
-    const withPanel = {
-      ...snapshot,
-      jobs: snapshot.jobs.map((job) =>
-        job.name === "collector" ? { ...job, panel: { title: "Collection", fields: [{ label: "Tweets collected", value: 1200, unit: "tweets" }, { label: "Rate limit", value: "reached", tone: "warning" }] } } : job,
-      ),
-    };
-    const text = renderStatus(withPanel, 120, { now, panels: true });
-    expect(text.split("\n").slice(-3)).toEqual(["collector — Collection", "  Tweets collected: 1200 tweets", "  Rate limit: reached (warning)"]);
-    expect(renderStatus(withPanel, 120, { now })).not.toContain("Collection");
   });
 
   it("never writes a line wider than the terminal", () => {

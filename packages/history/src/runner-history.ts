@@ -1,10 +1,10 @@
 import { isAbsolute, join, resolve } from "node:path";
-import type { Logger, Runner, RunnerConfig } from "@ujr/core";
+import { historySchema, type Logger, type Runner, type RunnerConfig } from "@ujr/core";
 import { HistoryStore } from "./history-store.js";
 import { recordRunnerHistory } from "./record.js";
 
 export interface RunnerHistoryOptions {
-  /** `runner.history` of the config (false: none). */
+  /** `runner.history` of the config (false: none; unset: the defaults). */
   settings: RunnerConfig["history"];
   /** Absolute `runner.dataDir`: the default file lives there. */
   dataDir: string;
@@ -26,7 +26,7 @@ export interface RunnerHistory {
 /** Where the history of a config lives: `runner.history.file`, else `<dataDir>/_history.sqlite`. */
 export function historyFile(settings: Exclude<RunnerConfig["history"], false>, dataDir: string, configDir: string): string {
   // "_" cannot begin a job name, so this never meets a job's state folder.
-  if (!settings.file) return join(dataDir, "_history.sqlite");
+  if (!settings?.file) return join(dataDir, "_history.sqlite");
   return isAbsolute(settings.file) ? settings.file : resolve(configDir, settings.file);
 }
 
@@ -37,8 +37,8 @@ type Pausable = { pauseJob?: (name: string) => boolean };
  * when it last ran are paused again as they are added. Undefined when history is off.
  */
 export function openRunnerHistory(runner: Runner, options: RunnerHistoryOptions): RunnerHistory | undefined {
-  const settings = options.settings;
-  if (settings === false) return undefined;
+  if (options.settings === false) return undefined;
+  const settings = options.settings ?? (historySchema.parse({}) as Exclude<RunnerConfig["history"], false | undefined>);
   const store = HistoryStore.open({
     file: historyFile(settings, options.dataDir, options.configDir),
     retention: settings.retention,

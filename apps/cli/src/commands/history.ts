@@ -5,6 +5,9 @@ import { isDuration, parseDuration, runnerConfigSchema, ujrError, type ConfigIss
 import { interpolateEnv } from "@ujr/runner-local";
 import { DEFAULT_CONFIG, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
+import type * as History from "@ujr/history";
+import { importOptional } from "../optional-package.js";
+import { HISTORY_PACKAGE } from "../run-history.js";
 
 export const historyHelp = `ujr history [config|file] [options]
   What ran and how it ended, kept across restarts in the run history of a config
@@ -59,7 +62,7 @@ async function historyFileOf(target: string): Promise<{ file: string; config: st
   }
   const settings = parsed.data.history;
   if (settings === false) throw new UsageError(`${target} sets runner.history: false, so nothing is recorded. Remove it (or give history settings) and run again.`);
-  const { historyFile } = await import("@ujr/history");
+  const { historyFile } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [dirname(target)]);
   const dir = dirname(target);
   return { file: historyFile(settings, resolve(dir, parsed.data.dataDir), dir), config: target };
 }
@@ -84,7 +87,7 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
   const target = resolve(positionals[0] ?? DEFAULT_CONFIG);
   if (!existsSync(target)) throw new UsageError(`${target} does not exist: pass a ujr config file (default ./${DEFAULT_CONFIG}) or a history .sqlite file`);
   const { file, config } = await historyFileOf(target);
-  const { HistoryStore } = await import("@ujr/history");
+  const { HistoryStore } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [dirname(target)]);
   const store = HistoryStore.openReadOnly(file, { config });
   try {
     const jobs = (values.job as string[] | undefined) ?? [undefined];
