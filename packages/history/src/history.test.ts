@@ -82,7 +82,25 @@ describe("recording a runner", () => {
     await store.close();
   });
 
-  it("writes in batches: nothing before the interval, everything in one transaction after it", async () => {
+  it("records a job changed by a reload as one 'changed' event, a removed one with its reason", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    recordRunnerHistory(runner, store);
+    const emit = (name: string, event: unknown) => (runner as unknown as { emit: (name: string, event: unknown) => void }).emit(name, event);
+    emit("job:added", { job: "a" });
+    emit("job:removed", { job: "a", reason: "job changed" });
+    emit("job:added", { job: "a" });
+    emit("job:removed", { job: "a", reason: "job deleted by a configuration change" });
+    await store.settled();
+    expect(store.jobEvents({ job: "a" }).reverse().map((event) => [event.event, event.message])).toEqual([
+      ["added", undefined],
+      ["changed", undefined],
+      ["removed", "job deleted by a configuration change"],
+    ]);
+    await store.close();
+  });
+
+    it("writes in batches: nothing before the interval, everything in one transaction after it", async () => {
     vi.useFakeTimers();
     const file = join(dir, "h.sqlite");
     const store = HistoryStore.open({ file, flushIntervalMs: 200, writer: "inline" });

@@ -41,6 +41,7 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
   const running = new Map<string, RunRecord>();
   /** The last progress of tasks that reported some. */
   const progress = new Map<string, string>();
+  const changing = new Set<string>();
   const described = new Map<string, { plugin?: string | undefined; jobType?: string | undefined }>();
   let lastJob: string | undefined;
   let lastDescription: { plugin?: string | undefined; jobType?: string | undefined } = {};
@@ -133,11 +134,18 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
     "job:added": (event: { job: string }) => {
       described.delete(event.job);
       lastJob = undefined;
+      // A job changed by a config reload is removed and added again: one "changed" event.
+      if (changing.delete(event.job)) return;
       jobEvent(event.job, "added");
     },
     "job:done": (event: { job: string }) => jobEvent(event.job, "done"),
     "job:failed": (event: { job: string; error: TaskFailure }) => jobEvent(event.job, "failed", event.error),
-    "job:removed": (event: { job: string }) => jobEvent(event.job, "removed"),
+    "job:removed": (event: { job: string; reason?: string }) => {
+      if (event.reason === "job changed") {
+        changing.add(event.job);
+        jobEvent(event.job, "changed");
+      } else store.recordJobEvent({ at: now(), job: event.job, event: "removed", ...(event.reason ? { message: event.reason } : {}) });
+    },
     "job:error": (event: { job: string; error: TaskFailure }) => jobEvent(event.job, "error", event.error),
     "job:paused": (event: { job: string }) => {
       jobEvent(event.job, "paused");
