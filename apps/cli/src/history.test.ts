@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "./cli.js";
@@ -77,5 +78,31 @@ describe("ujr history", () => {
     const off = project.write("off.yaml", config("  history: false\n  dataDir: ./off-data\n"));
     expect((await cli(["run", off, "--no-tty"])).code).toBe(0);
     expect(existsSync(join(project.dir, "off-data", "_history.sqlite"))).toBe(false);
+  }, 60_000);
+
+  it("with runner.history.url, keeps the history in PostgreSQL and reads it from the config or the URL", async (context) => {
+    const url = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+    } catch (error) {
+      if (process.env.CI === "true") throw new Error(`PostgreSQL is required under CI=true (${url}): ${(error as Error).message}`);
+      context.skip();
+      return;
+    }
+    const schema = `ujr_cli_history_${randomBytes(4).toString("hex")}`;
+    try {
+      project = projectOutsideWorkspace();
+      const file = project.write("ujr.config.yaml", config(`  history:\n    url: ${url}\n    schema: ${schema}\n`));
+      expect((await cli(["run", file, "--no-tty"])).code).toBe(0);
+      expect(existsSync(join(project.dir, "data", "_history.sqlite"))).toBe(false);
+      expect((await cli(["history", file, "--summary"])).out).toMatch(/^lines: 3 runs, 3 done, 0 failed/);
+      const byUrl = await cli(["history", url, "--schema", schema, "--json"]);
+      expect((JSON.parse(byUrl.out) as { runs: unknown[] }).runs).toHaveLength(3);
+    } finally {
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await client.end();
+    }
   }, 60_000);
 });

@@ -52,6 +52,12 @@ export const historySchema = z.union([
   z.literal(false).describe("No run history."),
   z.strictObject({
     file: z.string().min(1).optional().describe("SQLite file of the run history (relative to the config's folder); default: <dataDir>/_history.sqlite."),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: "a postgres:// URL" })
+      .optional()
+      .describe("PostgreSQL instead of SQLite (postgres://...), for several coordinators sharing one history."),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional().describe('PostgreSQL schema of the tables (default "ujr_history").'),
     retention: z
       .strictObject({
         days: z.number().positive().default(30).describe("Runs and job events older than this are deleted."),

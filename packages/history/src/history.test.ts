@@ -233,7 +233,7 @@ describe("paused jobs", () => {
       paused.push(name);
       return true;
     };
-    const history = openRunnerHistory(runner, { settings: { retention: { days: 30, runs: 10 }, flushInterval: 200 }, dataDir: join(dir, "data"), configDir: dir });
+    const history = await openRunnerHistory(runner, { settings: { retention: { days: 30, runs: 10 }, flushInterval: 200 }, dataDir: join(dir, "data"), configDir: dir });
     expect(history?.restoredPaused).toEqual(["collect"]);
     runner.addJob(new ListJob("other", []));
     runner.addJob(new ListJob("collect", []));
@@ -245,7 +245,7 @@ describe("paused jobs", () => {
 
   it("is off with history: false", async () => {
     const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
-    expect(openRunnerHistory(runner, { settings: false, dataDir: dir, configDir: dir })).toBeUndefined();
+    expect(await openRunnerHistory(runner, { settings: false, dataDir: dir, configDir: dir })).toBeUndefined();
   });
 });
 

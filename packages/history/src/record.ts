@@ -1,12 +1,19 @@
 import { hostname } from "node:os";
-import type { Runner, TaskEvent, TaskFailedEvent, TaskFailure } from "@ujr/core";
-import type { HistoryStore } from "./history-store.js";
+import type { Logger, Runner, TaskEvent, TaskFailedEvent, TaskFailure } from "@ujr/core";
+/** What the recorder writes to: a HistoryStore (SQLite) or a PgHistoryStore. */
+export interface HistoryWriter {
+  recordRun(run: RunRecord): void;
+  recordJobEvent(event: JobEventRecord): void;
+  flush(): void;
+  setPaused(job: string, paused: boolean): void | Promise<void>;
+}
 import type { JobEventKind, JobEventRecord, RunOutcome, RunRecord } from "./types.js";
 
 export interface RecordHistoryOptions {
   /** The plugin and job type of a job (from the config), stored with each run. */
   describeJob?: ((job: string) => { plugin?: string | undefined; jobType?: string | undefined } | undefined) | undefined;
   now?: (() => number) | undefined;
+  logger?: Logger | undefined;
   /** How often tasks still running are recorded as running (ms, default 200). */
   sweepMs?: number | undefined;
 }
@@ -33,7 +40,7 @@ function progressText(progress: { done?: number; total?: number; message?: strin
  * Tasks still running at a sweep (every `sweepMs`, default 200 ms) are recorded as
  * running, so that a crash leaves them marked `interrupted`.
  */
-export function recordRunnerHistory(runner: Runner, store: HistoryStore, options: RecordHistoryOptions = {}): HistoryRecorder {
+export function recordRunnerHistory(runner: Runner, store: HistoryWriter, options: RecordHistoryOptions = {}): HistoryRecorder {
   const now = options.now ?? Date.now;
   const host = hostname();
   const pid = process.pid;
@@ -112,6 +119,14 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
     store.recordRun(run);
   };
 
+  const keepPaused = (job: string, paused: boolean) => {
+    try {
+      void Promise.resolve(store.setPaused(job, paused)).catch((error: unknown) => options.logger?.error({ job, err: error }, "run history: could not keep the paused state"));
+    } catch (error) {
+      options.logger?.error({ job, err: error }, "run history: could not keep the paused state");
+    }
+  };
+
   const jobEvent = (job: string, event: JobEventKind, error?: TaskFailure) => {
     const record: JobEventRecord = { at: now(), job, event };
     if (error) {
@@ -149,11 +164,11 @@ export function recordRunnerHistory(runner: Runner, store: HistoryStore, options
     "job:error": (event: { job: string; error: TaskFailure }) => jobEvent(event.job, "error", event.error),
     "job:paused": (event: { job: string }) => {
       jobEvent(event.job, "paused");
-      store.setPaused(event.job, true);
+      keepPaused(event.job, true);
     },
     "job:resumed": (event: { job: string }) => {
       jobEvent(event.job, "resumed");
-      store.setPaused(event.job, false);
+      keepPaused(event.job, false);
     },
     "runner:stopped": () => {
       clearInterval(sweeper);

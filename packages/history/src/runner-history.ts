@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from "node:path";
 import { historySchema, type Logger, type Runner, type RunnerConfig } from "@ujr/core";
 import { HistoryStore } from "./history-store.js";
+import { PgHistoryStore } from "./pg-history-store.js";
 import { recordRunnerHistory } from "./record.js";
 
 export interface RunnerHistoryOptions {
@@ -16,7 +17,7 @@ export interface RunnerHistoryOptions {
 }
 
 export interface RunnerHistory {
-  readonly store: HistoryStore;
+  readonly store: HistoryStore | PgHistoryStore;
   /** Jobs paused when the runner started (restored from the file). */
   readonly restoredPaused: readonly string[];
   /** Stops recording, writes what is pending and closes the file. */
@@ -36,17 +37,15 @@ type Pausable = { pauseJob?: (name: string) => boolean };
  * Opens the history of a config and records the runner into it; jobs that were paused
  * when it last ran are paused again as they are added. Undefined when history is off.
  */
-export function openRunnerHistory(runner: Runner, options: RunnerHistoryOptions): RunnerHistory | undefined {
+export async function openRunnerHistory(runner: Runner, options: RunnerHistoryOptions): Promise<RunnerHistory | undefined> {
   if (options.settings === false) return undefined;
   const settings = options.settings ?? (historySchema.parse({}) as Exclude<RunnerConfig["history"], false | undefined>);
-  const store = HistoryStore.open({
-    file: historyFile(settings, options.dataDir, options.configDir),
-    retention: settings.retention,
-    flushIntervalMs: settings.flushInterval,
-    logger: options.logger,
-  });
-  const paused = new Set(store.pausedJobs());
-  const recorder = recordRunnerHistory(runner, store, { describeJob: options.describeJob });
+  const common = { retention: settings.retention, flushIntervalMs: settings.flushInterval, logger: options.logger };
+  const store = settings.url
+    ? await PgHistoryStore.open({ url: settings.url, schema: settings.schema, ...common })
+    : HistoryStore.open({ file: historyFile(settings, options.dataDir, options.configDir), ...common });
+  const paused = new Set(await store.pausedJobs());
+  const recorder = recordRunnerHistory(runner, store, { describeJob: options.describeJob, logger: options.logger });
   const pausable = runner as unknown as Pausable;
   const onAdded = ({ job }: { job: string }) => {
     if (!paused.has(job)) return;

@@ -9,16 +9,18 @@ import type * as History from "@ujr/history";
 import { importOptional } from "../optional-package.js";
 import { HISTORY_PACKAGE } from "../run-history.js";
 
-export const historyHelp = `ujr history [config|file] [options]
+export const historyHelp = `ujr history [config|file|url] [options]
   What ran and how it ended, kept across restarts in the run history of a config
-  (runner.history; default <dataDir>/_history.sqlite). config: default ./${DEFAULT_CONFIG};
-  a .sqlite file also works. One line per run, oldest first, or a per-job summary.
+  (runner.history; default <dataDir>/_history.sqlite; needs @ujr/history). config: default
+  ./${DEFAULT_CONFIG}; a .sqlite file or a postgres:// URL also works. One line per run,
+  oldest first, or a per-job summary.
   --job <name>         only this job (repeat for several)
   --since <when>       runs since a duration ago (30m, 2h, 7d) or a date (2026-03-01T00:00Z)
   --failed             only runs that failed (failed, timed out, retried, interrupted)
   --summary            one line per job: runs, failures, last success, last failure
   --limit <n>          most recent runs shown (default 50)
-  --json               JSON for tools ({ runs } or { jobs })`;
+  --json               JSON for tools ({ runs } or { jobs })
+  --schema <name>      with a postgres:// URL: the history's schema (default ujr_history)`;
 
 const DAY_MS = 86_400_000;
 
@@ -45,7 +47,7 @@ function duration(ms: number | undefined): string {
  * The history file of a config (or the file given). Only the config's `runner` section
  * is read: the jobs' plugins and secrets are not needed to read what ran.
  */
-async function historyFileOf(target: string): Promise<{ file: string; config: string }> {
+async function historyFileOf(target: string): Promise<{ file: string; config: string; url?: string | undefined; schema?: string | undefined }> {
   if (/\.(sqlite3?|db)$/i.test(target)) return { file: target, config: DEFAULT_CONFIG };
   let raw: { runner?: unknown } | null;
   try {
@@ -64,7 +66,7 @@ async function historyFileOf(target: string): Promise<{ file: string; config: st
   if (settings === false) throw new UsageError(`${target} sets runner.history: false, so nothing is recorded. Remove it (or give history settings) and run again.`);
   const { historyFile } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [dirname(target)]);
   const dir = dirname(target);
-  return { file: historyFile(settings, resolve(dir, parsed.data.dataDir), dir), config: target };
+  return { file: historyFile(settings, resolve(dir, parsed.data.dataDir), dir), config: target, url: settings?.url, schema: settings?.schema };
 }
 
 export async function historyCommand(argv: string[], output: Output): Promise<number> {
@@ -75,6 +77,7 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
     summary: { type: "boolean" },
     limit: { type: "string" },
     json: { type: "boolean" },
+    schema: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -84,15 +87,17 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number (got "${String(values.limit)}")`);
   const since = sinceMs(values.since as string | undefined, Date.now());
-  const target = resolve(positionals[0] ?? DEFAULT_CONFIG);
-  if (!existsSync(target)) throw new UsageError(`${target} does not exist: pass a ujr config file (default ./${DEFAULT_CONFIG}) or a history .sqlite file`);
-  const { file, config } = await historyFileOf(target);
-  const { HistoryStore } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [dirname(target)]);
-  const store = HistoryStore.openReadOnly(file, { config });
+  const given = positionals[0] ?? DEFAULT_CONFIG;
+  const isUrl = /^postgres(ql)?:\/\//.test(given);
+  const target = isUrl ? given : resolve(given);
+  if (!isUrl && !existsSync(target)) throw new UsageError(`${target} does not exist: pass a ujr config file (default ./${DEFAULT_CONFIG}), a history .sqlite file or a postgres:// URL`);
+  const where = isUrl ? { file: "", config: DEFAULT_CONFIG, url: given, schema: values.schema as string | undefined } : await historyFileOf(target);
+  const { HistoryStore, PgHistoryStore } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [isUrl ? process.cwd() : dirname(target)]);
+  const store = where.url ? await PgHistoryStore.open({ url: where.url, schema: where.schema, readOnly: true }) : HistoryStore.openReadOnly(where.file, { config: where.config });
   try {
     const jobs = (values.job as string[] | undefined) ?? [undefined];
     if (values.summary) {
-      const summaries = jobs.flatMap((job) => store.jobSummaries({ since, job }));
+      const summaries = (await Promise.all(jobs.map((job) => store.jobSummaries({ since, job })))).flat();
       if (values.json) output.out(JSON.stringify({ jobs: summaries }, null, 2));
       else if (summaries.length === 0) output.out("No runs recorded yet.");
       else
@@ -102,8 +107,8 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
         }
       return 0;
     }
-    const runs = jobs
-      .flatMap((job) => store.runs({ job, since, failed: values.failed === true, limit }))
+    const runs = (await Promise.all(jobs.map((job) => store.runs({ job, since, failed: values.failed === true, limit }))))
+      .flat()
       .sort((a, b) => b.id - a.id)
       .slice(0, limit)
       .reverse();
@@ -130,6 +135,6 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
     }
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

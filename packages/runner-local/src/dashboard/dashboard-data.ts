@@ -95,8 +95,8 @@ export class HistoryCache {
       this.#stale = false;
       this.#at = Date.now();
       await this.history.settled();
-      this.#summaries = this.history.jobSummaries();
-      this.#hourly = this.history.hourly({ hours: 24 });
+      this.#summaries = await this.history.jobSummaries();
+      this.#hourly = await this.history.hourly({ hours: 24 });
       this.#at = Date.now();
     }
     return { summaries: this.#summaries, hourly: this.#hourly };
@@ -151,7 +151,7 @@ export async function buildJobPage(runner: Runner, history: DashboardHistory | u
   await history?.settled();
   const snapshot = runner.snapshot();
   const job = snapshot.jobs.find((entry) => entry.name === name);
-  const summary = history?.jobSummaries({ job: name })[0];
+  const summary = (await history?.jobSummaries({ job: name }))?.[0];
   if (!job && !summary) return undefined;
   const panel = job ? normalizeStatusPanel((job as { panel?: unknown }).panel) : undefined;
   return scrub({
@@ -161,10 +161,10 @@ export async function buildJobPage(runner: Runner, history: DashboardHistory | u
     panel,
     running: snapshot.running.filter((task) => task.job === name),
     summary,
-    failures: history?.failuresByCode(name) ?? [],
-    durations: history?.durations(name),
-    events: history?.jobEvents({ job: name, limit: 20 }) ?? [],
-    hourly: history?.hourly({ hours: 24, job: name }) ?? [],
+    failures: (await history?.failuresByCode(name)) ?? [],
+    durations: await history?.durations(name),
+    events: (await history?.jobEvents({ job: name, limit: 20 })) ?? [],
+    hourly: (await history?.hourly({ hours: 24, job: name })) ?? [],
     history: history !== undefined,
     actions,
   });

@@ -25,14 +25,17 @@ export interface DashboardJobSummary {
   lastFailure?: { at: number; code?: string | undefined; message?: string | undefined } | undefined;
 }
 
+type Maybe<T> = T | Promise<T>;
+
+/** SQLite's store answers at once, PostgreSQL's with promises: the dashboard awaits either. */
 export interface DashboardHistory {
   /** Resolves once everything recorded so far can be read. */
   settled(): Promise<void>;
-  runs(query: DashboardRunQuery): unknown[];
-  jobSummaries(options?: { since?: number | undefined; job?: string | undefined }): DashboardJobSummary[];
-  hourly(options?: { hours?: number | undefined; job?: string | undefined }): Array<{ hour: number; runs: number; failures: number }>;
-  failuresByCode(job: string): unknown[];
-  durations(job: string): unknown;
-  jobEvents(options?: { job?: string | undefined; limit?: number | undefined }): unknown[];
-  pausedJobs(): string[];
+  runs(query: DashboardRunQuery): Maybe<unknown[]>;
+  jobSummaries(options?: { since?: number | undefined; job?: string | undefined }): Maybe<DashboardJobSummary[]>;
+  hourly(options?: { hours?: number | undefined; job?: string | undefined }): Maybe<Array<{ hour: number; runs: number; failures: number }>>;
+  failuresByCode(job: string): Maybe<unknown[]>;
+  durations(job: string): Maybe<unknown>;
+  jobEvents(options?: { job?: string | undefined; limit?: number | undefined }): Maybe<unknown[]>;
+  pausedJobs(): Maybe<string[]>;
 }

@@ -128,7 +128,7 @@ export function createDashboard(runner: Runner, options: DashboardOptions): Dash
           const outcome = url.searchParams.get("outcome") ?? "";
           const before = Number(url.searchParams.get("before"));
           const limit = Number(url.searchParams.get("limit"));
-          const runs = history.runs({
+          const runs = await history.runs({
             job: name,
             ...(outcome === "failed" ? { failed: true } : outcome ? { outcomes: outcome.split(",") as DashboardRunOutcome[] } : {}),
             search: url.searchParams.get("q") ?? undefined,
