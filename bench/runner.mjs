@@ -105,18 +105,26 @@ for (const isolation of ["thread", "process"]) {
   );
 }
 
-// History: every run recorded (started and settled) into SQLite in batches, against no history, same pool.
+// History: every run recorded into SQLite (batched, on the writer's thread) against no
+// history, same pool: rounds alternate off/on, and the median of the rounds' ratios is
+// printed (on a busy machine single rounds swing by a third either way).
 {
   const dir = mkdtempSync(join(tmpdir(), "ujr-bench-history-"));
-  const results = { off: [], on: [] };
-  for (let round = 0; round < 3; round++) {
-    results.off.push((await runUjr("thread", N)).perSecond);
-    results.on.push((await runUjr("thread", N, join(dir, `history-${round}.sqlite`))).perSecond);
+  const ratios = [];
+  const off = [];
+  const on = [];
+  for (let round = 0; round < 5; round++) {
+    const a = (await runUjr("thread", N)).perSecond;
+    const b = (await runUjr("thread", N, join(dir, `history-${round}.sqlite`))).perSecond;
+    off.push(a);
+    on.push(b);
+    ratios.push(b / a);
   }
   rmSync(dir, { recursive: true, force: true });
-  const off = Math.max(...results.off);
-  const on = Math.max(...results.on);
-  console.log(`history thread off ${fmt(off).padStart(7)} tasks/s | history on ${fmt(on).padStart(7)} tasks/s | ratio ${(on / off).toFixed(2)} (target >= 0.90; ${fmt(N)} runs recorded per run)`);
+  const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+  console.log(
+    `history thread off ${fmt(median(off)).padStart(7)} tasks/s | history on ${fmt(median(on)).padStart(7)} tasks/s (medians of 5) | ratio ${median(ratios).toFixed(2)} (median of the rounds' ratios, range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}; target >= 0.90; ${fmt(N)} runs recorded per round)`,
+  );
 }
 
 // One job with every task pending (what a tidier catching up on a collection returns on

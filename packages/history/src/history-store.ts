@@ -24,8 +24,9 @@ export interface HistoryStoreOptions {
   logger?: Logger | undefined;
   now?: (() => number) | undefined;
   /**
-   * Where batches are written: "thread" (default) a worker thread of its own, so the
-   * runner's thread only hands them over; "inline" on the calling thread, in flush().
+   * Where batches are written: "inline" (default) on the calling thread, in flush() (a
+   * timer's, never a task's settlement); "thread" a worker thread of its own, which only
+   * pays where there are cores to spare.
    */
   writer?: "thread" | "inline" | undefined;
 }
@@ -54,8 +55,8 @@ interface BatchRow {
 
 /**
  * The run history in one SQLite file (WAL). Runs are recorded in memory and written in
- * batches (one row per job and batch, see schema.ts), one transaction each, by a writer
- * thread of its own: a crash loses at most the batch not yet written, never the file.
+ * batches (one row per job and batch, see schema.ts), one transaction each, at each
+ * flush (from a timer): a crash loses at most the batch not yet written, never the file.
  * Runs still marked running when a writer opens the file are recorded as `interrupted`.
  */
 export class HistoryStore {
@@ -123,7 +124,7 @@ export class HistoryStore {
     migrate(this.#db, this.file);
     this.#interruptLeftovers();
     this.prune();
-    if ((options.writer ?? "thread") === "thread") this.#writer = startWriterThread(this.file, (failure) => this.#lost(failure.runs, failure.events, failure.message));
+    if (options.writer === "thread") this.#writer = startWriterThread(this.file, (failure) => this.#lost(failure.runs, failure.events, failure.message));
   }
 
   /** Runs another process left running (it was killed or crashed) become interrupted runs. */

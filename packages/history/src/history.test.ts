@@ -116,8 +116,8 @@ describe("recording a runner", () => {
     await store.close();
   });
 
-  it("by default a thread of its own writes the batches; settled() waits for them", async () => {
-    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+  it("with writer: thread, a thread of its own writes the batches; settled() waits for them", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), writer: "thread" });
     for (let index = 0; index < 2500; index++) store.recordRun(run({ runId: `r${index}` }));
     await store.settled();
     expect(store.pending).toBe(0);
