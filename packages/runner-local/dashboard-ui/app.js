@@ -286,36 +286,64 @@ async function loadJob(name) {
   await loadRuns(name);
 }
 
-async function loadRuns(name) {
-  const params = new URLSearchParams({ limit: "100" });
+const RUNS_PAGE = 100;
+
+function runRow(run, retryable) {
+  return h(
+    "tr",
+    {},
+    h("td", {}, time(run.startedAt ?? run.queuedAt ?? run.endedAt)),
+    h("td", {}, outcomeBadge(run.outcome)),
+    h("td", {}, duration(run.durationMs)),
+    h("td", {}, run.attempt),
+    h("td", {}, run.signature ?? run.task.replace(/^.*\//, "")),
+    h("td", { className: "message" }, run.code ? [h("code", {}, run.code), " "] : null, run.message ?? (run.progress ? h("span", { className: "muted" }, run.progress) : "")),
+    h("td", {}, jobData?.actions && retryable.has(run.runId) ? h("button", { type: "button", onclick: () => act(`/api/runs/${encodeURIComponent(run.runId)}/retry`, `Retrying ${run.signature ?? run.runId}`), "aria-label": `Retry task ${run.signature ?? run.runId}` }, "Retry") : null),
+  );
+}
+
+async function fetchRuns(name, before) {
+  const params = new URLSearchParams({ limit: String(RUNS_PAGE) });
   if (filters.outcome) params.set("outcome", filters.outcome);
   if (filters.q) params.set("q", filters.q);
+  if (before !== undefined) params.set("before", String(before));
   const response = await api(`/api/jobs/${encodeURIComponent(name)}/runs?${params}`);
-  const { runs, history } = await response.json();
+  return response.json();
+}
+
+/** "Older runs": the next page, appended; the button goes when there is no more. */
+function olderButton(name, runs) {
+  if (runs.length < RUNS_PAGE) return null;
+  const button = h("button", { type: "button", id: "older-runs" }, "Older runs");
+  button.addEventListener("click", async () => {
+    const body = document.querySelector("#runs tbody");
+    const last = runs.at(-1);
+    const page = await fetchRuns(name, last.id);
+    const retryable = new Set(jobData?.retryable ?? []);
+    for (const run of page.runs) body?.append(runRow(run, retryable));
+    button.replaceWith(olderButton(name, page.runs) ?? h("p", { className: "muted" }, "No older runs."));
+    document.querySelector("#runs tbody tr:last-child td")?.focus?.();
+  });
+  return button;
+}
+
+async function loadRuns(name) {
+  const { runs, history } = await fetchRuns(name);
   const target = document.getElementById("runs");
   if (!target) return;
   const retryable = new Set(jobData?.retryable ?? []);
   target.replaceChildren(
-    history
-      ? table(
-          "Runs",
-          ["Started", "Outcome", "Duration", "Attempt", "Signature / task", "Error or last progress", ""],
-          runs.map((run) =>
-            h(
-              "tr",
-              {},
-              h("td", {}, time(run.startedAt ?? run.queuedAt ?? run.endedAt)),
-              h("td", {}, outcomeBadge(run.outcome)),
-              h("td", {}, duration(run.durationMs)),
-              h("td", {}, run.attempt),
-              h("td", {}, run.signature ?? run.task.replace(/^.*\//, "")),
-              h("td", { className: "message" }, run.code ? [h("code", {}, run.code), " "] : null, run.message ?? (run.progress ? h("span", { className: "muted" }, run.progress) : "")),
-              h("td", {}, jobData?.actions && retryable.has(run.runId) ? h("button", { type: "button", onclick: () => act(`/api/runs/${encodeURIComponent(run.runId)}/retry`, `Retrying ${run.signature ?? run.runId}`), "aria-label": `Retry task ${run.signature ?? run.runId}` }, "Retry") : null),
-            ),
+    ...(history
+      ? [
+          table(
+            "Runs",
+            ["Started", "Outcome", "Duration", "Attempt", "Signature / task", "Error or last progress", ""],
+            runs.map((run) => runRow(run, retryable)),
+            filters.outcome || filters.q ? "No run matches these filters." : "No runs recorded yet.",
           ),
-          filters.outcome || filters.q ? "No run matches these filters." : "No runs recorded yet.",
-        )
-      : h("p", { className: "muted" }, "No history kept (runner.history: false)."),
+          olderButton(name, runs),
+        ].filter(Boolean)
+      : [h("p", { className: "muted" }, "No history kept (runner.history: false).")]),
   );
 }
 

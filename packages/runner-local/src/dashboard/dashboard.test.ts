@@ -189,6 +189,11 @@ describe("dashboard", () => {
     expect(page.failures[0]).toMatchObject({ code: "E_RATE", count: 3, lastMessage: expect.stringMatching(/^rate limited \d$/) });
     const failed = await getJson(`${server.url}/api/jobs/flaky/runs?outcome=failed`);
     expect(failed.runs).toHaveLength(3);
+    // Paging, newest first: a page, then the runs before its last one.
+    const first = await getJson(`${server.url}/api/jobs/flaky/runs?limit=2`);
+    const older = await getJson(`${server.url}/api/jobs/flaky/runs?limit=2&before=${first.runs[1].id}`);
+    expect([...first.runs, ...older.runs].map((run: { signature: string }) => run.signature).sort()).toEqual(["bad-1", "bad-2", "bad-3"]);
+    expect(older.runs).toHaveLength(1);
     expect((await fetch(`${server.url}/api/jobs/nobody`)).status).toBe(404);
   });
 
