@@ -75,6 +75,7 @@ export class HistoryStore {
   readonly #writtenRunning = new WeakSet<RunRecord>();
   #writer: WriterThread | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Immediate | undefined;
   #lastPrune = 0;
   #closed = false;
   #writeFailures = 0;
@@ -160,7 +161,8 @@ export class HistoryStore {
 
   #schedule(): void {
     if (this.#pendingRuns.size + this.#pendingEvents.length >= this.#maxBatch) {
-      this.flush();
+      // Full: written at the next turn of the event loop, never inside the caller (a task's settlement).
+      this.#soon ??= setImmediate(() => this.flush());
       return;
     }
     if (this.#timer) return;
@@ -181,6 +183,8 @@ export class HistoryStore {
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#soon) clearImmediate(this.#soon);
+    this.#soon = undefined;
     if (this.pending === 0 || this.readonly) return;
     const runs = this.#pendingRuns;
     const set: WriteSet = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));

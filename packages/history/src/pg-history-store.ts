@@ -78,6 +78,7 @@ export class PgHistoryStore {
   readonly #writtenRunning = new WeakSet<RunRecord>();
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Immediate | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #lastPrune = 0;
   #closed = false;
@@ -221,7 +222,7 @@ export class PgHistoryStore {
 
   #schedule(): void {
     if (this.pending >= this.#maxBatch) {
-      this.flush();
+      this.#soon ??= setImmediate(() => this.flush());
       return;
     }
     if (this.#timer) return;
@@ -239,6 +240,8 @@ export class PgHistoryStore {
   flush(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#soon) clearImmediate(this.#soon);
+    this.#soon = undefined;
     if (this.pending === 0) return;
     const runs = this.#pendingRuns;
     const set = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));

@@ -14,7 +14,7 @@ export interface RecordHistoryOptions {
   describeJob?: ((job: string) => { plugin?: string | undefined; jobType?: string | undefined } | undefined) | undefined;
   now?: (() => number) | undefined;
   logger?: Logger | undefined;
-  /** How often tasks still running are recorded as running (ms, default 200). */
+  /** How often tasks still running are recorded as running (ms, default 1000). */
   sweepMs?: number | undefined;
 }
 
@@ -37,7 +37,7 @@ function progressText(progress: { done?: number; total?: number; message?: strin
 /**
  * Records a runner's task runs and job events into a history store as they happen.
  * The busiest path (a task settling) only builds one record; the store writes in batches.
- * Tasks still running at a sweep (every `sweepMs`, default 200 ms) are recorded as
+ * Tasks still running at a sweep (every `sweepMs`, default 1 s) are recorded as
  * running, so that a crash leaves them marked `interrupted`.
  */
 export function recordRunnerHistory(runner: Runner, store: HistoryWriter, options: RecordHistoryOptions = {}): HistoryRecorder {
@@ -87,7 +87,7 @@ export function recordRunnerHistory(runner: Runner, store: HistoryWriter, option
       store.recordRun(record);
     }
   };
-  const sweeper = setInterval(sweep, options.sweepMs ?? 200);
+  const sweeper = setInterval(sweep, options.sweepMs ?? 1000);
   sweeper.unref();
 
   const settle = (event: TaskEvent & { durationMs: number }, outcome: RunOutcome, error?: TaskFailure) => {
