@@ -471,6 +471,32 @@ describe("Runner: regressions found by the outside report and the property suite
     expect(secondRun).not.toBe(firstRun);
   });
 
+  it("tasks an async ask returned start now even when the same ask set nextCheck for the next ask (the summary job's way)", async () => {
+    let asks = 0;
+    let ran = 0;
+    const job: Job = {
+      name: "now-and-later",
+      nextCheck: undefined as number | undefined,
+      async getRunnableTasks() {
+        asks++;
+        await Promise.resolve();
+        if (ran > 0) throw new JobDone();
+        this.nextCheck = Date.now() + 3_600_000;
+        return [fixtureTask("echo", {}, { signature: "now" })];
+      },
+      onTaskDone() {
+        ran++;
+        this.nextCheck = undefined;
+      },
+    } as Job & { nextCheck: number | undefined };
+    const started = Date.now();
+    const result = await runnerWith([job], {}, 1).run();
+    expect(result.reason).toBe("done");
+    expect(ran).toBe(1);
+    expect(asks).toBe(2);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it("a lazy iterable is drawn only as far as capacity allows", async () => {
     let drawn = 0;
     let finished = 0;
