@@ -566,6 +566,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       else {
         const next = nextCheckMs(state.job);
         if (next !== undefined && next > now) deadline = Math.min(deadline, next);
+        // A nextCheck that was ahead when the round looked and has arrived since: go round now.
+        else if (state.dueAt !== undefined || (next !== undefined && next !== state.nextCheckAtAsk)) deadline = now;
       }
       // An answer kept from an ask is asked again after checkInterval.
       const expiry = state.askedAt + this.#checkInterval;
