@@ -5,8 +5,8 @@
 // plugin and run by package name. About a minute on two busy cores.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { filesEndingWith, mustRun, npmProject, packWorkspace, repoRoot, type NpmProject, type PackedWorkspace } from "./__fixtures__/packed-install.js";
+import { basename, join } from "node:path";
+import { filesEndingWith, mustRun, npmProject, packWorkspace, repoRoot, runCommand, userEnv, type NpmProject, type PackedWorkspace } from "./__fixtures__/packed-install.js";
 
 const CLI = ["@ujr/cli", "@ujr/core", "@ujr/runner-local"];
 // What a plugin-less install of the command must not bring: native builds, databases, queues, mail.
@@ -195,7 +195,39 @@ jobs:
     const rerun = await project.bin("ujr", ["run", "demo/ujr.config.yaml", "--job", "tidy", "--no-watch", "--log-level", "warn"]);
     expect(rerun.code).toBe(0);
 
-    // Next on this path: compose the same runner in code from a script in another folder
-    // (packed.project("script"), install core, runner-local and the two plugins, run it).
+    // The same runner composed in code, from a script of a project of its own, run from
+    // another working folder: task modules resolve from the plugins' folders.
+    const script = packed.project("script");
+    await script.install(...packed.withDependencies("@ujr/runner-local", "@ujr/plugin-tweet-tidier"), pluginTarball);
+    mkdirSync(join(script.dir, "raw"));
+    for (const page of pages) copyFileSync(page, join(script.dir, "raw", basename(page)));
+    script.write(
+      "compose.mjs",
+      `import { createRunner } from "@ujr/runner-local";
+const runner = await createRunner({
+  baseDir: import.meta.dirname,
+  runner: { workers: 2, dataDir: "./data" },
+  jobs: {
+    greet: { plugin: "@acme/ujr-plugin-hello", type: "say-hello", config: { message: "composed in code" } },
+    tidy: { plugin: "@ujr/plugin-tweet-tidier", type: "tidy", config: { inputs: ["./raw"], database: "./tidy.sqlite", mode: "once" } },
+  },
+  logLevel: "warn",
+  handleSignals: false,
+});
+const result = await runner.run();
+console.log(JSON.stringify({ reason: result.reason, failedJobs: result.failedJobs, outcomes: Object.fromEntries(Object.entries(result.jobs).map(([name, job]) => [name, job.outcome])) }));
+`,
+    );
+    const composed = await runCommand(process.execPath, [join(script.dir, "compose.mjs")], { cwd: packed.root, env: userEnv() });
+    expect(composed.stderr).toBe("");
+    expect(composed.code).toBe(0);
+    expect(JSON.parse(composed.stdout.trim().split("\n").at(-1)!)).toEqual({ reason: "done", failedJobs: [], outcomes: { greet: "done", tidy: "done" } });
+    expect(readFileSync(join(script.dir, "data/greet/message.txt"), "utf8")).toBe("composed in code\n");
+    const composedCount = await script.run(process.execPath, [
+      "--input-type=module",
+      "-e",
+      'import { openStore } from "@ujr/plugin-tweet-tidier"; const store = await openStore("./tidy.sqlite"); console.log(await store.count("tweets")); await store.close();',
+    ]);
+    expect(Number(composedCount.stdout.trim())).toBe(tweetIds(pages).size);
   }, 300_000);
 });

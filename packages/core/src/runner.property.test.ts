@@ -7,7 +7,7 @@
  * ends. A failure prints fast-check's seed and the shrunk scenario: add it below as a
  * plain regression test. UJR_PROPERTY_RUNS sets the number of cases.
  */
-import { describe, expect } from "vitest";
+import { afterAll, describe, expect } from "vitest";
 import { fc, test } from "@fast-check/vitest";
 import { InProcessExecutor } from "./in-process-executor.js";
 import { runScenario } from "./__fixtures__/runner-property/harness.js";
@@ -18,8 +18,13 @@ const runs = Number(process.env.UJR_PROPERTY_RUNS ?? 150);
 /** Replays a failure: UJR_PROPERTY_SEED and UJR_PROPERTY_PATH as fast-check printed them. */
 const replay = process.env.UJR_PROPERTY_SEED ? { seed: Number(process.env.UJR_PROPERTY_SEED), path: process.env.UJR_PROPERTY_PATH, endOnFailure: true } : {};
 
+/** Tasks done over all random cases: the suite checked real runs, not only failures. */
+let tasksDone = 0;
+afterAll(() => expect(tasksDone).toBeGreaterThan(runs));
+
 async function check(scenario: Scenario, size: number): Promise<string[]> {
   const history = await runScenario(scenario, { executor: new InProcessExecutor({ size }), workers: size });
+  tasksDone += history.result.tasks.done;
   return brokenPromises(history);
 }
 

@@ -566,6 +566,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       else {
         const next = nextCheckMs(state.job);
         if (next !== undefined && next > now) deadline = Math.min(deadline, next);
+        // A nextCheck that was ahead when the round looked and has arrived since: go round now.
+        else if (state.dueAt !== undefined || (next !== undefined && next !== state.nextCheckAtAsk)) deadline = now;
       }
       // An answer kept from an ask is asked again after checkInterval.
       const expiry = state.askedAt + this.#checkInterval;
@@ -619,13 +621,19 @@ export class Runner extends EventEmitter<RunnerEvents> {
       const state = states[(index + offset) % states.length]!;
       if (state.status !== "active" || state.paused || state.asking) continue;
       const forced = this.#forceAsk.delete(state);
-      if (!forced && !this.#due(state, now)) continue;
+      const mayAsk = forced || this.#due(state, now);
       const limit = this.#limitOf(state) - state.running.size;
       if (limit <= 0) {
         if (forced) this.#forceAsk.add(state);
         continue;
       }
-      await this.#serve(state, limit, forced, now);
+      if (mayAsk) await this.#serve(state, limit, forced, now);
+      else if (state.pending !== undefined && !state.invalid) {
+        // nextCheck and backoff hold back asks, not what the job already returned: a job
+        // may return tasks for now and set its nextCheck for the next ask in one go.
+        const result = this.#startFrom(state, limit);
+        if (result.error !== undefined) await this.#onJobError(state, result.error);
+      }
     }
   }
 
@@ -652,7 +660,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  /** Whether a job may start tasks now: not backed off, and its nextCheck (if any) has arrived. */
+  /** Whether a job may be asked now: not backed off, and its nextCheck (if any) has arrived. */
   #due(state: JobState, now: number): boolean {
     if (state.backoffUntil > now) return false;
     const next = nextCheckMs(state.job);

@@ -249,7 +249,8 @@ export class BullmqExecutor implements Executor {
           break;
         case "active": {
           const waiter = this.#waiters.get(jobId);
-          if (waiter) this.#markStarted(waiter);
+          // A try we cancelled may still be active under the same job id as its retry: that is not the retry starting.
+          if (waiter && !this.#discard.has(jobId)) this.#markStarted(waiter);
           break;
         }
         default:
@@ -328,7 +329,7 @@ export class BullmqExecutor implements Executor {
         const jobState = await job.getState();
         if (jobState === "completed") this.#onCompleted(jobId, job.returnvalue);
         else if (jobState === "failed") this.#onFailed(jobId, job.failedReason);
-        else if (jobState === "active") this.#markStarted(waiter);
+        else if (jobState === "active" && !this.#discard.has(jobId)) this.#markStarted(waiter);
       }
     } catch (error) {
       this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not check a queued task; will check again");

@@ -73,6 +73,7 @@ export class ScriptedJob implements Job {
     readonly instance: number,
     readonly recorder: Recorder,
     readonly log: string | undefined,
+    readonly timeoutMs = 40,
   ) {
     this.name = spec.name;
   }
@@ -93,7 +94,7 @@ export class ScriptedJob implements Job {
     return open.map((task) =>
       act.with(
         { key: task.sig, plan: task.plan, ms: task.ms, ask, instance: this.instance, log: this.log },
-        { signature: task.sig, timeoutMs: 40, retry: { attempts: task.attempts, baseMs: 2, jitter: 0 } },
+        { signature: task.sig, timeoutMs: this.timeoutMs, retry: { attempts: task.attempts, baseMs: 2, jitter: 0 } },
       ),
     );
   }
@@ -188,6 +189,8 @@ export interface HarnessOptions {
   taskLogFile?: string | undefined;
   /** Most time one scenario may take before the test fails. */
   limitMs?: number;
+  /** Every task's timeout (default 40 ms): `hang` tries end by it. */
+  taskTimeoutMs?: number;
 }
 
 export async function runScenario(scenario: Scenario, options: HarnessOptions): Promise<History> {
@@ -199,7 +202,7 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
   const make = (spec: JobSpec) => {
     const instance = ++nextInstance;
     instances.set(instance, { name: spec.name, spec });
-    return { job: new ScriptedJob(spec, instance, recorder, options.taskLogFile), settings: { maxTasksPerJob: spec.maxTasksPerJob } };
+    return { job: new ScriptedJob(spec, instance, recorder, options.taskLogFile, options.taskTimeoutMs), settings: { maxTasksPerJob: spec.maxTasksPerJob } };
   };
   let runner: ScriptedRunner;
   const executor = new RecordingExecutor(options.executor, recorder, (name) => runner.current.get(name) ?? 0);
