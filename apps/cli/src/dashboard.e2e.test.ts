@@ -147,9 +147,13 @@ describe("the dashboard in a browser", () => {
       return /\d+ \/ 4/.test(now) && now !== before;
     }, { timeout: 30_000 }, first);
     expect(await progressText(page)).not.toBe(first);
-    // The collector's own panel counts what the finished fetches stored, while the next one runs.
+    // The collector's own panel counts what the finished fetches stored, while the next one
+    // runs (and no tidy task, whose signature is a file path of this machine, is on screen).
     await page.waitForFunction(
-      () => /Tweets collected\s*[1-9]/.test(document.querySelector("main")?.textContent ?? "") && /\d+ \/ 4/.test(document.querySelector('td[data-job="auspol"][data-run]')?.textContent ?? ""),
+      () =>
+        /Tweets collected\s*[1-9]/.test(document.querySelector("main")?.textContent ?? "") &&
+        /\d+ \/ 4/.test(document.querySelector('td[data-job="auspol"][data-run]')?.textContent ?? "") &&
+        document.querySelector('td[data-job="tidy"]') === null,
       { timeout: 30_000 },
     );
     mkdirSync(images, { recursive: true });

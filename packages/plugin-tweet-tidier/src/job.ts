@@ -1,5 +1,5 @@
 import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
-import { isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { FoundFile } from "./discover.js";
 import { isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
@@ -71,7 +71,10 @@ export class TidyJob implements Job {
 
   /** The dashboard's and `ujr status`'s panel (see status-panel.ts). */
   statusPanel(): StatusPanel {
-    return tidierPanel({ database: this.databaseLocation, results: this.results, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
+    // A path under the config's folder is shown relative to it: shorter, and the same on every machine.
+    const location = this.databaseLocation;
+    const inConfigDir = isAbsolute(location) && !relative(this.ctx.configDir, location).startsWith("..");
+    return tidierPanel({ database: inConfigDir ? relative(this.ctx.configDir, location) : location, results: this.results, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
   }
 
   getRunnableTasks(): Task[] {
