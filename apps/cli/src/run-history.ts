@@ -10,10 +10,10 @@ export const HISTORY_PACKAGE: OptionalPackage = { name: "@ujr/history", purpose:
  * installed (beside the config or ujr) and said to be off otherwise; with settings, the
  * package is required (a clear error names the install command); `false`: none.
  */
-export async function openRunHistory(runner: ConfigFileRunner, config: LoadedConfig, logger: Logger): Promise<History.RunnerHistory | undefined> {
+export async function openRunHistory(runner: ConfigFileRunner, config: LoadedConfig, logger: Logger, find = findPackage): Promise<History.RunnerHistory | undefined> {
   const settings = config.runner.history;
   if (settings === false) return undefined;
-  if (settings === undefined && !findPackage(HISTORY_PACKAGE.name, [config.dir])) {
+  if (settings === undefined && !find(HISTORY_PACKAGE.name, [config.dir])) {
     logger.info(
       { package: HISTORY_PACKAGE.name, install: `cd ${config.dir} && ${installCommand(HISTORY_PACKAGE.name, config.dir)}` },
       "no run history: @ujr/history is not installed (install it to keep one for `ujr history` and the dashboard; runner.history: false silences this)",
