@@ -35,6 +35,14 @@ export const urlResolutionSchema = z
       .array(z.string().min(1))
       .default([])
       .describe("Resolve only links on these hosts (and subdomains); others are recorded as skipped. Empty: all hosts."),
+    retry: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(20).default(4).describe("Tries of a file whose links failed transiently, the first included."),
+        delay: duration("urlResolution.retry.delay").default(60_000).describe("Wait before the second try; doubles each try."),
+        maxDelay: duration("urlResolution.retry.maxDelay").default(30 * 60_000),
+      })
+      .prefault({})
+      .describe("Links that failed transiently (DNS temporary failure, timeout, reset, 429, 5xx) are not cached: their file is tried again later; after the last try its sidecar records them as transient."),
   })
   .prefault({});
 

@@ -6,6 +6,7 @@ import { FATAL_CODES } from "./errors.js";
 import type { FetchArgs, FetchResult } from "./fetch.js";
 import { layout, parseListing, sidecarName, type Layout, type RawListing } from "./internal/layout.js";
 import { loadArchiveState, loadState, type ArchiveState, type CollectorState } from "./internal/state.js";
+import { loadUrlRetries, type UrlRetry } from "./internal/url-retries.js";
 import { archiveFiles, fetchPages, resolveUrls } from "./tasks.js";
 
 const MAX_BACKOFF_MS = 15 * 60_000;
@@ -42,6 +43,8 @@ export class CollectorJob implements Job {
   #state: CollectorState | undefined;
   #archive: ArchiveState | undefined;
   #listing: RawListing = { raw: [], sidecars: new Set() };
+  /** Files whose links failed transiently: not offered again before their retry time. */
+  #urlRetries = new Map<string, UrlRetry>();
   #dirty = true;
   #fetchNotBefore = 0;
   #fetchFailures = 0;
@@ -89,7 +92,10 @@ export class CollectorJob implements Job {
     }
 
     const unresolved = this.#unresolved();
-    if (unresolved.length > 0) {
+    const waiting = unresolved.map((file) => Date.parse(this.#urlRetries.get(file)?.retryAt ?? "")).filter((at) => at > now);
+    const resolvable = unresolved.filter((file) => !(Date.parse(this.#urlRetries.get(file)?.retryAt ?? "") > now));
+    if (waiting.length > 0) dueTimes.push(Math.min(...waiting));
+    if (resolvable.length > 0) {
       if (now >= this.#urlsNotBefore) {
         const u = config.urlResolution;
         tasks.push(
@@ -98,7 +104,7 @@ export class CollectorJob implements Job {
               job: this.name,
               stateDir: this.paths.stateDir,
               rawDir: this.paths.rawDir,
-              files: unresolved.slice(0, u.filesPerTask),
+              files: resolvable.slice(0, u.filesPerTask),
               allowPrivateAddresses: u.allowPrivateAddresses,
               timeoutMs: u.timeout,
               maxHops: u.maxHops,
@@ -106,6 +112,7 @@ export class CollectorJob implements Job {
               perHostConcurrency: u.perHostConcurrency,
               userAgent: u.userAgent,
               onlyHosts: u.onlyHosts,
+              retry: { attempts: u.retry.attempts, delayMs: u.retry.delay, maxDelayMs: u.retry.maxDelay },
             },
             { signature: "urls" },
           ),
@@ -200,6 +207,7 @@ export class CollectorJob implements Job {
     try {
       this.#state = await loadState(this.paths.stateDir);
       this.#archive = await loadArchiveState(this.paths.stateDir);
+      if (this.config.urlResolution.enabled) this.#urlRetries = await loadUrlRetries(this.paths.stateDir);
     } catch (error) {
       const failure = error as { code?: string; message?: string };
       if (failure.code && FATAL_CODES.has(failure.code)) this.#fatal = failure.message;
