@@ -114,9 +114,16 @@ function isoSeconds(date: Date): string {
   return `${date.toISOString().slice(0, 19)}+00:00`;
 }
 
-/** When to ask again after a rate limit: the reset time (+ slack); never in the past. */
-export function resumeAt(rate: RateInfo, slackMs: number, now = Date.now()): number {
+/**
+ * When to ask again after a rate limit: the reset time (`x-rate-limit-reset`, epoch
+ * seconds, fractions honoured) plus `slackMs` for clock skew, to the millisecond.
+ * `refused` (a 429): when the reset is already past or unknown, our clock and the
+ * server's disagree, so wait at least a second rather than ask again at once.
+ * Not refused (a 200 with `remaining: 0`): a reset already past means the window is over.
+ */
+export function resumeAt(rate: RateInfo, slackMs: number, now = Date.now(), refused = true): number {
   if (rate.resetMs !== undefined && rate.resetMs + slackMs > now) return rate.resetMs + slackMs;
+  if (!refused && rate.resetMs !== undefined) return now;
   return now + (rate.resetMs !== undefined ? Math.max(1000, slackMs) : 60_000);
 }
 
@@ -285,7 +292,11 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
       prefetched = undefined;
       if (outcome.kind === "rate-limited") {
         result.rateLimitedUntil = resumeAt(outcome.rate, args.rateLimitSlackMs);
-        ctx.logger.info({ job: args.job, until: new Date(result.rateLimitedUntil).toISOString() }, "rate limited: the job resumes at the reset time");
+        const waitMs = Math.max(0, result.rateLimitedUntil - Date.now());
+        ctx.logger.info(
+          { job: args.job, status: 429, until: new Date(result.rateLimitedUntil).toISOString(), waitMs },
+          `rate limited (HTTP 429): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)`,
+        );
         break;
       }
       page = outcome.body;
@@ -342,7 +353,12 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     if (result.sweepComplete) break;
     if (rate.remaining === 0 && rate.resetMs !== undefined) {
       // The window is used up: stop before a request that would only get a 429.
-      result.rateLimitedUntil = resumeAt(rate, args.rateLimitSlackMs);
+      result.rateLimitedUntil = resumeAt(rate, args.rateLimitSlackMs, Date.now(), false);
+      const waitMs = Math.max(0, result.rateLimitedUntil - Date.now());
+      ctx.logger.info(
+        { job: args.job, remaining: 0, reset: new Date(rate.resetMs).toISOString(), until: new Date(result.rateLimitedUntil).toISOString(), waitMs },
+        `rate limit window used up (x-rate-limit-remaining: 0): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)`,
+      );
       break;
     }
   }

@@ -9,7 +9,6 @@ import { loadArchiveState, loadState, type ArchiveState, type CollectorState } f
 import { loadUrlRetries, type UrlRetry } from "./internal/url-retries.js";
 import { archiveFiles, fetchPages, resolveUrls } from "./tasks.js";
 
-const MAX_BACKOFF_MS = 15 * 60_000;
 const HOUR_MS = 3_600_000;
 
 /** A read-only view of the job for status displays and tests. */
@@ -53,6 +52,7 @@ export class CollectorJob implements Job {
   #archiveNotBefore = 0;
   #archiveFailures = 0;
   #fatal: string | undefined;
+  #gaveUp: string | undefined;
   readonly #createdAt = Date.now();
   #lastFetch: FetchResult | undefined;
 
@@ -78,6 +78,7 @@ export class CollectorJob implements Job {
 
   async getRunnableTasks(): Promise<Task[]> {
     if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
+    if (this.#gaveUp) throw new JobFailed(this.#gaveUp);
     if (this.#dirty) await this.#refresh();
     if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
     const now = Date.now();
@@ -185,15 +186,35 @@ export class CollectorJob implements Job {
       return;
     }
     const now = Date.now();
-    const backoff = (streak: number) => Math.min(MAX_BACKOFF_MS, this.config.failureBackoff * 2 ** (streak - 1));
+    const c = this.config;
+    // The ladder: failureBackoff, × failureBackoffFactor per further failed task in a row, up to failureBackoffMax.
+    const backoff = (streak: number) => Math.min(c.failureBackoffMax, c.failureBackoff * c.failureBackoffFactor ** (streak - 1));
+    const what = task.ref.export === fetchPages.ref.export ? "fetch" : task.ref.export === resolveUrls.ref.export ? "URL resolution" : "archive";
+    let streak: number;
+    let until: number;
     if (task.ref.export === fetchPages.ref.export) {
-      this.#fetchNotBefore = now + backoff(++this.#fetchFailures);
-      this.#context.logger.warn({ job: this.name, code: failure.code, retryAt: new Date(this.#fetchNotBefore).toISOString() }, "fetch failed after its retries; the job resumes from the saved position later");
+      streak = ++this.#fetchFailures;
+      until = this.#fetchNotBefore = now + backoff(streak);
     } else if (task.ref.export === resolveUrls.ref.export) {
-      this.#urlsNotBefore = now + backoff(++this.#urlsFailures);
+      streak = ++this.#urlsFailures;
+      until = this.#urlsNotBefore = now + backoff(streak);
     } else {
-      this.#archiveNotBefore = now + backoff(++this.#archiveFailures);
+      streak = ++this.#archiveFailures;
+      until = this.#archiveNotBefore = now + backoff(streak);
     }
+    const limit = c.failureLimit ?? (c.mode === "once" ? 5 : 0);
+    if (limit > 0 && streak >= limit) {
+      this.#gaveUp =
+        `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${failure.code ? `${failure.code}: ` : ""}${failure.message}). ` +
+        "What is stored is kept and a new run resumes from it; raise failureLimit (0: never give up) to keep trying longer.";
+      this.nextCheck = undefined;
+      this.#context.logger.error({ job: this.name, code: failure.code, failures: streak, failureLimit: limit }, this.#gaveUp);
+      return;
+    }
+    this.#context.logger.warn(
+      { job: this.name, code: failure.code, failures: streak, ...(limit > 0 ? { failureLimit: limit } : {}), retryAt: new Date(until).toISOString() },
+      `${what} failed after its retries (${streak} in a row); the job pauses until ${new Date(until).toISOString()} and resumes from the saved position`,
+    );
   }
 
   #unresolved(): string[] {
