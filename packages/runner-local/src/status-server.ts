@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
 import { localError } from "./errors.js";
+import { createHostCheck } from "./host-check.js";
 import { createStatusMetrics } from "./status-metrics.js";
 
 /** The port `ujr status` looks at by default (Prometheus exporters' range). */
@@ -16,6 +17,11 @@ export interface StatusServerOptions {
   host?: string | undefined;
   /** When set, every request needs `Authorization: Bearer <token>`. Never logged. */
   token?: string | undefined;
+  /**
+   * Without a token, only requests whose `Host` is a loopback name (localhost, 127.0.0.1,
+   * [::1]), the bind address or one of these are answered (DNS rebinding); `"*"`: any.
+   */
+  allowedHosts?: readonly string[] | undefined;
   /** Where "status server listening" (with the URL, never the token) goes. */
   logger?: Logger | undefined;
 }
@@ -61,7 +67,18 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
     response.end(response.req.method === "HEAD" ? undefined : body);
   };
 
+  let hostAllowed: (host: string | undefined) => boolean = () => false;
+  const refusedHosts = new Set<string>();
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (!hostAllowed(request.headers.host)) {
+      const given = String(request.headers.host);
+      if (refusedHosts.size < 10 && !refusedHosts.has(given)) {
+        refusedHosts.add(given);
+        options.logger?.warn({ host: given }, `status server refused a request for Host "${given}" (not a name of this machine): add it to runner.status.allowedHosts, or set runner.status.token`);
+      }
+      send(response, 403, "text/plain; charset=utf-8", "forbidden: this Host is not allowed; add it to runner.status.allowedHosts (or set runner.status.token)\n");
+      return;
+    }
     if (expected) {
       const given = digest(String(request.headers.authorization ?? ""));
       if (!timingSafeEqual(given, expected)) {
@@ -116,6 +133,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   }
   server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
   const port = (server.address() as AddressInfo).port;
+  hostAllowed = createHostCheck({ port, bindHost: host, allowedHosts: options.allowedHosts, token: expected !== undefined });
   const url = `http://${hostForUrl(host)}:${port}`;
   options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (/status, /metrics, /healthz)`);
   if (!loopback.has(host) && !token) {
