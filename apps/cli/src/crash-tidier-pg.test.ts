@@ -24,7 +24,7 @@ const schemas: string[] = [];
 const client = new pg.Client({ connectionString: PGURL });
 let connected: Promise<void> | undefined;
 async function db(): Promise<pg.Client> {
-  connected ??= client.connect();
+  connected ??= client.connect().then(() => undefined);
   await connected;
   return client;
 }
