@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { join } from "node:path";
 import { startEmulator, type Emulator } from "@ujr/x-api-emulator";
+import { runJob } from "@ujr/core/testing";
 import { captureLogger, dataIds, drive, readRawPages, searchJob, tempDir } from "./__fixtures__/helpers.js";
 import type { CollectorJob } from "./job.js";
 
@@ -73,5 +74,21 @@ describe("the backoff ladder after failed tasks", () => {
     const ids = dataIds(await readRawPages(join(tmp.dir, "raw")));
     expect(new Set(ids).size).toBe(100);
     expect(ids).toHaveLength(100);
+  });
+
+  it("a flaky API that still lets the collection advance fails no task: a try that stored pages ends done with them", async () => {
+    // Every second request is a 503: each try stores a page, then meets a fault.
+    emulator = await startEmulator({ port: 0, faults: [{ kind: "503", at: Array.from({ length: 30 }, (_, i) => 2 * (i + 1)), endpoint: "search/recent" }] });
+    const { logger, lines } = captureLogger();
+    const job = searchJob({ query: "#brexit", baseUrl: emulator.url, mode: "once", maxResults: 10, pagesPerTask: 5, retry: { attempts: 2, baseMs: 1, maxMs: 1, jitter: 0 }, failureBackoff: "50ms" }, tmp.dir, logger);
+    const run = await runJob(job, { concurrency: 1, logger });
+    expect(run.reason).toBe("done");
+    expect(run.failedJobs).toEqual([]);
+    expect(run.tasks.failed).toBe(0);
+    expect(run.tasks.retried).toBe(0);
+    const ids = dataIds(await readRawPages(join(tmp.dir, "raw")));
+    expect(ids).toHaveLength(100);
+    expect(new Set(ids).size).toBe(100);
+    expect(lines.join("")).toMatch(/HTTP 503 .*after 1 page\(s\) of this task were stored: the task ends with them and the job fetches again shortly/);
   });
 });

@@ -46,6 +46,13 @@ export interface FetchResult {
   done: boolean;
   /** Epoch ms before which the API must not be asked again (rate limit), or null. */
   rateLimitedUntil: number | null;
+  /**
+   * A retryable error (5xx, reset, timeout, truncated body) that ended this task after it
+   * stored pages: the task succeeds with what it stored, and the job fetches again soon.
+   * Only a try that made no progress fails (and is retried): a flaky API that still lets
+   * the collection advance is not a failure of the job.
+   */
+  interrupted: { code: string; message: string } | null;
   sinceId: string | null;
   nextToken: string | null;
   nextSeq: number;
@@ -227,6 +234,7 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     sweepComplete: false,
     done: state.done,
     rateLimitedUntil: null,
+    interrupted: null,
     sinceId: state.sinceId,
     nextToken: state.sweep?.nextToken ?? null,
     nextSeq: state.nextSeq,
@@ -287,8 +295,21 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     } else {
       const { url, label } = requestFor(args, state, cursor);
       let outcome: ApiOutcome;
-      if (prefetched && prefetched.href === url.href) outcome = await prefetched.outcome;
-      else outcome = await apiGet(url, { token: args.bearerToken, timeoutMs: args.requestTimeoutMs, signal: ctx.signal, label });
+      try {
+        if (prefetched && prefetched.href === url.href) outcome = await prefetched.outcome;
+        else outcome = await apiGet(url, { token: args.bearerToken, timeoutMs: args.requestTimeoutMs, signal: ctx.signal, label });
+      } catch (error) {
+        const failure = error as { code?: unknown; message?: unknown; retryable?: unknown };
+        if (result.pages > 0 && failure.retryable === true && typeof failure.code === "string" && !ctx.signal.aborted) {
+          result.interrupted = { code: failure.code, message: String(failure.message) };
+          ctx.logger.warn(
+            { job: args.job, code: failure.code, pages: result.pages },
+            `${String(failure.message)} (after ${result.pages} page(s) of this task were stored: the task ends with them and the job fetches again shortly)`,
+          );
+          break;
+        }
+        throw error;
+      }
       prefetched = undefined;
       if (outcome.kind === "rate-limited") {
         result.rateLimitedUntil = resumeAt(outcome.rate, args.rateLimitSlackMs);

@@ -168,6 +168,8 @@ export class CollectorJob implements Job {
       this.#lastFetch = r;
       this.#fetchFailures = 0;
       if (r.rateLimitedUntil !== null) this.#fetchNotBefore = r.rateLimitedUntil;
+      // Progress, then a passing fault: go on after the first retry delay, not at once.
+      else if (r.interrupted) this.#fetchNotBefore = now + this.config.retry.baseMs;
       else if (r.sweepComplete && this.config.mode === "continuous") this.#fetchNotBefore = now + this.config.pollInterval;
       else this.#fetchNotBefore = 0;
       this.nextCheck = undefined;
