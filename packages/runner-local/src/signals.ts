@@ -11,9 +11,10 @@ export interface StopSignalOptions {
   graceMs: number;
   logger: Logger;
   /**
-   * A repeat of the first signal within this time (ms, default 500) is the same stop
+   * A repeat of the first signal within this time (ms, default 250) is the same stop
    * request delivered twice, not a second one: a wrapper (pnpm, npx, `timeout`, a
-   * service manager) forwards the signal its process group already got. Default 500.
+   * service manager) forwards the signal its process group already got, within
+   * milliseconds; a person pressing Ctrl-C again takes longer.
    */
   repeatWindowMs?: number | undefined;
   /** Where signals arrive (default `process`; tests emit on their own emitter). */
@@ -28,7 +29,7 @@ export interface StopSignalOptions {
 export function handleStopSignals(runner: Runner, options: StopSignalOptions): SignalHandling {
   const target = options.target ?? process;
   const now = options.now ?? Date.now;
-  const repeatWindowMs = options.repeatWindowMs ?? 500;
+  const repeatWindowMs = options.repeatWindowMs ?? 250;
   let received: NodeJS.Signals | undefined;
   let receivedAt = 0;
   let repeatsIgnored = 0;
