@@ -89,6 +89,6 @@ describe("the backoff ladder after failed tasks", () => {
     const ids = dataIds(await readRawPages(join(tmp.dir, "raw")));
     expect(ids).toHaveLength(100);
     expect(new Set(ids).size).toBe(100);
-    expect(lines.join("")).toMatch(/HTTP 503 .*after 1 page\(s\) of this task were stored: the task ends with them and the job fetches again shortly/);
+    expect(lines.join("")).toMatch(/HTTP 503 .*after 1 page\(s\) of this task were stored: the task ends with them and the job fetches again/);
   });
 });

@@ -48,7 +48,7 @@ export interface FetchResult {
   rateLimitedUntil: number | null;
   /**
    * A retryable error (5xx, reset, timeout, truncated body) that ended this task after it
-   * stored pages: the task succeeds with what it stored, and the job fetches again soon.
+   * stored pages: the task succeeds with what it stored, and the job fetches again at once.
    * Only a try that made no progress fails (and is retried): a flaky API that still lets
    * the collection advance is not a failure of the job.
    */
@@ -304,7 +304,7 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
           result.interrupted = { code: failure.code, message: String(failure.message) };
           ctx.logger.warn(
             { job: args.job, code: failure.code, pages: result.pages },
-            `${String(failure.message)} (after ${result.pages} page(s) of this task were stored: the task ends with them and the job fetches again shortly)`,
+            `${String(failure.message)} (after ${result.pages} page(s) of this task were stored: the task ends with them and the job fetches again)`,
           );
           break;
         }

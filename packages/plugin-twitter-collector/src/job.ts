@@ -167,9 +167,9 @@ export class CollectorJob implements Job {
       const r = result as FetchResult;
       this.#lastFetch = r;
       this.#fetchFailures = 0;
+      // After progress then a passing fault (r.interrupted) the next try starts at once: if
+      // the fault persists it stores nothing, fails, and the runner's retry backoff applies.
       if (r.rateLimitedUntil !== null) this.#fetchNotBefore = r.rateLimitedUntil;
-      // Progress, then a passing fault: go on after the first retry delay, not at once.
-      else if (r.interrupted) this.#fetchNotBefore = now + this.config.retry.baseMs;
       else if (r.sweepComplete && this.config.mode === "continuous") this.#fetchNotBefore = now + this.config.pollInterval;
       else this.#fetchNotBefore = 0;
       this.nextCheck = undefined;
