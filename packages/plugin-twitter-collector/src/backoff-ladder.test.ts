@@ -66,7 +66,8 @@ describe("the backoff ladder after failed tasks", () => {
   });
 
   it("a job that recovered ends done: failed tasks before the recovery do not fail it", async () => {
-    emulator = await startEmulator({ port: 0, faults: [{ kind: "503", at: [2, 3, 4, 5], endpoint: "search/recent" }] });
+    // 2: after a stored page (that try ends done); 3-4 and 5-6: two tasks whose both tries store nothing (two pauses).
+    emulator = await startEmulator({ port: 0, faults: [{ kind: "503", at: [2, 3, 4, 5, 6], endpoint: "search/recent" }] });
     const job = searchJob({ query: "#brexit", baseUrl: emulator.url, mode: "once", maxResults: 10, retry: noRetryWait }, tmp.dir);
     const result = await driveThroughPauses(job);
     expect(result.pauses).toHaveLength(2);
