@@ -71,7 +71,8 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   const refusedHosts = new Set<string>();
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     if (!hostAllowed(request.headers.host)) {
-      const given = String(request.headers.host);
+      // Whatever a page sent, cut short and printable: it goes into the log.
+      const given = String(request.headers.host).slice(0, 100).replace(/[^\x20-\x7e]/g, "?");
       if (refusedHosts.size < 10 && !refusedHosts.has(given)) {
         refusedHosts.add(given);
         options.logger?.warn({ host: given }, `status server refused a request for Host "${given}" (not a name of this machine): add it to runner.status.allowedHosts, or set runner.status.token`);
