@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// pnpm bench:runner [--n 50000] [--rss-n 200000]
+// pnpm bench:runner [--n 50000] [--rss-n 200000] [--pending-n 40000]
 // No-op tasks through LocalJobsRunner and, in the same run, through raw tinypool with the
 // same pool size and isolation: tasks/s for both, their ratio, and emit-to-start latency.
 // Then RSS before and after --rss-n tasks (threads), to show the runner does not grow.
@@ -10,7 +10,7 @@ import { JobDone } from "@ujr/core";
 import { LocalJobsRunner, TinypoolExecutor } from "@ujr/runner-local";
 import { noop } from "./noop-tasks.mjs";
 
-const { values } = parseArgs({ options: { n: { type: "string", default: "50000" }, "rss-n": { type: "string", default: "200000" }, workers: { type: "string" } } });
+const { values } = parseArgs({ options: { n: { type: "string", default: "50000" }, "rss-n": { type: "string", default: "200000" }, workers: { type: "string" }, "pending-n": { type: "string" } } });
 const N = Number(values.n);
 const RSS_N = Number(values["rss-n"]);
 const WORKERS = Number(values.workers ?? Math.min(2, availableParallelism()));
@@ -96,6 +96,71 @@ for (const isolation of ["thread", "process"]) {
       ` | emit->start p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms (raw queue p50 ${raw.p50.toFixed(2)} ms)`,
   );
 }
+
+// One job with every task pending (what a tidier catching up on a collection returns on
+// each ask) against the same tasks spread over many jobs: the cost per task must not
+// grow with how many tasks one job has pending. Every run counts how often each task ran
+// (the runner's promise: never twice, never lost) and reports any duplicate.
+class AllPendingJob {
+  #done;
+  constructor(name, first, count, runs) {
+    this.name = name;
+    this.first = first;
+    this.count = count;
+    this.runs = runs;
+    this.#done = new Uint8Array(count);
+    this.left = count;
+  }
+  getRunnableTasks() {
+    if (this.left === 0) throw new JobDone();
+    const tasks = [];
+    for (let index = 0; index < this.count; index++) if (!this.#done[index]) tasks.push(noop.with({ emittedAt: 0 }, { signature: String(this.first + index) }));
+    return tasks;
+  }
+  onTaskDone(task) {
+    const id = Number(task.signature);
+    this.runs[id]++;
+    if (!this.#done[id - this.first]) {
+      this.#done[id - this.first] = 1;
+      this.left--;
+    }
+  }
+}
+
+async function runPending(total, jobs) {
+  const executor = new TinypoolExecutor({ workers: WORKERS, isolation: "thread", logLevel: "warn" });
+  const ref = noop.ref;
+  await Promise.all(Array.from({ length: WORKERS * 4 }, (_, index) => executor.submit({ id: `warm-${index}`, job: "warm", ref, args: { emittedAt: now() }, attempt: 1, resolveFrom: [] })));
+  const runner = new LocalJobsRunner({ jobs: [], executor, logLevel: "warn", handleSignals: false });
+  const runs = new Uint16Array(total);
+  const perJob = total / jobs;
+  for (let job = 0; job < jobs; job++) runner.addJob(new AllPendingJob(`pending-${job}`, job * perJob, perJob, runs));
+  const started = now();
+  await runner.run();
+  const seconds = (now() - started) / 1000;
+  let duplicated = 0;
+  let lost = 0;
+  for (const count of runs) {
+    if (count > 1) duplicated++;
+    if (count === 0) lost++;
+  }
+  return { seconds, duplicated, lost };
+}
+
+const ONE_JOB_N = Number(values["pending-n"] ?? 40_000);
+const oneJob = await runPending(ONE_JOB_N, 1);
+const manyJobs = await runPending(ONE_JOB_N, ONE_JOB_N / 100);
+const integrity = (run) => (run.duplicated || run.lost ? `DUPLICATED ${run.duplicated}, LOST ${run.lost}` : "each task ran once");
+console.log(
+  `one job, ${fmt(ONE_JOB_N)} pending ${oneJob.seconds.toFixed(2)} s | ${fmt(ONE_JOB_N / 100)} jobs of 100 ${manyJobs.seconds.toFixed(2)} s | ratio ${(oneJob.seconds / manyJobs.seconds).toFixed(2)} (target <= 1.30) | ${integrity(oneJob)}; ${integrity(manyJobs)}`,
+);
+const scaling = [];
+for (const total of [10_000, 100_000]) scaling.push({ total, ...(await runPending(total, 1)) });
+const [small, large] = scaling;
+const growth = large.seconds / small.seconds / (large.total / small.total);
+console.log(
+  `one job, linear: ${fmt(small.total)} pending ${small.seconds.toFixed(2)} s (${((small.seconds / small.total) * 1e6).toFixed(1)} µs/task) | ${fmt(large.total)} pending ${large.seconds.toFixed(2)} s (${((large.seconds / large.total) * 1e6).toFixed(1)} µs/task) | cost per task x${growth.toFixed(2)} for 10x the tasks (target <= 1.30) | ${integrity(small)}; ${integrity(large)}`,
+);
 
 // Memory: the runner must not grow with the number of tasks it has run.
 await runUjr("thread", 20_000);

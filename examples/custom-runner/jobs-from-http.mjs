@@ -3,24 +3,29 @@
 // runner loop calls: fetchJobs() once at start, getChangedJobs() at every check.
 //
 // The endpoint returns JSON: [{ "name": "...", "type": "<job type>", "config": { ... } }].
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import { zodIssues } from "@ujr/core";
-import { LocalJobsRunner } from "@ujr/runner-local";
+// composeJobs() does what a config file gets: each config checked against its job type's
+// schema (all problems at once, with paths), a state folder per job, the job's context,
+// and task modules resolved from baseDir and from the plugin's own folder.
+import { composeJobs, LocalJobsRunner } from "@ujr/runner-local";
 
 export class HttpJobsRunner extends LocalJobsRunner {
   #url;
   #plugin;
   #dataDir;
+  #baseDir;
   #etag;
   #current = new Map(); // name -> JSON of its definition
 
-  /** @param {{ url: string, plugin: import("@ujr/core").Plugin, dataDir: string } & import("@ujr/runner-local").LocalJobsRunnerOptions} options */
-  constructor({ url, plugin, dataDir, ...options }) {
+  /**
+   * @param {{ url: string, plugin: import("@ujr/core").Plugin | string, dataDir: string, baseDir?: string } & import("@ujr/runner-local").LocalJobsRunnerOptions} options
+   * `plugin`: a plugin object or its package name; `baseDir`: where it is installed (default: the working folder).
+   */
+  constructor({ url, plugin, dataDir, baseDir, ...options }) {
     super({ exitWhenIdle: false, ...options });
     this.#url = url;
     this.#plugin = plugin;
     this.#dataDir = dataDir;
+    this.#baseDir = baseDir;
   }
 
   async fetchJobs() {
@@ -47,14 +52,16 @@ export class HttpJobsRunner extends LocalJobsRunner {
   }
 
   async #create(definition) {
-    const jobType = this.#plugin.jobs[definition.type];
-    if (!jobType) throw new Error(`job ${definition.name}: unknown job type "${definition.type}"`);
-    const parsed = jobType.config.safeParse(definition.config ?? {});
-    if (!parsed.success) throw new Error(`job ${definition.name}: ${zodIssues(parsed.error).map((issue) => `${issue.path}: ${issue.message}`).join("; ")}`);
-    const stateDir = join(this.#dataDir, definition.name);
-    await mkdir(stateDir, { recursive: true });
+    const { entries } = await composeJobs(
+      {
+        baseDir: this.#baseDir,
+        runner: { dataDir: this.#dataDir },
+        jobs: { [definition.name]: { plugin: this.#plugin, type: definition.type, config: definition.config } },
+        source: `job registry ${this.#url}`,
+      },
+      this.logger,
+    );
     this.#current.set(definition.name, JSON.stringify(definition));
-    const job = await jobType.create(parsed.data, { name: definition.name, stateDir, configDir: this.#dataDir, logger: this.logger.child({ job: definition.name }) });
-    return job;
+    return entries[0];
   }
 }

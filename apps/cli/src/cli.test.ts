@@ -35,9 +35,11 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
   const cases: Array<[string, string | undefined, RegExp]> = [
     ["missing config file", undefined, /UJR_CONFIG_NOT_FOUND\nConfig file not found: .*ujr\.config\.yaml\. Create it/],
     ["YAML syntax error", "jobs:\n  a: [oops\n", /UJR_CONFIG_YAML\n.*ujr\.config\.yaml:\d+:\d+: YAML syntax error/],
-    ["unknown key", "runner:\n  wrokers: 2\n", /ujr\.config\.yaml:2:3 runner: unknown key\(s\) "wrokers"/],
+    ["unknown key", "runner:\n  wrokers: 2\n", /ujr\.config\.yaml:2:3 runner\.wrokers: unknown key "wrokers"\. Did you mean "workers"\?/],
     ["wrong type", "runner:\n  workers: lots\n", /ujr\.config\.yaml:2:12 runner\.workers: Invalid input: expected number, received string/],
     ["unknown plugin", `jobs:\n  a:\n    plugin: "@acme/nope"\n    type: count\n`, /Plugin "@acme\/nope" was not found\.[\s\S]*install it there: cd .* && npm install @acme\/nope/],
+    ["plugin name one typo from an installed one", `jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixtur"\n    type: count\n`, /Plugin "@acme\/ujr-plugin-fixtur" was not found\.[\s\S]*did you mean "@acme\/ujr-plugin-fixture" \(installed in .*node_modules\)\? Fix the name in .*ujr\.config\.yaml\.$/],
+    ["a job whose create() throws", `jobs:\n${countJob("fine", "{ count: 1 }")}  b:\n    plugin: ./create-throws.js\n    type: t\n`, /UJR_JOB_CREATE_FAILED\nJob "b" could not be created: the database folder \/nonexistent is not writable$/],
     ["plugin that is not a ujr plugin", `jobs:\n  a:\n    plugin: ./not-a-plugin.js\n    type: count\n`, /is not a ujr plugin: its default export must be made with definePlugin\(\)/],
     ["apiVersion mismatch", `jobs:\n  a:\n    plugin: ./future.js\n    type: count\n`, /built for ujr plugin API v2, but this runner speaks v1/],
     ["unknown job type", `jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: tally\n`, /has no job type "tally" \(at jobs\.a\.type\)\. Known job types: count\./],
@@ -48,6 +50,10 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
       project = projectOutsideWorkspace();
       project.write("not-a-plugin.js", "export default { name: 'x' };\n");
       project.write("future.js", 'import { definePlugin } from "@ujr/core";\nexport default definePlugin({ name: "future", apiVersion: 2, jobs: {} });\n');
+      project.write(
+        "create-throws.js",
+        'import { definePlugin, defineJobType, z } from "@ujr/core";\nexport default definePlugin({ name: "create-throws", apiVersion: 1, jobs: { t: defineJobType({ config: z.object({}), create: () => { throw new Error("the database folder /nonexistent is not writable"); } }) } });\n',
+      );
       const file = yaml === undefined ? join(project.dir, "ujr.config.yaml") : project.write("ujr.config.yaml", yaml);
       for (const command of ["validate", "run"]) {
         const result = await cli([command, file]);
@@ -55,8 +61,45 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
         expect(result.err).toMatch(expected);
         expect(result.err).not.toMatch(/\n\s+at /);
       }
+      // Bad input is found before any task runs: no job made its state or wrote anything.
+      expect(existsSync(join(project.dir, "data", "fine", "lines.txt"))).toBe(false);
     });
   }
+
+  it("every flag is checked: a bad number is refused with its name, exit 2, before anything runs", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}${countJob("off", "{ count: 1 }")}    enabled: false\n`);
+    const cases: Array<[string[], string]> = [
+      [["run", file, "--workers", "abc"], '--workers must be a positive whole number (the pool size) (got "abc")'],
+      [["run", file, "--workers", "0"], '--workers must be a positive whole number (the pool size) (got "0")'],
+      [["run", file, "--workers", "1.5"], '--workers must be a positive whole number (the pool size) (got "1.5")'],
+      [["run", file, "--status-port", "http"], '--status-port must be a port number from 0 to 65535 (got "http")'],
+      [["run", file, "--status-port", "70000"], '--status-port must be a port number from 0 to 65535 (got "70000")'],
+      [["run", file, "--log-level", "loud"], '--log-level must be one of fatal, error, warn, info, debug, trace, silent (got "loud")'],
+      [["run", file, "--job", "nope"], 'job "nope" is not in this file (its jobs: a, off).'],
+      [["run", file, "--job", "b"], 'job "b" is not in this file (its jobs: a, off). Did you mean "a"?'],
+      [["run", file, "--job", "off"], 'job "off" is disabled in this file (enabled: false); enable it to run it'],
+      [["run", file, "other.yaml"], 'Unexpected argument(s) "other.yaml". Usage: ujr run [config] [options]'],
+      [["validate", file, "extra"], 'Unexpected argument(s) "extra". Usage: ujr validate [config] [--no-create]'],
+      [["plugins", file, "extra"], 'Unexpected argument(s) "extra". Usage: ujr plugins [config] [--json]'],
+      [["schema", file, "--out", ""], "--out needs a file name"],
+      [["status", "--timeout", "soon"], '--timeout must be a positive whole number of milliseconds (got "soon")'],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await cli(argv);
+      expect({ argv, code: result.code }).toEqual({ argv, code: 2 });
+      expect(result.err).toContain(message);
+    }
+    expect(existsSync(join(project.dir, "data"))).toBe(false);
+  });
+
+  it("ujr run --workers abc exits 2 at once instead of hanging (process)", async () => {
+    project = projectOutsideWorkspace();
+    project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}`);
+    const { code, stderr } = await spawnCli(["run", "--workers", "abc"]).exited;
+    expect(code).toBe(2);
+    expect(stderr).toBe('ujr: UJR_CLI_USAGE\n--workers must be a positive whole number (the pool size) (got "abc")\n');
+  });
 
   it("unknown command and unknown option", async () => {
     expect(await cli(["frobnicate"])).toMatchObject({ code: 2, err: expect.stringContaining('Unknown command "frobnicate"') });
@@ -88,10 +131,43 @@ describe("the shipped example configs", () => {
 });
 
 describe("ujr validate and plugins", () => {
-  it("validate lists the jobs of a good file", async () => {
+  it("validate lists the jobs of a good file, after creating each job in a temporary state folder", async () => {
     project = projectOutsideWorkspace();
     const file = project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 2 }")}`);
     expect(await cli(["validate", file])).toMatchObject({ code: 0, out: expect.stringContaining("valid (1 job)\n  a: @acme/ujr-plugin-fixture count") });
+    // Nothing is written where the run keeps its state.
+    expect(existsSync(join(project.dir, "data"))).toBe(false);
+  });
+
+  it("validate catches a task module the plugin's exports hide, even when the job type does not declare its tasks", async () => {
+    // A process of its own: under vitest the plugin and the runner would get two copies of @ujr/core.
+    project = projectOutsideWorkspace();
+    const pkg = "node_modules/@acme/undeclared";
+    project.write(`${pkg}/package.json`, JSON.stringify({ name: "@acme/undeclared", type: "module", exports: { ".": "./index.js" } }));
+    project.write(`${pkg}/tasks.js`, 'import { defineTask } from "@ujr/core";\nexport const work = defineTask({ module: "@acme/undeclared/tasks", name: "work", run: () => 1 });\n');
+    project.write(
+      `${pkg}/index.js`,
+      'import { definePlugin, defineJobType, z } from "@ujr/core";\nimport { work } from "./tasks.js";\nexport default definePlugin({ name: "@acme/undeclared", apiVersion: 1, jobs: { go: defineJobType({ config: z.object({}), create: (c, ctx) => ({ name: ctx.name, getRunnableTasks: () => [work.with({})] }) }) } });\n',
+    );
+    project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/undeclared"\n    type: go\n`);
+    for (const command of ["validate", "run"]) {
+      const { code, stderr } = await spawnCli([command]).exited;
+      expect(code).toBe(2);
+      expect(stderr).toContain(
+        `ujr.config.yaml:4:11 jobs.a.type: Task module "@acme/undeclared/tasks" cannot be imported: package "@acme/undeclared" (${project.dir}/${pkg}/package.json) is installed, but its "exports" has no "./tasks" (ERR_PACKAGE_PATH_NOT_EXPORTED).`,
+      );
+    }
+  });
+
+  it("validate --no-create skips create()", async () => {
+    project = projectOutsideWorkspace();
+    project.write(
+      "create-throws.js",
+      'import { definePlugin, defineJobType, z } from "@ujr/core";\nexport default definePlugin({ name: "create-throws", apiVersion: 1, jobs: { t: defineJobType({ config: z.object({}), create: () => { throw new Error("no"); } }) } });\n',
+    );
+    const file = project.write("ujr.config.yaml", `jobs:\n  b:\n    plugin: ./create-throws.js\n    type: t\n`);
+    expect(await cli(["validate", file, "--no-create"])).toMatchObject({ code: 0 });
+    expect(await cli(["validate", file])).toMatchObject({ code: 2, err: expect.stringContaining('Job "b" could not be created: no') });
   });
 
   it("plugins shows a config's plugins with each job type's config as JSON Schema", async () => {
@@ -110,8 +186,17 @@ describe("ujr validate and plugins", () => {
     const { exited } = spawnCli(["plugins"]);
     const { code, stdout } = await exited;
     expect(code).toBe(0);
-    expect(stdout).toContain("@acme/ujr-plugin-fixture (plugin API v1)");
-    expect(stdout).toContain('job type "count"');
+    expect(stdout).toContain("@acme/ujr-plugin-fixture@1.0.0 (plugin API v1)");
+    expect(stdout).toContain('job type "count": Appends `count` labelled lines to a file in the job\'s state folder.');
+    expect(stdout).toContain(
+      [
+        "    key      type          default  required  description",
+        "    count    integer >= 1  -        yes",
+        '    label    string        "line"   no',
+        "    forever  boolean       false    no",
+        "    delayMs  integer >= 0  0        no",
+      ].join("\n"),
+    );
   });
 });
 
@@ -125,11 +210,12 @@ describe("ujr run", () => {
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.find((line) => line.msg === "count job created")).toMatchObject({ config: { label: "[redacted]" } });
     expect(lines.filter((line) => line.msg === "task done")).toHaveLength(3);
+    expect(lines.at(-1)).toMatchObject({ msg: "run ended (exit code 0): a: done, 3 task(s) done", exitCode: 0, jobs: { a: { outcome: "done" } } });
     expect(stdout).not.toContain(token);
     expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8")).toContain(token);
   });
 
-  it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 0", async () => {
+  it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 130", async () => {
     project = projectOutsideWorkspace();
     project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: process\njobs:\n${countJob("slow", "{ count: 3, delayMs: 1500 }")}`);
     const { child, exited } = spawnCli(["run", "--no-watch"]);
@@ -137,7 +223,8 @@ describe("ujr run", () => {
     await vi.waitFor(() => expect(existsSync(started)).toBe(true), { timeout: 15_000, interval: 20 });
     child.kill("SIGTERM");
     const { code, stdout } = await exited;
-    expect(code).toBe(0);
+    expect(code).toBe(130);
+    expect(stdout).toContain("run ended (exit code 130): slow: stopped");
     expect(readFileSync(join(project.dir, "data/slow/lines.txt"), "utf8").trim().split("\n")).toHaveLength(1);
     expect(stdout).toContain("received SIGTERM: no new tasks");
   }, 30_000);
@@ -160,15 +247,29 @@ describe("ujr run", () => {
     expect(existsSync(join(project.dir, "data/slow/lines.txt"))).toBe(false);
   }, 30_000);
 
-  it("exits 1 when a task failed for good", async () => {
+  it("exits 0 when a task failed but its job recovered and ended done: a warning, said per job in the last line", async () => {
     project = projectOutsideWorkspace();
-    project.write("broken.js", `import { definePlugin, defineJobType, defineTask, JobDone, z } from "@ujr/core";
+    project.write("broken.js", `import { definePlugin, defineJobType, defineTask, JobDone, JobFailed, z } from "@ujr/core";
 export const fail = defineTask({ module: import.meta.url, name: "fail", run: () => { throw new Error("no luck"); } });
-export default definePlugin({ name: "broken", apiVersion: 1, jobs: { once: defineJobType({ config: z.object({}), create: (c, ctx) => { let asked = false; return { name: ctx.name, getRunnableTasks() { if (asked) throw new JobDone(); asked = true; return [fail.with({})]; } }; } }) } });
+export default definePlugin({ name: "broken", apiVersion: 1, jobs: { once: defineJobType({ config: z.object({ giveUp: z.boolean().default(false) }), create: (c, ctx) => { let asked = false; return { name: ctx.name, getRunnableTasks() { if (asked) throw (c.giveUp ? new JobFailed("nothing could be done") : new JobDone()); asked = true; return [fail.with({})]; } }; } }) } });
 `);
     project.write("ujr.config.yaml", `jobs:\n  b:\n    plugin: ./broken.js\n    type: once\n`);
     const { code, stdout } = await spawnCli(["run", "--no-watch"]).exited;
-    expect(code).toBe(1);
+    expect(code).toBe(0);
     expect(stdout).toContain("no luck");
+    const last = JSON.parse(stdout.trim().split("\n").at(-1)!) as { level: number; msg: string; exitCode: number };
+    expect(last).toMatchObject({ level: 40, exitCode: 0, msg: "run ended (exit code 0): b: done, 0 task(s) done (1 task(s) failed and were recovered: warnings)" });
+  });
+
+  it("exits 1 when a job failed (JobFailed), and the last line says which and why", async () => {
+    project = projectOutsideWorkspace();
+    project.write("failing.js", `import { definePlugin, defineJobType, JobFailed, z } from "@ujr/core";
+export default definePlugin({ name: "failing", apiVersion: 1, jobs: { once: defineJobType({ config: z.object({}), create: (c, ctx) => ({ name: ctx.name, getRunnableTasks() { throw new JobFailed("the credential was rejected"); } }) }) } });
+`);
+    project.write("ujr.config.yaml", `jobs:\n  f:\n    plugin: ./failing.js\n    type: once\n`);
+    const { code, stdout } = await spawnCli(["run", "--no-watch"]).exited;
+    expect(code).toBe(1);
+    const last = JSON.parse(stdout.trim().split("\n").at(-1)!) as { level: number; msg: string; exitCode: number };
+    expect(last).toMatchObject({ level: 50, exitCode: 1, msg: "run ended (exit code 1): f: failed, 0 task(s) done: the credential was rejected" });
   });
 });

@@ -23,8 +23,11 @@ export interface LiveViewOptions {
 export interface LiveView {
   /** Redraws now if the text changed. */
   refresh(): void;
-  /** Draws a last frame, leaves it on screen and gives the streams their own write back. */
-  stop(): void;
+  /**
+   * Draws a last frame (the `summary` when given: the run's outcome per job), leaves it on
+   * screen and gives the streams their own write back.
+   */
+  stop(summary?: string): void;
 }
 
 /** True when `ujr run` should show the live view: a TTY, no `--no-tty`, not under CI. */
@@ -102,9 +105,11 @@ export function startLiveView(options: LiveViewOptions): LiveView {
 
   return {
     refresh,
-    stop() {
+    stop(summary?: string) {
       if (stopped) return;
       refresh();
+      // The run's outcome, per job, replaces the status as the frame that stays.
+      if (summary !== undefined) rawWrite(erase() + draw(`${render()}\n${summary}`));
       stopped = true;
       clearInterval(timer);
       for (const [target, write] of originals) target.write = write;

@@ -12,9 +12,9 @@ const snapshot: RunnerSnapshot = {
   state: "running",
   startedAt: at(-125_000),
   jobs: [
-    { name: "tidy", status: "active", nextCheck: at(25_000), running: 0, waitingRetry: 0, counters: counters(12, 0) },
-    { name: "collector", status: "active", running: 2, waitingRetry: 1, counters: counters(120, 3) },
-    { name: "summary", status: "active", backoffUntil: at(4_000), running: 0, waitingRetry: 0, counters: counters(0, 0), lastError: { name: "Error", message: "database is locked\nat ..." } },
+    { name: "tidy", status: "active", nextCheck: at(25_000), running: 0, queued: 0, waitingRetry: 0, counters: counters(12, 0) },
+    { name: "collector", status: "active", running: 2, queued: 0, waitingRetry: 1, counters: counters(120, 3) },
+    { name: "summary", status: "active", backoffUntil: at(4_000), running: 0, queued: 0, waitingRetry: 0, counters: counters(0, 0), lastError: { name: "Error", message: "database is locked\nat ..." } },
   ],
   running: [
     { runId: "r1", job: "collector", task: "@ujr/plugin-twitter-collector/tasks#fetchPage", signature: "page-7", attempt: 1, startedAt: at(-72_000), progress: { done: 45, total: 100, message: "page 12" } },

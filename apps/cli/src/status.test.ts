@@ -74,8 +74,9 @@ describe("ujr run --status-port and ujr status", () => {
     expect(metrics).toMatch(/^ujr_tasks_total\{job="a",outcome="done"\} 2$/m);
     expect(await (await fetch(`${url}/healthz`)).text()).toBe("ok\n");
 
+    // Stopped by a signal before every job was done: 130 (the README's exit-code rule).
     run.child.kill("SIGTERM");
-    expect((await run.exited).code).toBe(0);
+    expect((await run.exited).code).toBe(130);
   }, 30_000);
 
   it("with runner.status.token: `ujr status` needs the token (--token or UJR_STATUS_TOKEN); it is never logged", async () => {
@@ -100,7 +101,7 @@ describe("ujr run --status-port and ujr status", () => {
 
     run.child.kill("SIGTERM");
     const { code, stdout, stderr } = await run.exited;
-    expect(code).toBe(0);
+    expect(code).toBe(130);
     expect(stdout).toContain('"msg":"status server listening on');
     expect(stdout + stderr).not.toContain(token);
   }, 30_000);
@@ -144,8 +145,9 @@ describe("ujr run in a terminal", () => {
     // The view was drawn, erased before log lines (cursor up, clear below) and drawn again.
     expect(text).toMatch(/\r\x1b\[\d+A\x1b\[0J/);
     expect(chunks[0]).toMatch(/^ujr (idle|running) · /);
-    // Its last frame stays: the runner stopped with every task done.
+    // Its last frame stays: the runner stopped with every task done, and how each job ended.
     expect(chunks.at(-1)).toMatch(/ujr stopped · .*done 3 · failed 0/);
+    expect(chunks.at(-1)).toMatch(/ujr run ended, exit code 0\n  a: done, 3 task\(s\) done\n$/);
     expect(stdout.write).toBe(originalWrite);
   }, 30_000);
 

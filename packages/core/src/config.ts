@@ -1,16 +1,23 @@
 import { z } from "zod";
 import { isDuration, parseDuration } from "./duration.js";
+import { knownKeysAt } from "./config-keys.js";
+import { didYouMean } from "./suggest.js";
+
+/** The longest delay Node's timers can wait (about 24.8 days); longer ones fire at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+const timerLimit = { message: `at most ${MAX_TIMER_MS} ms (about 24 days): the longest delay a timer can wait` };
 
 const duration = z
   .union([z.number().nonnegative(), z.string().refine(isDuration, { message: 'a duration such as "500ms", "30s", "5m", "2h"' })])
-  .transform((value) => parseDuration(value));
+  .transform((value) => parseDuration(value))
+  .pipe(z.number().max(MAX_TIMER_MS, timerLimit));
 
 export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 export const retrySchema = z.strictObject({
   attempts: z.number().int().min(1).describe("Tries in all, the first included (1: no retry)."),
-  baseMs: z.number().int().nonnegative().optional(),
-  maxMs: z.number().int().nonnegative().optional(),
+  baseMs: z.number().int().nonnegative().max(MAX_TIMER_MS, timerLimit).optional(),
+  maxMs: z.number().int().nonnegative().max(MAX_TIMER_MS, timerLimit).optional(),
   factor: z.number().min(1).optional(),
   jitter: z.number().min(0).max(1).optional(),
 });
@@ -94,6 +101,10 @@ export const configFileSchema = z.strictObject({
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;
 export type JobConfig = z.output<typeof jobConfigSchema>;
 export type ConfigFile = z.output<typeof configFileSchema>;
+/** The runner section as written (durations as "30s" or ms, defaults not yet filled). */
+export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
+/** A job entry as written, before its plugin's schema. */
+export type JobConfigInput = z.input<typeof jobConfigSchema>;
 
 export interface ConfigIssue {
   /** Dotted path in the file, e.g. `jobs.auspol.config.query`. */
@@ -102,14 +113,21 @@ export interface ConfigIssue {
   code?: string;
 }
 
-/** Flattens zod issues into path + message pairs, prefixed with `prefix`. */
-export function zodIssues(error: z.ZodError, prefix: (string | number)[] = []): ConfigIssue[] {
-  return error.issues.map((issue) => {
+/**
+ * Flattens zod issues into path + message pairs, prefixed with `prefix`. Given the
+ * schema that made them, an unknown key gets the known keys close to it ("did you mean").
+ */
+export function zodIssues(error: z.ZodError, prefix: (string | number)[] = [], schema?: z.ZodType): ConfigIssue[] {
+  return error.issues.flatMap((issue): ConfigIssue[] => {
     const path = [...prefix, ...issue.path.map((part) => (typeof part === "symbol" ? String(part) : part))];
+    if (issue.code === "unrecognized_keys") {
+      // One issue per key, at the key itself: each gets its own line and suggestion.
+      const known = schema ? knownKeysAt(schema, issue.path) : [];
+      return issue.keys.map((key) => ({ path: formatPath([...path, key]), message: `unknown key "${key}".${didYouMean(key, known)}`, code: issue.code }));
+    }
     let message = issue.message;
-    if (issue.code === "unrecognized_keys") message = `unknown key(s) ${issue.keys.map((key) => `"${key}"`).join(", ")}`;
     if (issue.code === "invalid_key" && issue.issues[0]) message = `invalid name: ${issue.issues[0].message}`;
-    return { path: formatPath(path), message, code: issue.code };
+    return [{ path: formatPath(path), message, code: issue.code }];
   });
 }
 

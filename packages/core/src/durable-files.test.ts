@@ -15,6 +15,14 @@ describe("durable files", () => {
     return dir;
   };
 
+  it("writeFileDurable creates the folder (and its parents) when missing", async () => {
+    const dir = folder();
+    const file = join(dir, "a", "b", "state.json");
+    await writeFileDurable(file, "{}");
+    expect(readFileSync(file, "utf8")).toBe("{}");
+    expect(readdirSync(join(dir, "a", "b"))).toEqual(["state.json"]);
+  });
+
   it("writeFileDurable replaces a file whole and leaves no temp file behind", async () => {
     const dir = folder();
     const file = join(dir, "state.json");

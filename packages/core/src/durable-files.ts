@@ -1,6 +1,6 @@
 // Crash-safe file writes for plugins' state and outputs: after a crash (or a power loss)
 // a file written here is either absent, or whole; never half-written.
-import { open, readdir, rename, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 
@@ -17,9 +17,18 @@ export async function fsyncDir(dir: string): Promise<void> {
 /**
  * Writes a file so that after a crash it is either absent or complete: temp file in the
  * same folder (named `.tmp-<kind>-...`), fsync, rename over the target, fsync the folder.
+ * Creates the folder (and its parents) when missing.
  */
 export async function writeFileDurable(path: string, data: string | Uint8Array, kind = "write"): Promise<void> {
   const dir = dirname(path);
+  // A folder made here must itself survive a crash: fsync the parent of each new level.
+  const created = await mkdir(dir, { recursive: true });
+  if (created !== undefined) {
+    for (let folder = dir; ; folder = dirname(folder)) {
+      await fsyncDir(dirname(folder));
+      if (folder === created || dirname(folder) === folder) break;
+    }
+  }
   const tmp = join(dir, `.tmp-${kind}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
     await writeSynced(tmp, "wx", data);

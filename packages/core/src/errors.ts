@@ -11,6 +11,8 @@ interface ErrorSpec {
   message: string;
   /** Process exit code when this error ends a CLI command. */
   exitCode: 1 | 2;
+  /** false: retrying cannot help (bad input, a 401...), so the runner does not retry the task. */
+  retryable?: boolean;
 }
 
 export const errorCatalogue = {
@@ -32,8 +34,12 @@ export const errorCatalogue = {
     exitCode: 2,
   },
   UJR_PLUGIN_NOT_FOUND: {
+    message: 'Plugin "{plugin}" was not found.\n  asked for by: {path} in {file}\n  looked in:    {searched}\n{hint}',
+    exitCode: 2,
+  },
+  UJR_PLUGIN_NOT_EXPORTED: {
     message:
-      'Plugin "{plugin}" was not found.\n  asked for by: {path} in {file}\n  looked in:    {searched}\n  install it there: {install}',
+      'Plugin "{plugin}" (asked for by {path} in {file}) is installed at {packageDir}, but its package.json "exports" does not export "{subpath}" (ERR_PACKAGE_PATH_NOT_EXPORTED). The plugin must export its entry module: "exports": { "{subpath}": "./dist/index.js" }.',
     exitCode: 2,
   },
   UJR_PLUGIN_LOAD_FAILED: {
@@ -51,7 +57,7 @@ export const errorCatalogue = {
     exitCode: 2,
   },
   UJR_JOB_TYPE_UNKNOWN: {
-    message: 'Plugin "{plugin}" has no job type "{type}" (at {path}). Known job types: {known}.',
+    message: 'Plugin "{plugin}" has no job type "{type}" (at {path}).{suggestion} Known job types: {known}.',
     exitCode: 2,
   },
   UJR_JOB_CREATE_FAILED: {
@@ -62,9 +68,19 @@ export const errorCatalogue = {
     message: 'Job "{job}" returned something that is not a task ({reason}). Build tasks with defineTask(...).with(args).',
     exitCode: 1,
   },
+  UJR_JOB_ANSWER_INVALID: {
+    message:
+      'Job "{job}": getRunnableTasks() returned {got}, not tasks. Return an array or another iterable of tasks (an empty array when there is nothing to do now), or throw JobDone when the job is finished.',
+    exitCode: 1,
+  },
   UJR_TASK_MODULE_NOT_FOUND: {
     message: 'Task module "{module}" could not be resolved from {searched}. Install the package that provides it where the config (or script) lives.',
     exitCode: 1,
+  },
+  UJR_TASK_MODULE_NOT_EXPORTED: {
+    message:
+      'Task module "{module}" cannot be imported: package "{package}" ({packageJson}) is installed, but its "exports" has no "{subpath}" (ERR_PACKAGE_PATH_NOT_EXPORTED). Add it to the package\'s exports, e.g. "exports": { ".": "./dist/index.js", "{subpath}": "./dist/tasks.js" }, rebuild and reinstall the plugin.',
+    exitCode: 2,
   },
   UJR_TASK_MODULE_LOAD_FAILED: { message: 'Task module "{module}" failed to load: {reason}', exitCode: 1 },
   UJR_TASK_EXPORT_NOT_FOUND: {
@@ -109,6 +125,7 @@ export class CatalogueError<Code extends string = string> extends Error {
     this.code = code;
     this.exitCode = spec.exitCode;
     this.params = params;
+    if (spec.retryable !== undefined) this.retryable = spec.retryable;
   }
 }
 

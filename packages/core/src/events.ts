@@ -9,15 +9,26 @@ export interface TaskEvent {
   label: string;
   signature?: string | undefined;
   attempt: number;
+  /** When the runner handed this try to its executor (ms since the epoch). */
+  submittedAt: number;
+  /**
+   * When the try's code started in a worker (ms since the epoch): later than `submittedAt`
+   * when the executor queued it. Undefined for a try that never started (cancelled while
+   * queued, or its module could not be loaded).
+   */
+  startedAt?: number | undefined;
 }
 
 export interface TaskDoneEvent extends TaskEvent {
   result: unknown;
+  /** Running time: from `startedAt` to the outcome (0 for a try that never started). */
   durationMs: number;
 }
 
 export interface TaskFailedEvent extends TaskEvent {
+  /** The failure, as the job's `onTaskFailed(task, error)` receives it. */
   error: TaskFailure;
+  /** Running time: from `startedAt` to the outcome (0 for a try that never started). */
   durationMs: number;
 }
 
@@ -35,8 +46,12 @@ export interface JobErrorEvent {
   backoffMs: number;
 }
 
+/** Why a job left the runner without finishing. */
+export type JobRemovedReason = "removed" | "changed" | "deleted";
+
 /** Every event a runner emits, with its payload. */
 export interface RunnerEvents {
+  /** A try's code started in a worker (not when it was queued). */
   "task:started": [TaskEvent];
   "task:done": [TaskDoneEvent];
   "task:failed": [TaskFailedEvent];
@@ -45,18 +60,41 @@ export interface RunnerEvents {
   "task:cancelled": [TaskFailedEvent];
   "task:progress": [TaskProgressEvent];
   "job:added": [{ job: string }];
+  /** The job threw JobDone or JobFailed: nothing new starts for it; its running tasks finish (then job:done). */
+  "job:ending": [{ job: string; outcome: "done" | "failed" }];
   "job:done": [{ job: string }];
   "job:failed": [{ job: string; error: TaskFailure }];
-  "job:removed": [{ job: string }];
+  "job:removed": [{ job: string; reason: string }];
+  "job:paused": [{ job: string }];
+  "job:resumed": [{ job: string }];
   "job:error": [JobErrorEvent];
   "changes:error": [{ error: TaskFailure }];
   "runner:stopping": [{ graceMs: number; reason: string }];
   "runner:stopped": [RunResult];
 }
 
+/** How one job ended, as `RunResult.jobs` reports it. */
+export interface JobOutcome {
+  /**
+   * done: it threw JobDone and its tasks settled; failed: it threw JobFailed; removed: a
+   * configuration change or removeJob() took it away; stopped: the runner stopped first.
+   */
+  outcome: "done" | "failed" | "removed" | "stopped";
+  /** Why it failed (JobFailed's message and code). */
+  error?: TaskFailure | undefined;
+  /** Tasks that failed for good although the job went on (warnings when the job is done). */
+  failedTasks: number;
+  tasks: { done: number; failed: number; timedOut: number; retried: number; cancelled: number };
+}
+
 export interface RunResult {
   /** done: every job finished; stopped: stop() after running tasks finished; aborted: running tasks were stopped. */
   reason: "done" | "stopped" | "aborted";
+  /** The reason given to stop() (a signal's name when the CLI stopped on a signal). */
+  stopReason?: string | undefined;
   tasks: { done: number; failed: number; timedOut: number; retried: number; cancelled: number };
+  /** Jobs whose last outcome is `failed`. */
   failedJobs: string[];
+  /** Every job this run had, by name, with how it ended (the last job of that name). */
+  jobs: Record<string, JobOutcome>;
 }

@@ -9,6 +9,8 @@ export * from "./events.js";
 export * from "./logger.js";
 export * from "./plugin.js";
 export * from "./config.js";
+export * from "./config-keys.js";
+export * from "./suggest.js";
 export * from "./resolve.js";
 export * from "./execute.js";
 export * from "./durable-files.js";

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Job, JobContext } from "./job.js";
+import type { TaskDefinition } from "./task.js";
 
 /** The plugin API this core speaks. Plugins declare the version they were built for. */
 export const PLUGIN_API_VERSION = 1;
@@ -12,6 +13,14 @@ export interface JobTypeDefinition<Schema extends z.ZodType = z.ZodType> {
   /** Validates, fills defaults for and documents (as JSON Schema) the job's `config`. */
   config: Schema;
   create(config: z.output<Schema>, context: JobContext): Job | Promise<Job>;
+  /**
+   * The tasks jobs of this type may return. Optional; when given, `ujr validate` and the
+   * runner check before anything runs that each task module resolves where the workers
+   * will look for it (a package whose `exports` lacks the subpath is caught there, not
+   * when the first task fails). Task definitions exported by the plugin's entry module
+   * are checked too.
+   */
+  tasks?: ReadonlyArray<TaskDefinition<any, any>>;
 }
 
 export interface JobType<Schema extends z.ZodType = z.ZodType> extends JobTypeDefinition<Schema> {

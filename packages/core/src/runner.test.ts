@@ -111,7 +111,7 @@ describe("Runner: behaviours kept from the original", () => {
     expect(Math.max(...startedWhileFirstRuns)).toBe(1);
   });
 
-  it("never runs more than maxTasksPerJob tasks of a job at once; the rest are emitted again later", async () => {
+  it("never runs more than maxTasksPerJob tasks of a job at once; the rest start as earlier ones finish", async () => {
     const tasks = Array.from({ length: 6 }, (_, index) => fixtureTask("echo", { index }, { signature: String(index) }));
     const job = new ListJob("limited", tasks);
     const runner = runnerWith([job], { maxTasksPerJob: 2 }, 8);
@@ -120,7 +120,6 @@ describe("Runner: behaviours kept from the original", () => {
     const result = await runner.run();
     expect(result.tasks.done).toBe(6);
     expect(peak).toBe(2);
-    expect(job.asked).toBeGreaterThanOrEqual(3);
   });
 
   it("defaults maxTasksPerJob to the executor's size", async () => {
@@ -403,5 +402,94 @@ describe("Runner: what the original lacked", () => {
     };
     await runnerWith([job], { logger, checkInterval: 5 }).run();
     expect(lines.find((line) => line.msg === "job returned an invalid task")?.err).toMatchObject({ code: "UJR_TASK_INVALID" });
+  });
+});
+
+describe("Runner: regressions found by the outside report and the property suite", () => {
+  it("a job whose async ask is in flight while a task settles does not get that task started again from the old answer", async () => {
+    // The ask begins, the task settles (the job records it), then the ask answers with the
+    // list it read before: the finished task must not run a second time.
+    const ran: string[] = [];
+    let asks = 0;
+    const done = new Set<string>();
+    const job: Job = {
+      name: "async-ask",
+      async getRunnableTasks() {
+        asks++;
+        const before = ["a", "b"].filter((sig) => !done.has(sig));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        if (before.length === 0 && done.size === 2) throw new JobDone();
+        return before.map((sig) => fixtureTask("echo", { sig }, { signature: sig }));
+      },
+      onTaskDone(task) {
+        ran.push(task.signature!);
+        done.add(task.signature!);
+      },
+    };
+    const result = await runnerWith([job], {}, 1).run();
+    expect(result.reason).toBe("done");
+    expect(ran.sort()).toEqual(["a", "b"]);
+    expect(asks).toBeGreaterThanOrEqual(2);
+  });
+
+  it("retries of a job that threw JobFailed are dropped and counted as cancelled; no new chain starts", async () => {
+    let failedOnce = false;
+    const job: Job = {
+      name: "gives-up",
+      getRunnableTasks() {
+        if (failedOnce) throw new JobFailed("two files could not be read");
+        return [fixtureTask("boom", { message: "bad file" }, { signature: "bad", retry: { attempts: 5, baseMs: 50, jitter: 0 } }), fixtureTask("echo", {}, { signature: "good" })];
+      },
+      onTaskDone() {
+        failedOnce = true;
+      },
+    };
+    const runner = runnerWith([job], {}, 2);
+    const starts: Array<{ signature: string | undefined; attempt: number }> = [];
+    runner.on("task:started", (event) => starts.push({ signature: event.signature, attempt: event.attempt }));
+    const result = await runner.run();
+    expect(result.failedJobs).toEqual(["gives-up"]);
+    expect(result.jobs["gives-up"]).toMatchObject({ outcome: "failed", error: expect.objectContaining({ message: "two files could not be read" }) });
+    // The bad task's first try failed and its retry waited when the job failed: dropped.
+    expect(starts.filter((start) => start.signature === "bad")).toEqual([{ signature: "bad", attempt: 1 }]);
+    expect(result.tasks).toMatchObject({ retried: 1, cancelled: 1, failed: 0 });
+  });
+
+  it("a retry dropped by a stop is reported once, as a cancelled try of its own (not a second outcome of the failed one)", async () => {
+    const job = new ListJob("hangs", [fixtureTask("boom", { message: "transient" }, { signature: "t", retry: { attempts: 3, baseMs: 60_000, jitter: 0 } })]);
+    const runner = runnerWith([job], {}, 1);
+    const outcomes: Array<[string, string, number]> = [];
+    for (const kind of ["task:retry", "task:cancelled", "task:failed", "task:done"] as const) {
+      runner.on(kind, (event: { runId: string; attempt: number }) => outcomes.push([kind, event.runId, event.attempt]));
+    }
+    runner.on("task:retry", () => runner.stop({ graceMs: 0 }));
+    const result = await runner.run();
+    expect(result.reason).toBe("stopped");
+    expect(outcomes).toHaveLength(2);
+    const [[firstKind, firstRun, firstAttempt], [secondKind, secondRun, secondAttempt]] = outcomes as [[string, string, number], [string, string, number]];
+    expect([firstKind, firstAttempt, secondKind, secondAttempt]).toEqual(["task:retry", 1, "task:cancelled", 2]);
+    expect(secondRun).not.toBe(firstRun);
+  });
+
+  it("a lazy iterable is drawn only as far as capacity allows", async () => {
+    let drawn = 0;
+    let finished = 0;
+    const job: Job = {
+      name: "lazy",
+      *getRunnableTasks() {
+        if (finished >= 5) throw new JobDone();
+        // A generator is read as tasks can start: it sees the job's state as it is then.
+        for (let index = finished; index < 1_000_000 && finished < 5; index++) {
+          drawn++;
+          yield fixtureTask("echo", { index }, { signature: String(index) });
+        }
+      },
+      onTaskDone() {
+        finished++;
+      },
+    };
+    const result = await runnerWith([job], { maxTasksPerJob: 1 }, 1).run();
+    expect(result.tasks.done).toBe(5);
+    expect(drawn).toBe(5);
   });
 });

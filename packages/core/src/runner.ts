@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from "./logger.js";
 import { retryDelay, type RetryPolicy } from "./retry.js";
 import { taskIdentity, taskLabel, whyNotATask, type Task } from "./task.js";
 import { ujrError } from "./errors.js";
-import type { RunnerEvents, RunResult, TaskEvent } from "./events.js";
+import type { JobOutcome, RunnerEvents, RunResult, TaskEvent } from "./events.js";
 
 export interface JobSettings {
   maxTasksPerJob?: number | undefined;
@@ -69,12 +69,34 @@ interface JobState {
   settings: JobSettings;
   resolveFrom: string[];
   status: JobStatus;
+  paused: boolean;
+  /** Tries of this job not settled yet (running, queued in the executor, or waiting to retry), by identity. */
   running: Map<string, RunningTask>;
   backoffUntil: number;
   errorStreak: number;
   lastError?: TaskFailure | undefined;
   failure?: TaskFailure | undefined;
   counters: Counters;
+  lastDoneAt?: number | undefined;
+  lastFailedAt?: number | undefined;
+  // ---- asks: what the job returned, kept and started from as capacity frees -----------
+  /** The rest of what the last ask returned, not started yet. */
+  pending: Iterator<Task> | undefined;
+  /** An async ask is in flight. */
+  asking: boolean;
+  /** Something happened that may change the job's answer: ask again once `pending` is drained. */
+  stale: boolean;
+  /** What `pending` holds may be wrong now: drop it and ask again. */
+  invalid: boolean;
+  /** When the last ask began (ms). */
+  askedAt: number;
+  /** The job's nextCheck as the last ask left it; a change is the job saying its state changed. */
+  nextCheckAtAsk: number | undefined;
+  /** A nextCheck in the future when the last ask ended: when it arrives, the job is asked again. */
+  dueAt: number | undefined;
+  /** Identities that settled since the last ask began: that ask's answer is stale for them (promise b). */
+  settledSinceAsk: Set<string>;
+  closed: boolean;
 }
 
 interface RunningTask {
@@ -85,30 +107,43 @@ interface RunningTask {
   label: string;
   attempt: number;
   phase: "running" | "waiting" | "ready";
+  submittedAt: number;
+  /** When its code started (0: not yet, or never). */
   startedAt: number;
   timer?: NodeJS.Timeout | undefined;
   retryTimer?: NodeJS.Timeout | undefined;
   timedOut: boolean;
   timeoutMs?: number | undefined;
   cancelReason?: TaskFailure | undefined;
+  /** A waiting retry that was dropped (its job ended, or the runner stopped). */
+  dropped: boolean;
   progress?: { done?: number; total?: number; message?: string } | undefined;
 }
 
 export interface JobSnapshot {
   name: string;
-  status: JobStatus;
+  /** `paused` while pauseJob() holds an active job. */
+  status: JobStatus | "paused";
   nextCheck?: string | undefined;
   backoffUntil?: string | undefined;
+  /** Tries whose code is running now. */
   running: number;
+  /** Tries handed to the executor that have not started yet. */
+  queued: number;
   waitingRetry: number;
   counters: Counters;
   lastError?: TaskFailure | undefined;
+  lastDoneAt?: string | undefined;
+  lastFailedAt?: string | undefined;
+  /** The job's own status panel (`statusPanel()`), plain data, when it has one. */
+  panel?: unknown;
 }
 
 export interface RunnerSnapshot {
   state: "idle" | "running" | "stopping" | "stopped";
   startedAt?: string | undefined;
   jobs: JobSnapshot[];
+  /** Tries whose code is running now (not those queued in the executor). */
   running: Array<{
     runId: string;
     job: string;
@@ -134,6 +169,10 @@ function toFolderUrl(folder: string): string {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
 /**
  * The runner loop: keeps the set of jobs, asks each for tasks, runs them on an executor
  * as capacity allows, deduplicates by signature, catches successes and failures, and
@@ -141,12 +180,22 @@ function toFolderUrl(folder: string): string {
  *
  * It is event-driven: a finished task, a job's nextCheck arriving, a retry coming due,
  * changed jobs or stop() wake it at once; `checkInterval` is only an upper bound.
+ *
+ * What an ask returns is kept and started from as capacity frees, so a job with many
+ * pending tasks costs the same per task as many jobs with few. A job is asked again when
+ * that is drained and something may have changed its answer (a task of it settled, its
+ * nextCheck arrived, `checkInterval` passed), at once when a task of it fails for good or
+ * its nextCheck changes, and on `wake()` or `checkJobNow()`. A task is never started from
+ * an ask that began before a run of the same task settled: the job sees the outcome
+ * first and decides again (the promises are listed in DESIGN.md and tested as invariants).
  */
 export class Runner extends EventEmitter<RunnerEvents> {
   protected readonly executor: Executor;
   protected readonly logger: Logger;
   readonly #jobs = new Map<string, JobState>();
   readonly #byRunId = new Map<string, RunningTask>();
+  /** Every unsettled try by identity, across jobs that were removed or replaced: two never overlap. */
+  readonly #identities = new Map<string, RunningTask>();
   readonly #readyRetries: RunningTask[] = [];
   readonly #initialJobs: Array<Job | JobEntry>;
   readonly #maxTasksPerJob: number;
@@ -160,7 +209,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
   readonly #random: () => number;
   readonly #idPrefix = randomBytes(4).toString("hex");
   readonly #totals = newCounters();
-  readonly #failedJobs: string[] = [];
+  readonly #outcomes = new Map<string, JobOutcome>();
+  /** Work started outside the loop (async asks, their errors) that run() waits for before it returns. */
+  readonly #background = new Set<Promise<unknown>>();
   #seq = 0;
   #active = 0;
   #cursor = 0;
@@ -224,9 +275,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** A task failed for good: by default, logs it with its job and task and tells the job. */
-  async reportException(job: Job, task: Task, failure: TaskFailure): Promise<void> {
-    this.logger.error({ job: job.name, task: taskLabel(task), signature: task.signature, err: failure }, "task failed");
-    await job.onTaskFailed?.(task, failure);
+  async reportException(job: Job, task: Task, error: TaskFailure): Promise<void> {
+    this.logger.error({ job: job.name, task: taskLabel(task), signature: task.signature, err: error }, "task failed");
+    await job.onTaskFailed?.(task, error);
   }
 
   /** A job finished (threw JobDone) and its tasks have settled. */
@@ -245,26 +296,110 @@ export class Runner extends EventEmitter<RunnerEvents> {
       settings,
       resolveFrom: settings.resolveFrom ? settings.resolveFrom.map(toFolderUrl) : this.#resolveFrom,
       status: "active",
+      paused: false,
       running: new Map(),
       backoffUntil: 0,
       errorStreak: 0,
       counters: newCounters(),
+      pending: undefined,
+      asking: false,
+      stale: true,
+      invalid: false,
+      askedAt: 0,
+      nextCheckAtAsk: undefined,
+      dueAt: undefined,
+      settledSinceAsk: new Set(),
+      closed: false,
     });
+    this.#outcomes.delete(job.name);
     this.emit("job:added", { job: job.name });
     this.#wake();
   }
 
-  /** Removes a job: its running tasks are cancelled and it is closed. */
+  /** Removes a job: its running tasks are cancelled, its waiting retries dropped, and it is closed. */
   async removeJob(name: string, reason = "job removed"): Promise<boolean> {
     const state = this.#jobs.get(name);
     if (!state) return false;
     this.#jobs.delete(name);
+    // A job that had already ended keeps its outcome; its tasks still running are cancelled.
+    const outcome = state.failure ? "failed" : state.status === "draining" ? "done" : "removed";
     state.status = "removed";
+    state.pending = undefined;
     this.#cancelTasksOf(state, reason);
+    this.#recordOutcome(state, outcome);
     await this.#closeJob(state);
-    this.emit("job:removed", { job: name });
+    this.emit("job:removed", { job: name, reason });
     this.logger.info({ job: name, reason }, "job removed");
     this.#wake();
+    return true;
+  }
+
+  /** Stops asking a job for tasks until resumeJob(); its running tasks go on. False if there is no such job. */
+  pauseJob(name: string): boolean {
+    const state = this.#jobs.get(name);
+    if (!state || state.status !== "active") return false;
+    if (!state.paused) {
+      state.paused = true;
+      state.pending = undefined;
+      this.logger.info({ job: name }, "job paused");
+      this.emit("job:paused", { job: name });
+    }
+    return true;
+  }
+
+  /** Asks a paused job for tasks again. False if there is no such job. */
+  resumeJob(name: string): boolean {
+    const state = this.#jobs.get(name);
+    if (!state || state.status !== "active") return false;
+    if (state.paused) {
+      state.paused = false;
+      state.invalid = true;
+      this.logger.info({ job: name }, "job resumed");
+      this.emit("job:resumed", { job: name });
+      this.#wake();
+    }
+    return true;
+  }
+
+  /** Asks a job for tasks at once, past its nextCheck and any backoff. False if there is no such active job. */
+  checkJobNow(name: string): boolean {
+    const state = this.#jobs.get(name);
+    if (!state || state.status !== "active" || state.paused) return false;
+    state.backoffUntil = 0;
+    state.dueAt = undefined;
+    state.invalid = true;
+    this.#forceAsk.add(state);
+    this.#wake();
+    return true;
+  }
+  readonly #forceAsk = new Set<JobState>();
+
+  /** Cancels one running or retry-waiting try by its run id. False if no such try is in flight. */
+  cancelTask(runId: string, reason = "cancelled by request"): boolean {
+    for (const state of this.#jobs.values()) {
+      for (const running of state.running.values()) {
+        if (running.runId !== runId || running.cancelReason || running.dropped) continue;
+        running.cancelReason = toTaskFailure(ujrError("UJR_TASK_CANCELLED", { job: state.name, task: running.label, reason }));
+        if (running.phase === "running") this.executor.cancel(running.runId, running.cancelReason);
+        else this.#dropWaiting(running);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Starts a task for a job outside an ask (e.g. retrying a failed task by hand). Refused
+   * (false) when the job is not active, the same task is in flight, or the job's limit or
+   * the pool is full.
+   */
+  runTaskNow(jobName: string, task: Task): boolean {
+    const state = this.#jobs.get(jobName);
+    if (!state || state.status !== "active" || this.#phase !== "running" || whyNotATask(task)) return false;
+    const identity = taskIdentity(state.name, task);
+    if (this.#identities.has(identity)) return false;
+    if (state.running.size >= this.#limitOf(state) || this.executor.capacity() <= 0) return false;
+    this.#start(state, task, identity, 1);
     return true;
   }
 
@@ -274,8 +409,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.#wake();
   }
 
-  /** Wakes the loop (e.g. a job's state changed outside a task). */
+  /** Wakes the loop because jobs' state changed outside their tasks: every job is asked again. */
   wake(): void {
+    for (const state of this.#jobs.values()) state.invalid = true;
     this.#wake();
   }
 
@@ -323,7 +459,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         if (this.#changesRequested || Date.now() >= this.#changesCheckAt) await this.#applyChanges();
         this.#startReadyRetries();
         await this.#round();
-        if (this.#exitWhenIdle && this.#jobs.size === 0 && this.#active === 0) {
+        if (this.#exitWhenIdle && this.#jobs.size === 0 && this.#active === 0 && this.#background.size === 0) {
           finishedAll = true;
           break;
         }
@@ -341,26 +477,36 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     const jobs: JobSnapshot[] = [...this.#jobs.values()].map((state) => {
       let running = 0;
+      let queued = 0;
       let waitingRetry = 0;
-      for (const task of state.running.values()) task.phase === "running" ? running++ : waitingRetry++;
-      return {
+      for (const task of state.running.values()) {
+        if (task.phase !== "running") waitingRetry++;
+        else if (task.startedAt > 0) running++;
+        else queued++;
+      }
+      const snapshot: JobSnapshot = {
         name: state.name,
-        status: state.status,
+        status: state.paused && state.status === "active" ? "paused" : state.status,
         nextCheck: iso(nextCheckMs(state.job)),
         backoffUntil: state.backoffUntil > Date.now() ? iso(state.backoffUntil) : undefined,
         running,
+        queued,
         waitingRetry,
         counters: { ...state.counters },
         lastError: state.lastError,
+        lastDoneAt: iso(state.lastDoneAt),
+        lastFailedAt: iso(state.lastFailedAt),
       };
+      const panel = this.#panelOf(state);
+      if (panel !== undefined) snapshot.panel = panel;
+      return snapshot;
     });
     let queueDepth = 0;
     for (const state of this.#jobs.values()) for (const task of state.running.values()) if (task.phase !== "running") queueDepth++;
-    return {
-      state: this.#phase,
-      startedAt: iso(this.#startedAt),
-      jobs,
-      running: [...this.#byRunId.values()].map((task) => ({
+    const running: RunnerSnapshot["running"] = [];
+    for (const task of this.#byRunId.values()) {
+      if (task.startedAt === 0) continue;
+      running.push({
         runId: task.runId,
         job: task.state.name,
         task: task.label,
@@ -368,11 +514,28 @@ export class Runner extends EventEmitter<RunnerEvents> {
         attempt: task.attempt,
         startedAt: new Date(task.startedAt).toISOString(),
         progress: task.progress,
-      })),
+      });
+    }
+    return {
+      state: this.#phase,
+      startedAt: iso(this.#startedAt),
+      jobs,
+      running,
       totals: { ...this.#totals },
       executor: { size: this.executor.size, free: this.executor.capacity() },
       queueDepth,
     };
+  }
+
+  #panelOf(state: JobState): unknown {
+    const source = state.job as { statusPanel?: () => unknown };
+    if (typeof source.statusPanel !== "function") return undefined;
+    try {
+      return source.statusPanel();
+    } catch (error) {
+      this.logger.debug({ job: state.name, err: toTaskFailure(error) }, "a job's statusPanel() threw");
+      return undefined;
+    }
   }
 
   // ---- the loop ---------------------------------------------------------------------
@@ -386,16 +549,27 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  #track(work: Promise<unknown>): void {
+    this.#background.add(work);
+    void work.finally(() => {
+      this.#background.delete(work);
+      this.#wake();
+    });
+  }
+
   async #sleep(): Promise<void> {
     const now = Date.now();
     let deadline = Math.min(this.#changesCheckAt, now + this.#checkInterval);
     for (const state of this.#jobs.values()) {
-      if (state.status !== "active") continue;
+      if (state.status !== "active" || state.paused) continue;
       if (state.backoffUntil > now) deadline = Math.min(deadline, state.backoffUntil);
       else {
         const next = nextCheckMs(state.job);
         if (next !== undefined && next > now) deadline = Math.min(deadline, next);
       }
+      // An answer kept from an ask is asked again after checkInterval.
+      const expiry = state.askedAt + this.#checkInterval;
+      if (expiry > now) deadline = Math.min(deadline, expiry);
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -430,6 +604,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  #limitOf(state: JobState): number {
+    return state.settings.maxTasksPerJob ?? this.#maxTasksPerJob;
+  }
+
   async #round(): Promise<void> {
     const states = [...this.#jobs.values()];
     if (states.length === 0) return;
@@ -437,29 +615,136 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const now = Date.now();
     for (let index = 0; index < states.length; index++) {
       if (this.#phase !== "running") return;
-      const state = states[(index + offset) % states.length]!;
-      if (state.status !== "active" || state.backoffUntil > now) continue;
-      const next = nextCheckMs(state.job);
-      if (next !== undefined && next > now) continue;
       if (this.executor.capacity() <= 0) break;
-      const limit = (state.settings.maxTasksPerJob ?? this.#maxTasksPerJob) - state.running.size;
-      if (limit <= 0) continue;
-      let produced: Iterable<Task>;
-      try {
-        produced = await state.job.getRunnableTasks();
-        state.errorStreak = 0;
-      } catch (error) {
-        await this.#onJobError(state, error);
+      const state = states[(index + offset) % states.length]!;
+      if (state.status !== "active" || state.paused || state.asking) continue;
+      const forced = this.#forceAsk.delete(state);
+      if (!forced && !this.#due(state, now)) continue;
+      const limit = this.#limitOf(state) - state.running.size;
+      if (limit <= 0) {
+        if (forced) this.#forceAsk.add(state);
         continue;
       }
-      if (state.status !== "active" || this.#phase !== "running") continue;
-      this.#submitFrom(state, produced, limit);
+      await this.#serve(state, limit, forced, now);
     }
   }
 
-  #submitFrom(state: JobState, produced: Iterable<Task>, limit: number): void {
+  /** Starts what a job's last answer still holds, asking it again when that is drained and may be out of date. */
+  async #serve(state: JobState, limit: number, forced: boolean, now: number): Promise<void> {
+    if (state.invalid || forced || now - state.askedAt >= this.#checkInterval) {
+      state.pending = undefined;
+      state.invalid = true;
+    }
     let started = 0;
-    for (const task of produced) {
+    for (;;) {
+      if (state.pending === undefined) {
+        // Nothing happened since the last ask that could change the job's answer.
+        if (!state.stale && !state.invalid) return;
+        const error = this.#ask(state, now);
+        if (error !== undefined) return this.#onJobError(state, error);
+        if (state.pending === undefined) return;
+      }
+      const result = this.#startFrom(state, limit - started);
+      if (result.error !== undefined) return this.#onJobError(state, result.error);
+      started += result.started;
+      // Limit or pool reached, or drained with nothing new to ask about (an ask resets `stale`).
+      if (state.pending !== undefined || started >= limit || this.executor.capacity() <= 0 || !state.stale) return;
+    }
+  }
+
+  /** Whether a job may start tasks now: not backed off, and its nextCheck (if any) has arrived. */
+  #due(state: JobState, now: number): boolean {
+    if (state.backoffUntil > now) return false;
+    const next = nextCheckMs(state.job);
+    if (next !== state.nextCheckAtAsk) {
+      // The job moved its nextCheck since it was asked: its state changed.
+      state.nextCheckAtAsk = next;
+      state.invalid = true;
+      state.dueAt = next !== undefined && next > now ? next : undefined;
+    }
+    if (next !== undefined && next > now) return false;
+    if (state.dueAt !== undefined) {
+      // The nextCheck the job set at its last ask has arrived: ask again.
+      state.dueAt = undefined;
+      state.invalid = true;
+    }
+    return true;
+  }
+
+  /**
+   * Asks a job for tasks. A synchronous answer is kept in `pending` at once; an async one
+   * lands there when it resolves (and wakes the loop). Returns what the job threw, if it did.
+   */
+  #ask(state: JobState, now: number): unknown {
+    state.pending = undefined;
+    state.stale = false;
+    state.invalid = false;
+    state.settledSinceAsk.clear();
+    state.askedAt = now;
+    let produced: Iterable<Task> | Promise<Iterable<Task>>;
+    try {
+      produced = state.job.getRunnableTasks();
+    } catch (error) {
+      return error;
+    }
+    if (isThenable<Iterable<Task>>(produced)) {
+      state.asking = true;
+      this.#track(
+        Promise.resolve(produced).then(
+          (tasks) => {
+            state.asking = false;
+            const error = this.#received(state, tasks);
+            if (error !== undefined) return this.#onJobError(state, error);
+          },
+          (error: unknown) => {
+            state.asking = false;
+            if (state.status === "active") return this.#onJobError(state, error);
+          },
+        ),
+      );
+      return undefined;
+    }
+    return this.#received(state, produced);
+  }
+
+  #received(state: JobState, tasks: Iterable<Task>): unknown {
+    if (state.status !== "active" || state.paused || this.#phase !== "running") return undefined;
+    state.errorStreak = 0;
+    const next = nextCheckMs(state.job);
+    state.nextCheckAtAsk = next;
+    state.dueAt = next !== undefined && next > Date.now() ? next : undefined;
+    const iterate = (tasks as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator];
+    if (typeof iterate !== "function") {
+      return ujrError("UJR_JOB_ANSWER_INVALID", { job: state.name, got: tasks === null ? "null" : typeof tasks });
+    }
+    try {
+      // An array is copied: jobs often return a list they keep changing as tasks settle.
+      state.pending = Array.isArray(tasks) ? (tasks.slice() as Task[])[Symbol.iterator]() : (tasks as Iterable<Task>)[Symbol.iterator]();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  }
+
+  /** Starts up to `limit` tasks from what the job's last ask returned; `error` is what a lazy answer threw. */
+  #startFrom(state: JobState, limit: number): { started: number; error?: unknown } {
+    const pending = state.pending;
+    let started = 0;
+    if (!pending) return { started };
+    // A listener of task:started may stop the runner in the middle of this loop.
+    while (started < limit && this.executor.capacity() > 0 && this.#phase === "running") {
+      let step: IteratorResult<Task>;
+      try {
+        step = pending.next();
+      } catch (error) {
+        state.pending = undefined;
+        return { started, error };
+      }
+      if (step.done) {
+        state.pending = undefined;
+        break;
+      }
+      const task = step.value;
       const why = whyNotATask(task);
       if (why) {
         const error = ujrError("UJR_TASK_INVALID", { job: state.name, reason: why });
@@ -467,25 +752,26 @@ export class Runner extends EventEmitter<RunnerEvents> {
         continue;
       }
       const identity = taskIdentity(state.name, task);
-      if (state.running.has(identity)) continue;
-      // Beyond the per-job limit or the pool's free slots, tasks are not queued: the job
-      // emits them again on a later round.
-      if (started >= limit || this.executor.capacity() <= 0) break;
+      // In flight (here, or still settling for a job this one replaced), or settled after
+      // this answer was asked for: the job decides again on its next ask.
+      if (this.#identities.has(identity) || state.settledSinceAsk.has(identity)) continue;
       this.#start(state, task, identity, 1);
       started++;
     }
+    return { started };
   }
 
   #startReadyRetries(): void {
     while (this.#readyRetries.length > 0 && this.#phase === "running" && this.executor.capacity() > 0) {
       const task = this.#readyRetries.shift()!;
-      if (task.cancelReason) continue;
+      if (task.cancelReason || task.dropped) continue;
       this.#start(task.state, task.task, task.identity, task.attempt + 1, task);
     }
   }
 
   #start(state: JobState, task: Task, identity: string, attempt: number, existing?: RunningTask): void {
     const runId = `${this.#idPrefix}-${++this.#seq}`;
+    const now = Date.now();
     const running: RunningTask = existing ?? {
       runId,
       identity,
@@ -494,25 +780,25 @@ export class Runner extends EventEmitter<RunnerEvents> {
       label: taskLabel(task),
       attempt,
       phase: "running",
+      submittedAt: now,
       startedAt: 0,
       timedOut: false,
+      dropped: false,
     };
     running.runId = runId;
     running.attempt = attempt;
     running.phase = "running";
-    running.startedAt = Date.now();
+    running.submittedAt = now;
+    running.startedAt = 0;
     running.timedOut = false;
     running.progress = undefined;
     state.running.set(identity, running);
+    this.#identities.set(identity, running);
     this.#byRunId.set(runId, running);
     this.#active++;
-    state.counters.started++;
-    this.#totals.started++;
 
-    const timeoutMs = task.timeoutMs ?? state.settings.taskTimeout ?? this.#taskTimeout;
-    running.timeoutMs = timeoutMs;
+    running.timeoutMs = task.timeoutMs ?? state.settings.taskTimeout ?? this.#taskTimeout;
     running.timer = undefined;
-    if (!this.#startsReported) this.#armTimeout(running);
     const run: TaskRun = {
       id: runId,
       job: state.name,
@@ -522,17 +808,48 @@ export class Runner extends EventEmitter<RunnerEvents> {
       attempt,
       resolveFrom: state.resolveFrom,
     };
-    this.executor.submit(run).then(
-      (outcome) => this.#settle(running, runId, outcome),
+    const outcome = this.executor.submit(run);
+    // Executors that queue say when each try starts; for the others, handing it over is starting it.
+    if (!this.#startsReported) this.#markStarted(running);
+    outcome.then(
+      (result) => this.#settle(running, runId, result),
       (error: unknown) => this.#settle(running, runId, { ok: false, error: toTaskFailure(error) }),
     );
-    if (this.#logInfo) this.logger.info({ job: state.name, task: running.label, signature: task.signature, runId, attempt }, "task started");
-    if (this.listenerCount("task:started") > 0) this.emit("task:started", this.#event(running));
   }
 
+  /**
+   * An executor learns that a worker moved on to its next task from the outcome of the one
+   * before (a thread's result, BullMQ's completed-then-active events), and says so before
+   * that outcome's promise has settled here: counted at once, both would be running. The
+   * starts of a turn are taken after its microtasks (one setImmediate for all of them), so
+   * running tasks never outnumber the workers. A task settled meanwhile is skipped.
+   */
   #onStarted(runId: string): void {
-    const running = this.#byRunId.get(runId);
-    if (running && !running.timer) this.#armTimeout(running);
+    this.#startsToTake.set(runId, Date.now());
+    if (this.#startsToTake.size === 1) setImmediate(() => this.#takeStarts());
+  }
+  /** Starts reported this turn, with when they were reported. */
+  readonly #startsToTake = new Map<string, number>();
+
+  #takeStarts(): void {
+    for (const [runId, at] of this.#startsToTake) {
+      const running = this.#byRunId.get(runId);
+      if (running && running.startedAt === 0) this.#markStarted(running, at);
+    }
+    this.#startsToTake.clear();
+  }
+
+  #markStarted(running: RunningTask, at = Date.now()): void {
+    running.startedAt = at;
+    this.#count(running.state, "started");
+    this.#armTimeout(running);
+    if (this.#logInfo) {
+      this.logger.info(
+        { job: running.state.name, task: running.label, signature: running.task.signature, runId: running.runId, attempt: running.attempt },
+        "task started",
+      );
+    }
+    if (this.listenerCount("task:started") > 0) this.emit("task:started", this.#event(running));
   }
 
   #armTimeout(running: RunningTask): void {
@@ -554,12 +871,19 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   async #settle(running: RunningTask, runId: string, outcome: TaskOutcome): Promise<void> {
+    // Its start was reported in the same turn as its outcome (a busy main thread read both at once).
+    const reportedStart = this.#startsToTake.get(runId);
+    if (reportedStart !== undefined && running.startedAt === 0) {
+      this.#startsToTake.delete(runId);
+      this.#markStarted(running, reportedStart);
+    }
     if (running.timer) clearTimeout(running.timer);
     running.timer = undefined;
     this.#active--;
     this.#byRunId.delete(runId);
     const state = running.state;
-    const durationMs = Date.now() - running.startedAt;
+    const now = Date.now();
+    const durationMs = running.startedAt > 0 ? now - running.startedAt : 0;
     try {
       if (running.cancelReason) {
         this.#count(state, "cancelled");
@@ -568,6 +892,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         this.#release(running);
       } else if (outcome.ok) {
         this.#count(state, "done");
+        state.lastDoneAt = now;
         if (this.#logInfo) this.logger.info({ ...this.#logFields(running, durationMs), outcome: "done" }, "task done");
         // The busiest path: no event object when nobody listens.
         if (this.listenerCount("task:done") > 0) this.emit("task:done", { ...this.#event(running), result: outcome.value, durationMs });
@@ -576,12 +901,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
       } else {
         const failure = running.timedOut ? this.#timeoutFailure(running) : outcome.error;
         const policy = running.task.retry ?? state.settings.retry ?? this.#retry;
+        // A job that ended, failed or was removed gets no new try (promise d).
         const canRetry =
-          policy !== undefined &&
-          running.attempt < policy.attempts &&
-          failure.retryable !== false &&
-          this.#phase === "running" &&
-          (state.status === "active" || state.status === "draining");
+          policy !== undefined && running.attempt < policy.attempts && failure.retryable !== false && this.#phase === "running" && state.status === "active";
         if (canRetry) {
           const delayMs = retryDelay(policy, running.attempt + 1, this.#random);
           this.#count(state, "retried");
@@ -599,6 +921,9 @@ export class Runner extends EventEmitter<RunnerEvents> {
           }, delayMs);
         } else {
           this.#count(state, "failed");
+          state.lastFailedAt = now;
+          // A failure may change what the job wants next: drop what it returned before.
+          state.invalid = true;
           if (running.timedOut) this.#count(state, "timedOut");
           this.logger.info({ ...this.#logFields(running, durationMs), outcome: running.timedOut ? "timeout" : "failed" }, "task ended");
           this.emit(running.timedOut ? "task:timeout" : "task:failed", { ...this.#event(running), error: failure, durationMs });
@@ -613,9 +938,16 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  /**
+   * The try is over and its job has been told: the identity may start again, but not from
+   * an answer the job gave before it knew (promise b).
+   */
   #release(running: RunningTask): void {
     const state = running.state;
+    state.settledSinceAsk.add(running.identity);
+    state.stale = true;
     if (state.running.get(running.identity) === running) state.running.delete(running.identity);
+    if (this.#identities.get(running.identity) === running) this.#identities.delete(running.identity);
   }
 
   #count(state: JobState, key: keyof Counters): void {
@@ -632,8 +964,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   async #onJobError(state: JobState, error: unknown): Promise<void> {
+    if (state.status !== "active") return;
+    state.pending = undefined;
     if (isJobDone(error)) {
-      state.status = "draining";
+      this.#endJob(state);
       if (state.running.size === 0) await this.#finishJob(state);
       return;
     }
@@ -641,8 +975,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (isJobFailed(error)) {
       state.failure = failure;
       state.lastError = failure;
-      state.status = "draining";
-      this.#failedJobs.push(state.name);
+      this.#endJob(state);
       this.logger.error({ job: state.name, err: failure }, "job failed");
       this.emit("job:failed", { job: state.name, error: failure });
       if (state.running.size === 0) await this.#finishJob(state);
@@ -652,8 +985,23 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const backoffMs = Math.min(this.#errorBackoff.maxMs, this.#errorBackoff.baseMs * 2 ** (state.errorStreak - 1));
     state.backoffUntil = Date.now() + backoffMs;
     state.lastError = failure;
+    state.stale = true;
     this.logger.error({ job: state.name, err: failure, backoffMs }, "getRunnableTasks threw; backing the job off");
     this.emit("job:error", { job: state.name, error: failure, backoffMs });
+  }
+
+  /** The job threw JobDone or JobFailed: no new starts, its waiting retries are dropped, running tasks finish. */
+  #endJob(state: JobState): void {
+    state.status = "draining";
+    this.#forceAsk.delete(state);
+    this.emit("job:ending", { job: state.name, outcome: state.failure ? "failed" : "done" });
+    for (const running of [...state.running.values()]) {
+      if (running.phase === "running") continue;
+      running.cancelReason = toTaskFailure(
+        ujrError("UJR_TASK_CANCELLED", { job: state.name, task: running.label, reason: state.failure ? "its job failed" : "its job is done" }),
+      );
+      this.#dropWaiting(running);
+    }
   }
 
   async #finishJob(state: JobState): Promise<void> {
@@ -663,14 +1011,28 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (this.#jobs.get(state.name) === state) this.#jobs.delete(state.name);
     if (state.failure) {
       state.status = "failed";
+      this.#recordOutcome(state, "failed");
     } else {
       state.status = "done";
+      this.#recordOutcome(state, "done");
       this.emit("job:done", { job: state.name });
       await this.#callHook(state, () => this.reportJobDone(state.job));
     }
   }
 
+  #recordOutcome(state: JobState, outcome: JobOutcome["outcome"]): void {
+    const { done, failed, timedOut, retried, cancelled } = state.counters;
+    this.#outcomes.set(state.name, {
+      outcome,
+      ...(state.failure ? { error: state.failure } : {}),
+      failedTasks: failed,
+      tasks: { done, failed, timedOut, retried, cancelled },
+    });
+  }
+
   async #closeJob(state: JobState): Promise<void> {
+    if (state.closed) return;
+    state.closed = true;
     try {
       await state.job.close?.();
     } catch (error) {
@@ -686,10 +1048,16 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  /** A task waiting for its retry is dropped without reaching the executor again. */
+  /** A task waiting for its retry is dropped without reaching the executor again (counted as cancelled). */
   #dropWaiting(running: RunningTask): void {
+    if (running.dropped) return;
+    running.dropped = true;
     if (running.retryTimer) clearTimeout(running.retryTimer);
     running.retryTimer = undefined;
+    // What is cancelled is the next try, which never started: a run id of its own.
+    running.runId = `${this.#idPrefix}-${++this.#seq}`;
+    running.attempt++;
+    running.startedAt = 0;
     const state = running.state;
     this.#count(state, "cancelled");
     const error = running.cancelReason ?? toTaskFailure(ujrError("UJR_TASK_CANCELLED", { job: state.name, task: running.label, reason: "the runner is stopping" }));
@@ -704,6 +1072,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       this.emit("runner:stopping", { graceMs, reason });
     }
     for (const state of this.#jobs.values()) {
+      state.pending = undefined;
       for (const running of [...state.running.values()]) if (running.phase !== "running") this.#dropWaiting(running);
     }
     this.#readyRetries.length = 0;
@@ -736,14 +1105,21 @@ export class Runner extends EventEmitter<RunnerEvents> {
       }
       await this.#whenIdle();
     }
+    // Asks still in flight: their answers are dropped (the jobs are not active any more).
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
     for (const state of [...this.#jobs.values()]) {
       this.#jobs.delete(state.name);
+      if (state.failure) this.#recordOutcome(state, "failed");
+      else if (state.status === "draining" && state.running.size === 0) this.#recordOutcome(state, "done");
+      else this.#recordOutcome(state, "stopped");
       await this.#closeJob(state);
     }
     await this.executor.close();
     this.#phase = "stopped";
+    const jobs = Object.fromEntries(this.#outcomes);
     const result: RunResult = {
       reason: finishedAll ? "done" : aborted ? "aborted" : "stopped",
+      ...(finishedAll ? {} : { stopReason: reason }),
       tasks: {
         done: this.#totals.done,
         failed: this.#totals.failed,
@@ -751,7 +1127,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
         retried: this.#totals.retried,
         cancelled: this.#totals.cancelled,
       },
-      failedJobs: [...this.#failedJobs],
+      failedJobs: Object.keys(jobs).filter((name) => jobs[name]!.outcome === "failed"),
+      jobs,
     };
     this.logger.info({ ...result }, "runner stopped");
     this.emit("runner:stopped", result);
@@ -783,6 +1160,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
       label: running.label,
       signature: running.task.signature,
       attempt: running.attempt,
+      submittedAt: running.submittedAt,
+      startedAt: running.startedAt > 0 ? running.startedAt : undefined,
     };
   }
 }

@@ -75,6 +75,17 @@ export interface TaskDefinition<Args = unknown, Result = unknown> {
   with(args: Args, options?: TaskOptions): Task<Args>;
 }
 
+const defined: TaskDefinition[] = [];
+
+/**
+ * Every task defined in this process so far, oldest first. Loading a plugin defines the
+ * tasks its modules declare: the runner checks that their modules resolve before anything
+ * runs, without the plugin having to list them.
+ */
+export function definedTasks(): readonly TaskDefinition[] {
+  return defined;
+}
+
 /**
  * Declares a task. `module` is how other processes find this module: the package
  * specifier of the file (e.g. "@ujr/plugin-tweet-tidier/tasks") or, in a script,
@@ -86,7 +97,7 @@ export function defineTask<Args, Result>(definition: {
   run: TaskFunction<Args, Result>;
 }): TaskDefinition<Args, Result> {
   const ref: TaskRef = Object.freeze({ module: definition.module, export: definition.name });
-  return Object.freeze({
+  const task: TaskDefinition<Args, Result> = Object.freeze({
     $$type: TASK_DEFINITION_TYPE,
     ref,
     run: definition.run,
@@ -94,6 +105,8 @@ export function defineTask<Args, Result>(definition: {
       return makeTask(ref, args, options);
     },
   });
+  defined.push(task as TaskDefinition);
+  return task;
 }
 
 export function makeTask<Args>(ref: TaskRef, args: Args, options: TaskOptions = {}): Task<Args> {

@@ -1,7 +1,8 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { createLogger, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
-import { createJob } from "./config/create-job.js";
+import { createLogger, didYouMean, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
+import { createJobs, createJobsOrThrow } from "./config/create-job.js";
+import { localRunnerOptions } from "./config/runner-options.js";
 import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
 import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
 
@@ -40,15 +41,8 @@ export class ConfigFileRunner extends LocalJobsRunner {
     const logLevel: LogLevel = options.logLevel ?? runner.logLevel ?? "info";
     const logger = options.logger ?? createLogger({ level: logLevel, pretty: options.prettyLogs });
     super({
-      workers: runner.workers,
-      isolation: runner.isolation,
-      checkInterval: runner.checkInterval,
-      maxTasksPerJob: runner.maxTasksPerJob,
-      taskTimeout: runner.taskTimeout,
-      shutdownGrace: runner.shutdownGrace,
+      ...localRunnerOptions(runner, config.dir),
       exitWhenIdle: !(options.keepAlive ?? runner.keepAlive),
-      resolveFrom: config.dir,
-      ...(runner.retry ? { retry: runner.retry } : {}),
       ...options,
       logLevel,
       logger,
@@ -57,14 +51,15 @@ export class ConfigFileRunner extends LocalJobsRunner {
     this.#watch = options.watch ?? true;
     this.#env = options.env;
     this.#only = options.only ? new Set(options.only) : undefined;
-    const unknown = options.only?.filter((name) => !config.jobs.some((job) => job.name === name)) ?? [];
-    if (unknown.length > 0) {
-      throw ujrError("UJR_CONFIG_INVALID", {
-        file: config.file,
-        count: unknown.length,
-        list: unknown.map((name) => `  - job "${name}" is not in this file (its jobs: ${config.jobs.map((job) => job.name).join(", ") || "none"})`).join("\n"),
-      });
-    }
+    // A name that matches nothing (or a disabled job) would run nothing and exit 0: refuse it.
+    const problems = (options.only ?? []).flatMap((name) => {
+      const job = config.jobs.find((candidate) => candidate.name === name);
+      const names = config.jobs.map((candidate) => candidate.name);
+      if (!job) return [`  - job "${name}" is not in this file (its jobs: ${names.join(", ") || "none"}).${didYouMean(name, names)}`];
+      if (!job.enabled) return [`  - job "${name}" is disabled in this file (enabled: false); enable it to run it`];
+      return [];
+    });
+    if (problems.length > 0) throw ujrError("UJR_CONFIG_INVALID", { file: config.file, count: problems.length, list: problems.join("\n") });
   }
 
   /** The jobs of a loaded config this runner runs: enabled, and selected when `only` is given. */
@@ -79,7 +74,8 @@ export class ConfigFileRunner extends LocalJobsRunner {
   protected override async fetchJobs(): Promise<JobEntry[]> {
     if (this.#watch) this.#startWatching();
     this.once("runner:stopped", () => this.#stopWatching());
-    return this.#createJobs(this.#selected(this.#config), this.#config);
+    // A job whose create() throws is bad input: the run ends before any task starts.
+    return createJobsOrThrow(this.#selected(this.#config), this.#config, this.logger);
   }
 
   protected override async getChangedJobs(): Promise<JobChanges | undefined> {
@@ -111,15 +107,10 @@ export class ConfigFileRunner extends LocalJobsRunner {
     return { remove, add: await this.#createJobs(changed, next) };
   }
 
+  /** On reload: a job that cannot be created is reported; the others (and the running ones) go on. */
   async #createJobs(jobs: LoadedJob[], config: LoadedConfig): Promise<JobEntry[]> {
-    const entries: JobEntry[] = [];
-    for (const loaded of jobs) {
-      try {
-        entries.push(await createJob(loaded, config, this.logger));
-      } catch (error) {
-        this.logger.error({ job: loaded.name, err: toTaskFailure(error) }, "could not create job; the other jobs run");
-      }
-    }
+    const { entries, failures } = await createJobs(jobs, config, this.logger);
+    for (const failure of failures) this.logger.error({ job: failure.params.job, err: toTaskFailure(failure) }, "could not create job; the other jobs run");
     return entries;
   }
 

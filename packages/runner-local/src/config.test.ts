@@ -52,10 +52,96 @@ describe("loadConfigFile", () => {
     });
   });
 
-  it("YAML syntax error: file:line:col", async () => {
-    const error = await loadError("runner:\n  workers: 2\njobs:\n  a: [unclosed\n");
+  it("a folder instead of a config file: says so and which file to pass", async () => {
+    project = projectOutsideWorkspace();
+    await expect(loadConfigFile(project.dir)).rejects.toMatchObject({
+      code: "UJR_CONFIG_UNREADABLE",
+      message: `Cannot read config file ${project.dir}: it is a folder; pass the config file in it (e.g. ${project.dir}/ujr.config.yaml).`,
+    });
+  });
+
+  it("YAML syntax error: file:line:col of the real error, not 1:1", async () => {
+    const error = await loadError("runner:\n  workers: 2\njobs:\n  a:\n    plugin: x\n    type: y\n   config: { count: 1 }\n");
     expect(error.code).toBe("UJR_CONFIG_YAML");
-    expect(error.message).toMatch(/ujr\.config\.yaml:\d+:\d+: YAML syntax error: .+Fix the syntax at that position\./);
+    expect(error.message).toBe(`${project.dir}/ujr.config.yaml:7:1: YAML syntax error: All mapping items must start at the same column. Fix the syntax at that position.`);
+    const unclosed = await loadError("runner:\n  workers: 2\njobs:\n  a: [unclosed\n");
+    expect(unclosed.message).toMatch(/ujr\.config\.yaml:[45]:\d+: YAML syntax error: .+Fix the syntax at that position\./);
+  });
+
+  it("a plugin name one typo away from an installed one: did you mean, and no install command for the typo", async () => {
+    const error = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixtrue"\n    type: count\n`);
+    const [issue] = error.issues;
+    expect(issue).toMatchObject({ path: "jobs.a.plugin", code: "UJR_PLUGIN_NOT_FOUND", line: 3 });
+    expect(issue!.message).toBe(
+      [
+        'Plugin "@acme/ujr-plugin-fixtrue" was not found.',
+        `  asked for by: jobs.a.plugin in ${project.dir}/ujr.config.yaml`,
+        `  looked in:    ${project.dir}/node_modules`,
+        `  did you mean "@acme/ujr-plugin-fixture" (installed in ${project.dir}/node_modules)? Fix the name in ${project.dir}/ujr.config.yaml.`,
+      ].join("\n"),
+    );
+    expect(issue!.message).not.toMatch(/npm install|pnpm add|yarn add/);
+  });
+
+  it("a plugin path that does not exist, next to a file of a close name: did you mean", async () => {
+    project = projectOutsideWorkspace();
+    project.write("my-plugin.js", "export default {};\n");
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: ./my-plugn.js\n    type: count\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_NOT_FOUND", path: "jobs.a.plugin" });
+    expect(error.issues[0]!.message).toContain(`  did you mean ${project.dir}/my-plugin.js? Fix the path (it is relative to the config file's folder).`);
+  });
+
+  it("an installed plugin that was not built: the missing file, and to build it", async () => {
+    project = projectOutsideWorkspace();
+    project.write("node_modules/@acme/unbuilt/package.json", JSON.stringify({ name: "@acme/unbuilt", type: "module", exports: { ".": "./dist/index.js" } }));
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/unbuilt"\n    type: go\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_LOAD_FAILED", path: "jobs.a.plugin" });
+    expect(error.issues[0]!.message).toBe(
+      `Plugin "@acme/unbuilt" (asked for by jobs.a.plugin) failed to load: Cannot find module '${project.dir}/node_modules/@acme/unbuilt/dist/index.js'. Check that the package is built and installed correctly.`,
+    );
+  });
+
+  it("a plugin whose exports do not export its entry: the real cause and the fix", async () => {
+    project = projectOutsideWorkspace();
+    project.write("node_modules/@acme/hidden/package.json", JSON.stringify({ name: "@acme/hidden", type: "module", exports: { "./other": "./other.js" } }));
+    project.write("node_modules/@acme/hidden/other.js", "export {};\n");
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/hidden"\n    type: count\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.issues[0]).toMatchObject({ code: "UJR_PLUGIN_NOT_EXPORTED", path: "jobs.a.plugin" });
+    expect(error.issues[0]!.message).toBe(
+      `Plugin "@acme/hidden" (asked for by jobs.a.plugin in ${file}) is installed at ${project.dir}/node_modules/@acme/hidden, but its package.json "exports" does not export "." (ERR_PACKAGE_PATH_NOT_EXPORTED). The plugin must export its entry module: "exports": { ".": "./dist/index.js" }.`,
+    );
+  });
+
+  it("a plugin whose exports lack the subpath of its task module: ERR_PACKAGE_PATH_NOT_EXPORTED, the package and the fix, before anything runs", async () => {
+    project = projectOutsideWorkspace();
+    const pkg = "node_modules/@acme/no-tasks-export";
+    project.write(`${pkg}/package.json`, JSON.stringify({ name: "@acme/no-tasks-export", type: "module", exports: { ".": "./index.js" } }));
+    project.write(`${pkg}/tasks.js`, 'import { defineTask } from "@ujr/core";\nexport const work = defineTask({ module: "@acme/no-tasks-export/tasks", name: "work", run: () => 1 });\n');
+    project.write(
+      `${pkg}/index.js`,
+      'import { definePlugin, defineJobType, z } from "@ujr/core";\nimport { work } from "./tasks.js";\nexport default definePlugin({ name: "@acme/no-tasks-export", apiVersion: 1, jobs: { go: defineJobType({ config: z.object({}), tasks: [work], create: (c, ctx) => ({ name: ctx.name, getRunnableTasks: () => [work.with({})] }) }) } });\n',
+    );
+    const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/no-tasks-export"\n    type: go\n`);
+    const error = (await loadConfigFile(file, { env: {} }).catch((e: unknown) => e)) as ConfigError;
+    expect(error.code).toBe("UJR_CONFIG_INVALID");
+    expect(error.issues[0]).toMatchObject({ code: "UJR_TASK_MODULE_NOT_EXPORTED", path: "jobs.a.type", line: 4 });
+    expect(error.issues[0]!.message).toBe(
+      `Task module "@acme/no-tasks-export/tasks" cannot be imported: package "@acme/no-tasks-export" (${project.dir}/${pkg}/package.json) is installed, but its "exports" has no "./tasks" (ERR_PACKAGE_PATH_NOT_EXPORTED). Add it to the package's exports, e.g. "exports": { ".": "./dist/index.js", "./tasks": "./dist/tasks.js" }, rebuild and reinstall the plugin.`,
+    );
+  });
+
+  it("unknown keys get the known key they are close to", async () => {
+    const error = await loadError(`runner:\n  wokrers: 2\njobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    maxTaskPerJob: 2\n    config: { count: 1, lable: x }\n`);
+    expect(error.issues.map(({ path, message, line }) => ({ path, message, line }))).toEqual([
+      { path: "runner.wokrers", message: 'unknown key "wokrers". Did you mean "workers"?', line: 2 },
+      { path: "jobs.a.maxTaskPerJob", message: 'unknown key "maxTaskPerJob". Did you mean "maxTasksPerJob"?', line: 7 },
+    ]);
+    // Once the file's own keys are right, the job's config: a plain z.object would drop the typo silently.
+    const second = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 1, lable: x }\n`);
+    expect(second.issues).toEqual([expect.objectContaining({ path: "jobs.a.config.lable", message: 'unknown key "lable". Did you mean "label"?', line: 5 })]);
   });
 
   it("reports every problem of the file at once, each with its path and line", async () => {
@@ -85,9 +171,10 @@ describe("loadConfigFile", () => {
     expect(error.code).toBe("UJR_CONFIG_INVALID");
     const paths = error.issues.map((issue) => issue.path);
     // The runner section is checked by the file schema; plugin problems once the file parses.
-    expect(paths).toEqual(expect.arrayContaining(["runner.workers", "runner", "jobs.needs-env.config.label"]));
+    // A wrong runner section does not hide the jobs' problems, nor the other way round.
+    expect([...paths].sort()).toEqual(["jobs.bad-config.config.count", "jobs.bad-type.type", "jobs.missing-plugin.plugin", "jobs.needs-env.config.label", "runner.colour", "runner.workers"]);
     expect(error.message).toMatch(/ujr\.config\.yaml:2:\d+ runner\.workers: /);
-    expect(error.message).toContain('unknown key(s) "colour"');
+    expect(error.message).toMatch(/ujr\.config\.yaml:3:\d+ runner\.colour: unknown key "colour"\.(\n|$)/);
     expect(error.message).toContain("environment variable X_BEARER_TOKEN is not set");
   });
 
@@ -123,10 +210,12 @@ describe("loadConfigFile", () => {
     expect(error.issues[0]!.message).toContain("was built for ujr plugin API v99, but this runner speaks v1");
   });
 
-  it("unknown job type: lists the known ones", async () => {
+  it("unknown job type: lists the known ones, and the close one first", async () => {
     const error = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: tally\n`);
     expect(error.issues[0]).toMatchObject({ code: "UJR_JOB_TYPE_UNKNOWN", path: "jobs.a.type", line: 4 });
     expect(error.issues[0]!.message).toBe('Plugin "@acme/ujr-plugin-fixture" has no job type "tally" (at jobs.a.type). Known job types: count.');
+    const typo = await loadError(`jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: cuont\n`);
+    expect(typo.issues[0]!.message).toBe('Plugin "@acme/ujr-plugin-fixture" has no job type "cuont" (at jobs.a.type). Did you mean "count"? Known job types: count.');
   });
 
   it("wrong type and unknown key in a job's config, with the path inside the config", async () => {

@@ -16,7 +16,7 @@ export interface LocalJobsRunnerOptions extends Omit<RunnerOptions, "executor"> 
   executor?: Executor | undefined;
 }
 
-const emptyResult: RunResult = { reason: "done", tasks: { done: 0, failed: 0, timedOut: 0, retried: 0, cancelled: 0 }, failedJobs: [] };
+const emptyResult: RunResult = { reason: "done", tasks: { done: 0, failed: 0, timedOut: 0, retried: 0, cancelled: 0 }, failedJobs: [], jobs: {} };
 
 /**
  * The runner loop with a local tinypool pool. `await new LocalJobsRunner({ jobs }).run()`

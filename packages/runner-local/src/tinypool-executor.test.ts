@@ -156,8 +156,8 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
         const runner = new LocalJobsRunner({ jobs: [job], executor, handleSignals: false, logLevel: "silent" });
         const cancelled: string[] = [];
         runner.on("task:cancelled", (event) => cancelled.push(event.signature ?? ""));
-        let started = 0;
-        runner.on("task:started", () => ++started === 2 && runner.stop({ graceMs: 10_000 }));
+        // Both are handed over in one round; the first starts at once, the second waits in the queue.
+        runner.once("task:started", () => queueMicrotask(() => runner.stop({ graceMs: 10_000 })));
         const result = await runner.run();
         expect(result.reason).toBe("stopped");
         expect(outcomes).toEqual([expect.objectContaining({ signature: "running", ok: true })]);

@@ -51,13 +51,19 @@ describe("ujr create-plugin", () => {
       type: "module",
       keywords: ["ujr-plugin"],
       peerDependencies: { "@ujr/core": "^0.1.0" },
-      devDependencies: { "@ujr/core": "^0.1.0" },
+      // vitest 4.1 runs (and reports failures) on Node 20.19+, beside @types/node 20.
+      devDependencies: { "@ujr/core": "^0.1.0", vitest: "^4.1.0", "@types/node": "^20.19.0" },
+      engines: { node: "^20.19.0 || >=22.12.0" },
       exports: {
         ".": { types: "./dist/index.d.ts", default: "./dist/index.js" },
         "./tasks": { types: "./dist/tasks.d.ts", default: "./dist/tasks.js" },
       },
     });
     expect(readFileSync(join(dir, "tsconfig.json"), "utf8")).not.toContain("extends");
+    // The guide is reachable from the installed package and online.
+    const readme = readFileSync(join(dir, "README.md"), "utf8");
+    expect(readme).toContain("](node_modules/@ujr/core/docs/plugin-authoring.md)");
+    expect(readme).toContain("<https://github.com/ujr-dev/ujr/blob/main/docs/plugin-authoring.md>");
 
     // What `npm install` would give it: @ujr/core (the workspace's), TypeScript, vitest, @types/node.
     link(dir, "@ujr/core", join(root, "packages/core"));

@@ -17,9 +17,15 @@ export const createPluginHelp = `ujr create-plugin <name> [--dir <folder>] [--ty
 /** The template folder shipped with the CLI (`files` in its package.json). */
 const templateDir = fileURLToPath(new URL("../../templates/plugin/", import.meta.url));
 
-/** Versions the generated package.json asks for. */
+/**
+ * Versions the generated package.json asks for. vitest 4.1, not 5: vitest 5 declares
+ * `@types/node` "^22 || >=24" (npm refuses it beside @types/node 20) and its reporter
+ * needs Map.groupBy (Node 21+), so on Node 20 a failing test crashed the reporter.
+ * vitest 4.1 runs on Node 20.19+ (the floor of the vite it uses), hence NODE_ENGINES.
+ */
 const TYPESCRIPT_VERSION = "7.0.2";
-const VITEST_VERSION = "5.1.2";
+const VITEST_VERSION = "4.1.0";
+const NODE_ENGINES = "^20.19.0 || >=22.12.0";
 
 const packageNamePattern = /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/;
 const jobTypePattern = /^[a-z][a-zA-Z0-9-]*$/;
@@ -48,6 +54,7 @@ export function templateValues(name: string, jobType: string): Record<string, st
     coreVersion: coreVersion(),
     typescriptVersion: TYPESCRIPT_VERSION,
     vitestVersion: VITEST_VERSION,
+    nodeEngines: NODE_ENGINES,
   };
 }
 

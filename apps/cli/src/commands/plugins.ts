@@ -1,14 +1,17 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { jobConfigJsonSchema, toTaskFailure } from "@ujr/core";
-import { loadConfigFile, loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
-import { parse } from "../args.js";
+import { loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
+import { checkPositionals, parse } from "../args.js";
 import type { Output } from "../output.js";
+import { configRows, renderTable } from "../schema-table.js";
+import { pluginsNamedIn } from "./schema.js";
 
 export const pluginsHelp = `ujr plugins [config] [--json]
   With a config: the plugins it names. Without: every ujr plugin installed here (packages in
-  ./node_modules with the "ujr-plugin" keyword). Shows each plugin's job types and each job
-  type's config as JSON Schema.`;
+  ./node_modules with the "ujr-plugin" keyword). Shows each plugin's job types with a table
+  of each job type's config keys (key, type, default, required, description).
+  --json   the same as JSON, each job type's config as JSON Schema (for tools)`;
 
 /** Package names in node_modules (including scoped ones) whose package.json has the ujr-plugin keyword. */
 export function findInstalledPlugins(folder: string): string[] {
@@ -31,18 +34,41 @@ export function findInstalledPlugins(folder: string): string[] {
   return names.sort();
 }
 
+/** The version in the package.json of the package a plugin's entry module belongs to. */
+function installedVersion(folder: string): string | undefined {
+  for (let current = folder; dirname(current) !== current; current = dirname(current)) {
+    const manifest = join(current, "package.json");
+    if (!existsSync(manifest)) continue;
+    try {
+      const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown; version?: unknown };
+      if (typeof pkg.name === "string") return typeof pkg.version === "string" ? pkg.version : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 export async function pluginsCommand(argv: string[], output: Output): Promise<number> {
   const { values, positionals } = parse(argv, { json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
     output.out(pluginsHelp);
     return 0;
   }
+  checkPositionals(positionals, 1, "ujr plugins [config] [--json]");
   const plugins: LoadedPlugin[] = [];
   const problems: string[] = [];
   if (positionals[0]) {
-    const config = await loadConfigFile(resolve(positionals[0]));
-    const seen = new Set<string>();
-    for (const job of config.jobs) if (!seen.has(job.plugin.url)) (seen.add(job.plugin.url), plugins.push(job.plugin));
+    // Read leniently: listing what a config's plugins offer needs neither its environment
+    // variables nor its other settings to be right.
+    const file = resolve(positionals[0]);
+    for (const { specifier, path } of pluginsNamedIn(file)) {
+      try {
+        plugins.push(await loadPlugin(specifier, dirname(file), { path, file }));
+      } catch (error) {
+        problems.push(`${specifier}: ${toTaskFailure(error).message}`);
+      }
+    }
   } else {
     const folder = process.cwd();
     for (const name of findInstalledPlugins(folder)) {
@@ -53,10 +79,10 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
       }
     }
   }
-  const described = plugins.map(({ specifier, plugin }) => ({
+  const described = plugins.map(({ specifier, plugin, folder }) => ({
     package: specifier,
     name: plugin.name,
-    version: plugin.version,
+    version: plugin.version ?? installedVersion(folder),
     apiVersion: plugin.apiVersion,
     jobTypes: Object.fromEntries(
       Object.entries(plugin.jobs).map(([type, jobType]) => [type, { description: jobType.description, config: jobConfigJsonSchema(jobType) }]),
@@ -66,11 +92,12 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
     output.out(JSON.stringify({ plugins: described, problems }, null, 2));
   } else {
     if (described.length === 0) output.out("No ujr plugins found. Install one (e.g. npm install @ujr/plugin-tweet-tidier) or pass a config file.");
-    for (const plugin of described) {
+    for (const [index, plugin] of described.entries()) {
+      if (index > 0) output.out("");
       output.out(`${plugin.name}${plugin.version ? `@${plugin.version}` : ""} (plugin API v${plugin.apiVersion})`);
       for (const [type, info] of Object.entries(plugin.jobTypes)) {
         output.out(`  job type "${type}"${info.description ? `: ${info.description}` : ""}`);
-        output.out(`    config schema: ${JSON.stringify(info.config)}`);
+        for (const line of renderTable(configRows(info.config), "    ")) output.out(line);
       }
     }
     for (const problem of problems) output.err(`problem: ${problem}`);

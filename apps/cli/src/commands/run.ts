@@ -1,8 +1,10 @@
 import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
-import { checkLogLevel, DEFAULT_CONFIG, parse, UsageError } from "../args.js";
-import { exitCodeForRun } from "../exit-codes.js";
+import { checkLogLevel, checkPositionals, DEFAULT_CONFIG, intFlag, parse, UsageError } from "../args.js";
+import type * as BullmqExecutor from "@ujr/executor-bullmq";
+import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
+import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
 import type { Output } from "../output.js";
 
@@ -19,8 +21,9 @@ export const runHelp = `ujr run [config] [options]
   --no-tty             no live view: plain log lines even in a terminal (also under CI)
   --job <name>         run only this job of the file (repeat for several)`;
 
-async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger): Promise<Executor> {
-  const { createExecutorFromConfig } = await import("@ujr/executor-bullmq");
+/** The BullMQ executor, found by name from the config's folder (as its plugins are), then beside ujr itself. */
+async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger, configDir: string): Promise<Executor> {
+  const { createExecutorFromConfig } = await importOptional<typeof BullmqExecutor>(BULLMQ_PACKAGE, "run", [configDir]);
   return createExecutorFromConfig(runnerConfig, { logger });
 }
 
@@ -29,13 +32,6 @@ export interface RunTerminal {
   stdout: ViewStream & NodeJS.WritableStream;
   stderr?: (ViewStream & NodeJS.WritableStream) | undefined;
   env?: NodeJS.ProcessEnv | undefined;
-}
-
-function statusPort(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new UsageError(`--status-port must be a port number from 0 to 65535 (got "${value}")`);
-  return port;
 }
 
 export async function runCommand(argv: string[], output: Output, terminal?: RunTerminal): Promise<number> {
@@ -54,7 +50,10 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     return 0;
   }
   checkLogLevel(values["log-level"] as string | undefined);
-  const port = statusPort(values["status-port"] as string | undefined);
+  checkPositionals(positionals, 1, "ujr run [config] [options]");
+  const port = intFlag("status-port", values["status-port"] as string | undefined, { min: 0, max: 65535, what: "a port number from 0 to 65535" });
+  const workers = intFlag("workers", values.workers as string | undefined, { min: 1, what: "a positive whole number (the pool size)" });
+  for (const name of (values.job as string[] | undefined) ?? []) if (name.trim() === "") throw new UsageError("--job needs the name of a job of the config file");
   const file = resolve(positionals[0] ?? DEFAULT_CONFIG);
   const stdout = terminal?.stdout ?? process.stdout;
   const stderr = terminal?.stderr ?? (terminal ? undefined : process.stderr);
@@ -68,12 +67,12 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   // write(): logs must go there (not straight to the file descriptor).
   const logger = createLogger({ level: logLevel, pretty, ...(live || terminal ? { destination: stdout } : {}) });
   // Tasks run in the local pool unless the config asks for a distributed executor.
-  const executor = config.runner.executor.kind === "local" ? undefined : await distributedExecutor(config.runner, logger);
+  const executor = config.runner.executor.kind === "local" ? undefined : await distributedExecutor(config.runner, logger, config.dir);
   const runner = new ConfigFileRunner(config, {
     ...(executor ? { executor } : {}),
     watch: !values["no-watch"],
     ...(values["keep-alive"] ? { keepAlive: true } : {}),
-    ...(values.workers ? { workers: Number(values.workers) } : {}),
+    ...(workers !== undefined ? { workers } : {}),
     ...(values.job ? { only: values.job as unknown as string[] } : {}),
     logLevel,
     logger,
@@ -92,12 +91,20 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     });
   }
   let view: LiveView | undefined;
+  let summary: string | undefined;
   try {
     if (live) view = startLiveView({ stream: stdout, alsoCapture: stderr?.isTTY ? [stderr] : [], snapshot: () => runner.snapshot() });
     const result = await runner.run();
-    return exitCodeForRun(result);
+    const exitCode = exitCodeForRun(result);
+    // The last line says, per job, what happened, and the exit code that follows from it.
+    const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.failedTasks > 0) ? "warn" : "info") : "error";
+    const outcomes = describeJobOutcomes(result);
+    logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${outcomes.join("; ") || "no jobs"}`);
+    logger.flush?.();
+    summary = [`ujr run ended, exit code ${exitCode}`, ...outcomes.map((line) => `  ${line}`)].join("\n");
+    return exitCode;
   } finally {
-    view?.stop();
+    view?.stop(summary);
     await server?.close();
   }
 }

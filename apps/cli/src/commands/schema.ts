@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { configFileSchema, toTaskFailure, ujrError, z, type JobType, type Plugin } from "@ujr/core";
 import { loadPlugin } from "@ujr/runner-local";
 import { parse as parseYaml } from "yaml";
-import { parse } from "../args.js";
+import { checkPositionals, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
 import { findInstalledPlugins } from "./plugins.js";
 
@@ -121,7 +121,7 @@ export function buildConfigJsonSchema(plugins: SchemaPlugin[]): JsonSchema {
 }
 
 /** The plugin specifiers a config's jobs name, read leniently (the file may have other mistakes). */
-function pluginsNamedIn(file: string): Array<{ specifier: string; path: string }> {
+export function pluginsNamedIn(file: string): Array<{ specifier: string; path: string }> {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -133,6 +133,7 @@ function pluginsNamedIn(file: string): Array<{ specifier: string; path: string }
   try {
     document = parseYaml(text);
   } catch (error) {
+    // parse() leaves prettyErrors on, which fills linePos with the real position.
     const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0] ?? { line: 1, col: 1 };
     throw ujrError("UJR_CONFIG_YAML", { file, line: pos.line, col: pos.col, reason: (error as Error).message.split("\n")[0] });
   }
@@ -153,6 +154,8 @@ export async function schemaCommand(argv: string[], output: Output): Promise<num
     output.out(schemaHelp);
     return 0;
   }
+  checkPositionals(positionals, 1, "ujr schema [config] [--out <file>]");
+  if (values.out === "") throw new UsageError("--out needs a file name (or leave it out to print to stdout)");
   const plugins: SchemaPlugin[] = [];
   const problems: string[] = [];
   const load = async (specifier: string, folder: string, where: { path: string; file: string }) => {

@@ -1,6 +1,6 @@
 import type { RunnerSnapshot } from "@ujr/core";
 import { DEFAULT_STATUS_PORT } from "@ujr/runner-local";
-import { parse } from "../args.js";
+import { checkPositionals, intFlag, parse } from "../args.js";
 import type { Output } from "../output.js";
 import { renderStatus } from "../status-view.js";
 
@@ -85,9 +85,10 @@ export async function statusCommand(argv: string[], output: Output): Promise<num
     output.out(statusHelp);
     return 0;
   }
-  const timeoutMs = values.timeout === undefined ? 5000 : Number(values.timeout);
+  checkPositionals(positionals, 1, "ujr status [url] [options]");
+  const timeoutMs = intFlag("timeout", values.timeout as string | undefined, { min: 1, what: "a positive whole number of milliseconds" }) ?? 5000;
   const token = (values.token as string | undefined) ?? (process.env.UJR_STATUS_TOKEN || undefined);
-  const snapshot = await fetchStatus(statusBaseUrl(positionals[0]), { token, timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 5000 });
+  const snapshot = await fetchStatus(statusBaseUrl(positionals[0]), { token, timeoutMs });
   if (values.json) output.out(JSON.stringify(snapshot, null, 2));
   else output.out(renderStatus(snapshot, process.stdout.columns ?? 100));
   return 0;

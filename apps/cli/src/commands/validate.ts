@@ -1,19 +1,39 @@
-import { resolve } from "node:path";
-import { loadConfigFile } from "@ujr/runner-local";
-import { DEFAULT_CONFIG, parse } from "../args.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createLogger } from "@ujr/core";
+import { createJobsOrThrow, loadConfigFile } from "@ujr/runner-local";
+import { checkPositionals, DEFAULT_CONFIG, parse } from "../args.js";
 import type { Output } from "../output.js";
 
-export const validateHelp = `ujr validate [config]
-  Checks a config file (default ./${DEFAULT_CONFIG}): YAML, runner settings, plugins, and each
-  job's config against its plugin's schema. Reports every problem at once; exit code 2 if any.`;
+export const validateHelp = `ujr validate [config] [--no-create]
+  Checks a config file (default ./${DEFAULT_CONFIG}): YAML, runner settings, plugins, each
+  job's config against its plugin's schema, the task modules its job types declare, and
+  each enabled job's create() (run with a temporary state folder, then closed). Reports
+  every problem at once; exit code 2 if any.
+  --no-create   do not call create() (a job that opens a database named in its config opens it)`;
 
 export async function validateCommand(argv: string[], output: Output): Promise<number> {
-  const { values, positionals } = parse(argv, { help: { type: "boolean", short: "h" } });
+  const { values, positionals } = parse(argv, { "no-create": { type: "boolean" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
     output.out(validateHelp);
     return 0;
   }
+  checkPositionals(positionals, 1, "ujr validate [config] [--no-create]");
   const config = await loadConfigFile(resolve(positionals[0] ?? DEFAULT_CONFIG));
+  const enabled = config.jobs.filter((job) => job.enabled);
+  if (!values["no-create"] && enabled.length > 0) {
+    // create() is part of what `ujr run` checks before any task: a job that cannot be made
+    // is bad input. Its state goes to a temporary folder, never to the real dataDir.
+    const stateRoot = await mkdtemp(join(tmpdir(), "ujr-validate-"));
+    try {
+      const logger = createLogger({ level: "warn", destination: process.stderr });
+      const entries = await createJobsOrThrow(enabled, { dataDir: stateRoot, dir: config.dir }, logger);
+      await Promise.all(entries.map(({ job }) => Promise.resolve().then(() => job.close?.()).catch(() => undefined)));
+    } finally {
+      await rm(stateRoot, { recursive: true, force: true });
+    }
+  }
   output.out(`${config.file}: valid (${config.jobs.length} job${config.jobs.length === 1 ? "" : "s"})`);
   for (const job of config.jobs) output.out(`  ${job.name}: ${job.pluginSpecifier} ${job.typeName}${job.enabled ? "" : " (disabled)"}`);
   return 0;

@@ -1,7 +1,9 @@
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { createLogger, isDuration, parseDuration, type LogLevel } from "@ujr/core";
 import { loadConfigFile } from "@ujr/runner-local";
+import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { checkLogLevel, parse, UsageError } from "../args.js";
+import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
 import type { Output } from "../output.js";
 
 export const workerHelp = `ujr worker [--config <file>] [--redis <redis://...>] [options]
@@ -22,7 +24,9 @@ export const workerHelp = `ujr worker [--config <file>] [--redis <redis://...>] 
                        to the queue (default 30s)
   --log-level <level>
   First SIGINT/SIGTERM: stop taking tasks, let running ones finish (--grace), then hand
-  them back to the queue; a second one stops at once.`;
+  them back to the queue; a second one stops at once.
+  Needs the package @ujr/executor-bullmq (npm install @ujr/executor-bullmq), found from
+  the config's folder (or the working folder), then beside ujr itself.`;
 
 export async function workerCommand(argv: string[], output: Output): Promise<number> {
   const { values } = parse(argv, {
@@ -62,7 +66,8 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
   if (grace !== undefined && !isDuration(grace)) throw new UsageError(`--grace must be a duration such as 30s, 2m or 500ms (got "${grace}")`);
   const logLevel = ((values["log-level"] as string | undefined) ?? runner?.logLevel ?? "info") as LogLevel;
   const logger = createLogger({ level: logLevel, pretty: process.stdout.isTTY === true });
-  const { runWorker } = await import("@ujr/executor-bullmq");
+  // Found by name from the config's folder (or the working folder), then beside ujr itself.
+  const { runWorker } = await importOptional<typeof BullmqExecutor>(BULLMQ_PACKAGE, "worker", [configFile ? dirname(configFile) : process.cwd()]);
   const handle = await runWorker({
     redis,
     queue: (values.queue as string | undefined) ?? queueSpec?.queue,

@@ -3,7 +3,7 @@ import { InProcessExecutor } from "../in-process-executor.js";
 import { Runner, type JobSettings } from "../runner.js";
 import type { Job } from "../job.js";
 import type { JobErrorEvent, RunResult, TaskDoneEvent, TaskEvent, TaskFailedEvent, TaskProgressEvent, TaskRetryEvent } from "../events.js";
-import type { TaskOutcome, TaskRun } from "../executor.js";
+import type { TaskFailure, TaskOutcome, TaskRun } from "../executor.js";
 import type { Task } from "../task.js";
 import type { Logger } from "../logger.js";
 
@@ -28,7 +28,14 @@ export interface RunJobOptions extends JobSettings {
   maxTimeJumps?: number;
 }
 
-export interface RunJobResult extends RunResult {
+export interface RunJobResult extends Omit<RunResult, "reason"> {
+  /**
+   * done: the job finished (JobDone); failed: it threw JobFailed (its error in
+   * `jobFailure`); stopped/aborted: `stopAfterMs` or the time-jump limit ended it.
+   */
+  reason: RunResult["reason"] | "failed";
+  /** Why the job failed, when `reason` is "failed". */
+  jobFailure?: TaskFailure | undefined;
   started: TaskEvent[];
   done: TaskDoneEvent[];
   failed: TaskFailedEvent[];
@@ -120,6 +127,8 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Run
   runner.on("task:retry", (event) => retried.push(event));
   runner.on("task:progress", (event) => progress.push(event));
   runner.on("job:error", (event) => jobErrors.push(event));
+  let jobFailure: TaskFailure | undefined;
+  runner.on("job:failed", (event) => (jobFailure = event.error));
   let timer: NodeJS.Timeout | undefined;
   if (options.stopAfterMs !== undefined) timer = setTimeout(() => runner.stop({ graceMs: 0 }), options.stopAfterMs);
 
@@ -164,7 +173,8 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Run
       }
     }
     const result = await running;
-    return { ...result, started, done, failed, retried, progress, jobErrors, checks, timeJumps };
+    const reason = result.failedJobs.length > 0 || jobFailure ? "failed" : result.reason;
+    return { ...result, reason, jobFailure, started, done, failed, retried, progress, jobErrors, checks, timeJumps };
   } finally {
     if (timer) clearTimeout(timer);
   }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { JobDone, registerSecret, type Job, type Task } from "../index.js";
+import { JobDone, JobFailed, registerSecret, type Job, type Task } from "../index.js";
 import { collectTasks, createTestContext, runJob, runTask, type TestContext } from "./index.js";
 import { flaky, notClonable, tick, waitForAbort } from "./__fixtures__/clock-tasks.js";
 
@@ -169,5 +169,25 @@ describe("runJob and jobs with private state", () => {
       }
     }
     expect((await runJob(new Private())).done).toHaveLength(2);
+  });
+});
+
+describe("runJob: the reason says how the job ended", () => {
+  it('a job that throws JobFailed ends with reason "failed" and its error, not "done"', async () => {
+    ctx = createTestContext();
+    const stateDir = ctx.stateDir;
+    let asked = 0;
+    const job: Job = {
+      name: "giving-up",
+      getRunnableTasks() {
+        if (asked++ === 0) return [tick.with({ stateDir, n: 1 })];
+        throw new JobFailed("the source is gone");
+      },
+    };
+    const result = await runJob(job);
+    expect(result.reason).toBe("failed");
+    expect(result.failedJobs).toEqual(["giving-up"]);
+    expect(result.jobFailure).toMatchObject({ message: expect.stringContaining("the source is gone") });
+    expect(result.done).toHaveLength(1);
   });
 });

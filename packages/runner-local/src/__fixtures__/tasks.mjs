@@ -1,6 +1,6 @@
 // Tasks for the runner-local tests: plain JavaScript, loaded natively by pool workers.
 import { defineTask } from "@ujr/core";
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 
 const module = import.meta.url;
 
@@ -59,4 +59,15 @@ export const richValues = defineTask({
   module,
   name: "richValues",
   run: (args) => ({ when: new Date(0), tags: new Map([["a", 1]]), bytes: new Uint8Array([1, 2, 3]), big: 2n ** 70n, echoed: args }),
+});
+
+/** Appends its index to a file (one line per run), then takes `ms`: counts how often each task really ran. */
+export const appendIndex = defineTask({
+  module,
+  name: "appendIndex",
+  run: async (args) => {
+    appendFileSync(args.file, `${args.index}\n`);
+    await new Promise((resolve) => setTimeout(resolve, args.ms));
+    return args.index;
+  },
 });

@@ -1,10 +1,10 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { toTaskFailure, ujrError, type Job, type JobEntry, type Logger } from "@ujr/core";
-import type { LoadedConfig, LoadedJob } from "./load.js";
+import { toTaskFailure, ujrError, type Job, type JobEntry, type Logger, type UjrError } from "@ujr/core";
+import type { LoadedJob } from "./resolve-config.js";
 
 /** Creates a job from its loaded config, with its own state folder under dataDir. */
-export async function createJob(loaded: LoadedJob, config: Pick<LoadedConfig, "dataDir" | "dir">, logger: Logger): Promise<JobEntry> {
+export async function createJob(loaded: LoadedJob, config: { dataDir: string; dir: string }, logger: Logger): Promise<JobEntry> {
   const stateDir = join(config.dataDir, loaded.name);
   let job: Job;
   try {
@@ -25,4 +25,33 @@ export async function createJob(loaded: LoadedJob, config: Pick<LoadedConfig, "d
     throw ujrError("UJR_JOB_CREATE_FAILED", { job: loaded.name, reason: `the job calls itself "${job.name}"; use the name from its context (ctx.name)` });
   }
   return { job, settings: loaded.settings };
+}
+
+/** Creates every job, collecting the failures instead of stopping at the first. */
+export async function createJobs(jobs: LoadedJob[], config: { dataDir: string; dir: string }, logger: Logger): Promise<{ entries: JobEntry[]; failures: UjrError[] }> {
+  const entries: JobEntry[] = [];
+  const failures: UjrError[] = [];
+  for (const loaded of jobs) {
+    try {
+      entries.push(await createJob(loaded, config, logger));
+    } catch (error) {
+      failures.push(error as UjrError);
+    }
+  }
+  return { entries, failures };
+}
+
+/**
+ * Creates every job, or none: a job whose create() fails is bad input, found before any
+ * task runs. The jobs already made are closed and one error names every failed job.
+ */
+export async function createJobsOrThrow(jobs: LoadedJob[], config: { dataDir: string; dir: string }, logger: Logger): Promise<JobEntry[]> {
+  const { entries, failures } = await createJobs(jobs, config, logger);
+  if (failures.length === 0) return entries;
+  await Promise.all(entries.map(({ job }) => Promise.resolve().then(() => job.close?.()).catch(() => undefined)));
+  if (failures.length === 1) throw failures[0];
+  throw ujrError("UJR_JOB_CREATE_FAILED", {
+    job: failures.map((failure) => failure.params.job).join('", "'),
+    reason: `\n${failures.map((failure) => `  - ${failure.message}`).join("\n")}`,
+  });
 }

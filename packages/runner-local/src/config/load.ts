@@ -1,34 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve as resolvePath } from "node:path";
 import { isMap, LineCounter, parseDocument, type Document } from "yaml";
-import {
-  configFileSchema,
-  formatPath,
-  isUjrError,
-  ujrError,
-  zodIssues,
-  type ConfigIssue,
-  type JobSettings,
-  type JobType,
-  type RunnerConfig,
-  type UjrError,
-} from "@ujr/core";
+import { formatPath, ujrError, type ConfigIssue, type RunnerConfig, type UjrError } from "@ujr/core";
 import { interpolateEnv } from "./interpolate.js";
-import { loadPlugin, type LoadedPlugin } from "./plugins.js";
+import { resolveConfig, type LoadedJob } from "./resolve-config.js";
 
-export interface LoadedJob {
-  name: string;
-  pluginSpecifier: string;
-  plugin: LoadedPlugin;
-  typeName: string;
-  jobType: JobType;
-  /** The job's config after its plugin's schema (defaults filled). */
-  config: unknown;
-  settings: JobSettings;
-  enabled: boolean;
-  /** Changes whenever anything that defines the job changes: the hot-reload diff key. */
-  fingerprint: string;
-}
+export type { LoadedJob };
 
 export interface LoadedConfig {
   file: string;
@@ -64,88 +41,36 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "ENOENT") throw ujrError("UJR_CONFIG_NOT_FOUND", { path });
+    if (code === "EISDIR") throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: `it is a folder; pass the config file in it (e.g. ${path}/ujr.config.yaml)` });
     throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: (error as Error).message });
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const pos = first.linePos?.[0] ?? { line: 1, col: 1 };
-    throw ujrError("UJR_CONFIG_YAML", { file: path, line: pos.line, col: pos.col, reason: first.message.split("\n")[0] });
-  }
+  if (doc.errors.length > 0) throw yamlError(path, doc.errors[0]!, lineCounter);
   const issues: PositionedIssue[] = [];
   const raw = interpolateEnv(doc.toJS() ?? {}, options.env ?? process.env, issues);
-  const parsed = configFileSchema.safeParse(raw);
-  if (!parsed.success) issues.push(...zodIssues(parsed.error));
-
-  const jobs: LoadedJob[] = [];
-  const runner = parsed.success ? parsed.data.runner : configFileSchema.shape.runner.parse(undefined);
-  if (parsed.success) {
-    const pluginCache = new Map<string, Promise<LoadedPlugin>>();
-    for (const [name, job] of Object.entries(parsed.data.jobs)) {
-      const where = { path: `jobs.${name}.plugin`, file: path };
-      let plugin: LoadedPlugin;
-      try {
-        let pending = pluginCache.get(job.plugin);
-        if (!pending) {
-          pending = loadPlugin(job.plugin, dir, where);
-          pluginCache.set(job.plugin, pending);
-        }
-        plugin = await pending;
-      } catch (error) {
-        issues.push(issueFromError(error, where.path));
-        continue;
-      }
-      const jobType = plugin.plugin.jobs[job.type];
-      if (!jobType) {
-        const known = Object.keys(plugin.plugin.jobs);
-        issues.push(
-          issueFromError(
-            ujrError("UJR_JOB_TYPE_UNKNOWN", { plugin: job.plugin, type: job.type, path: `jobs.${name}.type`, known: known.join(", ") || "(none)" }),
-            `jobs.${name}.type`,
-          ),
-        );
-        continue;
-      }
-      const checked = jobType.config.safeParse(job.config ?? {});
-      if (!checked.success) {
-        issues.push(...zodIssues(checked.error, ["jobs", name, "config"]));
-        continue;
-      }
-      const settings: JobSettings = {
-        maxTasksPerJob: job.maxTasksPerJob,
-        taskTimeout: job.taskTimeout ?? runner.taskTimeout,
-        retry: job.retry ?? runner.retry,
-        resolveFrom: [dir, dirname(new URL(plugin.url).pathname)],
-      };
-      jobs.push({
-        name,
-        pluginSpecifier: job.plugin,
-        plugin,
-        typeName: job.type,
-        jobType,
-        config: checked.data,
-        settings,
-        enabled: job.enabled,
-        fingerprint: JSON.stringify([job.plugin, plugin.url, job.type, job.config ?? {}, job.maxTasksPerJob, settings.taskTimeout, settings.retry, runner.dataDir]),
-      });
-    }
-  }
+  const resolved = await resolveConfig(raw, { dir, file: path });
+  issues.push(...resolved.issues);
   // A value whose variable is missing is still "${VAR}": its own schema errors are noise.
   const missing = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING").map((issue) => issue.path);
   const relevant = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING" || !missing.some((path) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`)));
-  if (relevant.length > 0) throw configError(path, doc, lineCounter, relevant);
-  return { file: path, dir, runner, dataDir: resolvePath(dir, runner.dataDir), jobs };
+  if (relevant.length > 0) throw configError(path, relevant, doc, lineCounter);
+  return { file: path, dir, runner: resolved.runner, dataDir: resolved.dataDir, jobs: resolved.jobs };
 }
 
-function issueFromError(error: unknown, path: string): PositionedIssue {
-  if (isUjrError(error)) return { path, code: error.code, message: error.message };
-  return { path, message: (error as Error)?.message ?? String(error) };
+/**
+ * A YAML syntax error at the position the parser found it. `linePos` is only filled
+ * with prettyErrors, so the offset is turned into line:column here.
+ */
+export function yamlError(file: string, error: { message: string; pos: [number, number]; linePos?: Array<{ line: number; col: number }> | undefined }, lineCounter?: LineCounter): UjrError {
+  const pos = error.linePos?.[0] ?? lineCounter?.linePos(error.pos[0]) ?? { line: 1, col: 1 };
+  return ujrError("UJR_CONFIG_YAML", { file, line: pos.line, col: pos.col, reason: error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "").replace(/\.$/, "") });
 }
 
-function configError(file: string, doc: Document, lineCounter: LineCounter, issues: PositionedIssue[]): ConfigError {
+/** UJR_CONFIG_INVALID listing every issue, each at its line in the file when there is one. */
+export function configError(file: string, issues: PositionedIssue[], doc?: Document, lineCounter?: LineCounter): ConfigError {
   for (const issue of issues) {
-    const position = locate(doc, lineCounter, issue.path);
+    const position = doc && lineCounter ? locate(doc, lineCounter, issue.path, issue.code === "unrecognized_keys") : undefined;
     if (position) Object.assign(issue, position);
   }
   const list = issues
@@ -157,11 +82,20 @@ function configError(file: string, doc: Document, lineCounter: LineCounter, issu
 }
 
 /** Line and column of the deepest node of the document on a dotted path. */
-function locate(doc: Document, lineCounter: LineCounter, dotted: string): { line: number; col: number } | undefined {
+function locate(doc: Document, lineCounter: LineCounter, dotted: string, atKey = false): { line: number; col: number } | undefined {
   const parts = dotted
     .split(/\.|\[(\d+)\]/)
     .filter((part) => part !== undefined && part !== "")
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+  if (atKey && parts.length > 0) {
+    // An unknown key: point at the key itself, not at its value.
+    const parent = parts.length === 1 ? doc.contents : doc.getIn(parts.slice(0, -1), true);
+    if (isMap(parent)) {
+      const pair = parent.items.find((item) => (item.key as { value?: unknown } | null)?.value === parts[parts.length - 1]);
+      const keyRange = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+      if (keyRange) return lineCounter.linePos(keyRange[0]);
+    }
+  }
   for (let length = parts.length; length >= 0; length--) {
     const node = length === 0 ? doc.contents : doc.getIn(parts.slice(0, length), true);
     const range = (node as { range?: [number, number, number] } | undefined)?.range;

@@ -1,16 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { main } from "./cli.js";
+import { join, relative } from "node:path";
+import { loadConfigFile } from "@ujr/runner-local";
+import { isUjrError } from "@ujr/core";
+import { runDemo } from "./index.js";
 
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-async function cli(argv: string[]) {
+async function demo(options: { dir: string; continue?: boolean }) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
+  const code = await runDemo({ ...options, out: (text) => out.push(text), err: (text) => err.push(text) });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -28,12 +30,12 @@ function collectedIds(rawDir: string): Set<string> {
   return ids;
 }
 
-describe("ujr demo", () => {
+describe("runDemo (ujr demo)", () => {
   it("runs the pipeline end to end on embedded defaults, then continues cleanly", async () => {
     const root = mkdtempSync(join(tmpdir(), "ujr-demo-"));
     dirs.push(root);
     const dir = join(root, "demo");
-    const first = await cli(["demo", "--dir", dir]);
+    const first = await demo({ dir });
     expect(first.err).toBe("");
     expect(first.code).toBe(0);
 
@@ -57,19 +59,35 @@ describe("ujr demo", () => {
     expect(summary.queries.every((query) => !query.error)).toBe(true);
     expect(readFileSync(join(dir, "reports", "summary", "latest", "report.html"), "utf8")).toContain("<svg");
 
-    const again = await cli(["demo", "--dir", dir, "--continue"]);
+    const again = await demo({ dir, continue: true });
     expect(again.code).toBe(0);
     expect(again.out).toContain("(continuing)");
     expect(collectedIds(rawDir)).toEqual(ids);
+
+    // The config names plugins by package name, like a user's, and loads again from its folder
+    // (what the closing line tells the user to run).
+    const configFile = join(dir, "ujr.config.yaml");
+    const config = readFileSync(configFile, "utf8");
+    expect(config).toContain('plugin: "@ujr/plugin-twitter-collector"');
+    expect(config).toContain('plugin: "@ujr/plugin-tweet-tidier"');
+    expect(config).toContain('plugin: "@ujr/plugin-dataset-summary"');
+    expect(config).not.toMatch(/plugin: "?[./]/);
+    expect(again.out).toContain(`ujr run ${relative(process.cwd(), configFile)} --job tidy`);
+    const loaded = await loadConfigFile(configFile, { env: {} });
+    expect(loaded.jobs.map((job) => [job.name, job.pluginSpecifier])).toEqual([
+      ["collect", "@ujr/plugin-twitter-collector"],
+      ["tidy", "@ujr/plugin-tweet-tidier"],
+      ["summary", "@ujr/plugin-dataset-summary"],
+    ]);
   }, 120_000);
 
   it("refuses to clear a folder it did not make", async () => {
     const root = mkdtempSync(join(tmpdir(), "ujr-demo-"));
     dirs.push(root);
     writeFileSync(join(root, "precious.txt"), "keep me");
-    const result = await cli(["demo", "--dir", root]);
-    expect(result.code).toBe(2);
-    expect(result.err).toContain("was not made by `ujr demo`; choose another folder with --dir");
+    const refused = await demo({ dir: root }).catch((error: unknown) => error);
+    expect(isUjrError(refused, "UJR_DEMO_FOLDER_NOT_OURS")).toBe(true);
+    expect((refused as Error).message).toBe(`${root} exists and was not made by \`ujr demo\`; the demo clears its folder before it starts, so it leaves this one alone: choose another folder with --dir (a new or empty one).`);
     expect(existsSync(join(root, "precious.txt"))).toBe(true);
   });
 });

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { configFileSchema, runnerConfigSchema, zodIssues } from "./config.js";
+
+const problems = (runner: unknown) => {
+  const parsed = runnerConfigSchema.safeParse(runner);
+  return parsed.success ? [] : zodIssues(parsed.error, ["runner"], runnerConfigSchema).map((issue) => `${issue.path}: ${issue.message}`);
+};
+
+describe("runner settings: every value checked, no NaN or overflowing numbers reach the runner", () => {
+  it("refuses pool sizes, ports and durations that are not usable numbers", () => {
+    expect(problems({ workers: 0 })).toEqual(["runner.workers: Too small: expected number to be >0"]);
+    expect(problems({ workers: 1.5 })).toEqual(["runner.workers: Invalid input: expected int, received number"]);
+    expect(problems({ workers: "4" })).toEqual(["runner.workers: Invalid input: expected number, received string"]);
+    expect(problems({ status: { port: 70000 } })).toEqual(["runner.status.port: Too big: expected number to be <=65535"]);
+    expect(problems({ checkInterval: "soon" })).toEqual(['runner.checkInterval: a duration such as "500ms", "30s", "5m", "2h"']);
+    expect(problems({ checkInterval: "30d" })).toEqual(["runner.checkInterval: at most 2147483647 ms (about 24 days): the longest delay a timer can wait"]);
+    expect(problems({ retry: { attempts: 3, baseMs: 1e12 } })).toEqual(["runner.retry.baseMs: at most 2147483647 ms (about 24 days): the longest delay a timer can wait"]);
+  });
+
+  it("accepts durations as numbers of ms or with units", () => {
+    expect(runnerConfigSchema.parse({ checkInterval: "5m", shutdownGrace: 1500, taskTimeout: "2h" })).toMatchObject({ checkInterval: 300_000, shutdownGrace: 1500, taskTimeout: 7_200_000 });
+  });
+
+  it("unknown keys: one issue each, at the key, with the key it is close to", () => {
+    const parsed = configFileSchema.safeParse({ runner: { wrokers: 2, colour: "blue" }, jobz: {} });
+    expect(zodIssues(parsed.error!, [], configFileSchema).map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'runner.wrokers: unknown key "wrokers". Did you mean "workers"?',
+      'runner.colour: unknown key "colour".',
+      'jobz: unknown key "jobz". Did you mean "jobs"?',
+    ]);
+  });
+});

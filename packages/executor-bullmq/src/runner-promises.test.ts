@@ -1,0 +1,63 @@
+/**
+ * The runner's promises with tasks on BullMQ: the property suite of @ujr/core's runner
+ * tests (random jobs as data, a reference model) on a real worker process and Redis, a
+ * handful of cases (each goes through Redis and a worker). A failure prints the seed and
+ * the shrunk scenario; add it here as a plain regression test.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { test } from "@fast-check/vitest";
+import { redisAvailable, testbed } from "./__fixtures__/helpers.js";
+import { runScenario } from "../../core/src/__fixtures__/runner-property/harness.js";
+import { brokenPromises } from "../../core/src/__fixtures__/runner-property/invariants.js";
+import { scenarioArb } from "../../core/src/__fixtures__/runner-property/scenario.js";
+
+const hasRedis = await redisAvailable();
+/** Tasks done over all random cases: the suite checked real runs, not only failures. */
+let tasksDone = 0;
+const runs = Number(process.env.UJR_PROPERTY_BULLMQ_RUNS ?? 4);
+const replay = process.env.UJR_PROPERTY_SEED ? { seed: Number(process.env.UJR_PROPERTY_SEED), path: process.env.UJR_PROPERTY_PATH, endOnFailure: true } : {};
+
+describe.skipIf(!hasRedis)("the runner's promises on BullMQ", () => {
+  afterAll(() => expect(tasksDone).toBeGreaterThan(0));
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  // Found by the suite below: a worker's "completed" and its next "active" are read
+  // together, and the start was counted before the outcome reached the runner.
+  it("never reports more tasks running at once than the workers take", async () => {
+    const bed = testbed("started", cleanups);
+    await bed.start("w1", { UJR_WORKERS: "2", UJR_CONCURRENCY: "2" });
+    const scenario = {
+      jobs: [{ name: "job0", async: false, askMs: 0, tasks: ["a", "b", "c", "d", "e", "f"].map((sig) => ({ sig, ms: 3, plan: [], attempts: 1 })) }],
+      ops: [],
+    };
+    const taskLogFile = join(bed.dir, "tries.log");
+    writeFileSync(taskLogFile, "");
+    const history = await runScenario(scenario, { executor: bed.executor({ size: 8 }), workers: 2, taskLogFile, limitMs: 60_000, taskTimeoutMs: 1000 });
+    expect(history.result).toMatchObject({ tasks: { done: 6 } });
+    expect(brokenPromises(history)).toEqual([]);
+  }, 60_000);
+
+  test.prop([scenarioArb({ maxJobs: 3, maxTasks: 5, outcomes: ["retryable", "final", "hang", "crash"], maxMs: 6, maxOps: 3 })], {
+    numRuns: runs,
+    timeout: 120_000,
+    ...replay,
+  })("hold over random histories", async (scenario) => {
+    const bed = testbed("promises", cleanups);
+    // Two pool threads and two jobs taken at once: a task taken by the worker is running.
+    await bed.start("w1", { UJR_WORKERS: "2", UJR_CONCURRENCY: "2" });
+    const taskLogFile = join(bed.dir, "tries.log");
+    writeFileSync(taskLogFile, "");
+    const executor = bed.executor({ size: 8 });
+    // Tasks time out after 300 ms here (a round trip through Redis and a worker process).
+    const history = await runScenario(scenario, { executor, workers: 2, taskLogFile, limitMs: 60_000, taskTimeoutMs: 300 });
+    expect(brokenPromises(history)).toEqual([]);
+    tasksDone += history.result.tasks.done;
+    // Each case has its own queue, worker and folder.
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  }, 600_000);
+});
