@@ -113,7 +113,8 @@ describe("crash suite: the collector through BullMQ, coordinator, worker and Red
     const expected = emulator.generateTweets(PAGES * 10, { textPrefix: `${query} ` }).map((t) => t.id);
     expect(expected).toHaveLength(PAGES * 10);
 
-    const project = crashProject(["plugin-twitter-collector"]);
+    // The user's project: the plugin, and the BullMQ executor `ujr` finds by package name.
+    const project = crashProject(["plugin-twitter-collector", "executor-bullmq"]);
     stoppers.push(async () => project.cleanup());
     const queue = `ujr-crash-${randomBytes(4).toString("hex")}`;
     project.write(
