@@ -43,9 +43,21 @@ export const executorSchema = z.discriminatedUnion("kind", [
 ]);
 
 export const statusSchema = z.strictObject({
-  port: z.number().int().min(0).max(65535),
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe("Port of /status, /metrics, /healthz; --status-port overrides it; default 9464 (what `ujr status` looks at); 0: any free port."),
   host: z.string().default("127.0.0.1").describe("Bind address; loopback by default."),
   token: z.string().optional().describe("Bearer token required by the endpoints."),
+  allowedHosts: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'Without a token, only requests whose Host header is localhost, 127.0.0.1, [::1] or the bind address are answered (against DNS rebinding); more names here (e.g. "status.internal:9464"), or "*" for any.',
+    ),
 });
 
 export const historySchema = z.union([

@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
 import { localError } from "./errors.js";
+import { createHostCheck } from "./host-check.js";
 import { createStatusMetrics } from "./status-metrics.js";
 import { createDashboard } from "./dashboard/dashboard.js";
 import type { DashboardHistory } from "./dashboard/dashboard-history.js";
@@ -18,6 +19,11 @@ export interface StatusServerOptions {
   host?: string | undefined;
   /** When set, every request needs `Authorization: Bearer <token>`. Never logged. */
   token?: string | undefined;
+  /**
+   * Without a token, only requests whose `Host` is a loopback name (localhost, 127.0.0.1,
+   * [::1]), the bind address or one of these are answered (DNS rebinding); `"*"`: any.
+   */
+  allowedHosts?: readonly string[] | undefined;
   /** Where "status server listening" (with the URL, never the token) goes. */
   logger?: Logger | undefined;
   /** Run history for the dashboard at `/` (its job pages, charts, last success and failure). */
@@ -69,7 +75,19 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
     response.end(response.req.method === "HEAD" ? undefined : body);
   };
 
+  let hostAllowed: (host: string | undefined) => boolean = () => false;
+  const refusedHosts = new Set<string>();
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (!hostAllowed(request.headers.host)) {
+      // Whatever a page sent, cut short and printable: it goes into the log.
+      const given = String(request.headers.host).slice(0, 100).replace(/[^\x20-\x7e]/g, "?");
+      if (refusedHosts.size < 10 && !refusedHosts.has(given)) {
+        refusedHosts.add(given);
+        options.logger?.warn({ host: given }, `status server refused a request for Host "${given}" (not a name of this machine): add it to runner.status.allowedHosts, or set runner.status.token`);
+      }
+      send(response, 403, "text/plain; charset=utf-8", "forbidden: this Host is not allowed; add it to runner.status.allowedHosts (or set runner.status.token)\n");
+      return;
+    }
     const url = new URL(request.url ?? "/", "http://localhost");
     // The dashboard's page and scripts hold no data: the browser loads them, then sends the token with each API call.
     if (dashboard.isPublic(url.pathname) && (request.method === "GET" || request.method === "HEAD") && (await dashboard.handle(request, response, url))) return;
@@ -130,6 +148,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   }
   server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
   const port = (server.address() as AddressInfo).port;
+  hostAllowed = createHostCheck({ port, bindHost: host, allowedHosts: options.allowedHosts, token: expected !== undefined });
   const url = `http://${hostForUrl(host)}:${port}`;
   options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (dashboard at /; /status, /metrics, /healthz)`);
   if (!loopback.has(host) && !token) {

@@ -87,8 +87,9 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   let server: StatusServer | undefined;
   if (statusConfig) {
     server = await startStatusServer(runner, {
-      port: statusConfig.port,
+      port: statusConfig.port ?? DEFAULT_STATUS_PORT,
       host: statusConfig.host,
+      allowedHosts: statusConfig.allowedHosts,
       token: statusConfig.token ?? (env.UJR_STATUS_TOKEN || undefined),
       logger,
       history: history?.store,
