@@ -8,6 +8,12 @@
 //     advances (state file written the same way). URL resolution is off (it would fetch
 //     the links of the pages, which is not what is measured here).
 // Prints both rates and their ratio (target >= 0.7).
+//
+// Rate-limit mode: node bench/collector.mjs --tweets 2000 --rate-limit 2 --window-ms 500 [--slack 250]
+// The emulator allows N requests per window (reset sent with milliseconds). The bare loop
+// then waits exactly until x-rate-limit-reset when x-rate-limit-remaining reaches 0 (the
+// least a client can wait); the collector waits as configured (rateLimitSlack). Prints
+// the time each took, the windows' minimum, and the collector's wait overhead per pause.
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,10 +35,17 @@ const nTweets = Number(arg("tweets", "50000"));
 const workers = Number(arg("workers", "2"));
 const isolation = arg("isolation", "process");
 const pagesPerTask = Number(arg("pages-per-task", "50"));
+const rateLimit = arg("rate-limit", undefined) === undefined ? undefined : Number(arg("rate-limit"));
+const windowMs = Number(arg("window-ms", "1000"));
+const slack = arg("slack", undefined);
 const TOKEN = "bench-token";
 const QUERY = "benchq";
 
-const emulator = await startEmulator({ port: 0, bearerToken: TOKEN, rateLimit: { limit: 1e9, windowMs: 900_000 } });
+const emulator = await startEmulator({
+  port: 0,
+  bearerToken: TOKEN,
+  rateLimit: rateLimit === undefined ? { limit: 1e9, windowMs: 900_000 } : { limit: rateLimit, windowMs, resetPrecision: "milliseconds" },
+});
 emulator.generateTweets(nTweets, { textPrefix: `${QUERY} ` });
 
 async function bare() {
@@ -48,6 +61,10 @@ async function bare() {
     if (token) url.searchParams.set("next_token", token);
     const res = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
     const body = await res.json();
+    if (res.headers.get("x-rate-limit-remaining") === "0") {
+      const reset = Number(res.headers.get("x-rate-limit-reset")) * 1000;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, reset - Date.now())));
+    }
     pages++;
     tweets += body.data?.length ?? 0;
     token = body.meta?.next_token;
@@ -68,6 +85,7 @@ async function collector() {
       maxResults: 100,
       pagesPerTask,
       urlResolution: { enabled: false },
+      ...(slack === undefined ? {} : { rateLimitSlack: Number(slack) }),
     });
     const logger = createLogger({ level: process.env.BENCH_LOG ?? "warn", destination: process.stderr });
     const job = await jobType.create(config, { name: "bench", stateDir: dir, configDir: dir, logger });
@@ -81,6 +99,21 @@ async function collector() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+if (rateLimit !== undefined) {
+  const b = await bare();
+  emulator.resetRateLimits();
+  const c = await collector();
+  const pauses = Math.ceil(b.pages / rateLimit) - 1;
+  const minimum = (pauses * windowMs) / 1000;
+  const slackMs = slack === undefined ? plugin.jobs.search.config.parse({ query: "q", bearerToken: "t" }).rateLimitSlack : Number(slack);
+  console.log(`rate limit: ${rateLimit} requests per ${windowMs} ms window; ${b.pages} pages, so ${pauses} pauses, at least ${minimum.toFixed(2)} s`);
+  console.log(`bare loop waiting exactly until each reset: ${b.seconds.toFixed(2)} s`);
+  console.log(`collector (${isolation}, ${workers} workers, rateLimitSlack ${slackMs} ms): ${c.seconds.toFixed(2)} s (${c.pages} pages)`);
+  console.log(`ratio collector / bare: ${(c.seconds / b.seconds).toFixed(3)}; collector time beyond the bare loop's, per pause, less the slack: ${(((c.seconds - b.seconds) * 1000) / pauses - slackMs).toFixed(1)} ms (pool start-up and durable writes included)`);
+  await emulator.close();
+  process.exit(0);
 }
 
 await bare(); // warm-up (JIT, sockets, emulator caches)

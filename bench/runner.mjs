@@ -2,12 +2,16 @@
 // pnpm bench:runner [--n 50000] [--rss-n 200000] [--pending-n 40000]
 // No-op tasks through LocalJobsRunner and, in the same run, through raw tinypool with the
 // same pool size and isolation: tasks/s for both, their ratio, and emit-to-start latency.
+// Then the run history's cost: the same runs with history on (SQLite, batched) and off.
 // Then RSS before and after --rss-n tasks (threads), to show the runner does not grow.
-import { availableParallelism } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Tinypool } from "tinypool";
 import { JobDone } from "@ujr/core";
 import { LocalJobsRunner, TinypoolExecutor } from "@ujr/runner-local";
+import { HistoryStore, recordRunnerHistory } from "@ujr/history";
 import { noop } from "./noop-tasks.mjs";
 
 const { values } = parseArgs({ options: { n: { type: "string", default: "50000" }, "rss-n": { type: "string", default: "200000" }, workers: { type: "string" }, "pending-n": { type: "string" } } });
@@ -69,7 +73,7 @@ async function runRaw(isolation, n) {
   return { perSecond: n / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-async function runUjr(isolation, n) {
+async function runUjr(isolation, n, historyFile) {
   // Warm the pool up as the raw run does: workers started, modules loaded, code compiled.
   const executor = new TinypoolExecutor({ workers: WORKERS, isolation, logLevel: "warn" });
   const ref = noop.ref;
@@ -77,8 +81,12 @@ async function runUjr(isolation, n) {
   const runner = new LocalJobsRunner({ jobs: [], executor, logLevel: "warn", handleSignals: false });
   const job = new NoopJob(n, executor.size);
   runner.addJob(job);
+  const history = historyFile ? HistoryStore.open({ file: historyFile }) : undefined;
+  if (history) recordRunnerHistory(runner, history);
   const started = now();
   await runner.run();
+  // The last batch is written before the run counts as finished.
+  await history?.close();
   const seconds = (now() - started) / 1000;
   return { perSecond: n / seconds, p50: percentile(job.latencies, 50), p99: percentile(job.latencies, 99) };
 }
@@ -94,6 +102,28 @@ for (const isolation of ["thread", "process"]) {
   console.log(
     `${isolation.padEnd(7)} raw tinypool ${fmt(raw.perSecond).padStart(7)} tasks/s | ujr runner ${fmt(ours.perSecond).padStart(7)} tasks/s | ratio ${(ours.perSecond / raw.perSecond).toFixed(2)} (target >= 0.80)` +
       ` | emit->start p50 ${ours.p50.toFixed(2)} ms p99 ${ours.p99.toFixed(2)} ms (raw queue p50 ${raw.p50.toFixed(2)} ms)`,
+  );
+}
+
+// History: every run recorded into SQLite (batched, on the writer's thread) against no
+// history, same pool: rounds alternate off/on, and the median of the rounds' ratios is
+// printed (on a busy machine single rounds swing by a third either way).
+{
+  const dir = mkdtempSync(join(tmpdir(), "ujr-bench-history-"));
+  const ratios = [];
+  const off = [];
+  const on = [];
+  for (let round = 0; round < 5; round++) {
+    const a = (await runUjr("thread", N)).perSecond;
+    const b = (await runUjr("thread", N, join(dir, `history-${round}.sqlite`))).perSecond;
+    off.push(a);
+    on.push(b);
+    ratios.push(b / a);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+  console.log(
+    `history thread off ${fmt(median(off)).padStart(7)} tasks/s | history on ${fmt(median(on)).padStart(7)} tasks/s (medians of 5) | ratio ${median(ratios).toFixed(2)} (median of the rounds' ratios, range ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}; target >= 0.90; ${fmt(N)} runs recorded per round)`,
   );
 }
 

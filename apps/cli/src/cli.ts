@@ -7,6 +7,7 @@ import { schemaCommand, schemaHelp } from "./commands/schema.js";
 import { statusCommand, statusHelp } from "./commands/status.js";
 import { demoCommand, demoHelp } from "./commands/demo.js";
 import { workerCommand, workerHelp } from "./commands/worker.js";
+import { historyCommand, historyHelp } from "./commands/history.js";
 import { reportError, stdio, type Output } from "./output.js";
 import { UsageError } from "./args.js";
 
@@ -22,6 +23,7 @@ const commands: Record<string, Command> = {
   schema: schemaCommand,
   "create-plugin": createPluginCommand,
   status: statusCommand,
+  history: historyCommand,
   demo: demoCommand,
   worker: workerCommand,
 };
@@ -31,7 +33,7 @@ export const help = `ujr ${version}: run jobs made of tasks, from plugins, on on
 Usage: ujr <command> [options]
 
 Commands:
-${[runHelp, validateHelp, pluginsHelp, statusHelp, demoHelp, workerHelp, schemaHelp, createPluginHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
+${[runHelp, validateHelp, pluginsHelp, statusHelp, historyHelp, demoHelp, workerHelp, schemaHelp, createPluginHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
 
   ujr help | --help     this text
   ujr version           the version

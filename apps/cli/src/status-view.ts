@@ -1,4 +1,4 @@
-import type { RunnerSnapshot } from "@ujr/core";
+import { normalizeStatusPanel, statusPanelLines, type RunnerSnapshot } from "@ujr/core";
 
 export interface RenderStatusOptions {
   /** The time relative times ("in 25s", "running 1m 12s") are computed from; default: now. */
@@ -7,6 +7,8 @@ export interface RenderStatusOptions {
   maxTasks?: number | undefined;
   /** Tasks running at least this long (ms) are listed even without progress (default 2000). */
   longTaskMs?: number | undefined;
+  /** Also each job's own status panel (`ujr status`; the live view has no room for them). */
+  panels?: boolean | undefined;
 }
 
 type Progress = NonNullable<RunnerSnapshot["running"][number]["progress"]>;
@@ -126,6 +128,13 @@ export function renderStatus(snapshot: RunnerSnapshot, width: number, options: R
     ]);
     lines.push(...table(rows, new Set([3])).map((line) => `  ${line}`));
     if (shown.length > maxTasks) lines.push(`  … and ${shown.length - maxTasks} more running`);
+  }
+  if (options.panels) {
+    for (const job of [...snapshot.jobs].sort((a, b) => a.name.localeCompare(b.name))) {
+      const panel = normalizeStatusPanel((job as { panel?: unknown }).panel);
+      if (!panel) continue;
+      lines.push("", `${job.name}${panel.title ? ` — ${panel.title}` : ""}`, ...statusPanelLines(panel).map((line) => `  ${line}`));
+    }
   }
   return lines.map((line) => fit(line, width_)).join("\n");
 }

@@ -43,10 +43,42 @@ export const executorSchema = z.discriminatedUnion("kind", [
 ]);
 
 export const statusSchema = z.strictObject({
-  port: z.number().int().min(0).max(65535),
+  port: z
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .optional()
+    .describe("Port of /status, /metrics, /healthz; --status-port overrides it; default 9464 (what `ujr status` looks at); 0: any free port."),
   host: z.string().default("127.0.0.1").describe("Bind address; loopback by default."),
   token: z.string().optional().describe("Bearer token required by the endpoints."),
+  allowedHosts: z
+    .array(z.string().min(1))
+    .optional()
+    .describe(
+      'Without a token, only requests whose Host header is localhost, 127.0.0.1, [::1] or the bind address are answered (against DNS rebinding); more names here (e.g. "status.internal:9464"), or "*" for any.',
+    ),
 });
+
+export const historySchema = z.union([
+  z.literal(false).describe("No run history."),
+  z.strictObject({
+    file: z.string().min(1).optional().describe("SQLite file of the run history (relative to the config's folder); default: <dataDir>/_history.sqlite."),
+    url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, { message: "a postgres:// URL" })
+      .optional()
+      .describe("PostgreSQL instead of SQLite (postgres://...), for several coordinators sharing one history."),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional().describe('PostgreSQL schema of the tables (default "ujr_history").'),
+    retention: z
+      .strictObject({
+        days: z.number().positive().default(30).describe("Runs and job events older than this are deleted."),
+        runs: z.number().int().positive().default(100_000).describe("At most this many runs are kept (the newest)."),
+      })
+      .default({ days: 30, runs: 100_000 }),
+    flushInterval: duration.default(200).describe("How often recorded runs are written (one transaction per batch)."),
+  }),
+]);
 
 export const runnerConfigSchema = z.strictObject({
   workers: z.number().int().positive().optional().describe("Pool size; default: available CPUs."),
@@ -61,6 +93,9 @@ export const runnerConfigSchema = z.strictObject({
   keepAlive: z.boolean().default(false).describe("Keep running (and watching the config) when every job is done."),
   executor: executorSchema.default({ kind: "local" }),
   status: statusSchema.optional(),
+  history: historySchema
+    .optional()
+    .describe("Run history (every task run and job event) kept across restarts by @ujr/history; unset: kept when @ujr/history is installed; false: none."),
 });
 
 export const jobNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

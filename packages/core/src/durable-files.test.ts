@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -30,6 +30,14 @@ describe("durable files", () => {
     await writeFileDurable(file, '{"n":1}', "state");
     expect(readFileSync(file, "utf8")).toBe('{"n":1}');
     expect(readdirSync(dir)).toEqual(["state.json"]);
+  });
+
+  it("writeFileDurable removes its temp file when the write fails, and throws the cause", async () => {
+    const dir = folder();
+    const target = join(dir, "taken");
+    mkdirSync(join(target, "inside"), { recursive: true }); // a non-empty folder: the rename fails
+    await expect(writeFileDurable(target, "data", "page")).rejects.toMatchObject({ code: expect.stringMatching(/^(EISDIR|ENOTEMPTY|EEXIST|EPERM)$/) });
+    expect(readdirSync(dir)).toEqual(["taken"]);
   });
 
   it("removeTemps removes the temp files a crashed writer of that kind left, and nothing else", async () => {

@@ -30,8 +30,15 @@ export async function writeFileDurable(path: string, data: string | Uint8Array, 
     }
   }
   const tmp = join(dir, `.tmp-${kind}-${basename(path)}-${process.pid}-${randomBytes(4).toString("hex")}`);
-  await writeSynced(tmp, "wx", data);
-  await rename(tmp, path);
+  try {
+    await writeSynced(tmp, "wx", data);
+    await rename(tmp, path);
+  } catch (error) {
+    // A write that failed (disk full, quota, I/O error) must not leave its partial temp
+    // file taking space until the next start; the original error is what the caller sees.
+    await unlink(tmp).catch(() => undefined);
+    throw error;
+  }
   await fsyncDir(dir);
 }
 

@@ -4,6 +4,7 @@ export * from "./duration.js";
 export * from "./retry.js";
 export * from "./task.js";
 export * from "./job.js";
+export * from "./status-panel.js";
 export * from "./executor.js";
 export * from "./events.js";
 export * from "./logger.js";

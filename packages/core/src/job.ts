@@ -1,6 +1,7 @@
 import type { Task } from "./task.js";
 import type { TaskFailure } from "./executor.js";
 import type { Logger } from "./logger.js";
+import type { StatusPanel } from "./status-panel.js";
 
 /**
  * A discrete piece of work with a purpose. When asked, it returns the tasks that should
@@ -14,6 +15,8 @@ export interface Job {
   getRunnableTasks(): Iterable<Task> | Promise<Iterable<Task>>;
   onTaskDone?(task: Task, result: unknown): void | Promise<void>;
   onTaskFailed?(task: Task, failure: TaskFailure): void | Promise<void>;
+  /** The job's own status summary for the dashboard, `ujr status` and `/status` (see status-panel.ts). */
+  statusPanel?(): StatusPanel | undefined;
   /** Called once when the job is done, removed or the runner stops. */
   close?(): void | Promise<void>;
 }

@@ -1,5 +1,7 @@
+import { isMainThread } from "node:worker_threads";
 import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from "pino";
 import { PrettyTransform } from "./internal/pretty.js";
+import { flushOnSignals } from "./internal/log-flush.js";
 
 export type Logger = PinoLogger;
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -66,12 +68,42 @@ export interface CreateLoggerOptions {
   name?: string | undefined;
   /** Where lines go; default stdout. */
   destination?: DestinationStream | NodeJS.WritableStream | undefined;
+  /**
+   * Default stdout only: write each line before the log call returns. Default: in task
+   * worker processes (their lines must be out before the task's result is), else
+   * buffered and flushed on every way the process ends.
+   */
+  sync?: boolean | undefined;
   base?: Record<string, unknown> | undefined;
+}
+
+const isTaskWorkerProcess = () => (globalThis as Record<symbol, unknown>)[Symbol.for("ujr.task-worker")] === true;
+
+/**
+ * Formats pino's lines as they are written, in the same call: no stream in between
+ * whose buffer an exit would drop, and the destination's own flush still applies.
+ */
+function prettyDestination(destination: DestinationStream | NodeJS.WritableStream, colors: boolean): DestinationStream & { flushSync?: () => void } {
+  const formatter = new PrettyTransform({ colors });
+  const target = destination as { write(text: string): unknown; flushSync?: () => void };
+  return {
+    write(chunk: string) {
+      let text = "";
+      for (const line of chunk.split("\n")) if (line) text += `${formatter.format(line)}\n`;
+      target.write(text);
+    },
+    ...(typeof target.flushSync === "function" ? { flushSync: () => target.flushSync!() } : {}),
+  };
 }
 
 /**
  * The logger factory every ujr package uses: pino JSON by default, readable lines for a
  * TTY, and secrets redacted by key name and by registered value.
+ *
+ * Lines written are not lost when the process ends: the default stdout destination is
+ * flushed synchronously on exit (normal end, `process.exit`, uncaught errors) and on a
+ * SIGINT/SIGTERM that nothing else handles (the line goes out, then the signal takes
+ * its default course); in task workers it writes synchronously.
  */
 export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const pinoOptions: LoggerOptions = {
@@ -87,13 +119,16 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
     },
     serializers: { err: (error: unknown) => scrub(error), error: (error: unknown) => scrub(error) },
   };
-  let destination = options.destination ?? pino.destination({ dest: 1, sync: false });
-  if (options.pretty) {
-    const colors = options.colors ?? !process.env.NO_COLOR;
-    const pretty = new PrettyTransform({ colors });
-    pretty.pipe(destination as NodeJS.WritableStream);
-    destination = pretty;
+  let destination: DestinationStream | NodeJS.WritableStream;
+  if (options.destination) destination = options.destination;
+  else {
+    const sync = options.sync ?? (isTaskWorkerProcess() && isMainThread);
+    const stdout = pino.destination({ dest: 1, sync });
+    // pino flushes its buffered destinations on exit; a signal that kills the process skips exit.
+    if (!sync && isMainThread && !isTaskWorkerProcess()) flushOnSignals(stdout);
+    destination = stdout;
   }
+  if (options.pretty) destination = prettyDestination(destination, options.colors ?? !process.env.NO_COLOR);
   return pino(pinoOptions, destination as DestinationStream);
 }
 

@@ -471,6 +471,58 @@ describe("Runner: regressions found by the outside report and the property suite
     expect(secondRun).not.toBe(firstRun);
   });
 
+  it("tasks an async ask returned start now even when the same ask set nextCheck for the next ask (the summary job's way)", async () => {
+    let asks = 0;
+    let ran = 0;
+    const job: Job = {
+      name: "now-and-later",
+      nextCheck: undefined as number | undefined,
+      async getRunnableTasks() {
+        asks++;
+        await Promise.resolve();
+        if (ran > 0) throw new JobDone();
+        this.nextCheck = Date.now() + 3_600_000;
+        return [fixtureTask("echo", {}, { signature: "now" })];
+      },
+      onTaskDone() {
+        ran++;
+        this.nextCheck = undefined;
+      },
+    } as Job & { nextCheck: number | undefined };
+    const started = Date.now();
+    const result = await runnerWith([job], {}, 1).run();
+    expect(result.reason).toBe("done");
+    expect(ran).toBe(1);
+    expect(asks).toBe(2);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("a backoff that runs out while the round goes on is not slept past for a whole checkInterval", async () => {
+    vi.useFakeTimers({ now: Date.parse("2030-01-01T00:00:00Z") });
+    const asks: number[] = [];
+    const failing: Job = {
+      name: "a-failing",
+      getRunnableTasks() {
+        asks.push(Date.now());
+        if (asks.length === 1) throw new Error("state unreadable");
+        throw new JobDone();
+      },
+    };
+    // Asked after it in the same round, a slow ask lets the 40 ms backoff run out.
+    const slow: Job = {
+      name: "b-slow",
+      getRunnableTasks() {
+        vi.advanceTimersByTime(100);
+        throw new JobDone();
+      },
+    };
+    const running = runnerWith([failing, slow], { jobErrorBackoff: { baseMs: 40 }, checkInterval: 60_000 }).run();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(asks.map((at) => at - asks[0]!)).toEqual([0, 100]);
+    await vi.runAllTimersAsync();
+    await expect(running).resolves.toMatchObject({ reason: "done" });
+  });
+
   it("a lazy iterable is drawn only as far as capacity allows", async () => {
     let drawn = 0;
     let finished = 0;

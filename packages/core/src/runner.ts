@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from "./logger.js";
 import { retryDelay, type RetryPolicy } from "./retry.js";
 import { taskIdentity, taskLabel, whyNotATask, type Task } from "./task.js";
 import { ujrError } from "./errors.js";
-import type { JobOutcome, RunnerEvents, RunResult, TaskEvent } from "./events.js";
+import type { JobOutcome, RunnerEvents, RunResult, TaskDoneEvent, TaskEvent } from "./events.js";
 
 export interface JobSettings {
   maxTasksPerJob?: number | undefined;
@@ -560,12 +560,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
   async #sleep(): Promise<void> {
     const now = Date.now();
     let deadline = Math.min(this.#changesCheckAt, now + this.#checkInterval);
+    const free = this.executor.capacity() > 0;
     for (const state of this.#jobs.values()) {
       if (state.status !== "active" || state.paused) continue;
-      if (state.backoffUntil > now) deadline = Math.min(deadline, state.backoffUntil);
-      else {
-        const next = nextCheckMs(state.job);
-        if (next !== undefined && next > now) deadline = Math.min(deadline, next);
+      const next = nextCheckMs(state.job);
+      const askableAt = Math.max(state.backoffUntil, next ?? 0);
+      if (askableAt > now) deadline = Math.min(deadline, askableAt);
+      else if (free && !state.asking && state.running.size < this.#limitOf(state)) {
+        // A backoff or nextCheck that was ahead when the round looked and has run out since,
+        // with something to ask about: go round now rather than sleep a checkInterval.
+        const moved = next !== undefined && next !== state.nextCheckAtAsk;
+        if (state.stale || state.invalid || state.dueAt !== undefined || moved || state.pending !== undefined) deadline = now;
       }
       // An answer kept from an ask is asked again after checkInterval.
       const expiry = state.askedAt + this.#checkInterval;
@@ -619,13 +624,19 @@ export class Runner extends EventEmitter<RunnerEvents> {
       const state = states[(index + offset) % states.length]!;
       if (state.status !== "active" || state.paused || state.asking) continue;
       const forced = this.#forceAsk.delete(state);
-      if (!forced && !this.#due(state, now)) continue;
+      const mayAsk = forced || this.#due(state, now);
       const limit = this.#limitOf(state) - state.running.size;
       if (limit <= 0) {
         if (forced) this.#forceAsk.add(state);
         continue;
       }
-      await this.#serve(state, limit, forced, now);
+      if (mayAsk) await this.#serve(state, limit, forced, now);
+      else if (state.pending !== undefined && !state.invalid) {
+        // nextCheck and backoff hold back asks, not what the job already returned: a job
+        // may return tasks for now and set its nextCheck for the next ask in one go.
+        const result = this.#startFrom(state, limit);
+        if (result.error !== undefined) await this.#onJobError(state, result.error);
+      }
     }
   }
 
@@ -652,7 +663,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  /** Whether a job may start tasks now: not backed off, and its nextCheck (if any) has arrived. */
+  /** Whether a job may be asked now: not backed off, and its nextCheck (if any) has arrived. */
   #due(state: JobState, now: number): boolean {
     if (state.backoffUntil > now) return false;
     const next = nextCheckMs(state.job);
@@ -895,7 +906,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
         state.lastDoneAt = now;
         if (this.#logInfo) this.logger.info({ ...this.#logFields(running, durationMs), outcome: "done" }, "task done");
         // The busiest path: no event object when nobody listens.
-        if (this.listenerCount("task:done") > 0) this.emit("task:done", { ...this.#event(running), result: outcome.value, durationMs });
+        if (this.listenerCount("task:done") > 0) {
+          const event = this.#event(running) as TaskDoneEvent;
+          event.result = outcome.value;
+          event.durationMs = durationMs;
+          this.emit("task:done", event);
+        }
         await this.#callHook(state, () => this.reportTaskDone(state.job, running.task, outcome.value));
         this.#release(running);
       } else {
@@ -1152,6 +1168,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     return this.#logInfo ? { ...fields, runId: running.runId, attempt: running.attempt, durationMs } : fields;
   }
 
+  /** A task event, built as one object literal (the hot path adds its outcome fields to it rather than copying it). */
   #event(running: RunningTask): TaskEvent {
     return {
       job: running.state.name,

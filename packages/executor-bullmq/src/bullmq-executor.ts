@@ -249,7 +249,8 @@ export class BullmqExecutor implements Executor {
           break;
         case "active": {
           const waiter = this.#waiters.get(jobId);
-          if (waiter) this.#markStarted(waiter);
+          // A try we cancelled may still be active under the same job id as its retry: that is not the retry starting.
+          if (waiter && !this.#discard.has(jobId)) this.#markStarted(waiter);
           break;
         }
         default:
@@ -328,7 +329,7 @@ export class BullmqExecutor implements Executor {
         const jobState = await job.getState();
         if (jobState === "completed") this.#onCompleted(jobId, job.returnvalue);
         else if (jobState === "failed") this.#onFailed(jobId, job.failedReason);
-        else if (jobState === "active") this.#markStarted(waiter);
+        else if (jobState === "active" && !this.#discard.has(jobId)) this.#markStarted(waiter);
       }
     } catch (error) {
       this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not check a queued task; will check again");
@@ -352,6 +353,26 @@ export class BullmqExecutor implements Executor {
    * Tasks that wait long may have no worker to go to (none started, or a wrong queue or
    * Redis on the workers' side): say so once, and again when workers come.
    */
+  /**
+   * The queue and the workers on it, for status pages (the dashboard): job counts by
+   * state and each worker connection's name (`ujr worker` names it `host/pid`), address
+   * and idle time. Empty lists when Redis refuses CLIENT LIST.
+   */
+  async describe(): Promise<{ kind: "bullmq"; queue: string; redis: string; counts: Record<string, number>; workers: Array<{ name: string; address?: string | undefined; idleSeconds?: number | undefined }> }> {
+    const counts = await this.#queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed");
+    let workers: Array<{ name: string; address?: string | undefined; idleSeconds?: number | undefined }> = [];
+    try {
+      workers = (await this.#queue.getWorkers()).map((client) => {
+        const raw = String(client.rawname ?? "");
+        const named = raw.indexOf(":w:");
+        return { name: named >= 0 ? raw.slice(named + 3) : "(unnamed)", address: client.addr, idleSeconds: client.idle === undefined ? undefined : Number(client.idle) };
+      });
+    } catch {
+      // A Redis that refuses CLIENT LIST: no workers to show.
+    }
+    return { kind: "bullmq", queue: this.queueName, redis: this.#redisLabel, counts, workers };
+  }
+
   async #lookForWorkers(waiting: number): Promise<void> {
     if (this.#lookingForWorkers) return;
     this.#lookingForWorkers = true;

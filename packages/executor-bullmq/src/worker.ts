@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker, WaitingError, type Job as BullJob } from "bullmq";
@@ -26,6 +27,8 @@ export interface RunWorkerOptions {
   workers?: number | undefined;
   /** Local pool isolation: `process` (default) or `thread`. */
   isolation?: Isolation | undefined;
+  /** The name coordinators see this worker by (default `host/pid`; no spaces). */
+  name?: string | undefined;
   /** Tasks taken from the queue at once (default: the local pool's size). */
   concurrency?: number | undefined;
   maxWorkerMemoryMb?: number | undefined;
@@ -195,6 +198,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     prefix,
     concurrency,
     autorun: false,
+    // Coordinators list the queue's workers by this name (their dashboard): which machine, which process.
+    name: options.name ?? `${hostname()}/${process.pid}`,
     ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),

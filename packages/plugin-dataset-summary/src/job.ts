@@ -6,7 +6,7 @@
  * a restart catches up a missed run once and finishes pending notifications.
  */
 import path from "node:path";
-import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
+import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
 import type { NotifyArgs } from "./notify/send.js";
@@ -14,6 +14,7 @@ import type { RunQueriesArgs } from "./run.js";
 import { isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
 import { loadState, saveState, type SummaryState } from "./state.js";
 import { notifyTarget, runQueries } from "./tasks.js";
+import { summaryPanel } from "./status-panel.js";
 
 export function toSchedule(s: SummaryConfig["schedule"]): Schedule {
   if (s.once) return { kind: "once" };
@@ -79,6 +80,13 @@ export class SummaryJob implements Job {
   /** For status views and tests. */
   get state(): Readonly<SummaryState> | undefined {
     return this.#state;
+  }
+
+  /** The dashboard's and `ujr status`'s panel (see status-panel.ts). */
+  statusPanel(): StatusPanel {
+    const now = this.#clock.now();
+    const nextRun = this.#state ? nextRunAt(this.#schedule, this.#state, now) : null;
+    return summaryPanel({ job: this.name, schedule: this.#schedule, state: this.#state, nextRunAt: nextRun, running: this.#running !== undefined, reportBaseUrl: this.#config.reportBaseUrl }, now);
   }
 
   async #load(): Promise<SummaryState> {

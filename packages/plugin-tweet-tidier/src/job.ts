@@ -1,9 +1,10 @@
-import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
-import { isAbsolute, join, resolve } from "node:path";
+import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import type { FoundFile } from "./discover.js";
 import { isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
+import { tidierPanel } from "./status-panel.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -81,6 +82,14 @@ export class TidyJob implements Job {
 
   get databaseLocation(): string {
     return isPostgresUrl(this.database) ? "postgres" : this.database;
+  }
+
+  /** The dashboard's and `ujr status`'s panel (see status-panel.ts). */
+  statusPanel(): StatusPanel {
+    // A path under the config's folder is shown relative to it: shorter, and the same on every machine.
+    const location = this.databaseLocation;
+    const inConfigDir = isAbsolute(location) && !relative(this.ctx.configDir, location).startsWith("..");
+    return tidierPanel({ database: inConfigDir ? relative(this.ctx.configDir, location) : location, results: this.results, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
   }
 
   getRunnableTasks(): Task[] {

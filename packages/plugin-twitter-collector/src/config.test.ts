@@ -18,7 +18,9 @@ describe("config", () => {
       requestTimeout: 30_000,
       retry: { attempts: 5, baseMs: 1000, maxMs: 60_000, jitter: 0.5 },
       failureBackoff: 60_000,
-      rateLimitSlack: 1000,
+      failureBackoffFactor: 2,
+      failureBackoffMax: 900_000,
+      rateLimitSlack: 250,
       urlResolution: {
         enabled: true,
         allowPrivateAddresses: false,
@@ -29,6 +31,7 @@ describe("config", () => {
         filesPerTask: 20,
         userAgent: "ujr-collector/0.1.0 (+https://github.com/ujr-dev/ujr)",
         onlyHosts: [],
+        retry: { attempts: 4, delay: 60_000, maxDelay: 1_800_000 },
       },
     });
   });

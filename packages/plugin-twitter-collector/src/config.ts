@@ -35,6 +35,14 @@ export const urlResolutionSchema = z
       .array(z.string().min(1))
       .default([])
       .describe("Resolve only links on these hosts (and subdomains); others are recorded as skipped. Empty: all hosts."),
+    retry: z
+      .strictObject({
+        attempts: z.number().int().min(1).max(20).default(4).describe("Tries of a file whose links failed transiently, the first included."),
+        delay: duration("urlResolution.retry.delay").default(60_000).describe("Wait before the second try; doubles each try."),
+        maxDelay: duration("urlResolution.retry.maxDelay").default(30 * 60_000),
+      })
+      .prefault({})
+      .describe("Links that failed transiently (DNS temporary failure, timeout, reset, 429, 5xx) are not cached: their file is tried again later; after the last try its sidecar records them as transient."),
   })
   .prefault({});
 
@@ -64,8 +72,18 @@ const common = {
   maxResults: z.number().int().optional().describe("Tweets per page; default 100 (recent, timeline) or 500 (full archive)."),
   requestTimeout: duration("requestTimeout").default(30_000),
   retry: retryConfigSchema,
-  failureBackoff: duration("failureBackoff").default(60_000).describe("Pause after a fetch task used all its retries; doubles up to 15 minutes."),
-  rateLimitSlack: duration("rateLimitSlack").default(1000).describe("Added to x-rate-limit-reset before the next request."),
+  failureBackoff: duration("failureBackoff").default(60_000).describe("Pause after a task used all its retries (the first rung of the ladder)."),
+  failureBackoffFactor: z.number().min(1).max(10).default(2).describe("Each further failed task in a row multiplies the pause by this."),
+  failureBackoffMax: duration("failureBackoffMax").default(15 * 60_000).describe("Longest pause of the ladder."),
+  failureLimit: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Failed tasks in a row (each after its retries) after which the job fails; 0: never. Default: 5 for mode once, 0 for continuous."),
+  rateLimitSlack: duration("rateLimitSlack")
+    .default(250)
+    .describe("Added to x-rate-limit-reset (which the API already rounds up to the second) before the next request: room for clock skew."),
   urlResolution: urlResolutionSchema,
   archive: archiveSchema,
 };

@@ -46,6 +46,13 @@ export interface FetchResult {
   done: boolean;
   /** Epoch ms before which the API must not be asked again (rate limit), or null. */
   rateLimitedUntil: number | null;
+  /**
+   * A retryable error (5xx, reset, timeout, truncated body) that ended this task after it
+   * stored pages: the task succeeds with what it stored, and the job fetches again at once.
+   * Only a try that made no progress fails (and is retried): a flaky API that still lets
+   * the collection advance is not a failure of the job.
+   */
+  interrupted: { code: string; message: string } | null;
   sinceId: string | null;
   nextToken: string | null;
   nextSeq: number;
@@ -114,9 +121,16 @@ function isoSeconds(date: Date): string {
   return `${date.toISOString().slice(0, 19)}+00:00`;
 }
 
-/** When to ask again after a rate limit: the reset time (+ slack); never in the past. */
-export function resumeAt(rate: RateInfo, slackMs: number, now = Date.now()): number {
+/**
+ * When to ask again after a rate limit: the reset time (`x-rate-limit-reset`, epoch
+ * seconds, fractions honoured) plus `slackMs` for clock skew, to the millisecond.
+ * `refused` (a 429): when the reset is already past or unknown, our clock and the
+ * server's disagree, so wait at least a second rather than ask again at once.
+ * Not refused (a 200 with `remaining: 0`): a reset already past means the window is over.
+ */
+export function resumeAt(rate: RateInfo, slackMs: number, now = Date.now(), refused = true): number {
   if (rate.resetMs !== undefined && rate.resetMs + slackMs > now) return rate.resetMs + slackMs;
+  if (!refused && rate.resetMs !== undefined) return now;
   return now + (rate.resetMs !== undefined ? Math.max(1000, slackMs) : 60_000);
 }
 
@@ -220,6 +234,7 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     sweepComplete: false,
     done: state.done,
     rateLimitedUntil: null,
+    interrupted: null,
     sinceId: state.sinceId,
     nextToken: state.sweep?.nextToken ?? null,
     nextSeq: state.nextSeq,
@@ -280,12 +295,29 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     } else {
       const { url, label } = requestFor(args, state, cursor);
       let outcome: ApiOutcome;
-      if (prefetched && prefetched.href === url.href) outcome = await prefetched.outcome;
-      else outcome = await apiGet(url, { token: args.bearerToken, timeoutMs: args.requestTimeoutMs, signal: ctx.signal, label });
+      try {
+        if (prefetched && prefetched.href === url.href) outcome = await prefetched.outcome;
+        else outcome = await apiGet(url, { token: args.bearerToken, timeoutMs: args.requestTimeoutMs, signal: ctx.signal, label });
+      } catch (error) {
+        const failure = error as { code?: unknown; message?: unknown; retryable?: unknown };
+        if (result.pages > 0 && failure.retryable === true && typeof failure.code === "string" && !ctx.signal.aborted) {
+          result.interrupted = { code: failure.code, message: String(failure.message) };
+          ctx.logger.warn(
+            { job: args.job, code: failure.code, pages: result.pages },
+            `${String(failure.message)} (after ${result.pages} page(s) of this task were stored: the task ends with them and the job fetches again)`,
+          );
+          break;
+        }
+        throw error;
+      }
       prefetched = undefined;
       if (outcome.kind === "rate-limited") {
         result.rateLimitedUntil = resumeAt(outcome.rate, args.rateLimitSlackMs);
-        ctx.logger.info({ job: args.job, until: new Date(result.rateLimitedUntil).toISOString() }, "rate limited: the job resumes at the reset time");
+        const waitMs = Math.max(0, result.rateLimitedUntil - Date.now());
+        ctx.logger.info(
+          { job: args.job, status: 429, until: new Date(result.rateLimitedUntil).toISOString(), waitMs },
+          `rate limited (HTTP 429): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)`,
+        );
         break;
       }
       page = outcome.body;
@@ -342,7 +374,12 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     if (result.sweepComplete) break;
     if (rate.remaining === 0 && rate.resetMs !== undefined) {
       // The window is used up: stop before a request that would only get a 429.
-      result.rateLimitedUntil = resumeAt(rate, args.rateLimitSlackMs);
+      result.rateLimitedUntil = resumeAt(rate, args.rateLimitSlackMs, Date.now(), false);
+      const waitMs = Math.max(0, result.rateLimitedUntil - Date.now());
+      ctx.logger.info(
+        { job: args.job, remaining: 0, reset: new Date(rate.resetMs).toISOString(), until: new Date(result.rateLimitedUntil).toISOString(), waitMs },
+        `rate limit window used up (x-rate-limit-remaining: 0): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)`,
+      );
       break;
     }
   }

@@ -1,14 +1,15 @@
 import { readdir } from "node:fs/promises";
 import { resolve } from "node:path";
-import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type Task, type TaskFailure } from "@ujr/core";
+import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import type { CollectorConfig } from "./config.js";
 import { FATAL_CODES } from "./errors.js";
 import type { FetchArgs, FetchResult } from "./fetch.js";
 import { layout, parseListing, sidecarName, type Layout, type RawListing } from "./internal/layout.js";
 import { loadArchiveState, loadState, type ArchiveState, type CollectorState } from "./internal/state.js";
+import { loadUrlRetries, type UrlRetry } from "./internal/url-retries.js";
 import { archiveFiles, fetchPages, resolveUrls } from "./tasks.js";
+import { collectorPanel } from "./status-panel.js";
 
-const MAX_BACKOFF_MS = 15 * 60_000;
 const HOUR_MS = 3_600_000;
 
 /** A read-only view of the job for status displays and tests. */
@@ -42,6 +43,8 @@ export class CollectorJob implements Job {
   #state: CollectorState | undefined;
   #archive: ArchiveState | undefined;
   #listing: RawListing = { raw: [], sidecars: new Set() };
+  /** Files whose links failed transiently: not offered again before their retry time. */
+  #urlRetries = new Map<string, UrlRetry>();
   #dirty = true;
   #fetchNotBefore = 0;
   #fetchFailures = 0;
@@ -50,6 +53,7 @@ export class CollectorJob implements Job {
   #archiveNotBefore = 0;
   #archiveFailures = 0;
   #fatal: string | undefined;
+  #gaveUp: string | undefined;
   readonly #createdAt = Date.now();
   #lastFetch: FetchResult | undefined;
 
@@ -73,8 +77,14 @@ export class CollectorJob implements Job {
     };
   }
 
+  /** The dashboard's and `ujr status`'s panel (see status-panel.ts). */
+  statusPanel(): StatusPanel {
+    return collectorPanel(this.config, this.status());
+  }
+
   async getRunnableTasks(): Promise<Task[]> {
     if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
+    if (this.#gaveUp) throw new JobFailed(this.#gaveUp);
     if (this.#dirty) await this.#refresh();
     if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
     const now = Date.now();
@@ -89,7 +99,10 @@ export class CollectorJob implements Job {
     }
 
     const unresolved = this.#unresolved();
-    if (unresolved.length > 0) {
+    const waiting = unresolved.map((file) => Date.parse(this.#urlRetries.get(file)?.retryAt ?? "")).filter((at) => at > now);
+    const resolvable = unresolved.filter((file) => !(Date.parse(this.#urlRetries.get(file)?.retryAt ?? "") > now));
+    if (waiting.length > 0) dueTimes.push(Math.min(...waiting));
+    if (resolvable.length > 0) {
       if (now >= this.#urlsNotBefore) {
         const u = config.urlResolution;
         tasks.push(
@@ -98,7 +111,7 @@ export class CollectorJob implements Job {
               job: this.name,
               stateDir: this.paths.stateDir,
               rawDir: this.paths.rawDir,
-              files: unresolved.slice(0, u.filesPerTask),
+              files: resolvable.slice(0, u.filesPerTask),
               allowPrivateAddresses: u.allowPrivateAddresses,
               timeoutMs: u.timeout,
               maxHops: u.maxHops,
@@ -106,6 +119,7 @@ export class CollectorJob implements Job {
               perHostConcurrency: u.perHostConcurrency,
               userAgent: u.userAgent,
               onlyHosts: u.onlyHosts,
+              retry: { attempts: u.retry.attempts, delayMs: u.retry.delay, maxDelayMs: u.retry.maxDelay },
             },
             { signature: "urls" },
           ),
@@ -159,6 +173,8 @@ export class CollectorJob implements Job {
       const r = result as FetchResult;
       this.#lastFetch = r;
       this.#fetchFailures = 0;
+      // After progress then a passing fault (r.interrupted) the next try starts at once: if
+      // the fault persists it stores nothing, fails, and the runner's retry backoff applies.
       if (r.rateLimitedUntil !== null) this.#fetchNotBefore = r.rateLimitedUntil;
       else if (r.sweepComplete && this.config.mode === "continuous") this.#fetchNotBefore = now + this.config.pollInterval;
       else this.#fetchNotBefore = 0;
@@ -178,15 +194,35 @@ export class CollectorJob implements Job {
       return;
     }
     const now = Date.now();
-    const backoff = (streak: number) => Math.min(MAX_BACKOFF_MS, this.config.failureBackoff * 2 ** (streak - 1));
+    const c = this.config;
+    // The ladder: failureBackoff, × failureBackoffFactor per further failed task in a row, up to failureBackoffMax.
+    const backoff = (streak: number) => Math.min(c.failureBackoffMax, c.failureBackoff * c.failureBackoffFactor ** (streak - 1));
+    const what = task.ref.export === fetchPages.ref.export ? "fetch" : task.ref.export === resolveUrls.ref.export ? "URL resolution" : "archive";
+    let streak: number;
+    let until: number;
     if (task.ref.export === fetchPages.ref.export) {
-      this.#fetchNotBefore = now + backoff(++this.#fetchFailures);
-      this.#context.logger.warn({ job: this.name, code: failure.code, retryAt: new Date(this.#fetchNotBefore).toISOString() }, "fetch failed after its retries; the job resumes from the saved position later");
+      streak = ++this.#fetchFailures;
+      until = this.#fetchNotBefore = now + backoff(streak);
     } else if (task.ref.export === resolveUrls.ref.export) {
-      this.#urlsNotBefore = now + backoff(++this.#urlsFailures);
+      streak = ++this.#urlsFailures;
+      until = this.#urlsNotBefore = now + backoff(streak);
     } else {
-      this.#archiveNotBefore = now + backoff(++this.#archiveFailures);
+      streak = ++this.#archiveFailures;
+      until = this.#archiveNotBefore = now + backoff(streak);
     }
+    const limit = c.failureLimit ?? (c.mode === "once" ? 5 : 0);
+    if (limit > 0 && streak >= limit) {
+      this.#gaveUp =
+        `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${failure.code ? `${failure.code}: ` : ""}${failure.message}). ` +
+        "What is stored is kept and a new run resumes from it; raise failureLimit (0: never give up) to keep trying longer.";
+      this.nextCheck = undefined;
+      this.#context.logger.error({ job: this.name, code: failure.code, failures: streak, failureLimit: limit }, this.#gaveUp);
+      return;
+    }
+    this.#context.logger.warn(
+      { job: this.name, code: failure.code, failures: streak, ...(limit > 0 ? { failureLimit: limit } : {}), retryAt: new Date(until).toISOString() },
+      `${what} failed after its retries (${streak} in a row); the job pauses until ${new Date(until).toISOString()} and resumes from the saved position`,
+    );
   }
 
   #unresolved(): string[] {
@@ -200,6 +236,7 @@ export class CollectorJob implements Job {
     try {
       this.#state = await loadState(this.paths.stateDir);
       this.#archive = await loadArchiveState(this.paths.stateDir);
+      if (this.config.urlResolution.enabled) this.#urlRetries = await loadUrlRetries(this.paths.stateDir);
     } catch (error) {
       const failure = error as { code?: string; message?: string };
       if (failure.code && FATAL_CODES.has(failure.code)) this.#fatal = failure.message;

@@ -30,7 +30,7 @@ async function allFiles(dir: string): Promise<string[]> {
 
 describe("the bearer token", () => {
   it("never appears in raw files, sidecars, state, caches, archives, errors or logs", async () => {
-    emulator = await startEmulator({ port: 0, bearerToken: SECRET, faults: [{ kind: "503", at: [2], endpoint: "search/recent" }] });
+    emulator = await startEmulator({ port: 0, bearerToken: SECRET, faults: [{ kind: "503", at: [1], endpoint: "search/recent" }] });
     const link = emulator.shortLinkUrl("chain-2");
     emulator.addTweets(Array.from({ length: 30 }, (_, i) => ({ text: `secretcheck ${i}`, entities: { urls: [{ start: 12, end: 30, url: link, expanded_url: link }] } })));
     const { logger, lines } = captureLogger();

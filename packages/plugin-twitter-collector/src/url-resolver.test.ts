@@ -58,7 +58,7 @@ describe("UrlResolver against the emulator's short links", () => {
     emulator = await startEmulator({ port: 0, slowLinkMs: 3000 });
     const resolver = new UrlResolver({ allowPrivateAddresses: true, timeoutMs: 200, maxHops: 5 });
     const chain = await resolver.resolve(emulator.shortLinkUrl("chain-3"));
-    expect(chain).toEqual({ final_url: `${emulator.url}/p/chain`, status: 200, hops: 3, error: null });
+    expect(chain).toEqual({ final_url: `${emulator.url}/p/chain`, status: 200, hops: 3, error: null, error_kind: null });
     const long = await resolver.resolve(emulator.shortLinkUrl("chain-8"));
     expect(long.error).toMatch(/too many redirects/);
     expect(long.hops).toBe(6);
@@ -69,6 +69,8 @@ describe("UrlResolver against the emulator's short links", () => {
     const started = Date.now();
     const slow = await resolver.resolve(emulator.shortLinkUrl("slow"));
     expect(slow.error).toMatch(/timeout after 200 ms/);
+    expect(slow.error_kind).toBe("transient");
+    expect(loop.error_kind).toBe("permanent");
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
@@ -77,7 +79,7 @@ describe("UrlResolver against the emulator's short links", () => {
     const resolver = new UrlResolver({ allowPrivateAddresses: true, timeoutMs: 2000, onlyHosts: ["127.0.0.1"] });
     const before = emulator.requests.length;
     const elsewhere = await resolver.resolve("https://t.co/abcdef");
-    expect(elsewhere).toEqual({ final_url: "https://t.co/abcdef", status: null, hops: 0, error: "host t.co is not in urlResolution.onlyHosts" });
+    expect(elsewhere).toEqual({ final_url: "https://t.co/abcdef", status: null, hops: 0, error: "host t.co is not in urlResolution.onlyHosts", error_kind: "permanent" });
     expect(emulator.requests.length).toBe(before);
     const local = await resolver.resolve(emulator.shortLinkUrl("chain-2"));
     expect(local).toMatchObject({ status: 200, hops: 2, error: null });
@@ -146,7 +148,7 @@ describe("the resolveUrls task", () => {
     expect(first.files).toEqual([a]);
     const lines = (await readFile(join(rawDir, `${a}.urls.jsonl`), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as SidecarLine);
     expect(lines).toHaveLength(4); // 2 tweet links + user url + user description
-    expect(lines[0]).toEqual({ url: "https://t.co/x0", expanded_url: emulator.shortLinkUrl("chain-2"), final_url: `${emulator.url}/p/chain`, status: 200, hops: 2, error: null });
+    expect(lines[0]).toEqual({ url: "https://t.co/x0", expanded_url: emulator.shortLinkUrl("chain-2"), final_url: `${emulator.url}/p/chain`, status: 200, hops: 2, error: null, error_kind: null });
     expect(lines[1]!.error).toBe("redirect loop");
     expect(lines[2]).toMatchObject({ url: "https://t.co/u", final_url: `${emulator.url}/p/home`, status: 200, hops: 1 });
     const requestsAfterFirst = emulator.requests.length;

@@ -1,6 +1,8 @@
 import http from "node:http";
 import https from "node:https";
+import type { lookup as dnsLookup } from "node:dns";
 import { checkLiteralHost, guardedLookup } from "./internal/address-guard.js";
+import { errorKindOf, type ErrorKind } from "./internal/url-error-kind.js";
 import { Semaphore } from "./internal/semaphore.js";
 
 export interface UrlResolverOptions {
@@ -21,14 +23,22 @@ export interface UrlResolverOptions {
    */
   onlyHosts?: string[];
   signal?: AbortSignal;
+  /** The DNS lookup the address guard wraps (default `dns.lookup`; tests inject failures). */
+  dnsLookup?: typeof dnsLookup;
 }
 
-/** Where a link ends. `error` is null on success (whatever the final status). */
+/**
+ * Where a link ends. `error` is null when the link was resolved (whatever the final
+ * status: a 404 is a result); otherwise `error_kind` says whether trying again later may
+ * help (`transient`: DNS temporary failure, timeout, reset, 429, 5xx) or not (`permanent`:
+ * no such host, refused by the address guard, bad scheme, redirect loop, ...).
+ */
 export interface Resolution {
   final_url: string | null;
   status: number | null;
   hops: number;
   error: string | null;
+  error_kind: ErrorKind | null;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -39,6 +49,10 @@ class HopTimeout extends Error {
   constructor(ms: number) {
     super(`timeout after ${ms} ms`);
   }
+}
+
+function failed(final_url: string | null, status: number | null, hops: number, error: string, kind?: ErrorKind): Resolution {
+  return { final_url, status, hops, error, error_kind: kind ?? errorKindOf(error) };
 }
 
 function describe(error: unknown): string {
@@ -55,8 +69,11 @@ function describe(error: unknown): string {
  * cache (each link resolved once), and refusal of private addresses at connect time.
  */
 export class UrlResolver {
+  /** Resolved links and permanent failures: what may be reused forever. */
   readonly cache: Map<string, Resolution>;
-  readonly #options: Required<Omit<UrlResolverOptions, "signal">> & { signal?: AbortSignal | undefined };
+  /** Transient failures seen by this resolver (never persisted). */
+  readonly transient = new Map<string, Resolution>();
+  readonly #options: Required<Omit<UrlResolverOptions, "signal" | "dnsLookup">> & { signal?: AbortSignal | undefined };
   readonly #global: Semaphore;
   readonly #hosts = new Map<string, Semaphore>();
   readonly #inflight = new Map<string, Promise<Resolution>>();
@@ -77,19 +94,24 @@ export class UrlResolver {
     };
     this.cache = cache;
     this.#global = new Semaphore(this.#options.concurrency);
-    this.#lookup = guardedLookup(this.#options.allowPrivateAddresses);
+    this.#lookup = guardedLookup(this.#options.allowPrivateAddresses, options.dnsLookup);
   }
 
-  /** Resolves one link (from the cache when it was resolved before). */
+  /**
+   * Resolves one link: from the cache when it was resolved or failed for good before.
+   * A transient failure is not cached (kept in `transient` for this resolver's lifetime
+   * only, so one task does not hammer a failing host): a later task asks again.
+   */
   resolve(start: string): Promise<Resolution> {
-    const cached = this.cache.get(start);
+    const cached = this.cache.get(start) ?? this.transient.get(start);
     if (cached) return Promise.resolve(cached);
     let pending = this.#inflight.get(start);
     if (!pending) {
       pending = this.#global.use(() => this.#follow(start)).then((resolution) => {
         this.#inflight.delete(start);
         if (!this.#options.signal?.aborted) {
-          this.cache.set(start, resolution);
+          if (resolution.error_kind === "transient") this.transient.set(start, resolution);
+          else this.cache.set(start, resolution);
           this.resolvedCount++;
         }
         return resolution;
@@ -104,17 +126,17 @@ export class UrlResolver {
     try {
       current = new URL(start);
     } catch {
-      return { final_url: null, status: null, hops: 0, error: "invalid URL" };
+      return failed(null, null, 0, "invalid URL", "permanent");
     }
     const visited = new Set([current.href]);
     let hops = 0;
     for (;;) {
-      if (this.#options.signal?.aborted) return { final_url: current.href, status: null, hops, error: "cancelled" };
+      if (this.#options.signal?.aborted) return failed(current.href, null, hops, "cancelled", "transient");
       if (current.protocol !== "http:" && current.protocol !== "https:") {
-        return { final_url: current.href, status: null, hops, error: `unsupported scheme ${current.protocol}` };
+        return failed(current.href, null, hops, `unsupported scheme ${current.protocol}`, "permanent");
       }
       if (!this.#hostAllowed(current.hostname)) {
-        return { final_url: current.href, status: null, hops, error: `host ${current.hostname} is not in urlResolution.onlyHosts` };
+        return failed(current.href, null, hops, `host ${current.hostname} is not in urlResolution.onlyHosts`, "permanent");
       }
       let answer: { status: number; location?: string | undefined };
       try {
@@ -122,25 +144,29 @@ export class UrlResolver {
         answer = await this.#hop(current, "HEAD");
         if (HEAD_REFUSED.has(answer.status)) answer = await this.#hop(current, "GET");
       } catch (error) {
-        return { final_url: current.href, status: null, hops, error: describe(error) };
+        return failed(current.href, null, hops, describe(error));
       }
       if (REDIRECTS.has(answer.status) && answer.location) {
         let next: URL;
         try {
           next = new URL(answer.location, current);
         } catch {
-          return { final_url: current.href, status: answer.status, hops, error: "invalid redirect location" };
+          return failed(current.href, answer.status, hops, "invalid redirect location", "permanent");
         }
         hops++;
-        if (visited.has(next.href)) return { final_url: next.href, status: answer.status, hops, error: "redirect loop" };
+        if (visited.has(next.href)) return failed(next.href, answer.status, hops, "redirect loop", "permanent");
         if (hops > this.#options.maxHops) {
-          return { final_url: next.href, status: answer.status, hops, error: `too many redirects (more than ${this.#options.maxHops})` };
+          return failed(next.href, answer.status, hops, `too many redirects (more than ${this.#options.maxHops})`, "permanent");
         }
         visited.add(next.href);
         current = next;
         continue;
       }
-      return { final_url: current.href, status: answer.status, hops, error: null };
+      // The server could not answer now (overloaded, rate limited): where the link leads is unknown yet.
+      if (answer.status === 429 || answer.status >= 500) {
+        return failed(current.href, answer.status, hops, `HTTP ${answer.status}`, "transient");
+      }
+      return { final_url: current.href, status: answer.status, hops, error: null, error_kind: null };
     }
   }
 

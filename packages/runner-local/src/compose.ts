@@ -17,7 +17,7 @@ import { configError } from "./config/load.js";
 import { resolveConfig, type LoadedJob } from "./config/resolve-config.js";
 import { localRunnerOptions } from "./config/runner-options.js";
 import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
-import { startStatusServer } from "./status-server.js";
+import { startStatusServer, DEFAULT_STATUS_PORT } from "./status-server.js";
 
 /** A job as data: what a config file's `jobs.<name>` entry says, with the plugin also allowed as an object. */
 export interface ComposedJob extends Omit<JobConfigInput, "plugin"> {
@@ -60,7 +60,13 @@ export class ComposedRunner extends LocalJobsRunner {
   /** Runs, with the status server of `runner.status` while it runs. */
   override async run(): Promise<RunResult> {
     const server = this.#status
-      ? await startStatusServer(this, { port: this.#status.port, host: this.#status.host ?? "127.0.0.1", token: this.#status.token, logger: this.logger })
+      ? await startStatusServer(this, {
+          port: this.#status.port ?? DEFAULT_STATUS_PORT,
+          host: this.#status.host ?? "127.0.0.1",
+          token: this.#status.token,
+          allowedHosts: this.#status.allowedHosts,
+          logger: this.logger,
+        })
       : undefined;
     this.#statusUrl = server?.url;
     try {

@@ -2,7 +2,8 @@ export { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js"
 export { TinypoolExecutor, type TinypoolExecutorOptions, type Isolation } from "./tinypool-executor.js";
 export { ConfigFileRunner, type ConfigFileRunnerOptions } from "./config-runner.js";
 export { createRunner, composeJobs, ComposedRunner, type CreateRunnerOptions, type ComposedJob, type ComposedJobs } from "./compose.js";
-export { handleStopSignals, type SignalHandling } from "./signals.js";
+export { handleStopSignals, type SignalHandling, type StopSignalOptions } from "./signals.js";
+export { createHostCheck, parseHostHeader, type HostCheckOptions } from "./host-check.js";
 export { loadConfigFile, type LoadedConfig, type LoadedJob, type PositionedIssue, type ConfigError, type LoadConfigOptions } from "./config/load.js";
 export { createJob, createJobs, createJobsOrThrow } from "./config/create-job.js";
 export { resolveConfig, type ResolvedConfig, type ResolveConfigOptions } from "./config/resolve-config.js";
@@ -11,3 +12,6 @@ export { interpolateEnv } from "./config/interpolate.js";
 export { startStatusServer, DEFAULT_STATUS_PORT, DEFAULT_STATUS_HOST, type StatusServer, type StatusServerOptions } from "./status-server.js";
 export { createStatusMetrics, TASK_OUTCOMES, type StatusMetrics } from "./status-metrics.js";
 export { localError, localErrorCatalogue, type LocalErrorCode } from "./errors.js";
+export { createDashboard, type Dashboard, type DashboardOptions } from "./dashboard/dashboard.js";
+export type { DashboardHistory, DashboardJobSummary, DashboardRunQuery, DashboardRunOutcome } from "./dashboard/dashboard-history.js";
+export { startProbeServer, type ProbeServer, type ProbeServerOptions } from "./probe-server.js";

@@ -3,7 +3,10 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
 import { localError } from "./errors.js";
+import { createHostCheck } from "./host-check.js";
 import { createStatusMetrics } from "./status-metrics.js";
+import { createDashboard } from "./dashboard/dashboard.js";
+import type { DashboardHistory } from "./dashboard/dashboard-history.js";
 
 /** The port `ujr status` looks at by default (Prometheus exporters' range). */
 export const DEFAULT_STATUS_PORT = 9464;
@@ -16,8 +19,17 @@ export interface StatusServerOptions {
   host?: string | undefined;
   /** When set, every request needs `Authorization: Bearer <token>`. Never logged. */
   token?: string | undefined;
+  /**
+   * Without a token, only requests whose `Host` is a loopback name (localhost, 127.0.0.1,
+   * [::1]), the bind address or one of these are answered (DNS rebinding); `"*"`: any.
+   */
+  allowedHosts?: readonly string[] | undefined;
   /** Where "status server listening" (with the URL, never the token) goes. */
   logger?: Logger | undefined;
+  /** Run history for the dashboard at `/` (its job pages, charts, last success and failure). */
+  history?: DashboardHistory | undefined;
+  /** A distributed executor's queue and workers for the dashboard (e.g. `() => bullmqExecutor.describe()`). */
+  executorInfo?: (() => Promise<unknown>) | undefined;
 }
 
 export interface StatusServer {
@@ -45,6 +57,7 @@ function hostForUrl(host: string): string {
  * - `GET /status`: `runner.snapshot()` as JSON (secrets scrubbed)
  * - `GET /metrics`: Prometheus text (prom-client, in a registry of its own)
  * - `GET /healthz`: `200 ok` while the runner runs, `503` otherwise (starting, stopping, stopped)
+ * - `GET /`: the dashboard (see dashboard/), and its `/api/*`; actions (POST) only with a token
  *
  * With a `token`, each request needs `Authorization: Bearer <token>` (else 401), compared
  * in constant time.
@@ -55,13 +68,29 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
   if (token) registerSecret(token);
   const expected = token ? digest(`Bearer ${token}`) : undefined;
   const metrics = createStatusMetrics(runner);
+  const dashboard = createDashboard(runner, { history: options.history, token, executorInfo: options.executorInfo });
 
   const send = (response: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}) => {
     response.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
     response.end(response.req.method === "HEAD" ? undefined : body);
   };
 
+  let hostAllowed: (host: string | undefined) => boolean = () => false;
+  const refusedHosts = new Set<string>();
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (!hostAllowed(request.headers.host)) {
+      // Whatever a page sent, cut short and printable: it goes into the log.
+      const given = String(request.headers.host).slice(0, 100).replace(/[^\x20-\x7e]/g, "?");
+      if (refusedHosts.size < 10 && !refusedHosts.has(given)) {
+        refusedHosts.add(given);
+        options.logger?.warn({ host: given }, `status server refused a request for Host "${given}" (not a name of this machine): add it to runner.status.allowedHosts, or set runner.status.token`);
+      }
+      send(response, 403, "text/plain; charset=utf-8", "forbidden: this Host is not allowed; add it to runner.status.allowedHosts (or set runner.status.token)\n");
+      return;
+    }
+    const url = new URL(request.url ?? "/", "http://localhost");
+    // The dashboard's page and scripts hold no data: the browser loads them, then sends the token with each API call.
+    if (dashboard.isPublic(url.pathname) && (request.method === "GET" || request.method === "HEAD") && (await dashboard.handle(request, response, url))) return;
     if (expected) {
       const given = digest(String(request.headers.authorization ?? ""));
       if (!timingSafeEqual(given, expected)) {
@@ -69,7 +98,8 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
         return;
       }
     }
-    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const path = url.pathname;
+    if (request.method === "POST" && (await dashboard.handle(request, response, url))) return;
     if (request.method !== "GET" && request.method !== "HEAD") {
       send(response, 405, "text/plain; charset=utf-8", "method not allowed\n", { allow: "GET, HEAD" });
       return;
@@ -88,7 +118,8 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
         return;
       }
       default:
-        send(response, 404, "text/plain; charset=utf-8", "not found: try /status, /metrics or /healthz\n");
+        if (await dashboard.handle(request, response, url)) return;
+        send(response, 404, "text/plain; charset=utf-8", "not found: try /, /status, /metrics or /healthz\n");
     }
   };
 
@@ -111,13 +142,15 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
     });
   } catch (error) {
     metrics.dispose();
+    dashboard.close();
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw localError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
   }
   server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
   const port = (server.address() as AddressInfo).port;
+  hostAllowed = createHostCheck({ port, bindHost: host, allowedHosts: options.allowedHosts, token: expected !== undefined });
   const url = `http://${hostForUrl(host)}:${port}`;
-  options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (/status, /metrics, /healthz)`);
+  options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (dashboard at /; /status, /metrics, /healthz)`);
   if (!loopback.has(host) && !token) {
     options.logger?.warn({ host }, "the status server listens beyond loopback without a token: anyone who can reach it sees the runner's state");
   }
@@ -130,6 +163,7 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
     close() {
       closed ??= new Promise<void>((resolve) => {
         metrics.dispose();
+        dashboard.close();
         server.close(() => resolve());
         server.closeAllConnections();
       });

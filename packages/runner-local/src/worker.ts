@@ -3,6 +3,7 @@
  * child process's IPC channel). Built to JavaScript because Node 20 cannot load
  * TypeScript in worker threads or child processes.
  */
+import { isatty } from "node:tty";
 import { BroadcastChannel, isMainThread, type MessagePort } from "node:worker_threads";
 import { createLogger, decodeWire, encodeWire, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun, type WireEncoded } from "@ujr/core";
 import { PROGRESS_TAG, throttleProgress, type ProgressMessage } from "./worker-progress.js";
@@ -13,9 +14,13 @@ markTaskWorker();
 const logger = createLogger({
   level: (process.env.UJR_LOG_LEVEL as LogLevel | undefined) ?? "info",
   pretty: process.env.UJR_LOG_PRETTY === "1",
-  // A thread writes through the runner's own stdout (so a live status view can keep log
-  // lines above itself); a child process's stdout is already piped through the runner.
-  ...(isMainThread ? {} : { destination: process.stdout }),
+  // A child process writes each line synchronously into the pipe the runner reads (the
+  // default in a task worker), so its lines are out before the task's result is. A thread
+  // on a terminal writes through the runner's own stdout, so a live status view can keep
+  // log lines above itself; a thread whose output goes to a file or pipe writes straight
+  // to file descriptor 1: a thread's stdout is relayed through the runner's event loop,
+  // and what is in that relay when the pool ends is lost.
+  ...(isMainThread ? {} : isatty(1) ? { destination: process.stdout } : { sync: true }),
 });
 
 // Aborted when the runner goes away, so long tasks can stop cooperatively. (SIGTERM keeps

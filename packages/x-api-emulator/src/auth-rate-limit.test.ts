@@ -67,6 +67,16 @@ describe("rate limits", () => {
     expect((await api(em, SEARCH, { query: "x" }, "a")).status).toBe(200);
   });
 
+  it("sends the reset with milliseconds when asked (sub-second windows), in whole seconds rounded up by default", async () => {
+    const now = 1_700_000_000_123;
+    em = await startEmulator({ rateLimit: { limit: 1, windowMs: 250, resetPrecision: "milliseconds" }, now: () => now });
+    const r = await api(em, SEARCH, { query: "x" });
+    expect(r.headers.get("x-rate-limit-reset")).toBe("1700000000.373");
+    em.setRateLimit({ limit: 1, windowMs: 250 });
+    em.resetRateLimits();
+    expect((await api(em, SEARCH, { query: "x" })).headers.get("x-rate-limit-reset")).toBe("1700000001");
+  });
+
   it("uses the real API's limits by default", async () => {
     em = await startEmulator();
     const r = await api(em, SEARCH, { query: "x" });

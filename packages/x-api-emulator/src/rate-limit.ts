@@ -8,7 +8,22 @@ export interface RateLimitConfig {
 }
 
 /** `rateLimit` option: one config for every endpoint, per-endpoint overrides, or `false` (headers still sent, never 429). */
-export type RateLimitOption = false | (Partial<RateLimitConfig> & { endpoints?: Partial<Record<EndpointName, Partial<RateLimitConfig>>> });
+export type RateLimitOption =
+  | false
+  | (Partial<RateLimitConfig> & {
+      endpoints?: Partial<Record<EndpointName, Partial<RateLimitConfig>>>;
+      /**
+       * `x-rate-limit-reset` in whole epoch seconds, rounded up (default, as the real API), or
+       * with milliseconds (`"1700000000.250"`): for sub-second windows in tests and benchmarks.
+       */
+      resetPrecision?: "seconds" | "milliseconds";
+    });
+
+/** The `x-rate-limit-reset` header value for a window ending at `resetAt` (epoch ms). */
+export function resetHeader(resetAt: number, option: RateLimitOption | undefined): string {
+  if (option && option.resetPrecision === "milliseconds") return (resetAt / 1000).toFixed(3);
+  return String(Math.ceil(resetAt / 1000));
+}
 
 /** The real API's app-auth limits per 15-minute window. */
 export const DEFAULT_RATE_LIMITS: Record<EndpointName, RateLimitConfig> = {
@@ -30,6 +45,10 @@ export interface RateLimitState {
 export class RateLimiter {
   private windows = new Map<string, { start: number; count: number }>();
   private option: RateLimitOption;
+
+  get current(): RateLimitOption {
+    return this.option;
+  }
 
   constructor(option: RateLimitOption | undefined, private readonly now: () => number) {
     this.option = option ?? {};

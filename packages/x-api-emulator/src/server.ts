@@ -7,7 +7,7 @@ import { emulatorError, EmulatorErrorCodes } from "./errors.js";
 import { FaultInjector, type FaultDecision, type FaultEndpoint, type FaultKind, type FaultRule } from "./faults.js";
 import { idToMillis } from "./internal/snowflake.js";
 import { internalError, notFoundRoute, serviceUnavailable, tooManyRequests, unauthorized } from "./problems.js";
-import { RateLimiter, type RateLimitOption } from "./rate-limit.js";
+import { RateLimiter, resetHeader, type RateLimitOption } from "./rate-limit.js";
 import { landingPage, ShortLinks, type RedirectStatus } from "./short-links.js";
 import type { ApiObject, EndpointName, Includes, Tweet } from "./types.js";
 
@@ -297,7 +297,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const headers = {
       "x-rate-limit-limit": String(rl.limit),
       "x-rate-limit-remaining": String(rl.remaining),
-      "x-rate-limit-reset": String(Math.ceil(rl.resetAt / 1000)),
+      "x-rate-limit-reset": resetHeader(rl.resetAt, limiter.current),
     };
     if (rl.limited) {
       finish(record, 429);

@@ -1,10 +1,11 @@
 import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
-import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type StatusServer } from "@ujr/runner-local";
+import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer } from "@ujr/runner-local";
 import { checkLogLevel, checkPositionals, DEFAULT_CONFIG, intFlag, parse, UsageError } from "../args.js";
 import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
 import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
+import { openRunHistory } from "../run-history.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
 import type { Output } from "../output.js";
 
@@ -16,10 +17,11 @@ export const runHelp = `ujr run [config] [options]
   --no-watch           do not reload the file when it changes
   --keep-alive         keep running (and watching) when every job is done
   --workers <n>        pool size (overrides runner.workers)
-  --status-port <port> serve /status, /metrics, /healthz on 127.0.0.1:<port> (overrides
+  --status-port <port> serve the dashboard (/) and /status, /metrics, /healthz on 127.0.0.1:<port> (overrides
                        runner.status.port; ${DEFAULT_STATUS_PORT} is what \`ujr status\` looks at; 0: any free port)
   --no-tty             no live view: plain log lines even in a terminal (also under CI)
-  --job <name>         run only this job of the file (repeat for several)`;
+  --job <name>         run only this job of the file (repeat for several)
+  Every task run is recorded in the run history (runner.history; see \`ujr history\`).`;
 
 /** The BullMQ executor, found by name from the config's folder (as its plugins are), then beside ujr itself. */
 async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger, configDir: string): Promise<Executor> {
@@ -79,14 +81,20 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     prettyLogs: pretty,
   });
 
+  // Run history (runner.history; on by default): recorded from the runner's events, read by the dashboard and `ujr history`.
+  const history = await openRunHistory(runner, config, logger);
   const statusConfig = port !== undefined ? { ...config.runner.status, port } : config.runner.status;
   let server: StatusServer | undefined;
   if (statusConfig) {
     server = await startStatusServer(runner, {
-      port: statusConfig.port,
+      port: statusConfig.port ?? DEFAULT_STATUS_PORT,
       host: statusConfig.host,
+      allowedHosts: statusConfig.allowedHosts,
       token: statusConfig.token ?? (env.UJR_STATUS_TOKEN || undefined),
       logger,
+      history: history?.store,
+      // A BullMQ coordinator's dashboard shows its queue and the workers on it.
+      executorInfo: executor && "describe" in executor ? () => (executor as { describe(): Promise<unknown> }).describe() : undefined,
     });
   }
   let view: LiveView | undefined;
@@ -105,5 +113,6 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   } finally {
     view?.stop(summary);
     await server?.close();
+    await history?.close();
   }
 }

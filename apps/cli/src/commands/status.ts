@@ -90,6 +90,6 @@ export async function statusCommand(argv: string[], output: Output): Promise<num
   const token = (values.token as string | undefined) ?? (process.env.UJR_STATUS_TOKEN || undefined);
   const snapshot = await fetchStatus(statusBaseUrl(positionals[0]), { token, timeoutMs });
   if (values.json) output.out(JSON.stringify(snapshot, null, 2));
-  else output.out(renderStatus(snapshot, process.stdout.columns ?? 100));
+  else output.out(renderStatus(snapshot, process.stdout.columns ?? 100, { panels: true }));
   return 0;
 }

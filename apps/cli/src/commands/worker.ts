@@ -23,6 +23,7 @@ export const workerHelp = `ujr worker [--config <file>] [--redis <redis://...>] 
   --grace <duration>   on a stop, how long running tasks may finish before they go back
                        to the queue (default 30s)
   --log-level <level>
+  --status-port <port> serve /healthz and /metrics for probes on 127.0.0.1:<port> (0: any free port)
   First SIGINT/SIGTERM: stop taking tasks, let running ones finish (--grace), then hand
   them back to the queue; a second one stops at once.
   Needs the package @ujr/executor-bullmq (npm install @ujr/executor-bullmq), found from
@@ -39,6 +40,7 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
     concurrency: { type: "string" },
     grace: { type: "string" },
     "log-level": { type: "string" },
+    "status-port": { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -62,6 +64,10 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
     throw new UsageError(`--concurrency must be a positive whole number (got "${String(values.concurrency)}")`);
   }
+  const statusPort = values["status-port"] === undefined ? undefined : Number(values["status-port"]);
+  if (statusPort !== undefined && !(Number.isInteger(statusPort) && statusPort >= 0 && statusPort <= 65535)) {
+    throw new UsageError(`--status-port must be a port number from 0 to 65535 (got "${String(values["status-port"])}")`);
+  }
   const grace = values.grace as string | undefined;
   if (grace !== undefined && !isDuration(grace)) throw new UsageError(`--grace must be a duration such as 30s, 2m or 500ms (got "${grace}")`);
   const logLevel = ((values["log-level"] as string | undefined) ?? runner?.logLevel ?? "info") as LogLevel;
@@ -81,6 +87,8 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
     logLevel,
   });
   logger.info({ queue: handle.queue, concurrency: handle.concurrency }, "worker ready");
+  const probes = statusPort === undefined ? undefined : await (await import("../worker-probes.js")).startWorkerProbes(handle, { port: statusPort, logger });
   await handle.closed;
+  await probes?.close();
   return 0;
 }

@@ -99,10 +99,10 @@ type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | Lo
  * address checked here, a DNS answer that changes between check and connect (rebinding)
  * cannot slip through.
  */
-export function guardedLookup(allowPrivate: boolean) {
+export function guardedLookup(allowPrivate: boolean, lookup: typeof dnsLookup = dnsLookup) {
   return (hostname: string, options: { all?: boolean; family?: number } | number, callback: LookupCallback): void => {
     const opts = typeof options === "number" ? { family: options } : (options ?? {});
-    dnsLookup(hostname, { family: opts.family ?? 0, all: true }, (error, addresses) => {
+    lookup(hostname, { family: opts.family ?? 0, all: true }, (error, addresses) => {
       if (error) return callback(error, "");
       const list = addresses as LookupAddress[];
       if (list.length === 0) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: "ENOTFOUND" }), "");

@@ -85,8 +85,12 @@ export class ScriptedJob implements Job {
     return delay(this.spec.askMs).then(() => this.#answer(ask));
   }
 
+  nextCheck: number | undefined;
+
   #answer(ask: number): Task[] {
     if (this.#ended) throw new Error("asked after it ended");
+    if (this.spec.errorAt === ask) throw new Error(`ask ${ask} of ${this.name} failed (scripted)`);
+    if (this.spec.nextCheckMs !== undefined) this.nextCheck = Date.now() + this.spec.nextCheckMs;
     if (this.spec.failAfter !== undefined && this.#settled >= this.spec.failAfter) return this.#end("failed");
     if (this.spec.doneAfter !== undefined && this.#settled >= this.spec.doneAfter) return this.#end("done");
     const open = this.spec.tasks.filter((task) => !this.#resolved.has(task.sig));
@@ -206,7 +210,8 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
   };
   let runner: ScriptedRunner;
   const executor = new RecordingExecutor(options.executor, recorder, (name) => runner.current.get(name) ?? 0);
-  runner = new ScriptedRunner({ executor, jobs: scenario.jobs.map(make), checkInterval: 60_000, shutdownGrace: 1000 });
+  // checkInterval is long: a lost wake-up shows as a run that does not end within `limitMs`.
+  runner = new ScriptedRunner({ executor, jobs: scenario.jobs.map(make), checkInterval: 60_000, shutdownGrace: 1000, jobErrorBackoff: { baseMs: 5, maxMs: 20 } });
   runner.recorder = recorder;
   const argsOf = (event: TaskEvent) => event.task.args as { key: string; instance: number };
   runner.on("task:started", (event) =>

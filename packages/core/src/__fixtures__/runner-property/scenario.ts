@@ -24,6 +24,10 @@ export interface JobSpec {
   failAfter?: number | undefined;
   /** After this many settled tasks, the next ask throws JobDone. */
   doneAfter?: number | undefined;
+  /** This ask (1 for the first) throws a plain error: the job is backed off and asked again. */
+  errorAt?: number | undefined;
+  /** Each answer sets nextCheck this many ms ahead (the next ask waits for it). */
+  nextCheckMs?: number | undefined;
 }
 
 export type Op =
@@ -69,6 +73,8 @@ const jobArb = (name: string, limits: ScenarioLimits) =>
     tasks: fc.array(taskArb(limits), { minLength: 1, maxLength: limits.maxTasks }),
     failAfter: fc.option(fc.integer({ min: 0, max: limits.maxTasks }), { nil: undefined, freq: 4 }),
     doneAfter: fc.option(fc.integer({ min: 0, max: limits.maxTasks }), { nil: undefined, freq: 4 }),
+    errorAt: fc.option(fc.integer({ min: 1, max: 3 }), { nil: undefined, freq: 3 }),
+    nextCheckMs: fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined, freq: 3 }),
   });
 
 export function scenarioArb(limits: ScenarioLimits): fc.Arbitrary<Scenario> {

@@ -1,0 +1,469 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { Logger } from "@ujr/core";
+import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun, type WriteSet } from "./batches.js";
+import { historyError } from "./errors.js";
+import { migrate } from "./schema.js";
+import { startWriterThread, writeInline, type WriterThread } from "./writer-thread.js";
+import type { DurationStats, FailureGroup, HourBucket, JobEventRecord, JobEventRow, JobSummary, Retention, RunQuery, RunRecord, RunRow } from "./types.js";
+import { FAILURE_OUTCOMES } from "./types.js";
+
+export const DEFAULT_RETENTION: Retention = { days: 30, runs: 100_000 };
+
+export interface HistoryStoreOptions {
+  /** SQLite file; its folder is created. */
+  file: string;
+  retention?: Partial<Retention> | undefined;
+  /** Recorded runs are written at least this often (ms, default 200)… */
+  flushIntervalMs?: number | undefined;
+  /** …or as soon as this many are waiting (default 1000). */
+  maxBatch?: number | undefined;
+  /** Old runs are pruned at most this often (ms, default 10 minutes), and at open and close. */
+  pruneIntervalMs?: number | undefined;
+  logger?: Logger | undefined;
+  now?: (() => number) | undefined;
+  /**
+   * Where batches are written: "inline" (default) on the calling thread, in flush() (a
+   * timer's, never a task's settlement); "thread" a worker thread of its own, which only
+   * pays where there are cores to spare.
+   */
+  writer?: "thread" | "inline" | undefined;
+}
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Duration percentiles look at a job's most recent successful runs, at most this many. */
+const DURATION_SAMPLE = 10_000;
+/** When a stored run happened, for retention: its end, else its start or queueing. */
+const atOf = (row: StoredRun): number => row[6] ?? row[5] ?? row[4] ?? 0;
+const INTERRUPTED = "the runner ended without recording an outcome (killed or crashed)";
+
+type Row = Record<string, unknown>;
+interface BatchRow {
+  id: number;
+  job: string;
+  host: string | null;
+  pid: number | null;
+  runs: number;
+  done: number;
+  failures: number;
+  rows: string;
+  plugin: string | null;
+  job_type: string | null;
+}
+
+/**
+ * The run history in one SQLite file (WAL). Runs are recorded in memory and written in
+ * batches (one row per job and batch, see schema.ts), one transaction each, at each
+ * flush (from a timer): a crash loses at most the batch not yet written, never the file.
+ * Runs still marked running when a writer opens the file are recorded as `interrupted`.
+ */
+export class HistoryStore {
+  readonly file: string;
+  readonly retention: Retention;
+  readonly readonly: boolean;
+  readonly #db: Database.Database;
+  readonly #logger: Logger | undefined;
+  readonly #now: () => number;
+  readonly #maxBatch: number;
+  readonly #pruneIntervalMs: number;
+  readonly #flushIntervalMs: number;
+  #pendingRuns = new Set<RunRecord>();
+  #pendingEvents: JobEventRecord[] = [];
+  /** Runs written as running: when they settle, their running row is deleted. */
+  readonly #writtenRunning = new WeakSet<RunRecord>();
+  #writer: WriterThread | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Immediate | undefined;
+  #lastPrune = 0;
+  #closed = false;
+  #writeFailures = 0;
+
+  /** Opens (creating) the history for writing. */
+  static open(options: HistoryStoreOptions): HistoryStore {
+    return new HistoryStore(options, false);
+  }
+
+  /** Opens an existing history for reading only (`ujr history`); never creates the file. */
+  static openReadOnly(file: string, options: Omit<HistoryStoreOptions, "file"> & { config?: string } = {}): HistoryStore {
+    if (!existsSync(file)) throw historyError("UJR_HISTORY_NOT_FOUND", { file, config: options.config ?? "<config>" });
+    return new HistoryStore({ ...options, file }, true, options.config);
+  }
+
+  private constructor(options: HistoryStoreOptions, readonly: boolean, config?: string) {
+    this.file = options.file;
+    this.readonly = readonly;
+    this.retention = { ...DEFAULT_RETENTION, ...options.retention };
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#flushIntervalMs = options.flushIntervalMs ?? 200;
+    this.#maxBatch = options.maxBatch ?? 1000;
+    this.#pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
+    try {
+      if (!readonly) mkdirSync(dirname(this.file), { recursive: true });
+      this.#db = new Database(this.file, readonly ? { readonly: true, fileMustExist: true } : {});
+      this.#db.pragma("busy_timeout = 5000");
+      if (!readonly) {
+        // Must precede the first table: lets pruning give pages back to the file system.
+        this.#db.pragma("auto_vacuum = INCREMENTAL");
+        this.#db.pragma("journal_mode = WAL");
+        // WAL + NORMAL: a crash may lose the last transactions, never corrupts the file.
+        this.#db.pragma("synchronous = NORMAL");
+        // The WAL file is cut back to this after checkpoints, so it does not stay at its largest.
+        this.#db.pragma("journal_size_limit = 4194304");
+      }
+    } catch (error) {
+      throw historyError("UJR_HISTORY_OPEN_FAILED", { file: this.file, reason: (error as Error).message }, { cause: error });
+    }
+    if (readonly) {
+      const version = this.#db.pragma("user_version", { simple: true }) as number;
+      if (version === 0) throw historyError("UJR_HISTORY_NOT_FOUND", { file: this.file, config: config ?? "<config>" });
+      migrate(this.#db, this.file);
+      return;
+    }
+    migrate(this.#db, this.file);
+    this.#interruptLeftovers();
+    this.prune();
+    if (options.writer === "thread") this.#writer = startWriterThread(this.file, (failure) => this.#lost(failure.runs, failure.events, failure.message));
+  }
+
+  /** Runs another process left running (it was killed or crashed) become interrupted runs. */
+  #interruptLeftovers(): void {
+    const leftovers = this.#db.prepare("SELECT run_id, job, host, pid, row FROM running_runs").all() as Array<{ run_id: string; job: string; host: string | null; pid: number | null; row: string }>;
+    if (leftovers.length === 0) return;
+    const records = leftovers.map((left) => {
+      const run = fromStored(JSON.parse(left.row) as StoredRun, 0, { id: 0, job: left.job, host: left.host, pid: left.pid });
+      const { id: _id, ...record } = run;
+      return { ...record, outcome: "interrupted" as const, message: record.message ?? INTERRUPTED };
+    });
+    const set = buildWriteSet(records, () => true);
+    writeInline(this.#db, set);
+  }
+
+  // ---- writing --------------------------------------------------------------------
+
+  /**
+   * Records a run (new or updated). The same object may be recorded again as it
+   * changes (running, then settled): it is written once per batch, as it is then.
+   */
+  recordRun(run: RunRecord): void {
+    if (this.#closed) return;
+    this.#pendingRuns.add(run);
+    this.#schedule();
+  }
+
+  recordJobEvent(event: JobEventRecord): void {
+    if (this.#closed) return;
+    this.#pendingEvents.push(event);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#pendingRuns.size + this.#pendingEvents.length >= this.#maxBatch) {
+      // Full: written at the next turn of the event loop, never inside the caller (a task's settlement).
+      this.#soon ??= setImmediate(() => this.flush());
+      return;
+    }
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, this.#flushIntervalMs);
+    // A pending batch must not keep a finished process alive; close() writes it.
+    this.#timer.unref();
+  }
+
+  /** Runs and events waiting to be written. */
+  get pending(): number {
+    return this.#pendingRuns.size + this.#pendingEvents.length;
+  }
+
+  /** Hands what is waiting to the writer (one transaction). A lost batch is logged with its size. */
+  flush(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#soon) clearImmediate(this.#soon);
+    this.#soon = undefined;
+    if (this.pending === 0 || this.readonly) return;
+    const runs = this.#pendingRuns;
+    const set: WriteSet = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));
+    for (const run of runs) {
+      if (run.outcome === "running") this.#writtenRunning.add(run);
+      else this.#writtenRunning.delete(run);
+    }
+    set.events = this.#pendingEvents.map((event) => [event.at, event.job, event.event, event.code ?? null, event.message ?? null]);
+    this.#pendingRuns = new Set();
+    this.#pendingEvents = [];
+    if (this.#writer) void this.#writer.write(set);
+    else {
+      try {
+        writeInline(this.#db, set);
+      } catch (error) {
+        this.#lost(set.batches.reduce((n, b) => n + b.runs, 0), set.events.length, (error as Error).message);
+      }
+    }
+    if (this.#now() - this.#lastPrune >= this.#pruneIntervalMs) this.prune();
+  }
+
+  /** History must never stop the runner: say what was not written, and go on. */
+  #lost(runs: number, events: number, reason: string): void {
+    this.#writeFailures++;
+    this.#logger?.error({ file: this.file, runs, events, reason, failuresSoFar: this.#writeFailures }, "run history: a batch could not be written and is lost (tasks go on)");
+  }
+
+  /** Resolves when everything recorded so far is in the file (flushes first). */
+  async settled(): Promise<void> {
+    this.flush();
+    await this.#writer?.idle();
+  }
+
+  /** Deletes runs and job events beyond the retention: older than `days`, then beyond `runs` (the newest kept). */
+  prune(): { runs: number; events: number } {
+    if (this.readonly) return { runs: 0, events: 0 };
+    this.#lastPrune = this.#now();
+    const cutoff = this.#now() - this.retention.days * DAY;
+    try {
+      const result = this.#db.transaction(() => {
+        const subtract = this.#db.prepare("UPDATE job_stats SET runs = max(0, runs - ?), done = max(0, done - ?), failures = max(0, failures - ?) WHERE job = ?");
+        const trim = (batch: { id: number; job: string; runs: number; done: number; failures: number }, keep: (rows: StoredRun[]) => StoredRun[]): number => {
+          const before = JSON.parse((this.#db.prepare("SELECT rows FROM run_batches WHERE id = ?").get(batch.id) as { rows: string }).rows) as StoredRun[];
+          const rows = keep(before);
+          if (rows.length === before.length) return 0;
+          if (rows.length === 0) {
+            subtract.run(batch.runs, batch.done, batch.failures, batch.job);
+            this.#db.prepare("DELETE FROM run_batches WHERE id = ?").run(batch.id);
+            return batch.runs;
+          }
+          const done = rows.filter((row) => row[7] === "done").length;
+          const failures = rows.filter((row) => isFailure(row[7])).length;
+          subtract.run(batch.runs - rows.length, batch.done - done, batch.failures - failures, batch.job);
+          this.#db.prepare("UPDATE run_batches SET runs = ?, done = ?, failures = ?, rows = ?, first_at = ? WHERE id = ?").run(rows.length, done, failures, JSON.stringify(rows), Math.min(...rows.map(atOf)), batch.id);
+          return batch.runs - rows.length;
+        };
+        let runs = 0;
+        // By age: whole batches, and the runs of a batch that spans the cut-off.
+        type Meta = { id: number; job: string; runs: number; done: number; failures: number; first_at: number; last_at: number };
+        for (const batch of this.#db.prepare("SELECT id, job, runs, done, failures, first_at, last_at FROM run_batches WHERE first_at < ?").all(cutoff) as Meta[]) {
+          runs += trim(batch, (rows) => (batch.last_at < cutoff ? [] : rows.filter((row) => atOf(row) >= cutoff)));
+        }
+        // By count: the newest runs up to the limit, the batch that crosses it cut to fit.
+        let kept = 0;
+        for (const batch of this.#db.prepare("SELECT id, job, runs, done, failures, first_at, last_at FROM run_batches ORDER BY id DESC").all() as Meta[]) {
+          const room = Math.max(0, this.retention.runs - kept);
+          kept += Math.min(room, batch.runs);
+          if (room < batch.runs) runs += trim(batch, (rows) => (room === 0 ? [] : rows.slice(-room)));
+        }
+        this.#db.prepare("DELETE FROM hourly WHERE hour < ?").run(this.#now() - 2 * DAY);
+        const events = this.#db.prepare("DELETE FROM job_events WHERE at < ?").run(cutoff).changes;
+        return { runs, events };
+      })();
+      if (result.runs + result.events > 0) this.#db.pragma("incremental_vacuum");
+      return result;
+    } catch (error) {
+      this.#logger?.warn({ err: error, file: this.file }, "run history: pruning failed; it is tried again later");
+      return { runs: 0, events: 0 };
+    }
+  }
+
+  /** Marks a job paused (kept across restarts) or not; written at once. */
+  setPaused(job: string, paused: boolean): void {
+    if (this.readonly) return;
+    if (paused) this.#db.prepare("INSERT INTO paused_jobs (job, at) VALUES (?, ?) ON CONFLICT (job) DO NOTHING").run(job, this.#now());
+    else this.#db.prepare("DELETE FROM paused_jobs WHERE job = ?").run(job);
+  }
+
+  pausedJobs(): string[] {
+    return (this.#db.prepare("SELECT job FROM paused_jobs ORDER BY job").all() as Array<{ job: string }>).map((row) => row.job);
+  }
+
+  // ---- reading (what is written; `await settled()` first to include what is pending) ----
+
+  /** Batches newest first, expanded lazily by the caller. */
+  *#batches(options: { job?: string | undefined; since?: number | undefined; withFailures?: boolean; withDone?: boolean }): Generator<BatchRow> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (options.job !== undefined) {
+      where.push("b.job = ?");
+      params.push(options.job);
+    }
+    if (options.since !== undefined) {
+      where.push("b.last_at >= ?");
+      params.push(options.since);
+    }
+    if (options.withFailures) where.push("b.failures > 0");
+    if (options.withDone) where.push("b.done > 0");
+    const sql = `SELECT b.id, b.job, b.host, b.pid, b.runs, b.done, b.failures, b.rows, s.plugin, s.job_type FROM run_batches b LEFT JOIN job_stats s ON s.job = b.job ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY b.id DESC`;
+    yield* this.#db.prepare(sql).iterate(...params) as Iterable<BatchRow>;
+  }
+
+  #runningRows(job: string | undefined): RunRow[] {
+    const rows = (job === undefined ? this.#db.prepare("SELECT r.*, s.plugin, s.job_type FROM running_runs r LEFT JOIN job_stats s ON s.job = r.job").all() : this.#db.prepare("SELECT r.*, s.plugin, s.job_type FROM running_runs r LEFT JOIN job_stats s ON s.job = r.job WHERE r.job = ?").all(job)) as Array<Row & { job: string; host: string | null; pid: number | null; row: string; plugin: string | null; job_type: string | null }>;
+    // Running runs have no batch yet: ids above every batch's, newest start first.
+    return rows
+      .map((row) => fromStored(JSON.parse(row.row) as StoredRun, 0, { id: 0, job: row.job, host: row.host, pid: row.pid, plugin: row.plugin, jobType: row.job_type }))
+      .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
+      .map((run, index) => ({ ...run, id: Number.MAX_SAFE_INTEGER - index }));
+  }
+
+  /** Runs, newest first (the ones running now first of all). */
+  runs(query: RunQuery = {}): RunRow[] {
+    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), 10_000);
+    const outcomes = query.outcomes ?? (query.failed ? FAILURE_OUTCOMES : undefined);
+    const wanted = outcomes && outcomes.length > 0 ? new Set<string>(outcomes) : undefined;
+    const search = query.search ? query.search.toLowerCase() : undefined;
+    const matches = (run: RunRow) => {
+      if (wanted && !wanted.has(run.outcome)) return false;
+      if (query.since !== undefined && (run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0) < query.since) return false;
+      if (query.before !== undefined && run.id >= query.before) return false;
+      if (search && !(run.signature ?? "").toLowerCase().includes(search) && !run.task.toLowerCase().includes(search)) return false;
+      return true;
+    };
+    const found: RunRow[] = [];
+    for (const run of this.#runningRows(query.job)) if (matches(run) && found.length < limit) found.push(run);
+    if (found.length >= limit) return found;
+    for (const batch of this.#batches({ job: query.job, since: query.since, withFailures: wanted !== undefined && [...wanted].every((outcome) => isFailure(outcome)) })) {
+      if (query.before !== undefined && batch.id * ROWS_PER_BATCH_ID >= query.before) continue;
+      const rows = JSON.parse(batch.rows) as StoredRun[];
+      const context: BatchContext = { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type };
+      for (let index = rows.length - 1; index >= 0; index--) {
+        const run = fromStored(rows[index]!, index, context);
+        if (!matches(run)) continue;
+        found.push(run);
+        if (found.length >= limit) return found;
+      }
+    }
+    return found;
+  }
+
+  /** Per job: counts, last run, last success and last failure (with its message). Without `since`, from the totals kept beside. */
+  jobSummaries(options: { since?: number | undefined; job?: string | undefined } = {}): JobSummary[] {
+    if (!options.since) {
+      const rows = (
+        options.job !== undefined ? this.#db.prepare("SELECT * FROM job_stats WHERE job = ? AND runs > 0").all(options.job) : this.#db.prepare("SELECT * FROM job_stats WHERE runs > 0 ORDER BY job").all()
+      ) as Row[];
+      return rows.map((row) => {
+        const summary: JobSummary = { job: row.job as string, runs: row.runs as number, done: row.done as number, failures: row.failures as number };
+        if (row.plugin) summary.plugin = row.plugin as string;
+        if (row.job_type) summary.jobType = row.job_type as string;
+        if (row.last_run_at) summary.lastRunAt = row.last_run_at as number;
+        if (row.last_success_at) summary.lastSuccessAt = row.last_success_at as number;
+        if (row.last_failure_at) {
+          summary.lastFailure = { at: row.last_failure_at as number };
+          if (row.last_failure_code) summary.lastFailure.code = row.last_failure_code as string;
+          if (row.last_failure_message) summary.lastFailure.message = row.last_failure_message as string;
+        }
+        return summary;
+      });
+    }
+    const byJob = new Map<string, JobSummary>();
+    for (const batch of this.#batches({ job: options.job, since: options.since })) {
+      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+        const run = fromStored(stored, 0, { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
+        const at = run.endedAt ?? run.startedAt ?? run.queuedAt ?? 0;
+        if ((run.startedAt ?? run.queuedAt ?? at) < options.since) continue;
+        let summary = byJob.get(run.job);
+        if (!summary) {
+          summary = { job: run.job, runs: 0, done: 0, failures: 0, ...(run.plugin ? { plugin: run.plugin } : {}), ...(run.jobType ? { jobType: run.jobType } : {}) };
+          byJob.set(run.job, summary);
+        }
+        summary.runs++;
+        if (summary.lastRunAt === undefined || at > summary.lastRunAt) summary.lastRunAt = at;
+        if (run.outcome === "done") {
+          summary.done++;
+          if (summary.lastSuccessAt === undefined || at > summary.lastSuccessAt) summary.lastSuccessAt = at;
+        } else if (isFailure(run.outcome)) {
+          summary.failures++;
+          if (!summary.lastFailure || at >= summary.lastFailure.at) summary.lastFailure = { at, ...(run.code ? { code: run.code } : {}), ...(run.message ? { message: run.message } : {}) };
+        }
+      }
+    }
+    return [...byJob.values()].sort((a, b) => a.job.localeCompare(b.job));
+  }
+
+  /** Runs and failures per hour over the last `hours` hours (oldest first, empty hours included). */
+  hourly(options: { hours?: number | undefined; job?: string | undefined } = {}): HourBucket[] {
+    const hours = options.hours ?? 24;
+    const end = Math.floor(this.#now() / HOUR) * HOUR + HOUR;
+    const start = end - hours * HOUR;
+    const rows = (
+      options.job !== undefined
+        ? this.#db.prepare("SELECT hour, sum(runs) AS runs, sum(failures) AS failures FROM hourly WHERE hour >= ? AND job = ? GROUP BY hour").all(start, options.job)
+        : this.#db.prepare("SELECT hour, sum(runs) AS runs, sum(failures) AS failures FROM hourly WHERE hour >= ? GROUP BY hour").all(start)
+    ) as Array<{ hour: number; runs: number; failures: number }>;
+    const byHour = new Map(rows.map((row) => [row.hour, row]));
+    return Array.from({ length: hours }, (_, index) => {
+      const hour = start + index * HOUR;
+      const row = byHour.get(hour);
+      return { hour, runs: row?.runs ?? 0, failures: row?.failures ?? 0 };
+    });
+  }
+
+  /** A job's failures grouped by error code, most frequent first. */
+  failuresByCode(job: string, options: { since?: number | undefined } = {}): FailureGroup[] {
+    const groups = new Map<string, FailureGroup>();
+    for (const batch of this.#batches({ job, since: options.since, withFailures: true })) {
+      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+        const [, , , , , startedAt, endedAt, outcome, code, message] = stored;
+        if (!isFailure(outcome)) continue;
+        const at = endedAt ?? startedAt ?? 0;
+        if (options.since !== undefined && at < options.since) continue;
+        const key = code ?? "UNKNOWN";
+        const group = groups.get(key);
+        if (!group) groups.set(key, { code: key, count: 1, lastAt: at, ...(message !== null ? { lastMessage: message } : {}) });
+        else {
+          group.count++;
+          if (at > group.lastAt) {
+            group.lastAt = at;
+            if (message !== null) group.lastMessage = message;
+          }
+        }
+      }
+    }
+    return [...groups.values()].sort((a, b) => b.count - a.count || b.lastAt - a.lastAt);
+  }
+
+  /** Percentiles (nearest rank) of the running time of a job's most recent successful runs (at most 10,000). */
+  durations(job: string, options: { since?: number | undefined } = {}): DurationStats {
+    const values: number[] = [];
+    for (const batch of this.#batches({ job, since: options.since, withDone: true })) {
+      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+        if (stored[7] !== "done" || stored[10] === null) continue;
+        if (options.since !== undefined && (stored[6] ?? 0) < options.since) continue;
+        values.push(stored[10]);
+      }
+      if (values.length >= DURATION_SAMPLE) break;
+    }
+    if (values.length === 0) return { count: 0 };
+    values.sort((a, b) => a - b);
+    const rank = (p: number) => values[Math.max(0, Math.ceil((p / 100) * values.length) - 1)]!;
+    return { count: values.length, p50: rank(50), p90: rank(90), p99: rank(99), max: values.at(-1) };
+  }
+
+  jobEvents(options: { job?: string | undefined; limit?: number | undefined } = {}): JobEventRow[] {
+    const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 50)), 10_000);
+    const rows = (
+      options.job !== undefined
+        ? this.#db.prepare(`SELECT * FROM job_events WHERE job = ? ORDER BY id DESC LIMIT ${limit}`).all(options.job)
+        : this.#db.prepare(`SELECT * FROM job_events ORDER BY id DESC LIMIT ${limit}`).all()
+    ) as Row[];
+    return rows.map((row) => ({
+      id: row.id as number,
+      at: row.at as number,
+      job: row.job as string,
+      event: row.event as JobEventRow["event"],
+      ...(row.code ? { code: row.code as string } : {}),
+      ...(row.message ? { message: row.message as string } : {}),
+    }));
+  }
+
+  /** Writes what is pending, applies the retention and closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    await this.#writer?.close();
+    this.prune();
+    this.#db.close();
+  }
+}

@@ -1,0 +1,275 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { InProcessExecutor, JobDone, makeTask, Runner, type Job, type Task } from "@ujr/core";
+import { HistoryStore, openRunnerHistory, recordRunnerHistory, type RunRecord } from "./index.js";
+
+const tasks = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
+const task = (name: string, args: unknown, signature: string): Task => makeTask({ module: tasks, export: name }, args, { signature });
+
+/** Emits its tasks until each has settled once, then is done. */
+class ListJob implements Job {
+  #pending: Task[];
+  constructor(readonly name: string, list: Task[]) {
+    this.#pending = [...list];
+  }
+  getRunnableTasks(): Task[] {
+    if (this.#pending.length === 0) throw new JobDone();
+    return this.#pending;
+  }
+  onTaskDone(settled: Task): void {
+    this.#pending = this.#pending.filter((entry) => entry.signature !== settled.signature);
+  }
+  onTaskFailed(settled: Task): void {
+    this.onTaskDone(settled);
+  }
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "ujr-history-"));
+});
+afterEach(() => {
+  vi.useRealTimers();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (overrides: Partial<RunRecord> & { runId: string }): RunRecord => ({ attempt: 1, job: "j", task: "m#t", outcome: "done", startedAt: Date.now() - 1, endedAt: Date.now(), durationMs: 1, ...overrides });
+
+describe("recording a runner", () => {
+  it("stores every run with its outcome, failure code and message, plugin and job type, and the job events", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 2 }), jobs: [] });
+    recordRunnerHistory(runner, store, { describeJob: (job) => (job === "collect" ? { plugin: "@ujr/plugin-x", jobType: "search" } : undefined) });
+    runner.addJob(new ListJob("collect", [task("echo", { n: 1 }, "page-1"), task("boom", { message: "rate limited", code: "E_RATE" }, "page-2"), task("report", {}, "page-3")]));
+    await runner.run();
+    await store.settled();
+
+    const runs = store.runs({ job: "collect" });
+    expect(runs).toHaveLength(3);
+    const bySignature = Object.fromEntries(runs.map((row) => [row.signature, row]));
+    expect(bySignature["page-1"]).toMatchObject({ outcome: "done", plugin: "@ujr/plugin-x", jobType: "search", attempt: 1, task: expect.stringMatching(/tasks\.mjs#echo$/) });
+    expect(bySignature["page-1"]!.startedAt).toBeTypeOf("number");
+    expect(bySignature["page-1"]!.endedAt).toBeGreaterThanOrEqual(bySignature["page-1"]!.startedAt!);
+    expect(bySignature["page-2"]).toMatchObject({ outcome: "failed", code: "E_RATE", message: "rate limited" });
+    expect(bySignature["page-3"]).toMatchObject({ outcome: "done", progress: "3/4 pages" });
+    expect(store.runs({ failed: true }).map((row) => row.signature)).toEqual(["page-2"]);
+    expect(store.runs({ search: "PAGE-3" }).map((row) => row.signature)).toEqual(["page-3"]);
+    expect(store.jobEvents({ job: "collect" }).map((event) => event.event)).toEqual(["done", "added"]);
+    await store.close();
+  });
+
+  it("a task that runs across a sweep is recorded as running, then its row gets its outcome", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    let open!: () => void;
+    (globalThis as { __historyGate?: unknown }).__historyGate = { promise: new Promise<void>((resolve) => (open = resolve)) };
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const recorder = recordRunnerHistory(runner, store);
+    runner.addJob(new ListJob("long", [task("gated", {}, "slow")]));
+    runner.once("task:started", () => {
+      recorder.sweep();
+      void store.settled().then(() => {
+        expect(store.runs()).toEqual([expect.objectContaining({ signature: "slow", outcome: "running" })]);
+        open();
+      });
+    });
+    await runner.run();
+    await store.settled();
+    expect(store.runs()).toEqual([expect.objectContaining({ signature: "slow", outcome: "done", durationMs: expect.any(Number) })]);
+    await store.close();
+  });
+
+  it("records a job changed by a reload as one 'changed' event, a removed one with its reason", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    recordRunnerHistory(runner, store);
+    const emit = (name: string, event: unknown) => (runner as unknown as { emit: (name: string, event: unknown) => void }).emit(name, event);
+    emit("job:added", { job: "a" });
+    emit("job:removed", { job: "a", reason: "job changed" });
+    emit("job:added", { job: "a" });
+    emit("job:removed", { job: "a", reason: "job deleted by a configuration change" });
+    await store.settled();
+    expect(store.jobEvents({ job: "a" }).reverse().map((event) => [event.event, event.message])).toEqual([
+      ["added", undefined],
+      ["changed", undefined],
+      ["removed", "job deleted by a configuration change"],
+    ]);
+    await store.close();
+  });
+
+    it("writes in batches: nothing before the interval, everything in one transaction after it", async () => {
+    vi.useFakeTimers();
+    const file = join(dir, "h.sqlite");
+    const store = HistoryStore.open({ file, flushIntervalMs: 200, writer: "inline" });
+    const reader = new Database(file, { readonly: true });
+    const count = () => (reader.prepare("SELECT coalesce(sum(runs), 0) AS n FROM run_batches").get() as { n: number }).n;
+    for (let index = 0; index < 50; index++) store.recordRun(run({ runId: `r${index}` }));
+    expect(count()).toBe(0);
+    expect(store.pending).toBe(50);
+    vi.advanceTimersByTime(200);
+    expect(count()).toBe(50);
+    expect(store.pending).toBe(0);
+    reader.close();
+    await store.close();
+  });
+
+  it("with writer: thread, a thread of its own writes the batches; settled() waits for them", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), writer: "thread" });
+    for (let index = 0; index < 2500; index++) store.recordRun(run({ runId: `r${index}` }));
+    await store.settled();
+    expect(store.pending).toBe(0);
+    expect(store.runs({ limit: 10_000 })).toHaveLength(2500);
+    await store.close();
+  });
+
+  it("writes a full batch at the next turn of the event loop, not inside the caller", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), maxBatch: 10, flushIntervalMs: 60_000, writer: "inline" });
+    for (let index = 0; index < 10; index++) store.recordRun(run({ runId: `r${index}` }));
+    expect(store.pending).toBe(10);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.pending).toBe(0);
+    expect(store.runs()).toHaveLength(10);
+    await store.close();
+  });
+
+  it("a run updated before its batch is written is written once, as it ended", async () => {
+    vi.useFakeTimers();
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), writer: "inline" });
+    const record = run({ runId: "a", outcome: "running", endedAt: undefined });
+    store.recordRun(record);
+    record.outcome = "failed";
+    record.code = "E_X";
+    store.recordRun(record);
+    vi.advanceTimersByTime(200);
+    expect(store.runs()).toEqual([expect.objectContaining({ runId: "a", outcome: "failed", code: "E_X" })]);
+    await store.close();
+  });
+});
+
+describe("after a crash", () => {
+  it("keeps every written batch, loses only the last one, and marks the runs that were running as interrupted", async () => {
+    const file = join(dir, "h.sqlite");
+    const crashed = spawnSync(process.execPath, [new URL("./__fixtures__/crash.mjs", import.meta.url).pathname, file], { encoding: "utf8" });
+    expect(crashed.signal).toBe("SIGKILL");
+    const again = HistoryStore.open({ file });
+    const runs = again.runs();
+    expect(runs.map((row) => row.runId).sort()).toEqual(["done-before", "running-at-crash"]);
+    expect(runs.find((row) => row.runId === "running-at-crash")).toMatchObject({ outcome: "interrupted", message: expect.stringMatching(/without recording an outcome/) });
+    await again.close();
+    const check = new Database(file);
+    expect(check.pragma("integrity_check", { simple: true })).toBe("ok");
+    check.close();
+  });
+});
+
+describe("retention", () => {
+  it("deletes runs older than the days kept and beyond the count kept, newest kept", async () => {
+    const now = Date.UTC(2026, 0, 31);
+    const day = 86_400_000;
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), retention: { days: 7, runs: 3 }, now: () => now });
+    store.recordRun(run({ runId: "old", startedAt: now - 10 * day, endedAt: now - 10 * day }));
+    for (let index = 0; index < 5; index++) store.recordRun(run({ runId: `new-${index}`, startedAt: now - day, endedAt: now - day }));
+    store.recordJobEvent({ at: now - 8 * day, job: "j", event: "added" });
+    store.recordJobEvent({ at: now, job: "j", event: "paused" });
+    await store.settled();
+    expect(store.prune()).toEqual({ runs: 3, events: 1 });
+    expect(store.runs().map((row) => row.runId)).toEqual(["new-4", "new-3", "new-2"]);
+    expect(store.jobEvents().map((event) => event.event)).toEqual(["paused"]);
+    await store.close();
+  });
+
+  it("keeps the file from growing without bound", async () => {
+    const file = join(dir, "h.sqlite");
+    const store = HistoryStore.open({ file, retention: { runs: 1000 }, maxBatch: 500 });
+    const checkpoint = new Database(file);
+    // The database's size once the WAL is folded back into it.
+    const size = () => {
+      checkpoint.pragma("wal_checkpoint(TRUNCATE)");
+      return statSync(file).size;
+    };
+    const fill = async (from: number) => {
+      for (let index = from; index < from + 5000; index++) store.recordRun(run({ runId: `r${index}`, message: "x".repeat(200) }));
+      await store.settled();
+      store.prune();
+    };
+    await fill(0);
+    await fill(5000);
+    const before = size();
+    for (let round = 2; round < 8; round++) await fill(round * 5000);
+    expect(store.runs({ limit: 10_000 })).toHaveLength(1000);
+    expect(size()).toBeLessThanOrEqual(before * 1.2);
+    checkpoint.close();
+    await store.close();
+  });
+});
+
+describe("queries", () => {
+  it("summarises jobs, hours, failures by code and duration percentiles", async () => {
+    const hour = 3_600_000;
+    const now = Date.UTC(2026, 0, 1, 12, 30);
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), now: () => now });
+    for (let index = 1; index <= 100; index++) store.recordRun(run({ runId: `d${index}`, job: "a", startedAt: now - 2 * hour, endedAt: now - 2 * hour, durationMs: index }));
+    store.recordRun(run({ runId: "f1", job: "a", outcome: "failed", code: "E_RATE", message: "first", endedAt: now - hour }));
+    store.recordRun(run({ runId: "f3", job: "a", outcome: "retry", message: "no code", endedAt: now - 20 }));
+    store.recordRun(run({ runId: "f2", job: "a", outcome: "timeout", code: "E_RATE", message: "second", endedAt: now - 10 }));
+    await store.settled();
+    const [summary] = store.jobSummaries();
+    expect(summary).toMatchObject({ job: "a", runs: 103, done: 100, failures: 3, lastFailure: { code: "E_RATE", message: "second" } });
+    expect(store.failuresByCode("a")).toEqual([
+      { code: "E_RATE", count: 2, lastAt: now - 10, lastMessage: "second" },
+      { code: "UNKNOWN", count: 1, lastAt: now - 20, lastMessage: "no code" },
+    ]);
+    expect(store.durations("a")).toEqual({ count: 100, p50: 50, p90: 90, p99: 99, max: 100 });
+    const hours = store.hourly({ hours: 3 });
+    expect(hours.map((bucket) => [bucket.runs, bucket.failures])).toEqual([[100, 0], [1, 1], [2, 2]]);
+    await store.close();
+  });
+});
+
+describe("paused jobs", () => {
+  it("are kept across restarts and paused again when the job is added", async () => {
+    const file = join(dir, "data", "_history.sqlite");
+    const first = HistoryStore.open({ file });
+    first.setPaused("collect", true);
+    await first.close();
+
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    const paused: string[] = [];
+    (runner as unknown as { pauseJob: (name: string) => boolean }).pauseJob = (name) => {
+      paused.push(name);
+      return true;
+    };
+    const history = await openRunnerHistory(runner, { settings: { retention: { days: 30, runs: 10 }, flushInterval: 200 }, dataDir: join(dir, "data"), configDir: dir });
+    expect(history?.restoredPaused).toEqual(["collect"]);
+    runner.addJob(new ListJob("other", []));
+    runner.addJob(new ListJob("collect", []));
+    expect(paused).toEqual(["collect"]);
+    (runner as unknown as { emit: (name: string, event: unknown) => void }).emit("job:resumed", { job: "collect" });
+    expect(history?.store.pausedJobs()).toEqual([]);
+    await history?.close();
+  });
+
+  it("is off with history: false", async () => {
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });
+    expect(await openRunnerHistory(runner, { settings: false, dataDir: dir, configDir: dir })).toBeUndefined();
+  });
+});
+
+describe("errors", () => {
+  it("reading a history that does not exist says what to do", async () => {
+    expect(() => HistoryStore.openReadOnly(join(dir, "none.sqlite"), { config: "ujr.config.yaml" })).toThrow(
+      expect.objectContaining({ code: "UJR_HISTORY_NOT_FOUND", message: expect.stringMatching(/No run history at .*none\.sqlite.*Run `ujr run ujr\.config\.yaml` first/) }),
+    );
+  });
+
+  it("a file of a newer schema is refused, not rewritten", async () => {
+    const file = join(dir, "h.sqlite");
+    const db = new Database(file);
+    db.pragma("user_version = 99");
+    db.close();
+    expect(() => HistoryStore.open({ file })).toThrow(expect.objectContaining({ code: "UJR_HISTORY_NEWER", message: expect.stringMatching(/schema v99.*Upgrade ujr/) }));
+  });
+});

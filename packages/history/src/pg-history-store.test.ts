@@ -1,0 +1,115 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { InProcessExecutor, JobDone, makeTask, Runner, type Job, type Task } from "@ujr/core";
+import { openRunnerHistory, PgHistoryStore, type RunRecord } from "./index.js";
+
+const URL_ = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const tasks = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
+
+async function postgresAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    return true;
+  } catch (error) {
+    if (process.env.CI === "true") throw new Error(`PostgreSQL is required under CI=true (${URL_}): ${(error as Error).message}`);
+    console.warn(`PostgreSQL does not answer at ${URL_}: skipping the PostgreSQL history tests (under CI=true this fails).`);
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+const available = await postgresAvailable();
+const schemas: string[] = [];
+const schema = () => {
+  const name = `ujr_history_test_${randomBytes(4).toString("hex")}`;
+  schemas.push(name);
+  return name;
+};
+const stores: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
+afterAll(async () => {
+  if (!available) return;
+  const client = new pg.Client({ connectionString: URL_ });
+  await client.connect();
+  for (const name of schemas) await client.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+  await client.end();
+});
+beforeAll(() => undefined);
+
+const run = (overrides: Partial<RunRecord> & { runId: string }): RunRecord => ({ attempt: 1, job: "j", task: "m#t", outcome: "done", startedAt: Date.now() - 5, endedAt: Date.now(), durationMs: 5, ...overrides });
+
+class ListJob implements Job {
+  #pending: Task[];
+  constructor(readonly name: string, list: Task[]) {
+    this.#pending = [...list];
+  }
+  getRunnableTasks(): Task[] {
+    if (this.#pending.length === 0) throw new JobDone();
+    return this.#pending;
+  }
+  onTaskDone(settled: Task): void {
+    this.#pending = this.#pending.filter((entry) => entry.signature !== settled.signature);
+  }
+  onTaskFailed(settled: Task): void {
+    this.onTaskDone(settled);
+  }
+}
+
+describe.skipIf(!available)("PgHistoryStore (real PostgreSQL)", () => {
+  it("records a runner's runs and reads them back as the SQLite store does: runs, summaries, failures by code, durations, hours", async () => {
+    const name = schema();
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 2 }), jobs: [] });
+    const history = await openRunnerHistory(runner, { settings: { url: URL_, schema: name, retention: { days: 30, runs: 1000 }, flushInterval: 50 }, dataDir: "/unused", configDir: "/unused", describeJob: () => ({ plugin: "@acme/p", jobType: "t" }) });
+    runner.addJob(new ListJob("collect", [makeTask({ module: tasks, export: "echo" }, { n: 1 }, { signature: "page-1" }), makeTask({ module: tasks, export: "boom" }, { message: "rate limited", code: "E_RATE" }, { signature: "page-2" })]));
+    await runner.run();
+    await history!.close();
+
+    const store = await PgHistoryStore.open({ url: URL_, schema: name, readOnly: true });
+    stores.push(store);
+    const runs = await store.runs({ job: "collect" });
+    expect(runs.map((row) => [row.signature, row.outcome, row.code ?? null]).sort()).toEqual([
+      ["page-1", "done", null],
+      ["page-2", "failed", "E_RATE"],
+    ]);
+    expect(runs[0]).toMatchObject({ plugin: "@acme/p", jobType: "t" });
+    expect(await store.runs({ failed: true, search: "PAGE" })).toEqual([expect.objectContaining({ signature: "page-2", message: "rate limited" })]);
+    expect(await store.jobSummaries()).toEqual([expect.objectContaining({ job: "collect", runs: 2, done: 1, failures: 1, lastFailure: expect.objectContaining({ code: "E_RATE", message: "rate limited" }) })]);
+    expect(await store.failuresByCode("collect")).toEqual([expect.objectContaining({ code: "E_RATE", count: 1 })]);
+    expect((await store.durations("collect")).count).toBe(1);
+    expect((await store.hourly({ hours: 2 })).at(-1)).toMatchObject({ runs: 2, failures: 1 });
+    expect((await store.jobEvents({ job: "collect" })).map((event) => event.event)).toEqual(["done", "added"]);
+  });
+
+  it("keeps paused jobs for every coordinator, and records the running runs of a coordinator that died as interrupted", async () => {
+    const name = schema();
+    let clock = Date.now();
+    const first = await PgHistoryStore.open({ url: URL_, schema: name, now: () => clock, staleAfterMs: 60_000 });
+    await first.setPaused("collect", true);
+    first.recordRun(run({ runId: "left-running", outcome: "running", endedAt: undefined, durationMs: undefined }));
+    await first.settled();
+    // The first coordinator dies (no close); a second one opens two minutes later.
+    clock += 120_000;
+    const second = await PgHistoryStore.open({ url: URL_, schema: name, now: () => clock, staleAfterMs: 60_000 });
+    stores.push(second);
+    expect(await second.pausedJobs()).toEqual(["collect"]);
+    expect(await second.runs()).toEqual([expect.objectContaining({ runId: "left-running", outcome: "interrupted", message: expect.stringMatching(/without recording an outcome/) })]);
+    await (first as unknown as { close(): Promise<void> }).close();
+  });
+
+  it("applies the retention by count exactly, and says when a schema has no history", async () => {
+    const name = schema();
+    const store = await PgHistoryStore.open({ url: URL_, schema: name, retention: { runs: 3 } });
+    stores.push(store);
+    for (let index = 0; index < 5; index++) store.recordRun(run({ runId: `r${index}` }));
+    await store.settled();
+    expect(await store.prune()).toEqual({ runs: 2, events: 0 });
+    expect((await store.runs()).map((row) => row.runId)).toEqual(["r4", "r3", "r2"]);
+    expect((await store.jobSummaries())[0]).toMatchObject({ runs: 3, done: 3 });
+    await expect(PgHistoryStore.open({ url: URL_, schema: schema(), readOnly: true })).rejects.toMatchObject({ code: "UJR_HISTORY_NOT_FOUND" });
+  });
+});
