@@ -84,8 +84,8 @@ dataTweets *= copies;
 const dir = mkdtempSync(join(tmpdir(), "ujr-bench-tidy-"));
 const totalBytes = all.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
 const SHAPES = {
-  small: { files: Math.max(1, Math.round(totalBytes / 0.55e6)), label: "many ~0.55 MB files" },
-  big: { files: 5, label: "5 files of ~33 MB" },
+  small: { files: Math.max(1, Math.round(totalBytes / 0.55e6)) },
+  big: { files: 5 },
 };
 const corpus = {};
 for (const shape of shapes) {
@@ -100,6 +100,7 @@ for (const shape of shapes) {
     files.push(p);
   }
   corpus[shape] = { folder, files, largest: Math.max(...files.map((f) => statSync(f).size)) };
+  SHAPES[shape].label = `${files.length} files of ~${(totalBytes / files.length / 1e6).toFixed(2)} MB`;
 }
 const MB = totalBytes / 1e6;
 console.log(
@@ -377,7 +378,7 @@ const perRound = (a, b) => a.map((x, i) => b[i].seconds / x.seconds); // b / a p
 console.log("");
 for (const s of shapes) {
   const { sqlite, pg: pgr, anchor: an } = res[s];
-  console.log(`${s} (${SHAPES[s].label}, ${corpus[s].files.length} files, ${MB.toFixed(1)} MB):`);
+  console.log(`${s} (${SHAPES[s].label}, ${MB.toFixed(1)} MB):`);
   const line = (label, xs) =>
     `  ${label}: median ${median(secs(xs)).toFixed(2)} s (${secs(xs)
       .map((x) => x.toFixed(2))
