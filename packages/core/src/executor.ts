@@ -56,7 +56,11 @@ export interface Executor {
   /**
    * Executors that queue tasks before they run say when each one starts, so that a
    * task's timeout counts its running time, not its wait in the queue. Without this,
-   * the runner starts the clock at submit.
+   * the runner starts the clock at submit. A start that the outcome of another try made
+   * room for (a worker moving on to its next task) is reported after that outcome has
+   * reached the runner: resolve the outcome first, then report the start from a
+   * microtask (`queueMicrotask`), so that the runner never counts more running tries
+   * than there are workers.
    */
   setStartListener?(listener: ((runId: string) => void) | undefined): void;
   close(): Promise<void>;

@@ -828,30 +828,13 @@ export class Runner extends EventEmitter<RunnerEvents> {
     );
   }
 
-  /**
-   * An executor learns that a worker moved on to its next task from the outcome of the one
-   * before (a thread's result, BullMQ's completed-then-active events), and says so before
-   * that outcome's promise has settled here: counted at once, both would be running. The
-   * starts of a turn are taken after its microtasks (one setImmediate for all of them), so
-   * running tasks never outnumber the workers. A task settled meanwhile is skipped.
-   */
   #onStarted(runId: string): void {
-    this.#startsToTake.set(runId, Date.now());
-    if (this.#startsToTake.size === 1) setImmediate(() => this.#takeStarts());
-  }
-  /** Starts reported this turn, with when they were reported. */
-  readonly #startsToTake = new Map<string, number>();
-
-  #takeStarts(): void {
-    for (const [runId, at] of this.#startsToTake) {
-      const running = this.#byRunId.get(runId);
-      if (running && running.startedAt === 0) this.#markStarted(running, at);
-    }
-    this.#startsToTake.clear();
+    const running = this.#byRunId.get(runId);
+    if (running && running.startedAt === 0) this.#markStarted(running);
   }
 
-  #markStarted(running: RunningTask, at = Date.now()): void {
-    running.startedAt = at;
+  #markStarted(running: RunningTask): void {
+    running.startedAt = Date.now();
     this.#count(running.state, "started");
     this.#armTimeout(running);
     if (this.#logInfo) {
@@ -882,12 +865,6 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   async #settle(running: RunningTask, runId: string, outcome: TaskOutcome): Promise<void> {
-    // Its start was reported in the same turn as its outcome (a busy main thread read both at once).
-    const reportedStart = this.#startsToTake.get(runId);
-    if (reportedStart !== undefined && running.startedAt === 0) {
-      this.#startsToTake.delete(runId);
-      this.#markStarted(running, reportedStart);
-    }
     if (running.timer) clearTimeout(running.timer);
     running.timer = undefined;
     this.#active--;

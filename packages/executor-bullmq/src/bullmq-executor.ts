@@ -180,7 +180,9 @@ export class BullmqExecutor implements Executor {
   #markStarted(waiter: Waiter): void {
     if (waiter.started) return;
     waiter.started = true;
-    this.#startListener?.(waiter.runId);
+    // A worker's "completed" and its next "active" come in one read: the outcome settled
+    // above reaches the runner first (see Executor.setStartListener).
+    queueMicrotask(() => this.#byRunId.get(waiter.runId) === waiter && this.#startListener?.(waiter.runId));
   }
 
   capacity(): number {

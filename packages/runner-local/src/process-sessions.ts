@@ -147,10 +147,10 @@ export class ProcessSessions {
       const pending = session.current;
       if (!pending || pending.run.id !== message[1]) return;
       session.current = undefined;
-      // The worker's next task first: it idles until it gets one.
+      // Settled before the worker's next task is handed (and reported started): the runner sees this outcome first.
+      this.#tasks.settle(pending, decodeWire(message[2]) as TaskOutcome);
       this.#idle.push(session);
       this.#dispatch();
-      this.#tasks.settle(pending, decodeWire(message[2]) as TaskOutcome);
     } else if (isReadyMessage(message)) {
       if (session.ready || !session.send || session.controller.signal.aborted) return;
       session.ready = true;

@@ -296,15 +296,12 @@ export class ThreadSessions {
       const pending = session.handed.shift();
       if (!pending) return;
       Atomics.store(session.states, pending.slot, SLOT_FREE);
+      // Settled before the next one is reported started: the runner sees this outcome first.
+      this.#tasks.settle(pending, message[2]); // a no-op when it was cancelled after it finished
       // The thread has moved on to the next one in its queue: it runs from now on.
       if (session.handed.length > 0) this.#hooks.started(session.handed[0]!.run.id);
-      if (session.ended) {
-        this.#tasks.settle(pending, message[2]);
-        return this.#settleEnded(session);
-      }
-      // The thread's next task first: it should find it waiting.
+      if (session.ended) return this.#settleEnded(session);
       this.#dispatch();
-      this.#tasks.settle(pending, message[2]); // a no-op when it was cancelled after it finished
     } else if (isReadyMessage(message)) {
       if (session.ready || session.ended || session.controller.signal.aborted) return;
       session.ready = true;

@@ -61,7 +61,11 @@ export class TinypoolExecutor implements Executor {
   /** Threads post progress here (see worker.ts); created with the pool. */
   #progressBroadcast: BroadcastChannel | undefined;
   readonly #hooks: PoolHooks = {
-    started: (runId) => this.#startListener?.(runId),
+    // The sessions settle the try that made room before they report the next one started;
+    // a microtask later that settlement has reached the runner (see Executor.setStartListener).
+    started: (runId) => {
+      if (this.#startListener) queueMicrotask(() => this.#tasks?.has(runId) && this.#startListener?.(runId));
+    },
     // Child processes send progress over IPC, next to their results.
     message: (message) => this.#onWorkerMessage(message),
     crashed: (run, error) => this.#classify(run, error),
