@@ -2,7 +2,8 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "@ujr/core";
-import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun, type WriteSet } from "./batches.js";
+import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
+import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { migrate } from "./schema.js";
 import { startWriterThread, writeInline, type WriterThread } from "./writer-thread.js";
@@ -66,16 +67,9 @@ export class HistoryStore {
   readonly #db: Database.Database;
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
-  readonly #maxBatch: number;
   readonly #pruneIntervalMs: number;
-  readonly #flushIntervalMs: number;
-  #pendingRuns = new Set<RunRecord>();
-  #pendingEvents: JobEventRecord[] = [];
-  /** Runs written as running: when they settle, their running row is deleted. */
-  readonly #writtenRunning = new WeakSet<RunRecord>();
+  readonly #batch: PendingBatch;
   #writer: WriterThread | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #soon: NodeJS.Immediate | undefined;
   #lastPrune = 0;
   #closed = false;
   #writeFailures = 0;
@@ -97,8 +91,7 @@ export class HistoryStore {
     this.retention = { ...DEFAULT_RETENTION, ...options.retention };
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
-    this.#flushIntervalMs = options.flushIntervalMs ?? 200;
-    this.#maxBatch = options.maxBatch ?? 1000;
+    this.#batch = new PendingBatch(options.flushIntervalMs ?? 200, options.maxBatch ?? 1000, () => this.flush());
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
     try {
       if (!readonly) mkdirSync(dirname(this.file), { recursive: true });
@@ -148,53 +141,23 @@ export class HistoryStore {
    * changes (running, then settled): it is written once per batch, as it is then.
    */
   recordRun(run: RunRecord): void {
-    if (this.#closed) return;
-    this.#pendingRuns.add(run);
-    this.#schedule();
+    if (!this.#closed) this.#batch.addRun(run);
   }
 
   recordJobEvent(event: JobEventRecord): void {
-    if (this.#closed) return;
-    this.#pendingEvents.push(event);
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.#pendingRuns.size + this.#pendingEvents.length >= this.#maxBatch) {
-      // Full: written at the next turn of the event loop, never inside the caller (a task's settlement).
-      this.#soon ??= setImmediate(() => this.flush());
-      return;
-    }
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.flush();
-    }, this.#flushIntervalMs);
-    // A pending batch must not keep a finished process alive; close() writes it.
-    this.#timer.unref();
+    if (!this.#closed) this.#batch.addEvent(event);
   }
 
   /** Runs and events waiting to be written. */
   get pending(): number {
-    return this.#pendingRuns.size + this.#pendingEvents.length;
+    return this.#batch.size;
   }
 
   /** Hands what is waiting to the writer (one transaction). A lost batch is logged with its size. */
   flush(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#soon) clearImmediate(this.#soon);
-    this.#soon = undefined;
-    if (this.pending === 0 || this.readonly) return;
-    const runs = this.#pendingRuns;
-    const set: WriteSet = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));
-    for (const run of runs) {
-      if (run.outcome === "running") this.#writtenRunning.add(run);
-      else this.#writtenRunning.delete(run);
-    }
-    set.events = this.#pendingEvents.map((event) => [event.at, event.job, event.event, event.code ?? null, event.message ?? null]);
-    this.#pendingRuns = new Set();
-    this.#pendingEvents = [];
+    if (this.readonly) return;
+    const set = this.#batch.take();
+    if (!set) return;
     if (this.#writer) void this.#writer.write(set);
     else {
       try {

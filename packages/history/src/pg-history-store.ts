@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { registerSecret, type Logger } from "@ujr/core";
 import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type StoredRun, type WriteSet } from "./batches.js";
+import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { HISTORY_SCHEMA_VERSION } from "./schema.js";
 import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
@@ -68,17 +69,11 @@ export class PgHistoryStore {
   readonly #pool: pg.Pool;
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
-  readonly #flushIntervalMs: number;
-  readonly #maxBatch: number;
   readonly #pruneIntervalMs: number;
   readonly #staleAfterMs: number;
   readonly #session = `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
-  #pendingRuns = new Set<RunRecord>();
-  #pendingEvents: JobEventRecord[] = [];
-  readonly #writtenRunning = new WeakSet<RunRecord>();
+  readonly #batch: PendingBatch;
   #writing: Promise<void> = Promise.resolve();
-  #timer: NodeJS.Timeout | undefined;
-  #soon: NodeJS.Immediate | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #lastPrune = 0;
   #closed = false;
@@ -104,8 +99,7 @@ export class PgHistoryStore {
     this.#pool.on("error", (error) => this.#logger?.warn({ err: error }, "run history: PostgreSQL connection error"));
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;
-    this.#flushIntervalMs = options.flushIntervalMs ?? 200;
-    this.#maxBatch = options.maxBatch ?? 1000;
+    this.#batch = new PendingBatch(options.flushIntervalMs ?? 200, options.maxBatch ?? 1000, () => this.flush());
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
     this.#staleAfterMs = options.staleAfterMs ?? 2 * 60_000;
   }
@@ -209,49 +203,20 @@ export class PgHistoryStore {
   // ---- writing (same contract as HistoryStore) ----------------------------------------
 
   recordRun(run: RunRecord): void {
-    if (this.#closed) return;
-    this.#pendingRuns.add(run);
-    this.#schedule();
+    if (!this.#closed) this.#batch.addRun(run);
   }
 
   recordJobEvent(event: JobEventRecord): void {
-    if (this.#closed) return;
-    this.#pendingEvents.push(event);
-    this.#schedule();
-  }
-
-  #schedule(): void {
-    if (this.pending >= this.#maxBatch) {
-      this.#soon ??= setImmediate(() => this.flush());
-      return;
-    }
-    if (this.#timer) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.flush();
-    }, this.#flushIntervalMs);
-    this.#timer.unref();
+    if (!this.#closed) this.#batch.addEvent(event);
   }
 
   get pending(): number {
-    return this.#pendingRuns.size + this.#pendingEvents.length;
+    return this.#batch.size;
   }
 
   flush(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#soon) clearImmediate(this.#soon);
-    this.#soon = undefined;
-    if (this.pending === 0) return;
-    const runs = this.#pendingRuns;
-    const set = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));
-    for (const run of runs) {
-      if (run.outcome === "running") this.#writtenRunning.add(run);
-      else this.#writtenRunning.delete(run);
-    }
-    set.events = this.#pendingEvents.map((event) => [event.at, event.job, event.event, event.code ?? null, event.message ?? null]);
-    this.#pendingRuns = new Set();
-    this.#pendingEvents = [];
+    const set = this.#batch.take();
+    if (!set) return;
     // Batches are written one after another, in order.
     this.#writing = this.#writing.then(() =>
       this.#write(set).catch((error: unknown) => {

@@ -1,0 +1,72 @@
+import { buildWriteSet, type WriteSet } from "./batches.js";
+import type { JobEventRecord, RunRecord } from "./types.js";
+
+/**
+ * What a history store was handed and has not written yet, and when to write it: after
+ * `flushIntervalMs`, or at the next turn of the event loop once `maxBatch` are waiting
+ * (never inside the caller, a task's settlement). The SQLite and PostgreSQL stores keep
+ * one each and differ only in how they write what `take()` returns.
+ */
+export class PendingBatch {
+  #runs = new Set<RunRecord>();
+  #events: JobEventRecord[] = [];
+  /** Runs written as running: when they settle, their running row is deleted. */
+  readonly #writtenRunning = new WeakSet<RunRecord>();
+  #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Immediate | undefined;
+
+  constructor(
+    readonly flushIntervalMs: number,
+    readonly maxBatch: number,
+    /** The store's flush, called when the batch is due. */
+    readonly flush: () => void,
+  ) {}
+
+  /** A run, new or updated: the same object recorded again is written once, as it is then. */
+  addRun(run: RunRecord): void {
+    this.#runs.add(run);
+    this.#schedule();
+  }
+
+  addEvent(event: JobEventRecord): void {
+    this.#events.push(event);
+    this.#schedule();
+  }
+
+  get size(): number {
+    return this.#runs.size + this.#events.length;
+  }
+
+  /** Takes what is waiting as one write set (undefined when nothing waits); a scheduled flush is cancelled. */
+  take(): WriteSet | undefined {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#soon) clearImmediate(this.#soon);
+    this.#soon = undefined;
+    if (this.size === 0) return undefined;
+    const runs = this.#runs;
+    const set = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));
+    for (const run of runs) {
+      if (run.outcome === "running") this.#writtenRunning.add(run);
+      else this.#writtenRunning.delete(run);
+    }
+    set.events = this.#events.map((event) => [event.at, event.job, event.event, event.code ?? null, event.message ?? null]);
+    this.#runs = new Set();
+    this.#events = [];
+    return set;
+  }
+
+  #schedule(): void {
+    if (this.size >= this.maxBatch) {
+      this.#soon ??= setImmediate(() => this.flush());
+      return;
+    }
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, this.flushIntervalMs);
+    // A pending batch must not keep a finished process alive; close() writes it.
+    this.#timer.unref();
+  }
+}
