@@ -1,8 +1,7 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { Logger } from "@ujr/core";
-import { localError } from "./errors.js";
+import { listenOn } from "./listen.js";
 
 export interface ProbeServerOptions {
   /** 0 picks a free port (read it from `url`). */
@@ -63,20 +62,7 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
     }
     send(404, "text/plain; charset=utf-8", "not found: try /healthz or /metrics\n");
   });
-  server.unref();
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw localError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
-  }
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOn(server, host, options.port);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   options.logger?.info({ url }, `${options.name ?? "probes"} listening on ${url} (/healthz, /metrics)`);
   return {

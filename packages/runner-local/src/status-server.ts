@@ -1,9 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { AddressInfo } from "node:net";
 import { registerSecret, scrub, type Logger, type Runner } from "@ujr/core";
-import { localError } from "./errors.js";
 import { createHostCheck } from "./host-check.js";
+import { listenOn } from "./listen.js";
 import { createStatusMetrics } from "./status-metrics.js";
 import { createDashboard } from "./dashboard/dashboard.js";
 import type { DashboardHistory } from "./dashboard/dashboard-history.js";
@@ -130,24 +129,15 @@ export async function startStatusServer(runner: Runner, options: StatusServerOpt
       else response.destroy();
     });
   });
-  // The server must never keep a finished runner's process alive.
-  server.unref();
+  let port: number;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    port = await listenOn(server, host, options.port);
   } catch (error) {
     metrics.dispose();
     dashboard.close();
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw localError("UJR_STATUS_LISTEN_FAILED", { host, port: options.port, reason }, { cause: error });
+    throw error;
   }
   server.on("error", (error) => options.logger?.error({ err: error }, "status server error"));
-  const port = (server.address() as AddressInfo).port;
   hostAllowed = createHostCheck({ port, bindHost: host, allowedHosts: options.allowedHosts, token: expected !== undefined });
   const url = `http://${hostForUrl(host)}:${port}`;
   options.logger?.info({ url, auth: token ? "bearer token" : "none" }, `status server listening on ${url} (dashboard at /; /status, /metrics, /healthz)`);
