@@ -27,7 +27,7 @@ export function exitCodeForRun(result: RunResult): number {
 /** One line per job for the run's last words: what happened to each. */
 export function describeJobOutcomes(result: RunResult): string[] {
   return Object.entries(result.jobs).map(([name, job]) => {
-    const warnings = job.outcome === "done" && job.failedTasks > 0 ? ` (${job.failedTasks} task(s) failed and were recovered: warnings)` : "";
+    const warnings = job.outcome === "done" && job.tasks.failed > 0 ? ` (${job.tasks.failed} task(s) failed and were recovered: warnings)` : "";
     const why = job.error ? `: ${job.error.message}` : "";
     return `${name}: ${job.outcome}, ${job.tasks.done} task(s) done${warnings}${why}`;
   });

@@ -82,8 +82,7 @@ export interface JobOutcome {
   outcome: "done" | "failed" | "removed" | "stopped";
   /** Why it failed (JobFailed's message and code). */
   error?: TaskFailure | undefined;
-  /** Tasks that failed for good although the job went on (warnings when the job is done). */
-  failedTasks: number;
+  /** Its tasks' outcomes; `failed` are tasks that failed for good (warnings when the job is done). */
   tasks: { done: number; failed: number; timedOut: number; retried: number; cancelled: number };
 }
 

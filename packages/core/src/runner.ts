@@ -862,7 +862,6 @@ export class Runner extends EventEmitter<RunnerEvents> {
     this.#outcomes.set(state.name, {
       outcome,
       ...(state.failure ? { error: state.failure } : {}),
-      failedTasks: failed,
       tasks: { done, failed, timedOut, retried, cancelled },
     });
   }

@@ -104,7 +104,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
     const result = await runner.run();
     const exitCode = exitCodeForRun(result);
     // The last line says, per job, what happened, and the exit code that follows from it.
-    const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.failedTasks > 0) ? "warn" : "info") : "error";
+    const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.tasks.failed > 0) ? "warn" : "info") : "error";
     const outcomes = describeJobOutcomes(result);
     logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${outcomes.join("; ") || "no jobs"}`);
     logger.flush?.();
