@@ -130,7 +130,6 @@ class RecordingExecutor implements Executor {
   constructor(
     readonly inner: Executor,
     readonly recorder: Recorder,
-    readonly instanceOf: (name: string) => number,
   ) {
     if (inner.setStartListener) this.setStartListener = (listener) => inner.setStartListener!(listener);
     if (inner.cancelQueued) this.cancelQueued = (reason) => inner.cancelQueued!(reason);
@@ -208,10 +207,9 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
     instances.set(instance, { name: spec.name, spec });
     return { job: new ScriptedJob(spec, instance, recorder, options.taskLogFile, options.taskTimeoutMs), settings: { maxTasksPerJob: spec.maxTasksPerJob } };
   };
-  let runner: ScriptedRunner;
-  const executor = new RecordingExecutor(options.executor, recorder, (name) => runner.current.get(name) ?? 0);
+  const executor = new RecordingExecutor(options.executor, recorder);
   // checkInterval is long: a lost wake-up shows as a run that does not end within `limitMs`.
-  runner = new ScriptedRunner({ executor, jobs: scenario.jobs.map(make), checkInterval: 60_000, shutdownGrace: 1000, jobErrorBackoff: { baseMs: 5, maxMs: 20 } });
+  const runner = new ScriptedRunner({ executor, jobs: scenario.jobs.map(make), checkInterval: 60_000, shutdownGrace: 1000, jobErrorBackoff: { baseMs: 5, maxMs: 20 } });
   runner.recorder = recorder;
   const argsOf = (event: TaskEvent) => event.task.args as { key: string; instance: number };
   runner.on("task:started", (event) =>
