@@ -106,7 +106,7 @@ for (const isolation of ["thread", "process"]) {
 }
 
 // History: every run recorded into SQLite (batched, on the writer's thread) against no
-// history, same pool: rounds alternate off/on, and the median of the rounds' ratios is
+// history, same pool: rounds alternate off/on and on/off, and the median of the rounds' ratios is
 // printed (on a busy machine single rounds swing by a third either way).
 {
   const dir = mkdtempSync(join(tmpdir(), "ujr-bench-history-"));
@@ -114,8 +114,11 @@ for (const isolation of ["thread", "process"]) {
   const off = [];
   const on = [];
   for (let round = 0; round < 5; round++) {
+    // Which goes first alternates, so that a machine getting busier or quieter during a round favours neither.
+    const historyFirst = round % 2 === 1;
+    const b0 = historyFirst ? (await runUjr("thread", N, join(dir, `history-${round}.sqlite`))).perSecond : undefined;
     const a = (await runUjr("thread", N)).perSecond;
-    const b = (await runUjr("thread", N, join(dir, `history-${round}.sqlite`))).perSecond;
+    const b = b0 ?? (await runUjr("thread", N, join(dir, `history-${round}.sqlite`))).perSecond;
     off.push(a);
     on.push(b);
     ratios.push(b / a);

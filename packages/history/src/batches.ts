@@ -1,3 +1,4 @@
+import { RowPacker } from "./packed-rows.js";
 import { FAILURE_OUTCOMES, type RunOutcome, type RunRecord, type RunRow } from "./types.js";
 
 /**
@@ -97,7 +98,7 @@ export interface WriteSet {
 /** Groups settled runs into one batch per job, with the totals and hourly counts they add. */
 export function buildWriteSet(runs: Iterable<RunRecord>, wasRunning: (run: RunRecord) => boolean): WriteSet {
   const set: WriteSet = { batches: [], stats: [], hourly: [], running: [], settled: [], events: [] };
-  type Entry = { rows: StoredRun[]; host: string | null; pid: number | null; stat: WriteSet["stats"][number]; firstAt: number; lastAt: number; hours: Map<number, WriteSet["hourly"][number]>; bucket?: WriteSet["hourly"][number] };
+  type Entry = { rows: RowPacker; host: string | null; pid: number | null; stat: WriteSet["stats"][number]; firstAt: number; lastAt: number; hours: Map<number, WriteSet["hourly"][number]>; bucket?: WriteSet["hourly"][number] };
   const perJob = new Map<string, Entry>();
   // The busiest path: one lookup per run, the hour's bucket remembered while it stays the same.
   let last: { job: string; entry: Entry } | undefined;
@@ -112,7 +113,7 @@ export function buildWriteSet(runs: Iterable<RunRecord>, wasRunning: (run: RunRe
     if (!entry) {
       entry = {
         hours: new Map(),
-        rows: [],
+        rows: new RowPacker(),
         host: run.host ?? null,
         pid: run.pid ?? null,
         firstAt: at,
@@ -122,7 +123,7 @@ export function buildWriteSet(runs: Iterable<RunRecord>, wasRunning: (run: RunRe
       perJob.set(run.job, entry);
     }
     last = { job: run.job, entry };
-    entry.rows.push(toStored(run));
+    entry.rows.add(run);
     if (at < entry.firstAt) entry.firstAt = at;
     if (at > entry.lastAt) entry.lastAt = at;
     const stat = entry.stat;
@@ -151,7 +152,7 @@ export function buildWriteSet(runs: Iterable<RunRecord>, wasRunning: (run: RunRe
     if (failed) bucket.failures++;
   }
   for (const [job, entry] of perJob) {
-    set.batches.push({ job, host: entry.host, pid: entry.pid, firstAt: entry.firstAt, lastAt: entry.lastAt, runs: entry.stat.runs, done: entry.stat.done, failures: entry.stat.failures, rows: JSON.stringify(entry.rows) });
+    set.batches.push({ job, host: entry.host, pid: entry.pid, firstAt: entry.firstAt, lastAt: entry.lastAt, runs: entry.stat.runs, done: entry.stat.done, failures: entry.stat.failures, rows: entry.rows.text() });
     set.stats.push(entry.stat);
   }
   set.hourly = [...perJob.values()].flatMap((entry) => [...entry.hours.values()]);

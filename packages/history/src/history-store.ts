@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "@ujr/core";
 import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
+import { packRows, unpackRows } from "./packed-rows.js";
 import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { migrate } from "./schema.js";
@@ -190,7 +191,7 @@ export class HistoryStore {
       const result = this.#db.transaction(() => {
         const subtract = this.#db.prepare("UPDATE job_stats SET runs = max(0, runs - ?), done = max(0, done - ?), failures = max(0, failures - ?) WHERE job = ?");
         const trim = (batch: { id: number; job: string; runs: number; done: number; failures: number }, keep: (rows: StoredRun[]) => StoredRun[]): number => {
-          const before = JSON.parse((this.#db.prepare("SELECT rows FROM run_batches WHERE id = ?").get(batch.id) as { rows: string }).rows) as StoredRun[];
+          const before = unpackRows((this.#db.prepare("SELECT rows FROM run_batches WHERE id = ?").get(batch.id) as { rows: string }).rows);
           const rows = keep(before);
           if (rows.length === before.length) return 0;
           if (rows.length === 0) {
@@ -201,7 +202,7 @@ export class HistoryStore {
           const done = rows.filter((row) => row[7] === "done").length;
           const failures = rows.filter((row) => isFailure(row[7])).length;
           subtract.run(batch.runs - rows.length, batch.done - done, batch.failures - failures, batch.job);
-          this.#db.prepare("UPDATE run_batches SET runs = ?, done = ?, failures = ?, rows = ?, first_at = ? WHERE id = ?").run(rows.length, done, failures, JSON.stringify(rows), Math.min(...rows.map(atOf)), batch.id);
+          this.#db.prepare("UPDATE run_batches SET runs = ?, done = ?, failures = ?, rows = ?, first_at = ? WHERE id = ?").run(rows.length, done, failures, packRows(rows), Math.min(...rows.map(atOf)), batch.id);
           return batch.runs - rows.length;
         };
         let runs = 0;
@@ -287,7 +288,7 @@ export class HistoryStore {
     if (found.length >= limit) return found;
     for (const batch of this.#batches({ job: query.job, since: query.since, withFailures: wanted !== undefined && [...wanted].every((outcome) => isFailure(outcome)) })) {
       if (query.before !== undefined && batch.id * ROWS_PER_BATCH_ID >= query.before) continue;
-      const rows = JSON.parse(batch.rows) as StoredRun[];
+      const rows = unpackRows(batch.rows);
       const context: BatchContext = { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type };
       for (let index = rows.length - 1; index >= 0; index--) {
         const run = fromStored(rows[index]!, index, context);
@@ -321,7 +322,7 @@ export class HistoryStore {
     }
     const byJob = new Map<string, JobSummary>();
     for (const batch of this.#batches({ job: options.job, since: options.since })) {
-      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+      for (const stored of unpackRows(batch.rows)) {
         const run = fromStored(stored, 0, { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
         const at = run.endedAt ?? run.startedAt ?? run.queuedAt ?? 0;
         if ((run.startedAt ?? run.queuedAt ?? at) < options.since) continue;
@@ -366,7 +367,7 @@ export class HistoryStore {
   failuresByCode(job: string, options: { since?: number | undefined } = {}): FailureGroup[] {
     const groups = new Map<string, FailureGroup>();
     for (const batch of this.#batches({ job, since: options.since, withFailures: true })) {
-      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+      for (const stored of unpackRows(batch.rows)) {
         const [, , , , , startedAt, endedAt, outcome, code, message] = stored;
         if (!isFailure(outcome)) continue;
         const at = endedAt ?? startedAt ?? 0;
@@ -390,7 +391,7 @@ export class HistoryStore {
   durations(job: string, options: { since?: number | undefined } = {}): DurationStats {
     const values: number[] = [];
     for (const batch of this.#batches({ job, since: options.since, withDone: true })) {
-      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+      for (const stored of unpackRows(batch.rows)) {
         if (stored[7] !== "done" || stored[10] === null) continue;
         if (options.since !== undefined && (stored[6] ?? 0) < options.since) continue;
         values.push(stored[10]);

@@ -258,6 +258,35 @@ describe("paused jobs", () => {
   });
 });
 
+describe("files of an older version", () => {
+  it("a version 1 file is opened as it is: its batches are read beside the new, packed ones", async () => {
+    const file = join(dir, "h.sqlite");
+    const first = HistoryStore.open({ file });
+    await first.close();
+    // What version 1 wrote: each run a plain array in the batch's rows.
+    const db = new Database(file);
+    const old = [["r-1", 1, "m#t", "a", 1_000, 1_001, 1_005, "failed", "E_OLD", "it broke", 4, null]];
+    db.prepare("INSERT INTO run_batches (job, host, pid, first_at, last_at, runs, done, failures, rows) VALUES ('j', 'h', 1, 1005, 1005, 1, 0, 1, ?)").run(JSON.stringify(old));
+    db.pragma("user_version = 1");
+    db.close();
+
+    const store = HistoryStore.open({ file, retention: { days: 100_000 } });
+    store.recordRun(run({ runId: "r-2", signature: "b" }));
+    await store.settled();
+    const runs = store.runs({ job: "j" });
+    expect(runs.map((row) => [row.runId, row.signature, row.outcome])).toEqual([
+      ["r-2", "b", "done"],
+      ["r-1", "a", "failed"],
+    ]);
+    expect(runs[1]).toMatchObject({ task: "m#t", startedAt: 1_001, endedAt: 1_005, code: "E_OLD", message: "it broke", durationMs: 4, host: "h", pid: 1 });
+    expect(store.failuresByCode("j")).toEqual([{ code: "E_OLD", count: 1, lastAt: 1_005, lastMessage: "it broke" }]);
+    await store.close();
+    const reopened = new Database(file);
+    expect(reopened.pragma("user_version", { simple: true })).toBe(2);
+    reopened.close();
+  });
+});
+
 describe("errors", () => {
   it("reading a history that does not exist says what to do", async () => {
     expect(() => HistoryStore.openReadOnly(join(dir, "none.sqlite"), { config: "ujr.config.yaml" })).toThrow(

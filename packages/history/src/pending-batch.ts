@@ -8,10 +8,13 @@ import type { JobEventRecord, RunRecord } from "./types.js";
  * one each and differ only in how they write what `take()` returns.
  */
 export class PendingBatch {
-  #runs = new Set<RunRecord>();
+  #runs: RunRecord[] = [];
+  /** Runs waiting here while running: the same object, settled, must not be added twice. */
+  #waitingRunning = new Set<RunRecord>();
   #events: JobEventRecord[] = [];
   /** Runs written as running: when they settle, their running row is deleted. */
   readonly #writtenRunning = new WeakSet<RunRecord>();
+  #writtenRunningCount = 0;
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Immediate | undefined;
 
@@ -24,7 +27,12 @@ export class PendingBatch {
 
   /** A run, new or updated: the same object recorded again is written once, as it is then. */
   addRun(run: RunRecord): void {
-    this.#runs.add(run);
+    // The busiest path (a task settled, recorded once) only pushes; a run recorded while
+    // running (a sweep) may come again, settled, before its batch is written.
+    if (this.#waitingRunning.size === 0 || !this.#waitingRunning.has(run)) {
+      this.#runs.push(run);
+      if (run.outcome === "running") this.#waitingRunning.add(run);
+    } else if (run.outcome !== "running") this.#waitingRunning.delete(run);
     this.#schedule();
   }
 
@@ -34,7 +42,7 @@ export class PendingBatch {
   }
 
   get size(): number {
-    return this.#runs.size + this.#events.length;
+    return this.#runs.length + this.#events.length;
   }
 
   /** Takes what is waiting as one write set (undefined when nothing waits); a scheduled flush is cancelled. */
@@ -45,13 +53,18 @@ export class PendingBatch {
     this.#soon = undefined;
     if (this.size === 0) return undefined;
     const runs = this.#runs;
-    const set = buildWriteSet(runs, (run) => this.#writtenRunning.has(run));
-    for (const run of runs) {
-      if (run.outcome === "running") this.#writtenRunning.add(run);
-      else this.#writtenRunning.delete(run);
+    const set = buildWriteSet(runs, (run) => this.#writtenRunningCount > 0 && this.#writtenRunning.has(run));
+    if (this.#writtenRunningCount > 0 || this.#waitingRunning.size > 0) {
+      for (const run of runs) {
+        if (run.outcome === "running") {
+          if (!this.#writtenRunning.has(run)) this.#writtenRunningCount++;
+          this.#writtenRunning.add(run);
+        } else if (this.#writtenRunning.delete(run)) this.#writtenRunningCount--;
+      }
     }
     set.events = this.#events.map((event) => [event.at, event.job, event.event, event.code ?? null, event.message ?? null]);
-    this.#runs = new Set();
+    this.#runs = [];
+    this.#waitingRunning = new Set();
     this.#events = [];
     return set;
   }

@@ -101,6 +101,27 @@ describe.skipIf(!available)("PgHistoryStore (real PostgreSQL)", () => {
     await (first as unknown as { close(): Promise<void> }).close();
   });
 
+  it("a version 1 schema is marked version 2 and its batches are read beside the new ones", async () => {
+    const name = schema();
+    const first = await PgHistoryStore.open({ url: URL_, schema: name });
+    await first.close();
+    const client = new pg.Client({ connectionString: URL_ });
+    await client.connect();
+    const old = [["r-1", 1, "m#t", "a", 1_000, 1_001, 1_005, "failed", "E_OLD", "it broke", 4, null]];
+    await client.query(`INSERT INTO ${name}.run_batches (job, host, pid, first_at, last_at, runs, done, failures, rows) VALUES ('j', 'h', 1, $1, $1, 1, 0, 1, $2)`, [Date.now(), JSON.stringify(old)]);
+    await client.query(`UPDATE ${name}.meta SET value = '1' WHERE key = 'version'`);
+    const store = await PgHistoryStore.open({ url: URL_, schema: name });
+    stores.push(store);
+    store.recordRun(run({ runId: "r-2", signature: "b" }));
+    await store.settled();
+    expect((await store.runs({ job: "j" })).map((row) => [row.runId, row.outcome, row.code ?? null])).toEqual([
+      ["r-2", "done", null],
+      ["r-1", "failed", "E_OLD"],
+    ]);
+    expect((await client.query(`SELECT value FROM ${name}.meta WHERE key = 'version'`)).rows[0].value).toBe("2");
+    await client.end();
+  });
+
   it("applies the retention by count exactly, and says when a schema has no history", async () => {
     const name = schema();
     const store = await PgHistoryStore.open({ url: URL_, schema: name, retention: { runs: 3 } });

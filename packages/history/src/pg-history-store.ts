@@ -6,6 +6,7 @@ import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type StoredRun
 import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { HISTORY_SCHEMA_VERSION } from "./schema.js";
+import { packRows, unpackRows } from "./packed-rows.js";
 import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 import { DEFAULT_RETENTION } from "./history-store.js";
 
@@ -127,6 +128,8 @@ export class PgHistoryStore {
       const version = (await this.#pool.query(`SELECT value FROM ${this.#s}.meta WHERE key = 'version'`)).rows[0]?.value as string | undefined;
       if (version === undefined) await this.#pool.query(`INSERT INTO ${this.#s}.meta (key, value) VALUES ('version', $1) ON CONFLICT (key) DO NOTHING`, [String(HISTORY_SCHEMA_VERSION)]);
       else if (Number(version) > HISTORY_SCHEMA_VERSION) throw historyError("UJR_HISTORY_NEWER", { file: where, actual: version, expected: HISTORY_SCHEMA_VERSION });
+      // Older versions differ only in what new batches look like: marked, so that an older ujr refuses them.
+      else if (Number(version) < HISTORY_SCHEMA_VERSION) await this.#pool.query(`UPDATE ${this.#s}.meta SET value = $1 WHERE key = 'version'`, [String(HISTORY_SCHEMA_VERSION)]);
       await this.#beat();
       await this.#interruptStale();
       await this.prune();
@@ -246,14 +249,14 @@ export class PgHistoryStore {
       }
       type Meta = { id: string; job: string; runs: number; done: number; failures: number; last_at: string };
       const trim = async (batch: Meta, keep: (rows: StoredRun[]) => StoredRun[]): Promise<number> => {
-        const before = JSON.parse((await client.query(`SELECT rows FROM ${s}.run_batches WHERE id = $1`, [batch.id])).rows[0].rows as string) as StoredRun[];
+        const before = unpackRows((await client.query(`SELECT rows FROM ${s}.run_batches WHERE id = $1`, [batch.id])).rows[0].rows as string);
         const rows = keep(before);
         if (rows.length === before.length) return 0;
         const done = rows.filter((row) => row[7] === "done").length;
         const failures = rows.filter((row) => isFailure(row[7])).length;
         await client.query(`UPDATE ${s}.job_stats SET runs = greatest(0, runs - $1), done = greatest(0, done - $2), failures = greatest(0, failures - $3) WHERE job = $4`, [batch.runs - rows.length, batch.done - done, batch.failures - failures, batch.job]);
         if (rows.length === 0) await client.query(`DELETE FROM ${s}.run_batches WHERE id = $1`, [batch.id]);
-        else await client.query(`UPDATE ${s}.run_batches SET runs = $1, done = $2, failures = $3, rows = $4, first_at = $5 WHERE id = $6`, [rows.length, done, failures, JSON.stringify(rows), Math.min(...rows.map(atOf)), batch.id]);
+        else await client.query(`UPDATE ${s}.run_batches SET runs = $1, done = $2, failures = $3, rows = $4, first_at = $5 WHERE id = $6`, [rows.length, done, failures, packRows(rows), Math.min(...rows.map(atOf)), batch.id]);
         return batch.runs - rows.length;
       };
       let runs = 0;
@@ -337,7 +340,7 @@ export class PgHistoryStore {
     for await (const batch of this.#batches({ job: query.job, since: query.since, withFailures: wanted !== undefined && [...wanted].every((outcome) => isFailure(outcome)) })) {
       const id = Number(batch.id);
       if (query.before !== undefined && id * ROWS_PER_BATCH_ID >= query.before) continue;
-      const rows = JSON.parse(batch.rows) as StoredRun[];
+      const rows = unpackRows(batch.rows);
       for (let index = rows.length - 1; index >= 0; index--) {
         const run = fromStored(rows[index]!, index, { id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
         if (!matches(run)) continue;
@@ -367,7 +370,7 @@ export class PgHistoryStore {
     }
     const byJob = new Map<string, JobSummary>();
     for await (const batch of this.#batches({ job: options.job, since: options.since })) {
-      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+      for (const stored of unpackRows(batch.rows)) {
         const run = fromStored(stored, 0, { id: Number(batch.id), job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
         const at = run.endedAt ?? run.startedAt ?? run.queuedAt ?? 0;
         if ((run.startedAt ?? run.queuedAt ?? at) < options.since) continue;
@@ -404,7 +407,7 @@ export class PgHistoryStore {
   async failuresByCode(job: string, options: { since?: number | undefined } = {}): Promise<FailureGroup[]> {
     const groups = new Map<string, FailureGroup>();
     for await (const batch of this.#batches({ job, since: options.since, withFailures: true })) {
-      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+      for (const stored of unpackRows(batch.rows)) {
         const [, , , , , startedAt, endedAt, outcome, code, message] = stored;
         if (!isFailure(outcome)) continue;
         const at = endedAt ?? startedAt ?? 0;
@@ -427,7 +430,7 @@ export class PgHistoryStore {
   async durations(job: string, options: { since?: number | undefined } = {}): Promise<DurationStats> {
     const values: number[] = [];
     for await (const batch of this.#batches({ job, since: options.since, withDone: true })) {
-      for (const stored of JSON.parse(batch.rows) as StoredRun[]) {
+      for (const stored of unpackRows(batch.rows)) {
         if (stored[7] !== "done" || stored[10] === null) continue;
         if (options.since !== undefined && (stored[6] ?? 0) < options.since) continue;
         values.push(stored[10]);

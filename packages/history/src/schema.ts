@@ -1,12 +1,15 @@
 import type Database from "better-sqlite3";
 import { historyError } from "./errors.js";
 
-/** Version of the tables below (PRAGMA user_version). */
-export const HISTORY_SCHEMA_VERSION = 1;
+/**
+ * Version of the tables below (PRAGMA user_version). 2: a batch's `rows` may be packed
+ * (packed-rows.ts); version 1 files are opened as they are, their batches still read.
+ */
+export const HISTORY_SCHEMA_VERSION = 2;
 
 /**
- * Runs are stored in batches: one row per job and written batch, its runs a JSON array of
- * arrays (see ROW in batches.ts). Writing a run costs a share of one insert instead of an
+ * Runs are stored in batches: one row per job and written batch, its runs packed in one JSON
+ * text (see packed-rows.ts). Writing a run costs a share of one insert instead of an
  * insert and its index updates each; readers expand the batches they need. Per-job totals
  * and per-hour counts are kept beside, updated in the same transaction, so that the
  * dashboard's overview never expands anything.
