@@ -123,18 +123,9 @@ export function isTaskDefinition(value: unknown): value is TaskDefinition {
   return typeof value === "object" && value !== null && (value as { $$type?: unknown }).$$type === TASK_DEFINITION_TYPE;
 }
 
-const labels = new WeakMap<TaskRef, string>();
-
 /** Short human-readable name of a task's code: `module#export`. */
 export function taskLabel(task: Pick<Task, "ref">): string {
-  // One string per code reference: tasks made from one definition share their label, so
-  // whoever keys maps by it (the run history, per task) hashes it once, not per task.
-  let label = labels.get(task.ref);
-  if (label === undefined) {
-    label = `${task.ref.module}#${task.ref.export}`;
-    labels.set(task.ref, label);
-  }
-  return label;
+  return `${task.ref.module}#${task.ref.export}`;
 }
 
 /**

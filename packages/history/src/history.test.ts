@@ -135,6 +135,16 @@ describe("recording a runner", () => {
     await store.close();
   });
 
+  it("writes at once when the event loop does not turn while four full batches wait, so memory stays bounded", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), maxBatch: 10, flushIntervalMs: 60_000, writer: "inline" });
+    for (let index = 0; index < 39; index++) store.recordRun(run({ runId: `r${index}` }));
+    expect(store.pending).toBe(39);
+    store.recordRun(run({ runId: "r39" }));
+    expect(store.pending).toBe(0);
+    expect(store.runs({ limit: 100 })).toHaveLength(40);
+    await store.close();
+  });
+
   it("a run updated before its batch is written is written once, as it ended", async () => {
     vi.useFakeTimers();
     const store = HistoryStore.open({ file: join(dir, "h.sqlite"), writer: "inline" });

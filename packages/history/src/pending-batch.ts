@@ -1,10 +1,14 @@
 import { buildWriteSet, type WriteSet } from "./batches.js";
 import type { JobEventRecord, RunRecord } from "./types.js";
 
+/** Full batches left waiting for the event loop's next turn before one is written at once. */
+const STARVED_BATCHES = 4;
+
 /**
  * What a history store was handed and has not written yet, and when to write it: after
  * `flushIntervalMs`, or at the next turn of the event loop once `maxBatch` are waiting
- * (never inside the caller, a task's settlement). The SQLite and PostgreSQL stores keep
+ * (not inside the caller, a task's settlement, unless the loop has not turned while
+ * four batches filled up). The SQLite and PostgreSQL stores keep
  * one each and differ only in how they write what `take()` returns.
  */
 export class PendingBatch {
@@ -71,7 +75,11 @@ export class PendingBatch {
 
   #schedule(): void {
     if (this.size >= this.maxBatch) {
-      this.#soon ??= setImmediate(() => this.flush());
+      // A loop that does not turn (tasks settling in microtasks only, in-process) would
+      // let the batch grow without bound, and big batches cost the garbage collector
+      // more than writing them: past a few full batches it is written at once.
+      if (this.size >= this.maxBatch * STARVED_BATCHES) this.flush();
+      else this.#soon ??= setImmediate(() => this.flush());
       return;
     }
     if (this.#timer) return;
