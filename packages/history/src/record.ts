@@ -93,18 +93,39 @@ export function recordRunnerHistory(runner: Runner, store: HistoryWriter, option
   const settle = (event: TaskEvent & { durationMs: number }, outcome: RunOutcome, error?: TaskFailure) => {
     const endedAt = now();
     // Each try has a run id of its own (a retry, a cancelled retry that never started).
-    let run = running.get(event.runId);
-    if (run) running.delete(event.runId);
-    else {
-      const { plugin, jobType } = describe(event.job);
-      run = { runId: event.runId, attempt: event.attempt, job: event.job, plugin, jobType, task: event.label, signature: event.signature, outcome, host, pid };
+    // The busiest path, a task that settles before any sweep saw it, builds one record
+    // whole (one shape; the map lookup hashes the run id, so only when something ran long).
+    let run = running.size > 0 ? running.get(event.runId) : undefined;
+    if (run) {
+      running.delete(event.runId);
+      // A try that never started (cancelled while queued) has no start time.
+      run.startedAt = event.startedAt;
+      run.queuedAt = event.submittedAt;
+      run.outcome = outcome;
+      run.endedAt = endedAt;
+      run.durationMs = event.durationMs;
+    } else {
+      const description = event.job === lastJob ? lastDescription : describe(event.job);
+      run = {
+        runId: event.runId,
+        attempt: event.attempt,
+        job: event.job,
+        plugin: description.plugin,
+        jobType: description.jobType,
+        task: event.label,
+        signature: event.signature,
+        queuedAt: event.submittedAt,
+        startedAt: event.startedAt,
+        endedAt,
+        outcome,
+        code: undefined,
+        message: undefined,
+        durationMs: event.durationMs,
+        host,
+        pid,
+        progress: undefined,
+      };
     }
-    // A try that never started (cancelled while queued) has no start time.
-    run.startedAt = event.startedAt;
-    run.queuedAt = event.submittedAt;
-    run.outcome = outcome;
-    run.endedAt = endedAt;
-    run.durationMs = event.durationMs;
     if (progress.size > 0) {
       const last = progress.get(event.runId);
       if (last !== undefined) {
