@@ -53,6 +53,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   readonly #resolveFrom: string[];
   readonly #random: () => number;
   readonly #idPrefix = randomBytes(4).toString("hex");
+  readonly #labels = new Map<string, Map<string, string>>();
   readonly #totals = newCounters();
   readonly #outcomes = new Map<string, JobOutcome>();
   /** Work started outside the loop (async asks, their errors) that run() waits for before it returns. */
@@ -624,6 +625,25 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  /**
+   * One label string per code reference (module, export): listeners that key maps by it
+   * (the run history, per task) then hash one string, not a new one per task. Keyed by
+   * the strings, not the ref object: refs made per task would churn a WeakMap.
+   */
+  #labelOf(task: Task): string {
+    let byExport = this.#labels.get(task.ref.module);
+    if (!byExport) {
+      byExport = new Map();
+      this.#labels.set(task.ref.module, byExport);
+    }
+    let label = byExport.get(task.ref.export);
+    if (label === undefined) {
+      label = taskLabel(task);
+      byExport.set(task.ref.export, label);
+    }
+    return label;
+  }
+
   #start(state: JobState, task: Task, identity: string, attempt: number, existing?: RunningTask): void {
     const runId = `${this.#idPrefix}-${++this.#seq}`;
     const now = Date.now();
@@ -632,7 +652,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       identity,
       state,
       task,
-      label: taskLabel(task),
+      label: this.#labelOf(task),
       attempt,
       phase: "running",
       submittedAt: now,
