@@ -77,6 +77,19 @@ describe("ProcessSessions", () => {
     expect(outcomes.has("a")).toBe(false);
   });
 
+  it("starts a worker per task waiting beyond the idle and starting ones, not one per allowed worker", async () => {
+    const { workers, started, submit } = setup(3);
+    submit("a");
+    expect(workers).toHaveLength(1); // one task: one process pays Node's start-up
+    submit("b");
+    expect(workers).toHaveLength(2); // b does not wait behind a's worker starting
+    workers[0]!.ready();
+    expect(started).toEqual(["a"]);
+    expect(workers).toHaveLength(2); // b waits for the worker that is starting for it
+    workers[1]!.ready();
+    expect(started).toEqual(["a", "b"]);
+  });
+
   it("cancelling a running task terminates only its worker; the queued task goes to the replacement", async () => {
     const { sessions, workers, started, outcomes, submit } = setup(1);
     submit("a");

@@ -26,6 +26,8 @@ interface Session {
   /** Sends to this session's worker; tinypool hands it over when the run reaches a worker. */
   send: ((message: TaskMessage) => void) | undefined;
   ready: boolean;
+  /** Opened and not ready yet (its process is starting): counted as idle when sessions open. */
+  starting: boolean;
   current: Pending | undefined;
 }
 
@@ -51,6 +53,8 @@ export class ProcessSessions {
   readonly #tasks = new AcceptedTasks<Pending>();
   readonly #idle: Session[] = [];
   #open = 0;
+  /** Sessions whose process is still starting. */
+  #starting = 0;
   #closed = false;
 
   constructor(pool: Tinypool, workers: number, hooks: PoolHooks) {
@@ -103,10 +107,11 @@ export class ProcessSessions {
   }
 
   #dispatch(): void {
-    // Sessions open on demand: after a worker was terminated, its replacement gets a
-    // session when there is work for it.
+    // Sessions open on demand, one per task beyond the idle and still-starting ones: a
+    // task that waits for a process to start does not start a second process. After a
+    // worker was terminated, its replacement gets a session when there is work for it.
     const waiting = this.#tasks.waiting;
-    while (!this.#closed && this.#open < this.#workers && waiting.length > this.#idle.length) this.#openSession();
+    while (!this.#closed && this.#open < this.#workers && waiting.length > this.#idle.length + this.#starting) this.#openSession();
     while (this.#idle.length > 0 && waiting.length > 0) this.#hand(this.#idle.pop()!, waiting.shift()!);
   }
 
@@ -131,7 +136,8 @@ export class ProcessSessions {
 
   #openSession(): void {
     this.#open++;
-    const session: Session = { controller: new AbortController(), send: undefined, ready: false, current: undefined };
+    this.#starting++;
+    const session: Session = { controller: new AbortController(), send: undefined, ready: false, starting: true, current: undefined };
     const channel: TinypoolChannel = {
       onMessage: (send) => (session.send = send),
       postMessage: (message: unknown) => this.#onMessage(session, message),
@@ -154,6 +160,7 @@ export class ProcessSessions {
     } else if (isReadyMessage(message)) {
       if (session.ready || !session.send || session.controller.signal.aborted) return;
       session.ready = true;
+      this.#startedUp(session);
       this.#idle.push(session);
       this.#dispatch();
     } else {
@@ -161,8 +168,15 @@ export class ProcessSessions {
     }
   }
 
+  #startedUp(session: Session): void {
+    if (!session.starting) return;
+    session.starting = false;
+    this.#starting--;
+  }
+
   #ended(session: Session, error: unknown): void {
     this.#open--;
+    this.#startedUp(session);
     const idle = this.#idle.indexOf(session);
     if (idle >= 0) this.#idle.splice(idle, 1);
     const pending = session.current;

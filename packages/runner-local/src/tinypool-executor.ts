@@ -133,7 +133,10 @@ export class TinypoolExecutor implements Executor {
     const pool = new Tinypool({
       filename: workerFile.href,
       runtime: this.isolation === "process" ? "child_process" : "worker_threads",
-      minThreads: this.workers,
+      // Workers start as sessions open (one per task waiting beyond the idle sessions), not
+      // all with the pool: a run whose tasks come one after another (a job that checks, then
+      // loads) starts one worker instead of one per CPU, each paying Node's start-up.
+      minThreads: 0,
       maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
