@@ -90,6 +90,17 @@ describe("ProcessSessions", () => {
     expect(started).toEqual(["a", "b"]);
   });
 
+  it("prestart starts one worker before any task; the first task takes it instead of starting another", async () => {
+    const { sessions, workers, started, submit } = setup(2);
+    sessions.prestart();
+    sessions.prestart(); // one is open already
+    expect(workers).toHaveLength(1);
+    submit("a");
+    expect(workers).toHaveLength(1);
+    workers[0]!.ready();
+    expect(started).toEqual(["a"]);
+  });
+
   it("cancelling a running task terminates only its worker; the queued task goes to the replacement", async () => {
     const { sessions, workers, started, outcomes, submit } = setup(1);
     submit("a");

@@ -99,6 +99,11 @@ export class ProcessSessions {
     return this.#tasks.settleWaiting(() => ({ ok: false, error: reason })).map((pending) => pending.run.id);
   }
 
+  /** Opens one session before any task (its worker starts now) unless one is open: the first task takes it. */
+  prestart(): void {
+    if (!this.#closed && this.#open === 0) this.#openSession();
+  }
+
   /** Call before destroying the pool: sessions that end then are not reopened. */
   close(): void {
     this.#closed = true;

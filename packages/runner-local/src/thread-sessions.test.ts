@@ -141,6 +141,21 @@ describe("ThreadSessions", () => {
     expect(threads).toHaveLength(2);
   });
 
+  it("prestart starts one thread before any task; the first task takes it instead of starting another", async () => {
+    const { sessions, threads, thread, started, submit } = setup(2);
+    sessions.prestart();
+    sessions.prestart(); // one is open already
+    expect(threads).toHaveLength(1);
+    submit("a");
+    expect(threads).toHaveLength(1);
+    const first = await thread(0);
+    first.ready();
+    const [slot, a] = await first.take();
+    expect(a).toBe("a");
+    expect(first.start(slot)).toBe(true);
+    expect(started).toEqual(["a"]);
+  });
+
   it("a task handed ahead goes back to the front of the queue when the running one times out", async () => {
     const { sessions, thread, started, outcomes, submit } = setup(1);
     submit("a");

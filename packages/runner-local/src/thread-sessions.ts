@@ -148,6 +148,11 @@ export class ThreadSessions {
   }
 
   /** Call before destroying the pool: sessions that end then are not reopened. */
+  /** Opens one session before any task (its worker starts now) unless one is open: the first task takes it. */
+  prestart(): void {
+    if (!this.#closed && this.#open === 0) this.#openSession();
+  }
+
   close(): void {
     this.#closed = true;
     this.#failQueue(new Error("the pool was closed before the task started"));

@@ -7,6 +7,7 @@ import { ProcessSessions, type PoolHooks } from "./process-sessions.js";
 import type { WorkerMessage } from "./session-protocol.js";
 import { ThreadSessions } from "./thread-sessions.js";
 import {
+  isTaskWorker,
   normaliseProgress,
   resolveTaskModule,
   toTaskFailure,
@@ -154,6 +155,15 @@ export class TinypoolExecutor implements Executor {
     this.#pool = pool;
     this.#tasks = this.isolation === "process" ? new ProcessSessions(pool, this.workers, this.#hooks) : new ThreadSessions(pool, this.workers, this.#hooks);
     return this.#tasks;
+  }
+
+  /**
+   * Starts one worker before any task is submitted, so that it starts while the caller
+   * still gets ready (loads plugins, opens the run history); the first task takes it.
+   * Nothing in a task worker: a script imported again there for its tasks starts no pool.
+   */
+  prestart(): void {
+    if (!isTaskWorker()) this.#ensureTasks().prestart();
   }
 
   submit(run: TaskRun): Promise<TaskOutcome> {
