@@ -32,29 +32,21 @@ export class ConfigFileRunner extends LocalJobsRunner {
   #debounce: NodeJS.Timeout | undefined;
 
   /**
-   * Loads and validates the file (throwing its user errors), then builds the runner. Its
-   * pool's first worker starts as soon as the runner settings are read, while the plugins
-   * load (see startPool).
+   * Loads and validates the file (throwing its user errors), then builds the runner. It
+   * starts no worker: a runner built and never run must not keep the process alive
+   * (`ujr run`, which always runs or closes, starts one early with startPool).
    */
   static async fromFile(file: string, options: ConfigFileRunnerOptions = {}): Promise<ConfigFileRunner> {
-    let pool: TinypoolExecutor | undefined;
-    try {
-      const config = await loadConfigFile(file, {
-        ...(options.env ? { env: options.env } : {}),
-        ...(options.executor ? {} : { onRunnerSettings: (runner: RunnerConfig) => (pool = ConfigFileRunner.startPool(runner, options)) }),
-      });
-      return new ConfigFileRunner(config, pool ? { ...options, executor: pool } : options);
-    } catch (error) {
-      await pool?.close();
-      throw error;
-    }
+    const config = await loadConfigFile(file, options.env ? { env: options.env } : {});
+    return new ConfigFileRunner(config, options);
   }
 
   /**
    * The local pool a ConfigFileRunner given `options` makes for these runner settings,
    * with its first worker started now: a caller that has the settings before the plugins
    * are loaded (the `onRunnerSettings` of loadConfigFile) passes it as `executor`, and the
-   * worker's start-up overlaps the plugins' import. The caller closes it if no runner runs.
+   * worker's start-up overlaps the plugins' import. The started worker keeps the process
+   * alive: the caller closes the pool if no runner runs (a runner closes it when its run ends).
    */
   static startPool(runner: RunnerConfig, options: Omit<ConfigFileRunnerOptions, "executor"> = {}): TinypoolExecutor {
     const settings: LocalJobsRunnerOptions = { ...localRunnerOptions(runner, ""), ...options, logLevel: options.logLevel ?? runner.logLevel ?? "info" };

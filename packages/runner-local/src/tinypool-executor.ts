@@ -160,7 +160,8 @@ export class TinypoolExecutor implements Executor {
   /**
    * Starts one worker before any task is submitted, so that it starts while the caller
    * still gets ready (loads plugins, opens the run history); the first task takes it.
-   * Nothing in a task worker: a script imported again there for its tasks starts no pool.
+   * The worker keeps the process alive until close(). Nothing in a task worker: a script
+   * imported again there for its tasks starts no pool.
    */
   prestart(): void {
     if (!isTaskWorker()) this.#ensureTasks().prestart();
