@@ -1,50 +1,64 @@
 import { createRequire } from "node:module";
-import { runCommand, runHelp } from "./commands/run.js";
-import { validateCommand, validateHelp } from "./commands/validate.js";
-import { pluginsCommand, pluginsHelp } from "./commands/plugins.js";
-import { createPluginCommand, createPluginHelp } from "./commands/create-plugin.js";
-import { schemaCommand, schemaHelp } from "./commands/schema.js";
-import { statusCommand, statusHelp } from "./commands/status.js";
-import { demoCommand, demoHelp } from "./commands/demo.js";
-import { workerCommand, workerHelp } from "./commands/worker.js";
-import { historyCommand, historyHelp } from "./commands/history.js";
-import { reportError, stdio, type Output } from "./output.js";
+import { stdio, type Output } from "./output.js";
 import { UsageError } from "./args.js";
 
 const version = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
 
 type Command = (argv: string[], output: Output) => Promise<number>;
 
-/** Every `ujr` command; `demo` and `worker` import their heavier packages only when run. */
-const commands: Record<string, Command> = {
-  run: runCommand,
-  validate: validateCommand,
-  plugins: pluginsCommand,
-  schema: schemaCommand,
-  "create-plugin": createPluginCommand,
-  status: statusCommand,
-  history: historyCommand,
-  demo: demoCommand,
-  worker: workerCommand,
+/**
+ * Every `ujr` command, imported when it runs: each one's modules (the runner, zod, the
+ * YAML parser, the dashboard, BullMQ...) cost start-up time that `ujr --version` or another
+ * command should not pay (see README, "Start-up cost").
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  run: async () => (await import("./commands/run.js")).runCommand,
+  validate: async () => (await import("./commands/validate.js")).validateCommand,
+  plugins: async () => (await import("./commands/plugins.js")).pluginsCommand,
+  schema: async () => (await import("./commands/schema.js")).schemaCommand,
+  "create-plugin": async () => (await import("./commands/create-plugin.js")).createPluginCommand,
+  status: async () => (await import("./commands/status.js")).statusCommand,
+  history: async () => (await import("./commands/history.js")).historyCommand,
+  demo: async () => (await import("./commands/demo.js")).demoCommand,
+  worker: async () => (await import("./commands/worker.js")).workerCommand,
 };
 
-export const help = `ujr ${version}: run jobs made of tasks, from plugins, on one machine or many.
+/** The commands' usage texts, in the order `ujr help` lists them (imports every command). */
+async function commandHelps(): Promise<string[]> {
+  const [run, validate, plugins, status, history, demo, worker, schema, createPlugin] = await Promise.all([
+    import("./commands/run.js"),
+    import("./commands/validate.js"),
+    import("./commands/plugins.js"),
+    import("./commands/status.js"),
+    import("./commands/history.js"),
+    import("./commands/demo.js"),
+    import("./commands/worker.js"),
+    import("./commands/schema.js"),
+    import("./commands/create-plugin.js"),
+  ]);
+  return [run.runHelp, validate.validateHelp, plugins.pluginsHelp, status.statusHelp, history.historyHelp, demo.demoHelp, worker.workerHelp, schema.schemaHelp, createPlugin.createPluginHelp];
+}
+
+/** The text of `ujr help`. */
+export async function helpText(): Promise<string> {
+  return `ujr ${version}: run jobs made of tasks, from plugins, on one machine or many.
 
 Usage: ujr <command> [options]
 
 Commands:
-${[runHelp, validateHelp, pluginsHelp, statusHelp, historyHelp, demoHelp, workerHelp, schemaHelp, createPluginHelp].map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
+${(await commandHelps()).map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join("\n\n")}
 
   ujr help | --help     this text
   ujr version           the version
 
 Exit codes: 0 done; 1 failed work (a job failed or a task failed for good);
 2 bad input (config, plugin, arguments); 130 stopped by a signal with tasks cancelled.`;
+}
 
 export async function main(argv: string[], output: Output = stdio): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    output.out(help);
+    output.out(await helpText());
     return name === undefined ? 2 : 0;
   }
   if (name === "version" || name === "--version" || name === "-v") {
@@ -54,8 +68,9 @@ export async function main(argv: string[], output: Output = stdio): Promise<numb
   const command = commands[name];
   try {
     if (!command) throw new UsageError(`Unknown command "${name}". Commands: ${Object.keys(commands).join(", ")}. Run \`ujr help\`.`);
-    return await command(rest, output);
+    return await (await command())(rest, output);
   } catch (error) {
+    const { reportError } = await import("./report-error.js");
     return reportError(error, output);
   }
 }

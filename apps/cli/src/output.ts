@@ -1,5 +1,3 @@
-import { exitCodeOf, isUjrError, scrubString } from "@ujr/core";
-
 export interface Output {
   out(text: string): void;
   err(text: string): void;
@@ -9,18 +7,3 @@ export const stdio: Output = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
 };
-
-/**
- * Prints an error the way a user should see it: catalogue errors as their code and
- * message, no stack trace; anything else as an internal error with its stack.
- * Returns the exit code.
- */
-export function reportError(error: unknown, output: Output): number {
-  if (isUjrError(error)) {
-    output.err(`ujr: ${error.code}\n${scrubString(error.message)}`);
-    return exitCodeOf(error);
-  }
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  output.err(`ujr: internal error (please report it)\n${scrubString(text)}`);
-  return 1;
-}

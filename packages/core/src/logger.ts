@@ -1,7 +1,20 @@
 import { isMainThread } from "node:worker_threads";
-import { pino, type DestinationStream, type Logger as PinoLogger, type LoggerOptions } from "pino";
+import { createRequire } from "node:module";
+import type { DestinationStream, Logger as PinoLogger, LoggerOptions, pino as Pino } from "pino";
 import { PrettyTransform } from "./internal/pretty.js";
 import { flushOnSignals } from "./internal/log-flush.js";
+
+let loadedPino: typeof Pino | undefined;
+
+/**
+ * pino, loaded by the first logger made rather than with this package: `ujr run` starts
+ * its worker pool before it makes a logger, so pino's 0.05 s of loading overlaps the
+ * workers' start-up. A CommonJS package, so a synchronous require can load it late.
+ */
+function pino(): typeof Pino {
+  loadedPino ??= (createRequire(import.meta.url)("pino") as { pino: typeof Pino }).pino;
+  return loadedPino;
+}
 
 export type Logger = PinoLogger;
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -109,7 +122,7 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   const pinoOptions: LoggerOptions = {
     level: options.level ?? "info",
     base: options.base ?? (options.name ? { name: options.name } : {}),
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: pino().stdTimeFunctions.isoTime,
     hooks: {
       logMethod(args, method) {
         // Runs only for enabled levels, so the scrubbing cost is paid only for lines written.
@@ -123,16 +136,16 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   if (options.destination) destination = options.destination;
   else {
     const sync = options.sync ?? (isTaskWorkerProcess() && isMainThread);
-    const stdout = pino.destination({ dest: 1, sync });
+    const stdout = pino().destination({ dest: 1, sync });
     // pino flushes its buffered destinations on exit; a signal that kills the process skips exit.
     if (!sync && isMainThread && !isTaskWorkerProcess()) flushOnSignals(stdout);
     destination = stdout;
   }
   if (options.pretty) destination = prettyDestination(destination, options.colors ?? !process.env.NO_COLOR);
-  return pino(pinoOptions, destination as DestinationStream);
+  return pino()(pinoOptions, destination as DestinationStream);
 }
 
 /** A logger that writes nothing (for tests and library use). */
 export function silentLogger(): Logger {
-  return pino({ level: "silent" });
+  return pino()({ level: "silent" });
 }

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import pg from "pg";
+import { createRequire } from "node:module";
+import type pg from "pg";
 import { registerSecret, type Logger } from "@ujr/core";
 import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type StoredRun, type WriteSet } from "./batches.js";
 import { PendingBatch } from "./pending-batch.js";
@@ -9,6 +10,14 @@ import { HISTORY_SCHEMA_VERSION } from "./schema.js";
 import { packRows, unpackRows } from "./packed-rows.js";
 import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 import { DEFAULT_RETENTION } from "./history-store.js";
+
+/**
+ * The PostgreSQL driver, loaded when a PostgreSQL history opens: importing this package
+ * (every `ujr run` that keeps a history, SQLite by default) should not cost pg's start-up.
+ */
+function loadPg(): typeof pg {
+  return createRequire(import.meta.url)("pg") as typeof pg;
+}
 
 export interface PgHistoryStoreOptions {
   /** postgres:// URL (its password is a secret: never logged). */
@@ -96,7 +105,7 @@ export class PgHistoryStore {
     this.schema = options.schema ?? "ujr_history";
     if (!/^[a-z_][a-z0-9_]*$/.test(this.schema)) throw historyError("UJR_HISTORY_OPEN_FAILED", { file: `schema ${this.schema}`, reason: "a schema name uses lower-case letters, digits and _" });
     this.retention = { ...DEFAULT_RETENTION, ...options.retention };
-    this.#pool = new pg.Pool({ connectionString: options.url, max: 2 });
+    this.#pool = new (loadPg().Pool)({ connectionString: options.url, max: 2 });
     this.#pool.on("error", (error) => this.#logger?.warn({ err: error }, "run history: PostgreSQL connection error"));
     this.#logger = options.logger;
     this.#now = options.now ?? Date.now;

@@ -2,7 +2,7 @@
  * Task module of the tweet tidier. Runs in a worker: arguments and results are
  * structured-clonable plain data.
  */
-import { defineTask, type TaskContext } from "@ujr/core";
+import { defineTask, type TaskContext } from "@ujr/core/task";
 import { errorInfo } from "./errors.js";
 import { listRawFiles, type FoundFile } from "./discover.js";
 import { openStore } from "./store/index.js";

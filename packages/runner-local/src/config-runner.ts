@@ -1,10 +1,11 @@
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
-import { createLogger, didYouMean, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel } from "@ujr/core";
+import { createLogger, didYouMean, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { createJobs, createJobsOrThrow } from "./config/create-job.js";
 import { localRunnerOptions } from "./config/runner-options.js";
 import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
 import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
+import { TinypoolExecutor } from "./tinypool-executor.js";
 
 export interface ConfigFileRunnerOptions extends Omit<LocalJobsRunnerOptions, "jobs"> {
   /** Reload the file when it changes (default true). */
@@ -30,10 +31,28 @@ export class ConfigFileRunner extends LocalJobsRunner {
   #reloadPending = false;
   #debounce: NodeJS.Timeout | undefined;
 
-  /** Loads and validates the file (throwing its user errors), then builds the runner. */
+  /**
+   * Loads and validates the file (throwing its user errors), then builds the runner. It
+   * starts no worker: a runner built and never run must not keep the process alive
+   * (`ujr run`, which always runs or closes, starts one early with startPool).
+   */
   static async fromFile(file: string, options: ConfigFileRunnerOptions = {}): Promise<ConfigFileRunner> {
     const config = await loadConfigFile(file, options.env ? { env: options.env } : {});
     return new ConfigFileRunner(config, options);
+  }
+
+  /**
+   * The local pool a ConfigFileRunner given `options` makes for these runner settings,
+   * with its first worker started now: a caller that has the settings before the plugins
+   * are loaded (the `onRunnerSettings` of loadConfigFile) passes it as `executor`, and the
+   * worker's start-up overlaps the plugins' import. The started worker keeps the process
+   * alive: the caller closes the pool if no runner runs (a runner closes it when its run ends).
+   */
+  static startPool(runner: RunnerConfig, options: Omit<ConfigFileRunnerOptions, "executor"> = {}): TinypoolExecutor {
+    const settings: LocalJobsRunnerOptions = { ...localRunnerOptions(runner, ""), ...options, logLevel: options.logLevel ?? runner.logLevel ?? "info" };
+    const pool = TinypoolExecutor.fromSettings(settings, options.logger);
+    pool.prestart();
+    return pool;
   }
 
   constructor(config: LoadedConfig, options: ConfigFileRunnerOptions = {}) {

@@ -38,6 +38,26 @@ describe("loadConfigFile", () => {
     expect(config.jobs[0]!.plugin.url).toContain(`${project.dir}/node_modules/@acme/ujr-plugin-fixture/index.js`);
   });
 
+  it("hands the runner settings to onRunnerSettings before it loads the plugins (a caller starts its pool meanwhile)", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", `runner:\n  workers: 3\njobs:${goodJob}`);
+    const imports = () => (globalThis as { __ujrFixturePluginImports?: number }).__ujrFixturePluginImports ?? 0;
+    const before = imports();
+    const seen: Array<{ workers: number | undefined; pluginImports: number }> = [];
+    const config = await loadConfigFile(file, { env: {}, onRunnerSettings: (runner) => seen.push({ workers: runner.workers, pluginImports: imports() - before }) });
+    expect(seen).toEqual([{ workers: 3, pluginImports: 0 }]);
+    expect(imports() - before).toBe(1);
+    expect(config.runner.workers).toBe(3);
+  });
+
+  it("does not call onRunnerSettings for a file of the wrong shape (nothing is started for a config that will be rejected)", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", `runner:\n  wrokers: 3\njobs:${goodJob}`);
+    let called = false;
+    await expect(loadConfigFile(file, { env: {}, onRunnerSettings: () => (called = true) })).rejects.toMatchObject({ code: "UJR_CONFIG_INVALID" });
+    expect(called).toBe(false);
+  });
+
   it("interpolates ${ENV} and ${ENV:-default}", async () => {
     project = projectOutsideWorkspace();
     const file = project.write("ujr.config.yaml", `jobs:\n  a:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config:\n      count: 1\n      label: "\${LABEL}-\${MISSING:-fallback}-$\${literal}"\n`);

@@ -1,5 +1,6 @@
 import { createServer } from "node:http";
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { promClient } from "./prom-client.js";
 import type { Logger } from "@ujr/core";
 import { listenOn } from "./listen.js";
 
@@ -30,6 +31,7 @@ export interface ProbeServer {
  */
 export async function startProbeServer(options: ProbeServerOptions): Promise<ProbeServer> {
   const host = options.host ?? "127.0.0.1";
+  const { collectDefaultMetrics, Gauge, Registry } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const [name, gauge] of Object.entries(options.gauges ?? {})) {

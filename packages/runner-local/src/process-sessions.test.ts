@@ -77,6 +77,30 @@ describe("ProcessSessions", () => {
     expect(outcomes.has("a")).toBe(false);
   });
 
+  it("starts a worker per task waiting beyond the idle and starting ones, not one per allowed worker", async () => {
+    const { workers, started, submit } = setup(3);
+    submit("a");
+    expect(workers).toHaveLength(1); // one task: one process pays Node's start-up
+    submit("b");
+    expect(workers).toHaveLength(2); // b does not wait behind a's worker starting
+    workers[0]!.ready();
+    expect(started).toEqual(["a"]);
+    expect(workers).toHaveLength(2); // b waits for the worker that is starting for it
+    workers[1]!.ready();
+    expect(started).toEqual(["a", "b"]);
+  });
+
+  it("prestart starts one worker before any task; the first task takes it instead of starting another", async () => {
+    const { sessions, workers, started, submit } = setup(2);
+    sessions.prestart();
+    sessions.prestart(); // one is open already
+    expect(workers).toHaveLength(1);
+    submit("a");
+    expect(workers).toHaveLength(1);
+    workers[0]!.ready();
+    expect(started).toEqual(["a"]);
+  });
+
   it("cancelling a running task terminates only its worker; the queued task goes to the replacement", async () => {
     const { sessions, workers, started, outcomes, submit } = setup(1);
     submit("a");

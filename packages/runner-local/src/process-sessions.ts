@@ -26,6 +26,8 @@ interface Session {
   /** Sends to this session's worker; tinypool hands it over when the run reaches a worker. */
   send: ((message: TaskMessage) => void) | undefined;
   ready: boolean;
+  /** Opened and not ready yet (its process is starting): counted as idle when sessions open. */
+  starting: boolean;
   current: Pending | undefined;
 }
 
@@ -51,6 +53,8 @@ export class ProcessSessions {
   readonly #tasks = new AcceptedTasks<Pending>();
   readonly #idle: Session[] = [];
   #open = 0;
+  /** Sessions whose process is still starting. */
+  #starting = 0;
   #closed = false;
 
   constructor(pool: Tinypool, workers: number, hooks: PoolHooks) {
@@ -95,6 +99,11 @@ export class ProcessSessions {
     return this.#tasks.settleWaiting(() => ({ ok: false, error: reason })).map((pending) => pending.run.id);
   }
 
+  /** Opens one session before any task (its worker starts now) unless one is open: the first task takes it. */
+  prestart(): void {
+    if (!this.#closed && this.#open === 0) this.#openSession();
+  }
+
   /** Call before destroying the pool: sessions that end then are not reopened. */
   close(): void {
     this.#closed = true;
@@ -103,10 +112,11 @@ export class ProcessSessions {
   }
 
   #dispatch(): void {
-    // Sessions open on demand: after a worker was terminated, its replacement gets a
-    // session when there is work for it.
+    // Sessions open on demand, one per task beyond the idle and still-starting ones: a
+    // task that waits for a process to start does not start a second process. After a
+    // worker was terminated, its replacement gets a session when there is work for it.
     const waiting = this.#tasks.waiting;
-    while (!this.#closed && this.#open < this.#workers && waiting.length > this.#idle.length) this.#openSession();
+    while (!this.#closed && this.#open < this.#workers && waiting.length > this.#idle.length + this.#starting) this.#openSession();
     while (this.#idle.length > 0 && waiting.length > 0) this.#hand(this.#idle.pop()!, waiting.shift()!);
   }
 
@@ -131,7 +141,8 @@ export class ProcessSessions {
 
   #openSession(): void {
     this.#open++;
-    const session: Session = { controller: new AbortController(), send: undefined, ready: false, current: undefined };
+    this.#starting++;
+    const session: Session = { controller: new AbortController(), send: undefined, ready: false, starting: true, current: undefined };
     const channel: TinypoolChannel = {
       onMessage: (send) => (session.send = send),
       postMessage: (message: unknown) => this.#onMessage(session, message),
@@ -154,6 +165,7 @@ export class ProcessSessions {
     } else if (isReadyMessage(message)) {
       if (session.ready || !session.send || session.controller.signal.aborted) return;
       session.ready = true;
+      this.#startedUp(session);
       this.#idle.push(session);
       this.#dispatch();
     } else {
@@ -161,8 +173,15 @@ export class ProcessSessions {
     }
   }
 
+  #startedUp(session: Session): void {
+    if (!session.starting) return;
+    session.starting = false;
+    this.#starting--;
+  }
+
   #ended(session: Session, error: unknown): void {
     this.#open--;
+    this.#startedUp(session);
     const idle = this.#idle.indexOf(session);
     if (idle >= 0) this.#idle.splice(idle, 1);
     const pending = session.current;

@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { promClient } from "./prom-client.js";
 import type { Runner, RunnerEvents } from "@ujr/core";
 
 /** Outcomes counted by `ujr_tasks_total`. */
@@ -23,6 +24,7 @@ export interface StatusMetrics {
  * - `ujr_tasks_running{job}`, `ujr_queue_depth`, `ujr_jobs{status}`, `ujr_executor_slots{state}`
  */
 export function createStatusMetrics(runner: Runner): StatusMetrics {
+  const { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 

@@ -125,6 +125,37 @@ describe("ThreadSessions", () => {
     expect(sessions.inFlight).toBe(0);
   });
 
+  it("starts a thread per task waiting beyond the idle and starting ones, not one per allowed thread", async () => {
+    const { threads, thread, started, submit } = setup(3);
+    submit("a");
+    expect(threads).toHaveLength(1);
+    submit("b");
+    expect(threads).toHaveLength(2);
+    const first = await thread(0);
+    first.ready();
+    const [slotA, a] = await first.take();
+    expect(a).toBe("a");
+    expect(first.start(slotA)).toBe(true);
+    expect(started).toEqual(["a"]);
+    // b is handed ahead or waits for the second thread, which is starting for it: no third.
+    expect(threads).toHaveLength(2);
+  });
+
+  it("prestart starts one thread before any task; the first task takes it instead of starting another", async () => {
+    const { sessions, threads, thread, started, submit } = setup(2);
+    sessions.prestart();
+    sessions.prestart(); // one is open already
+    expect(threads).toHaveLength(1);
+    submit("a");
+    expect(threads).toHaveLength(1);
+    const first = await thread(0);
+    first.ready();
+    const [slot, a] = await first.take();
+    expect(a).toBe("a");
+    expect(first.start(slot)).toBe(true);
+    expect(started).toEqual(["a"]);
+  });
+
   it("a task handed ahead goes back to the front of the queue when the running one times out", async () => {
     const { sessions, thread, started, outcomes, submit } = setup(1);
     submit("a");

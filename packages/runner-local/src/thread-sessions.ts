@@ -39,6 +39,8 @@ interface Session {
   port: MessagePort;
   states: Int32Array;
   ready: boolean;
+  /** Opened and not ready yet (its thread is starting): counted as idle when sessions open. */
+  starting: boolean;
   ended: boolean;
   /** Why the thread ended. */
   error?: unknown;
@@ -83,6 +85,8 @@ export class ThreadSessions {
   readonly #ready = new Set<Session>();
   #flushing = false;
   #open = 0;
+  /** Sessions whose thread is still starting. */
+  #starting = 0;
   #closed = false;
 
   constructor(pool: Tinypool, workers: number, hooks: PoolHooks, options: ThreadSessionsOptions = {}) {
@@ -144,6 +148,11 @@ export class ThreadSessions {
   }
 
   /** Call before destroying the pool: sessions that end then are not reopened. */
+  /** Opens one session before any task (its worker starts now) unless one is open: the first task takes it. */
+  prestart(): void {
+    if (!this.#closed && this.#open === 0) this.#openSession();
+  }
+
   close(): void {
     this.#closed = true;
     this.#failQueue(new Error("the pool was closed before the task started"));
@@ -170,8 +179,10 @@ export class ThreadSessions {
     }
     let idle = 0;
     for (const session of this.#ready) if (session.handed.length === 0) idle++;
-    // Sessions open on demand: after a thread was terminated, its replacement gets a
-    // session when there is work for it.
+    // Sessions open on demand, one per task beyond the idle and still-starting ones: a
+    // task that waits for a thread to start does not start a second thread. After a thread
+    // was terminated, its replacement gets a session when there is work for it.
+    idle += this.#starting;
     while (!this.#closed && this.#open < this.#workers && this.#queue.length > idle) {
       this.#openSession();
       idle++;
@@ -272,12 +283,14 @@ export class ThreadSessions {
 
   #openSession(): void {
     this.#open++;
+    this.#starting++;
     const { port1, port2 } = new MessageChannel();
     const session: Session = {
       controller: new AbortController(),
       port: port1,
       states: new Int32Array(new SharedArrayBuffer(this.#slots * Int32Array.BYTES_PER_ELEMENT)),
       ready: false,
+      starting: true,
       ended: false,
       handed: [],
       outbox: [],
@@ -305,13 +318,21 @@ export class ThreadSessions {
     } else if (isReadyMessage(message)) {
       if (session.ready || session.ended || session.controller.signal.aborted) return;
       session.ready = true;
+      this.#startedUp(session);
       this.#ready.add(session);
       this.#dispatch();
     }
   }
 
+  #startedUp(session: Session): void {
+    if (!session.starting) return;
+    session.starting = false;
+    this.#starting--;
+  }
+
   #ended(session: Session, error: unknown): void {
     this.#open--;
+    this.#startedUp(session);
     session.ended = true;
     this.#ready.delete(session);
     session.error = error;

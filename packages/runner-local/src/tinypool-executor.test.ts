@@ -48,6 +48,19 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
       else expect(pid).toBe(process.pid);
     });
 
+    it("prestart starts a worker before any task, and tasks that come one after another all run on it", async () => {
+      const executor = new TinypoolExecutor({ workers: 2, isolation, logLevel: "silent" });
+      executors.push(executor);
+      executor.prestart();
+      const pids: number[] = [];
+      for (const id of ["1", "2", "3"]) {
+        const outcome = await executor.submit({ id, job: "j", ref: { module: fixtures, export: "echo" }, args: {}, attempt: 1, resolveFrom: [] });
+        expect(outcome.ok).toBe(true);
+        pids.push((outcome as { value: { pid: number } }).value.pid);
+      }
+      expect(new Set(pids).size).toBe(1);
+    });
+
     // Out-of-memory is only tested with process isolation: V8's per-thread heap limits
     // are not reliable enough to run inside the test process itself.
     const crashes = isolation === "process" ? ["exitWorker", "uncaught", "exhaustMemory"] : ["exitWorker", "uncaught"];

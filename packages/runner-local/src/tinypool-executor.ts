@@ -7,6 +7,7 @@ import { ProcessSessions, type PoolHooks } from "./process-sessions.js";
 import type { WorkerMessage } from "./session-protocol.js";
 import { ThreadSessions } from "./thread-sessions.js";
 import {
+  isTaskWorker,
   normaliseProgress,
   resolveTaskModule,
   toTaskFailure,
@@ -133,7 +134,10 @@ export class TinypoolExecutor implements Executor {
     const pool = new Tinypool({
       filename: workerFile.href,
       runtime: this.isolation === "process" ? "child_process" : "worker_threads",
-      minThreads: this.workers,
+      // Workers start as sessions open (one per task waiting beyond the idle sessions), not
+      // all with the pool: a run whose tasks come one after another (a job that checks, then
+      // loads) starts one worker instead of one per CPU, each paying Node's start-up.
+      minThreads: 0,
       maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
@@ -151,6 +155,16 @@ export class TinypoolExecutor implements Executor {
     this.#pool = pool;
     this.#tasks = this.isolation === "process" ? new ProcessSessions(pool, this.workers, this.#hooks) : new ThreadSessions(pool, this.workers, this.#hooks);
     return this.#tasks;
+  }
+
+  /**
+   * Starts one worker before any task is submitted, so that it starts while the caller
+   * still gets ready (loads plugins, opens the run history); the first task takes it.
+   * The worker keeps the process alive until close(). Nothing in a task worker: a script
+   * imported again there for its tasks starts no pool.
+   */
+  prestart(): void {
+    if (!isTaskWorker()) this.#ensureTasks().prestart();
   }
 
   submit(run: TaskRun): Promise<TaskOutcome> {

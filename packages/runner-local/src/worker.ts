@@ -5,7 +5,7 @@
  */
 import { isatty } from "node:tty";
 import { BroadcastChannel, isMainThread, type MessagePort } from "node:worker_threads";
-import { createLogger, decodeWire, encodeWire, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun, type WireEncoded } from "@ujr/core";
+import { createLogger, decodeWire, encodeWire, executeTaskRun, markTaskWorker, ujrError, type LogLevel, type TaskOutcome, type TaskProgress, type TaskRun, type WireEncoded } from "@ujr/core/task";
 import { PROGRESS_TAG, throttleProgress, type ProgressMessage } from "./worker-progress.js";
 import { isTaskMessage, READY_TAG, RESULT_TAG, SLOT_DONE, SLOT_FREE, SLOT_QUEUED, SLOT_STARTED, type ResultMessage, type ThreadTaskMessage, type WorkerMessage } from "./session-protocol.js";
 

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
-import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer } from "@ujr/runner-local";
+import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer, type TinypoolExecutor } from "@ujr/runner-local";
 import { checkLogLevel, checkPositionals, DEFAULT_CONFIG, intFlag, parse, UsageError } from "../args.js";
 import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
@@ -60,18 +60,53 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   const stdout = terminal?.stdout ?? process.stdout;
   const stderr = terminal?.stderr ?? (terminal ? undefined : process.stderr);
   const env = terminal?.env ?? process.env;
-  const config = await loadConfigFile(file);
-
   const pretty = stdout.isTTY === true;
+  const flagLevel = values["log-level"] as LogLevel | undefined;
+  // The local pool's first worker starts as soon as the runner settings are read: Node's
+  // start-up in that worker overlaps the plugins' import and the history's opening here.
+  let pool: TinypoolExecutor | undefined;
+  const state = { running: false };
+  try {
+    const config = await loadConfigFile(file, {
+      onRunnerSettings: (runner) => {
+        if (runner.executor.kind === "local")
+          pool = ConfigFileRunner.startPool(runner, { ...(workers !== undefined ? { workers } : {}), ...(flagLevel ? { logLevel: flagLevel } : {}), prettyLogs: pretty });
+      },
+    });
+    return await runLoaded(config, { values, port, workers, stdout, stderr, env, pretty, flagLevel, pool, terminal, state });
+  } finally {
+    // A run that never started (bad config, history or server that would not open) closes
+    // the pool started for it; a runner closes its executor when its run ends.
+    if (!state.running) await pool?.close();
+  }
+}
+
+interface RunSetup {
+  values: Record<string, unknown>;
+  port: number | undefined;
+  workers: number | undefined;
+  stdout: ViewStream & NodeJS.WritableStream;
+  stderr: (ViewStream & NodeJS.WritableStream) | undefined;
+  env: NodeJS.ProcessEnv;
+  pretty: boolean;
+  flagLevel: LogLevel | undefined;
+  pool: TinypoolExecutor | undefined;
+  terminal: RunTerminal | undefined;
+  /** Set when the runner runs (it then owns the pool). */
+  state: { running: boolean };
+}
+
+async function runLoaded(config: LoadedConfig, setup: RunSetup): Promise<number> {
+  const { values, port, workers, stdout, stderr, env, pretty, flagLevel, pool, terminal, state } = setup;
   const live = wantsLiveView(stdout, { noTty: values["no-tty"] === true, env });
-  const logLevel = (values["log-level"] as LogLevel | undefined) ?? config.runner.logLevel ?? "info";
+  const logLevel = flagLevel ?? config.runner.logLevel ?? "info";
   // The live view keeps itself under the log lines by watching what goes through stdout's
   // write(): logs must go there (not straight to the file descriptor).
   const logger = createLogger({ level: logLevel, pretty, ...(live || terminal ? { destination: stdout } : {}) });
   // Tasks run in the local pool unless the config asks for a distributed executor.
   const executor = config.runner.executor.kind === "local" ? undefined : await distributedExecutor(config.runner, logger, config.dir);
   const runner = new ConfigFileRunner(config, {
-    ...(executor ? { executor } : {}),
+    ...(executor ? { executor } : pool ? { executor: pool } : {}),
     watch: !values["no-watch"],
     ...(values["keep-alive"] ? { keepAlive: true } : {}),
     ...(workers !== undefined ? { workers } : {}),
@@ -101,6 +136,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   let summary: string | undefined;
   try {
     if (live) view = startLiveView({ stream: stdout, alsoCapture: stderr?.isTTY ? [stderr] : [], snapshot: () => runner.snapshot() });
+    state.running = true;
     const result = await runner.run();
     const exitCode = exitCodeForRun(result);
     // The last line says, per job, what happened, and the exit code that follows from it.

@@ -25,6 +25,8 @@ export type ConfigError = UjrError & { issues: PositionedIssue[] };
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
+  /** See ResolveConfigOptions.onRunnerSettings: the runner settings, before the plugins load. */
+  onRunnerSettings?: ((runner: RunnerConfig) => void) | undefined;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
   if (doc.errors.length > 0) throw yamlError(path, doc.errors[0]!, lineCounter);
   const issues: PositionedIssue[] = [];
   const raw = interpolateEnv(doc.toJS() ?? {}, options.env ?? process.env, issues);
-  const resolved = await resolveConfig(raw, { dir, file: path });
+  const resolved = await resolveConfig(raw, { dir, file: path, onRunnerSettings: options.onRunnerSettings });
   issues.push(...resolved.issues);
   // A value whose variable is missing is still "${VAR}": its own schema errors are noise.
   const missing = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING").map((issue) => issue.path);

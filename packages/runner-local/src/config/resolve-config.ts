@@ -49,6 +49,12 @@ export interface ResolveConfigOptions {
   file: string;
   /** Plugins given as objects (composition in code), by job name. */
   pluginObjects?: Map<string, Plugin>;
+  /**
+   * Called with the runner settings when the whole config has the right shape, before any
+   * plugin loads: a caller can start what those settings decide (the worker pool) while
+   * the plugins load.
+   */
+  onRunnerSettings?: ((runner: RunnerConfig) => void) | undefined;
 }
 
 /**
@@ -69,6 +75,7 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
   const jobsAlone = parsed.success ? undefined : configFileSchema.shape.jobs.safeParse(value("jobs"));
   const runner: RunnerConfig = parsed.success ? parsed.data.runner : runnerAlone?.success ? runnerAlone.data : configFileSchema.shape.runner.parse(undefined);
   const jobEntries: ConfigFile["jobs"] | undefined = parsed.success ? parsed.data.jobs : jobsAlone?.success ? jobsAlone.data : undefined;
+  if (parsed.success) options.onRunnerSettings?.(runner);
   const jobs: LoadedJob[] = [];
   if (jobEntries) {
     const pluginCache = new Map<string, Promise<LoadedPlugin>>();

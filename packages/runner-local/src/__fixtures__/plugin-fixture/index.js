@@ -1,6 +1,9 @@
 import { definePlugin, defineJobType, JobDone, z } from "@ujr/core";
 import { record } from "./tasks.js";
 
+// Counts the imports of this plugin (each test project is a fresh copy): tests see when plugins load.
+globalThis.__ujrFixturePluginImports = (globalThis.__ujrFixturePluginImports ?? 0) + 1;
+
 class CountJob {
   constructor(name, config, stateDir) {
     this.name = name;
