@@ -15,19 +15,21 @@ export type ParseEvent =
  *
  * `skip(index)`: true for lines to pass over without parsing them (no event); the page
  * numbers of the events after them are then not the file's (the caller renumbers).
+ * `bytes`: the file's bytes when they were read already (readSmallFile).
  */
 export async function* parseEvents(
   path: string,
   fileId: number,
   signal?: AbortSignal,
   skip?: (index: number) => boolean,
+  bytes?: Buffer,
 ): AsyncGenerator<ParseEvent> {
   let pages = 0;
   let index = 0;
   let lastEntry = "";
   let lastLine = 0;
   try {
-    for await (const line of readRaw(path, signal)) {
+    for await (const line of readRaw(path, signal, bytes)) {
       lastEntry = line.entry;
       lastLine = line.lineNo;
       const i = index++;

@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
@@ -174,8 +175,12 @@ function gunzipped(path: string, signal?: AbortSignal): Readable {
  * grow with file size. A read or decompression error is thrown from the iterator after
  * the lines before it were yielded.
  */
-export async function* readRaw(path: string, signal?: AbortSignal): AsyncGenerator<RawLine> {
+export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffer): AsyncGenerator<RawLine> {
   const kind = fileKind(path);
+  if (bytes !== undefined && kind !== "archive" && !isGzipName(path)) {
+    for await (const l of splitLines(oneChunk(bytes))) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
+    return;
+  }
   if (kind !== "archive") {
     const stream = isGzipName(path) ? gunzipped(path, signal) : open(path, signal);
     for await (const l of splitLines(stream)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
@@ -202,8 +207,33 @@ export async function* readRaw(path: string, signal?: AbortSignal): AsyncGenerat
   }
 }
 
-/** SHA-256 (hex) and size of a file, streaming. */
+async function* oneChunk(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+/**
+ * The bytes of a file of at most READ_BUFFER bytes, read at once (else undefined): a read
+ * stream reads a small file into a READ_BUFFER-sized buffer and copies it to one of its
+ * size, for each reader (measured: ~0.5 s of the parse worker's time on 279 files of 0.55
+ * MB); read once, the bytes are hashed and split into lines (readRaw's `bytes`).
+ */
+export async function readSmallFile(path: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  const st = await stat(path);
+  if (!st.isFile() || st.size > READ_BUFFER) return undefined;
+  const b = await readFile(path, { signal });
+  // grown meanwhile (a file still being written): streamed like a big one
+  return b.length <= READ_BUFFER ? b : undefined;
+}
+
+/** SHA-256 (hex) and size of bytes read at once. */
+export function hashBytes(b: Buffer): { sha256: string; size: number } {
+  return { sha256: createHash("sha256").update(b).digest("hex"), size: b.length };
+}
+
+/** SHA-256 (hex) and size of a file, streaming (a small file read at once). */
 export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+  const small = await readSmallFile(path, signal);
+  if (small !== undefined) return hashBytes(small);
   const h = createHash("sha256");
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: READ_BUFFER, signal })) {

@@ -5,7 +5,7 @@
 // before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
-import { hashFile } from "../read-raw.js";
+import { hashBytes, hashFile, readSmallFile } from "../read-raw.js";
 import type { FromWorker } from "../parse-in-worker.js";
 
 interface Job {
@@ -64,10 +64,12 @@ async function runQueue(): Promise<void> {
 
 async function run(job: Job): Promise<void> {
   try {
-    const { sha256, size } = await hashFile(job.path);
+    // a small file is read once, for its hash and its lines
+    const bytes = await readSmallFile(job.path);
+    const { sha256, size } = bytes !== undefined ? hashBytes(bytes) : await hashFile(job.path);
     if (job.cancelled) return;
     post({ t: "hash", job: job.id, sha256, size });
-    for await (const ev of parseEvents(job.path, 0)) {
+    for await (const ev of parseEvents(job.path, 0, undefined, undefined, bytes)) {
       while (credit <= 0 && !job.cancelled) await new Promise<void>((r) => (wake = r));
       wake = undefined;
       if (job.cancelled) return;
