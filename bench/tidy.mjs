@@ -20,6 +20,7 @@
 // The two-thread ceiling (measured in this process, same run): parsing + building the rows
 // of every page on one core, against the plain inserts of the same rows alone on the other:
 // no loader writing these rows through one SQLite connection can beat the larger of the two.
+// UJR_BENCH_TIDIER_DIR=<folder of another build of the plugin> measures that build instead.
 // --variants also measures the inserts of the same rows with the loader's upsert statements,
 // without the secondary indexes, and with the upsert tables WITHOUT ROWID.
 import { spawn, spawnSync } from "node:child_process";
@@ -32,7 +33,8 @@ import { mkdtempSync } from "node:fs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const repo = join(here, "..");
-const pkgDir = join(repo, "packages", "plugin-tweet-tidier");
+// UJR_BENCH_TIDIER_DIR: measure another build of the plugin (a folder with dist/ and node_modules/), to compare versions interleaved
+const pkgDir = process.env.UJR_BENCH_TIDIER_DIR ?? join(repo, "packages", "plugin-tweet-tidier");
 const cli = join(repo, "apps", "cli", "dist", "bin.js");
 const requireFromPkg = createRequire(join(pkgDir, "package.json"));
 const Database = requireFromPkg("better-sqlite3");

@@ -125,7 +125,7 @@ async function sqliteCounts(db: string): Promise<Record<string, number>> {
   try {
     expect(d.pragma("integrity_check", { simple: true })).toBe("ok");
     // killed before the schema was created (the first migration rolled back): no table yet
-    const exists = new Set((d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+    const exists = new Set((d.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").all() as { name: string }[]).map((r) => r.name));
     return Object.fromEntries(
       COUNTED.map((t) => [t, exists.has(t) ? (d.prepare(`SELECT count(*) AS n FROM "${t}"`).get() as { n: number }).n : 0]),
     );

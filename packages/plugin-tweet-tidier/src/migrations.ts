@@ -1,5 +1,5 @@
-import { postgresDdl } from "./ddl/postgres.js";
-import { sqliteDdl } from "./ddl/sqlite.js";
+import { postgresDdlV1, postgresPackTables } from "./ddl/postgres.js";
+import { sqliteDdlV1, sqlitePackTables } from "./ddl/sqlite.js";
 import { SCHEMA_VERSION } from "./schema.js";
 
 export interface Migration {
@@ -10,11 +10,16 @@ export interface Migration {
 }
 
 /**
- * Ordered migrations. Version 1 creates the schema of src/schema.ts. A later change to
- * the schema adds a table/column there AND a migration here (ALTER TABLE ... ADD COLUMN),
- * and bumps SCHEMA_VERSION.
+ * Ordered migrations; a new database runs them all. Version 1 creates the schema of
+ * src/schema.ts as it was then (every table a table); version 2 packs the tables of many
+ * small rows into their owner's row (TableDef.packedIn). A later change to the schema adds
+ * a table/column there AND a migration here (ALTER TABLE ... ADD COLUMN), and bumps
+ * SCHEMA_VERSION.
  */
-export const migrations: Migration[] = [{ version: 1, name: "initial tidy schema", sqlite: sqliteDdl, postgres: postgresDdl }];
+export const migrations: Migration[] = [
+  { version: 1, name: "initial tidy schema", sqlite: sqliteDdlV1, postgres: postgresDdlV1 },
+  { version: 2, name: "entities and annotations packed into their tweet or user", sqlite: sqlitePackTables, postgres: postgresPackTables },
+];
 
 if (migrations[migrations.length - 1]!.version !== SCHEMA_VERSION) {
   throw new Error("migrations and SCHEMA_VERSION disagree");

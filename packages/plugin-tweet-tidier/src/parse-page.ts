@@ -9,10 +9,13 @@
 export type Value = string | number | null;
 export type Row = Value[];
 
-/** Tables written from pages, in the order the stores write them (a fixed order avoids deadlocks). */
+/**
+ * Tables written from pages, in the order the stores write them (a fixed order avoids
+ * deadlocks). The packed tables (hashtags, mentions, annotations, user_entities: see
+ * TableDef.packedIn) are not among them: their rows are a column of their tweet or user row.
+ */
 export const PAGE_TABLES = [
   "users",
-  "user_entities",
   "tweets",
   "tweet_references",
   "media",
@@ -22,11 +25,6 @@ export const PAGE_TABLES = [
   "poll_options",
   "tweet_polls",
   "urls",
-  "hashtags",
-  "cashtags",
-  "mentions",
-  "context_annotations",
-  "entity_annotations",
   "api_errors",
 ] as const;
 export type PageTable = (typeof PAGE_TABLES)[number];
@@ -195,7 +193,6 @@ const SIDECAR_KEYS = set("url", "expanded_url", "final_url", "status", "hops", "
 export function emptyRows(): PageRows {
   return {
     users: [],
-    user_entities: [],
     tweets: [],
     tweet_references: [],
     media: [],
@@ -205,11 +202,6 @@ export function emptyRows(): PageRows {
     poll_options: [],
     tweet_polls: [],
     urls: [],
-    hashtags: [],
-    cashtags: [],
-    mentions: [],
-    context_annotations: [],
-    entity_annotations: [],
     api_errors: [],
   };
 }
@@ -233,7 +225,7 @@ function addTweet(r: PageRows, t: Record<string, any>, direct: number, ra: strin
   const eco = isObj(ec);
   const who = isObj(wh);
   const atto = isObj(att);
-  r.tweets.push([
+  const row: Row = [
     id,
     s(t.text),
     s(t.author_id),
@@ -271,7 +263,8 @@ function addTweet(r: PageRows, t: Record<string, any>, direct: number, ra: strin
     ra,
     ctx.fileId,
     ex === undefined ? null : JSON.stringify(ex),
-  ]);
+  ];
+  r.tweets.push(row);
 
   const refs = t.referenced_tweets;
   if (Array.isArray(refs)) {
@@ -283,6 +276,11 @@ function addTweet(r: PageRows, t: Record<string, any>, direct: number, ra: strin
     const pi = att.poll_ids;
     if (Array.isArray(pi)) for (const p of pi) r.tweet_polls.push([id, s(p)]);
   }
+  let hashtags: Row[] | undefined;
+  let cashtags: Row[] | undefined;
+  let mentions: Row[] | undefined;
+  let contexts: Row[] | undefined;
+  let annotations: Row[] | undefined;
   const ent = t.entities;
   if (isObj(ent)) {
     const urls = ent.urls;
@@ -310,30 +308,14 @@ function addTweet(r: PageRows, t: Record<string, any>, direct: number, ra: strin
         ]);
       }
     }
-    const hs = ent.hashtags;
-    if (Array.isArray(hs)) {
-      for (let i = 0; i < hs.length; i++) {
-        const h = hs[i];
-        if (!isObj(h)) continue;
-        const tag = s(h.tag);
-        r.hashtags.push([id, i, n(h.start), n(h.end), tag, tag === null ? null : tag.toLowerCase()]);
-      }
-    }
-    const cs = ent.cashtags;
-    if (Array.isArray(cs)) {
-      for (let i = 0; i < cs.length; i++) {
-        const h = cs[i];
-        if (!isObj(h)) continue;
-        const tag = s(h.tag);
-        r.cashtags.push([id, i, n(h.start), n(h.end), tag, tag === null ? null : tag.toLowerCase()]);
-      }
-    }
+    hashtags = tags(ent.hashtags);
+    cashtags = tags(ent.cashtags);
     const ms = ent.mentions;
     if (Array.isArray(ms)) {
       for (let i = 0; i < ms.length; i++) {
         const m = ms[i];
         if (!isObj(m)) continue;
-        r.mentions.push([id, i, n(m.start), n(m.end), s(m.username), s(m.id)]);
+        (mentions ??= []).push([i, n(m.start), n(m.end), s(m.username), s(m.id)]);
       }
     }
     const an = ent.annotations;
@@ -341,30 +323,48 @@ function addTweet(r: PageRows, t: Record<string, any>, direct: number, ra: strin
       for (let i = 0; i < an.length; i++) {
         const a = an[i];
         if (!isObj(a)) continue;
-        r.entity_annotations.push([id, i, n(a.start), n(a.end), s(a.type), s(a.normalized_text), n(a.probability)]);
+        (annotations ??= []).push([i, n(a.start), n(a.end), s(a.type), s(a.normalized_text), n(a.probability)]);
       }
     }
   }
   const ca = t.context_annotations;
   if (Array.isArray(ca)) {
+    let seen: Set<string> | undefined;
     for (const a of ca) {
       if (!isObj(a)) continue;
       const d = isObj(a.domain) ? a.domain : {};
       const e = isObj(a.entity) ? a.entity : {};
-      r.context_annotations.push([
-        id,
-        s(d.id) ?? "",
-        s(e.id) ?? "",
-        s(d.name),
-        s(d.description),
-        s(e.name),
-        s(e.description),
-      ]);
+      const domainId = s(d.id) ?? "";
+      const entityId = s(e.id) ?? "";
+      // the key of a context annotation: the first of a repeated pair stays, as in a table keyed by it
+      const key = `${domainId}\u0000${entityId}`;
+      if (seen?.has(key)) continue;
+      (seen ??= new Set()).add(key);
+      (contexts ??= []).push([domainId, entityId, s(d.name), s(d.description), s(e.name), s(e.description)]);
     }
   }
+  // packed columns, in the order of packedTables("tweets")
+  row.push(pack(hashtags), pack(cashtags), pack(mentions), pack(contexts), pack(annotations));
 }
 
-function addUserEntities(r: PageRows, id: string, field: string, e: Record<string, any>): void {
+/** A packed column's value: its rows as one JSON array, NULL when none. */
+const pack = (rows: Row[] | undefined): string | null => (rows === undefined ? null : JSON.stringify(rows));
+
+/** Packed rows of hashtags or cashtags: [position, start, end, tag, tag lower-cased]. */
+function tags(hs: unknown): Row[] | undefined {
+  if (!Array.isArray(hs)) return undefined;
+  let out: Row[] | undefined;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i];
+    if (!isObj(h)) continue;
+    const tag = s(h.tag);
+    (out ??= []).push([i, n(h.start), n(h.end), tag, tag === null ? null : tag.toLowerCase()]);
+  }
+  return out;
+}
+
+/** Packed user_entities rows of one field of a profile's `entities`: [field, kind, position, start, end, text, expanded_url, display_url]. */
+function addUserEntities(out: Row[], field: string, e: Record<string, any>): void {
   const kinds: [string, string][] = [
     ["urls", "url"],
     ["hashtags", "hashtag"],
@@ -378,8 +378,7 @@ function addUserEntities(r: PageRows, id: string, field: string, e: Record<strin
       const x = xs[i];
       if (!isObj(x)) continue;
       const text = kind === "url" ? s(x.url) : kind === "mention" ? s(x.username) : s(x.tag);
-      r.user_entities.push([
-        id,
+      out.push([
         field,
         kind,
         i,
@@ -401,7 +400,7 @@ function addUser(r: PageRows, u: Record<string, any>, direct: number, ra: string
   const wh = u.withheld;
   const who = isObj(wh);
   const ex = unknownKeys(u, USER_KEYS, USER_NESTED);
-  r.users.push([
+  const row: Row = [
     id,
     s(u.username),
     s(u.name),
@@ -427,12 +426,15 @@ function addUser(r: PageRows, u: Record<string, any>, direct: number, ra: string
     ra,
     ctx.fileId,
     ex === undefined ? null : JSON.stringify(ex),
-  ]);
+  ];
   const ent = u.entities;
+  const entities: Row[] = [];
   if (isObj(ent)) {
-    if (isObj(ent.description)) addUserEntities(r, id, "description", ent.description);
-    if (isObj(ent.url)) addUserEntities(r, id, "url", ent.url);
+    if (isObj(ent.description)) addUserEntities(entities, "description", ent.description);
+    if (isObj(ent.url)) addUserEntities(entities, "url", ent.url);
   }
+  row.push(entities.length === 0 ? null : JSON.stringify(entities)); // user_entities_packed
+  r.users.push(row);
 }
 
 function addMedia(r: PageRows, m: Record<string, any>, ra: string | null, ctx: PageContext): void {

@@ -1,5 +1,5 @@
 import { postgresDdl } from "./ddl/postgres.js";
-import { SCHEMA_VERSION, tables, views, type ColumnType, type MergeRule } from "./schema.js";
+import { SCHEMA_VERSION, packedColumn, tables, views, type ColumnType, type MergeRule } from "./schema.js";
 
 const SQLITE: Record<ColumnType, string> = {
   text: "TEXT",
@@ -25,6 +25,7 @@ const MERGE: Record<MergeRule, string> = {
   max: "max",
   or: "sticky true",
   keep: "first",
+  union: "union (rows by key; first wins)",
 };
 
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
@@ -43,7 +44,8 @@ export function renderSchemaDoc(): string {
   out.push(
     "The same tables, columns and views exist in SQLite and PostgreSQL. Ids of tweets, users, places, polls and media are text (they exceed 2^53). " +
       "There are no foreign-key constraints (rows arrive in any order); `→` marks which column a value refers to. " +
-      "`merge` says what happens when a row with the same key is observed again: `latest` = the value of the observation with the latest `retrieved_at` (a missing value never erases a known one), `min`/`max`, `sticky true` = true once true, `first` = the first insert wins (for tables whose rows never change, every column is `first`).",
+      "`merge` says what happens when a row with the same key is observed again: `latest` = the value of the observation with the latest `retrieved_at` (a missing value never erases a known one), `min`/`max`, `sticky true` = true once true, `first` = the first insert wins (for tables whose rows never change, every column is `first`). " +
+      "A table marked *packed* is a view of that name and columns over a JSON column of its owner's row (`tweets` or `users`): the rows of a tweet or user are stored together, which costs one write instead of one per row; query it as a table (it has no indexes of its own).",
   );
   out.push("");
   out.push("## Tables");
@@ -56,7 +58,11 @@ export function renderSchemaDoc(): string {
     out.push("");
     out.push(t.doc);
     out.push("");
-    out.push(`Primary key: (${t.primaryKey.map((x) => `\`${x}\``).join(", ")}).`);
+    if (t.packedIn !== undefined)
+      out.push(
+        `*Packed*: a view over \`${t.packedIn}.${packedColumn(t)}\` (SQLite: \`json_each\`, PostgreSQL: \`jsonb_array_elements\`); its rows are unique by (${t.primaryKey.map((x) => `\`${x}\``).join(", ")}).`,
+      );
+    else out.push(`Primary key: (${t.primaryKey.map((x) => `\`${x}\``).join(", ")}).`);
     if (t.indexes?.length)
       out.push(
         `Indexes: ${t.indexes.map((i) => `${i.unique ? "unique " : ""}(${i.columns.map((x) => `\`${x}\``).join(", ")})`).join("; ")}.`,
@@ -86,7 +92,7 @@ export function renderSchemaDoc(): string {
   }
   out.push("## PostgreSQL DDL");
   out.push("");
-  out.push("For reference, the statements of migration 1 on PostgreSQL (SQLite's are equivalent):");
+  out.push("For reference, the statements that create the current schema on PostgreSQL (SQLite's are equivalent; an existing database gets there by the migrations of src/migrations.ts):");
   out.push("");
   out.push("```sql");
   for (const s of postgresDdl()) out.push(`${s};`);

@@ -24,8 +24,10 @@ export type ColumnType =
  * - `min` / `max`: the smaller / larger of both (for first_seen_at / last_seen_at).
  * - `or`: true once true (directly_collected).
  * - `keep`: the first value stays.
+ * - `union`: a packed column (see TableDef.packedIn): the rows of both, by key; for a key in
+ *   both, the first stored row stays (what INSERT OR IGNORE into a table of them would keep).
  */
-export type MergeRule = "newer" | "min" | "max" | "or" | "keep";
+export type MergeRule = "newer" | "min" | "max" | "or" | "keep" | "union";
 
 export interface ColumnDef {
   name: string;
@@ -34,6 +36,8 @@ export interface ColumnDef {
   merge?: MergeRule;
   /** References another table's column, for documentation (no FK constraints: rows arrive in any order). */
   refs?: string;
+  /** For a packed column: the table whose rows it holds. */
+  packs?: string;
   doc: string;
 }
 
@@ -57,6 +61,14 @@ export interface TableDef {
   columns: ColumnDef[];
   primaryKey: string[];
   indexes?: IndexDef[];
+  /**
+   * Stored packed on its owner's row instead of as a table of its own (many small rows
+   * per tweet or user cost an insert each): the owner's column `<name>_packed` holds the
+   * rows of one owner as a JSON array of arrays (every column but the first, the owner's
+   * key, in this order), and a view of this table's name and columns unpacks them. Since
+   * schema version 2.
+   */
+  packedIn?: string;
 }
 
 export interface ViewDef {
@@ -67,7 +79,7 @@ export interface ViewDef {
   sql: { sqlite: string; postgres: string };
 }
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const c = (name: string, type: ColumnType, doc: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({
   name,
@@ -295,6 +307,7 @@ export const tables: TableDef[] = [
   {
     name: "user_entities",
     kind: "ignore",
+    packedIn: "users",
     doc: "Entities of user profiles: URLs, hashtags, cashtags and mentions in `entities.description` and `entities.url`. Rows of every observed version of a profile are kept.",
     columns: [
       c("user_id", "text", "User.", { notNull: true, refs: "users.id" }),
@@ -435,6 +448,7 @@ export const tables: TableDef[] = [
   {
     name: "hashtags",
     kind: "ignore",
+    packedIn: "tweets",
     doc: "`entities.hashtags` of tweets.",
     columns: [
       ...entityCols("tweet_id", "tweets.id"),
@@ -442,11 +456,11 @@ export const tables: TableDef[] = [
       c("tag_lower", "text", "`tag` lower-cased, for grouping."),
     ],
     primaryKey: ["tweet_id", "position"],
-    indexes: [{ name: "hashtags_tag_lower", columns: ["tag_lower"] }],
   },
   {
     name: "cashtags",
     kind: "ignore",
+    packedIn: "tweets",
     doc: "`entities.cashtags` of tweets.",
     columns: [
       ...entityCols("tweet_id", "tweets.id"),
@@ -458,6 +472,7 @@ export const tables: TableDef[] = [
   {
     name: "mentions",
     kind: "ignore",
+    packedIn: "tweets",
     doc: "`entities.mentions` of tweets.",
     columns: [
       ...entityCols("tweet_id", "tweets.id"),
@@ -469,6 +484,7 @@ export const tables: TableDef[] = [
   {
     name: "context_annotations",
     kind: "ignore",
+    packedIn: "tweets",
     doc: "`context_annotations` of tweets (topic domain + entity).",
     columns: [
       c("tweet_id", "text", "Tweet.", { notNull: true, refs: "tweets.id" }),
@@ -484,6 +500,7 @@ export const tables: TableDef[] = [
   {
     name: "entity_annotations",
     kind: "ignore",
+    packedIn: "tweets",
     doc: "`entities.annotations` of tweets (named entities recognised in the text).",
     columns: [
       ...entityCols("tweet_id", "tweets.id"),
@@ -494,6 +511,33 @@ export const tables: TableDef[] = [
     primaryKey: ["tweet_id", "position"],
   },
 ];
+
+/** Tables stored packed on their owner's rows (schema version 2), in column order. */
+export const packedTables = (owner?: string): TableDef[] =>
+  tables.filter((t) => t.packedIn !== undefined && (owner === undefined || t.packedIn === owner));
+
+/** The owner's column holding a packed table's rows. */
+export const packedColumn = (t: TableDef): string => `${t.name}_packed`;
+
+/** Key of a packed row: positions of the primary key's columns (after the owner's) in the packed array. */
+export const packedKey = (t: TableDef): number[] =>
+  t.primaryKey.slice(1).map((k) => t.columns.findIndex((col) => col.name === k) - 1);
+
+// the owners' packed columns (last in their tables: added by migration 2)
+for (const t of packedTables()) {
+  const owner = tables.find((x) => x.name === t.packedIn)!;
+  owner.columns.push(
+    c(
+      packedColumn(t),
+      "json",
+      `The rows of \`${t.name}\` of this ${owner.name === "tweets" ? "tweet" : "user"}, packed (read them through the view \`${t.name}\`): a JSON array of [${t.columns
+        .slice(1)
+        .map((col) => col.name)
+        .join(", ")}] (NULL when none).`,
+      { merge: "union", packs: t.name },
+    ),
+  );
+}
 
 const EFFECTIVE = "COALESCE(u.final_url, r1.final_url, r2.final_url, u.unwound_url, u.expanded_url, u.url)";
 

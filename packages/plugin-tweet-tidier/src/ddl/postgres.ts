@@ -1,5 +1,5 @@
-import { tables, views, type ColumnType, type TableDef } from "../schema.js";
-import { insertSql, q } from "./common.js";
+import type { ColumnType, TableDef } from "../schema.js";
+import { currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
 
 const TYPES: Record<ColumnType, string> = {
   text: "text",
@@ -17,18 +17,13 @@ export function createTableSql(t: TableDef): string {
   return `CREATE TABLE IF NOT EXISTS ${q(t.name)} (\n${cols.join(",\n")}\n)`;
 }
 
-/** Every statement that creates schema version 1 on PostgreSQL (in the current search_path schema). */
-export function postgresDdl(): string[] {
-  const out: string[] = [];
-  for (const t of tables) {
-    out.push(createTableSql(t));
-    for (const ix of t.indexes ?? [])
-      out.push(
-        `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${q(ix.name)} ON ${q(t.name)} (${ix.columns.map(q).join(", ")})`,
-      );
-  }
-  for (const v of views) out.push(`CREATE OR REPLACE VIEW ${q(v.name)} AS ${v.sql.postgres}`);
-  return out;
-}
+const parts: DdlParts = { dialect: "postgres", createTable: createTableSql, viewSql: (v) => v.sql.postgres };
+
+/** Every statement that creates the current schema on PostgreSQL (in the current search_path schema). */
+export const postgresDdl = (): string[] => currentDdl(parts);
+/** Migration 1 on PostgreSQL. */
+export const postgresDdlV1 = (): string[] => version1Ddl(parts);
+/** Migration 2 on PostgreSQL. */
+export const postgresPackTables = (): string[] => packTablesDdl(parts);
 
 export const postgresInsertSql = (t: TableDef): string => insertSql("postgres", t);

@@ -1,5 +1,5 @@
-import { tables, views, type ColumnType, type TableDef } from "../schema.js";
-import { insertSql, q } from "./common.js";
+import type { ColumnType, TableDef } from "../schema.js";
+import { currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
 
 const TYPES: Record<ColumnType, string> = {
   text: "TEXT",
@@ -26,18 +26,13 @@ export function createTableSql(t: TableDef): string {
   return `CREATE TABLE IF NOT EXISTS ${q(t.name)} (\n${cols.join(",\n")}\n)${withoutRowid}`;
 }
 
-/** Every statement that creates schema version 1 on SQLite. */
-export function sqliteDdl(): string[] {
-  const out: string[] = [];
-  for (const t of tables) {
-    out.push(createTableSql(t));
-    for (const ix of t.indexes ?? [])
-      out.push(
-        `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${q(ix.name)} ON ${q(t.name)} (${ix.columns.map(q).join(", ")})`,
-      );
-  }
-  for (const v of views) out.push(`CREATE VIEW IF NOT EXISTS ${q(v.name)} AS ${v.sql.sqlite}`);
-  return out;
-}
+const parts: DdlParts = { dialect: "sqlite", createTable: createTableSql, viewSql: (v) => v.sql.sqlite };
+
+/** Every statement that creates the current schema on SQLite. */
+export const sqliteDdl = (): string[] => currentDdl(parts);
+/** Migration 1 on SQLite. */
+export const sqliteDdlV1 = (): string[] => version1Ddl(parts);
+/** Migration 2 on SQLite. */
+export const sqlitePackTables = (): string[] => packTablesDdl(parts);
 
 export const sqliteInsertSql = (t: TableDef): string => insertSql("sqlite", t);
