@@ -2,14 +2,14 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "@ujr/core";
-import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
+import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
+import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, durationStats, firstHour, hourBuckets, type Num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats } from "./batch-readers.js";
 import { packRows, unpackRows } from "./packed-rows.js";
 import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { migrate } from "./schema.js";
 import { startWriterThread, writeInline, type WriterThread } from "./writer-thread.js";
 import type { DurationStats, FailureGroup, HourBucket, JobEventRecord, JobEventRow, JobSummary, Retention, RunQuery, RunRecord, RunRow } from "./types.js";
-import { FAILURE_OUTCOMES } from "./types.js";
 
 export const DEFAULT_RETENTION: Retention = { days: 30, runs: 100_000 };
 
@@ -35,10 +35,6 @@ export interface HistoryStoreOptions {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-/** Duration percentiles look at a job's most recent successful runs, at most this many. */
-const DURATION_SAMPLE = 10_000;
-/** When a stored run happened, for retention: its end, else its start or queueing. */
-const atOf = (row: StoredRun): number => row[6] ?? row[5] ?? row[4] ?? 0;
 const INTERRUPTED = "the runner ended without recording an outcome (killed or crashed)";
 
 type Row = Record<string, unknown>;
@@ -199,10 +195,9 @@ export class HistoryStore {
             this.#db.prepare("DELETE FROM run_batches WHERE id = ?").run(batch.id);
             return batch.runs;
           }
-          const done = rows.filter((row) => row[7] === "done").length;
-          const failures = rows.filter((row) => isFailure(row[7])).length;
-          subtract.run(batch.runs - rows.length, batch.done - done, batch.failures - failures, batch.job);
-          this.#db.prepare("UPDATE run_batches SET runs = ?, done = ?, failures = ?, rows = ?, first_at = ? WHERE id = ?").run(rows.length, done, failures, packRows(rows), Math.min(...rows.map(atOf)), batch.id);
+          const left = countsOf(rows);
+          subtract.run(batch.runs - left.runs, batch.done - left.done, batch.failures - left.failures, batch.job);
+          this.#db.prepare("UPDATE run_batches SET runs = ?, done = ?, failures = ?, rows = ?, first_at = ? WHERE id = ?").run(left.runs, left.done, left.failures, packRows(rows), left.firstAt, batch.id);
           return batch.runs - rows.length;
         };
         let runs = 0;
@@ -263,39 +258,19 @@ export class HistoryStore {
 
   #runningRows(job: string | undefined): RunRow[] {
     const rows = (job === undefined ? this.#db.prepare("SELECT r.*, s.plugin, s.job_type FROM running_runs r LEFT JOIN job_stats s ON s.job = r.job").all() : this.#db.prepare("SELECT r.*, s.plugin, s.job_type FROM running_runs r LEFT JOIN job_stats s ON s.job = r.job WHERE r.job = ?").all(job)) as Array<Row & { job: string; host: string | null; pid: number | null; row: string; plugin: string | null; job_type: string | null }>;
-    // Running runs have no batch yet: ids above every batch's, newest start first.
-    return rows
-      .map((row) => fromStored(JSON.parse(row.row) as StoredRun, 0, { id: 0, job: row.job, host: row.host, pid: row.pid, plugin: row.plugin, jobType: row.job_type }))
-      .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
-      .map((run, index) => ({ ...run, id: Number.MAX_SAFE_INTEGER - index }));
+    return runningRuns(rows);
   }
 
   /** Runs, newest first (the ones running now first of all). */
   runs(query: RunQuery = {}): RunRow[] {
-    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), 10_000);
-    const outcomes = query.outcomes ?? (query.failed ? FAILURE_OUTCOMES : undefined);
-    const wanted = outcomes && outcomes.length > 0 ? new Set<string>(outcomes) : undefined;
-    const search = query.search ? query.search.toLowerCase() : undefined;
-    const matches = (run: RunRow) => {
-      if (wanted && !wanted.has(run.outcome)) return false;
-      if (query.since !== undefined && (run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0) < query.since) return false;
-      if (query.before !== undefined && run.id >= query.before) return false;
-      if (search && !(run.signature ?? "").toLowerCase().includes(search) && !run.task.toLowerCase().includes(search)) return false;
-      return true;
-    };
+    const { limit, matches, onlyFailures } = runFilter(query);
     const found: RunRow[] = [];
     for (const run of this.#runningRows(query.job)) if (matches(run) && found.length < limit) found.push(run);
     if (found.length >= limit) return found;
-    for (const batch of this.#batches({ job: query.job, since: query.since, withFailures: wanted !== undefined && [...wanted].every((outcome) => isFailure(outcome)) })) {
+    for (const batch of this.#batches({ job: query.job, since: query.since, withFailures: onlyFailures })) {
       if (query.before !== undefined && batch.id * ROWS_PER_BATCH_ID >= query.before) continue;
-      const rows = unpackRows(batch.rows);
       const context: BatchContext = { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type };
-      for (let index = rows.length - 1; index >= 0; index--) {
-        const run = fromStored(rows[index]!, index, context);
-        if (!matches(run)) continue;
-        found.push(run);
-        if (found.length >= limit) return found;
-      }
+      if (collectRuns(found, unpackRows(batch.rows), context, matches, limit)) return found;
     }
     return found;
   }
@@ -305,103 +280,43 @@ export class HistoryStore {
     if (!options.since) {
       const rows = (
         options.job !== undefined ? this.#db.prepare("SELECT * FROM job_stats WHERE job = ? AND runs > 0").all(options.job) : this.#db.prepare("SELECT * FROM job_stats WHERE runs > 0 ORDER BY job").all()
-      ) as Row[];
-      return rows.map((row) => {
-        const summary: JobSummary = { job: row.job as string, runs: row.runs as number, done: row.done as number, failures: row.failures as number };
-        if (row.plugin) summary.plugin = row.plugin as string;
-        if (row.job_type) summary.jobType = row.job_type as string;
-        if (row.last_run_at) summary.lastRunAt = row.last_run_at as number;
-        if (row.last_success_at) summary.lastSuccessAt = row.last_success_at as number;
-        if (row.last_failure_at) {
-          summary.lastFailure = { at: row.last_failure_at as number };
-          if (row.last_failure_code) summary.lastFailure.code = row.last_failure_code as string;
-          if (row.last_failure_message) summary.lastFailure.message = row.last_failure_message as string;
-        }
-        return summary;
-      });
+      ) as Array<Record<string, Num>>;
+      return rows.map(summaryFromStats);
     }
     const byJob = new Map<string, JobSummary>();
     for (const batch of this.#batches({ job: options.job, since: options.since })) {
-      for (const stored of unpackRows(batch.rows)) {
-        const run = fromStored(stored, 0, { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
-        const at = run.endedAt ?? run.startedAt ?? run.queuedAt ?? 0;
-        if ((run.startedAt ?? run.queuedAt ?? at) < options.since) continue;
-        let summary = byJob.get(run.job);
-        if (!summary) {
-          summary = { job: run.job, runs: 0, done: 0, failures: 0, ...(run.plugin ? { plugin: run.plugin } : {}), ...(run.jobType ? { jobType: run.jobType } : {}) };
-          byJob.set(run.job, summary);
-        }
-        summary.runs++;
-        if (summary.lastRunAt === undefined || at > summary.lastRunAt) summary.lastRunAt = at;
-        if (run.outcome === "done") {
-          summary.done++;
-          if (summary.lastSuccessAt === undefined || at > summary.lastSuccessAt) summary.lastSuccessAt = at;
-        } else if (isFailure(run.outcome)) {
-          summary.failures++;
-          if (!summary.lastFailure || at >= summary.lastFailure.at) summary.lastFailure = { at, ...(run.code ? { code: run.code } : {}), ...(run.message ? { message: run.message } : {}) };
-        }
-      }
+      addToSummaries(byJob, unpackRows(batch.rows), { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type }, options.since);
     }
-    return [...byJob.values()].sort((a, b) => a.job.localeCompare(b.job));
+    return sortedSummaries(byJob);
   }
 
   /** Runs and failures per hour over the last `hours` hours (oldest first, empty hours included). */
   hourly(options: { hours?: number | undefined; job?: string | undefined } = {}): HourBucket[] {
     const hours = options.hours ?? 24;
-    const end = Math.floor(this.#now() / HOUR) * HOUR + HOUR;
-    const start = end - hours * HOUR;
+    const start = firstHour(this.#now(), hours);
     const rows = (
       options.job !== undefined
         ? this.#db.prepare("SELECT hour, sum(runs) AS runs, sum(failures) AS failures FROM hourly WHERE hour >= ? AND job = ? GROUP BY hour").all(start, options.job)
         : this.#db.prepare("SELECT hour, sum(runs) AS runs, sum(failures) AS failures FROM hourly WHERE hour >= ? GROUP BY hour").all(start)
     ) as Array<{ hour: number; runs: number; failures: number }>;
-    const byHour = new Map(rows.map((row) => [row.hour, row]));
-    return Array.from({ length: hours }, (_, index) => {
-      const hour = start + index * HOUR;
-      const row = byHour.get(hour);
-      return { hour, runs: row?.runs ?? 0, failures: row?.failures ?? 0 };
-    });
+    return hourBuckets(rows, start, hours);
   }
 
   /** A job's failures grouped by error code, most frequent first. */
   failuresByCode(job: string, options: { since?: number | undefined } = {}): FailureGroup[] {
     const groups = new Map<string, FailureGroup>();
-    for (const batch of this.#batches({ job, since: options.since, withFailures: true })) {
-      for (const stored of unpackRows(batch.rows)) {
-        const [, , , , , startedAt, endedAt, outcome, code, message] = stored;
-        if (!isFailure(outcome)) continue;
-        const at = endedAt ?? startedAt ?? 0;
-        if (options.since !== undefined && at < options.since) continue;
-        const key = code ?? "UNKNOWN";
-        const group = groups.get(key);
-        if (!group) groups.set(key, { code: key, count: 1, lastAt: at, ...(message !== null ? { lastMessage: message } : {}) });
-        else {
-          group.count++;
-          if (at > group.lastAt) {
-            group.lastAt = at;
-            if (message !== null) group.lastMessage = message;
-          }
-        }
-      }
-    }
-    return [...groups.values()].sort((a, b) => b.count - a.count || b.lastAt - a.lastAt);
+    for (const batch of this.#batches({ job, since: options.since, withFailures: true })) addFailures(groups, unpackRows(batch.rows), options.since);
+    return sortedFailures(groups);
   }
 
   /** Percentiles (nearest rank) of the running time of a job's most recent successful runs (at most 10,000). */
   durations(job: string, options: { since?: number | undefined } = {}): DurationStats {
     const values: number[] = [];
     for (const batch of this.#batches({ job, since: options.since, withDone: true })) {
-      for (const stored of unpackRows(batch.rows)) {
-        if (stored[7] !== "done" || stored[10] === null) continue;
-        if (options.since !== undefined && (stored[6] ?? 0) < options.since) continue;
-        values.push(stored[10]);
-      }
+      addDurations(values, unpackRows(batch.rows), options.since);
       if (values.length >= DURATION_SAMPLE) break;
     }
-    if (values.length === 0) return { count: 0 };
-    values.sort((a, b) => a - b);
-    const rank = (p: number) => values[Math.max(0, Math.ceil((p / 100) * values.length) - 1)]!;
-    return { count: values.length, p50: rank(50), p90: rank(90), p99: rank(99), max: values.at(-1) };
+    return durationStats(values);
   }
 
   jobEvents(options: { job?: string | undefined; limit?: number | undefined } = {}): JobEventRow[] {

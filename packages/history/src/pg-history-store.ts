@@ -3,12 +3,13 @@ import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import type pg from "pg";
 import { registerSecret, type Logger } from "@ujr/core";
-import { buildWriteSet, fromStored, isFailure, ROWS_PER_BATCH_ID, type StoredRun, type WriteSet } from "./batches.js";
+import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type StoredRun, type WriteSet } from "./batches.js";
 import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { HISTORY_SCHEMA_VERSION } from "./schema.js";
 import { packRows, unpackRows } from "./packed-rows.js";
-import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
+import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, durationStats, firstHour, hourBuckets, num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats, type Num } from "./batch-readers.js";
+import { type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 import { DEFAULT_RETENTION } from "./history-store.js";
 
 /**
@@ -38,10 +39,8 @@ export interface PgHistoryStoreOptions {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const DURATION_SAMPLE = 10_000;
 const PAGE = 50;
 const INTERRUPTED = "the runner ended without recording an outcome (killed or crashed)";
-const atOf = (row: StoredRun): number => row[6] ?? row[5] ?? row[4] ?? 0;
 
 function ddl(schema: string): string {
   return `
@@ -63,8 +62,6 @@ CREATE TABLE IF NOT EXISTS ${schema}.paused_jobs (job TEXT PRIMARY KEY, at BIGIN
 `;
 }
 
-type Num = string | number | null;
-const num = (value: Num | undefined): number | null => (value === null || value === undefined ? null : Number(value));
 
 /**
  * The run history in PostgreSQL, for several coordinators (BullMQ) sharing one: the same
@@ -261,11 +258,10 @@ export class PgHistoryStore {
         const before = unpackRows((await client.query(`SELECT rows FROM ${s}.run_batches WHERE id = $1`, [batch.id])).rows[0].rows as string);
         const rows = keep(before);
         if (rows.length === before.length) return 0;
-        const done = rows.filter((row) => row[7] === "done").length;
-        const failures = rows.filter((row) => isFailure(row[7])).length;
-        await client.query(`UPDATE ${s}.job_stats SET runs = greatest(0, runs - $1), done = greatest(0, done - $2), failures = greatest(0, failures - $3) WHERE job = $4`, [batch.runs - rows.length, batch.done - done, batch.failures - failures, batch.job]);
+        const left = countsOf(rows);
+        await client.query(`UPDATE ${s}.job_stats SET runs = greatest(0, runs - $1), done = greatest(0, done - $2), failures = greatest(0, failures - $3) WHERE job = $4`, [batch.runs - left.runs, batch.done - left.done, batch.failures - left.failures, batch.job]);
         if (rows.length === 0) await client.query(`DELETE FROM ${s}.run_batches WHERE id = $1`, [batch.id]);
-        else await client.query(`UPDATE ${s}.run_batches SET runs = $1, done = $2, failures = $3, rows = $4, first_at = $5 WHERE id = $6`, [rows.length, done, failures, packRows(rows), Math.min(...rows.map(atOf)), batch.id]);
+        else await client.query(`UPDATE ${s}.run_batches SET runs = $1, done = $2, failures = $3, rows = $4, first_at = $5 WHERE id = $6`, [left.runs, left.done, left.failures, packRows(rows), left.firstAt, batch.id]);
         return batch.runs - rows.length;
       };
       let runs = 0;
@@ -324,15 +320,7 @@ export class PgHistoryStore {
   }
 
   async runs(query: RunQuery = {}): Promise<RunRow[]> {
-    const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 100)), 10_000);
-    const outcomes = query.outcomes ?? (query.failed ? FAILURE_OUTCOMES : undefined);
-    const wanted = outcomes && outcomes.length > 0 ? new Set<string>(outcomes) : undefined;
-    const search = query.search ? query.search.toLowerCase() : undefined;
-    const matches = (run: RunRow) =>
-      !(wanted && !wanted.has(run.outcome)) &&
-      !(query.since !== undefined && (run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0) < query.since) &&
-      !(query.before !== undefined && run.id >= query.before) &&
-      !(search && !(run.signature ?? "").toLowerCase().includes(search) && !run.task.toLowerCase().includes(search));
+    const { limit, matches, onlyFailures } = runFilter(query);
     const found: RunRow[] = [];
     const running = (
       await this.#pool.query(
@@ -340,22 +328,12 @@ export class PgHistoryStore {
         query.job !== undefined ? [query.job] : [],
       )
     ).rows as Array<{ job: string; host: string | null; pid: number | null; row: string; plugin: string | null; job_type: string | null }>;
-    running
-      .map((row) => fromStored(JSON.parse(row.row) as StoredRun, 0, { id: 0, job: row.job, host: row.host, pid: row.pid, plugin: row.plugin, jobType: row.job_type }))
-      .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
-      .map((run, index) => ({ ...run, id: Number.MAX_SAFE_INTEGER - index }))
-      .forEach((run) => matches(run) && found.length < limit && found.push(run));
+    for (const run of runningRuns(running)) if (matches(run) && found.length < limit) found.push(run);
     if (found.length >= limit) return found;
-    for await (const batch of this.#batches({ job: query.job, since: query.since, withFailures: wanted !== undefined && [...wanted].every((outcome) => isFailure(outcome)) })) {
+    for await (const batch of this.#batches({ job: query.job, since: query.since, withFailures: onlyFailures })) {
       const id = Number(batch.id);
       if (query.before !== undefined && id * ROWS_PER_BATCH_ID >= query.before) continue;
-      const rows = unpackRows(batch.rows);
-      for (let index = rows.length - 1; index >= 0; index--) {
-        const run = fromStored(rows[index]!, index, { id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
-        if (!matches(run)) continue;
-        found.push(run);
-        if (found.length >= limit) return found;
-      }
+      if (collectRuns(found, unpackRows(batch.rows), { id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type }, matches, limit)) return found;
     }
     return found;
   }
@@ -363,93 +341,37 @@ export class PgHistoryStore {
   async jobSummaries(options: { since?: number | undefined; job?: string | undefined } = {}): Promise<JobSummary[]> {
     if (!options.since) {
       const rows = (await this.#pool.query(`SELECT * FROM ${this.#s}.job_stats WHERE runs > 0 ${options.job !== undefined ? "AND job = $1" : ""} ORDER BY job`, options.job !== undefined ? [options.job] : [])).rows as Array<Record<string, Num>>;
-      return rows.map((row) => {
-        const summary: JobSummary = { job: String(row.job), runs: num(row.runs) ?? 0, done: num(row.done) ?? 0, failures: num(row.failures) ?? 0 };
-        if (row.plugin) summary.plugin = String(row.plugin);
-        if (row.job_type) summary.jobType = String(row.job_type);
-        if (row.last_run_at) summary.lastRunAt = num(row.last_run_at)!;
-        if (row.last_success_at) summary.lastSuccessAt = num(row.last_success_at)!;
-        if (row.last_failure_at) {
-          summary.lastFailure = { at: num(row.last_failure_at)! };
-          if (row.last_failure_code) summary.lastFailure.code = String(row.last_failure_code);
-          if (row.last_failure_message) summary.lastFailure.message = String(row.last_failure_message);
-        }
-        return summary;
-      });
+      return rows.map(summaryFromStats);
     }
     const byJob = new Map<string, JobSummary>();
     for await (const batch of this.#batches({ job: options.job, since: options.since })) {
-      for (const stored of unpackRows(batch.rows)) {
-        const run = fromStored(stored, 0, { id: Number(batch.id), job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
-        const at = run.endedAt ?? run.startedAt ?? run.queuedAt ?? 0;
-        if ((run.startedAt ?? run.queuedAt ?? at) < options.since) continue;
-        let summary = byJob.get(run.job);
-        if (!summary) byJob.set(run.job, (summary = { job: run.job, runs: 0, done: 0, failures: 0, ...(run.plugin ? { plugin: run.plugin } : {}), ...(run.jobType ? { jobType: run.jobType } : {}) }));
-        summary.runs++;
-        if (summary.lastRunAt === undefined || at > summary.lastRunAt) summary.lastRunAt = at;
-        if (run.outcome === "done") {
-          summary.done++;
-          if (summary.lastSuccessAt === undefined || at > summary.lastSuccessAt) summary.lastSuccessAt = at;
-        } else if (isFailure(run.outcome)) {
-          summary.failures++;
-          if (!summary.lastFailure || at >= summary.lastFailure.at) summary.lastFailure = { at, ...(run.code ? { code: run.code } : {}), ...(run.message ? { message: run.message } : {}) };
-        }
-      }
+      addToSummaries(byJob, unpackRows(batch.rows), { id: Number(batch.id), job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type }, options.since);
     }
-    return [...byJob.values()].sort((a, b) => a.job.localeCompare(b.job));
+    return sortedSummaries(byJob);
   }
 
   async hourly(options: { hours?: number | undefined; job?: string | undefined } = {}): Promise<HourBucket[]> {
     const hours = options.hours ?? 24;
-    const start = Math.floor(this.#now() / HOUR) * HOUR + HOUR - hours * HOUR;
+    const start = firstHour(this.#now(), hours);
     const rows = (
       await this.#pool.query(`SELECT hour, sum(runs) AS runs, sum(failures) AS failures FROM ${this.#s}.hourly WHERE hour >= $1 ${options.job !== undefined ? "AND job = $2" : ""} GROUP BY hour`, options.job !== undefined ? [start, options.job] : [start])
     ).rows as Array<{ hour: string; runs: string; failures: string }>;
-    const byHour = new Map(rows.map((row) => [Number(row.hour), row]));
-    return Array.from({ length: hours }, (_, index) => {
-      const hour = start + index * HOUR;
-      const row = byHour.get(hour);
-      return { hour, runs: Number(row?.runs ?? 0), failures: Number(row?.failures ?? 0) };
-    });
+    return hourBuckets(rows, start, hours);
   }
 
   async failuresByCode(job: string, options: { since?: number | undefined } = {}): Promise<FailureGroup[]> {
     const groups = new Map<string, FailureGroup>();
-    for await (const batch of this.#batches({ job, since: options.since, withFailures: true })) {
-      for (const stored of unpackRows(batch.rows)) {
-        const [, , , , , startedAt, endedAt, outcome, code, message] = stored;
-        if (!isFailure(outcome)) continue;
-        const at = endedAt ?? startedAt ?? 0;
-        if (options.since !== undefined && at < options.since) continue;
-        const key = code ?? "UNKNOWN";
-        const group = groups.get(key);
-        if (!group) groups.set(key, { code: key, count: 1, lastAt: at, ...(message !== null ? { lastMessage: message } : {}) });
-        else {
-          group.count++;
-          if (at > group.lastAt) {
-            group.lastAt = at;
-            if (message !== null) group.lastMessage = message;
-          }
-        }
-      }
-    }
-    return [...groups.values()].sort((a, b) => b.count - a.count || b.lastAt - a.lastAt);
+    for await (const batch of this.#batches({ job, since: options.since, withFailures: true })) addFailures(groups, unpackRows(batch.rows), options.since);
+    return sortedFailures(groups);
   }
 
   async durations(job: string, options: { since?: number | undefined } = {}): Promise<DurationStats> {
     const values: number[] = [];
     for await (const batch of this.#batches({ job, since: options.since, withDone: true })) {
-      for (const stored of unpackRows(batch.rows)) {
-        if (stored[7] !== "done" || stored[10] === null) continue;
-        if (options.since !== undefined && (stored[6] ?? 0) < options.since) continue;
-        values.push(stored[10]);
-      }
+      addDurations(values, unpackRows(batch.rows), options.since);
       if (values.length >= DURATION_SAMPLE) break;
     }
-    if (values.length === 0) return { count: 0 };
-    values.sort((a, b) => a - b);
-    const rank = (p: number) => values[Math.max(0, Math.ceil((p / 100) * values.length) - 1)]!;
-    return { count: values.length, p50: rank(50), p90: rank(90), p99: rank(99), max: values.at(-1) };
+    return durationStats(values);
   }
 
   async jobEvents(options: { job?: string | undefined; limit?: number | undefined } = {}): Promise<JobEventRow[]> {
