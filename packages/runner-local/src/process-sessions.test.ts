@@ -11,10 +11,12 @@ interface FakeWorker {
   ready(): void;
   answer(runId: string, outcome: TaskOutcome): void;
   die(error: Error): void;
+  /** With a late sender: hands this worker's sender to the sessions now. */
+  connect(): void;
 }
 
 /** Stands in for tinypool: records each session run and lets the test play its worker. */
-function fakePool() {
+function fakePool(options_: { lateSender?: boolean } = {}) {
   const workers: FakeWorker[] = [];
   const pool = {
     run(_task: unknown, options: { channel: TinypoolChannel; signal: AbortSignal }) {
@@ -25,8 +27,9 @@ function fakePool() {
           ready: () => options.channel.postMessage?.([READY_TAG]),
           answer: (runId, outcome) => options.channel.postMessage?.([RESULT_TAG, runId, encodeWire(outcome)]),
           die: reject,
+          connect: () => options.channel.onMessage?.((message: TaskMessage) => worker.received.push(message[1][5])),
         };
-        options.channel.onMessage?.((message: TaskMessage) => worker.received.push(message[1][5]));
+        if (!options_.lateSender) worker.connect();
         options.signal.addEventListener("abort", () => {
           worker.aborted = true;
           reject(new Error("The task has been aborted"));
@@ -38,8 +41,8 @@ function fakePool() {
   return { pool: pool as unknown as Tinypool, workers };
 }
 
-function setup(workerCount: number) {
-  const { pool, workers } = fakePool();
+function setup(workerCount: number, poolOptions: { lateSender?: boolean } = {}) {
+  const { pool, workers } = fakePool(poolOptions);
   const started: string[] = [];
   const sessions = new ProcessSessions(pool, workerCount, {
     started: (runId) => started.push(runId),
@@ -88,6 +91,17 @@ describe("ProcessSessions", () => {
     expect(workers).toHaveLength(2); // b waits for the worker that is starting for it
     workers[1]!.ready();
     expect(started).toEqual(["a", "b"]);
+  });
+
+  it("a worker ready before tinypool hands over its sender gets its task once the sender comes", async () => {
+    const { workers, started, submit } = setup(2, { lateSender: true });
+    submit("a");
+    workers[0]!.ready();
+    expect(started).toEqual([]);
+    workers[0]!.connect();
+    expect(started).toEqual(["a"]);
+    expect(workers[0]!.received).toEqual(["a"]);
+    expect(workers).toHaveLength(1);
   });
 
   it("prestart starts one worker before any task; the first task takes it instead of starting another", async () => {

@@ -28,6 +28,11 @@ interface Session {
   ready: boolean;
   /** Opened and not ready yet (its process is starting): counted as idle when sessions open. */
   starting: boolean;
+  /**
+   * The worker said it is ready before tinypool handed us its sender: dropping that ready
+   * left the session starting for ever, and the tasks counting on it waiting.
+   */
+  readyEarly?: boolean;
   current: Pending | undefined;
 }
 
@@ -144,7 +149,11 @@ export class ProcessSessions {
     this.#starting++;
     const session: Session = { controller: new AbortController(), send: undefined, ready: false, starting: true, current: undefined };
     const channel: TinypoolChannel = {
-      onMessage: (send) => (session.send = send),
+      onMessage: (send) => {
+        session.send = send;
+        // The worker's ready may have come first: the session is ready now.
+        if (session.readyEarly) this.#onReady(session);
+      },
       postMessage: (message: unknown) => this.#onMessage(session, message),
     };
     this.#pool.run(null, { name: "session", channel, signal: session.controller.signal }).then(
@@ -163,14 +172,19 @@ export class ProcessSessions {
       this.#idle.push(session);
       this.#dispatch();
     } else if (isReadyMessage(message)) {
-      if (session.ready || !session.send || session.controller.signal.aborted) return;
-      session.ready = true;
-      this.#startedUp(session);
-      this.#idle.push(session);
-      this.#dispatch();
+      if (!session.send) session.readyEarly = true;
+      else this.#onReady(session);
     } else {
       this.#hooks.message(message);
     }
+  }
+
+  #onReady(session: Session): void {
+    if (session.ready || session.controller.signal.aborted) return;
+    session.ready = true;
+    this.#startedUp(session);
+    this.#idle.push(session);
+    this.#dispatch();
   }
 
   #startedUp(session: Session): void {
