@@ -31,6 +31,8 @@ const UPSERT_KEYS = new Map(
 );
 /** Files of a batch share a commit (a WAL flush) until they hold this many bytes. */
 export const PG_GROUP_COMMIT_BYTES = 16 << 20;
+/** Buffer of an upsert table's later observations (2nd, 3rd, ... of a key within a group). */
+const LATER = "#later";
 /** Rows buffered in this process before they are copied to the staging tables. */
 const FLUSH_ROWS = 20_000;
 
@@ -166,8 +168,11 @@ export class PostgresTidyStore implements TidyStore {
 
   private async ensureStaging(c: pg.PoolClient): Promise<void> {
     if (this.staged.has(c)) return;
-    for (const t of MERGED_TABLES)
+    for (const t of MERGED_TABLES) {
       await c.query(`CREATE TEMP TABLE IF NOT EXISTS ${q(`stage_${t}`)} (LIKE ${q(t)}, "_seq" bigint) ON COMMIT DELETE ROWS`);
+      if (UPSERT_KEYS.has(t))
+        await c.query(`CREATE TEMP TABLE IF NOT EXISTS ${q(`stage_later_${t}`)} (LIKE ${q(t)}, "_rn" integer) ON COMMIT DELETE ROWS`);
+    }
     this.staged.add(c);
   }
 
@@ -217,20 +222,34 @@ class PgGroup {
 
   constructor(private readonly c: pg.PoolClient) {}
 
-  private add(t: string, rows: Row[]): void {
-    if (rows.length === 0) return;
+  private push(t: string, r: Row): void {
     let b = this.buffers.get(t);
     if (!b) this.buffers.set(t, (b = []));
-    for (const r of rows) b.push(r);
-    this.buffered += rows.length;
+    b.push(r);
+    this.buffered++;
+  }
+
+  /**
+   * Buffers rows. An upsert table's first observation of a key in the group goes to its
+   * staging table; a later one (rare: a user of many pages) to its "later" staging table
+   * with its round number, so that each merge round reads only the rows it merges.
+   */
+  private add(t: string, rows: Row[]): void {
+    if (rows.length === 0) return;
     const keyCols = UPSERT_KEYS.get(t);
-    if (keyCols) {
-      let m = this.keyCounts.get(t);
-      if (!m) this.keyCounts.set(t, (m = new Map()));
-      for (const r of rows) {
-        const k = keyCols.length === 1 ? String(r[keyCols[0]!]) : keyCols.map((i) => r[i]).join("\u0000");
-        const n = (m.get(k) ?? 0) + 1;
-        m.set(k, n);
+    if (!keyCols) {
+      for (const r of rows) this.push(t, r);
+      return;
+    }
+    let m = this.keyCounts.get(t);
+    if (!m) this.keyCounts.set(t, (m = new Map()));
+    for (const r of rows) {
+      const k = keyCols.length === 1 ? String(r[keyCols[0]!]) : keyCols.map((i) => r[i]).join("\u0000");
+      const n = (m.get(k) ?? 0) + 1;
+      m.set(k, n);
+      if (n === 1) this.push(t, r);
+      else {
+        this.push(t + LATER, [...r, n]);
         if (n > (this.rounds.get(t) ?? 1)) this.rounds.set(t, n);
       }
     }
@@ -255,16 +274,22 @@ class PgGroup {
 
   // COPY in text format: no SQL text or parameter list per row
   private async copyRows(t: string, rows: Row[]): Promise<void> {
+    const later = t.endsWith(LATER);
+    const base = later ? t.slice(0, -LATER.length) : t;
     const direct = DIRECT_TABLES.has(t);
-    const cols = insertColumns(table(t)).map((x) => q(x.name));
-    if (!direct) cols.push('"_seq"');
-    const copy = this.c.query(copyFrom(`COPY ${q(direct ? t : `stage_${t}`)} (${cols.join(", ")}) FROM STDIN`));
+    const cols = insertColumns(table(base)).map((x) => q(x.name));
+    // log tables: straight into the table; a later observation carries its round (last value)
+    const target = direct ? t : later ? `stage_later_${base}` : `stage_${t}`;
+    if (later) cols.push('"_rn"');
+    else if (!direct) cols.push('"_seq"');
+    const seq = !direct && !later;
+    const copy = this.c.query(copyFrom(`COPY ${q(target)} (${cols.join(", ")}) FROM STDIN`));
     const self = this;
     const chunks = function* () {
       let buf = "";
       for (const r of rows) {
         for (let i = 0; i < r.length; i++) buf += (i === 0 ? "" : "\t") + copyValue(r[i]!);
-        buf += direct ? "\n" : `\t${++self.seq}\n`;
+        buf += seq ? `\t${++self.seq}\n` : "\n";
         if (buf.length >= 1 << 16) {
           yield buf;
           buf = "";
@@ -277,22 +302,17 @@ class PgGroup {
   }
 
   private async merge(def: TableDef): Promise<void> {
-    const c = this.c;
-    const cols = insertColumns(def).map((x) => q(x.name));
+    const cols = insertColumns(def).map((x) => q(x.name)).join(", ");
     const pk = def.primaryKey.map(q).join(", ");
-    const st = q(`stage_${def.name}`);
+    const into = `INSERT INTO ${q(def.name)} (${cols}) SELECT ${cols}`;
     const tail = conflictClause("postgres", def);
-    const k = def.kind === "ignore" ? 1 : (this.rounds.get(def.name) ?? 1);
-    // one statement may not update a row twice: a key seen k times is merged in k rounds, in
-    // the order observed; ignore tables: the first observation wins
-    if (k === 1) await c.query(`INSERT INTO ${q(def.name)} (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM ${st} ORDER BY ${pk}, "_seq" ${tail}`);
-    else
-      for (let i = 1; i <= k; i++) {
-        await c.query(
-          `INSERT INTO ${q(def.name)} (${cols.join(", ")}) SELECT ${cols.join(", ")} FROM (SELECT *, row_number() OVER (PARTITION BY ${pk} ORDER BY "_seq") AS "_rn" FROM ${st}) s WHERE "_rn" = $1 ORDER BY ${pk} ${tail}`,
-          [i],
-        );
-      }
+    // one statement may not update a row twice: first observations, then the later ones
+    // round by round, in the order observed; ignore tables: the first observation wins
+    if (this.staged.has(def.name)) await this.c.query(`${into} FROM ${q(`stage_${def.name}`)} ORDER BY ${pk}, "_seq" ${tail}`);
+    if (!this.staged.has(def.name + LATER)) return;
+    const rounds = this.rounds.get(def.name) ?? 1;
+    for (let i = 2; i <= rounds; i++)
+      await this.c.query(`${into} FROM ${q(`stage_later_${def.name}`)} WHERE "_rn" = $1 ORDER BY ${pk} ${tail}`, [i]);
   }
 
   private reset(): void {
@@ -312,11 +332,11 @@ class PgGroup {
   async commit(): Promise<void> {
     if (!this.open) return;
     await this.flush();
-    for (const t of MERGED_TABLES) if (this.staged.has(t)) await this.merge(table(t));
-    if (this.staged.has("resolved_urls"))
+    for (const t of MERGED_TABLES) if (this.staged.has(t) || this.staged.has(t + LATER)) await this.merge(table(t));
+    if (this.staged.has("resolved_urls") || this.staged.has("resolved_urls" + LATER))
       for (const col of ["url", "expanded_url"])
         await this.c.query(
-          `UPDATE "urls" u SET "final_url" = r."final_url" FROM "stage_resolved_urls" r WHERE u.${q(col)} = r."url" AND u."final_url" IS NULL AND r."final_url" IS NOT NULL`,
+          `UPDATE "urls" u SET "final_url" = r."final_url" FROM (SELECT "url", "final_url" FROM "stage_resolved_urls" UNION ALL SELECT "url", "final_url" FROM "stage_later_resolved_urls") r WHERE u.${q(col)} = r."url" AND u."final_url" IS NULL AND r."final_url" IS NOT NULL`,
         );
     await this.c.query("COMMIT"); // the staging tables empty themselves (ON COMMIT DELETE ROWS)
     this.reset();
