@@ -2,7 +2,7 @@ import { access, constants, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
 import type { ParseEvent } from "./parse-events.js";
-import { acquireParseWorker, localFeed, releaseParseWorker, workerAvailable, type FileFeed } from "./parse-in-worker.js";
+import { acquireParseWorkers, localFeed, parseThreads, releaseParseWorkers, workerAvailable, workerFeeds, type FileFeed } from "./parse-in-worker.js";
 import { fileKind } from "./read-raw.js";
 import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
@@ -42,9 +42,10 @@ export function groupCommitBytes(dflt: number): number {
 
 /**
  * Loads files in order, each atomically (`loadOne`), and goes on after a file that
- * fails; an abort stops the batch. With a parse worker (`opts.parseInWorker`, or
+ * fails; an abort stops the batch. With parse workers (`opts.parseInWorker`, or
  * `autoWorker` for a batch of 1 MiB or more on a machine with two cores or more) the files
- * are hashed, read and parsed in a worker thread, ahead of the writes.
+ * are hashed, read and parsed in worker threads, ahead of the writes (two threads for a
+ * batch of STRIPE_MIN_BYTES or more: see parseThreads).
  */
 export async function ingestAll(
   paths: readonly string[],
@@ -55,13 +56,14 @@ export async function ingestAll(
   group?: GroupCommit,
 ): Promise<FileOutcome[]> {
   const out: FileOutcome[] = [];
-  const found: string[] = [];
+  const found: { path: string; size: number }[] = [];
   let bytes = 0;
   for (const path of paths) {
     try {
       await access(path, constants.R_OK);
-      bytes += (await stat(path)).size;
-      found.push(path);
+      const size = (await stat(path)).size;
+      bytes += size;
+      found.push({ path, size });
     } catch (e) {
       const o = { path, error: new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e }) };
       out.push(o);
@@ -108,10 +110,10 @@ export async function ingestAll(
   };
   const useWorker =
     (opts.parseInWorker ?? (autoWorker && bytes >= WORKER_MIN_BYTES && availableParallelism() > 1)) && workerAvailable();
-  const parser = useWorker ? acquireParseWorker() : undefined;
+  const parsers = useWorker ? acquireParseWorkers(parseThreads(bytes)) : [];
   let finished = false;
   try {
-    const feeds = parser ? parser.feeds(found) : found.map(localFeed);
+    const feeds = parsers.length > 0 ? workerFeeds(parsers, found) : found.map((f) => localFeed(f.path));
     for (const feed of feeds) {
       if (opts.signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", feed.path);
       let o: FileOutcome;
@@ -132,7 +134,7 @@ export async function ingestAll(
     finished = true;
   } finally {
     if (!finished) await group?.abort().catch(() => {});
-    if (parser) releaseParseWorker(parser);
+    releaseParseWorkers(parsers);
   }
   return out;
 }

@@ -16,6 +16,9 @@ export type ParseEvent =
  * `skip(index)`: true for lines to pass over without parsing them (no event); the page
  * numbers of the events after them are then not the file's (the caller renumbers).
  * `bytes`: the file's bytes when they were read already (readSmallFile).
+ * `keepLine`: only lines of these numbers are read (a plain file's share of one of several
+ * parse threads); `index` and page numbers then count this share's lines only (the loader
+ * renumbers).
  */
 export async function* parseEvents(
   path: string,
@@ -23,13 +26,14 @@ export async function* parseEvents(
   signal?: AbortSignal,
   skip?: (index: number) => boolean,
   bytes?: Buffer,
+  keepLine?: (lineNo: number) => boolean,
 ): AsyncGenerator<ParseEvent> {
   let pages = 0;
   let index = 0;
   let lastEntry = "";
   let lastLine = 0;
   try {
-    for await (const line of readRaw(path, signal, bytes)) {
+    for await (const line of readRaw(path, signal, bytes, keepLine)) {
       lastEntry = line.entry;
       lastLine = line.lineNo;
       const i = index++;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -82,30 +82,75 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
     }
   });
 
-  it("a worker thread that dies mid-file: the loader parses the rest itself, with the same rows", async () => {
-    const { ParseWorker } = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
-    const file = join(tmp.dir, "dies.jsonl");
-    writeFileSync(file, rawLines(2).join("\n") + "\n");
-    const ref = new SqliteTidyStore(join(tmp.dir, "dies-ref.sqlite"));
+  it.each([
+    ["one thread", 1, 2, 0],
+    ["two threads sharing the file's lines, the first dies", 2, 3, 0],
+    ["two threads sharing the file's lines, the second dies", 2, 3, 1],
+  ])("a worker thread that dies mid-file (%s): the loader parses the rest itself, with the same rows", async (_, threads, copies, dies) => {
+    const { ParseWorker, STRIPE_MIN_BYTES } = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+    const file = join(tmp.dir, `dies-${threads}-${dies}.jsonl`);
+    writeFileSync(file, rawLines(copies).join("\n") + "\n");
+    if (threads > 1) expect(statSync(file).size).toBeGreaterThanOrEqual(STRIPE_MIN_BYTES);
+    const ref = new SqliteTidyStore(join(tmp.dir, `dies-ref-${threads}-${dies}.sqlite`));
     await ref.ingestFile(file, { parseInWorker: false });
-    const feeds = ParseWorker.prototype.feeds;
-    let parser: InstanceType<typeof ParseWorker> | undefined;
-    ParseWorker.prototype.feeds = function (paths: readonly string[]) {
-      parser = this;
-      return feeds.call(this, paths);
+    const begin = ParseWorker.prototype.begin;
+    const parsers: InstanceType<typeof ParseWorker>[] = [];
+    ParseWorker.prototype.begin = function () {
+      parsers.push(this);
+      begin.call(this);
     };
+    const env = process.env.UJR_TIDY_PARSE_THREADS;
+    process.env.UJR_TIDY_PARSE_THREADS = String(threads);
     try {
       for (const at of [1, 15]) {
-        const store = new SqliteTidyStore(join(tmp.dir, `dies-${at}.sqlite`));
-        const r = await store.ingestFile(file, { parseInWorker: true, onPage: async (n) => void (n === at && (await parser!.close())) });
+        parsers.length = 0;
+        const store = new SqliteTidyStore(join(tmp.dir, `dies-${threads}-${dies}-${at}.sqlite`));
+        const r = await store.ingestFile(file, { parseInWorker: true, onPage: async (n) => void (n === at && (await parsers[dies]!.close())) });
+        expect(parsers).toHaveLength(threads);
         expect(r).toMatchObject({ status: "partial", errors: 2 });
         const [a, b] = [await dump(store), await dump(ref)];
         for (const t of TABLES) if (t !== "source_files") expect(a[t], `${t} (worker stopped at page ${at})`).toEqual(b[t]);
         await store.close();
       }
     } finally {
-      ParseWorker.prototype.feeds = feeds;
+      ParseWorker.prototype.begin = begin;
+      if (env === undefined) delete process.env.UJR_TIDY_PARSE_THREADS;
+      else process.env.UJR_TIDY_PARSE_THREADS = env;
       await ref.close();
+    }
+  });
+
+  it("a big plain file shared line by line by two threads: the rows, page numbers and errors of a load in this thread (blank lines, bad UTF-8, a last line without newline)", async () => {
+    const { STRIPE_MIN_BYTES } = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+    const lines = rawLines(3);
+    // blank lines shift which thread reads which page; a bad byte and bad JSON are recorded at their lines
+    lines.splice(3, 0, "", "   ");
+    lines.splice(40, 0, "");
+    const bytes = Buffer.concat([
+      Buffer.from(lines.slice(0, 20).join("\n") + "\n"),
+      Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d, 0x0a]),
+      Buffer.from(lines.slice(20).join("\n")),
+    ]);
+    const file = join(tmp.dir, "striped.jsonl");
+    writeFileSync(file, bytes);
+    expect(bytes.length).toBeGreaterThanOrEqual(STRIPE_MIN_BYTES);
+    const here = new SqliteTidyStore(join(tmp.dir, "striped-here.sqlite"));
+    const worker = new SqliteTidyStore(join(tmp.dir, "striped-worker.sqlite"));
+    const env = process.env.UJR_TIDY_PARSE_THREADS;
+    process.env.UJR_TIDY_PARSE_THREADS = "2";
+    try {
+      const a = await here.ingestFile(file, { parseInWorker: false });
+      const b = await worker.ingestFile(file, { parseInWorker: true });
+      expect(b).toEqual(a);
+      expect(a).toMatchObject({ status: "partial", errors: 3 });
+      expect(await dump(worker)).toEqual(await dump(here));
+      const pageNos = await worker.query<{ page_no: number; line_no: number }>("SELECT page_no, line_no FROM pages ORDER BY line_no");
+      expect(pageNos.map((p) => p.page_no)).toEqual(pageNos.map((_, i) => i + 1));
+    } finally {
+      if (env === undefined) delete process.env.UJR_TIDY_PARSE_THREADS;
+      else process.env.UJR_TIDY_PARSE_THREADS = env;
+      await here.close();
+      await worker.close();
     }
   });
 

@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { parseEvents, type ParseEvent } from "./parse-events.js";
-import { PAGE_TABLES, type PageTable } from "./parse-page.js";
-import { hashFile } from "./read-raw.js";
+import { PAGE_TABLES, type PageTable, type ParsedPage } from "./parse-page.js";
+import { canStripe, hashFile } from "./read-raw.js";
 import { insertColumns, table } from "./schema.js";
 
 const WORKER_URL = new URL("./internal/parse-worker.js", import.meta.url);
@@ -22,6 +23,38 @@ const columnIndex = (t: string, name: string): number => insertColumns(table(t))
 const FILE_ID_COLUMNS = PAGE_TABLES.map((t): [PageTable, number] => [t, columnIndex(t, "source_file_id")]).filter(([, i]) => i >= 0);
 const PAGE_FILE_ID = columnIndex("pages", "source_file_id");
 const SIDECAR_FILE_ID = columnIndex("resolved_urls", "source_file_id");
+/** Row columns holding page_no, by table. */
+const PAGE_NO_COLUMNS = PAGE_TABLES.map((t): [PageTable, number] => [t, columnIndex(t, "page_no")]).filter(([, i]) => i >= 0);
+const PAGE_PAGE_NO = columnIndex("pages", "page_no");
+
+/** Sets the page number in a page's rows (a thread parsing a share of a file's lines numbers only its own pages). */
+function setPageNo(p: ParsedPage, pageNo: number): void {
+  p.page[PAGE_PAGE_NO] = pageNo;
+  for (const [t, i] of PAGE_NO_COLUMNS) {
+    const rs = p.rows[t];
+    for (let k = 0; k < rs.length; k++) rs[k]![i] = pageNo;
+  }
+}
+
+/** A share of a plain file's lines: those whose (lineNo - 1) % of === at. */
+export interface Stripe {
+  of: number;
+  at: number;
+}
+
+/** A plain file of at least this many bytes is shared line by line between the parse threads; smaller files alternate between them. */
+export const STRIPE_MIN_BYTES = 4 << 20;
+
+/**
+ * Parse threads for a batch of `bytes`: two on a machine of two cores or more. Parsing a
+ * page into rows costs ~1.3x its inserts, so with one parse thread the writer waited for
+ * it (UJR_TIDY_PARSE_THREADS overrides, 1 to 8).
+ */
+export function parseThreads(bytes: number): number {
+  const env = Number(process.env.UJR_TIDY_PARSE_THREADS);
+  if (Number.isInteger(env) && env >= 1 && env <= 8) return env;
+  return bytes >= STRIPE_MIN_BYTES && availableParallelism() > 1 ? 2 : 1;
+}
 
 /** Sets the file id in the rows of an event parsed by the worker (which parses before the file is claimed). */
 function setFileId(ev: ParseEvent, fileId: number): void {
@@ -77,25 +110,160 @@ interface JobState {
 
 const idle: ParseWorker[] = [];
 
-/** A parse worker: an idle one of this thread, else a new one. Give it back with releaseParseWorker. */
-export function acquireParseWorker(): ParseWorker {
-  return idle.pop() ?? new ParseWorker();
+/** `n` parse workers: idle ones of this thread first. Give them back with releaseParseWorkers. */
+export function acquireParseWorkers(n: number): ParseWorker[] {
+  return Array.from({ length: n }, () => idle.pop() ?? new ParseWorker());
 }
 
-/** Keeps one idle worker (warm, for the next batch; its thread does not keep the process alive); closes others. */
-export function releaseParseWorker(w: ParseWorker): void {
-  w.cancelAll();
-  if (idle.length === 0 && w.reusable()) idle.push(w);
-  else void w.close();
+/** Keeps the idle workers a next batch can use (warm; their threads do not keep the process alive); closes others. */
+export function releaseParseWorkers(ws: readonly ParseWorker[]): void {
+  for (const w of ws) {
+    w.cancelAll();
+    if (idle.length < ws.length && w.reusable()) idle.push(w);
+    else void w.close();
+  }
+}
+
+/**
+ * The feeds of a batch's files over its parse workers, in the batch's order: a plain file of
+ * STRIPE_MIN_BYTES or more is shared line by line by every worker; other files go to the
+ * workers in turn (each reads ahead its next files).
+ */
+export function workerFeeds(workers: readonly ParseWorker[], files: readonly { path: string; size: number }[]): FileFeed[] {
+  for (const w of workers) w.begin();
+  let turn = 0;
+  return files.map(({ path, size }) =>
+    workers.length > 1 && size >= STRIPE_MIN_BYTES && canStripe(path)
+      ? stripedFeed(workers.map((w, at) => w.open(path, { of: workers.length, at }, at === 0)), path)
+      : workers[turn++ % workers.length]!.feed(path),
+  );
 }
 
 const aborted = () => Object.assign(new Error("aborted"), { name: "AbortError" });
 
+/** One file (or one share of its lines) as one worker reads it: its messages, as they arrive. */
+class FileJob {
+  constructor(
+    private readonly owner: ParseWorker,
+    readonly st: JobState,
+  ) {}
+
+  private async wait(signal?: AbortSignal): Promise<void> {
+    const st = this.st;
+    if (signal?.aborted) throw aborted();
+    const onAbort = () => st.wake?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await new Promise<void>((r) => (st.wake = r));
+    } finally {
+      st.wake = undefined;
+      signal?.removeEventListener("abort", onAbort);
+    }
+    if (signal?.aborted) throw aborted();
+  }
+
+  /** The file's hash: from the worker, else (it failed) computed here. */
+  async hash(signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
+    const st = this.st;
+    while (!st.hash && !st.failed) {
+      const m = st.queue[0];
+      if (m?.t === "hash") {
+        st.queue.shift();
+        st.hash = { sha256: m.sha256, size: m.size };
+        break;
+      }
+      if (m?.t === "fatal") {
+        st.failed = true;
+        break;
+      }
+      await this.wait(signal);
+    }
+    return st.hash ?? (st.hash = await hashFile(st.path, signal));
+  }
+
+  /** The next event or end (not taken), waiting for it; undefined once the worker failed. */
+  async peek(signal?: AbortSignal): Promise<Extract<FromWorker, { t: "event" | "end" }> | undefined> {
+    const st = this.st;
+    for (;;) {
+      if (st.failed) return undefined;
+      const m = st.queue[0];
+      if (m === undefined) await this.wait(signal);
+      else if (m.t === "hash") {
+        st.queue.shift();
+        st.hash ??= { sha256: m.sha256, size: m.size };
+      } else if (m.t === "fatal") st.failed = true;
+      else return m;
+    }
+  }
+
+  /** Takes the message peek returned (an event's credit goes back to the worker). */
+  take(): void {
+    if (this.st.queue.shift()?.t === "event") this.owner.ack(1);
+  }
+
+  finish(): void {
+    this.owner.finish(this.st);
+  }
+}
+
+/** A file shared line by line by several workers: their events merged back in line order, numbered as the file's. */
+function stripedFeed(jobs: FileJob[], path: string): FileFeed {
+  const finish = () => {
+    for (const j of jobs) j.finish();
+  };
+  return {
+    path,
+    hash: (signal) => jobs[0]!.hash(signal),
+    async *events(fileId, signal) {
+      let yielded = 0;
+      let pages = 0;
+      let failed = false;
+      try {
+        const ended = jobs.map(() => false);
+        // the next line of the file, and the worker whose share it is
+        for (let line = 1; ended.includes(false); line++) {
+          const k = (line - 1) % jobs.length;
+          if (ended[k]) continue;
+          const m = await jobs[k]!.peek(signal);
+          if (m === undefined) {
+            failed = true;
+            break;
+          }
+          if (m.t === "end") {
+            jobs[k]!.take();
+            ended[k] = true;
+            continue;
+          }
+          const ev = m.ev;
+          if (ev.lineNo > line) continue; // a blank line
+          // a share that could not be read to its end (or out of order, never expected): the rest is read here
+          if (ev.lineNo < line || (ev.t === "error" && ev.code === "UJR_TIDY_READ_FAILED")) {
+            failed = true;
+            break;
+          }
+          jobs[k]!.take();
+          ev.index = yielded++;
+          if (ev.t === "page") setPageNo(ev.parsed, ++pages);
+          setFileId(ev, fileId);
+          yield ev;
+        }
+        if (!failed) return;
+        finish();
+        let n = 0;
+        for await (const ev of parseEvents(path, fileId, signal)) if (n++ >= yielded) yield ev;
+      } finally {
+        finish();
+      }
+    },
+    cancel: finish,
+  };
+}
+
 /**
  * A worker thread that hashes, reads and JSON-parses raw files into rows, ahead of the
  * loader and in order, so that the loader's thread only writes rows: parsing file N+1
- * while file N is written keeps both cores busy whatever the file sizes. At most WINDOW
- * parsed lines are in flight over all files. Its thread does not keep the process alive
+ * while file N is written keeps the cores busy whatever the file sizes. At most WINDOW
+ * parsed lines are in flight over all its files. Its thread does not keep the process alive
  * while idle. Should it fail, the loader reads the rest of each file itself.
  */
 export class ParseWorker {
@@ -103,65 +271,42 @@ export class ParseWorker {
   private readonly jobs = new Map<number, JobState>();
   private nextId = 1;
 
-  /** Feeds for `paths`, read by the worker in this order (call once per batch). */
+  /** Feeds for `paths`, read by this worker in this order (one batch). */
   feeds(paths: readonly string[]): FileFeed[] {
+    this.begin();
+    return paths.map((path) => this.feed(path));
+  }
+
+  /** Starts a batch: the thread (if none) and its credit. */
+  begin(): void {
     const w = this.spawn();
     w.ref();
     w.postMessage({ t: "credit", set: WINDOW });
-    return paths.map((path) => this.feed(w, path));
   }
 
-  private feed(w: Worker, path: string): FileFeed {
-    const st: JobState = { id: this.nextId++, path, queue: [], failed: false, done: false };
+  /** Queues a file (or a share of its lines; `hash`: post its hash first) after the others of the batch. */
+  open(path: string, stripe?: Stripe, hash = true): FileJob {
+    const st: JobState = { id: this.nextId++, path, queue: [], failed: this.worker === undefined, done: false };
     this.jobs.set(st.id, st);
-    w.postMessage({ t: "start", job: st.id, path });
-    const wait = async (signal?: AbortSignal) => {
-      if (signal?.aborted) throw aborted();
-      const onAbort = () => st.wake?.();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      try {
-        await new Promise<void>((r) => (st.wake = r));
-      } finally {
-        st.wake = undefined;
-        signal?.removeEventListener("abort", onAbort);
-      }
-      if (signal?.aborted) throw aborted();
-    };
-    const self = this;
+    this.worker?.postMessage({ t: "start", job: st.id, path, stripe, hash });
+    return new FileJob(this, st);
+  }
+
+  /** A whole file read by this worker. */
+  feed(path: string): FileFeed {
+    const job = this.open(path);
+    const st = job.st;
     return {
       path,
-      async hash(signal) {
-        while (!st.hash && !st.failed) {
-          const m = st.queue[0];
-          if (m?.t === "hash") {
-            st.queue.shift();
-            st.hash = { sha256: m.sha256, size: m.size };
-            break;
-          }
-          if (m?.t === "fatal") {
-            st.failed = true;
-            break;
-          }
-          await wait(signal);
-        }
-        return st.hash ?? (st.hash = await hashFile(path, signal));
-      },
+      hash: (signal) => job.hash(signal),
       async *events(fileId, signal) {
         let yielded = 0;
         try {
-          while (!st.failed) {
-            const m = st.queue.shift();
-            if (m === undefined) {
-              await wait(signal);
-              continue;
-            }
-            if (m.t === "hash") continue;
+          for (;;) {
+            const m = await job.peek(signal);
+            if (m === undefined) break;
+            job.take();
             if (m.t === "end") return;
-            if (m.t === "fatal") {
-              st.failed = true;
-              break;
-            }
-            self.ack(1);
             if (m.ev.index !== yielded) {
               st.failed = true; // never expected: events come in order, without gaps
               break;
@@ -171,21 +316,24 @@ export class ParseWorker {
             yield m.ev;
           }
           // the worker failed: read the rest here (an error of the file itself shows up again here)
+          job.finish();
           let n = 0;
           for await (const ev of parseEvents(path, fileId, signal)) if (n++ >= yielded) yield ev;
         } finally {
-          self.finish(st);
+          job.finish();
         }
       },
-      cancel: () => self.finish(st),
+      cancel: () => job.finish(),
     };
   }
 
-  private ack(n: number): void {
+  /** @internal gives back the credit of `n` events taken. */
+  ack(n: number): void {
     if (n > 0) this.worker?.postMessage({ t: "ack", n });
   }
 
-  private finish(st: JobState): void {
+  /** @internal the loader needs no more of this job. */
+  finish(st: JobState): void {
     if (st.done) return;
     st.done = true;
     this.jobs.delete(st.id);

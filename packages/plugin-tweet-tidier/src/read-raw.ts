@@ -82,6 +82,7 @@ const hex = (x: number) => `0x${x.toString(16).toUpperCase().padStart(2, "0")}`;
  */
 export async function* splitLines(
   stream: AsyncIterable<Buffer>,
+  keepLine?: (lineNo: number) => boolean,
 ): AsyncGenerator<{ lineNo: number; text: string; problem?: undefined } | { lineNo: number; text?: undefined; problem: LineProblem }> {
   // the unfinished line: its chunks, joined once when its end arrives (linear in its length)
   let parts: Buffer[] = [];
@@ -97,6 +98,8 @@ export async function* splitLines(
     const at = lineStart;
     lineStart += line.length + 1;
     if (end === 0) return undefined;
+    // another reader's line (a file parsed by several threads): not decoded here
+    if (keepLine !== undefined && !keepLine(lineNo)) return undefined;
     const bytes = line.subarray(0, end);
     if (isUtf8(bytes)) {
       const text = bytes.toString("utf8");
@@ -116,6 +119,7 @@ export async function* splitLines(
       first = false;
       const enc = looksUtf16(chunk);
       if (enc !== undefined) {
+        if (keepLine !== undefined && !keepLine(1)) return;
         yield {
           lineNo: 1,
           problem: {
@@ -153,6 +157,15 @@ export async function* splitLines(
   }
 }
 
+/**
+ * True for a file whose lines several threads can share by line number: a plain
+ * (uncompressed) JSONL file, its line numbers the file's own (an archive numbers its
+ * members' lines apart; a compressed file would be decompressed by each).
+ */
+export function canStripe(path: string): boolean {
+  return fileKind(path) !== "archive" && !isGzipName(path);
+}
+
 function isGzipName(path: string): boolean {
   return path.toLowerCase().endsWith(".gz") || path.toLowerCase().endsWith(".tgz");
 }
@@ -174,16 +187,20 @@ function gunzipped(path: string, signal?: AbortSignal): Readable {
  * included; other members such as the manifest are skipped). Streams: memory does not
  * grow with file size. A read or decompression error is thrown from the iterator after
  * the lines before it were yielded.
+ *
+ * `keepLine`: only the lines whose number it accepts are decoded and yielded (plain files
+ * only, see canStripe: a file parsed by several threads, each taking its share).
  */
-export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffer): AsyncGenerator<RawLine> {
+export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffer, keepLine?: (lineNo: number) => boolean): AsyncGenerator<RawLine> {
   const kind = fileKind(path);
+  if (keepLine !== undefined && !canStripe(path)) throw new Error(`readRaw: keepLine on ${path}, which is not a plain file`);
   if (bytes !== undefined && kind !== "archive" && !isGzipName(path)) {
-    for await (const l of splitLines(oneChunk(bytes))) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
+    for await (const l of splitLines(oneChunk(bytes), keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
     return;
   }
   if (kind !== "archive") {
     const stream = isGzipName(path) ? gunzipped(path, signal) : open(path, signal);
-    for await (const l of splitLines(stream)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
+    for await (const l of splitLines(stream, keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
     return;
   }
   // loaded on first use: plain files (and the parse worker's start) do not pay for it

@@ -1,21 +1,25 @@
 // Worker thread of ParseWorker (src/parse-in-worker.ts): hashes, reads and parses raw
-// files in the order the loader will load them, and posts each file's hash, then each
+// files (or a share of a file's lines, see Stripe) in the order the loader will load them,
+// and posts each file's hash, then each
 // ParseEvent as soon as it is parsed, with credit-based flow control over all files (memory
 // stays bounded whatever the file sizes). Rows carry source_file_id 0 (the worker runs
 // before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
 import { hashBytes, hashFile, readSmallFile } from "../read-raw.js";
-import type { FromWorker } from "../parse-in-worker.js";
+import type { FromWorker, Stripe } from "../parse-in-worker.js";
 
 interface Job {
   id: number;
   path: string;
   cancelled: boolean;
+  stripe?: Stripe | undefined;
+  /** Post the file's hash first (another thread hashes a striped file). */
+  hash: boolean;
 }
 
 type ToWorker =
-  | { t: "start"; job: number; path: string }
+  | { t: "start"; job: number; path: string; stripe?: Stripe; hash?: boolean }
   | { t: "credit"; set: number }
   | { t: "ack"; n: number }
   | { t: "cancel"; job: number };
@@ -31,7 +35,7 @@ const post = (m: FromWorker) => port.postMessage(m);
 
 port.on("message", (m: ToWorker) => {
   if (m.t === "start") {
-    queue.push({ id: m.job, path: m.path, cancelled: false });
+    queue.push({ id: m.job, path: m.path, cancelled: false, stripe: m.stripe, hash: m.hash !== false });
     if (!running) void runQueue();
   } else if (m.t === "credit") {
     credit = m.set;
@@ -66,10 +70,14 @@ async function run(job: Job): Promise<void> {
   try {
     // a small file is read once, for its hash and its lines
     const bytes = await readSmallFile(job.path);
-    const { sha256, size } = bytes !== undefined ? hashBytes(bytes) : await hashFile(job.path);
-    if (job.cancelled) return;
-    post({ t: "hash", job: job.id, sha256, size });
-    for await (const ev of parseEvents(job.path, 0, undefined, undefined, bytes)) {
+    if (job.hash) {
+      const { sha256, size } = bytes !== undefined ? hashBytes(bytes) : await hashFile(job.path);
+      if (job.cancelled) return;
+      post({ t: "hash", job: job.id, sha256, size });
+    }
+    const st = job.stripe;
+    const keepLine = st === undefined ? undefined : (lineNo: number) => (lineNo - 1) % st.of === st.at;
+    for await (const ev of parseEvents(job.path, 0, undefined, undefined, bytes, keepLine)) {
       while (credit <= 0 && !job.cancelled) await new Promise<void>((r) => (wake = r));
       wake = undefined;
       if (job.cancelled) return;
