@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { open as openFile, stat } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
@@ -170,8 +170,38 @@ function isGzipName(path: string): boolean {
   return path.toLowerCase().endsWith(".gz") || path.toLowerCase().endsWith(".tgz");
 }
 
-function open(path: string, signal?: AbortSignal): Readable {
-  return createReadStream(path, { highWaterMark: READ_BUFFER, signal });
+/**
+ * Read buffers, reused: a read stream allocates a fresh buffer for every chunk, and the
+ * pages of each cost a fault and zeroing (hashing 163 MB through a stream: 0.5 s of CPU,
+ * 19,000 page faults; into a reused buffer: 0.16 s, 3,000). One byte over READ_BUFFER, so
+ * that readSmallFile sees a file that grew past it.
+ */
+const spare: Buffer[] = [];
+export function takeReadBuffer(): Buffer {
+  return spare.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER + 1);
+}
+export function giveReadBuffer(b: Buffer): void {
+  if (spare.length < 4) spare.push(b);
+}
+
+/**
+ * A plain file's bytes in chunks read into one reused buffer: a chunk is valid until the
+ * next is asked for (splitLines copies what it keeps of one).
+ */
+async function* readChunks(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const fh = await openFile(path, "r");
+  const buf = takeReadBuffer();
+  try {
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, READ_BUFFER, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    giveReadBuffer(buf);
+    await fh.close();
+  }
 }
 
 function gunzipped(path: string, signal?: AbortSignal): Readable {
@@ -199,7 +229,7 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
     return;
   }
   if (kind !== "archive") {
-    const stream = isGzipName(path) ? gunzipped(path, signal) : open(path, signal);
+    const stream = isGzipName(path) ? gunzipped(path, signal) : readChunks(path, signal);
     for await (const l of splitLines(stream, keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
     return;
   }
@@ -233,13 +263,28 @@ async function* oneChunk(b: Buffer): AsyncGenerator<Buffer> {
  * stream reads a small file into a READ_BUFFER-sized buffer and copies it to one of its
  * size, for each reader (measured: ~0.5 s of the parse worker's time on 279 files of 0.55
  * MB); read once, the bytes are hashed and split into lines (readRaw's `bytes`).
+ * `into` (a takeReadBuffer buffer): read into it, the result a view of it, valid while the
+ * caller keeps the buffer; else into a new buffer of the file's size.
  */
-export async function readSmallFile(path: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+export async function readSmallFile(path: string, signal?: AbortSignal, into?: Buffer): Promise<Buffer | undefined> {
   const st = await stat(path);
   if (!st.isFile() || st.size > READ_BUFFER) return undefined;
-  const b = await readFile(path, { signal });
-  // grown meanwhile (a file still being written): streamed like a big one
-  return b.length <= READ_BUFFER ? b : undefined;
+  const fh = await openFile(path, "r");
+  try {
+    const buf = into ?? Buffer.allocUnsafeSlow(st.size + 1);
+    let n = 0;
+    while (n < buf.length) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    // grown meanwhile (a file still being written): streamed like a big one
+    if (n > READ_BUFFER || (into === undefined && n > st.size)) return undefined;
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** SHA-256 (hex) and size of bytes read at once. */
@@ -247,15 +292,20 @@ export function hashBytes(b: Buffer): { sha256: string; size: number } {
   return { sha256: createHash("sha256").update(b).digest("hex"), size: b.length };
 }
 
-/** SHA-256 (hex) and size of a file, streaming (a small file read at once). */
+/** SHA-256 (hex) and size of a file, read into a reused buffer (a small file at once). */
 export async function hashFile(path: string, signal?: AbortSignal): Promise<{ sha256: string; size: number }> {
-  const small = await readSmallFile(path, signal);
-  if (small !== undefined) return hashBytes(small);
-  const h = createHash("sha256");
-  let size = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: READ_BUFFER, signal })) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
+  const buf = takeReadBuffer();
+  try {
+    const small = await readSmallFile(path, signal, buf);
+    if (small !== undefined) return hashBytes(small);
+    const h = createHash("sha256");
+    let size = 0;
+    for await (const chunk of readChunks(path, signal)) {
+      h.update(chunk);
+      size += chunk.length;
+    }
+    return { sha256: h.digest("hex"), size };
+  } finally {
+    giveReadBuffer(buf);
   }
-  return { sha256: h.digest("hex"), size };
 }

@@ -6,7 +6,7 @@
 // before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
-import { hashBytes, hashFile, readSmallFile } from "../read-raw.js";
+import { hashBytes, hashFile, readSmallFile, takeReadBuffer } from "../read-raw.js";
 import type { FromWorker, Stripe } from "../parse-in-worker.js";
 
 interface Job {
@@ -32,6 +32,7 @@ let credit = 0;
 let wake: (() => void) | undefined;
 
 const post = (m: FromWorker) => port.postMessage(m);
+const smallFileBuffer = takeReadBuffer();
 
 port.on("message", (m: ToWorker) => {
   if (m.t === "start") {
@@ -69,7 +70,8 @@ async function runQueue(): Promise<void> {
 async function run(job: Job): Promise<void> {
   try {
     // a small file is read once, for its hash and its lines
-    const bytes = await readSmallFile(job.path);
+    // one file at a time: its bytes are read into this thread's buffer, used until the next file
+    const bytes = await readSmallFile(job.path, undefined, smallFileBuffer);
     if (job.hash) {
       const { sha256, size } = bytes !== undefined ? hashBytes(bytes) : await hashFile(job.path);
       if (job.cancelled) return;

@@ -1,0 +1,72 @@
+// Reading a raw file: its lines and its hash are exactly the file's, whatever the line
+// lengths against the read buffer (reads reuse their buffers), and readers at once do not
+// share one.
+import fc from "fast-check";
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { tempDir } from "./__fixtures__/helpers.js";
+import { READ_BUFFER, hashFile, readRaw, readSmallFile } from "./read-raw.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+/** The non-blank lines of the file as split here, independently of readRaw. */
+function expectedLines(path: string): { lineNo: number; text: string }[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .map((text, i) => ({ lineNo: i + 1, text: text.endsWith("\r") ? text.slice(0, -1) : text }))
+    .filter((l) => l.text.trim() !== "");
+}
+
+async function lines(path: string, keepLine?: (n: number) => boolean) {
+  const out: { lineNo: number; text: string }[] = [];
+  for await (const l of readRaw(path, undefined, undefined, keepLine)) out.push({ lineNo: l.lineNo, text: l.text! });
+  return out;
+}
+
+const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+describe("reading raw files", () => {
+  it("lines of any length against the read buffer, and the hash, are the file's", async () => {
+    let k = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        // lengths around the buffer's size: lines ending just before, at and after a read's end
+        fc.array(fc.oneof(fc.nat(200), fc.integer({ min: READ_BUFFER - 3, max: READ_BUFFER + 3 }), fc.nat(3 * READ_BUFFER)), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        async (lengths, lastNewline) => {
+          const path = join(tmp.dir, `lines-${k++}.jsonl`);
+          const body = lengths.map((n, i) => `${i % 10}`.repeat(n)).join("\n") + (lastNewline ? "\n" : "");
+          writeFileSync(path, body);
+          expect(await lines(path)).toEqual(expectedLines(path));
+          expect(await hashFile(path)).toEqual({ sha256: sha256(path), size: Buffer.byteLength(body) });
+          // a share of the lines: the same lines, those numbers only
+          expect(await lines(path, (n) => n % 2 === 0)).toEqual(expectedLines(path).filter((l) => l.lineNo % 2 === 0));
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it("files read at once do not see each other's bytes", async () => {
+    const a = join(tmp.dir, "a.jsonl");
+    const b = join(tmp.dir, "b.jsonl");
+    writeFileSync(a, Array.from({ length: 40 }, (_, i) => `"a${i}${"x".repeat(100_000)}"`).join("\n") + "\n");
+    writeFileSync(b, Array.from({ length: 40 }, (_, i) => `"b${i}${"y".repeat(90_000)}"`).join("\n") + "\n");
+    const [la, lb, ha, hb] = await Promise.all([lines(a), lines(b), hashFile(a), hashFile(b)]);
+    expect(la).toEqual(expectedLines(a));
+    expect(lb).toEqual(expectedLines(b));
+    expect([ha.sha256, hb.sha256]).toEqual([sha256(a), sha256(b)]);
+  });
+
+  it("a small file is read at once; a file over the read buffer is not", async () => {
+    const small = join(tmp.dir, "small.jsonl");
+    const big = join(tmp.dir, "big.jsonl");
+    writeFileSync(small, "x".repeat(READ_BUFFER));
+    writeFileSync(big, "x".repeat(READ_BUFFER + 1));
+    expect((await readSmallFile(small))?.length).toBe(READ_BUFFER);
+    expect(await readSmallFile(big)).toBeUndefined();
+  });
+});
