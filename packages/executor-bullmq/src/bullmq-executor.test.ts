@@ -192,7 +192,8 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
   });
 
   it("cancelling a removed job's tasks: a waiting one leaves the queue, a running one is stopped on its worker", async () => {
-    const { queue, dir, executor } = await setup("cancel", [["w1", { UJR_WORKERS: "1" }]]);
+    // One pool thread, one task taken at once (by default a worker takes as many as its pool queues): the second task waits on the queue.
+    const { queue, dir, executor } = await setup("cancel", [["w1", { UJR_WORKERS: "1", UJR_CONCURRENCY: "1" }]]);
     const exec = executor();
     const events = new QueueEvents(queue, { connection: { host: "127.0.0.1", port: 6379 } });
     cleanups.push(() => events.close());
