@@ -213,6 +213,43 @@ describe("Runner: behaviours kept from the original", () => {
     expect(result.reason).toBe("done");
   });
 
+  it("a job replaced while a try of its task is still stopping asks again once that try has ended, and starts the task", async () => {
+    // An executor whose cancel takes effect later (a remote worker stopping the code).
+    const late: Array<() => void> = [];
+    class LateCancelExecutor extends InProcessExecutor {
+      override cancel(runId: string, reason: Parameters<InProcessExecutor["cancel"]>[1]): void {
+        late.push(() => super.cancel(runId, reason));
+      }
+    }
+    const changes: JobChanges[] = [];
+    class ChangingRunner extends Runner {
+      protected override async getChangedJobs() {
+        return changes.shift();
+      }
+    }
+    // Same job name, same task identity (module#export and signature), another instance.
+    const old = new ListJob("keeper", [fixtureTask("waitForGate", { key: "replaced-never" }, { signature: "k" })]);
+    openGate("replaced-new");
+    class Replacement extends ListJob {
+      override getRunnableTasks() {
+        // Its first answer comes while the old try still runs: the task is held back. Then the old try ends.
+        if (this.asked === 0) setImmediate(() => late.splice(0).forEach((cancel) => cancel()));
+        return super.getRunnableTasks();
+      }
+    }
+    const replacement = new Replacement("keeper", [fixtureTask("waitForGate", { key: "replaced-new" }, { signature: "k" })]);
+    // checkInterval is long: a replacement never asked again would wait for it.
+    const runner = new ChangingRunner({ executor: new LateCancelExecutor(), jobs: [old], checkInterval: 600_000 });
+    runner.once("task:started", () => {
+      changes.push({ add: [replacement] });
+      runner.notifyJobsChanged();
+    });
+    const result = await runner.run();
+    expect(replacement.asked).toBeGreaterThanOrEqual(2);
+    expect(replacement.results).toEqual(["replaced-new"]);
+    expect(result).toMatchObject({ reason: "done", tasks: { done: 1, cancelled: 1 } });
+  }, 10_000);
+
   it("logs a failing getChangedJobs and goes on", async () => {
     const { logger, lines } = capturedLogger();
     class BrokenSource extends Runner {

@@ -805,6 +805,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
     state.stale = true;
     if (state.running.get(running.identity) === running) state.running.delete(running.identity);
     if (this.#identities.get(running.identity) === running) this.#identities.delete(running.identity);
+    // A job that replaced this one (same name) held the task back while this try ran: it
+    // decides again, or it would wait for checkInterval (an executor whose cancel takes
+    // effect later, such as a remote worker's, lets the new job be asked first).
+    const current = this.#jobs.get(state.name);
+    if (current !== undefined && current !== state) {
+      current.settledSinceAsk.add(running.identity);
+      current.stale = true;
+    }
   }
 
   #count(state: JobState, key: keyof Counters): void {

@@ -192,7 +192,8 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
   });
 
   it("cancelling a removed job's tasks: a waiting one leaves the queue, a running one is stopped on its worker", async () => {
-    const { queue, dir, executor } = await setup("cancel", [["w1", { UJR_WORKERS: "1" }]]);
+    // One pool thread, one task taken at once (by default a worker takes as many as its pool queues): the second task waits on the queue.
+    const { queue, dir, executor } = await setup("cancel", [["w1", { UJR_WORKERS: "1", UJR_CONCURRENCY: "1" }]]);
     const exec = executor();
     const events = new QueueEvents(queue, { connection: { host: "127.0.0.1", port: 6379 } });
     cleanups.push(() => events.close());
@@ -201,15 +202,19 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
     const waiting = runOf("collect", "blockUntil", { dir, name: "waiting" }, "w");
     const runningOutcome = exec.submit(running);
     await waitForMarks(dir, "running", 1);
+    // On the queue before it is cancelled (one cancelled before its add went out is never queued).
+    const waitingQueued = eventFor(events, "waiting", exec.jobIdOf(waiting));
     const waitingOutcome = exec.submit(waiting);
+    await waitingQueued;
     const waitingRemoved = eventFor(events, "removed", exec.jobIdOf(waiting));
     const runningStopped = eventFor(events, "completed", exec.jobIdOf(running));
     const reason = { name: "UjrError", code: "UJR_TASK_CANCELLED", message: "cancelled: job removed" };
+    // One at a time: the running one's end would free the worker for the waiting one.
     exec.cancel(waiting.id, reason);
-    exec.cancel(running.id, reason);
     expect(await waitingOutcome).toEqual({ ok: false, error: reason });
-    expect(await runningOutcome).toEqual({ ok: false, error: reason });
     await waitingRemoved;
+    exec.cancel(running.id, reason);
+    expect(await runningOutcome).toEqual({ ok: false, error: reason });
     await runningStopped;
     // The single pool slot is free again: the blocked run was really stopped.
     expect(await exec.submit(runOf("collect", "noop", "after", "after"))).toEqual({ ok: true, value: "after" });

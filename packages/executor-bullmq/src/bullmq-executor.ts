@@ -36,10 +36,20 @@ interface Waiter {
   since: number;
   /** A worker took it (BullMQ 'active' event seen). */
   started: boolean;
+  /** Its queue job was added (or found there): from then on a worker may run it. */
+  queued: boolean;
+  /** The add in flight, if any: a cancel's removal must not overtake it. */
+  adding: Promise<void> | undefined;
+  /** Cancelled with this reason; the try settles with it once no code of it runs. */
+  cancelled: TaskFailure | undefined;
+  /** A removal or cancel message for it is in flight (see #stopCode). */
+  stopping: boolean;
   resolve(outcome: TaskOutcome): void;
 }
 
 const DEFAULT_TTL_MS = 7 * 24 * 3600_000;
+/** How often a cancelled try whose worker has not ended it is looked at again (at most). */
+const CANCEL_CHECK_MS = 1000;
 
 /** The queue events the coordinator acts on; the others (added, waiting...) are skipped unread. */
 const EVENTS = new Set(["completed", "failed", "active", "duplicated", "removed"]);
@@ -71,10 +81,16 @@ export class BullmqExecutor implements Executor {
   readonly #logger: Logger;
   readonly #ttlSeconds: number;
   readonly #reconcileMs: number;
+  readonly #cancelCheckMs: number;
   readonly #waiters = new Map<string, Waiter>();
   readonly #byRunId = new Map<string, Waiter>();
   /** Jobs whose outcome nobody wants any more (cancelled): removed when they finish. */
   readonly #discard = new Set<string>();
+  /** Cancelled tries that wait for their worker to end their code (see cancel()). */
+  readonly #cancelling = new Set<Waiter>();
+  #cancelTimer: NodeJS.Timeout | undefined;
+  /** cancelQueued() was called (the runner is stopping) and nothing was submitted since. */
+  #draining = false;
   readonly #reconciling = new Map<string, { again: boolean }>();
   /** Jobs whose outcome was read, to delete in one call at the end of the current batch. */
   #toRemove: string[] = [];
@@ -101,6 +117,7 @@ export class BullmqExecutor implements Executor {
     this.#logger = (options.logger ?? silentLogger()).child({ component: "bullmq-executor", queue: this.queueName });
     this.#ttlSeconds = Math.max(1, Math.round((options.resultTtlMs ?? DEFAULT_TTL_MS) / 1000));
     this.#reconcileMs = options.reconcileIntervalMs ?? 10_000;
+    this.#cancelCheckMs = this.#reconcileMs > 0 ? Math.min(CANCEL_CHECK_MS, this.#reconcileMs) : CANCEL_CHECK_MS;
     this.#conn = connect(options.redis);
     // The adds and removals of many tasks go out in one write per tick.
     this.#batchWrites = writeBatcher(this.#conn);
@@ -182,7 +199,7 @@ export class BullmqExecutor implements Executor {
     waiter.started = true;
     // A worker's "completed" and its next "active" come in one read: the outcome settled
     // above reaches the runner first (see Executor.setStartListener).
-    queueMicrotask(() => this.#byRunId.get(waiter.runId) === waiter && this.#startListener?.(waiter.runId));
+    queueMicrotask(() => this.#byRunId.get(waiter.runId) === waiter && !waiter.cancelled && this.#startListener?.(waiter.runId));
   }
 
   capacity(): number {
@@ -196,9 +213,10 @@ export class BullmqExecutor implements Executor {
 
   submit(run: TaskRun): Promise<TaskOutcome> {
     if (this.#closed) return Promise.resolve({ ok: false, error: this.#closedFailure(run) });
+    this.#draining = false;
     const jobId = bullmqJobId(run);
     return new Promise<TaskOutcome>((resolve) => {
-      const waiter: Waiter = { runId: run.id, jobId, run, since: Date.now(), started: false, resolve };
+      const waiter: Waiter = { runId: run.id, jobId, run, since: Date.now(), started: false, queued: false, adding: undefined, cancelled: undefined, stopping: false, resolve };
       const previous = this.#waiters.get(jobId);
       if (previous) {
         // The runner never runs one identity twice at once; should it happen, the older try
@@ -213,16 +231,28 @@ export class BullmqExecutor implements Executor {
     });
   }
 
-  async #add(waiter: Waiter): Promise<void> {
+  /** Queues the waiter's job (again); `waiter.adding` is the add in flight. */
+  #add(waiter: Waiter): Promise<void> {
+    const adding = this.#addNow(waiter);
+    waiter.adding = adding;
+    return adding;
+  }
+
+  async #addNow(waiter: Waiter): Promise<void> {
     try {
       await this.#ready;
       // The previous job of this id (a result just read) must be gone first, or this add
       // would find it and hand the old result to the new try.
       const removing = this.#removing.get(waiter.jobId);
-      if (removing) {
-        await removing;
-        if (this.#waiters.get(waiter.jobId) !== waiter) return;
+      if (removing) await removing;
+      if (this.#waiters.get(waiter.jobId) !== waiter) return;
+      if (waiter.cancelled) {
+        // Cancelled before its job reached the queue (or before it went back on it): no
+        // code of it runs, so the try is over.
+        this.#settle(waiter, { ok: false, error: waiter.cancelled });
+        return;
       }
+      waiter.queued = true;
       // A job with this id already queued, running or finished makes add() a no-op that
       // emits 'duplicated'; we then wait for (or read) that job's outcome.
       await this.#queue.add(waiter.run.job, encodeRun(waiter.run), {
@@ -252,7 +282,7 @@ export class BullmqExecutor implements Executor {
         case "active": {
           const waiter = this.#waiters.get(jobId);
           // A try we cancelled may still be active under the same job id as its retry: that is not the retry starting.
-          if (waiter && !this.#discard.has(jobId)) this.#markStarted(waiter);
+          if (waiter && !waiter.cancelled && !this.#discard.has(jobId)) this.#markStarted(waiter);
           break;
         }
         default:
@@ -262,10 +292,17 @@ export class BullmqExecutor implements Executor {
     }
   }
 
+  /** Resolves a try; a cancelled one always with its cancel reason, whatever its job reported. */
   #settle(waiter: Waiter, outcome: TaskOutcome): void {
     if (this.#waiters.get(waiter.jobId) === waiter) this.#waiters.delete(waiter.jobId);
     if (this.#byRunId.get(waiter.runId) === waiter) this.#byRunId.delete(waiter.runId);
-    waiter.resolve(outcome);
+    if (this.#cancelling.delete(waiter) && this.#cancelling.size === 0) this.#stopCancelChecks();
+    waiter.resolve(waiter.cancelled ? { ok: false, error: waiter.cancelled } : outcome);
+  }
+
+  /** True while the try has not settled. */
+  #pending(waiter: Waiter): boolean {
+    return this.#byRunId.get(waiter.runId) === waiter;
   }
 
   /** Who waits for a job that finished; a finished job nobody wants (cancelled) is removed. */
@@ -279,6 +316,13 @@ export class BullmqExecutor implements Executor {
   #onCompleted(jobId: string, returnvalue: unknown): void {
     const waiter = this.#waiterOfFinished(jobId);
     if (!waiter) return;
+    if (waiter.cancelled) {
+      // Its worker ended the job (stopped by the cancel, or done before it came): no code
+      // of this try runs any more. Settled with the cancel reason, not the job's result.
+      this.#settle(waiter, { ok: false, error: waiter.cancelled });
+      this.#remove(jobId);
+      return;
+    }
     let result: ReturnType<typeof decodeResult>;
     try {
       result = decodeResult(returnvalue);
@@ -331,7 +375,7 @@ export class BullmqExecutor implements Executor {
         const jobState = await job.getState();
         if (jobState === "completed") this.#onCompleted(jobId, job.returnvalue);
         else if (jobState === "failed") this.#onFailed(jobId, job.failedReason);
-        else if (jobState === "active" && !this.#discard.has(jobId)) this.#markStarted(waiter);
+        else if (jobState === "active" && !waiter.cancelled && !this.#discard.has(jobId)) this.#markStarted(waiter);
       }
     } catch (error) {
       this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not check a queued task; will check again");
@@ -438,40 +482,111 @@ export class BullmqExecutor implements Executor {
   }
 
   /**
-   * Stops a submitted try: its outcome resolves at once as failed with `reason`. A task
-   * still waiting is removed from the queue; a running one gets a cancel message, and its
-   * worker aborts the pool run (terminating the pool worker).
+   * Stops a submitted try; its outcome resolves as failed with `reason` once no code of it
+   * runs, so the runner never starts another try of the task while this one still runs
+   * (promise a):
+   * - a task still waiting on the queue is removed from it and resolves at once;
+   * - a running one gets a cancel message; its worker aborts the pool run (terminating
+   *   the pool worker) and ends the queue job, and the try resolves when that job's
+   *   `completed` or `failed` event comes;
+   * - a worker that died never answers: every second (or `reconcileIntervalMs`, if
+   *   shorter) the removal is tried again, and the cancel message sent again. Once the dead
+   *   worker's BullMQ lock has expired the job can be removed (or another worker's stalled
+   *   check has put it back on the queue, where it is removed, or failed it), and the try
+   *   resolves; a worker that took it meanwhile has heard the cancel and ends it unrun.
+   *
+   * After `cancelQueued()` (the runner is stopping: nothing starts any more) a cancelled
+   * try resolves at once, so that a stop never waits for a dead worker's lock to expire;
+   * its job stays active in Redis until its worker ends it, and a coordinator that queues
+   * the task meanwhile waits for that job rather than running it beside it.
    */
   cancel(runId: string, reason: TaskFailure): void {
     const waiter = this.#byRunId.get(runId);
     if (!waiter) return;
-    this.#settle(waiter, { ok: false, error: reason });
-    const jobId = waiter.jobId;
-    this.#discard.add(jobId);
-    void (async () => {
-      try {
-        await this.#ready;
-        const removed = await this.#queue.remove(jobId);
-        if (removed === 1) {
-          this.#discard.delete(jobId);
-          return;
-        }
-        const message: CancelMessage = { jobId, runId, reason: encodeText(reason) };
-        await this.#conn.publish(cancelChannel(this.prefix, this.queueName), JSON.stringify(message));
-      } catch (error) {
-        this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not cancel a queued task");
+    if (!waiter.cancelled) {
+      waiter.cancelled = reason;
+      this.#cancelling.add(waiter);
+      this.#track(this.#stopCode(waiter));
+    }
+    if (this.#draining) this.#settleNow(waiter);
+  }
+
+  /** Settles a cancelled try before its worker ended it (a stop): the job's outcome, when it comes, is discarded. */
+  #settleNow(waiter: Waiter): void {
+    if (!this.#pending(waiter)) return;
+    if (waiter.queued) this.#discard.add(waiter.jobId);
+    this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+  }
+
+  /**
+   * Removes a cancelled try's job from the queue, or, when a worker holds it, tells the
+   * workers to stop it. Settles the try when the job is gone (removed, or never queued).
+   */
+  async #stopCode(waiter: Waiter): Promise<void> {
+    const { jobId, runId } = waiter;
+    if (waiter.stopping) return;
+    waiter.stopping = true;
+    try {
+      await this.#ready;
+      // The removal must not overtake the add: a job added after it would run.
+      await waiter.adding;
+      if (!waiter.queued) {
+        // Never queued: the add saw the cancel and settled it (or the try was settled meanwhile).
+        if (this.#pending(waiter)) this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+        return;
       }
-    })();
+      const removed = await this.#queue.remove(jobId);
+      if (removed === 1) {
+        // It was waiting, or it had finished, or its worker died and its lock expired:
+        // no code of it runs.
+        this.#discard.delete(jobId);
+        if (this.#pending(waiter)) this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+        return;
+      }
+      // A worker holds its lock: it runs it, or is about to (a cancel that overtakes its task
+      // is remembered by every worker). Its completed or failed event settles the try.
+      const message: CancelMessage = { jobId, runId, reason: encodeText(waiter.cancelled) };
+      await this.#conn.publish(cancelChannel(this.prefix, this.queueName), JSON.stringify(message));
+      if (this.#pending(waiter)) this.#startCancelChecks();
+    } catch (error) {
+      this.#logger.warn({ jobId, err: toTaskFailure(error) }, "could not cancel a queued task; will try again");
+      if (this.#pending(waiter)) this.#startCancelChecks();
+    } finally {
+      waiter.stopping = false;
+    }
+  }
+
+  #startCancelChecks(): void {
+    if (this.#cancelTimer || this.#closed) return;
+    this.#cancelTimer = setInterval(() => {
+      for (const waiter of this.#cancelling) if (!waiter.stopping) this.#track(this.#stopCode(waiter));
+    }, this.#cancelCheckMs);
+    this.#cancelTimer.unref();
+  }
+
+  #stopCancelChecks(): void {
+    if (this.#cancelTimer) clearInterval(this.#cancelTimer);
+    this.#cancelTimer = undefined;
+  }
+
+  /** Redis work close() waits for. */
+  #track(work: Promise<unknown>): void {
+    this.#removals.add(work);
+    void work.then(() => this.#removals.delete(work));
   }
 
   /**
    * Drops the tasks no worker has taken yet (the runner calls it when it stops): they
    * leave the queue and their tries resolve as failed with `reason`. Returns their run ids.
+   * From then on until the next submit, cancelled tries resolve at once (see cancel()),
+   * those cancelled earlier that still wait for their worker included.
    */
   cancelQueued(reason: TaskFailure): string[] {
+    this.#draining = true;
+    for (const waiter of [...this.#cancelling]) this.#settleNow(waiter);
     const dropped: string[] = [];
     for (const waiter of [...this.#byRunId.values()]) {
-      if (waiter.started) continue;
+      if (waiter.started || waiter.cancelled) continue;
       dropped.push(waiter.runId);
       this.cancel(waiter.runId, reason);
     }
@@ -486,6 +601,7 @@ export class BullmqExecutor implements Executor {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    this.#stopCancelChecks();
     for (const waiter of [...this.#byRunId.values()]) this.#settle(waiter, { ok: false, error: this.#closedFailure(waiter.run) });
     if (!this.#isReady) {
       // Redis never answered: nothing to close gracefully, and waiting would hang.
