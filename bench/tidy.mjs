@@ -271,7 +271,7 @@ async function anchor(shape) {
   return { ...r, tweets, rows };
 }
 
-// ---- the two-thread ceiling and the cost of an insert per table -------------------------
+// ---- the ceiling and the cost of an insert per table -------------------------------------
 // Variants of the physical form, for --variants: the loader's own statements (upserts),
 // the plain INSERT OR IGNORE of the ceiling, without the secondary indexes, and with the
 // upsert tables WITHOUT ROWID.
