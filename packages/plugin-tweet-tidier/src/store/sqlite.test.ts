@@ -109,6 +109,42 @@ describe("SQLite: exactly once", () => {
     expect(await store.count("pages")).toBe(1);
   });
 
+  it("a file that fails mid-way in a shared commit is rolled back alone (its savepoint): the files before and after it stay whole", async () => {
+    const lines = ["brexit.jsonl", "timeline-observatoryteam.jsonl"].flatMap((f) => readFileSync(fixture(f), "utf8").trimEnd().split("\n"));
+    const ids = (k: number, l: string) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`);
+    const [a, b, c] = [1, 2, 3].map((k) => {
+      const p = join(dir, `group-${k}.jsonl`);
+      // the same tweets and users in every file (their pages change rows the others wrote), and new ones
+      writeFileSync(p, lines.map((l, i) => (i % 2 === 0 ? l : ids(k, l))).join("\n") + "\n");
+      return p;
+    });
+    let file = 0;
+    const out = await store.ingestFiles([a!, b!, c!], {
+      // the second file fails after some of its pages were written into the shared transaction
+      onPage: async (n) => {
+        if (n === 1) file++;
+        if (file === 2 && n === 3) throw new Error("the second file fails here");
+      },
+    });
+    expect(Object.fromEntries(out.map((o) => [o.path, o.result?.status ?? (o.error as Error).message]))).toEqual({
+      [a!]: "loaded",
+      [b!]: "the second file fails here",
+      [c!]: "loaded",
+    });
+    const ref = new SqliteTidyStore(join(dir, "ref.sqlite"));
+    try {
+      await ref.ingestFiles([a!, c!]);
+      const all = (st: SqliteTidyStore, t: string) => st.query(`SELECT * FROM "${t}" ORDER BY 1, 2`);
+      for (const t of ["tweets", "users", "urls", "tweet_references", "pages", "hashtags", "context_annotations"])
+        expect((await all(store, t)).map((r) => JSON.stringify(Object.values(r).filter((v) => typeof v !== "number" || v < 1e12))), t).toEqual(
+          (await all(ref, t)).map((r) => JSON.stringify(Object.values(r).filter((v) => typeof v !== "number" || v < 1e12))),
+        );
+      expect((await store.query<{ path: string }>("SELECT path FROM source_files ORDER BY path")).map((r) => r.path)).toEqual([a, c]);
+    } finally {
+      await ref.close();
+    }
+  });
+
   it("a truncated or malformed line: good pages load, the bad line is recorded, the file is partial", async () => {
     const lines = readFileSync(fixture("timeline-observatoryteam.jsonl"), "utf8").trimEnd().split("\n");
     const bad = join(dir, "bad.jsonl");
