@@ -162,7 +162,14 @@ describe("the dashboard in a browser", () => {
     // Pause from the page (keyboard: focus the button, press Enter); the runner pauses the job.
     await page.focus('button[aria-label="Pause job auspol"]');
     await page.keyboard.press("Enter");
-    await page.waitForFunction(() => document.querySelector("#notice")?.textContent?.startsWith("job auspol paused"), { timeout: 10_000 });
+    await page
+      .waitForFunction(() => document.querySelector("#notice")?.textContent?.startsWith("job auspol paused"), { timeout: 10_000 })
+      .catch(async (error: Error) => {
+        // say what the page and the runner showed instead (a refused pause, a job that ended, no answer)
+        const notice = await page.$eval("#notice", (el) => el.textContent).catch(() => "(no #notice)");
+        const job = (await status(url)).jobs.find((j) => j.name === "auspol");
+        throw new Error(`${error.message}; the notice reads ${JSON.stringify(notice)}; job auspol: ${JSON.stringify(job?.status)}`);
+      });
     expect((await status(url)).jobs.find((job) => job.name === "auspol")?.status).toBe("paused");
     await page.waitForSelector('button[aria-label="Resume job auspol"]');
 
