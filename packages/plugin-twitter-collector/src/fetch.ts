@@ -191,7 +191,7 @@ async function readStoredPage(path: string): Promise<Record<string, unknown> | u
 export async function fetchPagesRun(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "logger" | "progress">): Promise<FetchResult> {
   registerSecret(args.bearerToken);
   await mkdir(args.stateDir, { recursive: true });
-  const release = await acquireLock(join(args.stateDir, "fetch.lock"), "fetch");
+  const release = await acquireLock(join(args.stateDir, "fetch.lock"), "fetch", { signal: ctx.signal });
   try {
     return await fetchLocked(args, ctx);
   } finally {
