@@ -27,14 +27,17 @@ const SIDECAR_FILE_ID = columnIndex("resolved_urls", "source_file_id");
 const PAGE_NO_COLUMNS = PAGE_TABLES.map((t): [PageTable, number] => [t, columnIndex(t, "page_no")]).filter(([, i]) => i >= 0);
 const PAGE_PAGE_NO = columnIndex("pages", "page_no");
 
-/** Sets the page number in a page's rows (a thread parsing a share of a file's lines numbers only its own pages). */
-function setPageNo(p: ParsedPage, pageNo: number): void {
-  p.page[PAGE_PAGE_NO] = pageNo;
-  for (const [t, i] of PAGE_NO_COLUMNS) {
+/** Sets one column (its index in the page row, and in each table's rows) of every row of a page. */
+function fillColumn(p: ParsedPage, pageColumn: number, columns: readonly [PageTable, number][], value: number): void {
+  p.page[pageColumn] = value;
+  for (const [t, i] of columns) {
     const rs = p.rows[t];
-    for (let k = 0; k < rs.length; k++) rs[k]![i] = pageNo;
+    for (let k = 0; k < rs.length; k++) rs[k]![i] = value;
   }
 }
+
+/** Sets the page number in a page's rows (a thread parsing a share of a file's lines numbers only its own pages). */
+const setPageNo = (p: ParsedPage, pageNo: number): void => fillColumn(p, PAGE_PAGE_NO, PAGE_NO_COLUMNS, pageNo);
 
 /** A share of a plain file's lines: those whose (lineNo - 1) % of === at. */
 export interface Stripe {
@@ -60,14 +63,8 @@ export function parseThreads(bytes: number): number {
 
 /** Sets the file id in the rows of an event parsed by the worker (which parses before the file is claimed). */
 function setFileId(ev: ParseEvent, fileId: number): void {
-  if (ev.t === "page") {
-    const p = ev.parsed;
-    p.page[PAGE_FILE_ID] = fileId;
-    for (const [t, i] of FILE_ID_COLUMNS) {
-      const rs = p.rows[t];
-      for (let k = 0; k < rs.length; k++) rs[k]![i] = fileId;
-    }
-  } else if (ev.t === "sidecar") {
+  if (ev.t === "page") fillColumn(ev.parsed, PAGE_FILE_ID, FILE_ID_COLUMNS, fileId);
+  else if (ev.t === "sidecar") {
     ev.row[SIDECAR_FILE_ID] = fileId;
   }
 }
@@ -87,6 +84,15 @@ export interface FileFeed {
   events(fileId: number, signal?: AbortSignal): AsyncGenerator<ParseEvent>;
   /** The loader needs no more of this file (loaded before, failed, or done). */
   cancel(): void;
+}
+
+/**
+ * The events of a file after its first `yielded`, read and parsed in this thread: the rest
+ * of a file whose worker failed (an error of the file itself shows up again here).
+ */
+async function* restHere(path: string, fileId: number, yielded: number, signal?: AbortSignal): AsyncGenerator<ParseEvent> {
+  let n = 0;
+  for await (const ev of parseEvents(path, fileId, signal)) if (n++ >= yielded) yield ev;
 }
 
 /** A file read and parsed in this thread. */
@@ -251,8 +257,7 @@ function stripedFeed(jobs: FileJob[], path: string): FileFeed {
         }
         if (!failed) return;
         finish();
-        let n = 0;
-        for await (const ev of parseEvents(path, fileId, signal)) if (n++ >= yielded) yield ev;
+        yield* restHere(path, fileId, yielded, signal);
       } finally {
         finish();
       }
@@ -272,12 +277,6 @@ export class ParseWorker {
   private worker: Worker | undefined;
   private readonly jobs = new Map<number, JobState>();
   private nextId = 1;
-
-  /** Feeds for `paths`, read by this worker in this order (one batch). */
-  feeds(paths: readonly string[]): FileFeed[] {
-    this.begin();
-    return paths.map((path) => this.feed(path));
-  }
 
   /** Starts a batch: the thread (if none) and its credit. */
   begin(): void {
@@ -317,10 +316,9 @@ export class ParseWorker {
             yielded++;
             yield m.ev;
           }
-          // the worker failed: read the rest here (an error of the file itself shows up again here)
+          // the worker failed: the rest is read here
           job.finish();
-          let n = 0;
-          for await (const ev of parseEvents(path, fileId, signal)) if (n++ >= yielded) yield ev;
+          yield* restHere(path, fileId, yielded, signal);
         } finally {
           job.finish();
         }

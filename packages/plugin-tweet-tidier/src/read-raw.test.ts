@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDir } from "./__fixtures__/helpers.js";
-import { READ_BUFFER, hashFile, readRaw, readSmallFile } from "./read-raw.js";
+import { READ_BUFFER, hashFile, readRaw, readSmallFile, takeReadBuffer } from "./read-raw.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -66,7 +66,7 @@ describe("reading raw files", () => {
     const big = join(tmp.dir, "big.jsonl");
     writeFileSync(small, "x".repeat(READ_BUFFER));
     writeFileSync(big, "x".repeat(READ_BUFFER + 1));
-    expect((await readSmallFile(small))?.length).toBe(READ_BUFFER);
-    expect(await readSmallFile(big)).toBeUndefined();
+    expect((await readSmallFile(small, undefined, takeReadBuffer()))?.length).toBe(READ_BUFFER);
+    expect(await readSmallFile(big, undefined, takeReadBuffer())).toBeUndefined();
   });
 });
