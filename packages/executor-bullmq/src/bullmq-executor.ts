@@ -249,7 +249,7 @@ export class BullmqExecutor implements Executor {
       if (waiter.cancelled) {
         // Cancelled before its job reached the queue (or before it went back on it): no
         // code of it runs, so the try is over.
-        this.#settle(waiter, { ok: false, error: waiter.cancelled });
+        this.#settleCancelled(waiter);
         return;
       }
       waiter.queued = true;
@@ -300,6 +300,11 @@ export class BullmqExecutor implements Executor {
     waiter.resolve(waiter.cancelled ? { ok: false, error: waiter.cancelled } : outcome);
   }
 
+  /** Settles a cancelled try (with its cancel reason), unless it settled already. */
+  #settleCancelled(waiter: Waiter): void {
+    if (this.#pending(waiter)) this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+  }
+
   /** True while the try has not settled. */
   #pending(waiter: Waiter): boolean {
     return this.#byRunId.get(waiter.runId) === waiter;
@@ -319,7 +324,7 @@ export class BullmqExecutor implements Executor {
     if (waiter.cancelled) {
       // Its worker ended the job (stopped by the cancel, or done before it came): no code
       // of this try runs any more. Settled with the cancel reason, not the job's result.
-      this.#settle(waiter, { ok: false, error: waiter.cancelled });
+      this.#settleCancelled(waiter);
       this.#remove(jobId);
       return;
     }
@@ -515,7 +520,7 @@ export class BullmqExecutor implements Executor {
   #settleNow(waiter: Waiter): void {
     if (!this.#pending(waiter)) return;
     if (waiter.queued) this.#discard.add(waiter.jobId);
-    this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+    this.#settleCancelled(waiter);
   }
 
   /**
@@ -532,7 +537,7 @@ export class BullmqExecutor implements Executor {
       await waiter.adding;
       if (!waiter.queued) {
         // Never queued: the add saw the cancel and settled it (or the try was settled meanwhile).
-        if (this.#pending(waiter)) this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+        this.#settleCancelled(waiter);
         return;
       }
       const removed = await this.#queue.remove(jobId);
@@ -540,7 +545,7 @@ export class BullmqExecutor implements Executor {
         // It was waiting, or it had finished, or its worker died and its lock expired:
         // no code of it runs.
         this.#discard.delete(jobId);
-        if (this.#pending(waiter)) this.#settle(waiter, { ok: false, error: waiter.cancelled! });
+        this.#settleCancelled(waiter);
         return;
       }
       // A worker holds its lock: it runs it, or is about to (a cancel that overtakes its task
