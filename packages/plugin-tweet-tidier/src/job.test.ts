@@ -1,4 +1,5 @@
 import { renameSync, utimesSync, writeFileSync, readFileSync, mkdirSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger, type Task } from "@ujr/core";
@@ -7,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ALL_FIXTURES, FIXTURES, fixture, tempDir } from "./__fixtures__/helpers.js";
 import { TidyJob, resolveDatabase } from "./job.js";
 import plugin, { SqliteTidyStore } from "./index.js";
-import { checkForNewData, tidyBatch, type TidyBatchResult } from "./tasks.js";
+import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
 const tmp = tempDir();
@@ -35,7 +36,7 @@ describe("plugin", () => {
   it("declares the tidy job type with a validated config and defaults", () => {
     expect(plugin.name).toBe("@ujr/plugin-tweet-tidier");
     const cfg = plugin.jobs.tidy!.config.parse({ inputs: ["raw"] });
-    expect(cfg).toMatchObject({ mode: "continuous", pollInterval: "30s", parallel: 4 });
+    expect(cfg).toMatchObject({ mode: "continuous", pollInterval: "30s" });
     expect(() => plugin.jobs.tidy!.config.parse({ inputs: [] })).toThrow();
     expect(() => plugin.jobs.tidy!.config.parse({ inputs: ["x"], pollInterval: "soon" })).toThrow();
     expect(resolveDatabase(undefined, { stateDir: "/s", configDir: "/c" })).toBe("/s/tidy.sqlite");
@@ -45,6 +46,23 @@ describe("plugin", () => {
 });
 
 describe("tidy job", () => {
+  it("PostgreSQL: runs as many batches at once as `parallel` says, by default one per core (at most 4)", () => {
+    const files = Array.from({ length: 12 }, (_, i) => ({ path: `/raw/f${String(i).padStart(2, "0")}.jsonl`, size: 1000, mtimeMs: 0 }));
+    const running = (parallel?: number) => {
+      const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0, database: "postgres://h/db", ...(parallel ? { parallel } : {}) });
+      const job = new TidyJob(config, ctxFor("pg", tmp.dir));
+      const [check] = job.getRunnableTasks();
+      job.onTaskDone(check!, { files } satisfies CheckResult);
+      const batches = job.getRunnableTasks().filter((t) => t.ref.export === "tidyBatch");
+      const taken = batches.flatMap((t) => (t.args as TidyBatchArgs).files);
+      expect(new Set(taken).size).toBe(taken.length); // no file in two batches
+      return batches.length;
+    };
+    expect(running(3)).toBe(3);
+    expect(running(1)).toBe(1);
+    expect(running()).toBe(Math.min(4, availableParallelism()));
+  });
+
   it("once: tidies every fixture through the runner (one batch at a time on SQLite), then is done", async () => {
     const dir = join(tmp.dir, "once");
     mkdirSync(dir, { recursive: true });

@@ -1,7 +1,7 @@
 import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { FoundFile } from "./discover.js";
-import { isPostgresUrl } from "./store/index.js";
+import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { tidierPanel } from "./status-panel.js";
@@ -12,7 +12,7 @@ export interface TidyJobConfig {
   mode: "continuous" | "once";
   pollInterval: string | number;
   settleTime: string | number;
-  parallel: number;
+  parallel?: number | undefined;
   maxAttempts: number;
   fileTimeout?: string | number | undefined;
 }
@@ -77,7 +77,7 @@ export class TidyJob implements Job {
     this.database = resolveDatabase(config.database, ctx);
     this.pollMs = parseDuration(config.pollInterval);
     this.settleMs = parseDuration(config.settleTime);
-    this.maxRunning = isPostgresUrl(this.database) ? Math.max(1, config.parallel) : 1;
+    this.maxRunning = isPostgresUrl(this.database) ? Math.max(1, config.parallel ?? defaultLoaders()) : 1;
   }
 
   get databaseLocation(): string {

@@ -19,7 +19,13 @@ export const tidyConfigSchema = z.object({
   mode: z.enum(["continuous", "once"]).default("continuous").describe("continuous: keep picking up new files; once: finish when everything present is tidied."),
   pollInterval: duration.default("30s").describe("How often to check the inputs for new files."),
   settleTime: duration.default("2s").describe("A file whose mtime is older than this is read at once; newer files must keep size and mtime between two checks."),
-  parallel: z.number().int().min(1).max(64).default(4).describe("PostgreSQL only: files tidied in parallel. SQLite always loads one file at a time."),
+  parallel: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe("PostgreSQL only: files tidied in parallel. Default: the machine's cores, at most 4. SQLite always loads one file at a time."),
   maxAttempts: z.number().int().min(1).default(3).describe("Tries per file before it is reported failed."),
   fileTimeout: duration.optional().describe("Time limit for tidying one file."),
 });

@@ -1,6 +1,6 @@
 import { TidyError } from "./errors.js";
 import { listRawFiles } from "./discover.js";
-import { openStore } from "./store/index.js";
+import { defaultLoaders, openStore } from "./store/index.js";
 import type { FileOutcome, IngestOptions, IngestResult, TidyLogger } from "./store/types.js";
 
 export interface TidyFilesOptions {
@@ -10,7 +10,7 @@ export interface TidyFilesOptions {
   files: string[];
   /** Base folder for relative inputs. Default: process.cwd(). */
   baseDir?: string;
-  /** PostgreSQL: files loaded in parallel. Default 4 (SQLite: always 1). */
+  /** PostgreSQL: files loaded in parallel. Default: the machine's cores, at most 4 (SQLite: always 1). */
   concurrency?: number;
   logger?: TidyLogger;
   signal?: AbortSignal;
@@ -38,7 +38,7 @@ export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]>
     if (store.backend === "sqlite") await store.ingestFiles(paths, io, onFile);
     else {
       // loaders in parallel, each taking the next few files (read ahead by its parse worker)
-      const par = Math.max(1, opts.concurrency ?? 4);
+      const par = Math.max(1, opts.concurrency ?? defaultLoaders());
       const chunk = Math.max(1, Math.min(16, Math.ceil(paths.length / (par * 4))));
       let next = 0;
       const worker = async () => {
