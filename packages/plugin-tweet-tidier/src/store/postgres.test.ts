@@ -85,7 +85,8 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
     writeFileSync(c, ids(4, brexit[2]!) + "\n");
     const s1 = pgSchema();
     const s2 = pgSchema();
-    const grouped = new PostgresTidyStore(s1.url);
+    // rows are sent every ~1 M characters of COPY text (a page is ~250,000): a's rows with b's, inside its savepoint
+    const grouped = new PostgresTidyStore(s1.url, { flushChars: 1_000_000 });
     const ref = new PostgresTidyStore(s2.url);
     try {
       const out = await grouped.ingestFiles([a, b, c]);
