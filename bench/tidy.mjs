@@ -28,6 +28,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import { mkdtempSync } from "node:fs";
 
@@ -41,6 +43,11 @@ const Database = requireFromPkg("better-sqlite3");
 const pg = requireFromPkg("pg");
 const tidier = await import(join(pkgDir, "dist", "index.js"));
 const { sqliteInsertSql } = await import(join(pkgDir, "dist", "ddl", "sqlite.js"));
+// the loader's COPY text format (a build older than copy-text.js: the same format, here)
+const { copyLine } = await import(join(pkgDir, "dist", "store", "copy-text.js")).catch(() => ({
+  copyLine: (r) => r.map((v) => (v === null ? "\\N" : String(v).replace(/[\\\n\r\t]/g, (ch) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[ch]))).join("\t") + "\n",
+}));
+const { from: copyFrom } = requireFromPkg("pg-copy-streams");
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -340,7 +347,73 @@ function ceiling(variant = "plain") {
   const inserts = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   rmSync(db, { force: true });
-  return { parse: parse / 1000, inserts: inserts / 1000, cpu: (cpu.user + cpu.system) / 1e6, cost, count };
+  return { parse: parse / 1000, inserts: inserts / 1000, cpu: (cpu.user + cpu.system) / 1e6, cost, count, built };
+}
+
+// ---- the PostgreSQL floor --------------------------------------------------------------------
+// The least work any loader of these rows into PostgreSQL does: the first observation of each
+// key (repeats dropped: no merging, no staging tables), copied straight into the documented
+// tables with their indexes, in one transaction, with the loader's own COPY text format. Its
+// client CPU and the server's CPU, with the parsing, share the machine's cores.
+async function pgFloor(built) {
+  const schema = `${pgSchema}_floor`;
+  const c = await pgClient();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE; CREATE SCHEMA "${schema}"; SET search_path TO "${schema}"`);
+    for (const sql of tidier.postgresDdl()) await c.query(sql);
+    const firsts = new Map();
+    const seen = new Map();
+    for (const pages of built)
+      for (const p of pages)
+        for (const [name, rs] of [["pages", [p.page]], ...tidier.PAGE_TABLES.map((n) => [n, p.rows[n]])]) {
+          const def = tidier.tables.find((x) => x.name === name);
+          const cols = def.columns.filter((x) => x.type !== "serial").map((x) => x.name);
+          const key = def.kind === "log" ? null : def.primaryKey.map((k) => cols.indexOf(k));
+          if (!seen.has(name)) seen.set(name, new Set());
+          if (!firsts.has(name)) firsts.set(name, []);
+          for (const r of rs) {
+            if (key) {
+              const k = key.map((i) => r[i]).join("\u0000");
+              if (seen.get(name).has(k)) continue;
+              seen.get(name).add(k);
+            }
+            firsts.get(name).push(r);
+          }
+        }
+    const server0 = serverCpu();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let rows = 0;
+    await c.query("BEGIN");
+    for (const [name, rs] of firsts) {
+      if (rs.length === 0) continue;
+      const cols = tidier.tables.find((x) => x.name === name).columns.filter((x) => x.type !== "serial");
+      const copy = c.query(copyFrom(`COPY "${name}" (${cols.map((x) => `"${x.name}"`).join(", ")}) FROM STDIN`));
+      await pipeline(
+        Readable.from(
+          (function* () {
+            let buf = "";
+            for (const r of rs) {
+              buf += copyLine(r);
+              if (buf.length >= 1 << 16) {
+                yield buf;
+                buf = "";
+              }
+            }
+            if (buf.length > 0) yield buf;
+          })(),
+        ),
+        copy,
+      );
+      rows += rs.length;
+    }
+    await c.query("COMMIT");
+    const cpu = process.cpuUsage(cpu0);
+    return { rows, seconds: (performance.now() - t0) / 1000, client: (cpu.user + cpu.system) / 1e6, server: serverCpu() - server0 };
+  } finally {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await c.end();
+  }
 }
 
 // ---- rounds ----------------------------------------------------------------------------
@@ -364,7 +437,12 @@ for (let r = 0; r < rounds; r++) {
     const show = (k) => (got[k] ? `${k} ${got[k].seconds.toFixed(2)} s` : "");
     console.log(`round ${r + 1} ${s}: ${order.map(show).filter(Boolean).join(", ")}  (load ${loadavg()[0].toFixed(2)})`);
   }
-  if (!flag("no-ceiling")) ceilings.push(ceiling());
+  if (!flag("no-ceiling")) {
+    const c = ceiling();
+    if (!pgWhy) c.pg = await pgFloor(c.built);
+    delete c.built;
+    ceilings.push(c);
+  }
 }
 if (!pgWhy) await dropSchema();
 
@@ -448,6 +526,30 @@ if (ceilings.length) {
   for (const t of order)
     if (c0.count[t] > 0)
       console.log(`    ${t.padEnd(20)} ${(c0.cost[t] / 1000).toFixed(3)} s  ${String(c0.count[t]).padStart(8)} rows  ${((c0.cost[t] * 1000) / c0.count[t]).toFixed(2)} us/row`);
+
+  const floors = ceilings.filter((c) => c.pg).map((c) => c.pg);
+  if (floors.length && floors.some((f) => Number.isNaN(f.server)))
+    console.log("\nPostgreSQL floor: not computed (the server's CPU time cannot be read: it does not run on this machine)");
+  else if (floors.length) {
+    const client = median(floors.map((f) => f.client));
+    const server = median(floors.map((f) => f.server));
+    const floor = (parse + client + server) / cores;
+    console.log("");
+    console.log(
+      `PostgreSQL floor for these rows on ${cores} cores: ${floor.toFixed(2)} s = (parse + build rows ${parse.toFixed(2)} s + COPY of the first observation of each key (${fmt(floors[0].rows)} rows: no merging, no staging tables) straight into the indexed tables, one transaction: loader ${client.toFixed(2)} s CPU + server ${server.toFixed(2)} s CPU) / ${cores} cores — any PostgreSQL loader, perfectly overlapped; median of ${floors.length}`,
+    );
+    for (const s of shapes) {
+      const pgr = res[s].pg;
+      if (!pgr.length) continue;
+      const lite = median(secs(res[s].sqlite));
+      const an = res[s].anchor;
+      console.log(
+        `  ${s}: ujr PostgreSQL reaches ${(floor / median(secs(pgr))).toFixed(2)} of the floor; ujr SQLite took ${lite.toFixed(2)} s: ` +
+          (lite < floor ? `less than the floor, so no PostgreSQL loader matches it on this machine` : `not less than the floor`) +
+          (an.length ? `; tidy_tweet / floor = ${(median(secs(an)) / floor).toFixed(2)}x: the most a PostgreSQL loader of these rows could reach here` : ""),
+      );
+    }
+  }
 }
 
 // ---- --variants: what an insert costs in other physical forms (same rows, alternating) -----
