@@ -1,5 +1,6 @@
-import pg from "pg";
-import { from as copyFrom } from "pg-copy-streams";
+import { createRequire } from "node:module";
+import type pg from "pg";
+import type { from as CopyFrom } from "pg-copy-streams";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { conflictClause, q } from "../ddl/common.js";
@@ -12,6 +13,14 @@ import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, insertColumns, table, type TableDef } from "../schema.js";
 import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
+
+// The driver loads with the first PostgreSQL store, not with the package: the runner imports
+// the plugin's entry to list its jobs, and a SQLite run (or `ujr plugins`) would pay ~80 ms
+// for pg on every start.
+const requireHere = createRequire(import.meta.url);
+let driver: { pg: typeof pg; copyFrom: typeof CopyFrom } | undefined;
+const pgDriver = () =>
+  (driver ??= { pg: requireHere("pg") as typeof pg, copyFrom: (requireHere("pg-copy-streams") as { from: typeof CopyFrom }).from });
 
 export interface PostgresStoreOptions {
   /** Schema (namespace) holding the tidy tables; default: `schema` query parameter of the URL, else `public`. */
@@ -99,7 +108,7 @@ export class PostgresTidyStore implements TidyStore {
     const { connectionString, schema } = splitUrl(url);
     this.schema = opts.schema ?? schema ?? "public";
     this.flushChars = opts.flushChars ?? FLUSH_CHARS;
-    this.pool = new pg.Pool({ connectionString, max: opts.poolSize ?? 4 });
+    this.pool = new (pgDriver().pg.Pool)({ connectionString, max: opts.poolSize ?? 4 });
     this.pool.on("error", () => {});
     this.pool.on("connect", (c) => {
       c.query(`SET search_path TO ${q(this.schema)}`).catch(() => {});
@@ -294,7 +303,7 @@ class PgGroup {
     const target = direct ? t : later ? `stage_later_${base}` : `stage_${t}`;
     if (later) cols.push('"_rn"');
     else if (!direct) cols.push('"_seq"');
-    const copy = this.c.query(copyFrom(`COPY ${q(target)} (${cols.join(", ")}) FROM STDIN`));
+    const copy = this.c.query(pgDriver().copyFrom(`COPY ${q(target)} (${cols.join(", ")}) FROM STDIN`));
     await pipeline(Readable.from(text), copy);
     if (!direct) this.staged.add(t);
   }
