@@ -126,7 +126,10 @@ export class BullmqExecutor implements Executor {
       this.#lastError = error.message;
     });
     this.#queue = new Queue<JobData, JobResult>(this.queueName, { connection: this.#conn, prefix: this.prefix });
-    this.#queue.on("error", (error: Error) => this.#logger.warn({ err: toTaskFailure(error) }, "queue connection error"));
+    this.#queue.on("error", (error: Error) => {
+      // After close(): the queue's start cut short by our own disconnect (see close()).
+      if (!this.#closed) this.#logger.warn({ err: toTaskFailure(error) }, "queue connection error");
+    });
     this.#finishedKeys = { completed: this.#queue.keys.completed!, failed: this.#queue.keys.failed!, jobPrefix: this.#queue.toKey("") };
     this.#ready = this.#init();
     this.#ready.catch(() => {});
@@ -609,10 +612,21 @@ export class BullmqExecutor implements Executor {
     this.#stopCancelChecks();
     for (const waiter of [...this.#byRunId.values()]) this.#settle(waiter, { ok: false, error: this.#closedFailure(waiter.run) });
     if (!this.#isReady) {
-      // Redis never answered: nothing to close gracefully, and waiting would hang.
+      // Not ready (Redis never answered, or is only now coming up): nothing to close
+      // gracefully, and waiting would hang.
       this.#conn.disconnect();
       this.#readerConn?.disconnect();
-      void this.#queue.close().catch(() => {});
+      // The queue is closed only once its own start has settled. BullMQ's connection wrapper
+      // starts by waiting for "ready", then asks the server version (INFO); its close()
+      // drops the wrapper's 'error' listeners at once, while the disconnect above rejects
+      // that INFO with "Connection is closed." only when the socket has closed. The wrapper
+      // then re-emits the rejection as an 'error' nobody listens to any more, which throws
+      // inside its own .catch(): an unhandled rejection (taskforcesh/bullmq#3546), seen when
+      // a coordinator stops just as its connection comes up. The connection is ours (shared),
+      // so the queue's close() only detaches listeners: closing it later holds nothing open,
+      // and a start that never settles (Redis unreachable) leaves nothing behind either.
+      const closeQueue = () => void this.#queue.close().catch(() => {});
+      this.#queue.waitUntilReady().then(closeQueue, closeQueue);
       return;
     }
     this.#flushRemovals();
