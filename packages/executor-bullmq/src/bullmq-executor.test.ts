@@ -269,14 +269,18 @@ describe.skipIf(!hasRedis)("BullmqExecutor.close", () => {
     const rejections: unknown[] = [];
     const onRejection = (reason: unknown) => rejections.push(reason);
     process.on("unhandledRejection", onRejection);
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
+    const before = sockets();
     try {
       for (let round = 0; round < 60; round++) {
         const executor = new BullmqExecutor({ redis: REDIS_URL, queue });
         for (let turn = 0; turn < round % 12; turn++) await new Promise((resolve) => setImmediate(resolve));
         await executor.close();
       }
-      // A rejection would come when a socket has closed, after close() returned.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A rejection would come when a socket has closed, after close() returned: wait until
+      // every socket the executors opened is gone (a fixed delay could end too early under load)
+      while (sockets() > before) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.off("unhandledRejection", onRejection);
       await obliterate(queue);
