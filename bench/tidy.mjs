@@ -538,6 +538,12 @@ if (ceilings.length) {
     console.log(
       `PostgreSQL floor for these rows on ${cores} cores: ${floor.toFixed(2)} s = (parse + build rows ${parse.toFixed(2)} s + COPY of the first observation of each key (${fmt(floors[0].rows)} rows: no merging, no staging tables) straight into the indexed tables, one transaction: loader ${client.toFixed(2)} s CPU + server ${server.toFixed(2)} s CPU) / ${cores} cores — any PostgreSQL loader, perfectly overlapped; median of ${floors.length}`,
     );
+    console.log(
+      `  PostgreSQL floor / SQLite ceiling = ${(floor / ceil).toFixed(2)}: ` +
+        (floor > ceil
+          ? "the least any PostgreSQL loader needs is more than the most SQLite's one writer needs, so with the same other costs (start, hashing, commits) PostgreSQL cannot match SQLite on this machine"
+          : "a PostgreSQL loader could match SQLite here"),
+    );
     for (const s of shapes) {
       const pgr = res[s].pg;
       if (!pgr.length) continue;
