@@ -159,8 +159,15 @@ describe("the dashboard in a browser", () => {
     mkdirSync(images, { recursive: true });
     await page.screenshot({ path: join(images, "dashboard-overview.png"), fullPage: true });
 
+    // Live updates (several a second while a task makes progress) change the page in place:
+    // the Pause button stays the same element, so a press on it is not lost to an update.
+    const pause = (await page.$('button[aria-label="Pause job auspol"]'))!;
+    const shown = await page.evaluate(() => document.documentElement.dataset.updated);
+    await page.waitForFunction((before) => document.documentElement.dataset.updated !== before, { timeout: 10_000 }, shown);
+    expect(await pause.evaluate((button) => button.isConnected)).toBe(true);
+
     // Pause from the page (keyboard: focus the button, press Enter); the runner pauses the job.
-    await page.focus('button[aria-label="Pause job auspol"]');
+    await pause.focus();
     await page.keyboard.press("Enter");
     await page
       .waitForFunction(() => document.querySelector("#notice")?.textContent?.startsWith("job auspol paused"), { timeout: 10_000 })

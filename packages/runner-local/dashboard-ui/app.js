@@ -21,13 +21,19 @@ let jobRefresh = 0;
 
 // ---- helpers -----------------------------------------------------------------------
 
-/** Builds an element: h("a", { href }, "text", child…). Text is always text, never HTML. */
+/**
+ * Builds an element: h("a", { href }, "text", child…). Text is always text, never HTML.
+ * Handlers (onclick…) are kept on the element and called through one listener, so that
+ * patch() can give an element that stays on the page the handlers of its new rendering.
+ */
 function h(tag, attributes, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attributes ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
-    else if (key === "className") element.className = value;
+    if (key.startsWith("on")) {
+      element.handlers = { ...element.handlers, [key.slice(2)]: value };
+      element.addEventListener(key.slice(2), callHandler);
+    } else if (key === "className") element.className = value;
     else element.setAttribute(key, value === true ? "" : String(value));
   }
   for (const child of children.flat(Infinity)) {
@@ -110,9 +116,63 @@ function progressCell(progress) {
   return h("span", {}, total ? h("progress", { max: total, value: done ?? 0, "aria-label": label }) : null, " ", label);
 }
 
-/** Replaces the view's content (null parts are left out). */
+function callHandler(event) {
+  return this.handlers?.[event.type]?.call(this, event);
+}
+
+/**
+ * Makes `parent`'s children look like `next` (freshly built nodes) in place: an element
+ * that is there already with the same tag (and the same data-key, for rows) stays, with
+ * its attributes, text, handlers and children brought up to date. Live updates come
+ * several times a second while tasks make progress: replacing the page's elements each
+ * time took a button away between a press and its release (the click was lost) and from
+ * under the keyboard focus.
+ */
+function patch(parent, next) {
+  let cursor = parent.firstChild;
+  for (const node of next) {
+    if (node === null || node === undefined) continue;
+    let match = cursor && sameKind(cursor, node) ? cursor : null;
+    if (!match && node.nodeType === Node.ELEMENT_NODE && node.hasAttribute("data-key")) {
+      // The same row further on: the ones before it are gone.
+      for (let later = cursor?.nextSibling; later && !match; later = later.nextSibling) if (sameKind(later, node)) match = later;
+      while (match && cursor !== match) {
+        const gone = cursor;
+        cursor = cursor.nextSibling;
+        gone.remove();
+      }
+    }
+    if (match) {
+      patchNode(match, node);
+      cursor = match.nextSibling;
+    } else parent.insertBefore(node, cursor);
+  }
+  while (cursor) {
+    const gone = cursor;
+    cursor = cursor.nextSibling;
+    gone.remove();
+  }
+}
+
+function sameKind(a, b) {
+  return a.nodeType === b.nodeType && a.nodeName === b.nodeName && (a.nodeType !== Node.ELEMENT_NODE || a.getAttribute("data-key") === b.getAttribute("data-key"));
+}
+
+function patchNode(element, next) {
+  if (element.nodeType !== Node.ELEMENT_NODE) {
+    if (element.nodeValue !== next.nodeValue) element.nodeValue = next.nodeValue;
+    return;
+  }
+  for (const { name } of [...element.attributes]) if (!next.hasAttribute(name)) element.removeAttribute(name);
+  for (const { name, value } of next.attributes) if (element.getAttribute(name) !== value) element.setAttribute(name, value);
+  element.handlers = next.handlers;
+  for (const type of Object.keys(next.handlers ?? {})) element.addEventListener(type, callHandler);
+  patch(element, [...next.childNodes]);
+}
+
+/** Shows these parts in the view (null parts are left out), in place of what it showed. */
 function show(...parts) {
-  view.replaceChildren(...parts.filter((part) => part !== null && part !== undefined && part !== false));
+  patch(view, parts.filter((part) => part !== null && part !== undefined && part !== false));
 }
 
 function table(caption, headings, rows, empty) {
@@ -202,7 +262,7 @@ function renderOverview(data) {
   const jobsRows = data.jobs.map((job) =>
     h(
       "tr",
-      {},
+      { "data-key": job.name },
       h("th", { scope: "row" }, h("a", { href: `/jobs/${encodeURIComponent(job.name)}` }, job.name)),
       h("td", {}, stateBadge(job.state), job.state === "waiting" ? [" ", time(job.nextCheck)] : job.state === "backed off" ? [" until ", time(job.backoffUntil)] : null),
       h("td", {}, job.running),
@@ -215,7 +275,7 @@ function renderOverview(data) {
   const runningRows = data.running.map((task) =>
     h(
       "tr",
-      {},
+      { "data-key": task.runId },
       h("td", {}, h("a", { href: `/jobs/${encodeURIComponent(task.job)}` }, task.job)),
       h("td", {}, task.task.replace(/^.*\//, ""), task.signature ? h("div", { className: "muted" }, task.signature) : null),
       h("td", {}, task.attempt),
@@ -224,7 +284,7 @@ function renderOverview(data) {
       h("td", {}, data.actions ? h("button", { type: "button", onclick: () => act(`/api/runs/${encodeURIComponent(task.runId)}/cancel`, `Cancelling ${task.runId}`), "aria-label": `Cancel task ${task.signature ?? task.runId}` }, "Cancel") : null),
     ),
   );
-  const past = data.pastJobs.map((job) => h("li", {}, h("a", { href: `/jobs/${encodeURIComponent(job.job)}` }, job.job), ` — ${job.runs} runs, last `, time(job.lastRunAt)));
+  const past = data.pastJobs.map((job) => h("li", { "data-key": job.job }, h("a", { href: `/jobs/${encodeURIComponent(job.job)}` }, job.job), ` — ${job.runs} runs, last `, time(job.lastRunAt)));
   show(
     h("h1", {}, "Overview"),
     h(
@@ -291,7 +351,7 @@ const RUNS_PAGE = 100;
 function runRow(run, retryable) {
   return h(
     "tr",
-    {},
+    { "data-key": run.id ?? run.runId },
     h("td", {}, time(run.startedAt ?? run.queuedAt ?? run.endedAt)),
     h("td", {}, outcomeBadge(run.outcome)),
     h("td", {}, duration(run.durationMs)),
@@ -314,8 +374,8 @@ async function fetchRuns(name, before) {
 /** "Older runs": the next page, appended; the button goes when there is no more. */
 function olderButton(name, runs) {
   if (runs.length < RUNS_PAGE) return null;
-  const button = h("button", { type: "button", id: "older-runs" }, "Older runs");
-  button.addEventListener("click", async () => {
+  const older = async (event) => {
+    const button = event.currentTarget;
     const body = document.querySelector("#runs tbody");
     const last = runs.at(-1);
     const page = await fetchRuns(name, last.id);
@@ -323,8 +383,8 @@ function olderButton(name, runs) {
     for (const run of page.runs) body?.append(runRow(run, retryable));
     button.replaceWith(olderButton(name, page.runs) ?? h("p", { className: "muted" }, "No older runs."));
     document.querySelector("#runs tbody tr:last-child td")?.focus?.();
-  });
-  return button;
+  };
+  return h("button", { type: "button", id: "older-runs", onclick: older }, "Older runs");
 }
 
 async function loadRuns(name) {
@@ -332,8 +392,9 @@ async function loadRuns(name) {
   const target = document.getElementById("runs");
   if (!target) return;
   const retryable = new Set(jobData?.retryable ?? []);
-  target.replaceChildren(
-    ...(history
+  patch(
+    target,
+    history
       ? [
           table(
             "Runs",
@@ -343,7 +404,7 @@ async function loadRuns(name) {
           ),
           olderButton(name, runs),
         ].filter(Boolean)
-      : [h("p", { className: "muted" }, "No history kept (runner.history: false).")]),
+      : [h("p", { className: "muted" }, "No history kept (runner.history: false).")],
   );
 }
 
@@ -375,7 +436,8 @@ async function refreshJob(name) {
   const response = await api(`/api/jobs/${encodeURIComponent(name)}`);
   if (!response.ok) return;
   jobData = await response.json();
-  document.getElementById("job-side")?.replaceWith(jobSide(jobData));
+  const side = document.getElementById("job-side");
+  if (side) patchNode(side, jobSide(jobData));
   await loadRuns(name);
 }
 
@@ -414,7 +476,7 @@ function runningList(running, actions) {
     running.map((task) =>
       h(
         "tr",
-        {},
+        { "data-key": task.runId },
         h("td", {}, task.signature ?? task.task.replace(/^.*\//, "")),
         h("td", {}, task.attempt),
         h("td", {}, time(task.startedAt)),
@@ -430,10 +492,14 @@ function runningList(running, actions) {
 function updateJob(name, overview) {
   const job = overview.jobs.find((entry) => entry.name === name);
   const state = job ? job.state : "not running";
-  document.getElementById("job-state")?.replaceChildren(stateBadge(state));
-  document.getElementById("job-actions")?.replaceChildren(jobActions(name, state, overview.actions));
-  document.getElementById("job-running")?.replaceChildren(runningList(overview.running.filter((task) => task.job === name), overview.actions));
-  if (job?.panel) document.getElementById("job-panel")?.replaceChildren(panelView(job.panel, name));
+  const update = (id, ...children) => {
+    const target = document.getElementById(id);
+    if (target) patch(target, children);
+  };
+  update("job-state", stateBadge(state));
+  update("job-actions", jobActions(name, state, overview.actions));
+  update("job-running", runningList(overview.running.filter((task) => task.job === name), overview.actions));
+  if (job?.panel) update("job-panel", panelView(job.panel, name));
   const settled = job ? job.counters.done + job.counters.failed + job.counters.cancelled : 0;
   if (jobData && settled !== jobRefresh && Date.now() - (updateJob.last ?? 0) > 3000) {
     updateJob.last = Date.now();
