@@ -1,10 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { createLogger, JobDone, Runner, type Job, type Task, type TaskOutcome } from "@ujr/core";
-import { capturedLog, fixtureRun as runOf, marksOf, obliterate, REDIS_URL, redisAvailable, tasksModule, testbed, uniqueQueue, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
+import { capturedLog, cleanupsAfterEach, fixtureRun as runOf, marksOf, obliterate, REDIS_URL, redisAvailable, tasksModule, testbed, uniqueQueue, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
 import { BullmqExecutor } from "./bullmq-executor.js";
 
 const hasRedis = await redisAvailable();
@@ -46,10 +46,7 @@ class ListJob implements Job {
 }
 
 describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function setup(label: string, workers: Array<[string, Record<string, string>?]>) {
     const bed = testbed(label, cleanups);

@@ -1,10 +1,10 @@
 // A cancelled try (a timeout, a removed job, a stopping runner) ends when no code of it
 // runs any more, not when the coordinator asks: otherwise the runner could start the
 // next try of the task while the old one still runs (the runner's promise a).
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { JobDone, Runner, silentLogger, type Executor, type Job, type Task, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
-import { fixtureRun, marksOf, REDIS_URL, redisAvailable, tasksModule, testbed, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
+import { cleanupsAfterEach, fixtureRun, marksOf, REDIS_URL, redisAvailable, tasksModule, testbed, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
 import { runWorker } from "./worker.js";
 import { cancelChannel } from "./internal/redis.js";
 
@@ -96,10 +96,7 @@ class OneTaskJob implements Job {
 }
 
 describe.skipIf(!hasRedis)("cancelling a try on BullMQ", () => {
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** A fresh queue and a worker in this process running tasks in a HeldPool. */
   async function heldBed(label: string) {

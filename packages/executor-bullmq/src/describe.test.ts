@@ -1,14 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { hostname } from "node:os";
 import { silentLogger } from "@ujr/core";
 import { BullmqExecutor } from "./bullmq-executor.js";
 import { runWorker } from "./worker.js";
-import { obliterate, REDIS_URL, uniqueQueue } from "./__fixtures__/helpers.js";
+import { cleanupsAfterEach, obliterate, REDIS_URL, uniqueQueue } from "./__fixtures__/helpers.js";
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 describe("BullmqExecutor.describe (real Redis)", () => {
   it("tells the queue's job counts and the workers on it, by name (host/pid by default)", async () => {

@@ -6,9 +6,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { test } from "@fast-check/vitest";
-import { redisAvailable, testbed } from "./__fixtures__/helpers.js";
+import { cleanupsAfterEach, redisAvailable, runCleanups, testbed } from "./__fixtures__/helpers.js";
 import { runScenario } from "../../core/src/__fixtures__/runner-property/harness.js";
 import { brokenPromises } from "../../core/src/__fixtures__/runner-property/invariants.js";
 import { scenarioArb } from "../../core/src/__fixtures__/runner-property/scenario.js";
@@ -26,10 +26,7 @@ const replay = process.env.UJR_PROPERTY_SEED ? { seed: Number(process.env.UJR_PR
 
 describe.skipIf(!hasRedis)("the runner's promises on BullMQ", () => {
   afterAll(() => expect(triesRun, "no try of any random case ran in a worker").toBeGreaterThan(0));
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   // Found by the suite below: a worker's "completed" and its next "active" are read
   // together, and the start was counted before the outcome reached the runner.
@@ -66,6 +63,6 @@ describe.skipIf(!hasRedis)("the runner's promises on BullMQ", () => {
     expect(brokenPromises(history)).toEqual([]);
     triesRun += history.taskLog.filter((e) => e.kind === "begin").length;
     // Each case has its own queue, worker and folder.
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await runCleanups(cleanups);
   }, 600_000);
 });

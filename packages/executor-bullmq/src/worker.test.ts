@@ -1,10 +1,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { createLogger } from "@ujr/core";
-import { capturedLog, fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, uniqueQueue, waitForMarks, workerOf, type WorkerProcess } from "./__fixtures__/helpers.js";
+import { capturedLog, cleanupsAfterEach, fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, type WorkerProcess, uniqueQueue, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
 import { runWorker } from "./worker.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText } from "./internal/codec.js";
 import { cancelChannel, type CancelMessage } from "./internal/redis.js";
@@ -29,10 +29,7 @@ function outputIncludes(worker: WorkerProcess, text: string): Promise<void> {
 }
 
 describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function setup(label: string) {
     const bed = testbed(label, cleanups);
@@ -69,10 +66,7 @@ describe.skipIf(!hasRedis)("runWorker: graceful shutdown", () => {
 });
 
 describe.skipIf(!hasRedis)("runWorker: jobs it must not run", () => {
-  const cleanups: Array<() => Promise<unknown> | unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** A fresh queue, a reader of its events, and a worker in this process logging at debug level. */
   async function bed(label: string) {

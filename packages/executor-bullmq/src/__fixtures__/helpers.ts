@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { afterEach } from "vitest";
 import type { TaskRun } from "@ujr/core";
 import { BullmqExecutor, type BullmqExecutorOptions } from "../index.js";
 
@@ -119,12 +120,27 @@ export function fixtureRun(job: string, exportName: string, args: unknown, signa
   return { id: `test-${++runSeq}`, job, ref: { module: tasksModule, export: exportName }, args, signature, attempt, resolveFrom: [] };
 }
 
+/** Undo steps of a test (close, stop, remove), registered as it sets things up. */
+export type Cleanups = Array<() => Promise<unknown> | unknown>;
+
+/** Runs the registered undo steps, last first, and forgets them. */
+export async function runCleanups(cleanups: Cleanups): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+}
+
+/** Cleanups run after each test of the enclosing describe (or file). */
+export function cleanupsAfterEach(): Cleanups {
+  const cleanups: Cleanups = [];
+  afterEach(() => runCleanups(cleanups));
+  return cleanups;
+}
+
 /**
  * What a test against real worker processes needs: a fresh queue and folder, workers
- * started on demand and executors on that queue. Each is undone through `cleanups`, which
- * the test file runs in reverse after each test.
+ * started on demand and executors on that queue. Each is undone through `cleanups` (see
+ * cleanupsAfterEach).
  */
-export function testbed(label: string, cleanups: Array<() => Promise<unknown> | unknown>) {
+export function testbed(label: string, cleanups: Cleanups) {
   const queue = uniqueQueue(label);
   const dir = tempDir();
   cleanups.push(() => removeDir(dir));

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { createLogger, silentLogger } from "@ujr/core";
-import { REDIS_URL, redisAvailable, uniqueQueue } from "../__fixtures__/helpers.js";
+import { cleanupsAfterEach, REDIS_URL, redisAvailable, uniqueQueue } from "../__fixtures__/helpers.js";
 import { EventReader, eventField, type QueueEvent } from "./event-reader.js";
 
 const hasRedis = await redisAvailable();
@@ -15,10 +15,7 @@ describe("eventField", () => {
 });
 
 describe.skipIf(!hasRedis)("EventReader", () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   function setup(onBatch: (events: QueueEvent[]) => void, logger = silentLogger()) {
     const key = `${uniqueQueue("events")}:events`;

@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import { obliterate, REDIS_URL, redisAvailable, uniqueQueue } from "../__fixtures__/helpers.js";
+import { cleanupsAfterEach, obliterate, REDIS_URL, redisAvailable, uniqueQueue } from "../__fixtures__/helpers.js";
 import { defineRemoveFinished, removeFinishedJobs } from "./finished-jobs.js";
 
 const hasRedis = await redisAvailable();
 
 describe.skipIf(!hasRedis)("removeFinishedJobs", () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it("deletes completed and failed jobs in one call and leaves a waiting one alone", async () => {
     const name = uniqueQueue("finished");

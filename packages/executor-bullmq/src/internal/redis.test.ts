@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
-import { REDIS_URL, redisAvailable, uniqueQueue } from "../__fixtures__/helpers.js";
+import { cleanupsAfterEach, REDIS_URL, redisAvailable, uniqueQueue } from "../__fixtures__/helpers.js";
 import { redactRedisUrl, writeBatcher } from "./redis.js";
 
 const hasRedis = await redisAvailable();
@@ -13,10 +13,7 @@ describe("redactRedisUrl", () => {
 });
 
 describe.skipIf(!hasRedis)("writeBatcher", () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it("holds the commands of one tick back and sends them together, in order", async () => {
     const key = uniqueQueue("batch");
