@@ -43,10 +43,9 @@ const Database = requireFromPkg("better-sqlite3");
 const pg = requireFromPkg("pg");
 const tidier = await import(join(pkgDir, "dist", "index.js"));
 const { sqliteInsertSql } = await import(join(pkgDir, "dist", "ddl", "sqlite.js"));
-// the loader's COPY text format (a build older than copy-text.js: the same format, here)
-const { copyLine } = await import(join(pkgDir, "dist", "store", "copy-text.js")).catch(() => ({
-  copyLine: (r) => r.map((v) => (v === null ? "\\N" : String(v).replace(/[\\\n\r\t]/g, (ch) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[ch]))).join("\t") + "\n",
-}));
+// the floor formats rows as the loader does: this repository's build of it, whichever plugin
+// build is measured (the format is PostgreSQL's COPY text, not the plugin's)
+const { copyLine } = await import(join(repo, "packages", "plugin-tweet-tidier", "dist", "store", "copy-text.js"));
 const { from: copyFrom } = requireFromPkg("pg-copy-streams");
 
 const arg = (name, dflt) => {
@@ -389,6 +388,7 @@ async function pgFloor(built) {
       if (rs.length === 0) continue;
       const cols = tidier.tables.find((x) => x.name === name).columns.filter((x) => x.type !== "serial");
       const copy = c.query(copyFrom(`COPY "${name}" (${cols.map((x) => `"${x.name}"`).join(", ")}) FROM STDIN`));
+      // formatted while the server reads the previous chunk: the least the loader's side costs
       await pipeline(
         Readable.from(
           (function* () {
