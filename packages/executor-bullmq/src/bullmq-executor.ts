@@ -482,9 +482,8 @@ export class BullmqExecutor implements Executor {
         this.#logger.warn({ jobs: jobIds.length, err: toTaskFailure(error) }, "could not remove finished jobs; they expire after resultTtlMs"),
     );
     for (const jobId of jobIds) this.#removing.set(jobId, removal);
-    this.#removals.add(removal);
+    this.#track(removal);
     void removal.then(() => {
-      this.#removals.delete(removal);
       for (const jobId of jobIds) if (this.#removing.get(jobId) === removal) this.#removing.delete(jobId);
     });
   }
