@@ -3,7 +3,7 @@
 // observation in one statement and its later ones round by round. Over random histories of
 // files observing a few tweets and users many times (differing values, retrieved_at ties,
 // missing times, entities that change), both must end with the same rows.
-//   UJR_PROPERTY_TIDY_RUNS (default 25), UJR_PROPERTY_SEED
+//   UJR_PROPERTY_TIDY_RUNS (default 40), UJR_PROPERTY_SEED
 import fc from "fast-check";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
