@@ -63,6 +63,17 @@ describe("tidy job", () => {
     expect(running()).toBe(Math.min(4, availableParallelism()));
   });
 
+  it("asks the check to start a parse thread ahead of the batches on SQLite, not on PostgreSQL (which parses in its loaders)", () => {
+    const checkArgs = (database: string) => {
+      const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0, database });
+      const [check] = new TidyJob(config, ctxFor("warm", tmp.dir)).getRunnableTasks();
+      expect(check!.ref.export).toBe("checkForNewData");
+      return check!.args;
+    };
+    expect(checkArgs("tidy.sqlite")).toMatchObject({ warmParser: true });
+    expect(checkArgs("postgres://h/db")).toMatchObject({ warmParser: false });
+  });
+
   it("once: tidies every fixture through the runner (one batch at a time on SQLite), then is done", async () => {
     const dir = join(tmp.dir, "once");
     mkdirSync(dir, { recursive: true });

@@ -97,7 +97,8 @@ export class TidyJob implements Job {
     const tasks: Task[] = [];
     if (!this.checkRunning && now >= this.nextCheckAt) {
       this.checkRunning = true;
-      tasks.push(checkForNewData.with({ inputs: this.config.inputs, baseDir: this.ctx.configDir }, { signature: "check" }));
+      const warmParser = !isPostgresUrl(this.database);
+      tasks.push(checkForNewData.with({ inputs: this.config.inputs, baseDir: this.ctx.configDir, warmParser }, { signature: "check" }));
     }
     while (this.pending.size > 0 && this.batches.size < this.maxRunning) tasks.push(this.nextBatch());
     if (

@@ -1,12 +1,10 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { fixture, tempDir } from "./__fixtures__/helpers.js";
+import { dumpTables, fixture, tempDir } from "./__fixtures__/helpers.js";
 import { makeTarGz } from "./__fixtures__/tar.js";
-import type { SqliteTidyStore as Store } from "./store/sqlite.js";
-import { tables } from "./schema.js";
 
 // The parse worker runs the compiled code: these tests use the built package (dist/).
 const built = existsSync(fileURLToPath(new URL("../dist/internal/parse-worker.js", import.meta.url)));
@@ -14,22 +12,7 @@ if (!built) console.warn("the tidier is not built: skipping the parse-worker tes
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-// Every data table of the documented schema.
-const TABLES = tables.map((table) => table.name).filter((name) => name !== "schema_migrations");
-/** Columns that differ between two loads of the same file (wall-clock times). */
-const VOLATILE = new Set(["loaded_at", "occurred_at"]);
-
-/** Every row of every table, without wall-clock columns, in a stable order. */
-async function dump(store: Store): Promise<Record<string, unknown[]>> {
-  const out: Record<string, unknown[]> = {};
-  for (const t of TABLES) {
-    const rows = await store.query<Record<string, unknown>>(`SELECT * FROM "${t}"`);
-    out[t] = rows
-      .map((r) => JSON.stringify(Object.entries(r).filter(([k]) => !VOLATILE.has(k))))
-      .sort();
-  }
-  return out;
-}
+const dump = dumpTables;
 
 /** Pages of several fixtures, ids rewritten per copy, with a truncated line and a non-page line among them. */
 function rawLines(copies: number): string[] {
@@ -45,6 +28,28 @@ function rawLines(copies: number): string[] {
 
 describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread", async () => {
   const { SqliteTidyStore } = (await import(new URL("../dist/store/sqlite.js", import.meta.url).href)) as typeof import("./store/sqlite.js");
+
+  it("starts one parse thread ahead of a batch (none while one is idle), and the batch takes it", async () => {
+    const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+    const tasks = (await import(new URL("../dist/tasks.js", import.meta.url).href)) as typeof import("./tasks.js");
+    // no idle thread left from other tests
+    for (const w of pool.acquireParseWorkers(8)) await w.close();
+    const dir = join(tmp.dir, "warm");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "small.jsonl"), rawLines(1)[0]! + "\n");
+    const check = (warmParser: boolean) =>
+      (tasks.checkForNewData.run as (a: unknown) => Promise<unknown>)({ inputs: [dir], baseDir: dir, warmParser });
+    await check(true); // under 1 MiB: a batch of it is parsed in the loader's thread
+    await check(false);
+    expect(pool.acquireParseWorkers(1)[0]!.reusable()).toBe(false); // a new worker: no thread yet
+    writeFileSync(join(dir, "big.jsonl"), rawLines(4).join("\n") + "\n");
+    await check(true);
+    await check(true); // one is idle already
+    const [warm, fresh] = pool.acquireParseWorkers(2);
+    expect(warm!.reusable()).toBe(true); // its thread started with the check
+    expect(fresh!.reusable()).toBe(false);
+    await Promise.all([warm!.close(), fresh!.close()]);
+  });
 
   it("loads exactly the rows of a load in this thread (.jsonl, .jsonl.gz, .tar.gz with a URL sidecar)", async () => {
     const lines = rawLines(3);
@@ -109,7 +114,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
         expect(parsers).toHaveLength(threads);
         expect(r).toMatchObject({ status: "partial", errors: 2 });
         const [a, b] = [await dump(store), await dump(ref)];
-        for (const t of TABLES) if (t !== "source_files") expect(a[t], `${t} (worker stopped at page ${at})`).toEqual(b[t]);
+        for (const t of Object.keys(b)) if (t !== "source_files") expect(a[t], `${t} (worker stopped at page ${at})`).toEqual(b[t]);
         await store.close();
       }
     } finally {

@@ -5,6 +5,8 @@
 import { defineTask, type TaskContext } from "@ujr/core/task";
 import { errorInfo } from "./errors.js";
 import { listRawFiles, type FoundFile } from "./discover.js";
+import { WORKER_MIN_BYTES } from "./ingest.js";
+import { prewarmParseWorker } from "./parse-in-worker.js";
 import { openStore } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import type { FileOutcome } from "./store/types.js";
@@ -16,6 +18,11 @@ export interface CheckArgs {
   inputs: string[];
   /** Folder relative inputs resolve from. */
   baseDir: string;
+  /**
+   * The batches that follow parse in a worker thread (SQLite): when the files found would
+   * make such a batch, its thread starts now, while the runner plans the batch.
+   */
+  warmParser?: boolean;
 }
 
 export interface CheckResult {
@@ -27,7 +34,9 @@ export const checkForNewData = defineTask({
   module: TASKS_MODULE,
   name: "checkForNewData",
   async run(args: CheckArgs): Promise<CheckResult> {
-    return { files: await listRawFiles(args.inputs, args.baseDir) };
+    const files = await listRawFiles(args.inputs, args.baseDir);
+    if (args.warmParser === true && files.reduce((n, f) => n + f.size, 0) >= WORKER_MIN_BYTES) prewarmParseWorker();
+    return { files };
   },
 });
 

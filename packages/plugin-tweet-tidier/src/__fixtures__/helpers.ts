@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { tables } from "../schema.js";
+import type { TidyStore } from "../store/types.js";
 
 /** `<repo>/fixtures/twitter/`, or UJR_FIXTURES_DIR. */
 export const FIXTURES =
@@ -65,4 +67,19 @@ export function pgSchema(): { url: string; schema: string; drop: () => Promise<v
       }
     },
   };
+}
+
+/** Every data table of the documented schema. */
+const DATA_TABLES = tables.map((t) => t.name).filter((name) => name !== "schema_migrations");
+/** Columns that differ between two loads of the same file (wall-clock times). */
+const VOLATILE = new Set(["loaded_at", "occurred_at"]);
+
+/** Every row of every table, without wall-clock columns, in a stable order: what two loads of the same files must agree on. */
+export async function dumpTables(store: Pick<TidyStore, "query">): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of DATA_TABLES) {
+    const rows = await store.query<Record<string, unknown>>(`SELECT * FROM "${t}"`);
+    out[t] = rows.map((r) => JSON.stringify(Object.entries(r).filter(([k]) => !VOLATILE.has(k)))).sort();
+  }
+  return out;
 }
