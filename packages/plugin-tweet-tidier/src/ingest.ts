@@ -26,6 +26,8 @@ const isAbort = (e: unknown, signal?: AbortSignal) =>
  * for every small file). A file's outcome is reported only once it is committed.
  */
 export interface GroupCommit {
+  /** The batch's bytes, once its files are found and before the first is loaded. */
+  begin?(bytes: number): void;
   due(): boolean;
   /** Commits the open transaction (no-op without one). */
   commit(): Promise<void>;
@@ -70,6 +72,7 @@ export async function ingestAll(
       onFile?.(o);
     }
   }
+  group?.begin?.(bytes);
   /** Outcomes of files in the open (uncommitted) transaction. */
   let uncommitted: FileOutcome[] = [];
   // logged once committed: "loaded" means it is in the database

@@ -7,6 +7,7 @@ import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } fro
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
+import { BackgroundCheckpointer } from "./checkpointer.js";
 import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
 
 type Stmt = Database.Statement<unknown[]>;
@@ -17,6 +18,17 @@ export interface SqliteStoreOptions {
   readonly?: boolean;
   /** SQLite page cache in MiB (default 64): bounded, independent of file size. */
   cacheMb?: number;
+  /**
+   * Batches of BACKGROUND_CHECKPOINT_BYTES or more: WAL checkpoints run in a thread of their
+   * own, off the writing one (default true; false: SQLite's own checkpoints at commits).
+   */
+  checkpointInBackground?: boolean;
+  /**
+   * With checkpoints in the background: the writer starts the WAL over (a checkpoint of its
+   * own) after committing this many MiB of raw files since it last did (default 256): the
+   * WAL grows to about as much.
+   */
+  walLimitMb?: number;
 }
 
 /** Applies pending migrations (one transaction each). */
@@ -48,6 +60,13 @@ export function migrateSqlite(db: Database.Database): number {
  */
 export const GROUP_COMMIT_BYTES = 32 << 20;
 
+/**
+ * A batch of at least this many bytes has its WAL checkpointed in the background (see
+ * BackgroundCheckpointer): it would otherwise pass SQLite's automatic checkpoint size
+ * (1000 pages of 16 KiB) and stop the writer for a checkpoint.
+ */
+export const BACKGROUND_CHECKPOINT_BYTES = 16 << 20;
+
 export class SqliteTidyStore implements TidyStore {
   readonly backend = "sqlite" as const;
   readonly db: Database.Database;
@@ -63,8 +82,14 @@ export class SqliteTidyStore implements TidyStore {
     fillByExpanded: Stmt;
   };
   private busy = false;
+  private checkpointer: BackgroundCheckpointer | undefined;
+  /** Raw bytes committed since the WAL was last started over (with the checkpointer). */
+  private sinceWalRestart = 0;
 
-  constructor(file: string, opts: SqliteStoreOptions = {}) {
+  constructor(
+    private readonly file: string,
+    private readonly opts: SqliteStoreOptions = {},
+  ) {
     try {
       if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { readonly: opts.readonly ?? false });
@@ -119,11 +144,14 @@ export class SqliteTidyStore implements TidyStore {
       const every = groupCommitBytes(GROUP_COMMIT_BYTES);
       const db = this.db;
       const group: GroupCommit = {
+        begin: (bytes) => this.checkpointInBackground(bytes),
         due: () => g.bytes >= every,
         commit: async () => {
+          const committed = g.open ? g.bytes : -1;
           if (g.open) db.exec("COMMIT");
           g.open = false;
           g.bytes = 0;
+          if (committed >= 0) this.afterCommit(committed);
         },
         abort: async () => {
           if (g.open && db.inTransaction) db.exec("ROLLBACK");
@@ -206,6 +234,39 @@ export class SqliteTidyStore implements TidyStore {
     };
   }
 
+  /** Starts checkpointing in the background for a batch of `bytes` (see SqliteStoreOptions.checkpointInBackground). */
+  private checkpointInBackground(bytes: number): void {
+    const o = this.opts;
+    if (this.checkpointer || o.checkpointInBackground === false || o.readonly || this.file === ":memory:" || bytes < BACKGROUND_CHECKPOINT_BYTES) return;
+    this.checkpointer = BackgroundCheckpointer.start(this.file);
+    if (this.checkpointer) this.db.pragma("wal_autocheckpoint = 0");
+  }
+
+  /**
+   * After a commit of `bytes` of raw files: a checkpoint in the background; or one here when
+   * the WAL is past its bound, or when the checkpointer failed (SQLite's own from then on).
+   */
+  private afterCommit(bytes: number): void {
+    const c = this.checkpointer;
+    if (!c) return;
+    if (c.failed) {
+      this.checkpointer = undefined;
+      this.db.pragma("wal_autocheckpoint = 1000");
+      this.db.pragma("wal_checkpoint(PASSIVE)");
+      return;
+    }
+    this.sinceWalRestart += bytes;
+    if (this.sinceWalRestart < (this.opts.walLimitMb ?? 256) * 2 ** 20) {
+      void c.request();
+      return;
+    }
+    // what is left to copy (mostly this commit), without waiting for anyone, as SQLite's
+    // automatic checkpoint does: once every frame is copied, the next write starts the
+    // WAL over (a reader still on it, or a running checkpoint: tried again at the next commit)
+    const [r] = this.db.pragma("wal_checkpoint(PASSIVE)") as { busy: number; log: number; checkpointed: number }[];
+    if (r!.busy === 0 && r!.checkpointed === r!.log) this.sinceWalRestart = 0;
+  }
+
   async count(name: string, where?: string): Promise<number> {
     const r = this.db.prepare(`SELECT count(*) AS n FROM "${name.replace(/"/g, "")}"${where ? ` WHERE ${where}` : ""}`).get() as {
       n: number;
@@ -219,5 +280,9 @@ export class SqliteTidyStore implements TidyStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+    // closed last, the checkpointer's connection makes the final checkpoint and removes the WAL
+    const c = this.checkpointer;
+    this.checkpointer = undefined;
+    await c?.close();
   }
 }
