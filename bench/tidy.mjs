@@ -17,6 +17,7 @@
 // python3 wrapper; without python3 the time is taken here and RSS is not measured.
 // A ratio is the median over the rounds of (tidy_tweet time / ujr time) of one round: each
 // compares runs that saw the same machine (other work may share it: look at the spread).
+// Each round also runs `ujr run` over an empty folder: what every run pays to start and stop.
 // The ceiling (measured in this process, same run): parsing + building the rows of every
 // page, and the plain inserts of the same rows alone: no loader writing these rows through
 // one SQLite connection beats the inserts alone, nor the sum of both spread over the cores.
@@ -185,6 +186,18 @@ async function ujrSqlite(shape) {
   d.close();
   if (f.n !== corpus[shape].files.length || f.t !== dataTweets) throw new Error(`ujr (SQLite, ${shape}) loaded ${f.n} files / ${f.t} data tweets`);
   return { ...r, tweets };
+}
+
+// what every run pays to start and stop: `ujr run` of the same job over an empty folder
+// (the CLI and its task process start, the job checks its inputs, finds nothing, ends)
+async function ujrNothing() {
+  const empty = join(dir, "empty");
+  mkdirSync(empty, { recursive: true });
+  const p = join(dir, "ujr-empty-sqlite.yaml");
+  writeFileSync(p, readFileSync(writeConfig(shapes[0], join(dir, "ujr-empty.sqlite")), "utf8").replace(JSON.stringify(corpus[shapes[0]].folder), JSON.stringify(empty)));
+  const r = await timed(process.execPath, [cli, "run", p, "--no-tty", "--no-watch"]);
+  if (r.code !== 0) throw new Error(`ujr run (nothing to load) exited ${r.code}: see ${r.log}`);
+  return r;
 }
 
 let pgWhy;
@@ -420,6 +433,7 @@ async function pgFloor(built) {
 const res = {};
 for (const s of shapes) res[s] = { sqlite: [], pg: [], anchor: [] };
 const ceilings = [];
+const nothing = [];
 const kinds = ["sqlite", "anchor", "pg"];
 if (anchorWhy) console.log(`anchor not run: ${anchorWhy}`);
 if (pgWhy) console.log(`PostgreSQL not run: ${pgWhy}`);
@@ -437,6 +451,7 @@ for (let r = 0; r < rounds; r++) {
     const show = (k) => (got[k] ? `${k} ${got[k].seconds.toFixed(2)} s` : "");
     console.log(`round ${r + 1} ${s}: ${order.map(show).filter(Boolean).join(", ")}  (load ${loadavg()[0].toFixed(2)})`);
   }
+  nothing.push(await ujrNothing());
   if (!flag("no-ceiling")) {
     const c = ceiling();
     if (!pgWhy) c.pg = await pgFloor(c.built);
@@ -485,6 +500,13 @@ for (const s of shapes) {
   console.log(`  distinct tweets: SQLite ${sqlite[0].tweets}${pgr.length ? `, PostgreSQL ${pgr[0].tweets}` : ""}${an.length ? `, tidy_tweet ${an[0].tweets}` : ""}`);
 }
 
+const fixed = median(secs(nothing));
+console.log(
+  `\nujr run with nothing to load (an empty folder: the CLI and its task process start, the job finds no file, both stop): median ${fixed.toFixed(2)} s (${secs(nothing)
+    .map((x) => x.toFixed(2))
+    .join(", ")}), ${median(nothing.map((x) => x.cpu)).toFixed(2)} s CPU: every run's fixed cost`,
+);
+
 if (res.small && res.big) {
   // the same bytes in many files and in few: what a file costs above its bytes
   const perFile = (k) => {
@@ -517,7 +539,7 @@ if (ceilings.length) {
     const best = res[s].sqlite.map((x) => x.seconds);
     const ours = median(best);
     console.log(
-      `  ${s}: ujr SQLite reaches ${(ceil / ours).toFixed(2)} of the ceiling (the rest: process and worker start, discovery, hashing, commits and checkpoints)` +
+      `  ${s}: ujr SQLite reaches ${(ceil / ours).toFixed(2)} of the ceiling, ${(ceil / (ours - fixed)).toFixed(2)} without the ${fixed.toFixed(2)} s every run pays to start and stop (the rest: the parse thread's start, discovery, hashing, the copy of the rows between threads, commits and checkpoints)` +
         (an.length ? `; tidy_tweet / ceiling = ${(median(secs(an)) / ceil).toFixed(2)}x: the most a loader of these rows with this parse cost and one writer could reach on this machine` : ""),
     );
   }
