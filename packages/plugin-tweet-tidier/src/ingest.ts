@@ -35,12 +35,15 @@ export interface GroupCommit {
   abort(): Promise<void>;
 }
 
-/** A store's group commit size, or UJR_TIDY_GROUP_COMMIT_BYTES (bytes; 0: a commit per file). */
-export function groupCommitBytes(dflt: number): number {
-  const raw = process.env.UJR_TIDY_GROUP_COMMIT_BYTES;
+/** A size in bytes from the environment variable `name` (a number >= 0), else `dflt`. */
+export function bytesFromEnv(name: string, dflt: number): number {
+  const raw = process.env[name];
   const v = Number(raw);
   return raw !== undefined && raw !== "" && Number.isFinite(v) && v >= 0 ? v : dflt;
 }
+
+/** A store's group commit size, or UJR_TIDY_GROUP_COMMIT_BYTES (bytes; 0: a commit per file). */
+export const groupCommitBytes = (dflt: number): number => bytesFromEnv("UJR_TIDY_GROUP_COMMIT_BYTES", dflt);
 
 /**
  * Loads files in order, each atomically (`loadOne`), and goes on after a file that

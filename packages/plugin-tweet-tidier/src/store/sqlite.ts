@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
-import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
+import { bytesFromEnv, groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
@@ -64,6 +64,7 @@ export const GROUP_COMMIT_BYTES = 32 << 20;
  * A batch of at least this many bytes has its WAL checkpointed in the background (see
  * BackgroundCheckpointer): it would otherwise pass SQLite's automatic checkpoint size
  * (1000 pages of 16 KiB) and stop the writer for a checkpoint.
+ * UJR_TIDY_BACKGROUND_CHECKPOINT_BYTES overrides it (0: every batch).
  */
 export const BACKGROUND_CHECKPOINT_BYTES = 16 << 20;
 
@@ -237,7 +238,7 @@ export class SqliteTidyStore implements TidyStore {
   /** Starts checkpointing in the background for a batch of `bytes` (see SqliteStoreOptions.checkpointInBackground). */
   private checkpointInBackground(bytes: number): void {
     const o = this.opts;
-    if (this.checkpointer || o.checkpointInBackground === false || o.readonly || this.file === ":memory:" || bytes < BACKGROUND_CHECKPOINT_BYTES) return;
+    if (this.checkpointer || o.checkpointInBackground === false || o.readonly || this.file === ":memory:" || bytes < bytesFromEnv("UJR_TIDY_BACKGROUND_CHECKPOINT_BYTES", BACKGROUND_CHECKPOINT_BYTES)) return;
     this.checkpointer = BackgroundCheckpointer.start(this.file);
     if (this.checkpointer) this.db.pragma("wal_autocheckpoint = 0");
   }
