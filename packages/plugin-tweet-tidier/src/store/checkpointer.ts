@@ -55,10 +55,18 @@ export class BackgroundCheckpointer {
     worker.unref();
   }
 
-  /** A checkpointer for the database file, or undefined where its compiled thread is not available (running from sources). */
+  /**
+   * A checkpointer for the database file, or undefined where its thread cannot start (its
+   * compiled code is not there when running from sources; no thread can be made): the
+   * writer then keeps SQLite's own checkpoints.
+   */
   static start(file: string): BackgroundCheckpointer | undefined {
     if (!existsSync(fileURLToPath(WORKER_URL))) return undefined;
-    return new BackgroundCheckpointer(new Worker(WORKER_URL, { workerData: { file } }));
+    try {
+      return new BackgroundCheckpointer(new Worker(WORKER_URL, { workerData: { file } }));
+    } catch {
+      return undefined;
+    }
   }
 
   /**
