@@ -17,7 +17,8 @@
 // python3 wrapper; without python3 the time is taken here and RSS is not measured.
 // A ratio is the median over the rounds of (tidy_tweet time / ujr time) of one round: each
 // compares runs that saw the same machine (other work may share it: look at the spread).
-// Each round also runs `ujr run` over an empty folder: what every run pays to start and stop.
+// Each round also runs `ujr run` over an empty folder and tidy_tweet with no file: what every
+// run pays to start and stop.
 // The ceiling (measured in this process, same run): parsing + building the rows of every
 // page, and the plain inserts of the same rows alone: no loader writing these rows through
 // one SQLite connection beats the inserts alone, nor the sum of both spread over the cores.
@@ -290,6 +291,15 @@ async function anchor(shape) {
   return { ...r, tweets, rows };
 }
 
+// tidy_tweet's own start and stop: no file (it creates its database and ends)
+async function anchorNothing() {
+  const db = join(dir, "tidy_tweet-empty.db");
+  rmSync(db, { force: true });
+  const r = await timed(python, ["-m", "tidy_tweet", db], { PYTHONPATH: join(anchorDir, "src") });
+  if (r.code !== 0) throw new Error(`tidy_tweet (no file) exited ${r.code}: see ${r.log}`);
+  return r;
+}
+
 // ---- the ceiling and the cost of an insert per table -------------------------------------
 // Variants of the physical form, for --variants: the loader's own statements (upserts),
 // the plain INSERT OR IGNORE of the ceiling, without the secondary indexes, and with the
@@ -434,6 +444,7 @@ const res = {};
 for (const s of shapes) res[s] = { sqlite: [], pg: [], anchor: [] };
 const ceilings = [];
 const nothing = [];
+const anchorNothingRuns = [];
 const kinds = ["sqlite", "anchor", "pg"];
 if (anchorWhy) console.log(`anchor not run: ${anchorWhy}`);
 if (pgWhy) console.log(`PostgreSQL not run: ${pgWhy}`);
@@ -452,6 +463,7 @@ for (let r = 0; r < rounds; r++) {
     console.log(`round ${r + 1} ${s}: ${order.map(show).filter(Boolean).join(", ")}  (load ${loadavg()[0].toFixed(2)})`);
   }
   nothing.push(await ujrNothing());
+  if (!anchorWhy) anchorNothingRuns.push(await anchorNothing());
   if (!flag("no-ceiling")) {
     const c = ceiling();
     if (!pgWhy) c.pg = await pgFloor(c.built);
@@ -504,7 +516,10 @@ const fixed = median(secs(nothing));
 console.log(
   `\nujr run with nothing to load (an empty folder: the CLI and its task process start, the job finds no file, both stop): median ${fixed.toFixed(2)} s (${secs(nothing)
     .map((x) => x.toFixed(2))
-    .join(", ")}), ${median(nothing.map((x) => x.cpu)).toFixed(2)} s CPU: every run's fixed cost`,
+    .join(", ")}), ${median(nothing.map((x) => x.cpu)).toFixed(2)} s CPU: every run's fixed cost` +
+    (anchorNothingRuns.length
+      ? `; tidy_tweet with no file (it creates its database): ${median(secs(anchorNothingRuns)).toFixed(2)} s, ${median(anchorNothingRuns.map((x) => x.cpu)).toFixed(2)} s CPU`
+      : ""),
 );
 
 if (res.small && res.big) {
