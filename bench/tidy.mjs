@@ -153,7 +153,7 @@ async function timed(cmd, args, env = {}, logFile) {
 }
 
 // ---- ujr run ------------------------------------------------------------------------
-function writeConfig(shape, database) {
+function writeConfig(shape, database, folder = corpus[shape].folder) {
   const p = join(dir, `ujr-${shape}-${database.startsWith("postgres") ? "pg" : "sqlite"}.yaml`);
   // the plugin named by its package folder: resolvable wherever the bench runs
   writeFileSync(
@@ -166,7 +166,7 @@ function writeConfig(shape, database) {
       `    plugin: ${JSON.stringify(pkgDir)}`,
       "    type: tidy",
       "    config:",
-      `      inputs: [${JSON.stringify(corpus[shape].folder)}]`,
+      `      inputs: [${JSON.stringify(folder)}]`,
       `      database: ${JSON.stringify(database)}`,
       "      mode: once",
       "      settleTime: 0",
@@ -194,9 +194,7 @@ async function ujrSqlite(shape) {
 async function ujrNothing() {
   const empty = join(dir, "empty");
   mkdirSync(empty, { recursive: true });
-  const p = join(dir, "ujr-empty-sqlite.yaml");
-  writeFileSync(p, readFileSync(writeConfig(shapes[0], join(dir, "ujr-empty.sqlite")), "utf8").replace(JSON.stringify(corpus[shapes[0]].folder), JSON.stringify(empty)));
-  const r = await timed(process.execPath, [cli, "run", p, "--no-tty", "--no-watch"]);
+  const r = await timed(process.execPath, [cli, "run", writeConfig("empty", join(dir, "ujr-empty.sqlite"), empty), "--no-tty", "--no-watch"]);
   if (r.code !== 0) throw new Error(`ujr run (nothing to load) exited ${r.code}: see ${r.log}`);
   return r;
 }

@@ -9,6 +9,9 @@ import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } fro
 /** With `autoWorker`, a batch of at least this many bytes is parsed in a worker thread (in parallel with the writes). */
 export const WORKER_MIN_BYTES = 1 << 20;
 
+/** True when a batch of `bytes` is worth a parse worker thread of its own (`autoWorker`): 1 MiB or more, two cores or more. */
+export const worthParseWorker = (bytes: number): boolean => bytes >= WORKER_MIN_BYTES && availableParallelism() > 1;
+
 /** Bad lines of one file logged one by one; the rest are counted in one summary line (all are stored). */
 export const LOGGED_BAD_LINES = 5;
 /** Longest `ingest_errors.message` stored (a bad line's excerpt in a JSON error can be long). */
@@ -114,8 +117,7 @@ export async function ingestAll(
     uncommitted = [];
     for (const o of done) report(o);
   };
-  const useWorker =
-    (opts.parseInWorker ?? (autoWorker && bytes >= WORKER_MIN_BYTES && availableParallelism() > 1)) && workerAvailable();
+  const useWorker = (opts.parseInWorker ?? (autoWorker && worthParseWorker(bytes))) && workerAvailable();
   const parsers = useWorker ? acquireParseWorkers(parseThreads(bytes)) : [];
   let finished = false;
   try {

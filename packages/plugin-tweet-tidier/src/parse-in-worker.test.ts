@@ -12,7 +12,6 @@ if (!built) console.warn("the tidier is not built: skipping the parse-worker tes
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
-const dump = dumpTables;
 
 /** Pages of several fixtures, ids rewritten per copy, with a truncated line and a non-page line among them. */
 function rawLines(copies: number): string[] {
@@ -80,7 +79,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
       expect((await worker.ingestFile(plain, { parseInWorker: true })).status).toBe("already-loaded");
       expect(await worker.count("ingest_errors")).toBe(6);
       expect(await worker.count("urls", "final_url = 'https://example.org/x'")).toBeGreaterThan(0);
-      expect(await dump(worker)).toEqual(await dump(here));
+      expect(await dumpTables(worker)).toEqual(await dumpTables(here));
     } finally {
       await here.close();
       await worker.close();
@@ -113,7 +112,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
         const r = await store.ingestFile(file, { parseInWorker: true, onPage: async (n) => void (n === at && (await parsers[dies]!.close())) });
         expect(parsers).toHaveLength(threads);
         expect(r).toMatchObject({ status: "partial", errors: 2 });
-        const [a, b] = [await dump(store), await dump(ref)];
+        const [a, b] = [await dumpTables(store), await dumpTables(ref)];
         for (const t of Object.keys(b)) if (t !== "source_files") expect(a[t], `${t} (worker stopped at page ${at})`).toEqual(b[t]);
         await store.close();
       }
@@ -148,7 +147,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
       const b = await worker.ingestFile(file, { parseInWorker: true });
       expect(b).toEqual(a);
       expect(a).toMatchObject({ status: "partial", errors: 3 });
-      expect(await dump(worker)).toEqual(await dump(here));
+      expect(await dumpTables(worker)).toEqual(await dumpTables(here));
       const pageNos = await worker.query<{ page_no: number; line_no: number }>("SELECT page_no, line_no FROM pages ORDER BY line_no");
       expect(pageNos.map((p) => p.page_no)).toEqual(pageNos.map((_, i) => i + 1));
     } finally {
@@ -180,7 +179,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
         "already-loaded",
       ]);
       expect(reported).toEqual(out.map((o) => o.path));
-      expect(await dump(worker)).toEqual(await dump(here));
+      expect(await dumpTables(worker)).toEqual(await dumpTables(here));
     } finally {
       await here.close();
       await worker.close();

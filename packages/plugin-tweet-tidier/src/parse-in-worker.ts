@@ -124,13 +124,14 @@ export function acquireParseWorkers(n: number): ParseWorker[] {
 }
 
 /**
- * Starts a parse worker's thread ahead of a batch that will want one, unless one is idle:
+ * Starts a parse worker's thread ahead of a batch that will want one (see worthParseWorker),
+ * unless one is idle:
  * its start (~50 ms for the thread, ~15 ms for its modules) then overlaps the work before
  * the batch (listing the files, opening the store) instead of delaying the first file.
  * The thread does not keep the process alive; the next acquireParseWorkers takes it.
  */
 export function prewarmParseWorker(): void {
-  if (idle.length > 0 || availableParallelism() < 2 || !workerAvailable()) return;
+  if (idle.length > 0 || !workerAvailable()) return;
   const w = new ParseWorker();
   w.warm();
   idle.push(w);

@@ -5,7 +5,7 @@
 import { defineTask, type TaskContext } from "@ujr/core/task";
 import { errorInfo } from "./errors.js";
 import { listRawFiles, type FoundFile } from "./discover.js";
-import { WORKER_MIN_BYTES } from "./ingest.js";
+import { worthParseWorker } from "./ingest.js";
 import { prewarmParseWorker } from "./parse-in-worker.js";
 import { openStore } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
@@ -35,7 +35,7 @@ export const checkForNewData = defineTask({
   name: "checkForNewData",
   async run(args: CheckArgs): Promise<CheckResult> {
     const files = await listRawFiles(args.inputs, args.baseDir);
-    if (args.warmParser === true && files.reduce((n, f) => n + f.size, 0) >= WORKER_MIN_BYTES) prewarmParseWorker();
+    if (args.warmParser === true && worthParseWorker(files.reduce((n, f) => n + f.size, 0))) prewarmParseWorker();
     return { files };
   },
 });

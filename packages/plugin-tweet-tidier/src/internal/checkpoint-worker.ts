@@ -20,6 +20,6 @@ port.on("message", (m: ToCheckpointer) => {
     port.close();
     return;
   }
-  const [r] = db.pragma("wal_checkpoint(PASSIVE)") as { busy: number; log: number; checkpointed: number }[];
-  post({ t: "checkpointed", walFrames: r!.log, copied: r!.checkpointed });
+  const [r] = db.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+  post({ t: "checkpointed", walFrames: r!.log });
 });

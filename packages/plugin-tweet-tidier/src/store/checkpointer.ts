@@ -5,7 +5,7 @@ import { Worker } from "node:worker_threads";
 const WORKER_URL = new URL("../internal/checkpoint-worker.js", import.meta.url);
 
 export type ToCheckpointer = "checkpoint" | "close";
-export type FromCheckpointer = { t: "checkpointed"; walFrames: number; copied: number } | { t: "closed" };
+export type FromCheckpointer = { t: "checkpointed"; walFrames: number } | { t: "closed" };
 
 /**
  * Checkpoints of a SQLite database in WAL mode, run by a second connection in a thread of
