@@ -11,7 +11,7 @@ import { test } from "@fast-check/vitest";
 import { cleanupsAfterEach, redisAvailable, runCleanups, testbed } from "./__fixtures__/helpers.js";
 import { runScenario } from "../../core/src/__fixtures__/runner-property/harness.js";
 import { brokenPromises } from "../../core/src/__fixtures__/runner-property/invariants.js";
-import { scenarioArb } from "../../core/src/__fixtures__/runner-property/scenario.js";
+import { scenarioArb, type Scenario } from "../../core/src/__fixtures__/runner-property/scenario.js";
 
 const hasRedis = await redisAvailable();
 /**
@@ -21,6 +21,11 @@ const hasRedis = await redisAvailable();
  * counting those failed about 1 run in 30.)
  */
 let triesRun = 0;
+/** Six one-try tasks of one job, nothing else: every try runs in a worker. */
+const allTasksRun: Scenario = {
+  jobs: [{ name: "job0", async: false, askMs: 0, tasks: ["a", "b", "c", "d", "e", "f"].map((sig) => ({ sig, ms: 3, plan: [], attempts: 1 })) }],
+  ops: [],
+};
 const runs = Number(process.env.UJR_PROPERTY_BULLMQ_RUNS ?? 4);
 const replay = process.env.UJR_PROPERTY_SEED ? { seed: Number(process.env.UJR_PROPERTY_SEED), path: process.env.UJR_PROPERTY_PATH, endOnFailure: true } : {};
 
@@ -33,19 +38,20 @@ describe.skipIf(!hasRedis)("the runner's promises on BullMQ", () => {
   it("never reports more tasks running at once than the workers take", async () => {
     const bed = testbed("started", cleanups);
     await bed.start("w1", { UJR_WORKERS: "2", UJR_CONCURRENCY: "2" });
-    const scenario = {
-      jobs: [{ name: "job0", async: false, askMs: 0, tasks: ["a", "b", "c", "d", "e", "f"].map((sig) => ({ sig, ms: 3, plan: [], attempts: 1 })) }],
-      ops: [],
-    };
     const taskLogFile = join(bed.dir, "tries.log");
     writeFileSync(taskLogFile, "");
-    const history = await runScenario(scenario, { executor: bed.executor({ size: 8 }), workers: 2, taskLogFile, limitMs: 60_000, taskTimeoutMs: 1000 });
+    const history = await runScenario(allTasksRun, { executor: bed.executor({ size: 8 }), workers: 2, taskLogFile, limitMs: 60_000, taskTimeoutMs: 1000 });
     expect(history.result).toMatchObject({ tasks: { done: 6 } });
     expect(brokenPromises(history)).toEqual([]);
   }, 60_000);
 
   test.prop([scenarioArb({ maxJobs: 3, maxTasks: 5, outcomes: ["retryable", "final", "hang", "crash"], maxMs: 6, maxOps: 3 })], {
     numRuns: runs,
+    // Run first, before the random cases: a case whose tries all run. Random cases may
+    // legitimately run none (a stop a few ms in, a job that fails at its first ask: seed
+    // -25973989 drew four such), so without it the check below failed by the luck of the
+    // draw; with it, it fails only when the worker runs nothing at all.
+    examples: [[allTasksRun]],
     timeout: 120_000,
     ...replay,
   })("hold over random histories", async (scenario) => {
