@@ -96,12 +96,13 @@ function run(
         })
       : undefined;
     // small group commits, so that a kill finds some files committed and some not; the
-    // WAL checkpointed in the background (as a batch of 16 MB or more is), so that kills
-    // also fall during its checkpoints
+    // WAL checkpointed in the background and the first load without its secondary indexes
+    // (as a batch of 16 MB or more is), so that kills also fall during its checkpoints and
+    // while the indexes are dropped
     const proc = spawn(process.execPath, [child, cfg], {
       detached: true,
       stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, UJR_TIDY_GROUP_COMMIT_BYTES: String(400_000), UJR_TIDY_BACKGROUND_CHECKPOINT_BYTES: "0" },
+      env: { ...process.env, UJR_TIDY_GROUP_COMMIT_BYTES: String(400_000), UJR_TIDY_BACKGROUND_CHECKPOINT_BYTES: "0", UJR_TIDY_DEFER_INDEXES_BYTES: "0" },
     });
     let loaded = 0;
     let buf = "";
@@ -120,6 +121,16 @@ function run(
       resolve({ code, signal, loaded, walWrites });
     });
   });
+}
+
+/** The database's indexes by name. */
+function sqliteIndexes(db: string): string[] {
+  const d = new Database(db, { readonly: true });
+  try {
+    return (d.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  } finally {
+    d.close();
+  }
 }
 
 async function sqliteCounts(db: string): Promise<Record<string, number>> {
@@ -172,6 +183,8 @@ describe.skipIf(!built && process.env.CI !== "true")("kill -9 of ujr run in the 
       const finished = await run(cfg);
       expect(finished.code, `trial ${t}`).toBe(0);
       expect(await sqliteCounts(db), `trial ${t} (killed at WAL write ${killAt}, ${mid.source_files} files committed)`).toEqual(want);
+      // a kill while the first load ran without its secondary indexes: the next run built them
+      expect(sqliteIndexes(db), `trial ${t}`).toEqual(sqliteIndexes(join(tmp.dir, "ref.sqlite")));
     }
   });
 

@@ -1,4 +1,4 @@
-import { insertColumns, packedColumn, packedKey, packedTables, table, tables, views, type ColumnDef, type MergeRule, type TableDef } from "../schema.js";
+import { insertColumns, packedColumn, packedKey, packedTables, table, tables, views, type ColumnDef, type IndexDef, type MergeRule, type TableDef } from "../schema.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -89,10 +89,11 @@ export interface DdlParts {
   viewSql: (v: { sql: { sqlite: string; postgres: string } }) => string;
 }
 
-const createIndexes = (t: TableDef): string[] =>
-  (t.indexes ?? []).map(
-    (ix) => `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${q(ix.name)} ON ${q(t.name)} (${ix.columns.map(q).join(", ")})`,
-  );
+/** `CREATE INDEX IF NOT EXISTS` of one index of `t` (the same text in both dialects). */
+export const createIndexSql = (t: TableDef, ix: IndexDef): string =>
+  `CREATE ${ix.unique ? "UNIQUE " : ""}INDEX IF NOT EXISTS ${q(ix.name)} ON ${q(t.name)} (${ix.columns.map(q).join(", ")})`;
+
+const createIndexes = (t: TableDef): string[] => (t.indexes ?? []).map((ix) => createIndexSql(t, ix));
 
 const createView = (d: Dialect, name: string, sql: string) =>
   d === "sqlite" ? `CREATE VIEW IF NOT EXISTS ${q(name)} AS ${sql}` : `CREATE OR REPLACE VIEW ${q(name)} AS ${sql}`;
