@@ -5,9 +5,9 @@ import fc from "fast-check";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tempDir } from "./__fixtures__/helpers.js";
-import { READ_BUFFER, hashFile, readRaw, readSmallFile, takeReadBuffer } from "./read-raw.js";
+import { READ_BUFFER, hashFile, readRaw, readSmallFile, setBlockingReads, takeReadBuffer } from "./read-raw.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -28,7 +28,13 @@ async function lines(path: string, keepLine?: (n: number) => boolean) {
 
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
-describe("reading raw files", () => {
+// the loading thread reads asynchronously, the parse worker with blocking calls: both the same bytes
+describe.each([
+  ["asynchronous reads", false],
+  ["blocking reads (the parse worker's)", true],
+])("reading raw files, %s", (_mode, blocking) => {
+  beforeEach(() => setBlockingReads(blocking));
+  afterEach(() => setBlockingReads(false));
   it("lines of any length against the read buffer, and the hash, are the file's", async () => {
     let k = 0;
     await fc.assert(
@@ -37,7 +43,7 @@ describe("reading raw files", () => {
         fc.array(fc.oneof(fc.nat(200), fc.integer({ min: READ_BUFFER - 3, max: READ_BUFFER + 3 }), fc.nat(3 * READ_BUFFER)), { minLength: 1, maxLength: 6 }),
         fc.boolean(),
         async (lengths, lastNewline) => {
-          const path = join(tmp.dir, `lines-${k++}.jsonl`);
+          const path = join(tmp.dir, `lines-${blocking}-${k++}.jsonl`);
           const body = lengths.map((n, i) => `${i % 10}`.repeat(n)).join("\n") + (lastNewline ? "\n" : "");
           writeFileSync(path, body);
           expect(await lines(path)).toEqual(expectedLines(path));
@@ -51,8 +57,8 @@ describe("reading raw files", () => {
   });
 
   it("files read at once do not see each other's bytes", async () => {
-    const a = join(tmp.dir, "a.jsonl");
-    const b = join(tmp.dir, "b.jsonl");
+    const a = join(tmp.dir, `a-${blocking}.jsonl`);
+    const b = join(tmp.dir, `b-${blocking}.jsonl`);
     writeFileSync(a, Array.from({ length: 40 }, (_, i) => `"a${i}${"x".repeat(100_000)}"`).join("\n") + "\n");
     writeFileSync(b, Array.from({ length: 40 }, (_, i) => `"b${i}${"y".repeat(90_000)}"`).join("\n") + "\n");
     const [la, lb, ha, hb] = await Promise.all([lines(a), lines(b), hashFile(a), hashFile(b)]);
@@ -62,8 +68,8 @@ describe("reading raw files", () => {
   });
 
   it("a small file is read at once; a file over the read buffer is not", async () => {
-    const small = join(tmp.dir, "small.jsonl");
-    const big = join(tmp.dir, "big.jsonl");
+    const small = join(tmp.dir, `small-${blocking}.jsonl`);
+    const big = join(tmp.dir, `big-${blocking}.jsonl`);
     writeFileSync(small, "x".repeat(READ_BUFFER));
     writeFileSync(big, "x".repeat(READ_BUFFER + 1));
     expect((await readSmallFile(small, undefined, takeReadBuffer()))?.length).toBe(READ_BUFFER);

@@ -6,7 +6,7 @@
 // before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
-import { hashBytes, hashFile, readSmallFile, takeReadBuffer } from "../read-raw.js";
+import { hashBytes, hashFile, readSmallFile, takeReadBuffer, setBlockingReads } from "../read-raw.js";
 import type { FromWorker, Stripe } from "../parse-in-worker.js";
 
 interface Job {
@@ -32,6 +32,8 @@ let credit = 0;
 let wake: (() => void) | undefined;
 
 const post = (m: FromWorker) => port.postMessage(m);
+// this thread only reads and parses: its reads block it rather than wait for libuv's pool
+setBlockingReads(true);
 const smallFileBuffer = takeReadBuffer();
 
 port.on("message", (m: ToWorker) => {
