@@ -1,4 +1,4 @@
-import { access, constants, stat } from "node:fs/promises";
+import { accessSync, constants, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
 import type { ParseEvent } from "./parse-events.js";
@@ -66,10 +66,12 @@ export async function ingestAll(
   const out: FileOutcome[] = [];
   const found: { path: string; size: number }[] = [];
   let bytes = 0;
+  // blocking calls: the files are in the page cache or one seek away, and 279 awaited round
+  // trips through libuv's pool held the batch's start (and its parse thread) for 31 ms
   for (const path of paths) {
     try {
-      await access(path, constants.R_OK);
-      const size = (await stat(path)).size;
+      accessSync(path, constants.R_OK);
+      const size = statSync(path).size;
       bytes += size;
       found.push({ path, size });
     } catch (e) {
