@@ -221,7 +221,8 @@ describe.skipIf(!hasRedis)("BullmqExecutor with worker processes", () => {
   });
 
   it("a restarted coordinator picks up the results of tasks that finished meanwhile", async () => {
-    const { queue, dir, executor } = await setup("restart", [["w1"], ["w2"]]);
+    // workers that log each task: printed should the test fail (a CI run once timed out here, job0 or job1 never marked)
+    const { queue, dir, executor } = await setup("restart", [["w1", { UJR_LOG_LEVEL: "info" }], ["w2", { UJR_LOG_LEVEL: "info" }]]);
     const before = executor();
     const tasks = [0, 1, 2].map((i) => task("blockUntil", { dir, name: `job${i}`, value: i }, { signature: `t${i}` }));
     const job = "restartable";

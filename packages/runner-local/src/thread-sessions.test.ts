@@ -290,6 +290,37 @@ describe("ThreadSessions", () => {
     expect(await outcomes.get("a")).toEqual(done("a"));
   });
 
+  it("a free thread takes the oldest task handed ahead to a busy one: tasks start in the order they came", async () => {
+    const { thread, started, outcomes, submit } = setup(2, {});
+    for (const id of ["a", "b", "c"]) submit(id);
+    const first = await thread(0);
+    const second = await thread(1);
+    first.ready();
+    // Only the first thread was ready: it got all three, a to run and b, c ahead.
+    const handed = [await first.take(), await first.take(), await first.take()];
+    expect(handed.map(([, id]) => id)).toEqual(["a", "b", "c"]);
+    const [[slotA], [slotB], [slotC]] = handed;
+    expect(first.start(slotA)).toBe(true);
+    second.ready();
+    // b, not c: while a runs (a task that waits for b, say), b must not wait behind it
+    const [slotB2, taken] = await second.take();
+    expect(taken).toBe("b");
+    expect(first.start(slotB)).toBe(false);
+    expect(second.start(slotB2)).toBe(true);
+    expect(started).toEqual(["a", "b"]);
+    second.finish(slotB2, "b", done("b"));
+    expect(await outcomes.get("b")).toEqual(done("b"));
+    // free again while a still runs, the second thread takes c too
+    const [slotC2, next] = await second.take();
+    expect(next).toBe("c");
+    expect(started).toEqual(["a", "b", "c"]);
+    expect(first.start(slotC)).toBe(false);
+    expect(second.start(slotC2)).toBe(true);
+    second.finish(slotC2, "c", done("c"));
+    first.finish(slotA, "a", done("a"));
+    expect(await Promise.all(["a", "b", "c"].map((id) => outcomes.get(id)))).toEqual([done("a"), done("b"), done("c")]);
+  });
+
   it("sends the tasks handed in one tick in one message: idle threads first, then one more ahead for each in turn", async () => {
     const { thread, started, outcomes, submit } = setup(2, {});
     submit("a");
@@ -302,7 +333,7 @@ describe("ThreadSessions", () => {
     // Only the first thread was ready: it got both, in one message.
     expect(first.messages).toEqual([["a", "b"]]);
     second.ready();
-    // The second one, idle, takes the last task handed ahead to the busy one.
+    // The second one, idle, takes the oldest task handed ahead to the busy one.
     const [slotB2, b] = await second.take();
     expect(b).toBe("b");
     expect(first.start(slotA)).toBe(true);

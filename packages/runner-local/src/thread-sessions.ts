@@ -197,17 +197,19 @@ export class ThreadSessions {
   }
 
   /**
-   * A thread with nothing to do takes the last task handed ahead to a busy one (if that
-   * thread has not started it): a task never waits behind a long one while a thread is free.
+   * A thread with nothing to do takes the oldest task handed ahead to a busy one (if that
+   * thread has not started it): a task never waits behind a long one while a thread is
+   * free, and tasks start in the order they came. (Taking the newest let a later task
+   * start first: with three handed to one thread while the other started, the second
+   * waited behind the first for as long as it ran.)
    */
   #steal(): void {
     for (const idle of this.#ready) {
       if (idle.handed.length > 0) continue;
       for (const busy of this.#ready) {
-        const last = busy.handed.length - 1;
-        const ahead = last >= 1 ? busy.handed[last] : undefined;
+        const ahead = busy.handed.length >= 2 ? busy.handed[1] : undefined;
         if (!ahead || Atomics.compareExchange(busy.states, ahead.slot, SLOT_QUEUED, SLOT_CANCELLED) !== SLOT_QUEUED) continue;
-        busy.handed.splice(last, 1);
+        busy.handed.splice(1, 1);
         ahead.session = undefined;
         ahead.slot = -1;
         this.#queue.unshift(ahead);

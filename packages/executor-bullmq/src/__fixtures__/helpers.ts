@@ -1,7 +1,7 @@
 // Test helpers: real Redis, real worker processes, waiting on events only.
 import { spawn, type ChildProcess } from "node:child_process";
 import { Writable } from "node:stream";
-import { mkdtempSync, readdirSync, rmSync, watch } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, watch } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,6 +99,8 @@ export function waitForMarks(dir: string, name: string, count = 1): Promise<stri
   return new Promise((resolve) => {
     const watcher = watch(dir, () => check());
     const check = () => {
+      // the test ended without them (it failed) and its folder was removed: stop watching
+      if (!existsSync(dir)) return watcher.close();
       const found = marksOf(dir, name);
       if (found.length >= count) {
         watcher.close();
@@ -120,8 +122,11 @@ export function fixtureRun(job: string, exportName: string, args: unknown, signa
   return { id: `test-${++runSeq}`, job, ref: { module: tasksModule, export: exportName }, args, signature, attempt, resolveFrom: [] };
 }
 
-/** Undo steps of a test (close, stop, remove), registered as it sets things up. */
-export type Cleanups = Array<() => Promise<unknown> | unknown>;
+/**
+ * Undo steps of a test (close, stop, remove), registered as it sets things up, and what to
+ * print should it fail (read before anything is undone).
+ */
+export type Cleanups = Array<() => Promise<unknown> | unknown> & { onFailure?: Array<() => Promise<string>> };
 
 /** Runs the registered undo steps, last first, and forgets them. */
 export async function runCleanups(cleanups: Cleanups): Promise<void> {
@@ -130,8 +135,12 @@ export async function runCleanups(cleanups: Cleanups): Promise<void> {
 
 /** Cleanups run after each test of the enclosing describe (or file). */
 export function cleanupsAfterEach(): Cleanups {
-  const cleanups: Cleanups = [];
-  afterEach(() => runCleanups(cleanups));
+  const cleanups: Cleanups = Object.assign([], { onFailure: [] as Array<() => Promise<string>> });
+  afterEach(async (ctx) => {
+    const reports = cleanups.onFailure!.splice(0);
+    if (ctx.task.result?.state === "fail") for (const report of reports) console.error(await report().catch((error: unknown) => `(no diagnostics: ${String(error)})`));
+    await runCleanups(cleanups);
+  });
   return cleanups;
 }
 
@@ -147,6 +156,19 @@ export function testbed(label: string, cleanups: Cleanups) {
   cleanups.push(() => obliterate(queue));
   const workers: WorkerProcess[] = [];
   cleanups.push(() => killAll(workers));
+  // a test that fails (a timeout, say) shows the queue, the marks and what the workers said
+  cleanups.onFailure?.push(async () => {
+    const q = new Queue(queue, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
+    try {
+      const counts = await q.getJobCounts("wait", "active", "completed", "failed", "delayed", "prioritized");
+      const marks = existsSync(dir) ? readdirSync(dir).join(" ") : "(folder gone)";
+      const said = workers.map((w) => `--- worker ${w.tag} (pid ${w.child.pid}, exit ${w.child.exitCode ?? w.child.signalCode ?? "running"}):\n${w.output()}`);
+      return [`[testbed ${label}] queue ${queue} jobs ${JSON.stringify(counts)}`, `marks: ${marks}`, ...said].join("\n");
+    } finally {
+      await q.close();
+      (await q.client).disconnect();
+    }
+  });
   return {
     queue,
     dir,
