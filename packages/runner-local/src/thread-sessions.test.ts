@@ -299,7 +299,7 @@ describe("ThreadSessions", () => {
     // Only the first thread was ready: it got all three, a to run and b, c ahead.
     const handed = [await first.take(), await first.take(), await first.take()];
     expect(handed.map(([, id]) => id)).toEqual(["a", "b", "c"]);
-    const [[slotA], [slotB], [slotC]] = handed;
+    const [slotA, slotB, slotC] = handed.map(([slot]) => slot) as [number, number, number];
     expect(first.start(slotA)).toBe(true);
     second.ready();
     // b, not c: while a runs (a task that waits for b, say), b must not wait behind it
