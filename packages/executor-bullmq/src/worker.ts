@@ -111,11 +111,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   const queueName = options.queue ?? "ujr";
   const prefix = options.prefix ?? "bull";
   const folders = await workerFolders(options, logger);
-  const pool: Executor = options.executor ?? TinypoolExecutor.fromSettings(options, logger);
+  // A taken job counts as started: its task must not wait for a pool worker to start up
+  // (it would spend its timeout there), so a worker's pool starts whole.
+  const pool: Executor = options.executor ?? TinypoolExecutor.fromSettings({ ...options, warm: true }, logger);
   const concurrency = options.concurrency ?? pool.size;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw bullmqError("UJR_BULLMQ_OPTION_INVALID", { option: "concurrency", reason: "use a whole number ≥ 1" });
   }
+  if (pool instanceof TinypoolExecutor) pool.prestart();
   const graceDefault = options.shutdownGrace ?? 30_000;
   /** Tasks running here, by queue job id. */
   const active = new Map<string, ActiveTask>();

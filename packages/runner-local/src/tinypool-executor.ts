@@ -37,6 +37,12 @@ export interface TinypoolExecutorOptions {
   maxWorkerMemoryMb?: number | undefined;
   logLevel?: LogLevel | undefined;
   prettyLogs?: boolean | undefined;
+  /**
+   * Start every worker with the pool instead of as tasks wait for them: for a long-lived
+   * process (`ujr worker`), where a task should not wait for a worker's start-up after it
+   * was taken (default: false, what a `ujr run` that may need one worker wants).
+   */
+  warm?: boolean | undefined;
 }
 
 // Workers run built JavaScript (Node 20 cannot load TypeScript there); when this module is
@@ -84,6 +90,7 @@ export class TinypoolExecutor implements Executor {
       maxWorkerMemoryMb: settings.maxWorkerMemoryMb,
       logLevel: settings.logLevel ?? (logger?.level as LogLevel | undefined),
       prettyLogs: settings.prettyLogs,
+      warm: settings.warm,
     });
   }
 
@@ -137,7 +144,7 @@ export class TinypoolExecutor implements Executor {
       // Workers start as sessions open (one per task waiting beyond the idle sessions), not
       // all with the pool: a run whose tasks come one after another (a job that checks, then
       // loads) starts one worker instead of one per CPU, each paying Node's start-up.
-      minThreads: 0,
+      minThreads: this.#options.warm ? this.workers : 0,
       maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       isolateWorkers: false,
