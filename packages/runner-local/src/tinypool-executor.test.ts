@@ -61,25 +61,6 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
       expect(new Set(pids).size).toBe(1);
     });
 
-    // `ujr worker`'s pool: a job it takes counts as started, so no task of it may wait for a
-    // worker process to start up. Worker processes are counted as this process's children.
-    it.runIf(isolation === "process" && process.platform === "linux")("warm starts every worker with the pool; without it, prestart starts one", async () => {
-      const children = () =>
-        new Set(readdirSync("/proc/self/task").flatMap((tid) => readFileSync(`/proc/self/task/${tid}/children`, "utf8").split(/\s+/).filter(Boolean)));
-      /** Worker processes `start()` spawned (by pid: others may exit meanwhile). */
-      const spawnedBy = (start: () => void) => {
-        const before = children();
-        start();
-        return [...children()].filter((pid) => !before.has(pid)).length;
-      };
-      const cold = new TinypoolExecutor({ workers: 2, isolation, logLevel: "silent" });
-      executors.push(cold);
-      expect(spawnedBy(() => cold.prestart())).toBe(1);
-      const warm = new TinypoolExecutor({ workers: 2, isolation, logLevel: "silent", warm: true });
-      executors.push(warm);
-      expect(spawnedBy(() => warm.prestart())).toBe(2);
-    });
-
     // Out-of-memory is only tested with process isolation: V8's per-thread heap limits
     // are not reliable enough to run inside the test process itself.
     const crashes = isolation === "process" ? ["exitWorker", "uncaught", "exhaustMemory"] : ["exitWorker", "uncaught"];
@@ -265,5 +246,26 @@ describe("LocalJobsRunner", () => {
     expect(executor.isolation).toBe("process");
     expect(executor.workers).toBe(availableParallelism());
     expect(executor.size).toBe(executor.workers * 3);
+  });
+});
+
+describe("TinypoolExecutor warm (process)", () => {
+  // `ujr worker`'s pool: a job it takes counts as started, so no task of it may wait for a
+  // worker process to start up. Worker processes are counted as this process's children.
+  it.runIf(process.platform === "linux")("warm starts every worker with the pool; without it, prestart starts one", async () => {
+    const children = () =>
+      new Set(readdirSync("/proc/self/task").flatMap((tid) => readFileSync(`/proc/self/task/${tid}/children`, "utf8").split(/\s+/).filter(Boolean)));
+    /** Worker processes `start()` spawned (by pid: others may exit meanwhile). */
+    const spawnedBy = (start: () => void) => {
+      const before = children();
+      start();
+      return [...children()].filter((pid) => !before.has(pid)).length;
+    };
+    const cold = new TinypoolExecutor({ workers: 2, isolation: "process", logLevel: "silent" });
+    executors.push(cold);
+    expect(spawnedBy(() => cold.prestart())).toBe(1);
+    const warm = new TinypoolExecutor({ workers: 2, isolation: "process", logLevel: "silent", warm: true });
+    executors.push(warm);
+    expect(spawnedBy(() => warm.prestart())).toBe(2);
   });
 });
