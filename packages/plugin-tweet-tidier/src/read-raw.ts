@@ -1,5 +1,5 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
-import { open as openFile, stat } from "node:fs/promises";
+import { closeSync, createReadStream, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { open as openFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { createGunzip } from "node:zlib";
 import type { Readable } from "node:stream";
@@ -199,27 +199,40 @@ export function setBlockingReads(on: boolean): void {
   blocking = on;
 }
 
+/** A file open for reading, with this thread's kind of calls (see setBlockingReads). */
+interface ReadableFile {
+  stat(): Stats | Promise<Stats>;
+  /** Reads into `buf` at `offset` up to `length` bytes from the file's current position; the bytes read. */
+  read(buf: Buffer, offset: number, length: number): number | Promise<number>;
+  close(): void | Promise<void>;
+}
+
+async function openForReading(path: string): Promise<ReadableFile> {
+  if (blocking) {
+    const fd = openSync(path, "r");
+    return { stat: () => fstatSync(fd), read: (buf, offset, length) => readSync(fd, buf, offset, length, null), close: () => closeSync(fd) };
+  }
+  const fh = await openFile(path, "r");
+  return { stat: () => fh.stat(), read: async (buf, offset, length) => (await fh.read(buf, offset, length, null)).bytesRead, close: () => fh.close() };
+}
+
 /**
  * A plain file's bytes in chunks read into one reused buffer: a chunk is valid until the
  * next is asked for (splitLines copies what it keeps of one).
  */
 async function* readChunks(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  if (blocking) {
-    yield* readChunksBlocking(path, signal);
-    return;
-  }
-  const fh = await openFile(path, "r");
+  const file = await openForReading(path);
   const buf = takeReadBuffer();
   try {
     for (;;) {
       signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(buf, 0, READ_BUFFER, null);
+      const bytesRead = await file.read(buf, 0, READ_BUFFER);
       if (bytesRead === 0) return;
       yield buf.subarray(0, bytesRead);
     }
   } finally {
     giveReadBuffer(buf);
-    await fh.close();
+    await file.close();
   }
 }
 
@@ -273,22 +286,6 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
   }
 }
 
-async function* readChunksBlocking(path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  const fd = openSync(path, "r");
-  const buf = takeReadBuffer();
-  try {
-    for (;;) {
-      signal?.throwIfAborted();
-      const bytesRead = readSync(fd, buf, 0, READ_BUFFER, null);
-      if (bytesRead === 0) return;
-      yield buf.subarray(0, bytesRead);
-    }
-  } finally {
-    giveReadBuffer(buf);
-    closeSync(fd);
-  }
-}
-
 async function* oneChunk(b: Buffer): AsyncGenerator<Buffer> {
   yield b;
 }
@@ -302,15 +299,14 @@ async function* oneChunk(b: Buffer): AsyncGenerator<Buffer> {
  * valid while the caller keeps the buffer.
  */
 export async function readSmallFile(path: string, signal: AbortSignal | undefined, into: Buffer): Promise<Buffer | undefined> {
-  if (blocking) return readSmallFileBlocking(path, signal, into);
-  const st = await stat(path);
-  if (!st.isFile() || st.size > READ_BUFFER) return undefined;
-  const fh = await openFile(path, "r");
+  const file = await openForReading(path);
   try {
+    const st = await file.stat();
+    if (!st.isFile() || st.size > READ_BUFFER) return undefined;
     let n = 0;
     while (n < into.length) {
       signal?.throwIfAborted();
-      const { bytesRead } = await fh.read(into, n, into.length - n, null);
+      const bytesRead = await file.read(into, n, into.length - n);
       if (bytesRead === 0) break;
       n += bytesRead;
     }
@@ -318,26 +314,7 @@ export async function readSmallFile(path: string, signal: AbortSignal | undefine
     if (n > READ_BUFFER) return undefined;
     return into.subarray(0, n);
   } finally {
-    await fh.close();
-  }
-}
-
-function readSmallFileBlocking(path: string, signal: AbortSignal | undefined, into: Buffer): Buffer | undefined {
-  const fd = openSync(path, "r");
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > READ_BUFFER) return undefined;
-    let n = 0;
-    while (n < into.length) {
-      signal?.throwIfAborted();
-      const bytesRead = readSync(fd, into, n, into.length - n, null);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    if (n > READ_BUFFER) return undefined;
-    return into.subarray(0, n);
-  } finally {
-    closeSync(fd);
+    await file.close();
   }
 }
 
