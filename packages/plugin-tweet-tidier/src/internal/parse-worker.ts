@@ -6,7 +6,7 @@
 // before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
-import { hashBytes, hashFile, readSmallFile, takeReadBuffer, setBlockingReads } from "../read-raw.js";
+import { hashBytes, hashFile, readSmallFile, setBlockingReads, takeReadBuffer } from "../read-raw.js";
 import type { FromWorker, Stripe } from "../parse-in-worker.js";
 
 interface Job {

@@ -28,11 +28,6 @@ export class DeferredIndexes {
     ).bind(...DEFERRABLE_INDEXES.map((ix) => ix.name)) as Database.Statement<[], { name: string }>;
   }
 
-  /** Names of the deferrable indexes the database does not have now. */
-  missing(): string[] {
-    const have = new Set(this.present.all().map((r) => r.name));
-    return DEFERRABLE_INDEXES.filter((ix) => !have.has(ix.name)).map((ix) => ix.name);
-  }
 
   /** Drops every deferrable index, in a transaction of its own. */
   drop(): void {
@@ -44,19 +39,18 @@ export class DeferredIndexes {
   }
 
   /**
-   * Builds the missing indexes (of `tables` only, when given): within the open transaction
-   * if there is one, else in one of their own. Returns how many it built.
+   * Builds the deferrable indexes the database does not have now (of `tables` only, when
+   * given): within the open transaction if there is one, else in one of their own.
    */
-  buildMissing(tables?: readonly string[]): number {
-    const missing = new Set(this.missing());
-    const todo = DEFERRABLE_INDEXES.filter((ix) => missing.has(ix.name) && (tables === undefined || tables.includes(ix.table)));
-    if (todo.length === 0) return 0;
+  buildMissing(tables?: readonly string[]): void {
+    const have = new Set(this.present.all().map((r) => r.name));
+    const todo = DEFERRABLE_INDEXES.filter((ix) => !have.has(ix.name) && (tables === undefined || tables.includes(ix.table)));
+    if (todo.length === 0) return;
     // inside an open transaction: a savepoint of its own (better-sqlite3 nests transactions so)
     this.db
       .transaction(() => {
         for (const ix of todo) this.db.exec(ix.sql);
       })
       .immediate();
-    return todo.length;
   }
 }
