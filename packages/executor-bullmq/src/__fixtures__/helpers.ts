@@ -126,10 +126,11 @@ export function fixtureRun(job: string, exportName: string, args: unknown, signa
  * Undo steps of a test (close, stop, remove), registered as it sets things up, and what to
  * print should it fail (read before anything is undone).
  */
-export type Cleanups = Array<() => Promise<unknown> | unknown> & { onFailure?: Array<() => Promise<string>> };
+export type Cleanups = Array<() => Promise<unknown> | unknown> & { onFailure: Array<() => Promise<string>> };
 
-/** Runs the registered undo steps, last first, and forgets them. */
+/** Runs the registered undo steps, last first, and forgets them and their failure reports (what they would report is gone). */
 export async function runCleanups(cleanups: Cleanups): Promise<void> {
+  cleanups.onFailure.length = 0;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 }
 
@@ -137,7 +138,7 @@ export async function runCleanups(cleanups: Cleanups): Promise<void> {
 export function cleanupsAfterEach(): Cleanups {
   const cleanups: Cleanups = Object.assign([], { onFailure: [] as Array<() => Promise<string>> });
   afterEach(async (ctx) => {
-    const reports = cleanups.onFailure!.splice(0);
+    const reports = cleanups.onFailure.splice(0);
     if (ctx.task.result?.state === "fail") for (const report of reports) console.error(await report().catch((error: unknown) => `(no diagnostics: ${String(error)})`));
     await runCleanups(cleanups);
   });
@@ -157,7 +158,7 @@ export function testbed(label: string, cleanups: Cleanups) {
   const workers: WorkerProcess[] = [];
   cleanups.push(() => killAll(workers));
   // a test that fails (a timeout, say) shows the queue, the marks and what the workers said
-  cleanups.onFailure?.push(async () => {
+  cleanups.onFailure.push(async () => {
     const q = new Queue(queue, { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }) });
     try {
       const counts = await q.getJobCounts("wait", "active", "completed", "failed", "delayed", "prioritized");
