@@ -215,6 +215,27 @@ describe("ujr run", () => {
     expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8")).toContain(token);
   });
 
+  // The first worker process starts from the file as written, before the file is checked
+  // (EarlyPool): its workers must log as the checked config and the command line say,
+  // whether that early start was taken, or not made (a variable in the runner section).
+  it.each([
+    { runner: "logLevel: debug", argv: [], env: {}, workerDebug: true },
+    { runner: "logLevel: ${UJR_TEST_LEVEL}", argv: [], env: { UJR_TEST_LEVEL: "debug" }, workerDebug: true },
+    { runner: "logLevel: debug", argv: ["--log-level", "info"], env: {}, workerDebug: false },
+    { runner: "logLevel: info", argv: ["--log-level", "debug"], env: {}, workerDebug: true },
+  ])("workers log at the level of the checked config and the command line: runner.$runner, $argv", async ({ runner, argv, env, workerDebug }) => {
+    project = projectOutsideWorkspace();
+    project.write("ujr.config.yaml", `runner:\n  workers: 1\n  ${runner}\njobs:\n${countJob("a", "{ count: 2 }")}`);
+    const run = spawnCli(["run", "--no-watch", ...argv], env);
+    const { code, stdout } = await run.exited;
+    expect(code, stdout).toBe(0);
+    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as { msg: string; pid: number });
+    const wrote = lines.filter((line) => line.msg === "record wrote");
+    expect(wrote).toHaveLength(workerDebug ? 2 : 0);
+    for (const line of wrote) expect(line.pid).not.toBe(run.child.pid);
+    expect(lines.filter((line) => line.msg === "task done")).toHaveLength(2);
+  });
+
   it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 130", async () => {
     project = projectOutsideWorkspace();
     project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: process\njobs:\n${countJob("slow", "{ count: 3, delayMs: 1500 }")}`);

@@ -26,7 +26,7 @@ const commands: Record<string, () => Promise<Command>> = {
 /** The commands' usage texts, in the order `ujr help` lists them (imports every command). */
 async function commandHelps(): Promise<string[]> {
   const [run, validate, plugins, status, history, demo, worker, schema, createPlugin] = await Promise.all([
-    import("./commands/run.js"),
+    import("./commands/run-config.js"),
     import("./commands/validate.js"),
     import("./commands/plugins.js"),
     import("./commands/status.js"),

@@ -6,6 +6,7 @@ import { localRunnerOptions } from "./config/runner-options.js";
 import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
 import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
 import { TinypoolExecutor } from "./tinypool-executor.js";
+import { poolSettings } from "./pool.js";
 
 export interface ConfigFileRunnerOptions extends Omit<LocalJobsRunnerOptions, "jobs"> {
   /** Reload the file when it changes (default true). */
@@ -49,8 +50,8 @@ export class ConfigFileRunner extends LocalJobsRunner {
    * alive: the caller closes the pool if no runner runs (a runner closes it when its run ends).
    */
   static startPool(runner: RunnerConfig, options: Omit<ConfigFileRunnerOptions, "executor"> = {}): TinypoolExecutor {
-    const settings: LocalJobsRunnerOptions = { ...localRunnerOptions(runner, ""), ...options, logLevel: options.logLevel ?? runner.logLevel ?? "info" };
-    const pool = TinypoolExecutor.fromSettings(settings, options.logger);
+    // poolSettings: the same settings an EarlyPool (started from the file as written) is compared by
+    const pool = TinypoolExecutor.fromSettings({ ...poolSettings(runner, options), maxWorkerMemoryMb: options.maxWorkerMemoryMb }, options.logger);
     pool.prestart();
     return pool;
   }

@@ -1,5 +1,5 @@
 import type { Tinypool, TinypoolChannel } from "tinypool";
-import { decodeWire, encodeWire, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
+import { decodeWire, encodeWire, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core/task";
 import { AcceptedTasks } from "./accepted-tasks.js";
 import { isReadyMessage, isResultMessage, TASK_TAG, type TaskMessage, type WorkerMessage } from "./session-protocol.js";
 

@@ -6,19 +6,10 @@ import { isProgressMessage } from "./worker-progress.js";
 import { ProcessSessions, type PoolHooks } from "./process-sessions.js";
 import type { WorkerMessage } from "./session-protocol.js";
 import { ThreadSessions } from "./thread-sessions.js";
-import {
-  isTaskWorker,
-  normaliseProgress,
-  resolveTaskModule,
-  toTaskFailure,
-  ujrError,
-  type Executor,
-  type LogLevel,
-  type ProgressListener,
-  type TaskFailure,
-  type TaskOutcome,
-  type TaskRun,
-} from "@ujr/core";
+// @ujr/core/task and /resolve, not @ujr/core: `ujr run` starts this pool before zod and the
+// config schemas have loaded (see ./pool.ts).
+import { isTaskWorker, normaliseProgress, toTaskFailure, ujrError, type Executor, type LogLevel, type ProgressListener, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core/task";
+import { resolveTaskModule } from "@ujr/core/resolve";
 
 export type Isolation = "process" | "thread";
 

@@ -6,6 +6,9 @@ const module = import.meta.url;
 
 export const echo = defineTask({ module, name: "echo", run: (args, ctx) => ({ args, attempt: ctx.attempt, pid: process.pid }) });
 
+/** What the worker was started with (see pool.test.ts). */
+export const workerSettings = defineTask({ module, name: "workerSettings", run: () => ({ pid: process.pid, logLevel: process.env.UJR_LOG_LEVEL, pretty: process.env.UJR_LOG_PRETTY }) });
+
 export const noop = defineTask({ module, name: "noop", run: () => null });
 
 export const exitWorker = defineTask({ module, name: "exitWorker", run: () => process.exit(3) });
