@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -234,6 +234,25 @@ describe("ujr run", () => {
     expect(wrote).toHaveLength(workerDebug ? 2 : 0);
     for (const line of wrote) expect(line.pid).not.toBe(run.child.pid);
     expect(lines.filter((line) => line.msg === "task done")).toHaveLength(2);
+  });
+
+  // `ujr run <(envsubst < ujr.tpl.yaml)`: the file is /dev/fd/N, a pipe in a folder of the
+  // kernel's; state folders resolved from there made Node's recursive mkdir spin for ever.
+  it("runs a config given by process substitution: read once, paths from the working directory, no hot reload", async (ctx) => {
+    project = projectOutsideWorkspace();
+    if (spawnSync("bash", ["-c", "true"]).status !== 0) {
+      if (process.env.CI === "true") throw new Error("this test needs bash for its process substitution");
+      return ctx.skip();
+    }
+    project.write("ujr.tpl.yaml", `runner:\n  workers: 1\njobs:\n${countJob("a", "{ count: 2 }")}`);
+    const child = spawn("bash", ["-c", `exec "${process.execPath}" "${bin}" run <(cat ujr.tpl.yaml)`], { cwd: project.dir, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code, stdout).toBe(0);
+    const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as { msg: string; file?: string });
+    expect(lines.find((line) => line.msg === "the config came from a pipe, not a file: it is not watched (no hot reload)")?.file).toMatch(/^\/(dev|proc)\//);
+    expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8").trim().split("\n")).toHaveLength(2);
   });
 
   it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 130", async () => {

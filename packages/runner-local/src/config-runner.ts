@@ -142,6 +142,10 @@ export class ConfigFileRunner extends LocalJobsRunner {
 
   #startWatching(): void {
     const file = this.#config.file;
+    if (this.#config.readFromStream) {
+      this.logger.info({ file }, "the config came from a pipe, not a file: it is not watched (no hot reload)");
+      return;
+    }
     // Watch the folder, not the file: editors save by writing a new file and renaming it.
     this.#watcher = watch(dirname(file), (_event, name) => {
       if (name !== null && name !== basename(file)) return;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigFile, type ConfigError } from "./config/load.js";
 import { projectOutsideWorkspace } from "./__fixtures__/workspace.js";
@@ -36,6 +37,26 @@ describe("loadConfigFile", () => {
     expect(config.jobs).toHaveLength(1);
     expect(config.jobs[0]).toMatchObject({ name: "count-lines", typeName: "count", config: { count: 3, label: "line", forever: false } });
     expect(config.jobs[0]!.plugin.url).toContain(`${project.dir}/node_modules/@acme/ujr-plugin-fixture/index.js`);
+  });
+
+  // `ujr run <(envsubst < ujr.tpl.yaml)`: the file is /dev/fd/N, a pipe in a folder of the
+  // kernel's. Its state folders there made Node's recursive mkdir loop for ever (100% CPU).
+  it("reads a config from a pipe once, its relative paths resolved from the working directory, and marks it unwatchable", async (ctx) => {
+    project = projectOutsideWorkspace();
+    const fifo = join(project.dir, "config.fifo");
+    if (spawnSync("mkfifo", [fifo]).status !== 0) {
+      if (process.env.CI === "true") throw new Error("mkfifo failed: this test needs a named pipe");
+      return ctx.skip();
+    }
+    const plugin = join(project.dir, "node_modules/@acme/ujr-plugin-fixture");
+    createWriteStream(fifo).end(`runner:\n  workers: 1\njobs:\n  a:\n    plugin: "${plugin}"\n    type: count\n    config: { count: 1 }\n`);
+    const config = await loadConfigFile(fifo, { env: {} });
+    expect(config.readFromStream).toBe(true);
+    expect(config.dir).toBe(process.cwd());
+    expect(config.dataDir).toBe(join(process.cwd(), "data"));
+    expect(config.jobs.map((job) => job.name)).toEqual(["a"]);
+    const file = project.write("ujr.config.yaml", `jobs:${goodJob}`);
+    expect((await loadConfigFile(file, { env: {} })).readFromStream).toBeUndefined();
   });
 
   it("hands the runner settings to onRunnerSettings before it loads the plugins (a caller starts its pool meanwhile)", async () => {

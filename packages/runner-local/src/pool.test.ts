@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -130,6 +131,20 @@ describe("EarlyPool", () => {
     const early = EarlyPool.fromFile(join(dir, "ok.yaml"), { prettyLogs: true });
     cleanups.push(() => early?.close());
     expect(early?.settings).toEqual({ workers: 1, isolation: "process", logLevel: "silent", prettyLogs: true });
+  });
+
+  it("leaves a pipe to the loader: it starts nothing and reads nothing of it (`ujr run <(...)` is read once)", async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), "ujr-early-pool-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const fifo = join(dir, "config.fifo");
+    if (spawnSync("mkfifo", [fifo]).status !== 0) {
+      if (process.env.CI === "true") throw new Error("mkfifo failed: this test needs a named pipe");
+      return ctx.skip();
+    }
+    const text = "runner:\n  workers: 1\njobs: {}\n";
+    createWriteStream(fifo).end(text);
+    expect(EarlyPool.fromFile(fifo)).toBeUndefined();
+    expect(await readFile(fifo, "utf8")).toBe(text);
   });
 
   it("is started with the settings ConfigFileRunner.startPool gives the same runner section", async () => {

@@ -3,7 +3,7 @@
  * runner, so that `ujr run` can start its first worker process from the config file as
  * written, while those load and the file is checked (see apps/cli/README.md, "Start-up cost").
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseDocument } from "yaml";
 import type { LogLevel } from "@ujr/core/task";
 import { TinypoolExecutor, type Isolation } from "./tinypool-executor.js";
@@ -99,12 +99,15 @@ export class EarlyPool {
 
   /**
    * Starts the pool of the config file at `path` as written (read and parsed as YAML here,
-   * nothing checked), or nothing when the file cannot be read or parsed, or its runner
-   * section is not plain: loading the file reports what is wrong.
+   * nothing checked), or nothing when it is not a regular file (a pipe is read once, by the
+   * loader), cannot be read or parsed, or its runner section is not plain: loading the file
+   * reports what is wrong.
    */
   static fromFile(path: string, overrides: PoolOverrides = {}): EarlyPool | undefined {
     let text: string;
     try {
+      // a pipe (`ujr run <(...)`, /dev/stdin) can be read once only: that read is the loader's
+      if (!statSync(path).isFile()) return undefined;
       text = readFileSync(path, "utf8");
     } catch {
       return undefined;

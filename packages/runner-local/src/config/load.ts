@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve as resolvePath } from "node:path";
 import { isMap, LineCounter, parseDocument, type Document } from "yaml";
 import { formatPath, ujrError, type ConfigIssue, type RunnerConfig, type UjrError } from "@ujr/core";
@@ -14,6 +14,12 @@ export interface LoadedConfig {
   /** Absolute `runner.dataDir`. */
   dataDir: string;
   jobs: LoadedJob[];
+  /**
+   * The config came from a pipe or a device, not a file (`ujr run <(envsubst < ujr.tpl.yaml)`,
+   * `/dev/stdin`): its relative paths resolve from the working directory (`dir`), and it
+   * cannot be read again, so a runner does not watch it.
+   */
+  readFromStream?: boolean | undefined;
 }
 
 export interface PositionedIssue extends ConfigIssue {
@@ -36,9 +42,12 @@ export interface LoadConfigOptions {
  */
 export async function loadConfigFile(file: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const path = resolvePath(file);
-  const dir = dirname(path);
   let text: string;
+  let stream = false;
   try {
+    // a pipe's folder (/dev/fd, /proc/self/fd) is no place for state folders and plugins
+    const kind = await stat(path);
+    stream = !kind.isFile() && !kind.isDirectory();
     text = await readFile(path, "utf8");
   } catch (error) {
     const code = (error as { code?: string }).code;
@@ -46,6 +55,7 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
     if (code === "EISDIR") throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: `it is a folder; pass the config file in it (e.g. ${path}/ujr.config.yaml)` });
     throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: (error as Error).message });
   }
+  const dir = stream ? process.cwd() : dirname(path);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) throw yamlError(path, doc.errors[0]!, lineCounter);
@@ -57,7 +67,7 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
   const missing = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING").map((issue) => issue.path);
   const relevant = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING" || !missing.some((path) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`)));
   if (relevant.length > 0) throw configError(path, relevant, doc, lineCounter);
-  return { file: path, dir, runner: resolved.runner, dataDir: resolved.dataDir, jobs: resolved.jobs };
+  return { file: path, dir, runner: resolved.runner, dataDir: resolved.dataDir, jobs: resolved.jobs, ...(stream ? { readFromStream: true } : {}) };
 }
 
 /**
