@@ -32,7 +32,7 @@ export async function runCommand(argv: string[], output: Output, terminal?: RunT
   const flagLevel = values["log-level"] as LogLevel | undefined;
   const overrides: PoolOverrides = { workers, logLevel: flagLevel, prettyLogs: stdout.isTTY === true };
   // The local pool's first worker process starts from the file as written, before this
-  // process loads zod, the config schemas, the plugins and the run history (~0.15 s), so
+  // process loads zod, the config schemas, the plugins and the run history (~0.2 s), so
   // that Node's start-up there overlaps them; the run takes it once the checked config
   // asks for the same pool (see EarlyPool). Only the pool module and the YAML parser load first.
   const early = EarlyPool.fromFile(file, overrides);
