@@ -23,6 +23,17 @@ describe("start-up: a command loads what it uses", () => {
     expect(files.sort()).toEqual(["dist/args.js", "dist/bin.js", "dist/cli.js", "dist/output.js"]);
   });
 
+  it("`ujr run` can start its first worker before zod, the config schemas and the runner load: its command module imports none of them", () => {
+    const runModule = fileURLToPath(new URL("../dist/commands/run.js", import.meta.url));
+    const result = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(REGISTER)}`, "--input-type=module", "-e", `await import(${JSON.stringify(runModule)});`], {
+      encoding: "utf8",
+    });
+    expect(result.status, result.stderr).toBe(0);
+    const loaded = result.stderr.split("\n").flatMap((line) => (line.startsWith("LOADED ") ? [line.slice(7)] : []));
+    expect(loaded.some((url) => url.endsWith("/runner-local/dist/pool.js"))).toBe(true);
+    expect(loaded.filter((url) => /\/zod\/|\/core\/dist\/index\.js$|\/runner-local\/dist\/index\.js$|\/commands\/run-config\.js$/.test(url))).toEqual([]);
+  });
+
   it("`ujr help` still lists every command (each imported for its usage text)", () => {
     const { code, stdout } = ujrLoading(["help"]);
     expect(code).toBe(0);
