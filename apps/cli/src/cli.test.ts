@@ -253,6 +253,12 @@ describe("ujr run", () => {
     const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as { msg: string; file?: string });
     expect(lines.find((line) => line.msg === "the config came from a pipe, not a file: it is not watched (no hot reload)")?.file).toMatch(/^\/(dev|proc)\//);
     expect(readFileSync(join(project.dir, "data/a/lines.txt"), "utf8").trim().split("\n")).toHaveLength(2);
+    // the commands that only read the config find its plugins from the working directory too
+    for (const command of ["plugins", "schema"]) {
+      const listed = spawnSync("bash", ["-c", `exec "${process.execPath}" "${bin}" ${command} <(cat ujr.tpl.yaml)`], { cwd: project.dir, encoding: "utf8" });
+      expect(listed.status, `${command}: ${listed.stderr}`).toBe(0);
+      expect(listed.stdout, command).toContain("count");
+    }
   });
 
   it("graceful shutdown: on SIGTERM no new tasks start and running ones finish; exit 130", async () => {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { jobConfigJsonSchema, toTaskFailure } from "@ujr/core";
-import { loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
+import { configFolder, loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
 import { checkPositionals, parse } from "../args.js";
 import type { Output } from "../output.js";
 import { configRows, renderTable } from "../schema-table.js";
@@ -64,7 +64,7 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
     const file = resolve(positionals[0]);
     for (const { specifier, path } of pluginsNamedIn(file)) {
       try {
-        plugins.push(await loadPlugin(specifier, dirname(file), { path, file }));
+        plugins.push(await loadPlugin(specifier, configFolder(file), { path, file }));
       } catch (error) {
         problems.push(`${specifier}: ${toTaskFailure(error).message}`);
       }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { configFileSchema, toTaskFailure, ujrError, z, type JobType, type Plugin } from "@ujr/core";
-import { loadPlugin } from "@ujr/runner-local";
+import { configFolder, loadPlugin } from "@ujr/runner-local";
 import { parse as parseYaml } from "yaml";
 import { checkPositionals, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
@@ -167,7 +167,7 @@ export async function schemaCommand(argv: string[], output: Output): Promise<num
   };
   if (positionals[0]) {
     const file = resolve(positionals[0]);
-    for (const { specifier, path } of pluginsNamedIn(file)) await load(specifier, dirname(file), { path, file });
+    for (const { specifier, path } of pluginsNamedIn(file)) await load(specifier, configFolder(file), { path, file });
   } else {
     const folder = process.cwd();
     for (const name of findInstalledPlugins(folder)) await load(name, folder, { path: "(installed)", file: join(folder, "package.json") });

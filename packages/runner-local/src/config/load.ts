@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve as resolvePath } from "node:path";
 import { isMap, LineCounter, parseDocument, type Document } from "yaml";
@@ -33,6 +34,20 @@ export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** See ResolveConfigOptions.onRunnerSettings: the runner settings, before the plugins load. */
   onRunnerSettings?: ((runner: RunnerConfig) => void) | undefined;
+}
+
+/**
+ * The folder a config's relative paths (plugins, inputs, `dataDir`) resolve from: the
+ * file's, or the working directory for a config that comes from a pipe or a device
+ * (`ujr run <(envsubst < ujr.tpl.yaml)`: its folder, /dev/fd, is the kernel's).
+ */
+export function configFolder(path: string): string {
+  try {
+    const kind = statSync(path);
+    return kind.isFile() || kind.isDirectory() ? dirname(path) : process.cwd();
+  } catch {
+    return dirname(path);
+  }
 }
 
 /**
