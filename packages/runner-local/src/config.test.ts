@@ -59,6 +59,21 @@ describe("loadConfigFile", () => {
     expect((await loadConfigFile(file, { env: {} })).readFromStream).toBeUndefined();
   });
 
+  it("standard input that is a socket (a parent's socket pair): says it cannot be opened by path, and what to do", async () => {
+    const script = `import { loadConfigFile } from ${JSON.stringify(new URL("../dist/config/load.js", import.meta.url).href)};
+      loadConfigFile("/dev/stdin").catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });`;
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", input: "jobs: {}\n", stdio: ["pipe", "pipe", "pipe"] });
+    if (result.stdout.trim() === "") {
+      // spawnSync gave a pipe (a platform where it does not use socket pairs): nothing to check
+      if (process.env.CI === "true" && process.platform === "linux") throw new Error(`expected a socket on stdin: ${result.stderr}`);
+      return;
+    }
+    const error = JSON.parse(result.stdout) as { code: string; message: string };
+    expect(error.code).toBe("UJR_CONFIG_UNREADABLE");
+    expect(error.message).toContain("Cannot read config file /dev/stdin: it is a socket, which cannot be opened by its path");
+    expect(error.message).toContain("ujr run <(cat ujr.yaml)");
+  });
+
   it("hands the runner settings to onRunnerSettings before it loads the plugins (a caller starts its pool meanwhile)", async () => {
     project = projectOutsideWorkspace();
     const file = project.write("ujr.config.yaml", `runner:\n  workers: 3\njobs:${goodJob}`);

@@ -68,6 +68,9 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
     const code = (error as { code?: string }).code;
     if (code === "ENOENT") throw ujrError("UJR_CONFIG_NOT_FOUND", { path });
     if (code === "EISDIR") throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: `it is a folder; pass the config file in it (e.g. ${path}/ujr.config.yaml)` });
+    // /dev/stdin of a process whose parent gave it a socket (Node's spawn does) cannot be opened by path
+    if (code === "ENXIO")
+      throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: "it is a socket, which cannot be opened by its path; write the config to a file, or give it through a pipe (`ujr run <(cat ujr.yaml)` in a shell)" });
     throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: (error as Error).message });
   }
   const dir = stream ? process.cwd() : dirname(path);
