@@ -28,7 +28,6 @@ export class DeferredIndexes {
     ).bind(...DEFERRABLE_INDEXES.map((ix) => ix.name)) as Database.Statement<[], { name: string }>;
   }
 
-
   /** Drops every deferrable index, in a transaction of its own. */
   drop(): void {
     this.db

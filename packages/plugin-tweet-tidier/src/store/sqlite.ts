@@ -8,7 +8,7 @@ import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
 import { BackgroundCheckpointer } from "./checkpointer.js";
-import { DeferredIndexes } from "./deferred-indexes.js";
+import { DEFERRABLE_INDEXES, DeferredIndexes } from "./deferred-indexes.js";
 import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
 
 type Stmt = Database.Statement<unknown[]>;
@@ -102,8 +102,8 @@ export class SqliteTidyStore implements TidyStore {
   /** Raw bytes committed since the WAL was last started over (with the checkpointer). */
   private sinceWalRestart = 0;
   private readonly indexes: DeferredIndexes | undefined;
-  /** The running batch dropped the secondary indexes. */
-  private indexesDeferred = false;
+  /** Tables whose secondary indexes the running batch dropped and has not built again. */
+  private readonly unindexed = new Set<string>();
 
   constructor(
     private readonly file: string,
@@ -187,8 +187,8 @@ export class SqliteTidyStore implements TidyStore {
       return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), true, onFile, group);
     } finally {
       try {
-        if (this.indexesDeferred) this.indexes!.buildMissing();
-        this.indexesDeferred = false;
+        if (this.unindexed.size > 0) this.indexes!.buildMissing();
+        this.unindexed.clear();
       } catch (e) {
         // the files are committed; the next store to open the database builds them
         const err = new TidyError("UJR_TIDY_INDEXES", this.file, { cause: e });
@@ -233,7 +233,12 @@ export class SqliteTidyStore implements TidyStore {
       },
       writeSidecar: (row: Row) => {
         // the UPDATEs below find urls by url: their indexes first, if the batch dropped them
-        if (this.indexesDeferred) this.indexes!.buildMissing(["urls"]);
+        // (once: asking the database for every row of a sidecar cost a query each; a sidecar
+        // file rolled back takes that build with it, and the batch's end builds them)
+        if (this.unindexed.has("urls")) {
+          this.indexes!.buildMissing(["urls"]);
+          this.unindexed.delete("urls");
+        }
         s.sidecar.run(row);
         const final = row[2];
         if (final != null) {
@@ -282,7 +287,7 @@ export class SqliteTidyStore implements TidyStore {
     if (!this.indexes || this.opts.deferIndexes === false || bytes < bytesFromEnv("UJR_TIDY_DEFER_INDEXES_BYTES", DEFER_INDEXES_BYTES)) return;
     if (this.db.prepare('SELECT 1 FROM "source_files" LIMIT 1').get() !== undefined) return;
     this.indexes.drop();
-    this.indexesDeferred = true;
+    for (const ix of DEFERRABLE_INDEXES) this.unindexed.add(ix.table);
   }
 
   /**
