@@ -2,6 +2,7 @@ import { z } from "zod";
 import { isDuration, parseDuration } from "./duration.js";
 import { knownKeysAt } from "./config-keys.js";
 import { didYouMean } from "./suggest.js";
+import { LOG_LEVELS } from "./logger.js";
 
 /** The longest delay Node's timers can wait (about 24.8 days); longer ones fire at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -12,7 +13,7 @@ const duration = z
   .transform((value) => parseDuration(value))
   .pipe(z.number().max(MAX_TIMER_MS, timerLimit));
 
-export const logLevelSchema = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+export const logLevelSchema = z.enum(LOG_LEVELS);
 
 export const retrySchema = z.strictObject({
   attempts: z.number().int().min(1).describe("Tries in all, the first included (1: no retry)."),

@@ -17,7 +17,9 @@ function pino(): typeof Pino {
 }
 
 export type Logger = PinoLogger;
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+/** pino's levels, most severe first, and `silent`. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Keys whose values are secrets wherever they appear (compared case-insensitively). */
 const secretKeyPattern = /^(authorization|bearer_?token|token|access_?token|refresh_?token|api_?key|password|passwd|secret|client_?secret|webhook_?url|cookie|set-cookie|dsn)$/i;

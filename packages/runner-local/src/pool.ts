@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { parseDocument } from "yaml";
-import type { LogLevel } from "@ujr/core/task";
+import { LOG_LEVELS, type LogLevel } from "@ujr/core/task";
 import { TinypoolExecutor, type Isolation } from "./tinypool-executor.js";
 
 export { TinypoolExecutor, type TinypoolExecutorOptions, type Isolation } from "./tinypool-executor.js";
@@ -47,7 +47,6 @@ export function samePoolSettings(a: PoolSettings, b: PoolSettings): boolean {
   return a.workers === b.workers && a.isolation === b.isolation && a.logLevel === b.logLevel && a.prettyLogs === b.prettyLogs;
 }
 
-const LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const plainObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 
 /**
@@ -65,7 +64,7 @@ export function writtenPoolSettings(config: unknown, overrides: PoolOverrides = 
   const { workers, isolation, logLevel, executor } = runner;
   if (workers !== undefined && !(typeof workers === "number" && Number.isInteger(workers) && workers > 0)) return undefined;
   if (isolation !== undefined && isolation !== "process" && isolation !== "thread") return undefined;
-  if (logLevel !== undefined && !LEVELS.includes(logLevel as LogLevel)) return undefined;
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel as LogLevel)) return undefined;
   if (executor !== undefined && !(plainObject(executor) && executor.kind === "local")) return undefined;
   return poolSettings({ workers: workers as number | undefined, isolation: isolation as Isolation | undefined, logLevel: logLevel as LogLevel | undefined }, overrides);
 }
