@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { statSync, type Stats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve as resolvePath } from "node:path";
 import { isMap, LineCounter, parseDocument, type Document } from "yaml";
@@ -43,12 +43,15 @@ export interface LoadConfigOptions {
  */
 export function configFolder(path: string): string {
   try {
-    const kind = statSync(path);
-    return kind.isFile() || kind.isDirectory() ? dirname(path) : process.cwd();
+    return folderOf(path, statSync(path));
   } catch {
     return dirname(path);
   }
 }
+
+/** A pipe's or a device's folder (/dev/fd, /proc/self/fd) is no place for state folders and plugins. */
+const isStream = (kind: Stats): boolean => !kind.isFile() && !kind.isDirectory();
+const folderOf = (path: string, kind: Stats): string => (isStream(kind) ? process.cwd() : dirname(path));
 
 /**
  * Reads, interpolates and validates a config file, loads the plugins it names and checks
@@ -58,11 +61,9 @@ export function configFolder(path: string): string {
 export async function loadConfigFile(file: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const path = resolvePath(file);
   let text: string;
-  let stream = false;
+  let kind: Stats;
   try {
-    // a pipe's folder (/dev/fd, /proc/self/fd) is no place for state folders and plugins
-    const kind = await stat(path);
-    stream = !kind.isFile() && !kind.isDirectory();
+    kind = await stat(path);
     text = await readFile(path, "utf8");
   } catch (error) {
     const code = (error as { code?: string }).code;
@@ -73,7 +74,7 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
       throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: "it is a socket, which cannot be opened by its path; write the config to a file, or give it through a pipe (`ujr run <(cat ujr.yaml)` in a shell)" });
     throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: (error as Error).message });
   }
-  const dir = stream ? process.cwd() : dirname(path);
+  const dir = folderOf(path, kind);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) throw yamlError(path, doc.errors[0]!, lineCounter);
@@ -85,7 +86,7 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
   const missing = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING").map((issue) => issue.path);
   const relevant = issues.filter((issue) => issue.code === "UJR_CONFIG_ENV_MISSING" || !missing.some((path) => issue.path === path || issue.path.startsWith(`${path}.`) || issue.path.startsWith(`${path}[`)));
   if (relevant.length > 0) throw configError(path, relevant, doc, lineCounter);
-  return { file: path, dir, runner: resolved.runner, dataDir: resolved.dataDir, jobs: resolved.jobs, ...(stream ? { readFromStream: true } : {}) };
+  return { file: path, dir, runner: resolved.runner, dataDir: resolved.dataDir, jobs: resolved.jobs, ...(isStream(kind) ? { readFromStream: true } : {}) };
 }
 
 /**
