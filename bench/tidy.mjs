@@ -607,7 +607,7 @@ if (ceilings.length) {
 if (flag("variants")) {
   const variants = ["indexes kept up to date", "the loader's upserts", "no secondary indexes", "secondary indexes built after", "upsert tables WITHOUT ROWID"];
   const got = Object.fromEntries(variants.map((v) => [v, []]));
-    for (let r = 0; r < rounds; r++)
+  for (let r = 0; r < rounds; r++)
     for (const v of variants) {
       const { built, ...c } = ceiling(v); // the parsed pages are dropped: every variant parses them again
       got[v].push(c);
