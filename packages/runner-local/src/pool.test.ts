@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { spawnSync } from "node:child_process";
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigFileRunner } from "./config-runner.js";
 import { EarlyPool, poolSettings, writtenPoolSettings, type PoolSettings } from "./pool.js";
 import type { TinypoolExecutor } from "./tinypool-executor.js";
+import { childrenStartedBy, runLoading } from "./__fixtures__/processes.js";
 
 const fixtures = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
@@ -22,14 +23,6 @@ async function workerSettings(pool: TinypoolExecutor): Promise<{ pid: number; lo
   const outcome = await pool.submit({ id: "1", job: "j", ref: { module: fixtures, export: "workerSettings" }, args: {}, attempt: 1, resolveFrom: [] });
   if (!outcome.ok) throw new Error(`the task failed: ${outcome.error.message}`);
   return outcome.value as { pid: number; logLevel: string; pretty: string };
-}
-
-/** Worker processes of this process started by `start` (Linux: counted in /proc). */
-function childrenStartedBy(start: () => void): number[] {
-  const children = () => new Set(readdirSync("/proc/self/task").flatMap((tid) => readFileSync(`/proc/self/task/${tid}/children`, "utf8").split(/\s+/).filter(Boolean)));
-  const before = children();
-  start();
-  return [...children()].filter((pid) => !before.has(pid)).map(Number);
 }
 
 const defaults: PoolSettings = { workers: undefined, isolation: "process", logLevel: "info", prettyLogs: false };
@@ -163,14 +156,8 @@ describe("EarlyPool", () => {
 
 describe("@ujr/runner-local/pool, what `ujr run` loads before its first worker starts", () => {
   it("loads neither zod nor the config schemas nor the runner", () => {
-    const hook = 'export async function load(url, context, next) { console.error("LOADED " + url); return next(url, context); }';
-    const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
-    const result = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(register)}`, "--input-type=module", "-e", 'await import("@ujr/runner-local/pool");'], {
-      cwd: packageDir,
-      encoding: "utf8",
-    });
-    expect(result.status, result.stderr).toBe(0);
-    const loaded = result.stderr.split("\n").flatMap((line) => (line.startsWith("LOADED ") ? [line.slice(7)] : []));
+    const { code, stderr, loaded } = runLoading(["--input-type=module", "-e", 'await import("@ujr/runner-local/pool");'], { cwd: packageDir });
+    expect(code, stderr).toBe(0);
     expect(loaded.some((url) => url.endsWith("/dist/pool.js"))).toBe(true);
     expect(loaded.filter((url) => /\/zod\/|\/fastest-levenshtein\/|\/core\/dist\/(index|runner|config|plugin)\.js$|\/runner-local\/dist\/(index|local-runner|config-runner)\.js$/.test(url))).toEqual([]);
   });

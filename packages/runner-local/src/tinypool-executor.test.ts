@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { JobDone, makeTask, type Job, type Task } from "@ujr/core";
 import { LocalJobsRunner } from "./local-runner.js";
 import { TinypoolExecutor, type Isolation } from "./tinypool-executor.js";
+import { childrenStartedBy } from "./__fixtures__/processes.js";
 
 const fixtures = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
 const task = (name: string, args: unknown = {}, options: { signature?: string; timeoutMs?: number } = {}) => makeTask({ module: fixtures, export: name }, args, options);
@@ -258,19 +259,11 @@ describe("TinypoolExecutor warm (process)", () => {
       if (process.env.CI === "true") throw new Error(`this test counts worker processes in /proc, which ${process.platform} has not`);
       return ctx.skip();
     }
-    const children = () =>
-      new Set(readdirSync("/proc/self/task").flatMap((tid) => readFileSync(`/proc/self/task/${tid}/children`, "utf8").split(/\s+/).filter(Boolean)));
-    /** Worker processes `start()` spawned (by pid: others may exit meanwhile). */
-    const spawnedBy = (start: () => void) => {
-      const before = children();
-      start();
-      return [...children()].filter((pid) => !before.has(pid)).length;
-    };
     const cold = new TinypoolExecutor({ workers: 2, isolation: "process", logLevel: "silent" });
     executors.push(cold);
-    expect(spawnedBy(() => cold.prestart())).toBe(1);
+    expect(childrenStartedBy(() => cold.prestart())).toHaveLength(1);
     const warm = new TinypoolExecutor({ workers: 2, isolation: "process", logLevel: "silent", warm: true });
     executors.push(warm);
-    expect(spawnedBy(() => warm.prestart())).toBe(2);
+    expect(childrenStartedBy(() => warm.prestart())).toHaveLength(2);
   });
 });

@@ -1,0 +1,28 @@
+// What tests of start-up look at: the worker processes a call starts, and the modules a
+// fresh process loads.
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+/** This process's child processes (Linux: read from /proc). */
+function children(): Set<string> {
+  return new Set(readdirSync("/proc/self/task").flatMap((tid) => readFileSync(`/proc/self/task/${tid}/children`, "utf8").split(/\s+/).filter(Boolean)));
+}
+
+/** The pids of the child processes `start` started (by pid: others may exit meanwhile). Linux only. */
+export function childrenStartedBy(start: () => void): number[] {
+  const before = children();
+  start();
+  return [...children()].filter((pid) => !before.has(pid)).map(Number);
+}
+
+// A loader hook that names on stderr every module the process loads.
+const HOOK = 'export async function load(url, context, next) { console.error("LOADED " + url); return next(url, context); }';
+const REGISTER = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(HOOK)}`)});`;
+
+/** Runs `args` (after node's own) in a fresh Node process: its exit code, stdout, stderr without the hook's lines, and the URLs of the modules it loaded. */
+export function runLoading(args: string[], options: { cwd?: string } = {}): { code: number | null; stdout: string; stderr: string; loaded: string[] } {
+  const result = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(REGISTER)}`, ...args], { cwd: options.cwd, encoding: "utf8" });
+  const lines = result.stderr.split("\n");
+  const loaded = lines.flatMap((line) => (line.startsWith("LOADED ") ? [line.slice(7)] : []));
+  return { code: result.status, stdout: result.stdout, stderr: lines.filter((line) => !line.startsWith("LOADED ")).join("\n"), loaded };
+}
