@@ -4,6 +4,7 @@ import { createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigFile, type ConfigError } from "./config/load.js";
 import { projectOutsideWorkspace } from "./__fixtures__/workspace.js";
+import { namedPipe } from "./__fixtures__/processes.js";
 
 let project: ReturnType<typeof projectOutsideWorkspace>;
 afterEach(() => project?.cleanup());
@@ -43,11 +44,7 @@ describe("loadConfigFile", () => {
   // kernel's. Its state folders there made Node's recursive mkdir loop for ever (100% CPU).
   it("reads a config from a pipe once, its relative paths resolved from the working directory, and marks it unwatchable", async (ctx) => {
     project = projectOutsideWorkspace();
-    const fifo = join(project.dir, "config.fifo");
-    if (spawnSync("mkfifo", [fifo]).status !== 0) {
-      if (process.env.CI === "true") throw new Error("mkfifo failed: this test needs a named pipe");
-      return ctx.skip();
-    }
+    const fifo = namedPipe(join(project.dir, "config.fifo"), ctx.skip);
     const plugin = join(project.dir, "node_modules/@acme/ujr-plugin-fixture");
     createWriteStream(fifo).end(`runner:\n  workers: 1\njobs:\n  a:\n    plugin: "${plugin}"\n    type: count\n    config: { count: 1 }\n`);
     const config = await loadConfigFile(fifo, { env: {} });

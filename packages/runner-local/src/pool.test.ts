@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { spawnSync } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigFileRunner } from "./config-runner.js";
 import { EarlyPool, poolSettings, writtenPoolSettings, type PoolSettings } from "./pool.js";
 import type { TinypoolExecutor } from "./tinypool-executor.js";
-import { childrenStartedBy, runLoading } from "./__fixtures__/processes.js";
+import { childrenStartedBy, namedPipe, runLoading } from "./__fixtures__/processes.js";
 
 const fixtures = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
@@ -129,11 +128,7 @@ describe("EarlyPool", () => {
   it("leaves a pipe to the loader: it starts nothing and reads nothing of it (`ujr run <(...)` is read once)", async (ctx) => {
     const dir = mkdtempSync(join(tmpdir(), "ujr-early-pool-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const fifo = join(dir, "config.fifo");
-    if (spawnSync("mkfifo", [fifo]).status !== 0) {
-      if (process.env.CI === "true") throw new Error("mkfifo failed: this test needs a named pipe");
-      return ctx.skip();
-    }
+    const fifo = namedPipe(join(dir, "config.fifo"), ctx.skip);
     const text = "runner:\n  workers: 1\njobs: {}\n";
     createWriteStream(fifo).end(text);
     expect(EarlyPool.fromFile(fifo)).toBeUndefined();

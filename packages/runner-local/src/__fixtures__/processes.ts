@@ -26,3 +26,13 @@ export function runLoading(args: string[], options: { cwd?: string } = {}): { co
   const loaded = lines.flatMap((line) => (line.startsWith("LOADED ") ? [line.slice(7)] : []));
   return { code: result.status, stdout: result.stdout, stderr: lines.filter((line) => !line.startsWith("LOADED ")).join("\n"), loaded };
 }
+
+/**
+ * Makes a named pipe at `path` for a test of configs read from a pipe. Where `mkfifo` is
+ * missing (not a Unix), the test is skipped, except under CI=true, where that fails it.
+ */
+export function namedPipe(path: string, skip: (note: string) => never): string {
+  if (spawnSync("mkfifo", [path]).status === 0) return path;
+  if (process.env.CI === "true") throw new Error("mkfifo failed: this test needs a named pipe");
+  return skip("no mkfifo here: a named pipe cannot be made");
+}
