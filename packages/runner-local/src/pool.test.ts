@@ -83,12 +83,8 @@ describe("EarlyPool", () => {
   });
 
   it("closes its pool, and its worker process exits, when the checked config asks for another pool", async (ctx) => {
-    if (process.platform !== "linux") {
-      if (process.env.CI === "true") throw new Error(`this test finds the worker process in /proc, which ${process.platform} has not`);
-      return ctx.skip();
-    }
     let early: EarlyPool | undefined;
-    const started = childrenStartedBy(() => (early = EarlyPool.start({ runner: { logLevel: "warn" } })));
+    const started = childrenStartedBy(() => (early = EarlyPool.start({ runner: { logLevel: "warn" } })), ctx.skip);
     cleanups.push(() => early?.close());
     expect(started).toHaveLength(1);
     expect(early!.adopt({ ...defaults, logLevel: "debug" })).toBeUndefined();
@@ -96,12 +92,8 @@ describe("EarlyPool", () => {
   });
 
   it("closes its pool when no run takes it (a config that fails its check)", async (ctx) => {
-    if (process.platform !== "linux") {
-      if (process.env.CI === "true") throw new Error(`this test finds the worker process in /proc, which ${process.platform} has not`);
-      return ctx.skip();
-    }
     let early: EarlyPool | undefined;
-    const started = childrenStartedBy(() => (early = EarlyPool.start({ jobs: { typo: { plugin: "@ujr/plugin-nope", type: "x" } } })));
+    const started = childrenStartedBy(() => (early = EarlyPool.start({ jobs: { typo: { plugin: "@ujr/plugin-nope", type: "x" } } })), ctx.skip);
     expect(started).toHaveLength(1);
     await early!.close();
     await vi.waitFor(() => expect(() => process.kill(started[0]!, 0)).toThrow(), { timeout: 10_000 });
