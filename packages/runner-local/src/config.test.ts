@@ -113,6 +113,12 @@ describe("loadConfigFile", () => {
     });
   });
 
+  it("a YAML alias bomb (a few lines that expand to millions of nodes): refused as unreadable, with what to do, not an internal error", async () => {
+    const error = await loadError(readFileSync(new URL("./__fixtures__/alias-bomb.yaml", import.meta.url), "utf8"));
+    expect(error.code).toBe("UJR_CONFIG_UNREADABLE");
+    expect(error.message).toMatch(/Cannot read config file .*ujr\.config\.yaml: Excessive alias count.*; write the repeated parts out, or use fewer aliases/);
+  });
+
   it("YAML syntax error: file:line:col of the real error, not 1:1", async () => {
     const error = await loadError("runner:\n  workers: 2\njobs:\n  a:\n    plugin: x\n    type: y\n   config: { count: 1 }\n");
     expect(error.code).toBe("UJR_CONFIG_YAML");

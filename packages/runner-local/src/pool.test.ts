@@ -111,6 +111,7 @@ describe("EarlyPool", () => {
     expect(EarlyPool.fromFile(join(dir, "twice.yaml"))).toBeUndefined();
     writeFileSync(join(dir, "env.yaml"), "runner:\n  logLevel: ${LOG_LEVEL}\n");
     expect(EarlyPool.fromFile(join(dir, "env.yaml"))).toBeUndefined();
+    expect(EarlyPool.fromFile(fileURLToPath(new URL("./__fixtures__/alias-bomb.yaml", import.meta.url)))).toBeUndefined();
     writeFileSync(join(dir, "ok.yaml"), "runner:\n  workers: 1\n  logLevel: silent\njobs: {}\n");
     const early = EarlyPool.fromFile(join(dir, "ok.yaml"), { prettyLogs: true });
     cleanups.push(() => early?.close());

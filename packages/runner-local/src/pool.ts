@@ -103,16 +103,17 @@ export class EarlyPool {
    * reports what is wrong.
    */
   static fromFile(path: string, overrides: PoolOverrides = {}): EarlyPool | undefined {
-    let text: string;
+    let config: unknown;
     try {
       // a pipe (`ujr run <(...)`, /dev/stdin) can be read once only: that read is the loader's
       if (!statSync(path).isFile()) return undefined;
-      text = readFileSync(path, "utf8");
+      const doc = parseDocument(readFileSync(path, "utf8"), { prettyErrors: false, uniqueKeys: true });
+      if (doc.errors.length > 0) return undefined;
+      config = doc.toJS();
     } catch {
       return undefined;
     }
-    const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-    return doc.errors.length > 0 ? undefined : EarlyPool.start(doc.toJS(), overrides);
+    return EarlyPool.start(config, overrides);
   }
 
   /**

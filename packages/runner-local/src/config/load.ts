@@ -79,7 +79,14 @@ export async function loadConfigFile(file: string, options: LoadConfigOptions = 
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) throw yamlError(path, doc.errors[0]!, lineCounter);
   const issues: PositionedIssue[] = [];
-  const raw = interpolateEnv(doc.toJS() ?? {}, options.env ?? process.env, issues);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    // yaml refuses to expand an alias bomb (a few lines that would grow to millions of nodes)
+    throw ujrError("UJR_CONFIG_UNREADABLE", { path, reason: `${(error as Error).message}; write the repeated parts out, or use fewer aliases` });
+  }
+  const raw = interpolateEnv(value ?? {}, options.env ?? process.env, issues);
   const resolved = await resolveConfig(raw, { dir, file: path, onRunnerSettings: options.onRunnerSettings });
   issues.push(...resolved.issues);
   // A value whose variable is missing is still "${VAR}": its own schema errors are noise.
