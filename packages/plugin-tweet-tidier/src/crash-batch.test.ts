@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { fixture, pgSchema, postgresAvailable, tempDir } from "./__fixtures__/helpers.js";
+import { fixture, indexNames, pgSchema, postgresAvailable, tempDir } from "./__fixtures__/helpers.js";
 import { tables } from "./schema.js";
 import { SqliteTidyStore } from "./store/sqlite.js";
 
@@ -127,7 +127,7 @@ function run(
 function sqliteIndexes(db: string): string[] {
   const d = new Database(db, { readonly: true });
   try {
-    return (d.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    return indexNames(d);
   } finally {
     d.close();
   }

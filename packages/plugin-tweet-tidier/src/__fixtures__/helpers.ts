@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type Database from "better-sqlite3";
 import pg from "pg";
 import { tables } from "../schema.js";
 import type { TidyStore } from "../store/types.js";
@@ -83,3 +84,7 @@ export async function dumpTables(store: Pick<TidyStore, "query">): Promise<Recor
   }
   return out;
 }
+
+/** A SQLite database's own indexes by name (not SQLite's automatic ones). */
+export const indexNames = (db: Database.Database): string[] =>
+  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);

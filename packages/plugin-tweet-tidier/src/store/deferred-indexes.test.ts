@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import { copyFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { dumpTables, fixture, tempDir } from "../__fixtures__/helpers.js";
+import { dumpTables, fixture, indexNames, tempDir } from "../__fixtures__/helpers.js";
 import { DEFERRABLE_INDEXES, DeferredIndexes } from "./deferred-indexes.js";
 import { SqliteTidyStore } from "./sqlite.js";
 
@@ -23,10 +23,6 @@ afterEach(() => {
   else process.env.UJR_TIDY_DEFER_INDEXES_BYTES = envBefore;
 });
 
-const indexNames = (db: Database.Database): string[] =>
-  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map(
-    (r) => r.name,
-  );
 
 describe("secondary indexes of a first load", () => {
   it("are the query indexes of the page tables, never a unique one", () => {
