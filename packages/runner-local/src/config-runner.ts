@@ -1,9 +1,8 @@
-import { watch, type FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
 import { createLogger, didYouMean, isUjrError, toTaskFailure, ujrError, type JobChanges, type JobEntry, type LogLevel, type RunnerConfig } from "@ujr/core";
 import { createJobs, createJobsOrThrow } from "./config/create-job.js";
 import { localRunnerOptions } from "./config/runner-options.js";
 import { loadConfigFile, type LoadedConfig, type LoadedJob } from "./config/load.js";
+import { watchFile, type FileWatch } from "./config/watch-file.js";
 import { LocalJobsRunner, type LocalJobsRunnerOptions } from "./local-runner.js";
 import { TinypoolExecutor } from "./tinypool-executor.js";
 import { poolSettings } from "./pool.js";
@@ -28,7 +27,7 @@ export class ConfigFileRunner extends LocalJobsRunner {
   readonly #watch: boolean;
   readonly #env: NodeJS.ProcessEnv | undefined;
   readonly #only: Set<string> | undefined;
-  #watcher: FSWatcher | undefined;
+  #watcher: FileWatch | undefined;
   #reloadPending = false;
   #debounce: NodeJS.Timeout | undefined;
 
@@ -146,13 +145,14 @@ export class ConfigFileRunner extends LocalJobsRunner {
       this.logger.info({ file }, "the config came from a pipe, not a file: it is not watched (no hot reload)");
       return;
     }
-    // Watch the folder, not the file: editors save by writing a new file and renaming it.
-    this.#watcher = watch(dirname(file), (_event, name) => {
-      if (name !== null && name !== basename(file)) return;
-      clearTimeout(this.#debounce);
-      this.#debounce = setTimeout(() => this.reload(), 100);
-    });
-    this.#watcher.on("error", (error) => this.logger.warn({ err: error }, "config file watcher failed; hot reload is off"));
+    this.#watcher = watchFile(
+      file,
+      () => {
+        clearTimeout(this.#debounce);
+        this.#debounce = setTimeout(() => this.reload(), 100);
+      },
+      (error) => this.logger.warn({ err: error }, "config file watcher failed; hot reload is off"),
+    );
   }
 
   #stopWatching(): void {
