@@ -1,6 +1,6 @@
 // Tweet tidier benchmark: the user path (`ujr run` of a config with a `tidy` job in once
 // mode, from process start to exit) against tidy_tweet on the same files, in the same run.
-//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--no-pg] [--no-ceiling] [--no-big-page] [--variants] [--keep]
+//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--no-pg] [--no-ceiling] [--no-big-page] [--no-trace] [--variants] [--keep]
 //
 // Corpus: the fixtures brexit + withheld + timeline-observatoryteam (fixtures/twitter/),
 // copied until >= --mb MB with every id rewritten per copy (so rows are distinct), written
@@ -126,10 +126,11 @@ console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().
 // ---- timing a process: wall time and peak RSS (wait4, as /usr/bin/time) ------------------
 const WRAPPER = `
 import json, os, sys, time
+started = time.time()
 t = time.monotonic()
 pid = os.posix_spawnp(sys.argv[1], sys.argv[1:], dict(os.environ))
 _, status, ru = os.wait4(pid, 0)
-print(json.dumps({"seconds": time.monotonic() - t, "maxRssKb": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "code": os.waitstatus_to_exitcode(status)}))
+print(json.dumps({"seconds": time.monotonic() - t, "startedAt": started, "maxRssKb": ru.ru_maxrss, "cpu": ru.ru_utime + ru.ru_stime, "code": os.waitstatus_to_exitcode(status)}))
 `;
 const havePython = spawnSync(python, ["-c", "import os; os.posix_spawnp; os.wait4"], { stdio: "ignore" }).status === 0;
 if (!havePython) console.log(`note: ${python} not found: times are taken from this process and peak RSS is not measured`);
@@ -146,17 +147,22 @@ async function timed(cmd, args, env = {}, logFile) {
     const last = r.stdout.trimEnd().split("\n").pop();
     writeFileSync(out, r.stdout + r.stderr);
     const m = JSON.parse(last);
-    return { seconds: m.seconds, rss: m.maxRssKb * 1024, cpu: m.cpu, code: m.code, log: out };
+    return { seconds: m.seconds, startedAt: m.startedAt * 1000, rss: m.maxRssKb * 1024, cpu: m.cpu, code: m.code, log: out };
   }
+  const startedAt = Date.now();
   const t = performance.now();
   const code = await new Promise((resolve) => {
     const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "ignore"] });
     p.on("exit", (c) => resolve(c));
   });
-  return { seconds: (performance.now() - t) / 1000, rss: NaN, cpu: NaN, code, log: out };
+  return { seconds: (performance.now() - t) / 1000, startedAt, rss: NaN, cpu: NaN, code, log: out };
 }
 
 // ---- ujr run ------------------------------------------------------------------------
+// as a user runs it: the config watched for hot reload (its folder also holds the SQLite
+// databases, as a config beside its database does); no terminal, so no live view
+const UJR_FLAGS = ["--no-tty"];
+
 function writeConfig(shape, database, folder = corpus[shape].folder) {
   const p = join(dir, `ujr-${shape}-${database.startsWith("postgres") ? "pg" : "sqlite"}.yaml`);
   // the plugin named by its package folder: resolvable wherever the bench runs
@@ -183,7 +189,7 @@ function writeConfig(shape, database, folder = corpus[shape].folder) {
 async function ujrSqlite(shape) {
   const db = join(dir, `ujr-${shape}.sqlite`);
   for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
-  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), "--no-tty", "--no-watch"]);
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), ...UJR_FLAGS]);
   if (r.code !== 0) throw new Error(`ujr run (SQLite, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
   const d = new Database(db, { readonly: true });
   const f = d.prepare("SELECT count(*) AS n, sum(data_tweets) AS t FROM source_files").get();
@@ -198,7 +204,7 @@ async function ujrSqlite(shape) {
 async function ujrNothing() {
   const empty = join(dir, "empty");
   mkdirSync(empty, { recursive: true });
-  const r = await timed(process.execPath, [cli, "run", writeConfig("empty", join(dir, "ujr-empty.sqlite"), empty), "--no-tty", "--no-watch"]);
+  const r = await timed(process.execPath, [cli, "run", writeConfig("empty", join(dir, "ujr-empty.sqlite"), empty), ...UJR_FLAGS]);
   if (r.code !== 0) throw new Error(`ujr run (nothing to load) exited ${r.code}: see ${r.log}`);
   return r;
 }
@@ -256,7 +262,7 @@ async function ujrPostgres(shape) {
   const u = new URL(pgBase);
   u.searchParams.set("schema", pgSchema);
   const before = serverCpu();
-  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, u.toString()), "--no-tty", "--no-watch"]);
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, u.toString()), ...UJR_FLAGS]);
   r.serverCpu = serverCpu() - before;
   if (r.code !== 0) throw new Error(`ujr run (PostgreSQL, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
   const c = await pgClient();
@@ -530,6 +536,63 @@ console.log(
       : ""),
 );
 
+// ---- where one run's time goes: one more run a shape with the tidier's debug logs -------
+// The start and the end of a load are serial (one thread works, the other core waits): the
+// CLI and its task process starting, then, after the last file, the secondary indexes built
+// after a first load and the close (SQLite's final checkpoint copies the WAL into the
+// database and removes it). Read from the log lines' times, in a run of its own.
+async function traced(shape) {
+  const db = join(dir, `ujr-${shape}.sqlite`);
+  for (const x of ["", "-wal", "-shm"]) rmSync(db + x, { force: true });
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), ...UJR_FLAGS, "--log-level", "debug"], {}, join(dir, `traced-${shape}.log`));
+  if (r.code !== 0 || r.startedAt === undefined) return undefined;
+  const logs = readFileSync(r.log, "utf8")
+    .split("\n")
+    .flatMap((l) => {
+      try {
+        const j = JSON.parse(l);
+        return typeof j.time === "string" ? [{ ...j, at: Date.parse(j.time) }] : [];
+      } catch {
+        return [];
+      }
+    });
+  const first = (pred) => logs.find(pred);
+  const last = (pred) => logs.findLast(pred);
+  const firstTask = first((l) => l.msg === "task started");
+  const batch = first((l) => l.msg === "task started" && String(l.task).endsWith("#tidyBatch"));
+  const lastFile = last((l) => l.msg === "tidy: file loaded");
+  const built = first((l) => l.msg === "tidy: secondary indexes built after the load");
+  const closed = first((l) => l.msg === "tidy: database closed");
+  const done = last((l) => l.msg === "task done" && String(l.task).endsWith("#tidyBatch"));
+  if (!firstTask || !batch || !lastFile || !closed || !done) return undefined;
+  const end = r.startedAt + r.seconds * 1000;
+  return {
+    total: r.seconds,
+    start: (firstTask.at - r.startedAt) / 1000,
+    check: (batch.at - firstTask.at) / 1000,
+    load: (lastFile.at - batch.at) / 1000,
+    build: built ? built.ms / 1000 : 0,
+    close: closed.ms / 1000,
+    exit: (end - done.at) / 1000,
+  };
+}
+
+if (!flag("no-trace")) {
+  console.log("\nwhere one run's time goes (one more `ujr run` a shape into a new SQLite file, --log-level debug, timed from its log lines):");
+  for (const s of shapes) {
+    const t = await traced(s);
+    if (!t) {
+      console.log(`  ${s}: not traced (see ${join(dir, `traced-${s}.log`)})`);
+      continue;
+    }
+    const rest = t.total - t.start - t.check - t.load - t.build - t.close;
+    const serial = t.total - t.load;
+    console.log(
+      `  ${s}: ${t.total.toFixed(2)} s = start to the first task ${t.start.toFixed(2)} s + the check for files ${t.check.toFixed(2)} s + loading, to the last file committed, ${t.load.toFixed(2)} s + the secondary indexes built after it ${t.build.toFixed(2)} s + closing the database (the final checkpoint) ${t.close.toFixed(2)} s + the rest to exit ${rest.toFixed(2)} s (after the last task ${t.exit.toFixed(2)} s); all but the loading is serial (one thread at work): ${serial.toFixed(2)} s, ${((serial / t.total) * 100).toFixed(0)}%`,
+    );
+  }
+}
+
 if (res.small && res.big) {
   // the same bytes in many files and in few: what a file costs above its bytes
   const perFile = (k) => {
@@ -635,7 +698,7 @@ if (!flag("no-big-page")) {
   writeFileSync(join(bp, "one-page.jsonl"), text + "\n");
   corpus.bigPage = { folder: bp, files: [join(bp, "one-page.jsonl")] };
   const db = join(dir, "big-page.sqlite");
-  const r = await timed(process.execPath, [cli, "run", writeConfig("bigPage", db), "--no-tty", "--no-watch"]);
+  const r = await timed(process.execPath, [cli, "run", writeConfig("bigPage", db), ...UJR_FLAGS]);
   let loaded = "";
   if (r.code === 0) {
     const d = new Database(db, { readonly: true });

@@ -190,3 +190,27 @@ describe("tidy job", () => {
     expect(tasks.filter((t) => t.ref.export === "tidyBatch")).toEqual([]);
   });
 });
+
+describe("tidyBatch", () => {
+  it("logs at debug how long the index build after a first load and the close (the final checkpoint) took", async () => {
+    const dir = join(tmp.dir, "timings");
+    mkdirSync(dir, { recursive: true });
+    const { logger, logs } = capturingLogger("debug");
+    const envBefore = process.env.UJR_TIDY_DEFER_INDEXES_BYTES;
+    process.env.UJR_TIDY_DEFER_INDEXES_BYTES = "0"; // the fixtures are small: this batch defers its indexes
+    try {
+      const args: TidyBatchArgs = { database: join(dir, "tidy.sqlite"), files: [fixture("brexit.jsonl"), fixture("two_tweets.jsonl")] };
+      const ctx = { signal: new AbortController().signal, logger, attempt: 1, job: "tidy", taskId: "t", progress() {} };
+      const r = await (tidyBatch.run as (a: unknown, c: unknown) => Promise<TidyBatchResult>)(args, ctx);
+      expect(r.files.every((f) => f.ok)).toBe(true);
+    } finally {
+      if (envBefore === undefined) delete process.env.UJR_TIDY_DEFER_INDEXES_BYTES;
+      else process.env.UJR_TIDY_DEFER_INDEXES_BYTES = envBefore;
+    }
+    const timed = logs.filter((l) => l.level === 20).map((l) => [l.msg, typeof l.ms, l.indexes]);
+    expect(timed).toEqual([
+      ["tidy: secondary indexes built after the load", "number", 7],
+      ["tidy: database closed", "number", undefined],
+    ]);
+  });
+});

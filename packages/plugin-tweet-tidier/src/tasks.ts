@@ -98,7 +98,10 @@ export const tidyBatch = defineTask({
       );
       return { files: outcomes.map(plain) };
     } finally {
+      const started = performance.now();
       await store.close();
+      // SQLite's store ends with the final checkpoint (the WAL copied into the database, then removed)
+      ctx.logger.debug({ ms: Math.round(performance.now() - started) }, "tidy: database closed");
     }
   },
 });

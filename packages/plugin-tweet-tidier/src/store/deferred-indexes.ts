@@ -39,17 +39,19 @@ export class DeferredIndexes {
 
   /**
    * Builds the deferrable indexes the database does not have now (of `tables` only, when
-   * given): within the open transaction if there is one, else in one of their own.
+   * given): within the open transaction if there is one, else in one of their own. Returns
+   * how many it built.
    */
-  buildMissing(tables?: readonly string[]): void {
+  buildMissing(tables?: readonly string[]): number {
     const have = new Set(this.present.all().map((r) => r.name));
     const todo = DEFERRABLE_INDEXES.filter((ix) => !have.has(ix.name) && (tables === undefined || tables.includes(ix.table)));
-    if (todo.length === 0) return;
+    if (todo.length === 0) return 0;
     // inside an open transaction: a savepoint of its own (better-sqlite3 nests transactions so)
     this.db
       .transaction(() => {
         for (const ix of todo) this.db.exec(ix.sql);
       })
       .immediate();
+    return todo.length;
   }
 }

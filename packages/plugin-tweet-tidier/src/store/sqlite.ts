@@ -187,7 +187,11 @@ export class SqliteTidyStore implements TidyStore {
       return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), true, onFile, group);
     } finally {
       try {
-        if (this.unindexed.size > 0) this.indexes!.buildMissing();
+        if (this.unindexed.size > 0) {
+          const started = performance.now();
+          const built = this.indexes!.buildMissing();
+          opts.logger?.debug?.({ indexes: built, ms: Math.round(performance.now() - started) }, "tidy: secondary indexes built after the load");
+        }
         this.unindexed.clear();
       } catch (e) {
         // the files are committed; the next store to open the database builds them

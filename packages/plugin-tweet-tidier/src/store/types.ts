@@ -32,6 +32,8 @@ export interface FileOutcome {
 
 /** Minimal logger (pino-compatible). */
 export interface TidyLogger {
+  /** Timings of a load's steps (the index build, the close), when given. */
+  debug?(obj: object, msg?: string): void;
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
 }
