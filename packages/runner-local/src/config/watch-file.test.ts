@@ -62,55 +62,50 @@ describe("watchFile", () => {
     open = undefined;
     rmSync(dir, { recursive: true, force: true });
   });
+  /** A config file in a new folder, and its watch (closed after the test). */
   const setUp = () => {
     dir = mkdtempSync(join(tmpdir(), "ujr-watch-"));
     const file = join(dir, "ujr.yaml");
     writeFileSync(file, "jobs: {}\n");
-    return file;
+    const w = watched(file);
+    open = w.watch;
+    return { file, w };
+  };
+  /** Writes the file and waits for the change to be reported. */
+  const edit = async (file: string, w: ReturnType<typeof watched>, text: string) => {
+    writeFileSync(file, text);
+    await w.changed();
   };
 
   it("reports a write in place", async () => {
-    const file = setUp();
-    const w = watched(file);
-    open = w.watch;
-    writeFileSync(file, "jobs: { a: {} }\n");
-    await w.changed();
+    const { file, w } = setUp();
+    await edit(file, w, "jobs: { a: {} }\n");
     expect(w.errors).toEqual([]);
   });
 
   it("reports a save by rename (a new file renamed over it), and the writes to that new file after", async () => {
-    const file = setUp();
-    const w = watched(file);
-    open = w.watch;
+    const { file, w } = setUp();
     writeFileSync(join(dir, ".ujr.yaml.swp"), "jobs: { b: {} }\n");
     renameSync(join(dir, ".ujr.yaml.swp"), file);
     await w.changed();
-    // the first file's watch is gone with it: this write reaches the watch of the new one
-    writeFileSync(file, "jobs: { c: {} }\n");
-    await w.changed();
-    writeFileSync(file, "jobs: { d: {} }\n");
-    await w.changed();
+    // the first file's watch is gone with it: these writes reach the watch of the new one
+    await edit(file, w, "jobs: { c: {} }\n");
+    await edit(file, w, "jobs: { d: {} }\n");
     expect(w.errors).toEqual([]);
   });
 
   it("reports a file removed and written again, and its writes after", async () => {
-    const file = setUp();
-    const w = watched(file);
-    open = w.watch;
+    const { file, w } = setUp();
     unlinkSync(file);
     await w.changed();
-    writeFileSync(file, "jobs: { e: {} }\n");
-    await w.changed();
-    writeFileSync(file, "jobs: { f: {} }\n");
-    await w.changed();
+    await edit(file, w, "jobs: { e: {} }\n");
+    await edit(file, w, "jobs: { f: {} }\n");
     expect(w.errors).toEqual([]);
   });
 
   it("watches the file, not its folder: writes beside it (a database, its WAL) do not wake the process", async ({ skip }) => {
     needsProc(skip);
-    const file = setUp();
-    const w = watched(file);
-    open = w.watch;
+    const { file, w } = setUp();
     const watchedNow = inotifyInodes();
     expect(watchedNow.has(statSync(file).ino)).toBe(true);
     expect(watchedNow.has(statSync(dir).ino)).toBe(false);
@@ -118,8 +113,7 @@ describe("watchFile", () => {
     unlinkSync(file);
     await w.changed();
     expect(inotifyInodes().has(statSync(dir).ino)).toBe(true);
-    writeFileSync(file, "jobs: {}\n");
-    await w.changed();
+    await edit(file, w, "jobs: {}\n");
     // a watch closed from its own callback is removed once that callback has returned
     await new Promise((r) => setImmediate(r));
     const after = inotifyInodes();
@@ -129,8 +123,7 @@ describe("watchFile", () => {
 
   it("holds no watch once closed", async ({ skip }) => {
     needsProc(skip);
-    const file = setUp();
-    const w = watched(file);
+    const { file, w } = setUp();
     w.watch.close();
     expect(inotifyInodes().has(statSync(file).ino)).toBe(false);
   });
