@@ -537,7 +537,7 @@ console.log(
 );
 
 // ---- where one run's time goes: one more run a shape with the tidier's debug logs -------
-// The start and the end of a load are serial (one thread works, the other core waits): the
+// The start and the end of a load leave a core mostly idle (one thread at work): the
 // CLI and its task process starting, then, after the last file, the secondary indexes built
 // after a first load and the close (SQLite's final checkpoint copies the WAL into the
 // database and removes it). Read from the log lines' times, in a run of its own.
@@ -588,7 +588,7 @@ if (!flag("no-trace")) {
     const rest = t.total - t.start - t.check - t.load - t.build - t.close;
     const serial = t.total - t.load;
     console.log(
-      `  ${s}: ${t.total.toFixed(2)} s = start to the first task ${t.start.toFixed(2)} s + the check for files ${t.check.toFixed(2)} s + loading, to the last file committed, ${t.load.toFixed(2)} s + the secondary indexes built after it ${t.build.toFixed(2)} s + closing the database (the final checkpoint) ${t.close.toFixed(2)} s + the rest to exit ${rest.toFixed(2)} s (after the last task ${t.exit.toFixed(2)} s); all but the loading is serial (one thread at work): ${serial.toFixed(2)} s, ${((serial / t.total) * 100).toFixed(0)}%`,
+      `  ${s}: ${t.total.toFixed(2)} s = start to the first task ${t.start.toFixed(2)} s + the check for files ${t.check.toFixed(2)} s + loading, to the last file committed, ${t.load.toFixed(2)} s + the secondary indexes built after it ${t.build.toFixed(2)} s + closing the database (the final checkpoint) ${t.close.toFixed(2)} s + the rest to exit ${rest.toFixed(2)} s (after the last task ${t.exit.toFixed(2)} s); outside the loading (mostly one thread at work; the two processes' start overlaps in part): ${serial.toFixed(2)} s, ${((serial / t.total) * 100).toFixed(0)}%`,
     );
   }
 }
