@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -100,6 +100,26 @@ describe("watchFile", () => {
     await w.changed();
     await edit(file, w, "jobs: { e: {} }\n");
     await edit(file, w, "jobs: { f: {} }\n");
+    expect(w.errors).toEqual([]);
+  });
+
+  it("reports a symbolic link pointed at another file, and the writes to that file after", async () => {
+    const { file, w } = setUp();
+    const first = join(dir, "first.yaml");
+    const second = join(dir, "second.yaml");
+    writeFileSync(first, "jobs: {}\n");
+    writeFileSync(second, "jobs: { g: {} }\n");
+    open?.close();
+    unlinkSync(file);
+    symlinkSync(first, file);
+    const link = watched(file);
+    open = link.watch;
+    // as `ln -sfn second.yaml ujr.yaml` does: a new link renamed over the old one
+    symlinkSync(second, join(dir, ".ujr.yaml.new"));
+    renameSync(join(dir, ".ujr.yaml.new"), file);
+    await link.changed();
+    await edit(second, link, "jobs: { h: {} }\n");
+    expect(link.errors).toEqual([]);
     expect(w.errors).toEqual([]);
   });
 
