@@ -83,23 +83,19 @@ describe("watchFile", () => {
     expect(w.errors).toEqual([]);
   });
 
-  it("reports a save by rename (a new file renamed over it), and the writes to that new file after", async () => {
+  // the first file's watch is gone with it: the writes after reach a watch of the new one
+  it.each([
+    ["a save by rename (a new file renamed over it)", (file: string) => {
+      writeFileSync(join(dir, ".ujr.yaml.swp"), "jobs: { b: {} }\n");
+      renameSync(join(dir, ".ujr.yaml.swp"), file);
+    }],
+    ["a file removed (then written again)", (file: string) => unlinkSync(file)],
+  ])("reports %s, and the writes to the new file after", async (_what, replace) => {
     const { file, w } = setUp();
-    writeFileSync(join(dir, ".ujr.yaml.swp"), "jobs: { b: {} }\n");
-    renameSync(join(dir, ".ujr.yaml.swp"), file);
+    replace(file);
     await w.changed();
-    // the first file's watch is gone with it: these writes reach the watch of the new one
     await edit(file, w, "jobs: { c: {} }\n");
     await edit(file, w, "jobs: { d: {} }\n");
-    expect(w.errors).toEqual([]);
-  });
-
-  it("reports a file removed and written again, and its writes after", async () => {
-    const { file, w } = setUp();
-    unlinkSync(file);
-    await w.changed();
-    await edit(file, w, "jobs: { e: {} }\n");
-    await edit(file, w, "jobs: { f: {} }\n");
     expect(w.errors).toEqual([]);
   });
 
