@@ -22,7 +22,8 @@ const inodeAt = (path: string): number | undefined => {
  * there: the tidier's load of 163 MB woke a watch of its folder some 13,500 times, and `ujr run`
  * took 5–7% longer with the folder watched than with the file (0.3–0.4 s, 2 cores). The folder
  * is watched only while the path names no file (removed, not yet written again), and, for
- * a path that is a symbolic link, for the link's name (pointing it elsewhere changes no file).
+ * a path that is a symbolic link, for the link's name (pointing it elsewhere changes no file;
+ * such a config pays those wake-ups again when its database is in the link's folder).
  *
  * `onError`: the watch failed; there is none from then on.
  */
