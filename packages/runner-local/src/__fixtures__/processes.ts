@@ -1,4 +1,4 @@
-// What tests of start-up look at: the worker processes a call starts, and the modules a
+// What tests of processes look at: the worker processes a call starts (and the /proc they are read in), and the modules a
 // fresh process loads.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,15 +9,18 @@ function children(): Set<string> {
 }
 
 /**
- * The pids of the child processes `start` started (by pid: others may exit meanwhile),
- * counted in /proc: elsewhere than on Linux the test is skipped, except under CI=true,
- * where that fails it.
+ * For a test that reads `what` in Linux's /proc: elsewhere the test is skipped, saying
+ * why, except under CI=true, where that fails it.
  */
+export function needsProc(what: string, skip: (note: string) => never): void {
+  if (process.platform === "linux") return;
+  if (process.env.CI === "true") throw new Error(`this test reads ${what} in /proc, which ${process.platform} has not`);
+  skip(`${what} are read in /proc, which ${process.platform} has not`);
+}
+
+/** The pids of the child processes `start` started (by pid: others may exit meanwhile), counted in /proc (see needsProc). */
 export function childrenStartedBy(start: () => void, skip: (note: string) => never): number[] {
-  if (process.platform !== "linux") {
-    if (process.env.CI === "true") throw new Error(`this test counts worker processes in /proc, which ${process.platform} has not`);
-    skip(`worker processes are counted in /proc, which ${process.platform} has not`);
-  }
+  needsProc("the worker processes", skip);
   const before = children();
   start();
   return [...children()].filter((pid) => !before.has(pid)).map(Number);

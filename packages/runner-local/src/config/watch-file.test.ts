@@ -2,6 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { needsProc } from "../__fixtures__/processes.js";
 import { watchFile, type FileWatch } from "./watch-file.js";
 
 /** A watch whose changes a test awaits one at a time. */
@@ -26,16 +27,6 @@ function watched(path: string) {
       pending = 0;
     },
   };
-}
-
-/**
- * Tests that read what the kernel watches need Linux's /proc: elsewhere they are skipped,
- * except under CI=true, where that fails them.
- */
-function needsProc(skip: (note: string) => never): void {
-  if (process.platform === "linux") return;
-  if (process.env.CI === "true") throw new Error(`this test reads the watched inodes in /proc, which ${process.platform} has not`);
-  skip(`the watched inodes are read in /proc, which ${process.platform} has not`);
 }
 
 /** The inodes this process's inotify instances watch (Linux: /proc/self/fdinfo). */
@@ -120,7 +111,7 @@ describe("watchFile", () => {
   });
 
   it("watches the file, not its folder: writes beside it (a database, its WAL) do not wake the process", async ({ skip }) => {
-    needsProc(skip);
+    needsProc("the watched inodes", skip);
     const { file, w } = setUp();
     const watchedNow = inotifyInodes();
     expect(watchedNow.has(statSync(file).ino)).toBe(true);
@@ -138,7 +129,7 @@ describe("watchFile", () => {
   });
 
   it("holds no watch once closed", async ({ skip }) => {
-    needsProc(skip);
+    needsProc("the watched inodes", skip);
     const { file, w } = setUp();
     w.watch.close();
     expect(inotifyInodes().has(statSync(file).ino)).toBe(false);
