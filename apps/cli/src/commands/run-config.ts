@@ -1,4 +1,4 @@
-import { createLogger, type Executor, type Logger, type LogLevel, type RunnerConfig } from "@ujr/core";
+import { createLogger, type Executor, type Logger, type RunnerConfig } from "@ujr/core";
 import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer, type TinypoolExecutor } from "@ujr/runner-local";
 import { poolSettings, type EarlyPool, type PoolOverrides } from "@ujr/runner-local/pool";
 import type * as BullmqExecutor from "@ujr/executor-bullmq";
@@ -51,9 +51,6 @@ export async function runConfigFile(file: string, args: RunArguments): Promise<n
   const stdout = terminal?.stdout ?? process.stdout;
   const stderr = terminal?.stderr ?? (terminal ? undefined : process.stderr);
   const env = terminal?.env ?? process.env;
-  const pretty = overrides.prettyLogs === true;
-  const flagLevel = overrides.logLevel;
-  const workers = overrides.workers;
   // The local pool's first worker starts as soon as the runner settings are known (if the
   // early pool was not the right one): Node's start-up in that worker overlaps the plugins'
   // import and the history's opening here.
@@ -69,7 +66,7 @@ export async function runConfigFile(file: string, args: RunArguments): Promise<n
         pool = early?.adopt(poolSettings(runner, overrides)) ?? ConfigFileRunner.startPool(runner, overrides);
       },
     });
-    return await runLoaded(config, { values, port, workers, stdout, stderr, env, pretty, flagLevel, pool, terminal, state });
+    return await runLoaded(config, { values, port, overrides, stdout, stderr, env, pool, terminal, state });
   } finally {
     // A run that never started (bad config, history or server that would not open) closes
     // the pool started for it; a runner closes its executor when its run ends.
@@ -80,12 +77,10 @@ export async function runConfigFile(file: string, args: RunArguments): Promise<n
 interface RunSetup {
   values: Record<string, unknown>;
   port: number | undefined;
-  workers: number | undefined;
+  overrides: PoolOverrides;
   stdout: ViewStream & NodeJS.WritableStream;
   stderr: (ViewStream & NodeJS.WritableStream) | undefined;
   env: NodeJS.ProcessEnv;
-  pretty: boolean;
-  flagLevel: LogLevel | undefined;
   pool: TinypoolExecutor | undefined;
   terminal: RunTerminal | undefined;
   /** Set when the runner runs (it then owns the pool). */
@@ -93,7 +88,9 @@ interface RunSetup {
 }
 
 async function runLoaded(config: LoadedConfig, setup: RunSetup): Promise<number> {
-  const { values, port, workers, stdout, stderr, env, pretty, flagLevel, pool, terminal, state } = setup;
+  const { values, port, overrides, stdout, stderr, env, pool, terminal, state } = setup;
+  const { workers, logLevel: flagLevel } = overrides;
+  const pretty = overrides.prettyLogs === true;
   const live = wantsLiveView(stdout, { noTty: values["no-tty"] === true, env });
   const logLevel = flagLevel ?? config.runner.logLevel ?? "info";
   // The live view keeps itself under the log lines by watching what goes through stdout's
