@@ -36,7 +36,7 @@ describe("COPY text", () => {
         for (const o of ops) {
           if (o.kind === "append") {
             for (let i = 0; i < o.n; i++) {
-              const line = `${next++}\t${"vé€😀".repeat(o.size)}\n`;
+              const line = `${next++}\t${(o.size % 2 === 0 ? "abc" : "vé€😀").repeat(o.size)}\n`;
               buf.append(line);
               rows.push(line);
             }

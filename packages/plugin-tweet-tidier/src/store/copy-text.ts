@@ -67,7 +67,12 @@ export class CopyText {
 
   /** Closes the open chunk: what it holds becomes the last chunk. */
   private close(): void {
-    if (this.buf !== undefined && this.used > 0) this.chunks.push(this.buf.subarray(0, this.used));
+    const b = this.buf;
+    // a buffer made for one long line (3 bytes a character) is kept only as big as its text
+    if (b !== undefined && this.used > 0) {
+      const text = b.subarray(0, this.used);
+      this.chunks.push(b.length > this.chunkBytes && this.used < b.length / 2 ? Buffer.from(text) : text);
+    }
     this.buf = undefined;
     this.used = 0;
   }
