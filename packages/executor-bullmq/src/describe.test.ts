@@ -3,11 +3,12 @@ import { hostname } from "node:os";
 import { silentLogger } from "@ujr/core";
 import { BullmqExecutor } from "./bullmq-executor.js";
 import { runWorker } from "./worker.js";
-import { cleanupsAfterEach, obliterate, REDIS_URL, uniqueQueue } from "./__fixtures__/helpers.js";
+import { cleanupsAfterEach, obliterate, REDIS_URL, redisAvailable, uniqueQueue } from "./__fixtures__/helpers.js";
 
 const cleanups = cleanupsAfterEach();
+const hasRedis = await redisAvailable();
 
-describe("BullmqExecutor.describe (real Redis)", () => {
+describe.skipIf(!hasRedis)("BullmqExecutor.describe (real Redis)", () => {
   it("tells the queue's job counts and the workers on it, by name (host/pid by default)", async () => {
     const queue = uniqueQueue("describe");
     cleanups.push(() => obliterate(queue));
