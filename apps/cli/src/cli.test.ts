@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
+import { skipOutsideCI } from "../../../packages/runner-local/src/__fixtures__/processes.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 let project: ReturnType<typeof projectOutsideWorkspace>;
@@ -241,8 +242,7 @@ describe("ujr run", () => {
   it("runs a config given by process substitution: read once, paths from the working directory, no hot reload", async (ctx) => {
     project = projectOutsideWorkspace();
     if (spawnSync("bash", ["-c", "true"]).status !== 0) {
-      if (process.env.CI === "true") throw new Error("this test needs bash for its process substitution");
-      return ctx.skip();
+      return skipOutsideCI("no bash here: process substitution (`<(...)`) needs it", ctx.skip);
     }
     project.write("ujr.tpl.yaml", `runner:\n  workers: 1\njobs:\n${countJob("a", "{ count: 2 }")}`);
     const child = spawn("bash", ["-c", `exec "${process.execPath}" "${bin}" run <(cat ujr.tpl.yaml)`], { cwd: project.dir, env: process.env, stdio: ["ignore", "pipe", "pipe"] });

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startEmulator, type Emulator } from "@ujr/x-api-emulator";
 import type { Browser, Page } from "puppeteer-core";
+import { skipOutsideCI } from "../../../packages/runner-local/src/__fixtures__/processes.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const packages = fileURLToPath(new URL("../../../packages/", import.meta.url));
@@ -80,12 +81,7 @@ const progressText = (page: Page) => page.evaluate(() => document.querySelector(
 describe("the dashboard in a browser", () => {
   it("shows live progress, pauses the collector from the page, and keeps history and the paused state across a restart", async (context) => {
     const chromium = findChromium();
-    if (!chromium) {
-      if (process.env.CI === "true") throw new Error("chromium is required under CI=true (apt-get install -y chromium)");
-      console.warn("chromium not installed: skipping the dashboard browser test (apt-get install -y chromium)");
-      context.skip();
-      return;
-    }
+    if (!chromium) return skipOutsideCI("chromium is not installed (apt-get install -y chromium)", context.skip);
     const { default: puppeteer } = await import("puppeteer-core");
     // Each API page takes a moment, so a fetch task's progress moves visibly page by page.
     emulator = await startEmulator({ port: 0, latencyMs: 400, rateLimit: false });

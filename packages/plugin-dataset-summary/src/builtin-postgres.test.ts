@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectations, FILES, LIMIT, RESOLVED } from "./__fixtures__/expected.js";
 import Database from "better-sqlite3";
 import { buildTidyDb, buildTidyPostgres, DDL, PG_DDL } from "./__fixtures__/tidy-db.js";
-import { createTestSchema, type TestSchema } from "./__fixtures__/postgres.js";
+import { createTestSchema, NO_POSTGRES, type TestSchema } from "./__fixtures__/postgres.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
 import { BUILTIN_REPORTS } from "./queries/builtin.js";
 import { runSummary } from "./run.js";
@@ -85,7 +85,7 @@ const normRows = (rows: Record<string, unknown>[]) => rows.map((r) => Object.fro
 
 describe("built-in reports on PostgreSQL", () => {
   it("connects (or fails under CI=true)", (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     expect(onPostgres.database.dialect).toBe("postgres");
     expect(onPostgres.database.location).not.toContain("search_path");
     expect(onPostgres.errors).toBe(0);
@@ -93,7 +93,7 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it.for(SPECS.map((s) => s.name))("%s gives the same rows as on SQLite", (name, ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     const a = stored(onSqlite, name);
     const b = stored(onPostgres, name);
     expect(b.columns).toEqual(a.columns);
@@ -102,7 +102,7 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it("matches the independent count of the fixtures", (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     const days = [...exp.days].map(([d, s]) => ({ period: d, tweets: s.size })).sort((x, y) => (x.period < y.period ? -1 : 1));
     expect(rowsOf(onPostgres, "tweets_over_time")).toEqual(days);
     const hours = rowsOf(onPostgres, "tweets_per_hour");
@@ -132,7 +132,7 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it("has the same time range and new_tweets watermark, and counts no new tweets on the next run", async (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     expect(onPostgres.timeRange).toEqual(onSqlite.timeRange);
     expect(onPostgres.watermark).toBe(onSqlite.watermark);
     const first = rowsOf(onPostgres, "new_tweets")[0]!;
@@ -142,7 +142,7 @@ describe("built-in reports on PostgreSQL", () => {
   });
 
   it("sorts a referenced tweet without metrics (not included) after the others on both backends", async (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     // "a" (retweet_count 5) and "z" (absent: NULL metric) are each retweeted twice.
     const inserts = [
       `INSERT INTO tweets (id, created_at, retweet_count, directly_collected) VALUES ('a', '2024-05-01T00:00:00.000Z', 5, false)`,

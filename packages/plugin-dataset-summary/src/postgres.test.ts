@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres, redactDatabaseUrl } from "./db/postgres.js";
-import { createTestSchema, type TestSchema } from "./__fixtures__/postgres.js";
+import { createTestSchema, NO_POSTGRES, type TestSchema } from "./__fixtures__/postgres.js";
 
 let pgdb: TestSchema | undefined;
 
@@ -20,7 +20,7 @@ const dbUrl = () => pgdb!.url;
 
 describe("PostgreSQL (read-only connection)", () => {
   it("runs queries with named parameters and built-in SQL", async (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     const db = await openPostgres(dbUrl());
     try {
       const r = await db.query("SELECT count(*) AS n FROM tweets WHERE lang = :lang AND directly_collected", { lang: "en" }, { queryName: "q", timeoutMs: 5000, maxRows: 10 });
@@ -36,7 +36,7 @@ describe("PostgreSQL (read-only connection)", () => {
   });
 
   it("refuses a write with a clear error and changes nothing, even after trying to switch the session to read-write", async (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     const db = await openPostgres(dbUrl());
     try {
       const opts = { queryName: "evil", timeoutMs: 5000, maxRows: 10 };
@@ -53,7 +53,7 @@ describe("PostgreSQL (read-only connection)", () => {
   });
 
   it("stops a query after its statement_timeout", async (ctx) => {
-    if (!pgdb) return ctx.skip();
+    if (!pgdb) return ctx.skip(NO_POSTGRES);
     const db = await openPostgres(dbUrl());
     try {
       await expect(db.query("SELECT pg_sleep(5)", {}, { queryName: "sleepy", timeoutMs: 200, maxRows: 1 })).rejects.toMatchObject({ code: "UJR_SUMMARY_QUERY_TIMEOUT" });

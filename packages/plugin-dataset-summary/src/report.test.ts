@@ -161,7 +161,7 @@ describe("report rendering", () => {
     if (!chromium) {
       if (process.env.CI === "true") throw new Error("chromium is required under CI=true (apt-get install -y chromium)");
       console.warn("chromium not installed: skipping the screenshot test (apt-get install -y chromium)");
-      return ctx.skip();
+      return ctx.skip("chromium is not installed (apt-get install -y chromium)");
     }
     const png = process.env.UJR_KEEP_SCREENSHOT ?? path.join(dir, "shot.png");
     const profile = mkdtempSync(path.join(os.tmpdir(), "ujr-chromium-"));

@@ -4,7 +4,7 @@ import { createWriteStream, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfigFile, type ConfigError } from "./config/load.js";
 import { projectOutsideWorkspace } from "./__fixtures__/workspace.js";
-import { namedPipe } from "./__fixtures__/processes.js";
+import { namedPipe, skipOutsideCI } from "./__fixtures__/processes.js";
 
 let project: ReturnType<typeof projectOutsideWorkspace>;
 afterEach(() => project?.cleanup());
@@ -56,14 +56,13 @@ describe("loadConfigFile", () => {
     expect((await loadConfigFile(file, { env: {} })).readFromStream).toBeUndefined();
   });
 
-  it("standard input that is a socket (a parent's socket pair): says it cannot be opened by path, and what to do", async () => {
+  it("standard input that is a socket (a parent's socket pair): says it cannot be opened by path, and what to do", async (ctx) => {
     const script = `import { loadConfigFile } from ${JSON.stringify(new URL("../dist/config/load.js", import.meta.url).href)};
       loadConfigFile("/dev/stdin").catch((e) => { console.log(JSON.stringify({ code: e.code, message: e.message })); });`;
     const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", input: "jobs: {}\n", stdio: ["pipe", "pipe", "pipe"] });
     if (result.stdout.trim() === "") {
-      // spawnSync gave a pipe (a platform where it does not use socket pairs): nothing to check
-      if (process.env.CI === "true" && process.platform === "linux") throw new Error(`expected a socket on stdin: ${result.stderr}`);
-      return;
+      // the config was read: spawnSync gave a pipe, not a socket pair, on this platform
+      return skipOutsideCI(`standard input of a spawned process is not a socket on ${process.platform}: nothing to check (${result.stderr.trim()})`, ctx.skip);
     }
     const error = JSON.parse(result.stdout) as { code: string; message: string };
     expect(error.code).toBe("UJR_CONFIG_UNREADABLE");

@@ -12,6 +12,9 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
+/** Why a test that needs the test server skips (outside CI=true) when createTestSchema gave none. */
+export const NO_POSTGRES = `PostgreSQL does not answer at ${TEST_POSTGRES} (start it or set UJR_TEST_POSTGRES; under CI=true this fails)`;
+
 /**
  * A fresh schema on the test server, or undefined when no server answers. Under CI=true a
  * missing server is an error, never a skip.
@@ -22,7 +25,7 @@ export async function createTestSchema(prefix: string): Promise<TestSchema | und
     await admin.connect();
   } catch (error) {
     if (process.env.CI === "true") throw new Error(`PostgreSQL at ${TEST_POSTGRES} is required under CI=true: ${(error as Error).message}`);
-    console.warn(`PostgreSQL does not answer at ${TEST_POSTGRES}: skipping the tests that need it (start it or set UJR_TEST_POSTGRES; under CI=true this fails).`);
+    console.warn(`skipping the tests that need it: ${NO_POSTGRES}`);
     return undefined;
   }
   const schema = `${prefix}_${process.pid}_${Date.now()}`;

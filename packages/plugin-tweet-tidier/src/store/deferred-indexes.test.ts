@@ -23,7 +23,6 @@ afterEach(() => {
   else process.env.UJR_TIDY_DEFER_INDEXES_BYTES = envBefore;
 });
 
-
 describe("secondary indexes of a first load", () => {
   it("are the query indexes of the page tables, never a unique one", () => {
     expect(DEFERRABLE_INDEXES.map((ix) => ix.name).sort()).toEqual([
