@@ -53,6 +53,8 @@ const { sqliteInsertSql } = await import(join(pkgDir, "dist", "ddl", "sqlite.js"
 const { copyLine } = await import(join(repo, "packages", "plugin-tweet-tidier", "dist", "store", "copy-text.js"));
 // the ceiling builds after its inserts the indexes a first load builds after its own
 const { DEFERRABLE_INDEXES } = await import(join(repo, "packages", "plugin-tweet-tidier", "dist", "store", "deferred-indexes.js"));
+// the loader's own choice of parse threads, for its bound
+const { parseThreads } = await import(join(pkgDir, "dist", "parse-in-worker.js"));
 const DEFERRABLE_SQL = new Set(DEFERRABLE_INDEXES.map((ix) => ix.sql));
 const { from: copyFrom } = requireFromPkg("pg-copy-streams");
 
@@ -188,9 +190,15 @@ function writeConfig(shape, database, folder = corpus[shape].folder) {
   return p;
 }
 
-async function ujrSqlite(shape) {
+/** The SQLite file of a shape's `ujr run`, none of it left from an earlier run. */
+function freshSqlite(shape) {
   const db = join(dir, `ujr-${shape}.sqlite`);
   for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+  return db;
+}
+
+async function ujrSqlite(shape) {
+  const db = freshSqlite(shape);
   const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), ...UJR_FLAGS]);
   if (r.code !== 0) throw new Error(`ujr run (SQLite, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
   const d = new Database(db, { readonly: true });
@@ -557,9 +565,7 @@ console.log(
 // after a first load and the close (SQLite's final checkpoint copies the WAL into the
 // database and removes it). Read from the log lines' times, in a run of its own.
 async function traced(shape) {
-  const db = join(dir, `ujr-${shape}.sqlite`);
-  for (const x of ["", "-wal", "-shm"]) rmSync(db + x, { force: true });
-  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), ...UJR_FLAGS, "--log-level", "debug"], {}, join(dir, `traced-${shape}.log`));
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, freshSqlite(shape)), ...UJR_FLAGS, "--log-level", "debug"], {}, join(dir, `traced-${shape}.log`));
   if (r.code !== 0 || r.startedAt === undefined) return undefined;
   const logs = readFileSync(r.log, "utf8")
     .split("\n")
@@ -631,33 +637,28 @@ if (ceilings.length) {
   // threads, but all of it shares the machine's cores with the inserts
   const cores = availableParallelism();
   const ceil = Math.max(inserts, (parse + inserts) / cores);
+  // the bound of the loader as it is: the parse threads it takes for this corpus (one on two
+  // cores, where a split of the parsing measured no faster) and its writer, plus what every
+  // run pays to start and stop
+  const threads = parseThreads(totalBytes);
+  const asBuilt = Math.max(parse / threads, inserts, (parse + inserts) / cores) + fixed;
   console.log("");
   console.log(
-    `ceiling for these rows on ${cores} cores: ${ceil.toFixed(2)} s, ${fmt(dataTweets / ceil)} data tweets/s = max(plain inserts of the same ${fmt(rows)} rows alone, secondary indexes built after them, ${inserts.toFixed(2)} s (one writer), (parse + build rows ${parse.toFixed(2)} s + inserts) / ${cores} cores) — any split of the parsing over threads, perfectly overlapped, no other cost; one parse thread alone: ${Math.max(parse, inserts).toFixed(2)} s; median of ${ceilings.length}`,
+    `ceiling for these rows on ${cores} cores: ${ceil.toFixed(2)} s, ${fmt(dataTweets / ceil)} data tweets/s = max(plain inserts of the same ${fmt(rows)} rows alone, secondary indexes built after them, ${inserts.toFixed(2)} s (one writer), (parse + build rows ${parse.toFixed(2)} s + inserts) / ${cores} cores) — any split of the parsing over threads, perfectly overlapped, no other cost; median of ${ceilings.length}`,
+  );
+  console.log(
+    `the loader as built, ${threads} parse thread${threads > 1 ? "s" : ""} on ${cores} cores: no less than ${asBuilt.toFixed(2)} s = max(parse${threads > 1 ? ` / ${threads}` : ""}, inserts, (parse + inserts) / ${cores} cores) + the ${fixed.toFixed(2)} s every run pays to start and stop`,
   );
   for (const s of shapes) {
     const an = res[s].anchor;
-    const best = res[s].sqlite.map((x) => x.seconds);
-    const ours = median(best);
+    const ours = median(res[s].sqlite.map((x) => x.seconds));
     console.log(
-      `  ${s}: ujr SQLite reaches ${(ceil / ours).toFixed(2)} of the ceiling, ${(ceil / (ours - fixed)).toFixed(2)} without the ${fixed.toFixed(2)} s every run pays to start and stop (the rest: the parse thread's start, discovery, hashing, the copy of the rows between threads, commits and checkpoints)` +
-        (an.length ? `; tidy_tweet / ceiling = ${(median(secs(an)) / ceil).toFixed(2)}x: the most a loader of these rows with this parse cost and one writer could reach on this machine` : ""),
+      `  ${s}: ujr SQLite reaches ${(ceil / ours).toFixed(2)} of the ceiling, ${(ceil / (ours - fixed)).toFixed(2)} without the ${fixed.toFixed(2)} s every run pays to start and stop, and ${(asBuilt / ours).toFixed(2)} of the loader's bound (the rest: the parse thread's start, discovery, hashing, the copy of the rows between threads, commits and checkpoints)` +
+        (an.length
+          ? `; tidy_tweet / ceiling = ${(median(secs(an)) / ceil).toFixed(2)}x: the most a loader of these rows with this parse cost and one writer could reach on this machine; tidy_tweet / the loader's bound = ${(median(secs(an)) / asBuilt).toFixed(2)}x`
+          : ""),
     );
   }
-  // the bound of the loader as it is: its parse threads (see parseThreads: one on two cores,
-  // where a split of the parsing measured no faster) and its writer, plus what every run pays
-  const threads = Number(process.env.UJR_TIDY_PARSE_THREADS) || (cores >= 3 ? 2 : 1);
-  const asBuilt = Math.max(parse / threads, inserts, (parse + inserts) / cores) + fixed;
-  console.log(
-    `  with ${threads} parse thread${threads > 1 ? "s" : ""} (what ujr runs on ${cores} cores) and the ${fixed.toFixed(2)} s every run pays: no less than ${asBuilt.toFixed(2)} s = max(parse${threads > 1 ? ` / ${threads}` : ""}, inserts, (parse + inserts) / ${cores} cores) + ${fixed.toFixed(2)} s` +
-      shapes
-        .map((s) => {
-          const an = res[s].anchor;
-          const ours = median(res[s].sqlite.map((x) => x.seconds));
-          return `; ${s}: ujr SQLite reaches ${(asBuilt / ours).toFixed(2)} of it` + (an.length ? `, tidy_tweet / it = ${(median(secs(an)) / asBuilt).toFixed(2)}x` : "");
-        })
-        .join(""),
-  );
   console.log("  insert cost per table (plain INSERT, one thread; first round):");
   const order = Object.keys(c0.cost).sort((a, b) => c0.cost[b] - c0.cost[a]);
   for (const t of order)
