@@ -611,6 +611,25 @@ if (!flag("no-trace")) {
     console.log(
       `  ${s}: ${t.total.toFixed(2)} s = start to the first task ${t.start.toFixed(2)} s + the check for files ${t.check.toFixed(2)} s + loading, to the last file committed, ${t.load.toFixed(2)} s + the secondary indexes built after it ${t.build.toFixed(2)} s + closing the database (the final checkpoint) ${t.close.toFixed(2)} s + the rest to exit ${rest.toFixed(2)} s (after the last task ${t.exit.toFixed(2)} s); outside the loading (mostly one thread at work; the two processes' start overlaps in part): ${serial.toFixed(2)} s, ${((serial / t.total) * 100).toFixed(0)}%`,
     );
+    // the build's own work as a bound: the loading shares the cores with nothing else of
+    // the run, so it takes no less than its CPU over the cores; what is outside it takes
+    // its wall time (its CPU: the empty run's start and stop, the indexes and the close on one thread)
+    const runCpu = median(res[s].sqlite.map((x) => x.cpu));
+    const outsideCpu = median(nothing.map((x) => x.cpu)) + t.build + t.close;
+    const cores = availableParallelism();
+    if (!Number.isNaN(runCpu)) {
+      const own = serial + Math.max(0, runCpu - outsideCpu) / cores;
+      const an = res[s].anchor;
+      const need = an.length ? median(secs(an)) / 2 : undefined;
+      console.log(
+        `    its own work: ${runCpu.toFixed(2)} s of CPU (median of the timed runs), of which about ${outsideCpu.toFixed(2)} s outside the loading; the rest over ${cores} cores plus the ${serial.toFixed(2)} s outside it: no less than about ${own.toFixed(2)} s however the loading is scheduled` +
+          (need === undefined
+            ? ""
+            : own > need
+              ? `; 2x tidy_tweet needs ${need.toFixed(2)} s: about ${((own - need) * cores).toFixed(2)} s less CPU in the loading, or less time outside it`
+              : `; 2x tidy_tweet needs ${need.toFixed(2)} s: within this bound`),
+      );
+    }
   }
 }
 
