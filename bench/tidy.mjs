@@ -25,6 +25,9 @@
 // does): no loader writing these rows through one SQLite connection beats the inserts alone,
 // nor the sum of both spread over the cores. Beside it, the bound of the loader as built: its
 // parse threads and its writer, plus what every run pays to start and stop.
+// The traced run (one more `ujr run` a shape with debug logs) shows where a run's time goes,
+// and with the timed runs' CPU the bound of the run's own work: its CPU less what its start,
+// index build and close use, over the cores, plus its time outside the loading.
 // UJR_BENCH_TIDIER_DIR=<folder of another build of the plugin> measures that build instead.
 // --variants also measures the inserts of the same rows with the loader's upsert statements,
 // without the secondary indexes, and with the upsert tables WITHOUT ROWID.
