@@ -128,7 +128,8 @@ console.log(
   `corpus: ${MB.toFixed(1)} MB per shape (${copies} copies of ${lines.length} fixture pages, ids rewritten per copy), ${dataTweets} data tweets; ` +
     shapes.map((s) => `${s}: ${corpus[s].files.length} files (largest ${(corpus[s].largest / 1e6).toFixed(2)} MB)`).join("; "),
 );
-console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}; ${rounds} round(s), ujr and tidy_tweet interleaved`);
+const cores = availableParallelism();
+console.log(`machine: ${cores} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}; ${rounds} round(s), ujr and tidy_tweet interleaved`);
 
 // ---- timing a process: wall time and peak RSS (wait4, as /usr/bin/time) ------------------
 const WRAPPER = `
@@ -193,15 +194,15 @@ function writeConfig(shape, database, folder = corpus[shape].folder) {
   return p;
 }
 
-/** The SQLite file of a shape's `ujr run`, none of it left from an earlier run. */
-function freshSqlite(shape) {
-  const db = join(dir, `ujr-${shape}.sqlite`);
+/** The SQLite file `name`.sqlite of the bench's folder, none of it left from an earlier run. */
+function freshSqlite(name) {
+  const db = join(dir, `${name}.sqlite`);
   for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
   return db;
 }
 
 async function ujrSqlite(shape) {
-  const db = freshSqlite(shape);
+  const db = freshSqlite(`ujr-${shape}`);
   const r = await timed(process.execPath, [cli, "run", writeConfig(shape, db), ...UJR_FLAGS]);
   if (r.code !== 0) throw new Error(`ujr run (SQLite, ${shape}) exited ${r.code}: see ${r.log}\n${readFileSync(r.log, "utf8").slice(-2000)}`);
   const d = new Database(db, { readonly: true });
@@ -329,8 +330,7 @@ async function anchorNothing() {
 // (upserts), no secondary indexes at all, and the upsert tables WITHOUT ROWID.
 const UPSERT_TABLES = new Set(tidier.tables.filter((x) => x.kind === "upsert").map((x) => x.name));
 function ceiling(variant = "secondary indexes built after") {
-  const db = join(dir, "ceiling.sqlite");
-  for (const s of ["", "-wal", "-shm"]) rmSync(db + s, { force: true });
+  const db = freshSqlite("ceiling");
   const files = corpus[shapes[0]].files;
   // parsing timed as a loader parses: each line decoded from the file's bytes, parsed, its
   // rows built, and let go. (Timing the pass that keeps every page for the inserts below
@@ -534,7 +534,6 @@ for (const s of shapes) {
   if (pgr.length) console.log(line("ujr run -> PostgreSQL", pgr));
   // CPU: with 2 cores, no run can take less wall time than its CPU seconds / cores
   const cpu = (xs) => median(xs.map((x) => x.cpu));
-  const cores = availableParallelism();
   const cpuLine = [`ujr SQLite ${cpu(sqlite).toFixed(2)} s`];
   if (pgr.length) {
     const srv = median(pgr.map((x) => x.serverCpu));
@@ -568,7 +567,7 @@ console.log(
 // after a first load and the close (SQLite's final checkpoint copies the WAL into the
 // database and removes it). Read from the log lines' times, in a run of its own.
 async function traced(shape) {
-  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, freshSqlite(shape)), ...UJR_FLAGS, "--log-level", "debug"], {}, join(dir, `traced-${shape}.log`));
+  const r = await timed(process.execPath, [cli, "run", writeConfig(shape, freshSqlite(`ujr-${shape}`)), ...UJR_FLAGS, "--log-level", "debug"], {}, join(dir, `traced-${shape}.log`));
   if (r.code !== 0 || r.startedAt === undefined) return undefined;
   const logs = readFileSync(r.log, "utf8")
     .split("\n")
@@ -619,7 +618,6 @@ if (!flag("no-trace")) {
     // its wall time (its CPU: the empty run's start and stop, the indexes and the close on one thread)
     const runCpu = median(res[s].sqlite.map((x) => x.cpu));
     const outsideCpu = median(nothing.map((x) => x.cpu)) + t.build + t.close;
-    const cores = availableParallelism();
     if (!Number.isNaN(runCpu)) {
       const own = serial + Math.max(0, runCpu - outsideCpu) / cores;
       const an = res[s].anchor;
@@ -657,7 +655,6 @@ if (ceilings.length) {
   const rows = Object.values(c0.count).reduce((a, b) => a + b, 0);
   // one writer (SQLite): its inserts are one thread's work; the parsing can be split over
   // threads, but all of it shares the machine's cores with the inserts
-  const cores = availableParallelism();
   const ceil = Math.max(inserts, (parse + inserts) / cores);
   // the bound of the loader as it is: the parse threads it takes for this corpus (one on two
   // cores, where a split of the parsing measured no faster) and its writer, plus what every
