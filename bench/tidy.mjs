@@ -20,7 +20,8 @@
 // Each round also runs `ujr run` over an empty folder and tidy_tweet with no file: what every
 // run pays to start and stop.
 // The ceiling (measured in this process, same run): parsing + building the rows of every
-// page (each line decoded from the file's bytes and let go, as a loader parses), and the
+// page in a thread of its own (each line decoded from the file's bytes and let go, as a
+// loader's parse thread parses: bench/tidy-lines.mjs), and the
 // plain inserts of the same rows alone (secondary indexes built after them, as a first load
 // does): no loader writing these rows through one SQLite connection beats the inserts alone,
 // nor the sum of both spread over the cores, counted as the cores measured doing both at once
@@ -42,6 +43,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { eachPage } from "./tidy-lines.mjs";
 import { mkdtempSync } from "node:fs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -361,25 +363,11 @@ function ceilingInsertSql(name, variant) {
 function ceiling(variant = "secondary indexes built after") {
   const db = freshSqlite("ceiling");
   const files = corpus[shapes[0]].files;
-  // parsing timed as a loader parses: each line decoded from the file's bytes, parsed, its
-  // rows built, and let go. (Timing the pass that keeps every page for the inserts below
-  // counted the collection of an ever-growing heap, and decoding each file whole, as parsing:
-  // 3.8-4.3 s against 2.7-3.2 s for the 5 big files' pages on the development machine.)
-  const pageOf = (text, fi, i) => tidier.parsePage(JSON.parse(text), { fileId: fi + 1, pageNo: i + 1, entry: "", lineNo: i + 1 });
-  const eachLine = (f, fi, use) => {
-    const bytes = readFileSync(f);
-    let i = 0;
-    for (let start = 0, end = bytes.indexOf(10); start < bytes.length; start = end + 1, end = bytes.indexOf(10, start)) {
-      if (end < 0) end = bytes.length;
-      if (end > start) use(pageOf(bytes.toString("utf8", start, end), fi, i++));
-    }
-  };
-  const t = performance.now();
-  for (const [fi, f] of files.entries()) eachLine(f, fi, () => {});
-  const parse = performance.now() - t;
+  // every page kept for the inserts (the parsing is timed by overlapped(), as a loader parses:
+  // timing this pass counted the collection of an ever-growing heap)
   const built = files.map((f, fi) => {
     const ps = [];
-    eachLine(f, fi, (p) => ps.push(p));
+    eachPage(tidier, f, fi, (p) => ps.push(p));
     return ps;
   });
   const d = openCeilingDb(db, variant);
@@ -419,7 +407,7 @@ function ceiling(variant = "secondary indexes built after") {
   const inserts = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   rmSync(db, { force: true });
-  return { parse: parse / 1000, inserts: inserts / 1000, cpu: (cpu.user + cpu.system) / 1e6, cost, count, built };
+  return { inserts: inserts / 1000, cpu: (cpu.user + cpu.system) / 1e6, cost, count, built };
 }
 
 // ---- what two cores do at once -----------------------------------------------------------
@@ -430,32 +418,10 @@ function ceiling(variant = "secondary indexes built after") {
 // alone + inserts alone - the part one of them ran alone after the other finished) in the
 // time of the shorter: that many cores' work at once, the effective cores the bounds below
 // divide by.
-const PARSE_THREAD = `
-const { workerData, parentPort } = require("node:worker_threads");
-const { readFileSync } = require("node:fs");
-(async () => {
-  const tidier = await import(workerData.index);
-  const go = new Int32Array(workerData.go);
-  parentPort.postMessage("ready");
-  for (let n = 1; ; n++) {
-    Atomics.wait(go, 0, n - 1);
-    const t = performance.now();
-    for (const [fi, f] of workerData.files.entries()) {
-      const bytes = readFileSync(f);
-      let i = 0;
-      for (let start = 0, end = bytes.indexOf(10); start < bytes.length; start = end + 1, end = bytes.indexOf(10, start)) {
-        if (end < 0) end = bytes.length;
-        if (end > start) tidier.parsePage(JSON.parse(bytes.toString("utf8", start, end)), { fileId: fi + 1, pageNo: i + 1, entry: "", lineNo: ++i });
-      }
-    }
-    parentPort.postMessage((performance.now() - t) / 1000);
-  }
-})();
-`;
 async function overlapped(built) {
   const go = new Int32Array(new SharedArrayBuffer(4));
   const index = pathToFileURL(join(pkgDir, "dist", "index.js")).href;
-  const w = new Worker(PARSE_THREAD, { eval: true, workerData: { index, files: corpus[shapes[0]].files, go: go.buffer } });
+  const w = new Worker(new URL("./tidy-lines.mjs", import.meta.url), { workerData: { index, files: corpus[shapes[0]].files, go: go.buffer } });
   const next = () =>
     new Promise((resolve, reject) => {
       w.once("message", resolve);
