@@ -334,34 +334,78 @@ async function anchorNothing() {
 // --variants: the indexes kept up to date row by row, the loader's own statements
 // (upserts), no secondary indexes at all, and the upsert tables WITHOUT ROWID.
 const UPSERT_TABLES = new Set(tidier.tables.filter((x) => x.kind === "upsert").map((x) => x.name));
-/** A new SQLite file with the tables of `variant`; `later`: the statements that build its secondary indexes after the inserts. */
-function openCeilingDb(file, variant) {
-  const d = new Database(file);
-  d.later = [];
+/** A new SQLite file `name`.sqlite with the tables of `variant` and a statement to insert into each. */
+function ceilingDb(name, variant) {
+  const d = new Database(freshSqlite(name));
+  // the secondary indexes a first load builds after its inserts
+  const later = [];
   d.pragma("page_size = 16384");
   d.pragma("journal_mode = WAL");
   d.pragma("synchronous = NORMAL");
   d.pragma("cache_size = -65536");
   for (let sql of tidier.sqliteDdl()) {
     const secondary = DEFERRABLE_SQL.has(sql);
-    if (secondary && variant === "secondary indexes built after") d.later.push(sql);
+    if (secondary && variant === "secondary indexes built after") later.push(sql);
     if (secondary && (variant === "no secondary indexes" || variant === "secondary indexes built after")) continue;
     const m = /^CREATE TABLE IF NOT EXISTS "([a-z_]+)"/.exec(sql);
     if (variant === "upsert tables WITHOUT ROWID" && m && UPSERT_TABLES.has(m[1])) sql += " WITHOUT ROWID";
     d.exec(sql);
   }
-  return d;
+  const insert = {};
+  for (const t of ["pages", ...tidier.PAGE_TABLES]) {
+    const def = tidier.tables.find((x) => x.name === t);
+    const cols = def.columns.filter((c) => c.type !== "serial");
+    insert[t] = d.prepare(
+      variant === "the loader's upserts"
+        ? sqliteInsertSql(def)
+        : `INSERT OR IGNORE INTO "${t}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`,
+    );
+  }
+  return { name, d, insert, later };
 }
-function ceilingInsertSql(name, variant) {
-  const def = tidier.tables.find((x) => x.name === name);
-  const cols = def.columns.filter((c) => c.type !== "serial");
-  return variant === "the loader's upserts"
-    ? sqliteInsertSql(def)
-    : `INSERT OR IGNORE INTO "${name}" (${cols.map((c) => `"${c.name}"`).join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
+
+/**
+ * Inserts every page of `built` into `db` (ceilingDb; a commit every 50 files), builds the
+ * indexes left for after, closes and removes the file: its seconds. `tally`: each table's
+ * time and rows, added up.
+ */
+function insertPages(db, built, tally) {
+  const { d, insert, later } = db;
+  const t0 = performance.now();
+  let group = 0;
+  let t = 0;
+  d.exec("BEGIN");
+  for (const pages of built) {
+    for (const p of pages) {
+      if (tally) t = performance.now();
+      insert.pages.run(...p.page);
+      if (tally) {
+        tally.cost.pages += performance.now() - t;
+        tally.count.pages++;
+      }
+      for (const name of tidier.PAGE_TABLES) {
+        const rs = p.rows[name];
+        if (rs.length === 0) continue;
+        const st = insert[name];
+        if (tally) t = performance.now();
+        for (const r of rs) st.run(...r);
+        if (tally) {
+          tally.cost[name] += performance.now() - t;
+          tally.count[name] += rs.length;
+        }
+      }
+    }
+    if (++group % 50 === 0) d.exec("COMMIT; BEGIN");
+  }
+  d.exec("COMMIT");
+  for (const sql of later) d.exec(sql);
+  d.close();
+  const seconds = (performance.now() - t0) / 1000;
+  freshSqlite(db.name);
+  return seconds;
 }
 
 function ceiling(variant = "secondary indexes built after") {
-  const db = freshSqlite("ceiling");
   const files = corpus[shapes[0]].files;
   // every page kept for the inserts (the parsing is timed by overlapped(), as a loader parses:
   // timing this pass counted the collection of an ever-growing heap)
@@ -370,44 +414,13 @@ function ceiling(variant = "secondary indexes built after") {
     eachPage(tidier, f, fi, (p) => ps.push(p));
     return ps;
   });
-  const d = openCeilingDb(db, variant);
-  const insert = {};
-  const cost = {};
-  const count = {};
-  for (const name of ["pages", ...tidier.PAGE_TABLES]) {
-    insert[name] = d.prepare(ceilingInsertSql(name, variant));
-    cost[name] = 0;
-    count[name] = 0;
-  }
+  const db = ceilingDb("ceiling", variant);
+  const tables = ["pages", ...tidier.PAGE_TABLES];
+  const tally = { cost: Object.fromEntries(tables.map((t) => [t, 0])), count: Object.fromEntries(tables.map((t) => [t, 0])) };
   const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  let group = 0;
-  d.exec("BEGIN");
-  for (const pages of built) {
-    for (const p of pages) {
-      let t = performance.now();
-      insert.pages.run(...p.page);
-      cost.pages += performance.now() - t;
-      count.pages++;
-      for (const name of tidier.PAGE_TABLES) {
-        const rs = p.rows[name];
-        if (rs.length === 0) continue;
-        const st = insert[name];
-        t = performance.now();
-        for (const r of rs) st.run(...r);
-        cost[name] += performance.now() - t;
-        count[name] += rs.length;
-      }
-    }
-    if (++group % 50 === 0) d.exec("COMMIT; BEGIN");
-  }
-  d.exec("COMMIT");
-  for (const sql of d.later) d.exec(sql);
-  d.close();
-  const inserts = performance.now() - t0;
+  const inserts = insertPages(db, built, tally);
   const cpu = process.cpuUsage(cpu0);
-  rmSync(db, { force: true });
-  return { inserts: inserts / 1000, cpu: (cpu.user + cpu.system) / 1e6, cost, count, built };
+  return { inserts, cpu: (cpu.user + cpu.system) / 1e6, cost: tally.cost, count: tally.count, built };
 }
 
 // ---- what two cores do at once -----------------------------------------------------------
@@ -433,29 +446,10 @@ async function overlapped(built) {
     Atomics.notify(go, 0);
     return done;
   };
+  // the file opened and the statements prepared before the timing starts
   const insertAll = () => {
-    const file = freshSqlite("ceiling-overlap");
-    const d = openCeilingDb(file, "secondary indexes built after");
-    const insert = {};
-    for (const name of ["pages", ...tidier.PAGE_TABLES]) insert[name] = d.prepare(ceilingInsertSql(name, "secondary indexes built after"));
-    return () => {
-      const t0 = performance.now();
-      let group = 0;
-      d.exec("BEGIN");
-      for (const pages of built) {
-        for (const p of pages) {
-          insert.pages.run(...p.page);
-          for (const name of tidier.PAGE_TABLES) for (const r of p.rows[name]) insert[name].run(...r);
-        }
-        if (++group % 50 === 0) d.exec("COMMIT; BEGIN");
-      }
-      d.exec("COMMIT");
-      for (const sql of d.later) d.exec(sql);
-      d.close();
-      const s = (performance.now() - t0) / 1000;
-      freshSqlite("ceiling-overlap");
-      return s;
-    };
+    const db = ceilingDb("ceiling-overlap", "secondary indexes built after");
+    return () => insertPages(db, built);
   };
   try {
     await next();
