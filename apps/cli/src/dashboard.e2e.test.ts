@@ -8,24 +8,19 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startEmulator, type Emulator } from "@ujr/x-api-emulator";
 import type { Browser, Page } from "puppeteer-core";
-import { skipOutsideCI } from "../../../packages/runner-local/src/__fixtures__/processes.js";
+import { chromiumOrSkip } from "../../../packages/runner-local/src/__fixtures__/chromium.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 const packages = fileURLToPath(new URL("../../../packages/", import.meta.url));
 const images = fileURLToPath(new URL("../../../docs/images/", import.meta.url));
 const token = "dash-e2e-3b8f2c71";
-
-function findChromium(): string | undefined {
-  for (const candidate of [process.env.CHROMIUM_BIN, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) if (candidate && existsSync(candidate)) return candidate;
-  return undefined;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -80,8 +75,7 @@ const progressText = (page: Page) => page.evaluate(() => document.querySelector(
 
 describe("the dashboard in a browser", () => {
   it("shows live progress, pauses the collector from the page, and keeps history and the paused state across a restart", async (context) => {
-    const chromium = findChromium();
-    if (!chromium) return skipOutsideCI("chromium is not installed (apt-get install -y chromium)", context.skip);
+    const chromium = chromiumOrSkip(context.skip);
     const { default: puppeteer } = await import("puppeteer-core");
     // Each API page takes a moment, so a fetch task's progress moves visibly page by page.
     emulator = await startEmulator({ port: 0, latencyMs: 400, rateLimit: false });

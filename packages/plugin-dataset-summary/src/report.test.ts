@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { inflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTidyDb } from "./__fixtures__/tidy-db.js";
+import { chromiumOrSkip } from "../../runner-local/src/__fixtures__/chromium.js";
 import type { Manifest } from "./manifest.js";
 import { toCsv } from "./report/csv.js";
 import { renderReportHtml } from "./report/html.js";
@@ -71,11 +72,6 @@ function countColour(img: { rgba: Uint8Array }, hex: string, tolerance = 4): num
     if (Math.abs(img.rgba[i]! - r) <= tolerance && Math.abs(img.rgba[i + 1]! - g) <= tolerance && Math.abs(img.rgba[i + 2]! - b) <= tolerance) n++;
   }
   return n;
-}
-
-function findChromium(): string | undefined {
-  for (const c of [process.env.CHROMIUM_BIN, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]) if (c && existsSync(c)) return c;
-  return undefined;
 }
 
 let dir: string;
@@ -157,12 +153,7 @@ describe("report rendering", () => {
   });
 
   it("renders charts in headless Chromium", async (ctx) => {
-    const chromium = findChromium();
-    if (!chromium) {
-      if (process.env.CI === "true") throw new Error("chromium is required under CI=true (apt-get install -y chromium)");
-      console.warn("chromium not installed: skipping the screenshot test (apt-get install -y chromium)");
-      return ctx.skip("chromium is not installed (apt-get install -y chromium)");
-    }
+    const chromium = chromiumOrSkip(ctx.skip);
     const png = process.env.UJR_KEEP_SCREENSHOT ?? path.join(dir, "shot.png");
     const profile = mkdtempSync(path.join(os.tmpdir(), "ujr-chromium-"));
     try {
