@@ -4,10 +4,9 @@ import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
-import { obliterate } from "../../../packages/executor-bullmq/src/__fixtures__/helpers.js";
+import { NO_REDIS, obliterate, REDIS_URL, redisAvailable } from "../../../packages/executor-bullmq/src/__fixtures__/helpers.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-const redis = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 let project: ReturnType<typeof projectOutsideWorkspace> | undefined;
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void>> = [];
@@ -18,11 +17,12 @@ afterEach(async () => {
 });
 
 describe("ujr worker --status-port (real Redis)", () => {
-  it("serves /healthz and /metrics for probes on loopback while it takes tasks", async () => {
+  it("serves /healthz and /metrics for probes on loopback while it takes tasks", async (ctx) => {
+    if (!(await redisAvailable())) return ctx.skip(NO_REDIS);
     project = projectOutsideWorkspace();
     const queue = `ujr-probe-test-${randomBytes(4).toString("hex")}`;
     cleanups.push(() => obliterate(queue));
-    const child = spawn(process.execPath, [bin, "worker", "--redis", redis, "--queue", queue, "--workers", "1", "--isolation", "thread", "--concurrency", "3", "--status-port", "0"], { cwd: project.dir, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bin, "worker", "--redis", REDIS_URL, "--queue", queue, "--workers", "1", "--isolation", "thread", "--concurrency", "3", "--status-port", "0"], { cwd: project.dir, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     let output = "";
     child.stdout!.on("data", (chunk) => (output += chunk));
@@ -49,7 +49,7 @@ describe("ujr worker --status-port (real Redis)", () => {
 
   it("rejects a bad --status-port before it connects", async () => {
     const err: string[] = [];
-    const code = await main(["worker", "--redis", redis, "--status-port", "http"], { out: () => undefined, err: (text) => err.push(text) });
+    const code = await main(["worker", "--redis", REDIS_URL, "--status-port", "http"], { out: () => undefined, err: (text) => err.push(text) });
     expect(code).toBe(2);
     expect(err.join("\n")).toContain('--status-port must be a port number from 0 to 65535 (got "http")');
   });

@@ -6,10 +6,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
-import { obliterate } from "../../../packages/executor-bullmq/src/__fixtures__/helpers.js";
+import { NO_REDIS, obliterate, REDIS_URL, redisAvailable } from "../../../packages/executor-bullmq/src/__fixtures__/helpers.js";
 
 const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-const redis = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 let project: ReturnType<typeof projectOutsideWorkspace>;
 const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void>> = [];
@@ -30,13 +29,14 @@ function start(argv: string[], cwd: string): { child: ChildProcess; exited: Prom
 }
 
 describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", () => {
-  it("a coordinator's tasks run on a separate worker process that takes its queue and plugins from its own config", async () => {
+  it("a coordinator's tasks run on a separate worker process that takes its queue and plugins from its own config", async (ctx) => {
+    if (!(await redisAvailable())) return ctx.skip(NO_REDIS);
     project = projectOutsideWorkspace();
     const queue = `ujr-cli-test-${randomBytes(4).toString("hex")}`;
     cleanups.push(() => obliterate(queue));
     const file = project.write(
       "ujr.config.yaml",
-      `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL:-${redis}}\n    queue: ${queue}\njobs:\n  remote:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 6, label: remote }\n`,
+      `runner:\n  executor:\n    kind: bullmq\n    redis: \${REDIS_URL:-${REDIS_URL}}\n    queue: ${queue}\njobs:\n  remote:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 6, label: remote }\n`,
     );
     // Redis and the queue come from the config's runner.executor; the rest from options.
     const worker = start(["worker", "--config", file, "--workers", "2", "--isolation", "thread", "--concurrency", "4", "--grace", "5s"], project.dir);

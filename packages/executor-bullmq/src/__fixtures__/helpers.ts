@@ -16,6 +16,9 @@ export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const tasksModule = new URL("./tasks.mjs", import.meta.url).href;
 const workerScript = fileURLToPath(new URL("./worker.mjs", import.meta.url));
 
+/** Why a test that needs Redis skips (outside CI=true) when redisAvailable() said no. */
+export const NO_REDIS = `Redis does not answer at ${REDIS_URL} (start redis-server or set REDIS_URL; under CI=true this fails)`;
+
 /** True when Redis answers; under CI=true a missing Redis throws (a failure, never a skip). */
 export async function redisAvailable(): Promise<boolean> {
   const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -26,7 +29,7 @@ export async function redisAvailable(): Promise<boolean> {
     return true;
   } catch (error) {
     if (process.env.CI === "true") throw new Error(`Redis is required at ${REDIS_URL} under CI=true: ${(error as Error).message}`);
-    console.warn(`Redis does not answer at ${REDIS_URL}: skipping the tests that need it (start redis-server or set REDIS_URL; under CI=true this fails).`);
+    console.warn(`skipping the tests that need it: ${NO_REDIS}`);
     return false;
   } finally {
     client.disconnect();
