@@ -107,6 +107,41 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
     }
   });
 
+  it("a file whose source_files row is refused (its claim fails inside its savepoint) fails alone in a shared transaction; paths with quotes and backslashes are stored as they are", async () => {
+    const page = readFileSync(fixture("brexit.jsonl"), "utf8").trimEnd();
+    const ids = (k: number) => page.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`);
+    const a = join(tmp.dir, "it's a\\b.jsonl");
+    const b = join(tmp.dir, "refused.jsonl");
+    const c = join(tmp.dir, 'c "quoted".jsonl');
+    writeFileSync(a, ids(1) + "\n");
+    writeFileSync(b, ids(2) + "\n");
+    writeFileSync(c, ids(3) + "\n");
+    const s = pgSchema();
+    const st = new PostgresTidyStore(s.url);
+    try {
+      await st.migrate();
+      await st.query(
+        `CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.path LIKE '%refused%' THEN RAISE EXCEPTION 'refused by a trigger'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON source_files FOR EACH ROW EXECUTE FUNCTION refuse()`,
+      );
+      const out = await st.ingestFiles([a, b, c]);
+      // a failed file is reported at once, the loaded ones once their group is committed
+      expect(Object.fromEntries(out.map((o) => [o.path, o.result?.status ?? (o.error as Error).message]))).toEqual({
+        [a]: "loaded",
+        [b]: "refused by a trigger",
+        [c]: "loaded",
+      });
+      expect(await st.query("SELECT path, status, pages::int AS pages FROM source_files ORDER BY id")).toEqual([
+        { path: a, status: "loaded", pages: 1 },
+        { path: c, status: "loaded", pages: 1 },
+      ]);
+      expect(await st.count("pages")).toBe(2);
+    } finally {
+      await st.close();
+      await s.drop();
+    }
+  });
+
   it("exact counts for timeline-observatoryteam.jsonl, idempotent, duplicate content skipped", async () => {
     const s = pgSchema();
     const st = new PostgresTidyStore(s.url);
