@@ -7,7 +7,7 @@ import { errorInfo } from "./errors.js";
 import { listRawFiles, type FoundFile } from "./discover.js";
 import { worthParseWorker } from "./ingest.js";
 import { prewarmParseWorker } from "./parse-in-worker.js";
-import { openStore } from "./store/index.js";
+import { taskStore } from "./store/task-store.js";
 import type { IngestResult } from "./store/types.js";
 import type { FileOutcome } from "./store/types.js";
 
@@ -52,11 +52,14 @@ export const tidyFile = defineTask({
   module: TASKS_MODULE,
   name: "tidyFile",
   async run(args: TidyFileArgs, ctx: TaskContext): Promise<IngestResult> {
-    const store = await openStore(args.database, { poolSize: 1 });
+    const { store, release } = await taskStore(args.database);
+    let failed = true;
     try {
-      return await store.ingestFile(args.file, { signal: ctx.signal, logger: ctx.logger });
+      const result = await store.ingestFile(args.file, { signal: ctx.signal, logger: ctx.logger });
+      failed = false;
+      return result;
     } finally {
-      await store.close();
+      await release(failed);
     }
   },
 });
@@ -90,18 +93,21 @@ export const tidyBatch = defineTask({
   module: TASKS_MODULE,
   name: "tidyBatch",
   async run(args: TidyBatchArgs, ctx: TaskContext): Promise<TidyBatchResult> {
-    const store = await openStore(args.database, { poolSize: 1 });
+    const { store, release } = await taskStore(args.database);
     let done = 0;
+    let failed = true;
     try {
       const outcomes = await store.ingestFiles(args.files, { signal: ctx.signal, logger: ctx.logger }, () =>
         ctx.progress({ done: ++done, total: args.files.length }),
       );
+      failed = outcomes.some((o) => o.error !== undefined);
       return { files: outcomes.map(plain) };
     } finally {
       const started = performance.now();
-      await store.close();
-      // SQLite's store ends with the final checkpoint (the WAL copied into the database, then removed)
-      ctx.logger.debug({ ms: Math.round(performance.now() - started) }, "tidy: database closed");
+      // SQLite's store ends with the final checkpoint (the WAL copied into the database, then
+      // removed); a PostgreSQL store stays open for the next batch (see taskStore)
+      const closed = await release(failed);
+      ctx.logger.debug({ ms: Math.round(performance.now() - started) }, closed ? "tidy: database closed" : "tidy: database kept open for the next batch");
     }
   },
 });

@@ -63,6 +63,14 @@ function splitUrl(url: string): { connectionString: string; schema?: string } {
   }
 }
 
+/** A string as an SQL literal (for statements sent together, which take no parameters). */
+const literal = (v: string): string => pgDriver().pg.escapeLiteral(v);
+/** A count or id as SQL text; anything else is a bug, not something to send. */
+function integer(v: number): string {
+  if (!Number.isSafeInteger(v)) throw new TypeError(`not an integer: ${v}`);
+  return String(v);
+}
+
 const isRetryable = (e: unknown) => {
   const c = (e as { code?: string }).code;
   return c === "40P01" || c === "40001";
@@ -108,7 +116,8 @@ export class PostgresTidyStore implements TidyStore {
     const { connectionString, schema } = splitUrl(url);
     this.schema = opts.schema ?? schema ?? "public";
     this.flushChars = opts.flushChars ?? FLUSH_CHARS;
-    this.pool = new (pgDriver().pg.Pool)({ connectionString, max: opts.poolSize ?? 4 });
+    // idle connections do not keep the process alive (a worker keeps its store between tasks)
+    this.pool = new (pgDriver().pg.Pool)({ connectionString, max: opts.poolSize ?? 4, allowExitOnIdle: true });
     this.pool.on("error", () => {});
     this.pool.on("connect", (c) => {
       c.query(`SET search_path TO ${q(this.schema)}`).catch(() => {});
@@ -143,7 +152,8 @@ export class PostgresTidyStore implements TidyStore {
   /**
    * One connection for the batch. Files share a transaction until they hold
    * PG_GROUP_COMMIT_BYTES, and their rows are merged once for the group, at its commit:
-   * per file only its savepoint and its `source_files` row cost a round trip. Each file is
+   * a file costs one round trip (its savepoint and `source_files` row, with the last file's
+   * counts and release: see PgGroup.finished). Each file is
    * still all or nothing (its savepoint; its rows not yet sent are dropped). A group whose
    * merge or commit fails (a deadlock, say) is rolled back as a whole: its files are
    * reported failed and the job tries them again.
@@ -224,6 +234,16 @@ class PgGroup {
   /** Upsert tables: how often each key occurs in the group (the merge needs that many rounds). */
   private readonly keyCounts = new Map<string, Map<string, number>>();
   private readonly rounds = new Map<string, number>();
+  /**
+   * The last loaded file's end (its `source_files` counts, its savepoint released), not sent
+   * yet: it goes with the next file's claim or the group's commit, so that a file costs one
+   * round trip, not four (two loaders on two cores waited 3.7–3.9 ms a file on them, 2.1
+   * ms on the one; 1,000 one-page files through one loader: 2.3–2.8 ms a file against
+   * 2.7–3.5 ms).
+   */
+  private finished = "";
+  /** Files begun on this connection: each file's savepoint has a name of its own. */
+  private files = 0;
   /** The current file: where each buffer stood at its start, and earlier files' rows sent during it. */
   private inFile = false;
   private readonly mark = new Map<string, CopyMark>();
@@ -325,6 +345,7 @@ class PgGroup {
   private reset(): void {
     this.open = false;
     this.bytes = 0;
+    this.finished = "";
     this.buffers.clear();
     this.buffered = 0;
     this.staged.clear();
@@ -345,7 +366,8 @@ class PgGroup {
         await this.c.query(
           `UPDATE "urls" u SET "final_url" = r."final_url" FROM (SELECT "url", "final_url" FROM "stage_resolved_urls" UNION ALL SELECT "url", "final_url" FROM "stage_later_resolved_urls") r WHERE u.${q(col)} = r."url" AND u."final_url" IS NULL AND r."final_url" IS NOT NULL`,
         );
-    await this.c.query("COMMIT"); // the staging tables empty themselves (ON COMMIT DELETE ROWS)
+    // the staging tables empty themselves (ON COMMIT DELETE ROWS)
+    await this.c.query(`${this.finished}COMMIT`);
     this.reset();
   }
 
@@ -357,25 +379,40 @@ class PgGroup {
   /** One file's part of the group: a savepoint, its source_files row, its rows buffered. */
   txn(): FileTxn {
     const c = this.c;
+    const savepoint = `"tidy_file_${++this.files}"`;
     let open = false;
     let bytes = 0;
     return {
       claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
-        if (!this.open) {
-          await c.query("BEGIN");
-          this.open = true;
-        }
-        await c.query('SAVEPOINT "tidy_file"');
-        open = true;
+        // one round trip: the transaction's start or the last file's end, this file's
+        // savepoint and its source_files row (values as literals: several statements in one
+        // query take no parameters)
+        const begin = this.open ? this.finished : "BEGIN; ";
+        this.open = true;
+        this.finished = "";
         bytes = size;
         this.inFile = true;
         this.mark.clear();
         for (const [t, buf] of this.buffers) this.mark.set(t, buf.mark());
         this.carried.clear();
-        const r = await c.query(
-          'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES ($1, $2, $3, $4, \'partial\', now()) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"',
-          [path, sha256, size, kind],
-        );
+        let results: unknown;
+        try {
+          results = await c.query(
+            `${begin}SAVEPOINT ${savepoint}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES (${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now()) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
+          );
+        } catch (e) {
+          // failed after its savepoint (the row: a conflict with another loader, say): the file
+          // rolls back to it and may be tried again; failed before it, the group's
+          // transaction has failed and its commit will say so (savepoints are named per file,
+          // so that this never rolls back the last file's)
+          open = await c.query(`ROLLBACK TO SAVEPOINT ${savepoint}`).then(
+            () => true,
+            () => false,
+          );
+          throw e;
+        }
+        open = true;
+        const r = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryResult;
         if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
         const ex = await c.query(
           'SELECT "id", "path", "status", ("ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0) AS "nothing" FROM "source_files" WHERE "sha256" = $1',
@@ -397,11 +434,10 @@ class PgGroup {
         await c.query({ name: "tidy_ingest_error", text: this.ingestErrSql, values: row });
       },
       commit: async (fileId, status, st: FileStats) => {
-        await c.query(
-          'UPDATE "source_files" SET "status" = $1, "lines" = $2, "pages" = $3, "data_tweets" = $4, "included_tweets" = $5, "users" = $6, "resolved_urls" = $7, "api_errors" = $8, "ingest_errors" = $9, "loaded_at" = now() WHERE "id" = $10',
-          [status, st.lines, st.pages, st.dataTweets, st.includedTweets, st.users, st.resolvedUrls, st.apiErrors, st.ingestErrors, fileId],
-        );
-        await c.query('RELEASE SAVEPOINT "tidy_file"');
+        // sent with the next file's claim or the group's commit; the file is reported loaded
+        // only once the group is committed
+        const n = integer;
+        this.finished = `UPDATE "source_files" SET "status" = ${literal(status)}, "lines" = ${n(st.lines)}, "pages" = ${n(st.pages)}, "data_tweets" = ${n(st.dataTweets)}, "included_tweets" = ${n(st.includedTweets)}, "users" = ${n(st.users)}, "resolved_urls" = ${n(st.resolvedUrls)}, "api_errors" = ${n(st.apiErrors)}, "ingest_errors" = ${n(st.ingestErrors)}, "loaded_at" = now() WHERE "id" = ${n(fileId)}; RELEASE SAVEPOINT ${savepoint}; `;
         open = false;
         this.inFile = false;
         this.carried.clear();
@@ -417,7 +453,7 @@ class PgGroup {
         for (const [t, text] of this.carried) this.buffer(t).prepend(text);
         this.buffered = [...this.buffers.values()].reduce((a, b) => a + b.chars, 0);
         this.carried.clear();
-        await c.query('ROLLBACK TO SAVEPOINT "tidy_file"; RELEASE SAVEPOINT "tidy_file"');
+        await c.query(`ROLLBACK TO SAVEPOINT ${savepoint}; RELEASE SAVEPOINT ${savepoint}`);
       },
     };
   }
