@@ -10,10 +10,8 @@ export interface TaskStore {
 
 interface Kept {
   opening: Promise<TidyStore>;
-  /** Tasks using it now. */
+  /** Tasks using it now: once it is no longer kept (a task using it failed), the last of them closes it. */
   users: number;
-  /** Closed once its last user is done (a task using it failed). */
-  closing: boolean;
 }
 
 /** PostgreSQL stores kept open in this process between tasks, by URL. */
@@ -36,7 +34,7 @@ export async function taskStore(database: string): Promise<TaskStore> {
   }
   let k = kept.get(database);
   if (k === undefined) {
-    const entry: Kept = { opening: openStore(database, { poolSize: 1 }), users: 0, closing: false };
+    const entry: Kept = { opening: openStore(database, { poolSize: 1 }), users: 0 };
     kept.set(database, entry);
     entry.opening.catch(() => {
       if (kept.get(database) === entry) kept.delete(database);
@@ -57,11 +55,8 @@ export async function taskStore(database: string): Promise<TaskStore> {
     store,
     async release(failed) {
       entry.users--;
-      if (failed && kept.get(database) === entry) {
-        kept.delete(database);
-        entry.closing = true;
-      }
-      if (!entry.closing || entry.users > 0) return false;
+      if (failed && kept.get(database) === entry) kept.delete(database);
+      if (kept.get(database) === entry || entry.users > 0) return false;
       await store.close();
       return true;
     },
