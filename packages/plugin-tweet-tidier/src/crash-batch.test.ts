@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { fixture, indexNames, PG_BASE, pgSchema, postgresAvailable, tempDir } from "./__fixtures__/helpers.js";
+import { fixture, indexNames, PG_BASE, pgSchema, postgresAvailable, tempDir, withIds } from "./__fixtures__/helpers.js";
 import { tables } from "./schema.js";
 import { SqliteTidyStore } from "./store/sqlite.js";
 
@@ -46,7 +46,7 @@ function corpus(): string[] {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   for (let k = 0; k < 32; k++) {
-    const lines = base.slice(0, 1 + (k % 4)).map((l) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${String(k).padStart(3, "0")}${m}`));
+    const lines = base.slice(0, 1 + (k % 4)).map((l) => withIds(String(k).padStart(3, "0"), l));
     if (k === 5) lines.splice(1, 0, '{"truncated": ');
     const p = join(dir, `${String(k).padStart(2, "0")}.jsonl`);
     writeFileSync(p, lines.join("\n") + "\n");

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { fixture, tempDir } from "./__fixtures__/helpers.js";
+import { fixture, tempDir, withIds } from "./__fixtures__/helpers.js";
 import { SqliteTidyStore } from "./store/sqlite.js";
 
 const child = fileURLToPath(new URL("./__fixtures__/crash-child.mjs", import.meta.url));
@@ -22,7 +22,7 @@ function bigFile(): string {
   );
   const out: string[] = [];
   for (let k = 0; out.length < 40; k++)
-    for (const l of lines) out.push(l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${String(k).padStart(3, "0")}${m}`));
+    for (const l of lines) out.push(withIds(String(k).padStart(3, "0"), l));
   const p = join(tmp.dir, "big.jsonl");
   writeFileSync(p, out.slice(0, 40).join("\n") + "\n");
   return p;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { dumpTables, fixture, tempDir } from "./__fixtures__/helpers.js";
+import { dumpTables, fixture, tempDir, withIds } from "./__fixtures__/helpers.js";
 import { makeTarGz } from "./__fixtures__/tar.js";
 
 // The parse worker runs the compiled code: these tests use the built package (dist/).
@@ -20,7 +20,7 @@ function rawLines(copies: number): string[] {
   );
   const out: string[] = [];
   for (let k = 0; k < copies; k++)
-    for (const l of base) out.push(l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${String(k).padStart(3, "0")}${m}`));
+    for (const l of base) out.push(withIds(String(k).padStart(3, "0"), l));
   out.splice(7, 0, out[7]!.slice(0, 3000), '{"not":"a page"}');
   return out;
 }

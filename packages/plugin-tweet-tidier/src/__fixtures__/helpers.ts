@@ -12,6 +12,12 @@ export const FIXTURES =
   process.env.UJR_FIXTURES_DIR ?? fileURLToPath(new URL("../../../../fixtures/twitter/", import.meta.url));
 export const fixture = (name: string) => join(FIXTURES, name);
 
+/**
+ * A fixture line (or lines) with every id prefixed by `prefix`: the same pages as content of
+ * their own (another hash, other rows), for tests that need many distinct files.
+ */
+export const withIds = (prefix: string | number, text: string): string => text.replace(/(?<=["_])(\d{6,20})(?=")/g, (id) => `${prefix}${id}`);
+
 export const ALL_FIXTURES = [
   "brexit.jsonl",
   "cashtags.jsonl",

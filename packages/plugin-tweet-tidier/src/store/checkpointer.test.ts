@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { dumpTables, fixture, tempDir } from "../__fixtures__/helpers.js";
+import { dumpTables, fixture, tempDir, withIds } from "../__fixtures__/helpers.js";
 
 // The checkpointer's thread runs the compiled code: these tests use the built package (dist/).
 const built = existsSync(fileURLToPath(new URL("../../dist/internal/checkpoint-worker.js", import.meta.url)));
@@ -28,7 +28,7 @@ function corpus(name: string, n: number): string[] {
   mkdirSync(dir);
   return Array.from({ length: n }, (_, k) => {
     const path = join(dir, `raw-${k}.jsonl`);
-    writeFileSync(path, base.map((l) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k + 1}${m}`)).join("\n") + "\n");
+    writeFileSync(path, base.map((l) => withIds(k + 1, l)).join("\n") + "\n");
     return path;
   });
 }

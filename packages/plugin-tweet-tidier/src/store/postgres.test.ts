@@ -1,7 +1,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALL_FIXTURES, fixture, pgSchema, postgresAvailable, tempDir } from "../__fixtures__/helpers.js";
+import { ALL_FIXTURES, fixture, pgSchema, postgresAvailable, tempDir, withIds } from "../__fixtures__/helpers.js";
 import { PostgresTidyStore } from "./postgres.js";
 import { SqliteTidyStore } from "./sqlite.js";
 import { tidyFiles } from "../tidy-files.js";
@@ -72,17 +72,16 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
     ["at the group's merge (the files are tried again one by one)", 0],
   ])("a file that fails in a shared transaction, %s, fails alone: the files before and after it stay whole", async (_, badAt) => {
     const brexit = ["brexit.jsonl", "timeline-observatoryteam.jsonl"].flatMap((f) => readFileSync(fixture(f), "utf8").trimEnd().split("\n"));
-    const ids = (k: number, l: string) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`);
     const a = join(tmp.dir, "group-a.jsonl");
     const b = join(tmp.dir, "group-b.jsonl");
     const c = join(tmp.dir, "group-c.jsonl");
-    writeFileSync(a, ids(1, brexit[0]!) + "\n");
+    writeFileSync(a, withIds(1, brexit[0]!) + "\n");
     // b: enough rows that some are sent (with a's) before its bad page, which PostgreSQL refuses (a NUL in a text)
-    const bad = JSON.parse(ids(2, brexit[1]!));
+    const bad = JSON.parse(withIds(2, brexit[1]!));
     bad.data[0].text = "nul \u0000 here";
-    const pagesB = Array.from({ length: 30 }, (_, i) => (i === badAt ? JSON.stringify(bad) : ids(300 + i, brexit[i % brexit.length]!)));
+    const pagesB = Array.from({ length: 30 }, (_, i) => (i === badAt ? JSON.stringify(bad) : withIds(300 + i, brexit[i % brexit.length]!)));
     writeFileSync(b, pagesB.join("\n") + "\n");
-    writeFileSync(c, ids(4, brexit[2]!) + "\n");
+    writeFileSync(c, withIds(4, brexit[2]!) + "\n");
     const s1 = pgSchema();
     const s2 = pgSchema();
     // rows are sent every ~1 M characters of COPY text (a page is ~250,000): a's rows with b's, inside its savepoint
@@ -109,13 +108,12 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
 
   it("a file whose source_files row is refused (its claim fails inside its savepoint) fails alone in a shared transaction; paths with quotes and backslashes are stored as they are", async () => {
     const page = readFileSync(fixture("brexit.jsonl"), "utf8").trimEnd();
-    const ids = (k: number) => page.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`);
     const a = join(tmp.dir, "it's a\\b.jsonl");
     const b = join(tmp.dir, "refused.jsonl");
     const c = join(tmp.dir, 'c "quoted".jsonl');
-    writeFileSync(a, ids(1) + "\n");
-    writeFileSync(b, ids(2) + "\n");
-    writeFileSync(c, ids(3) + "\n");
+    writeFileSync(a, withIds(1, page) + "\n");
+    writeFileSync(b, withIds(2, page) + "\n");
+    writeFileSync(c, withIds(3, page) + "\n");
     const s = pgSchema();
     const st = new PostgresTidyStore(s.url);
     try {

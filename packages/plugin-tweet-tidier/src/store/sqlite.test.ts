@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ALL_FIXTURES, fixture, tempDir } from "../__fixtures__/helpers.js";
+import { ALL_FIXTURES, fixture, tempDir, withIds } from "../__fixtures__/helpers.js";
 import { SqliteTidyStore } from "./sqlite.js";
 import { makeTarGz } from "../__fixtures__/tar.js";
 
@@ -111,11 +111,10 @@ describe("SQLite: exactly once", () => {
 
   it("a file that fails mid-way in a shared commit is rolled back alone (its savepoint): the files before and after it stay whole", async () => {
     const lines = ["brexit.jsonl", "timeline-observatoryteam.jsonl"].flatMap((f) => readFileSync(fixture(f), "utf8").trimEnd().split("\n"));
-    const ids = (k: number, l: string) => l.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`);
     const [a, b, c] = [1, 2, 3].map((k) => {
       const p = join(dir, `group-${k}.jsonl`);
       // the same tweets and users in every file (their pages change rows the others wrote), and new ones
-      writeFileSync(p, lines.map((l, i) => (i % 2 === 0 ? l : ids(k, l))).join("\n") + "\n");
+      writeFileSync(p, lines.map((l, i) => (i % 2 === 0 ? l : withIds(k, l))).join("\n") + "\n");
       return p;
     });
     let file = 0;

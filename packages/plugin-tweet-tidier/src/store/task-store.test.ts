@@ -5,8 +5,9 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { runTask } from "@ujr/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { fixture, pgSchema, postgresAvailable, tempDir } from "../__fixtures__/helpers.js";
+import { fixture, pgSchema, postgresAvailable, tempDir, withIds } from "../__fixtures__/helpers.js";
 import { tidyBatch } from "../tasks.js";
 import { taskStore } from "./task-store.js";
 
@@ -18,11 +19,12 @@ const page = readFileSync(fixture("brexit.jsonl"), "utf8").trimEnd();
 /** A raw file of its own content (the fixture's ids prefixed by `k`). */
 function rawFile(k: number): string {
   const f = join(tmp.dir, `raw-${k}.jsonl`);
-  writeFileSync(f, page.replace(/(?<=["_])(\d{6,20})(?=")/g, (m) => `${k}${m}`) + "\n");
+  writeFileSync(f, withIds(k, page) + "\n");
   return f;
 }
 
-const ctx = () => ({ signal: new AbortController().signal, logger: { debug() {}, info() {}, warn() {}, error() {} }, progress() {} }) as never;
+/** The files' outcomes of one tidyBatch task, run as a worker runs it. */
+const batch = async (database: string, files: string[]) => (await runTask(tidyBatch, { database, files })).result.files;
 
 describe("a task's store, SQLite", () => {
   it("is opened and closed by each task (its close builds the deferred indexes and checkpoints)", async () => {
@@ -60,13 +62,10 @@ describe.skipIf(!available)("a task's store, PostgreSQL (real server)", () => {
     const s = pgSchema();
     try {
       const [a, b] = [rawFile(1), rawFile(2)];
-      const one = await tidyBatch.run({ database: s.url, files: [a] }, ctx());
-      expect(one.files.map((f) => f.ok)).toEqual([true]);
+      expect((await batch(s.url, [a])).map((f) => f.ok)).toEqual([true]);
       await s.drop();
-      const two = await tidyBatch.run({ database: s.url, files: [b] }, ctx());
-      expect(two.files).toMatchObject([{ ok: false, error: { message: expect.stringContaining("does not exist") } }]);
-      const three = await tidyBatch.run({ database: s.url, files: [b] }, ctx());
-      expect(three.files).toMatchObject([{ ok: true, result: { status: "loaded" } }]);
+      expect(await batch(s.url, [b])).toMatchObject([{ ok: false, error: { message: expect.stringContaining("does not exist") } }]);
+      expect(await batch(s.url, [b])).toMatchObject([{ ok: true, result: { status: "loaded" } }]);
     } finally {
       const last = await taskStore(s.url);
       await last.release(true);
