@@ -56,9 +56,9 @@ const Database = requireFromPkg("better-sqlite3");
 const pg = requireFromPkg("pg");
 const tidier = await import(join(pkgDir, "dist", "index.js"));
 const { sqliteInsertSql } = await import(join(pkgDir, "dist", "ddl", "sqlite.js"));
-// the floor formats rows as the loader does: this repository's build of it, whichever plugin
+// the floor formats rows as the loader does, into its buffers (CopyText): this repository's build of it, whichever plugin
 // build is measured (the format is PostgreSQL's COPY text, not the plugin's)
-const { copyLine } = await import(join(repo, "packages", "plugin-tweet-tidier", "dist", "store", "copy-text.js"));
+const { copyLine, CopyText } = await import(join(repo, "packages", "plugin-tweet-tidier", "dist", "store", "copy-text.js"));
 // the ceiling builds after its inserts the indexes a first load builds after its own
 const { DEFERRABLE_INDEXES } = await import(join(repo, "packages", "plugin-tweet-tidier", "dist", "store", "deferred-indexes.js"));
 // the loader's own choice of parse threads, for its bound
@@ -500,33 +500,37 @@ async function pgFloor(built) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let rows = 0;
+    /** Per table: its rows, the loader's and the server's CPU seconds for its COPY. */
+    const perTable = {};
     await c.query("BEGIN");
     for (const [name, rs] of firsts) {
       if (rs.length === 0) continue;
+      const tableServer0 = serverCpu();
+      const tableCpu0 = process.cpuUsage();
       const cols = tidier.tables.find((x) => x.name === name).columns.filter((x) => x.type !== "serial");
       const copy = c.query(copyFrom(`COPY "${name}" (${cols.map((x) => `"${x.name}"`).join(", ")}) FROM STDIN`));
-      // formatted while the server reads the previous chunk: the least the loader's side costs
+      // formatted while the server reads the previous chunk, each line written as UTF-8 into
+      // the loader's own buffers (CopyText): the least the loader's side costs
       await pipeline(
         Readable.from(
           (function* () {
-            let buf = "";
+            const text = new CopyText();
             for (const r of rs) {
-              buf += copyLine(r);
-              if (buf.length >= 1 << 16) {
-                yield buf;
-                buf = "";
-              }
+              text.append(copyLine(r));
+              if (text.chars >= 1 << 16) yield* text.take().text;
             }
-            if (buf.length > 0) yield buf;
+            yield* text.take().text;
           })(),
         ),
         copy,
       );
       rows += rs.length;
+      const tableCpu = process.cpuUsage(tableCpu0);
+      perTable[name] = { rows: rs.length, client: (tableCpu.user + tableCpu.system) / 1e6, server: serverCpu() - tableServer0 };
     }
     await c.query("COMMIT");
     const cpu = process.cpuUsage(cpu0);
-    return { rows, seconds: (performance.now() - t0) / 1000, client: (cpu.user + cpu.system) / 1e6, server: serverCpu() - server0 };
+    return { rows, perTable, seconds: (performance.now() - t0) / 1000, client: (cpu.user + cpu.system) / 1e6, server: serverCpu() - server0 };
   } finally {
     await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
     await c.end();
@@ -768,6 +772,16 @@ if (ceilings.length) {
           ? "the least any PostgreSQL loader needs is more than the most SQLite's one writer needs, so with the same other costs (start, hashing, commits) PostgreSQL cannot match SQLite on this machine"
           : "a PostgreSQL loader could match SQLite here"),
     );
+    // where the floor's CPU goes: the server's /proc ticks are 10 ms, so small tables show ~0
+    const per = floors[0].perTable;
+    console.log("  COPY cost per table (the floor's first observations straight into the indexed table; first round; CPU, server in 10 ms ticks):");
+    for (const t of Object.keys(per).sort((a, b) => per[b].client + per[b].server - (per[a].client + per[a].server))) {
+      const x = per[t];
+      console.log(
+        `    ${t.padEnd(20)} loader ${x.client.toFixed(3)} s + server ${x.server.toFixed(2)} s  ${String(x.rows).padStart(8)} rows  ${(((x.client + x.server) * 1e6) / x.rows).toFixed(2)} us/row` +
+          (c0.count[t] > 0 ? ` (SQLite's plain INSERT above: ${((c0.cost[t] * 1000) / c0.count[t]).toFixed(2)} us/row)` : ""),
+      );
+    }
     for (const s of shapes) {
       const pgr = res[s].pg;
       if (!pgr.length) continue;
