@@ -1,11 +1,13 @@
 // Tweet tidier benchmark: the user path (`ujr run` of a config with a `tidy` job in once
 // mode, from process start to exit) against tidy_tweet on the same files, in the same run.
-//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--no-pg] [--no-ceiling] [--no-big-page] [--no-trace] [--variants] [--keep]
+//   node bench/tidy.mjs [--mb 160] [--rounds 3] [--shapes small,big] [--repeats 1] [--no-pg] [--no-ceiling] [--no-big-page] [--no-trace] [--variants] [--keep]
 //
 // Corpus: the fixtures brexit + withheld + timeline-observatoryteam (fixtures/twitter/),
 // copied until >= --mb MB with every id rewritten per copy (so rows are distinct), written
 // as two shapes of the same bytes: "small" (files of ~0.55 MB, what the collector writes)
-// and "big" (5 files of ~33 MB).
+// and "big" (5 files of ~33 MB). With --repeats N the copies share their ids N-fold, each
+// share collected again at a later day: every tweet and user is observed ~N times (the merge
+// of re-observations is measured, as a long-running collection's repeated searches make it).
 // Each round runs, for each shape, in an order that rotates per round:
 //   - ujr run -> SQLite (a fresh file),
 //   - ujr run -> PostgreSQL (a fresh schema; DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test),
@@ -72,6 +74,7 @@ const arg = (name, dflt) => {
 };
 const flag = (name) => process.argv.includes(`--${name}`);
 const targetMb = Number(arg("mb", "160"));
+const repeats = Math.max(1, Math.min(28, Math.round(Number(arg("repeats", "1")))));
 const rounds = Math.max(1, Number(arg("rounds", "3")));
 const shapes = arg("shapes", "small,big").split(",");
 const keep = flag("keep");
@@ -96,10 +99,17 @@ for (const f of ["brexit.jsonl", "withheld.jsonl", "timeline-observatoryteam.jso
 const baseBytes = lines.reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
 const copies = Math.ceil((targetMb * 1e6) / baseBytes);
 const ID = /(?<=["_])(\d{6,20})(?=")/g;
+// --repeats N: the copies share N-fold their id sets, each set collected again N times at later
+// days (its pages' retrieved_at), as repeated searches over a collection's months do: every
+// tweet and user is observed ~N times, and the loaders merge what they observed before
+const idSets = Math.ceil(copies / repeats);
+const RETRIEVED_AT = /"retrieved_at":\s*"\d{4}-\d\d-\d\dT/;
 const all = [];
 for (let k = 0; k < copies; k++) {
-  const prefix = String(k + 1).padStart(4, "0");
-  for (const l of lines) all.push(l.replace(ID, (m) => prefix + m));
+  const prefix = String((k % idSets) + 1).padStart(4, "0");
+  const again = Math.floor(k / idSets);
+  const collected = (l) => (repeats === 1 ? l : l.replace(RETRIEVED_AT, `"retrieved_at":"2024-01-${String(1 + again).padStart(2, "0")}T`));
+  for (const l of lines) all.push(collected(l.replace(ID, (m) => prefix + m)));
 }
 let dataTweets = 0;
 for (const l of lines) {
@@ -130,7 +140,7 @@ for (const shape of shapes) {
 }
 const MB = totalBytes / 1e6;
 console.log(
-  `corpus: ${MB.toFixed(1)} MB per shape (${copies} copies of ${lines.length} fixture pages, ids rewritten per copy), ${dataTweets} data tweets; ` +
+  `corpus: ${MB.toFixed(1)} MB per shape (${copies} copies of ${lines.length} fixture pages, ${repeats === 1 ? "ids rewritten per copy" : `${idSets} sets of ids, each collected ~${(copies / idSets).toFixed(1)} times (--repeats ${repeats})`}), ${dataTweets} data tweets; ` +
     shapes.map((s) => `${s}: ${corpus[s].files.length} files (largest ${(corpus[s].largest / 1e6).toFixed(2)} MB)`).join("; "),
 );
 const cores = availableParallelism();
