@@ -74,7 +74,12 @@ const arg = (name, dflt) => {
 };
 const flag = (name) => process.argv.includes(`--${name}`);
 const targetMb = Number(arg("mb", "160"));
-const repeats = Math.max(1, Math.min(28, Math.round(Number(arg("repeats", "1")))));
+// each share of ids collected again on a later day of one month
+const repeats = Number(arg("repeats", "1"));
+if (!Number.isInteger(repeats) || repeats < 1 || repeats > 28) {
+  console.error(`--repeats takes a whole number from 1 to 28 (how often each tweet is observed), not ${arg("repeats")}`);
+  process.exit(2);
+}
 const rounds = Math.max(1, Number(arg("rounds", "3")));
 const shapes = arg("shapes", "small,big").split(",");
 const keep = flag("keep");
