@@ -73,15 +73,23 @@ const arg = (name, dflt) => {
   return i === -1 ? dflt : process.argv[i + 1];
 };
 const flag = (name) => process.argv.includes(`--${name}`);
-const targetMb = Number(arg("mb", "160"));
-// each share of ids collected again on a later day of one month
-const repeats = Number(arg("repeats", "1"));
-if (!Number.isInteger(repeats) || repeats < 1 || repeats > 28) {
-  console.error(`--repeats takes a whole number from 1 to 28 (how often each tweet is observed), not ${arg("repeats")}`);
+/** A whole-number option from `min` to `max`; anything else stops the bench with what it takes. */
+function wholeArg(name, dflt, min, max, what) {
+  const v = Number(arg(name, dflt));
+  if (Number.isInteger(v) && v >= min && v <= max) return v;
+  console.error(`--${name} takes a whole number from ${min} to ${max} (${what}), not ${arg(name)}`);
   process.exit(2);
 }
-const rounds = Math.max(1, Number(arg("rounds", "3")));
+const targetMb = wholeArg("mb", "160", 1, 4096, "MB of raw files per shape");
+// each share of ids collected again on a later day of one month
+const repeats = wholeArg("repeats", "1", 1, 28, "how often each tweet is observed");
+const rounds = wholeArg("rounds", "3", 1, 100, "rounds of every run");
 const shapes = arg("shapes", "small,big").split(",");
+const unknownShape = shapes.find((s) => s !== "small" && s !== "big");
+if (unknownShape !== undefined) {
+  console.error(`--shapes takes small, big or small,big, not ${arg("shapes")}`);
+  process.exit(2);
+}
 const keep = flag("keep");
 const fixtures = process.env.UJR_FIXTURES_DIR ?? join(repo, "fixtures", "twitter");
 const anchorDir = process.env.UJR_TIDY_TWEET_DIR ?? join(repo, "..", "shared", "anchors", "tidy_tweet");
