@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
 import type { ParseEvent } from "./parse-events.js";
 import { acquireParseWorkers, localFeed, parseThreads, releaseParseWorkers, workerAvailable, workerFeeds, type FileFeed } from "./parse-in-worker.js";
+import { unchangedSinceLoaded, type LoadedBefore } from "./loaded-before.js";
 import { fileKind } from "./read-raw.js";
 import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
@@ -48,38 +49,48 @@ export function bytesFromEnv(name: string, dflt: number): number {
 /** A store's group commit size, or UJR_TIDY_GROUP_COMMIT_BYTES (bytes; 0: a commit per file). */
 export const groupCommitBytes = (dflt: number): number => bytesFromEnv("UJR_TIDY_GROUP_COMMIT_BYTES", dflt);
 
+/** How a store runs a batch through ingestAll. */
+export interface BatchPlan {
+  /** Parse in worker threads when the batch is worth it (see worthParseWorker), unless `opts.parseInWorker` says otherwise. */
+  autoWorker: boolean;
+  onFile?: ((o: FileOutcome) => void) | undefined;
+  group?: GroupCommit | undefined;
+  /** The store's rows of the batch's paths: files unchanged since they were loaded are reported without being parsed. */
+  loadedBefore?: LoadedBefore | undefined;
+}
+
 /**
  * Loads files in order, each atomically (`loadOne`), and goes on after a file that
  * fails; an abort stops the batch. With parse workers (`opts.parseInWorker`, or
- * `autoWorker` for a batch of 1 MiB or more on a machine with two cores or more) the files
- * are hashed, read and parsed in worker threads, ahead of the writes (two threads for a
- * batch of STRIPE_MIN_BYTES or more: see parseThreads).
+ * `plan.autoWorker` for a batch of 1 MiB or more on a machine with two cores or more) the
+ * files are hashed, read and parsed in worker threads, ahead of the writes (two threads for
+ * a batch of STRIPE_MIN_BYTES or more: see parseThreads). Files that hold what was loaded
+ * from their path before come first, reported already loaded (see unchangedSinceLoaded).
  */
 export async function ingestAll(
   paths: readonly string[],
   opts: IngestOptions,
   loadOne: (feed: FileFeed) => Promise<IngestResult>,
-  autoWorker: boolean,
-  onFile?: (o: FileOutcome) => void,
-  group?: GroupCommit,
+  plan: BatchPlan,
 ): Promise<FileOutcome[]> {
+  const { autoWorker, onFile, group } = plan;
   const out: FileOutcome[] = [];
-  const found: { path: string; size: number }[] = [];
-  let bytes = 0;
+  const stated: { path: string; size: number }[] = [];
   // blocking calls: the files are in the page cache or one seek away, and 279 awaited round
   // trips through libuv's pool held the batch's start (and its parse thread) for 31 ms
   for (const path of paths) {
     try {
       accessSync(path, constants.R_OK);
-      const size = statSync(path).size;
-      bytes += size;
-      found.push({ path, size });
+      stated.push({ path, size: statSync(path).size });
     } catch (e) {
       const o = { path, error: new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e }) };
       out.push(o);
       onFile?.(o);
     }
   }
+  const unchanged = plan.loadedBefore ? await lookUpLoaded(stated, plan.loadedBefore, opts) : new Map<string, IngestResult>();
+  const found = stated.filter((f) => !unchanged.has(f.path));
+  const bytes = found.reduce((n, f) => n + f.size, 0);
   group?.begin?.(bytes);
   /** Outcomes of files in the open (uncommitted) transaction. */
   let uncommitted: FileOutcome[] = [];
@@ -94,6 +105,7 @@ export async function ingestAll(
     out.push(o);
     onFile?.(o);
   };
+  for (const result of unchanged.values()) report({ path: result.path, result });
   const commit = async () => {
     if (!group) return;
     try {
@@ -147,6 +159,24 @@ export async function ingestAll(
     releaseParseWorkers(parsers);
   }
   return out;
+}
+
+/**
+ * unchangedSinceLoaded, as a shortcut only: should the look-up fail (a database gone or
+ * changed under the store), every file goes to its claim, which fails or loads it as ever.
+ */
+async function lookUpLoaded(
+  stated: readonly { path: string; size: number }[],
+  loadedBefore: LoadedBefore,
+  opts: IngestOptions,
+): Promise<Map<string, IngestResult>> {
+  try {
+    return await unchangedSinceLoaded(stated, loadedBefore, opts.signal);
+  } catch (e) {
+    if (isAbort(e, opts.signal)) throw e;
+    opts.logger?.debug?.({ cause: (e as Error)?.message ?? String(e) }, "tidy: the batch's files could not be looked up in source_files; each is claimed instead");
+    return new Map();
+  }
 }
 
 /** The result of a one-file batch, or its error thrown. */

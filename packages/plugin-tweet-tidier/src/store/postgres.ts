@@ -8,6 +8,7 @@ import { postgresInsertSql } from "../ddl/postgres.js";
 import { TidyError } from "../errors.js";
 import { COPY_START, CopyText, copyLine, type CopyMark } from "./copy-text.js";
 import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
+import { NOTHING_LOADED, type LoadedFile } from "../loaded-before.js";
 import { localFeed, type FileFeed } from "../parse-in-worker.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type ParsedPage, type Row } from "../parse-page.js";
@@ -179,7 +180,14 @@ export class PostgresTidyStore implements TidyStore {
           }
         }
       };
-      return await ingestAll(paths, opts, loadOne, false, onFile, group);
+      const loadedBefore = async (ps: readonly string[]): Promise<LoadedFile[]> =>
+        (
+          await client.query(
+            `SELECT "id", "path", "sha256", "size_bytes", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" = ANY($1::text[])`,
+            [ps],
+          )
+        ).rows.map((r) => ({ fileId: Number(r.id), path: r.path, sha256: r.sha256, sizeBytes: Number(r.size_bytes), nothingLoaded: r.nothing === true }));
+      return await ingestAll(paths, opts, loadOne, { autoWorker: false, onFile, group, loadedBefore });
     } finally {
       client.release();
     }
@@ -414,10 +422,7 @@ class PgGroup {
         open = true;
         const r = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryResult;
         if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
-        const ex = await c.query(
-          'SELECT "id", "path", "status", ("ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0) AS "nothing" FROM "source_files" WHERE "sha256" = $1',
-          [sha256],
-        );
+        const ex = await c.query(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = $1`, [sha256]);
         const row = ex.rows[0];
         return { fileId: Number(row.id), existing: { path: row.path, status: row.status, nothingLoaded: row.nothing === true } };
       },

@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
 import { bytesFromEnv, groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
+import { NOTHING_LOADED, type LoadedFile } from "../loaded-before.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
@@ -89,6 +90,7 @@ export class SqliteTidyStore implements TidyStore {
   private readonly stmts: Record<PageTable, Stmt>;
   private readonly s: {
     findSha: Stmt;
+    loadedAt: Stmt;
     claim: Stmt;
     finish: Stmt;
     page: Stmt;
@@ -137,8 +139,10 @@ export class SqliteTidyStore implements TidyStore {
     for (const t of PAGE_TABLES) stmts[t] = p(sqliteInsertSql(table(t)));
     this.stmts = stmts;
     this.s = {
-      findSha: p(
-        'SELECT "id", "path", "status", "ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0 AS "nothing" FROM "source_files" WHERE "sha256" = ?',
+      findSha: p(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = ?`),
+      // the paths as one JSON array: any number of them in one statement
+      loadedAt: p(
+        `SELECT "id", "path", "sha256", "size_bytes" AS "size", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" IN (SELECT "value" FROM json_each(?))`,
       ),
       claim: p(
         'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES (?, ?, ?, ?, \'partial\', ?)',
@@ -184,7 +188,11 @@ export class SqliteTidyStore implements TidyStore {
           g.bytes = 0;
         },
       };
-      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), true, onFile, group);
+      const loadedBefore = async (ps: readonly string[]): Promise<LoadedFile[]> =>
+        (this.s.loadedAt.all(JSON.stringify(ps)) as { id: number; path: string; sha256: string; size: number; nothing: number }[]).map(
+          (r) => ({ fileId: r.id, path: r.path, sha256: r.sha256, sizeBytes: r.size, nothingLoaded: r.nothing === 1 }),
+        );
+      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore });
     } finally {
       try {
         if (this.unindexed.size > 0) {

@@ -1,0 +1,131 @@
+import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { fixture, pgSchema, postgresAvailable, tempDir, withIds } from "./__fixtures__/helpers.js";
+import { ingestAll } from "./ingest.js";
+import type { LoadedFile } from "./loaded-before.js";
+import { hashBytes, hashFile } from "./read-raw.js";
+import { PostgresTidyStore } from "./store/postgres.js";
+import { SqliteTidyStore } from "./store/sqlite.js";
+import type { IngestResult, TidyStore } from "./store/types.js";
+
+// counts the files read for their hash
+vi.mock("./read-raw.js", async (importOriginal) => {
+  const original = await importOriginal<typeof import("./read-raw.js")>();
+  return { ...original, hashFile: vi.fn(original.hashFile) };
+});
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+let n = 0;
+/** A raw file of one fixture page, its ids made distinct by `prefix`. */
+function rawFile(prefix: string, name = `f${++n}.jsonl`): string {
+  const p = join(tmp.dir, name);
+  writeFileSync(p, withIds(prefix, readFileSync(fixture("brexit.jsonl"), "utf8").split("\n")[0]!) + "\n");
+  return p;
+}
+const sha = (path: string) => hashBytes(readFileSync(path)).sha256;
+const row = (path: string, fileId: number, over: Partial<LoadedFile> = {}): LoadedFile => ({ fileId, path, sizeBytes: statSync(path).size, sha256: sha(path), nothingLoaded: false, ...over });
+const loaded = (path: string): IngestResult => ({ path, status: "loaded", fileId: 99, sha256: "", pages: 1, tweets: 1, errors: 0, nothingLoaded: false });
+
+describe("ingestAll: files unchanged since they were loaded", () => {
+  // a block: a function returned by a hook is taken for its cleanup
+  beforeEach(() => {
+    vi.mocked(hashFile).mockClear();
+  });
+
+  it("reports them already loaded without handing them to the loader; anything else is loaded", async () => {
+    const same = rawFile("11");
+    const rewritten = rawFile("12"); // same path and size as loaded, other bytes since
+    const rows = [row(same, 7), row(rewritten, 8, { sha256: "0".repeat(64) })];
+    const fresh = rawFile("13");
+    const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
+    const out = await ingestAll([fresh, rewritten, same], {}, loadOne, { autoWorker: false, loadedBefore: async () => rows });
+    expect(loadOne.mock.calls.map(([feed]) => feed.path)).toEqual([fresh, rewritten]);
+    // reported first, before the loads
+    expect(out.map((o) => [o.path, o.result?.status])).toEqual([
+      [same, "already-loaded"],
+      [fresh, "loaded"],
+      [rewritten, "loaded"],
+    ]);
+    expect(out[0]!.result).toMatchObject({ fileId: 7, loadedAs: same, sha256: sha(same), pages: 0, nothingLoaded: false });
+  });
+
+  it("reads only files whose path and size match a loaded one", async () => {
+    const grown = rawFile("21");
+    const rows = [row(grown, 1, { sizeBytes: statSync(grown).size - 10 })];
+    const fresh = rawFile("22");
+    const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
+    await ingestAll([grown, fresh], {}, loadOne, { autoWorker: false, loadedBefore: async () => rows });
+    expect(hashFile).not.toHaveBeenCalled();
+    expect(loadOne).toHaveBeenCalledTimes(2);
+  });
+
+  it("a look-up that fails changes nothing: every file goes to the loader, whose claim decides", async () => {
+    const p = rawFile("35");
+    const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
+    const debug = vi.fn();
+    const out = await ingestAll([p], { logger: { debug, info() {}, warn() {} } }, loadOne, {
+      autoWorker: false,
+      loadedBefore: async () => {
+        throw new Error('relation "source_files" does not exist');
+      },
+    });
+    expect(out.map((o) => o.result?.status)).toEqual(["loaded"]);
+    expect(debug).toHaveBeenCalledWith({ cause: 'relation "source_files" does not exist' }, expect.stringContaining("each is claimed instead"));
+  });
+
+  it("matches any of a path's rows (a path loaded with other content before), and keeps a row's nothing-loaded mark", async () => {
+    const p = rawFile("31");
+    const rows = [row(p, 1, { sha256: "f".repeat(64) }), row(p, 2, { nothingLoaded: true })];
+    const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
+    const [o] = await ingestAll([p], {}, loadOne, { autoWorker: false, loadedBefore: async () => rows });
+    expect(loadOne).not.toHaveBeenCalled();
+    expect(o!.result).toMatchObject({ status: "already-loaded", fileId: 2, nothingLoaded: true });
+  });
+});
+
+const pgUp = await postgresAvailable();
+const backends: [string, boolean, () => { store: TidyStore; done: () => Promise<void> }][] = [
+  ["SQLite", true, () => ({ store: new SqliteTidyStore(join(tmp.dir, `again-${++n}.sqlite`)), done: async () => {} })],
+  [
+    "PostgreSQL",
+    pgUp,
+    () => {
+      const db = pgSchema();
+      return { store: new PostgresTidyStore(db.url), done: db.drop };
+    },
+  ],
+];
+
+describe.each(backends)("%s: a second load of the same files", (_name, up, open) => {
+  it.skipIf(!up)("skips the unchanged ones by their row and hash, and loads what changed under the same name", async () => {
+    const { store, done } = open();
+    try {
+      const a = rawFile("41");
+      const b = rawFile("42");
+      const first = await store.ingestFiles([a, b]);
+      expect(first.map((o) => o.result?.status)).toEqual(["loaded", "loaded"]);
+      const tweets = await store.count("tweets");
+      // b rewritten in place with other tweets, the same size; a copied under a new name; a new file
+      writeFileSync(b, withIds("43", readFileSync(fixture("brexit.jsonl"), "utf8").split("\n")[0]!) + "\n");
+      const copy = join(tmp.dir, `copy-of-a-${n}.jsonl`);
+      copyFileSync(a, copy);
+      const c = rawFile("44");
+      vi.mocked(hashFile).mockClear();
+      const again = await store.ingestFiles([b, copy, c, a]);
+      const by = new Map(again.map((o) => [o.path, o.result]));
+      expect(by.get(a)).toMatchObject({ status: "already-loaded", fileId: first[0]!.result!.fileId, loadedAs: a });
+      expect(by.get(b)?.status).toBe("loaded");
+      expect(by.get(copy)).toMatchObject({ status: "skipped-duplicate", loadedAs: a });
+      expect(by.get(c)?.status).toBe("loaded");
+      // read for its hash before the load: a and b (their paths and sizes are in source_files)
+      expect(vi.mocked(hashFile).mock.calls.slice(0, 2).map(([p]) => p)).toEqual([b, a]);
+      expect(await store.count("source_files")).toBe(4);
+      expect(await store.count("tweets")).toBeGreaterThan(tweets);
+    } finally {
+      await store.close();
+      await done();
+    }
+  });
+});
