@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
 import type { ParseEvent } from "./parse-events.js";
 import { acquireParseWorkers, localFeed, parseThreads, releaseParseWorkers, workerAvailable, workerFeeds, type FileFeed } from "./parse-in-worker.js";
-import { unchangedSinceLoaded, type LoadedBefore } from "./loaded-before.js";
+import { recordedMtime, unchangedSinceLoaded, type LoadedBefore, type MtimeToRecord } from "./loaded-before.js";
 import { fileKind } from "./read-raw.js";
 import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
@@ -57,6 +57,8 @@ export interface BatchPlan {
   group?: GroupCommit | undefined;
   /** The store's rows of the batch's paths: files unchanged since they were loaded are reported without being parsed. */
   loadedBefore?: LoadedBefore | undefined;
+  /** Records the modification times of files found unchanged by their hash (rows loaded before schema version 3, files touched since). */
+  recordMtimes?: ((files: MtimeToRecord[]) => Promise<void>) | undefined;
 }
 
 /**
@@ -75,20 +77,21 @@ export async function ingestAll(
 ): Promise<FileOutcome[]> {
   const { autoWorker, onFile, group } = plan;
   const out: FileOutcome[] = [];
-  const stated: { path: string; size: number }[] = [];
+  const stated: { path: string; size: number; mtimeUs: number; recordedMtimeUs: number | null }[] = [];
   // blocking calls: the files are in the page cache or one seek away, and 279 awaited round
   // trips through libuv's pool held the batch's start (and its parse thread) for 31 ms
   for (const path of paths) {
     try {
       accessSync(path, constants.R_OK);
-      stated.push({ path, size: statSync(path).size });
+      const st = statSync(path);
+      stated.push({ path, size: st.size, mtimeUs: Math.round(st.mtimeMs * 1000), recordedMtimeUs: recordedMtime(st.mtimeMs, Date.now()) });
     } catch (e) {
       const o = { path, error: new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e }) };
       out.push(o);
       onFile?.(o);
     }
   }
-  const unchanged = plan.loadedBefore ? await lookUpLoaded(stated, plan.loadedBefore, opts) : new Map<string, IngestResult>();
+  const unchanged = plan.loadedBefore ? await lookUpLoaded(stated, plan, opts) : new Map<string, IngestResult>();
   const found = stated.filter((f) => !unchanged.has(f.path));
   const bytes = found.reduce((n, f) => n + f.size, 0);
   group?.begin?.(bytes);
@@ -136,6 +139,8 @@ export async function ingestAll(
   let finished = false;
   try {
     const feeds = parsers.length > 0 ? workerFeeds(parsers, found) : found.map((f) => localFeed(f.path));
+    // stated before any of them is read: what a load records of each (see recordedMtime)
+    feeds.forEach((feed, i) => (feed.stated = { size: found[i]!.size, mtimeUs: found[i]!.recordedMtimeUs }));
     for (const feed of feeds) {
       if (opts.signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", feed.path);
       let o: FileOutcome;
@@ -166,17 +171,22 @@ export async function ingestAll(
  * changed under the store), every file goes to its claim, which fails or loads it as ever.
  */
 async function lookUpLoaded(
-  stated: readonly { path: string; size: number }[],
-  loadedBefore: LoadedBefore,
+  stated: readonly { path: string; size: number; mtimeUs: number; recordedMtimeUs: number | null }[],
+  plan: BatchPlan,
   opts: IngestOptions,
 ): Promise<Map<string, IngestResult>> {
+  const why = (e: unknown) => ({ cause: (e as Error)?.message ?? String(e) });
+  let found: Awaited<ReturnType<typeof unchangedSinceLoaded>>;
   try {
-    return await unchangedSinceLoaded(stated, loadedBefore, opts.signal);
+    found = await unchangedSinceLoaded(stated, plan.loadedBefore!, opts.signal);
   } catch (e) {
     if (isAbort(e, opts.signal)) throw e;
-    opts.logger?.debug?.({ cause: (e as Error)?.message ?? String(e) }, "tidy: the batch's files could not be looked up in source_files; each is claimed instead");
+    opts.logger?.debug?.(why(e), "tidy: the batch's files could not be looked up in source_files; each is claimed instead");
     return new Map();
   }
+  if (found.toRecord.length > 0 && plan.recordMtimes)
+    await plan.recordMtimes(found.toRecord).catch((e: unknown) => opts.logger?.debug?.(why(e), "tidy: modification times not recorded; the next run reads those files again"));
+  return found.same;
 }
 
 /** The result of a one-file batch, or its error thrown. */
@@ -211,7 +221,9 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
   };
   let committed = false;
   try {
-    const claim = await txn.claim(path, sha256, size, kind);
+    // the modification time stated before the file was read, if what was read is what was stated
+    const mtimeUs = feed.stated?.size === size ? feed.stated.mtimeUs : null;
+    const claim = await txn.claim(path, sha256, size, kind, mtimeUs);
     if (claim.existing) {
       await txn.rollback();
       committed = true;

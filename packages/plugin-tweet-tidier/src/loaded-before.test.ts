@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { fixture, pgSchema, postgresAvailable, tempDir, withIds } from "./__fixtures__/helpers.js";
@@ -25,7 +25,17 @@ function rawFile(prefix: string, name = `f${++n}.jsonl`): string {
   return p;
 }
 const sha = (path: string) => hashBytes(readFileSync(path)).sha256;
-const row = (path: string, fileId: number, over: Partial<LoadedFile> = {}): LoadedFile => ({ fileId, path, sizeBytes: statSync(path).size, sha256: sha(path), nothingLoaded: false, ...over });
+const mtimeUs = (path: string) => Math.round(statSync(path).mtimeMs * 1000);
+/** The row a load of `path` as it is now would have written (without its modification time unless given). */
+const row = (path: string, fileId: number, over: Partial<LoadedFile> = {}): LoadedFile => ({
+  fileId,
+  path,
+  sizeBytes: statSync(path).size,
+  sha256: sha(path),
+  mtimeUs: null,
+  nothingLoaded: false,
+  ...over,
+});
 const loaded = (path: string): IngestResult => ({ path, status: "loaded", fileId: 99, sha256: "", pages: 1, tweets: 1, errors: 0, nothingLoaded: false });
 
 describe("ingestAll: files unchanged since they were loaded", () => {
@@ -59,6 +69,21 @@ describe("ingestAll: files unchanged since they were loaded", () => {
     await ingestAll([grown, fresh], {}, loadOne, { autoWorker: false, loadedBefore: async () => rows });
     expect(hashFile).not.toHaveBeenCalled();
     expect(loadOne).toHaveBeenCalledTimes(2);
+  });
+
+  it("takes a file with a loaded file's path, size and recorded modification time for unchanged without reading it", async () => {
+    const p = rawFile("33");
+    const touched = rawFile("34");
+    const rows = [row(p, 5, { mtimeUs: mtimeUs(p), sha256: "unread" }), row(touched, 6, { mtimeUs: mtimeUs(touched) - 1 })];
+    const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
+    const out = await ingestAll([p, touched], {}, loadOne, { autoWorker: false, loadedBefore: async () => rows });
+    expect(loadOne).not.toHaveBeenCalled();
+    // only the file whose modification time differs was read, and found the same content
+    expect(vi.mocked(hashFile).mock.calls.map(([f]) => f)).toEqual([touched]);
+    expect(out.map((o) => [o.path, o.result?.fileId, o.result?.sha256])).toEqual([
+      [p, 5, "unread"],
+      [touched, 6, sha(touched)],
+    ]);
   });
 
   it("a look-up that fails changes nothing: every file goes to the loader, whose claim decides", async () => {
@@ -99,6 +124,41 @@ const backends: [string, boolean, () => { store: TidyStore; done: () => Promise<
 ];
 
 describe.each(backends)("%s: a second load of the same files", (_name, up, open) => {
+  it.skipIf(!up)("records a settled file's modification time, and knows it unchanged next time without reading it", async () => {
+    const { store, done } = open();
+    try {
+      const settled = rawFile("51");
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      utimesSync(settled, hourAgo, hourAgo);
+      const fresh = rawFile("52"); // modified just now: its time is not recorded (a later write could keep it)
+      const touched = rawFile("53");
+      utimesSync(touched, hourAgo, hourAgo);
+      await store.ingestFiles([settled, fresh, touched]);
+      const recorded = await store.query<{ path: string; mtime_us: unknown }>("SELECT path, mtime_us FROM source_files ORDER BY id");
+      expect(recorded.map((r) => [r.path, r.mtime_us === null ? null : Number(r.mtime_us)])).toEqual([
+        [settled, mtimeUs(settled)],
+        [fresh, null],
+        [touched, mtimeUs(touched)],
+      ]);
+      const halfHourAgo = new Date(Date.now() - 1_800_000);
+      utimesSync(touched, halfHourAgo, halfHourAgo); // the same bytes, another modification time
+      vi.mocked(hashFile).mockClear();
+      const again = await store.ingestFiles([settled, fresh, touched]);
+      expect(again.map((o) => o.result?.status)).toEqual(["already-loaded", "already-loaded", "already-loaded"]);
+      expect(again.find((o) => o.path === settled)!.result!.sha256).toBe(sha(settled));
+      // read: the file without a recorded time, and the one whose time changed; not the settled one
+      expect(vi.mocked(hashFile).mock.calls.map(([f]) => f)).toEqual([fresh, touched]);
+      // the touched file, found the same by its hash, has its new time recorded: not read a third time
+      vi.mocked(hashFile).mockClear();
+      await store.ingestFiles([settled, fresh, touched]);
+      expect(vi.mocked(hashFile).mock.calls.map(([f]) => f)).toEqual([fresh]);
+      expect(await store.count("source_files")).toBe(3);
+    } finally {
+      await store.close();
+      await done();
+    }
+  });
+
   it.skipIf(!up)("skips the unchanged ones by their row and hash, and loads what changed under the same name", async () => {
     const { store, done } = open();
     try {

@@ -10,6 +10,8 @@ export interface LoadedFile {
   path: string;
   sizeBytes: number;
   sha256: string;
+  /** The file's modification time when it was read (microseconds), when recorded. */
+  mtimeUs: number | null;
   /** Every line of it was bad: nothing of it could be loaded. */
   nothingLoaded: boolean;
 }
@@ -17,39 +19,66 @@ export interface LoadedFile {
 /** The rows of `source_files` whose path is one of `paths` (a path loaded with other content before has several). */
 export type LoadedBefore = (paths: readonly string[]) => Promise<LoadedFile[]>;
 
+/** A loaded file's modification time to record: found unchanged by its hash, with a time older than RECORDED_MTIME_AGE_MS. */
+export interface MtimeToRecord {
+  fileId: number;
+  mtimeUs: number;
+}
+
+/** A file's modification time is recorded only this long after it: a file modified within the same tick of a coarse clock (FAT's 2 s) could change again unseen. */
+export const RECORDED_MTIME_AGE_MS = 2000;
+
+/**
+ * A file's modification time (microseconds) as a load records it, from a stat taken before
+ * the file is read: null when the file was modified less than RECORDED_MTIME_AGE_MS before
+ * (a later write in the same clock tick would leave it unchanged), as git's index does
+ * with "racily clean" files.
+ */
+export function recordedMtime(mtimeMs: number, statedAtMs: number): number | null {
+  return statedAtMs - mtimeMs >= RECORDED_MTIME_AGE_MS ? Math.round(mtimeMs * 1000) : null;
+}
+
 /**
  * The files of a batch that hold what was loaded from their path before: same path and size
- * as a loaded file, and the same SHA-256 once read. They are reported already loaded
- * without being parsed (a batch's parse thread reads and parses ahead of the claims, so
- * each run over a loaded collection parsed all of it again); their bytes are still read and
- * hashed, since content, not path, is what a load is identified by. Files whose path is
- * new to the database (a first load) are not read here at all.
+ * as a loaded file, and the same modification time as recorded then, or else the same
+ * SHA-256 once read. They are reported already loaded without being parsed (a batch's parse
+ * thread reads and parses ahead of the claims, so each run over a loaded collection parsed
+ * all of it again). Files whose path is new to the database (a first load) are not read
+ * here at all, nor are those whose path, size and modification time match a loaded file.
  */
 export async function unchangedSinceLoaded(
-  found: readonly { path: string; size: number }[],
+  found: readonly { path: string; size: number; mtimeUs: number; recordedMtimeUs: number | null }[],
   loadedBefore: LoadedBefore,
   signal?: AbortSignal,
-): Promise<Map<string, IngestResult>> {
+): Promise<{ same: Map<string, IngestResult>; toRecord: MtimeToRecord[] }> {
   const same = new Map<string, IngestResult>();
-  if (found.length === 0) return same;
+  // files known by their hash whose modification time can be recorded now: the next run knows them by it
+  const toRecord: MtimeToRecord[] = [];
+  if (found.length === 0) return { same, toRecord };
   const rowsByPath = new Map<string, LoadedFile[]>();
   for (const row of await loadedBefore(found.map((f) => f.path))) {
     const rows = rowsByPath.get(row.path);
     if (rows) rows.push(row);
     else rowsByPath.set(row.path, [row]);
   }
-  for (const { path, size } of found) {
+  for (const { path, size, mtimeUs, recordedMtimeUs } of found) {
     const candidates = rowsByPath.get(path)?.filter((r) => r.sizeBytes === size);
     if (!candidates?.length) continue;
-    let sha256: string;
-    try {
-      ({ sha256 } = await hashFile(path, signal));
-    } catch (e) {
-      if (signal?.aborted) throw e;
-      continue; // unreadable now: the load says why
+    let row = candidates.find((r) => r.mtimeUs !== null && r.mtimeUs === mtimeUs);
+    if (!row) {
+      let sha256: string;
+      try {
+        ({ sha256 } = await hashFile(path, signal));
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        continue; // unreadable now: the load says why
+      }
+      row = candidates.find((r) => r.sha256 === sha256);
+      // its time stated before it was read: the bytes read were the loaded ones, or newer
+      if (row && recordedMtimeUs !== null) toRecord.push({ fileId: row.fileId, mtimeUs: recordedMtimeUs });
     }
-    const row = candidates.find((r) => r.sha256 === sha256);
     if (!row) continue; // rewritten in place with the same size: new content, loaded as such
+    const sha256 = row.sha256;
     same.set(path, {
       path,
       status: "already-loaded",
@@ -62,5 +91,5 @@ export async function unchangedSinceLoaded(
       nothingLoaded: row.nothingLoaded,
     });
   }
-  return same;
+  return { same, toRecord };
 }

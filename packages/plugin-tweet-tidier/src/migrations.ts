@@ -1,5 +1,5 @@
-import { postgresDdlV1, postgresPackTables } from "./ddl/postgres.js";
-import { sqliteDdlV1, sqlitePackTables } from "./ddl/sqlite.js";
+import { postgresDdlV1, postgresFileMtime, postgresPackTables } from "./ddl/postgres.js";
+import { sqliteDdlV1, sqliteFileMtime, sqlitePackTables } from "./ddl/sqlite.js";
 import { SCHEMA_VERSION } from "./schema.js";
 
 export interface Migration {
@@ -12,13 +12,14 @@ export interface Migration {
 /**
  * Ordered migrations; a new database runs them all. Version 1 creates the schema of
  * src/schema.ts as it was then (every table a table); version 2 packs the tables of many
- * small rows into their owner's row (TableDef.packedIn). A later change to the schema adds
- * a table/column there AND a migration here (ALTER TABLE ... ADD COLUMN), and bumps
- * SCHEMA_VERSION.
+ * small rows into their owner's row (TableDef.packedIn); version 3 adds source_files.mtime_us
+ * (ColumnDef.since: a column a migration adds is left out of version 1). A later column is
+ * added there with `since` AND a migration here (addedColumnsDdl), and SCHEMA_VERSION bumped.
  */
 export const migrations: Migration[] = [
   { version: 1, name: "initial tidy schema", sqlite: sqliteDdlV1, postgres: postgresDdlV1 },
   { version: 2, name: "entities and annotations packed into their tweet or user", sqlite: sqlitePackTables, postgres: postgresPackTables },
+  { version: 3, name: "source files' modification time", sqlite: sqliteFileMtime, postgres: postgresFileMtime },
 ];
 
 if (migrations[migrations.length - 1]!.version !== SCHEMA_VERSION) {

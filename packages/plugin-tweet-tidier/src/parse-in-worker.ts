@@ -78,6 +78,11 @@ export type FromWorker =
 /** One raw file as the loader consumes it: its hash first, then its parsed lines. */
 export interface FileFeed {
   readonly path: string;
+  /**
+   * The file as stated before any of it was read (set by ingestAll): its size, and its
+   * modification time in microseconds when it may be recorded (see recordedMtime).
+   */
+  stated?: { size: number; mtimeUs: number | null };
   /** SHA-256 and size of the file's bytes. */
   hash(signal?: AbortSignal): Promise<{ sha256: string; size: number }>;
   /** The file's events in order, with source_file_id set to `fileId`; iterate once. */

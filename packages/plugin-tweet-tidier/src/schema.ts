@@ -38,6 +38,8 @@ export interface ColumnDef {
   refs?: string;
   /** For a packed column: the table whose rows it holds. */
   packs?: string;
+  /** The schema version whose migration added the column (ALTER TABLE ... ADD COLUMN); absent: the table's first version. */
+  since?: number;
   doc: string;
 }
 
@@ -79,7 +81,7 @@ export interface ViewDef {
   sql: { sqlite: string; postgres: string };
 }
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const c = (name: string, type: ColumnType, doc: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({
   name,
@@ -139,6 +141,12 @@ export const tables: TableDef[] = [
       c("api_errors", "integer", "Entries of the pages' `errors` arrays."),
       c("ingest_errors", "integer", "Lines that could not be loaded."),
       c("loaded_at", "timestamp", "When the load transaction was written.", { notNull: true }),
+      c(
+        "mtime_us",
+        "integer",
+        "The file's modification time when it was read, in microseconds since 1970: a later run takes a file with this path, size and modification time for unchanged without reading it. NULL for a file modified less than 2 s before it was read (a write in the same tick of a coarse clock would go unseen), and for a file loaded before schema version 3 until a run finds it unchanged by its SHA-256.",
+        { since: 3 },
+      ),
     ],
     primaryKey: ["id"],
     indexes: [

@@ -78,8 +78,8 @@ export function pgSchema(): { url: string; schema: string; drop: () => Promise<v
 
 /** Every data table of the documented schema. */
 const DATA_TABLES = tables.map((t) => t.name).filter((name) => name !== "schema_migrations");
-/** Columns that differ between two loads of the same file (wall-clock times). */
-const VOLATILE = new Set(["loaded_at", "occurred_at"]);
+/** Columns that differ between two loads of the same file (wall-clock times, the file's modification time). */
+const VOLATILE = new Set(["loaded_at", "occurred_at", "mtime_us"]);
 
 /** Every row of every table, without wall-clock columns, in a stable order: what two loads of the same files must agree on. */
 export async function dumpTables(store: Pick<TidyStore, "query">): Promise<Record<string, unknown[]>> {

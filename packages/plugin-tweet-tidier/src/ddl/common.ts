@@ -1,4 +1,4 @@
-import { insertColumns, packedColumn, packedKey, packedTables, table, tables, views, type ColumnDef, type IndexDef, type MergeRule, type TableDef } from "../schema.js";
+import { insertColumns, packedColumn, packedKey, packedTables, table, tables, views, type ColumnDef, type ColumnType, type IndexDef, type MergeRule, type TableDef } from "../schema.js";
 
 export type Dialect = "sqlite" | "postgres";
 
@@ -86,6 +86,8 @@ export function packedViewSql(d: Dialect, t: TableDef): string {
 export interface DdlParts {
   dialect: Dialect;
   createTable: (t: TableDef) => string;
+  /** A column type as the backend writes it (without constraints). */
+  columnType: (type: ColumnType) => string;
   viewSql: (v: { sql: { sqlite: string; postgres: string } }) => string;
 }
 
@@ -111,12 +113,17 @@ export function currentDdl(p: DdlParts): string[] {
 export function version1Ddl(p: DdlParts): string[] {
   const out: string[] = [];
   for (const t of tables) {
-    const v1 = { ...t, packedIn: undefined, columns: t.columns.filter((col) => col.packs === undefined) };
+    const v1 = { ...t, packedIn: undefined, columns: t.columns.filter((col) => col.packs === undefined && (col.since ?? 1) === 1) };
     out.push(p.createTable(v1), ...createIndexes(v1));
     if (t.name === "hashtags") out.push(`CREATE INDEX IF NOT EXISTS "hashtags_tag_lower" ON "hashtags" ("tag_lower")`);
   }
   for (const v of views) out.push(createView(p.dialect, v.name, p.viewSql(v)));
   return out;
+}
+
+/** A later migration's new columns (ColumnDef.since = `version`), added to their tables. */
+export function addedColumnsDdl(p: DdlParts, version: number): string[] {
+  return tables.flatMap((t) => t.columns.filter((col) => col.since === version).map((col) => `ALTER TABLE ${q(t.name)} ADD COLUMN ${q(col.name)} ${p.columnType(col.type)}`));
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ColumnType, TableDef } from "../schema.js";
-import { currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
+import { addedColumnsDdl, currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
 
 const TYPES: Record<ColumnType, string> = {
   text: "text",
@@ -17,7 +17,7 @@ export function createTableSql(t: TableDef): string {
   return `CREATE TABLE IF NOT EXISTS ${q(t.name)} (\n${cols.join(",\n")}\n)`;
 }
 
-const parts: DdlParts = { dialect: "postgres", createTable: createTableSql, viewSql: (v) => v.sql.postgres };
+const parts: DdlParts = { dialect: "postgres", createTable: createTableSql, columnType: (type) => TYPES[type], viewSql: (v) => v.sql.postgres };
 
 /** Every statement that creates the current schema on PostgreSQL (in the current search_path schema). */
 export const postgresDdl = (): string[] => currentDdl(parts);
@@ -25,5 +25,7 @@ export const postgresDdl = (): string[] => currentDdl(parts);
 export const postgresDdlV1 = (): string[] => version1Ddl(parts);
 /** Migration 2 on PostgreSQL. */
 export const postgresPackTables = (): string[] => packTablesDdl(parts);
+/** Migration 3 on PostgreSQL. */
+export const postgresFileMtime = (): string[] => addedColumnsDdl(parts, 3);
 
 export const postgresInsertSql = (t: TableDef): string => insertSql("postgres", t);

@@ -1,5 +1,5 @@
 import type { ColumnType, TableDef } from "../schema.js";
-import { currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
+import { addedColumnsDdl, currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
 
 const TYPES: Record<ColumnType, string> = {
   text: "TEXT",
@@ -26,7 +26,7 @@ export function createTableSql(t: TableDef): string {
   return `CREATE TABLE IF NOT EXISTS ${q(t.name)} (\n${cols.join(",\n")}\n)${withoutRowid}`;
 }
 
-const parts: DdlParts = { dialect: "sqlite", createTable: createTableSql, viewSql: (v) => v.sql.sqlite };
+const parts: DdlParts = { dialect: "sqlite", createTable: createTableSql, columnType: (type) => TYPES[type], viewSql: (v) => v.sql.sqlite };
 
 /** Every statement that creates the current schema on SQLite. */
 export const sqliteDdl = (): string[] => currentDdl(parts);
@@ -34,5 +34,7 @@ export const sqliteDdl = (): string[] => currentDdl(parts);
 export const sqliteDdlV1 = (): string[] => version1Ddl(parts);
 /** Migration 2 on SQLite. */
 export const sqlitePackTables = (): string[] => packTablesDdl(parts);
+/** Migration 3 on SQLite. */
+export const sqliteFileMtime = (): string[] => addedColumnsDdl(parts, 3);
 
 export const sqliteInsertSql = (t: TableDef): string => insertSql("sqlite", t);

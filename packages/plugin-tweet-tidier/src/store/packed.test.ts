@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pgSchema, postgresAvailable, tempDir } from "../__fixtures__/helpers.js";
 import { sqliteDdlV1 } from "../ddl/sqlite.js";
+import { SCHEMA_VERSION } from "../schema.js";
 import type { TidyStore } from "./types.js";
 import { PostgresTidyStore } from "./postgres.js";
 import { SqliteTidyStore } from "./sqlite.js";
@@ -113,7 +114,9 @@ describe("packed tables", () => {
 
     const store = new SqliteTidyStore(file);
     try {
-      expect(await store.query("SELECT max(version) AS v FROM schema_migrations")).toEqual([{ v: 2 }]);
+      expect(await store.query("SELECT max(version) AS v FROM schema_migrations")).toEqual([{ v: SCHEMA_VERSION }]);
+      // version 3: the files' modification times (none recorded for files loaded before)
+      expect(await store.query("SELECT name FROM pragma_table_info('source_files') WHERE name = 'mtime_us'")).toEqual([{ name: "mtime_us" }]);
       expect(await store.query("SELECT tweet_id, position, tag FROM hashtags ORDER BY position")).toEqual([
         { tweet_id: "900", position: 0, tag: "a" },
         { tweet_id: "900", position: 1, tag: "B" },

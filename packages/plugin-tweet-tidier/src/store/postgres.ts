@@ -8,7 +8,7 @@ import { postgresInsertSql } from "../ddl/postgres.js";
 import { TidyError } from "../errors.js";
 import { COPY_START, CopyText, copyLine, type CopyMark } from "./copy-text.js";
 import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
-import { NOTHING_LOADED, type LoadedFile } from "../loaded-before.js";
+import { NOTHING_LOADED, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
 import { localFeed, type FileFeed } from "../parse-in-worker.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type ParsedPage, type Row } from "../parse-page.js";
@@ -183,11 +183,24 @@ export class PostgresTidyStore implements TidyStore {
       const loadedBefore = async (ps: readonly string[]): Promise<LoadedFile[]> =>
         (
           await client.query(
-            `SELECT "id", "path", "sha256", "size_bytes", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" = ANY($1::text[])`,
+            `SELECT "id", "path", "sha256", "size_bytes", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" = ANY($1::text[])`,
             [ps],
           )
-        ).rows.map((r) => ({ fileId: Number(r.id), path: r.path, sha256: r.sha256, sizeBytes: Number(r.size_bytes), nothingLoaded: r.nothing === true }));
-      return await ingestAll(paths, opts, loadOne, { autoWorker: false, onFile, group, loadedBefore });
+        ).rows.map((r) => ({
+          fileId: Number(r.id),
+          path: r.path,
+          sha256: r.sha256,
+          sizeBytes: Number(r.size_bytes),
+          mtimeUs: r.mtime_us === null ? null : Number(r.mtime_us),
+          nothingLoaded: r.nothing === true,
+        }));
+      const recordMtimes = async (files: MtimeToRecord[]): Promise<void> => {
+        await client.query('UPDATE "source_files" s SET "mtime_us" = v.m FROM unnest($1::bigint[], $2::bigint[]) AS v(id, m) WHERE s."id" = v.id', [
+          files.map((f) => f.fileId),
+          files.map((f) => f.mtimeUs),
+        ]);
+      };
+      return await ingestAll(paths, opts, loadOne, { autoWorker: false, onFile, group, loadedBefore, recordMtimes });
     } finally {
       client.release();
     }
@@ -391,7 +404,7 @@ class PgGroup {
     let open = false;
     let bytes = 0;
     return {
-      claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
+      claim: async (path, sha256, size, kind, mtimeUs): Promise<ClaimResult> => {
         // one round trip: the transaction's start or the last file's end, this file's
         // savepoint and its source_files row (values as literals: several statements in one
         // query take no parameters)
@@ -406,7 +419,7 @@ class PgGroup {
         let results: unknown;
         try {
           results = await c.query(
-            `${begin}SAVEPOINT ${savepoint}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES (${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now()) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
+            `${begin}SAVEPOINT ${savepoint}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") VALUES (${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now(), ${mtimeUs === null ? "NULL" : integer(mtimeUs)}) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
           );
         } catch (e) {
           // failed after its savepoint (the row: a conflict with another loader, say): the file

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
 import { bytesFromEnv, groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
-import { NOTHING_LOADED, type LoadedFile } from "../loaded-before.js";
+import { NOTHING_LOADED, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
@@ -91,6 +91,7 @@ export class SqliteTidyStore implements TidyStore {
   private readonly s: {
     findSha: Stmt;
     loadedAt: Stmt;
+    recordMtime: Stmt;
     claim: Stmt;
     finish: Stmt;
     page: Stmt;
@@ -142,10 +143,11 @@ export class SqliteTidyStore implements TidyStore {
       findSha: p(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = ?`),
       // the paths as one JSON array: any number of them in one statement
       loadedAt: p(
-        `SELECT "id", "path", "sha256", "size_bytes" AS "size", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" IN (SELECT "value" FROM json_each(?))`,
+        `SELECT "id", "path", "sha256", "size_bytes" AS "size", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" IN (SELECT "value" FROM json_each(?))`,
       ),
+      recordMtime: p('UPDATE "source_files" SET "mtime_us" = ? WHERE "id" = ?'),
       claim: p(
-        'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at") VALUES (?, ?, ?, ?, \'partial\', ?)',
+        'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") VALUES (?, ?, ?, ?, \'partial\', ?, ?)',
       ),
       finish: p(
         'UPDATE "source_files" SET "status" = ?, "lines" = ?, "pages" = ?, "data_tweets" = ?, "included_tweets" = ?, "users" = ?, "resolved_urls" = ?, "api_errors" = ?, "ingest_errors" = ?, "loaded_at" = ? WHERE "id" = ?',
@@ -189,10 +191,14 @@ export class SqliteTidyStore implements TidyStore {
         },
       };
       const loadedBefore = async (ps: readonly string[]): Promise<LoadedFile[]> =>
-        (this.s.loadedAt.all(JSON.stringify(ps)) as { id: number; path: string; sha256: string; size: number; nothing: number }[]).map(
-          (r) => ({ fileId: r.id, path: r.path, sha256: r.sha256, sizeBytes: r.size, nothingLoaded: r.nothing === 1 }),
+        (this.s.loadedAt.all(JSON.stringify(ps)) as { id: number; path: string; sha256: string; size: number; mtime_us: number | null; nothing: number }[]).map(
+          (r) => ({ fileId: r.id, path: r.path, sha256: r.sha256, sizeBytes: r.size, mtimeUs: r.mtime_us, nothingLoaded: r.nothing === 1 }),
         );
-      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore });
+      const recordMtimes = async (files: MtimeToRecord[]): Promise<void> =>
+        db.transaction(() => {
+          for (const f of files) this.s.recordMtime.run(f.mtimeUs, f.fileId);
+        })();
+      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore, recordMtimes });
     } finally {
       try {
         if (this.unindexed.size > 0) {
@@ -218,7 +224,7 @@ export class SqliteTidyStore implements TidyStore {
     let open = false;
     let bytes = 0;
     return {
-      claim: async (path, sha256, size, kind): Promise<ClaimResult> => {
+      claim: async (path, sha256, size, kind, mtimeUs): Promise<ClaimResult> => {
         if (!g.open) {
           db.exec("BEGIN IMMEDIATE");
           g.open = true;
@@ -228,7 +234,7 @@ export class SqliteTidyStore implements TidyStore {
         bytes = size;
         const ex = s.findSha.get(sha256) as { id: number; path: string; status: string; nothing: number } | undefined;
         if (ex) return { fileId: ex.id, existing: { path: ex.path, status: ex.status, nothingLoaded: ex.nothing === 1 } };
-        const r = s.claim.run(path, sha256, size, kind, new Date().toISOString());
+        const r = s.claim.run(path, sha256, size, kind, new Date().toISOString(), mtimeUs);
         return { fileId: Number(r.lastInsertRowid) };
       },
       writePage(p: ParsedPage) {

@@ -90,7 +90,7 @@ export interface ClaimResult {
 /** One file's transaction on a backend; the shared loop in ingest.ts drives it. */
 export interface FileTxn {
   /** Claims the file by inserting its source_files row; returns the existing row if the content is known. */
-  claim(path: string, sha256: string, size: number, kind: FileKind): Promise<ClaimResult>;
+  claim(path: string, sha256: string, size: number, kind: FileKind, mtimeUs: number | null): Promise<ClaimResult>;
   writePage(p: ParsedPage): void | Promise<void>;
   writeSidecar(row: Row): void | Promise<void>;
   writeIngestError(row: Row): void | Promise<void>;
