@@ -108,7 +108,17 @@ export async function ingestAll(
     out.push(o);
     onFile?.(o);
   };
-  for (const result of unchanged.values()) report({ path: result.path, result });
+  // one line for them all: a run over a collection of thousands of files loaded before
+  // would otherwise log a line for each of them, every run
+  if (unchanged.size > 0) {
+    for (const result of unchanged.values()) {
+      opts.logger?.debug?.({ path: result.path, status: result.status }, "tidy: file skipped (unchanged since it was loaded)");
+      const o = { path: result.path, result };
+      out.push(o);
+      onFile?.(o);
+    }
+    opts.logger?.info({ files: unchanged.size }, `tidy: ${unchanged.size} file(s) unchanged since they were loaded, skipped`);
+  }
   const commit = async () => {
     if (!group) return;
     try {

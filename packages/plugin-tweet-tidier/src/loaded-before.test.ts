@@ -50,7 +50,11 @@ describe("ingestAll: files unchanged since they were loaded", () => {
     const rows = [row(same, 7), row(rewritten, 8, { sha256: "0".repeat(64) })];
     const fresh = rawFile("13");
     const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
-    const out = await ingestAll([fresh, rewritten, same], {}, loadOne, { autoWorker: false, loadedBefore: async () => rows });
+    const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn() };
+    const out = await ingestAll([fresh, rewritten, same], { logger }, loadOne, { autoWorker: false, loadedBefore: async () => rows });
+    // one line for the skipped files, not one each (thousands, every run, on a long collection)
+    expect(logger.info).toHaveBeenCalledWith({ files: 1 }, "tidy: 1 file(s) unchanged since they were loaded, skipped");
+    expect(logger.debug).toHaveBeenCalledWith({ path: same, status: "already-loaded" }, "tidy: file skipped (unchanged since it was loaded)");
     expect(loadOne.mock.calls.map(([feed]) => feed.path)).toEqual([fresh, rewritten]);
     // reported first, before the loads
     expect(out.map((o) => [o.path, o.result?.status])).toEqual([
