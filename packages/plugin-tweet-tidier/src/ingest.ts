@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { TidyError, type TidyErrorCode } from "./errors.js";
 import type { ParseEvent } from "./parse-events.js";
 import { acquireParseWorkers, localFeed, parseThreads, releaseParseWorkers, workerAvailable, workerFeeds, type FileFeed } from "./parse-in-worker.js";
-import { recordedMtime, unchangedSinceLoaded, type LoadedBefore, type MtimeToRecord } from "./loaded-before.js";
+import { recordedMtime, unchangedSinceLoaded, type LoadedBefore, type MtimeToRecord, type StatedFile } from "./loaded-before.js";
 import { fileKind } from "./read-raw.js";
 import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
@@ -77,7 +77,7 @@ export async function ingestAll(
 ): Promise<FileOutcome[]> {
   const { autoWorker, onFile, group } = plan;
   const out: FileOutcome[] = [];
-  const stated: { path: string; size: number; mtimeUs: number; recordedMtimeUs: number | null }[] = [];
+  const stated: StatedFile[] = [];
   // blocking calls: the files are in the page cache or one seek away, and 279 awaited round
   // trips through libuv's pool held the batch's start (and its parse thread) for 31 ms
   for (const path of paths) {
@@ -181,7 +181,7 @@ export async function ingestAll(
  * changed under the store), every file goes to its claim, which fails or loads it as ever.
  */
 async function lookUpLoaded(
-  stated: readonly { path: string; size: number; mtimeUs: number; recordedMtimeUs: number | null }[],
+  stated: readonly StatedFile[],
   plan: BatchPlan,
   opts: IngestOptions,
 ): Promise<Map<string, IngestResult>> {

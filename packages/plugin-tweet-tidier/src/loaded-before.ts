@@ -25,6 +25,16 @@ export interface MtimeToRecord {
   mtimeUs: number;
 }
 
+/** A file of a batch as stated before any of it is read. */
+export interface StatedFile {
+  path: string;
+  size: number;
+  /** Its modification time, in microseconds. */
+  mtimeUs: number;
+  /** The same, when old enough to be recorded by a load (see recordedMtime). */
+  recordedMtimeUs: number | null;
+}
+
 /** A file's modification time is recorded only this long after it: a file modified within the same tick of a coarse clock (FAT's 2 s) could change again unseen. */
 export const RECORDED_MTIME_AGE_MS = 2000;
 
@@ -47,7 +57,7 @@ export function recordedMtime(mtimeMs: number, statedAtMs: number): number | nul
  * here at all, nor are those whose path, size and modification time match a loaded file.
  */
 export async function unchangedSinceLoaded(
-  found: readonly { path: string; size: number; mtimeUs: number; recordedMtimeUs: number | null }[],
+  found: readonly StatedFile[],
   loadedBefore: LoadedBefore,
   signal?: AbortSignal,
 ): Promise<{ same: Map<string, IngestResult>; toRecord: MtimeToRecord[] }> {
