@@ -16,8 +16,8 @@ export interface LoadedFile {
   nothingLoaded: boolean;
 }
 
-/** The rows of `source_files` whose path is one of `paths` (a path loaded with other content before has several). */
-export type LoadedBefore = (paths: readonly string[]) => Promise<LoadedFile[]>;
+/** The rows of `source_files` whose size is one of `sizes` (the files a batch's files can be the same as). */
+export type LoadedBefore = (sizes: readonly number[]) => Promise<LoadedFile[]>;
 
 /** A loaded file's modification time to record: found unchanged by its hash, with a time older than RECORDED_MTIME_AGE_MS. */
 export interface MtimeToRecord {
@@ -49,12 +49,13 @@ export function recordedMtime(mtimeMs: number, statedAtMs: number): number | nul
 }
 
 /**
- * The files of a batch that hold what was loaded from their path before: same path and size
- * as a loaded file, and the same modification time as recorded then, or else the same
- * SHA-256 once read. They are reported already loaded without being parsed (a batch's parse
- * thread reads and parses ahead of the claims, so each run over a loaded collection parsed
- * all of it again). Files whose path is new to the database (a first load) are not read
- * here at all, nor are those whose path, size and modification time match a loaded file.
+ * The files of a batch whose content was loaded before: a loaded file's size and, from the
+ * same path, its recorded modification time, or else the same SHA-256 once read. They are
+ * reported without being parsed (a batch's parse thread reads and parses ahead of the
+ * claims, so each run over a loaded collection parsed all of it again): `already-loaded`
+ * from their path, `skipped-duplicate` from another (a collection moved or copied). Files
+ * of a size no loaded file has (a first load) are not read here at all, nor are those whose
+ * path, size and modification time match a loaded file.
  */
 export async function unchangedSinceLoaded(
   found: readonly StatedFile[],
@@ -65,16 +66,16 @@ export async function unchangedSinceLoaded(
   // files known by their hash whose modification time can be recorded now: the next run knows them by it
   const toRecord: MtimeToRecord[] = [];
   if (found.length === 0) return { same, toRecord };
-  const rowsByPath = new Map<string, LoadedFile[]>();
-  for (const row of await loadedBefore(found.map((f) => f.path))) {
-    const rows = rowsByPath.get(row.path);
+  const rowsBySize = new Map<number, LoadedFile[]>();
+  for (const row of await loadedBefore([...new Set(found.map((f) => f.size))])) {
+    const rows = rowsBySize.get(row.sizeBytes);
     if (rows) rows.push(row);
-    else rowsByPath.set(row.path, [row]);
+    else rowsBySize.set(row.sizeBytes, [row]);
   }
   for (const { path, size, mtimeUs, recordedMtimeUs } of found) {
-    const candidates = rowsByPath.get(path)?.filter((r) => r.sizeBytes === size);
-    if (!candidates?.length) continue;
-    let row = candidates.find((r) => r.mtimeUs !== null && r.mtimeUs === mtimeUs);
+    const candidates = rowsBySize.get(size);
+    if (!candidates) continue;
+    let row = candidates.find((r) => r.path === path && r.mtimeUs !== null && r.mtimeUs === mtimeUs);
     if (!row) {
       let sha256: string;
       try {
@@ -83,17 +84,16 @@ export async function unchangedSinceLoaded(
         if (signal?.aborted) throw e;
         continue; // unreadable now: the load says why
       }
-      row = candidates.find((r) => r.sha256 === sha256);
+      row = candidates.find((r) => r.sha256 === sha256); // unique in source_files
       // its time stated before it was read: the bytes read were the loaded ones, or newer
-      if (row && recordedMtimeUs !== null) toRecord.push({ fileId: row.fileId, mtimeUs: recordedMtimeUs });
+      if (row?.path === path && recordedMtimeUs !== null) toRecord.push({ fileId: row.fileId, mtimeUs: recordedMtimeUs });
     }
-    if (!row) continue; // rewritten in place with the same size: new content, loaded as such
-    const sha256 = row.sha256;
+    if (!row) continue; // new content, even under a loaded file's name and size: loaded as such
     same.set(path, {
       path,
-      status: "already-loaded",
+      status: row.path === path ? "already-loaded" : "skipped-duplicate",
       fileId: row.fileId,
-      sha256,
+      sha256: row.sha256,
       pages: 0,
       tweets: 0,
       errors: 0,

@@ -47,6 +47,8 @@ export interface IndexDef {
   name: string;
   columns: string[];
   unique?: boolean;
+  /** The schema version whose migration added the index; absent: the table's first version. */
+  since?: number;
 }
 
 /**
@@ -152,6 +154,8 @@ export const tables: TableDef[] = [
     indexes: [
       { name: "source_files_sha256", columns: ["sha256"], unique: true },
       { name: "source_files_path", columns: ["path"] },
+      // a batch looks up the loaded files of its files' sizes (src/loaded-before.ts)
+      { name: "source_files_size", columns: ["size_bytes"], since: 3 },
     ],
   },
   {

@@ -113,7 +113,12 @@ export function currentDdl(p: DdlParts): string[] {
 export function version1Ddl(p: DdlParts): string[] {
   const out: string[] = [];
   for (const t of tables) {
-    const v1 = { ...t, packedIn: undefined, columns: t.columns.filter((col) => col.packs === undefined && (col.since ?? 1) === 1) };
+    const v1 = {
+      ...t,
+      packedIn: undefined,
+      columns: t.columns.filter((col) => col.packs === undefined && (col.since ?? 1) === 1),
+      indexes: t.indexes?.filter((ix) => (ix.since ?? 1) === 1),
+    };
     out.push(p.createTable(v1), ...createIndexes(v1));
     if (t.name === "hashtags") out.push(`CREATE INDEX IF NOT EXISTS "hashtags_tag_lower" ON "hashtags" ("tag_lower")`);
   }
@@ -121,9 +126,12 @@ export function version1Ddl(p: DdlParts): string[] {
   return out;
 }
 
-/** A later migration's new columns (ColumnDef.since = `version`), added to their tables. */
-export function addedColumnsDdl(p: DdlParts, version: number): string[] {
-  return tables.flatMap((t) => t.columns.filter((col) => col.since === version).map((col) => `ALTER TABLE ${q(t.name)} ADD COLUMN ${q(col.name)} ${p.columnType(col.type)}`));
+/** A later migration's new columns and indexes (`since` = `version`), added to their tables. */
+export function addedInVersionDdl(p: DdlParts, version: number): string[] {
+  return tables.flatMap((t) => [
+    ...t.columns.filter((col) => col.since === version).map((col) => `ALTER TABLE ${q(t.name)} ADD COLUMN ${q(col.name)} ${p.columnType(col.type)}`),
+    ...(t.indexes ?? []).filter((ix) => ix.since === version).map((ix) => createIndexSql(t, ix)),
+  ]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { ColumnType, TableDef } from "../schema.js";
-import { addedColumnsDdl, currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
+import { addedInVersionDdl, currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
 
 const TYPES: Record<ColumnType, string> = {
   text: "text",
@@ -26,6 +26,6 @@ export const postgresDdlV1 = (): string[] => version1Ddl(parts);
 /** Migration 2 on PostgreSQL. */
 export const postgresPackTables = (): string[] => packTablesDdl(parts);
 /** Migration 3 on PostgreSQL. */
-export const postgresFileMtime = (): string[] => addedColumnsDdl(parts, 3);
+export const postgresFileMtime = (): string[] => addedInVersionDdl(parts, 3);
 
 export const postgresInsertSql = (t: TableDef): string => insertSql("postgres", t);

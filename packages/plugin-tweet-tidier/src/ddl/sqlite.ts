@@ -1,5 +1,5 @@
 import type { ColumnType, TableDef } from "../schema.js";
-import { addedColumnsDdl, currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
+import { addedInVersionDdl, currentDdl, insertSql, packTablesDdl, q, version1Ddl, type DdlParts } from "./common.js";
 
 const TYPES: Record<ColumnType, string> = {
   text: "TEXT",
@@ -35,6 +35,6 @@ export const sqliteDdlV1 = (): string[] => version1Ddl(parts);
 /** Migration 2 on SQLite. */
 export const sqlitePackTables = (): string[] => packTablesDdl(parts);
 /** Migration 3 on SQLite. */
-export const sqliteFileMtime = (): string[] => addedColumnsDdl(parts, 3);
+export const sqliteFileMtime = (): string[] => addedInVersionDdl(parts, 3);
 
 export const sqliteInsertSql = (t: TableDef): string => insertSql("sqlite", t);

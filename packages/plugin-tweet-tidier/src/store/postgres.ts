@@ -180,11 +180,11 @@ export class PostgresTidyStore implements TidyStore {
           }
         }
       };
-      const loadedBefore = async (ps: readonly string[]): Promise<LoadedFile[]> =>
+      const loadedBefore = async (sizes: readonly number[]): Promise<LoadedFile[]> =>
         (
           await client.query(
-            `SELECT "id", "path", "sha256", "size_bytes", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" = ANY($1::text[])`,
-            [ps],
+            `SELECT "id", "path", "sha256", "size_bytes", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "size_bytes" = ANY($1::bigint[])`,
+            [sizes],
           )
         ).rows.map((r) => ({
           fileId: Number(r.id),

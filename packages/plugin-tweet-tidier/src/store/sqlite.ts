@@ -90,7 +90,7 @@ export class SqliteTidyStore implements TidyStore {
   private readonly stmts: Record<PageTable, Stmt>;
   private readonly s: {
     findSha: Stmt;
-    loadedAt: Stmt;
+    loadedOfSizes: Stmt;
     recordMtime: Stmt;
     claim: Stmt;
     finish: Stmt;
@@ -141,9 +141,9 @@ export class SqliteTidyStore implements TidyStore {
     this.stmts = stmts;
     this.s = {
       findSha: p(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = ?`),
-      // the paths as one JSON array: any number of them in one statement
-      loadedAt: p(
-        `SELECT "id", "path", "sha256", "size_bytes" AS "size", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "path" IN (SELECT "value" FROM json_each(?))`,
+      // the sizes as one JSON array: any number of them in one statement
+      loadedOfSizes: p(
+        `SELECT "id", "path", "sha256", "size_bytes" AS "size", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "size_bytes" IN (SELECT "value" FROM json_each(?))`,
       ),
       recordMtime: p('UPDATE "source_files" SET "mtime_us" = ? WHERE "id" = ?'),
       claim: p(
@@ -190,8 +190,8 @@ export class SqliteTidyStore implements TidyStore {
           g.bytes = 0;
         },
       };
-      const loadedBefore = async (ps: readonly string[]): Promise<LoadedFile[]> =>
-        (this.s.loadedAt.all(JSON.stringify(ps)) as { id: number; path: string; sha256: string; size: number; mtime_us: number | null; nothing: number }[]).map(
+      const loadedBefore = async (sizes: readonly number[]): Promise<LoadedFile[]> =>
+        (this.s.loadedOfSizes.all(JSON.stringify(sizes)) as { id: number; path: string; sha256: string; size: number; mtime_us: number | null; nothing: number }[]).map(
           (r) => ({ fileId: r.id, path: r.path, sha256: r.sha256, sizeBytes: r.size, mtimeUs: r.mtime_us, nothingLoaded: r.nothing === 1 }),
         );
       const recordMtimes = async (files: MtimeToRecord[]): Promise<void> =>
