@@ -4,7 +4,7 @@ import type { IngestResult } from "./store/types.js";
 /** SQL, true for a `source_files` row of which nothing could be loaded (every line bad), in both dialects. */
 export const NOTHING_LOADED = '("ingest_errors" > 0 AND coalesce("pages", 0) = 0 AND coalesce("resolved_urls", 0) = 0)';
 
-/** A `source_files` row of a path: what a store loaded from that path before. */
+/** A `source_files` row: a file a store loaded before. */
 export interface LoadedFile {
   fileId: number;
   path: string;
