@@ -111,13 +111,16 @@ export async function ingestAll(
   // one line for them all: a run over a collection of thousands of files loaded before
   // would otherwise log a line for each of them, every run
   if (unchanged.size > 0) {
+    let elsewhere = 0;
     for (const result of unchanged.values()) {
-      opts.logger?.debug?.({ path: result.path, status: result.status }, "tidy: file skipped (unchanged since it was loaded)");
+      if (result.status === "skipped-duplicate") elsewhere++;
+      opts.logger?.debug?.({ path: result.path, status: result.status, loadedAs: result.loadedAs }, "tidy: file skipped (its content was loaded before)");
       const o = { path: result.path, result };
       out.push(o);
       onFile?.(o);
     }
-    opts.logger?.info({ files: unchanged.size }, `tidy: ${unchanged.size} file(s) unchanged since they were loaded, skipped`);
+    const from = elsewhere > 0 ? ` (${elsewhere} of them from another path)` : "";
+    opts.logger?.info({ files: unchanged.size, fromAnotherPath: elsewhere }, `tidy: ${unchanged.size} file(s) loaded before, skipped${from}`);
   }
   const commit = async () => {
     if (!group) return;

@@ -53,8 +53,8 @@ describe("ingestAll: files unchanged since they were loaded", () => {
     const logger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn() };
     const out = await ingestAll([fresh, rewritten, same], { logger }, loadOne, { autoWorker: false, loadedBefore: async () => rows });
     // one line for the skipped files, not one each (thousands, every run, on a long collection)
-    expect(logger.info).toHaveBeenCalledWith({ files: 1 }, "tidy: 1 file(s) unchanged since they were loaded, skipped");
-    expect(logger.debug).toHaveBeenCalledWith({ path: same, status: "already-loaded" }, "tidy: file skipped (unchanged since it was loaded)");
+    expect(logger.info).toHaveBeenCalledWith({ files: 1, fromAnotherPath: 0 }, "tidy: 1 file(s) loaded before, skipped");
+    expect(logger.debug).toHaveBeenCalledWith({ path: same, status: "already-loaded", loadedAs: same }, "tidy: file skipped (its content was loaded before)");
     expect(loadOne.mock.calls.map(([feed]) => feed.path)).toEqual([fresh, rewritten]);
     // reported first, before the loads
     expect(out.map((o) => [o.path, o.result?.status])).toEqual([
@@ -109,7 +109,12 @@ describe("ingestAll: files unchanged since they were loaded", () => {
     const moved = join(tmp.dir, `moved-${n}.jsonl`);
     copyFileSync(original, moved);
     const loadOne = vi.fn(async (feed: { path: string }) => loaded(feed.path));
-    const [o] = await ingestAll([moved], {}, loadOne, { autoWorker: false, loadedBefore: async () => [row(original, 3, { mtimeUs: mtimeUs(moved) })] });
+    const info = vi.fn();
+    const [o] = await ingestAll([moved], { logger: { info, warn() {} } }, loadOne, {
+      autoWorker: false,
+      loadedBefore: async () => [row(original, 3, { mtimeUs: mtimeUs(moved) })],
+    });
+    expect(info).toHaveBeenCalledWith({ files: 1, fromAnotherPath: 1 }, "tidy: 1 file(s) loaded before, skipped (1 of them from another path)");
     expect(loadOne).not.toHaveBeenCalled();
     // read for its hash: the same size and time from another path is not the same file
     expect(vi.mocked(hashFile).mock.calls.map(([f]) => f)).toEqual([moved]);
