@@ -77,6 +77,10 @@ export async function ingestAll(
 ): Promise<FileOutcome[]> {
   const { autoWorker, onFile, group } = plan;
   const out: FileOutcome[] = [];
+  const settled = (o: FileOutcome) => {
+    out.push(o);
+    onFile?.(o);
+  };
   const stated: StatedFile[] = [];
   // blocking calls: the files are in the page cache or one seek away, and 279 awaited round
   // trips through libuv's pool held the batch's start (and its parse thread) for 31 ms
@@ -84,11 +88,10 @@ export async function ingestAll(
     try {
       accessSync(path, constants.R_OK);
       const st = statSync(path);
-      stated.push({ path, size: st.size, mtimeUs: Math.round(st.mtimeMs * 1000), recordedMtimeUs: recordedMtime(st.mtimeMs, Date.now()) });
+      const mtimeUs = Math.round(st.mtimeMs * 1000);
+      stated.push({ path, size: st.size, mtimeUs, recordedMtimeUs: recordedMtime(mtimeUs, Date.now()) });
     } catch (e) {
-      const o = { path, error: new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e }) };
-      out.push(o);
-      onFile?.(o);
+      settled({ path, error: new TidyError("UJR_TIDY_FILE_NOT_FOUND", path, { cause: e }) });
     }
   }
   const unchanged = plan.loadedBefore ? await lookUpLoaded(stated, plan, opts) : new Map<string, IngestResult>();
@@ -105,8 +108,7 @@ export async function ingestAll(
       if (r.status === "loaded" || r.status === "partial") opts.logger?.info(fields, "tidy: file loaded");
       else opts.logger?.info({ ...fields, loadedAs: r.loadedAs }, "tidy: file skipped (its content was loaded before)");
     }
-    out.push(o);
-    onFile?.(o);
+    settled(o);
   };
   // one line for them all: a run over a collection of thousands of files loaded before
   // would otherwise log a line for each of them, every run
@@ -115,9 +117,7 @@ export async function ingestAll(
     for (const result of unchanged.values()) {
       if (result.status === "skipped-duplicate") elsewhere++;
       opts.logger?.debug?.({ path: result.path, status: result.status, loadedAs: result.loadedAs }, "tidy: file skipped (its content was loaded before)");
-      const o = { path: result.path, result };
-      out.push(o);
-      onFile?.(o);
+      settled({ path: result.path, result });
     }
     const from = elsewhere > 0 ? ` (${elsewhere} of them from another path)` : "";
     opts.logger?.info({ files: unchanged.size, fromAnotherPath: elsewhere }, `tidy: ${unchanged.size} file(s) loaded before, skipped${from}`);

@@ -40,12 +40,12 @@ export const RECORDED_MTIME_AGE_MS = 2000;
 
 /**
  * A file's modification time (microseconds) as a load records it, from a stat taken before
- * the file is read: null when the file was modified less than RECORDED_MTIME_AGE_MS before
- * (a later write in the same clock tick would leave it unchanged), as git's index does
- * with "racily clean" files.
+ * the file is read at `statedAtMs`: null when the file was modified less than
+ * RECORDED_MTIME_AGE_MS before (a later write in the same clock tick would leave it
+ * unchanged), as git's index does with "racily clean" files.
  */
-export function recordedMtime(mtimeMs: number, statedAtMs: number): number | null {
-  return statedAtMs - mtimeMs >= RECORDED_MTIME_AGE_MS ? Math.round(mtimeMs * 1000) : null;
+export function recordedMtime(mtimeUs: number, statedAtMs: number): number | null {
+  return statedAtMs * 1000 - mtimeUs >= RECORDED_MTIME_AGE_MS * 1000 ? mtimeUs : null;
 }
 
 /**
