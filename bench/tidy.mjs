@@ -34,6 +34,8 @@
 // The traced run (one more `ujr run` a shape with debug logs) shows where a run's time goes,
 // and with the timed runs' CPU the bound of the run's own work: its CPU less what its start,
 // index build and close use, over the cores, plus its time outside the loading.
+// Last, each target of the tidier's performance issue with this run's figure, met or not; one
+// not met with the bounds above that decide whether any loader could meet it on this machine.
 // UJR_BENCH_TIDIER_DIR=<folder of another build of the plugin> measures that build instead.
 // --variants also measures the inserts of the same rows with the loader's upsert statements,
 // without the secondary indexes, and with the upsert tables WITHOUT ROWID.
@@ -612,6 +614,10 @@ const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const rssOf = (xs) => (xs.some((x) => Number.isNaN(x.rss)) ? "not measured" : `${(Math.max(...xs.map((x) => x.rss)) / 1e6).toFixed(0)} MB`);
 const secs = (xs) => xs.map((x) => x.seconds);
 const perRound = (a, b) => a.map((x, i) => b[i].seconds / x.seconds); // b / a per round
+// what this run measured of each target of the tidier's issue, and the bounds measured beside
+// them; printed last, each target with its figure and, when it is not met, whether any
+// loader could meet it on this machine
+const judged = Object.fromEntries(shapes.map((s) => [s, {}]));
 
 console.log("");
 for (const s of shapes) {
@@ -641,10 +647,18 @@ for (const s of shapes) {
   console.log(`  CPU time (user + system, medians): ${cpuLine.join(", ")}`);
   if (an.length) {
     console.log(line(`tidy_tweet 0.4       `, an) + ` (writes ${fmt(an[0].rows)} rows in its tables)`);
-    console.log(`  ratio ujr SQLite / tidy_tweet: ${median(perRound(sqlite, an)).toFixed(2)}x (median of the rounds' ratios; target >= 2, stretch 3)`);
-    if (pgr.length) console.log(`  ratio ujr PostgreSQL / tidy_tweet: ${median(perRound(pgr, an)).toFixed(2)}x (target >= 2)`);
+    judged[s].sqliteRatio = median(perRound(sqlite, an));
+    console.log(`  ratio ujr SQLite / tidy_tweet: ${judged[s].sqliteRatio.toFixed(2)}x (median of the rounds' ratios; target >= 2, stretch 3)`);
+    if (pgr.length) {
+      judged[s].pgRatio = median(perRound(pgr, an));
+      console.log(`  ratio ujr PostgreSQL / tidy_tweet: ${judged[s].pgRatio.toFixed(2)}x (target >= 2)`);
+    }
   } else console.log(`  anchor not run: ${anchorWhy}`);
-  if (pgr.length) console.log(`  PostgreSQL / SQLite speed: ${median(perRound(pgr, sqlite)).toFixed(2)} (target >= 1)`);
+  if (pgr.length) {
+    judged[s].pgVsSqlite = median(perRound(pgr, sqlite));
+    console.log(`  PostgreSQL / SQLite speed: ${judged[s].pgVsSqlite.toFixed(2)} (target >= 1)`);
+  }
+  judged[s].rss = [...sqlite, ...pgr].map((x) => x.rss);
   console.log(`  distinct tweets: SQLite ${sqlite[0].tweets}${pgr.length ? `, PostgreSQL ${pgr[0].tweets}` : ""}${an.length ? `, tidy_tweet ${an[0].tweets}` : ""}`);
 }
 
@@ -717,6 +731,7 @@ if (!flag("no-trace")) {
     const outsideCpu = median(nothing.map((x) => x.cpu)) + t.build + t.close;
     if (!Number.isNaN(runCpu)) {
       const own = serial + Math.max(0, runCpu - outsideCpu) / cores;
+      judged[s].own = own;
       const an = res[s].anchor;
       const need = an.length ? median(secs(an)) / 2 : undefined;
       console.log(
@@ -735,6 +750,7 @@ if (res.small && res.big) {
   // the same bytes in many files and in few: what a file costs above its bytes
   const perFile = (k) => {
     const d = res.small[k].map((x, i) => (x.seconds - res.big[k][i].seconds) / (corpus.small.files.length - corpus.big.files.length));
+    judged.perFileMs = Math.max(judged.perFileMs ?? -Infinity, median(d) * 1000);
     return `${(median(d) * 1000).toFixed(1)} ms`;
   };
   console.log(
@@ -764,6 +780,8 @@ if (ceilings.length) {
   // run pays to start and stop
   const threads = parseThreads(totalBytes);
   const asBuilt = Math.max(parse / threads, inserts, (parse + inserts) / eff) + fixed;
+  judged.ceiling = ceil;
+  judged.asBuilt = asBuilt;
   console.log("");
   const ov = ceilings[0].overlap;
   console.log(
@@ -800,6 +818,7 @@ if (ceilings.length) {
     const server = median(floors.map((f) => f.server));
     // CPU times, slowed already where the loader and the server ran at once: over every core
     const floor = (parse + client + server) / cores;
+    judged.floor = floor;
     console.log("");
     console.log(
       `PostgreSQL floor for these rows on ${cores} cores: ${floor.toFixed(2)} s = (parse + build rows ${parse.toFixed(2)} s + COPY of the first observation of each key (${fmt(floors[0].rows)} rows: no merging, no staging tables) straight into the indexed tables, one transaction: loader ${client.toFixed(2)} s CPU + server ${server.toFixed(2)} s CPU) / ${cores} cores — any PostgreSQL loader, perfectly overlapped; median of ${floors.length}`,
@@ -873,10 +892,58 @@ if (!flag("no-big-page")) {
     loaded = `, ${d.prepare("SELECT count(*) AS n FROM tweets").get().n} tweets loaded`;
     d.close();
   }
+  judged.bigPage = { code: r.code, rss: r.rss };
   console.log(
     `\na ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB single-line page (${data.length} data tweets): ujr run -> SQLite exit ${r.code} in ${r.seconds.toFixed(2)} s, peak RSS ${Number.isNaN(r.rss) ? "not measured" : `${(r.rss / 1e6).toFixed(0)} MB`}${loaded}`,
   );
 }
+printTargets();
 console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+
+/**
+ * The issue's targets, each with this run's figure; one not met says what bounds it in the
+ * same run: the loader as built (its threads and every run's start and stop), the ceiling of
+ * any SQLite loader of these rows, the floor of any PostgreSQL loader.
+ */
+function printTargets() {
+  const x = (v) => `${v.toFixed(2)}x`;
+  const out = [];
+  const say = (target, figure, met, why = "") => out.push(`  ${met ? "met    " : "not met"}  ${target}: ${figure}${met ? "" : why}`);
+  for (const s of shapes) {
+    const j = judged[s];
+    const an = res[s].anchor;
+    if (j.sqliteRatio === undefined) {
+      out.push(`  -        SQLite >= 2x tidy_tweet, ${s}: anchor not run (${anchorWhy})`);
+      continue;
+    }
+    const anchor = median(secs(an));
+    const bounds = [];
+    if (j.own !== undefined) bounds.push(`this run's own work (its CPU over the cores, plus its time outside the loading) allows ${x(anchor / j.own)}`);
+    if (judged.asBuilt !== undefined) bounds.push(`the loader as built ${x(anchor / judged.asBuilt)}`);
+    if (judged.ceiling !== undefined)
+      bounds.push(`any loader of these rows with one writer ${x(anchor / judged.ceiling)}${anchor / judged.ceiling < 2 ? " (out of reach on this machine)" : ""}`);
+    say(`SQLite >= 2x tidy_tweet, ${s} files`, x(j.sqliteRatio), j.sqliteRatio >= 2, bounds.length ? `; at most: ${bounds.join(", ")}` : "");
+    if (j.pgRatio !== undefined) {
+      const reach = judged.floor === undefined ? "" : `; at most ${x(anchor / judged.floor)} for any PostgreSQL loader${anchor / judged.floor < 2 ? " (out of reach on this machine)" : ""}`;
+      say(`PostgreSQL >= 2x tidy_tweet, ${s} files`, x(j.pgRatio), j.pgRatio >= 2, reach);
+    }
+  }
+  for (const s of shapes) {
+    const j = judged[s];
+    if (j.pgVsSqlite === undefined) continue;
+    const lite = median(secs(res[s].sqlite));
+    const why =
+      judged.floor === undefined
+        ? ""
+        : `; any PostgreSQL loader needs ${judged.floor.toFixed(2)} s, SQLite took ${lite.toFixed(2)} s` +
+          (judged.ceiling !== undefined && judged.floor > judged.ceiling ? ` and a SQLite loader could take ${judged.ceiling.toFixed(2)} s (PostgreSQL cannot match that here)` : "");
+    say(`PostgreSQL at least as fast as SQLite, ${s} files`, `${j.pgVsSqlite.toFixed(2)} of its speed`, j.pgVsSqlite >= 1, why);
+  }
+  if (judged.perFileMs !== undefined) say("a file costs <= 2 ms above its bytes", `${judged.perFileMs.toFixed(1)} ms at most`, judged.perFileMs <= 2);
+  const rss = shapes.flatMap((s) => judged[s].rss ?? []);
+  if (rss.length && !rss.some(Number.isNaN)) say(`peak RSS <= 300 MB (${shapes.join(" and ")} files, both backends)`, `${(Math.max(...rss) / 1e6).toFixed(0)} MB at most`, Math.max(...rss) <= 300e6);
+  if (judged.bigPage) say("a 50 MB single-line page loads", `exit ${judged.bigPage.code}`, judged.bigPage.code === 0);
+  console.log(`\ntargets (this run; where one is not met, what bounds it, measured in this run):\n${out.join("\n")}`);
+}
 if (!keep) rmSync(dir, { recursive: true, force: true });
 else console.log(`kept ${dir}`);
