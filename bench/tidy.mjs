@@ -613,6 +613,8 @@ const median = (xs) => {
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const rssOf = (xs) => (xs.some((x) => Number.isNaN(x.rss)) ? "not measured" : `${(Math.max(...xs.map((x) => x.rss)) / 1e6).toFixed(0)} MB`);
 const secs = (xs) => xs.map((x) => x.seconds);
+/** "median 1.23 s (1.20, 1.23, 1.31)": the median of runs and each run's time. */
+const medianOf = (xs) => `median ${median(secs(xs)).toFixed(2)} s (${secs(xs).map((x) => x.toFixed(2)).join(", ")})`;
 const perRound = (a, b) => a.map((x, i) => b[i].seconds / x.seconds); // b / a per round
 // what this run measured of each target of the tidier's issue, and the bounds measured beside
 // them; printed last, each target with its figure and, when it is not met, whether any
@@ -624,15 +626,11 @@ for (const s of shapes) {
   const { sqlite, pg: pgr, anchor: an } = res[s];
   console.log(`${s} (${SHAPES[s].label}, ${MB.toFixed(1)} MB):`);
   const line = (label, xs) =>
-    `  ${label}: median ${median(secs(xs)).toFixed(2)} s (${secs(xs)
-      .map((x) => x.toFixed(2))
-      .join(", ")}), ${fmt(dataTweets / median(secs(xs)))} data tweets/s, ${(MB / median(secs(xs))).toFixed(1)} MB/s, peak RSS ${rssOf(xs)}`;
+    `  ${label}: ${medianOf(xs)}, ${fmt(dataTweets / median(secs(xs)))} data tweets/s, ${(MB / median(secs(xs))).toFixed(1)} MB/s, peak RSS ${rssOf(xs)}`;
   console.log(line("ujr run -> SQLite    ", sqlite));
   const again = sqlite.map((x) => x.again);
   console.log(
-    `  ujr run again (SQLite, the same files: nothing new, each recognised): median ${median(secs(again)).toFixed(2)} s (${secs(again)
-      .map((x) => x.toFixed(2))
-      .join(", ")}), ${median(again.map((x) => x.cpu)).toFixed(2)} s CPU, peak RSS ${rssOf(again)}`,
+    `  ujr run again (SQLite, the same files: nothing new, each recognised): ${medianOf(again)}, ${median(again.map((x) => x.cpu)).toFixed(2)} s CPU, peak RSS ${rssOf(again)}`,
   );
   if (pgr.length) console.log(line("ujr run -> PostgreSQL", pgr));
   // CPU: with 2 cores, no run can take less wall time than its CPU seconds / cores
@@ -658,15 +656,12 @@ for (const s of shapes) {
     judged[s].pgVsSqlite = median(perRound(pgr, sqlite));
     console.log(`  PostgreSQL / SQLite speed: ${judged[s].pgVsSqlite.toFixed(2)} (target >= 1)`);
   }
-  judged[s].rss = [...sqlite, ...pgr].map((x) => x.rss);
   console.log(`  distinct tweets: SQLite ${sqlite[0].tweets}${pgr.length ? `, PostgreSQL ${pgr[0].tweets}` : ""}${an.length ? `, tidy_tweet ${an[0].tweets}` : ""}`);
 }
 
 const fixed = median(secs(nothing));
 console.log(
-  `\nujr run with nothing to load (an empty folder: the CLI and its task process start, the job finds no file, both stop): median ${fixed.toFixed(2)} s (${secs(nothing)
-    .map((x) => x.toFixed(2))
-    .join(", ")}), ${median(nothing.map((x) => x.cpu)).toFixed(2)} s CPU: every run's fixed cost` +
+  `\nujr run with nothing to load (an empty folder: the CLI and its task process start, the job finds no file, both stop): ${medianOf(nothing)}, ${median(nothing.map((x) => x.cpu)).toFixed(2)} s CPU: every run's fixed cost` +
     (anchorNothingRuns.length
       ? `; tidy_tweet with no file (it creates its database): ${median(secs(anchorNothingRuns)).toFixed(2)} s, ${median(anchorNothingRuns.map((x) => x.cpu)).toFixed(2)} s CPU`
       : ""),
@@ -748,15 +743,14 @@ if (!flag("no-trace")) {
 
 if (res.small && res.big) {
   // the same bytes in many files and in few: what a file costs above its bytes
-  const perFile = (k) => {
-    const d = res.small[k].map((x, i) => (x.seconds - res.big[k][i].seconds) / (corpus.small.files.length - corpus.big.files.length));
-    if (k !== "anchor") judged.perFileMs = Math.max(judged.perFileMs ?? -Infinity, median(d) * 1000);
-    return `${(median(d) * 1000).toFixed(1)} ms`;
-  };
+  const perFileMs = (k) =>
+    median(res.small[k].map((x, i) => (x.seconds - res.big[k][i].seconds) / (corpus.small.files.length - corpus.big.files.length))) * 1000;
+  const ms = { sqlite: perFileMs("sqlite"), pg: res.small.pg.length ? perFileMs("pg") : undefined, anchor: res.small.anchor.length ? perFileMs("anchor") : undefined };
+  judged.perFileMs = Math.max(ms.sqlite, ms.pg ?? -Infinity);
   console.log(
-    `\nper-file cost above the bytes ((small - big) / extra files, median of the rounds): ujr SQLite ${perFile("sqlite")}` +
-      (res.small.pg.length ? `, ujr PostgreSQL ${perFile("pg")}` : "") +
-      (res.small.anchor.length ? `, tidy_tweet ${perFile("anchor")}` : "") +
+    `\nper-file cost above the bytes ((small - big) / extra files, median of the rounds): ujr SQLite ${ms.sqlite.toFixed(1)} ms` +
+      (ms.pg !== undefined ? `, ujr PostgreSQL ${ms.pg.toFixed(1)} ms` : "") +
+      (ms.anchor !== undefined ? `, tidy_tweet ${ms.anchor.toFixed(1)} ms` : "") +
       " (target <= 2 ms for ujr)",
   );
 }
@@ -892,7 +886,7 @@ if (!flag("no-big-page")) {
     loaded = `, ${d.prepare("SELECT count(*) AS n FROM tweets").get().n} tweets loaded`;
     d.close();
   }
-  judged.bigPage = { code: r.code, rss: r.rss };
+  judged.bigPageExit = r.code;
   console.log(
     `\na ${(Buffer.byteLength(text) / 1e6).toFixed(1)} MB single-line page (${data.length} data tweets): ujr run -> SQLite exit ${r.code} in ${r.seconds.toFixed(2)} s, peak RSS ${Number.isNaN(r.rss) ? "not measured" : `${(r.rss / 1e6).toFixed(0)} MB`}${loaded}`,
   );
@@ -907,6 +901,8 @@ console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}
  */
 function printTargets() {
   const x = (v) => `${v.toFixed(2)}x`;
+  /** A bound as a ratio to tidy_tweet (then `after`), with `below2` when 2x is beyond it. */
+  const upTo = (ratio, below2, after = "") => `${x(ratio)}${after}${ratio < 2 ? ` (${below2})` : ""}`;
   const out = [];
   const say = (target, figure, met, why = "") => out.push(`  ${met ? "met    " : "not met"}  ${target}: ${figure}${met ? "" : why}`);
   for (const s of shapes) {
@@ -919,12 +915,12 @@ function printTargets() {
     const anchor = median(secs(an));
     const bounds = [];
     if (j.own !== undefined) bounds.push(`this run's own work (its CPU over the cores, plus its time outside the loading) allows ${x(anchor / j.own)}`);
-    if (judged.asBuilt !== undefined) bounds.push(`the loader as built ${x(anchor / judged.asBuilt)}${anchor / judged.asBuilt < 2 ? " (out of this loader's reach)" : ""}`);
+    if (judged.asBuilt !== undefined) bounds.push(`the loader as built ${upTo(anchor / judged.asBuilt, "out of this loader's reach")}`);
     if (judged.ceiling !== undefined)
-      bounds.push(`any loader of these rows with one writer ${x(anchor / judged.ceiling)}${anchor / judged.ceiling < 2 ? " (out of reach on this machine)" : ""}`);
+      bounds.push(`any loader of these rows with one writer ${upTo(anchor / judged.ceiling, "out of reach on this machine")}`);
     say(`SQLite >= 2x tidy_tweet, ${s} files`, x(j.sqliteRatio), j.sqliteRatio >= 2, bounds.length ? `; at most: ${bounds.join(", ")}` : "");
     if (j.pgRatio !== undefined) {
-      const reach = judged.floor === undefined ? "" : `; at most ${x(anchor / judged.floor)} for any PostgreSQL loader${anchor / judged.floor < 2 ? " (out of reach on this machine)" : ""}`;
+      const reach = judged.floor === undefined ? "" : `; at most ${upTo(anchor / judged.floor, "out of reach on this machine", " for any PostgreSQL loader")}`;
       say(`PostgreSQL >= 2x tidy_tweet, ${s} files`, x(j.pgRatio), j.pgRatio >= 2, reach);
     }
   }
@@ -940,9 +936,9 @@ function printTargets() {
     say(`PostgreSQL at least as fast as SQLite, ${s} files`, `${j.pgVsSqlite.toFixed(2)} of its speed`, j.pgVsSqlite >= 1, why);
   }
   if (judged.perFileMs !== undefined) say("a file costs <= 2 ms above its bytes", `${judged.perFileMs.toFixed(1)} ms at most`, judged.perFileMs <= 2);
-  const rss = shapes.flatMap((s) => judged[s].rss ?? []);
+  const rss = shapes.flatMap((s) => [...res[s].sqlite, ...res[s].pg].map((x) => x.rss));
   if (rss.length && !rss.some(Number.isNaN)) say(`peak RSS <= 300 MB (${shapes.join(" and ")} files, ${pgWhy ? "SQLite" : "both backends"})`, `${(Math.max(...rss) / 1e6).toFixed(0)} MB at most`, Math.max(...rss) <= 300e6);
-  if (judged.bigPage) say("a 50 MB single-line page loads", `exit ${judged.bigPage.code}`, judged.bigPage.code === 0);
+  if (judged.bigPageExit !== undefined) say("a 50 MB single-line page loads", `exit ${judged.bigPageExit}`, judged.bigPageExit === 0);
   console.log(`\ntargets (this run; where one is not met, what bounds it, measured in this run):\n${out.join("\n")}`);
 }
 if (!keep) rmSync(dir, { recursive: true, force: true });
