@@ -55,13 +55,13 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
     const plain = join(tmp.dir, "big.jsonl");
     writeFileSync(plain, lines.join("\n") + "\n");
     const gz = join(tmp.dir, "other.jsonl.gz");
-    writeFileSync(gz, gzipSync(Buffer.from(rawLines(2).map((l) => l.replace(/"(\d{6,20})"/g, '"9$1"')).join("\n") + "\n")));
+    writeFileSync(gz, gzipSync(Buffer.from(rawLines(2).map((l) => withIds(9, l)).join("\n") + "\n")));
     const url = JSON.parse(lines[0]!).data.find((t: any) => t.entities?.urls?.length).entities.urls[0].url;
     const tgz = join(tmp.dir, "archive.tar.gz");
     writeFileSync(
       tgz,
       await makeTarGz([
-        { name: "raw/a.jsonl", data: Buffer.from(rawLines(1).map((l) => l.replace(/"(\d{6,20})"/g, '"8$1"')).join("\n") + "\n") },
+        { name: "raw/a.jsonl", data: Buffer.from(rawLines(1).map((l) => withIds(8, l)).join("\n") + "\n") },
         { name: "raw/a.jsonl.urls.jsonl", data: Buffer.from(JSON.stringify({ url, final_url: "https://example.org/x", status: 200 }) + "\n") },
         { name: "manifest.json", data: Buffer.from("{}") },
       ]),
@@ -162,7 +162,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
     const paths: string[] = [];
     for (let k = 0; k < 6; k++) {
       const p = join(tmp.dir, `batch-${k}.jsonl`);
-      writeFileSync(p, rawLines(1).map((l) => l.replace(/"(\d{6,20})"/g, `"${k + 1}$1"`)).join("\n") + "\n");
+      writeFileSync(p, rawLines(1).map((l) => withIds(k + 1, l)).join("\n") + "\n");
       paths.push(p);
     }
     paths.splice(2, 0, join(tmp.dir, "batch-missing.jsonl"));
