@@ -55,6 +55,37 @@ describe("text encoding: decoded strictly, never replaced", () => {
     expect(errs[1]!.message).toContain("the file is UTF-16LE (NUL bytes between ASCII characters), not UTF-8");
   });
 
+  it("a UTF-8 byte-order mark before a line (a file written with one, files concatenated) is skipped: every page loads as without it", async () => {
+    const [a, b, c] = pages();
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const plain = join(dir, "plain.jsonl");
+    writeFileSync(plain, `${a}\n${b}\n${c}\n`);
+    const marked = join(dir, "bom.jsonl");
+    // a mark at the file's start, and one at the start of its third line (a second file with one appended)
+    writeFileSync(marked, Buffer.concat([bom, Buffer.from(`${a}\n${b}\n`), bom, Buffer.from(`${c}\n`)]));
+    const other = new SqliteTidyStore(join(dir, "plain.sqlite"));
+    try {
+      expect(await other.ingestFile(plain)).toMatchObject({ status: "loaded", pages: 3, errors: 0 });
+      expect(await store.ingestFile(marked)).toMatchObject({ status: "loaded", pages: 3, errors: 0 });
+      const texts = "SELECT id, text FROM tweets ORDER BY id";
+      expect(await store.query(texts)).toEqual(await other.query(texts));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a bad byte after a byte-order mark is named at its offset in the line as written (the mark counted)", async () => {
+    const [a] = pages();
+    const at = a!.indexOf('"text":"') + 8;
+    const file = join(dir, "bom-latin1.jsonl");
+    writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(a!.slice(0, at)), Buffer.from([0xe9]), Buffer.from(`${a!.slice(at)}\n`)]));
+    await store.ingestFile(file);
+    const [err] = await store.query<{ code: string; message: string }>("SELECT code, message FROM ingest_errors");
+    const offset = 3 + Buffer.byteLength(a!.slice(0, at));
+    expect(err).toMatchObject({ code: "UJR_TIDY_BAD_UTF8" });
+    expect(err!.message).toContain(`line 1 is not valid UTF-8: byte 0xE9 at byte offset ${offset} of the line (byte ${offset} of the file)`);
+  });
+
   it("finds the first invalid byte of overlong, surrogate and truncated sequences", () => {
     expect(firstInvalidUtf8(Buffer.from([0x61, 0xc0, 0x80]))).toBe(1); // overlong
     expect(firstInvalidUtf8(Buffer.from([0x61, 0x62, 0xed, 0xa0, 0x80]))).toBe(2); // a surrogate

@@ -78,7 +78,8 @@ const hex = (x: number) => `0x${x.toString(16).toUpperCase().padStart(2, "0")}`;
  * Splits a byte stream into lines (without the newline; `\r\n` tolerated), skipping blank
  * lines. Text is decoded strictly: a line that is not valid UTF-8 comes with a `problem`
  * naming the first bad byte (its offset in the line and in the stream) and no text;
- * nothing is replaced. A stream that starts as UTF-16 yields one problem line and stops.
+ * nothing is replaced. A UTF-8 byte-order mark at the start of a line is skipped. A stream
+ * that starts as UTF-16 yields one problem line and stops.
  */
 export async function* splitLines(
   stream: AsyncIterable<Buffer>,
@@ -100,17 +101,21 @@ export async function* splitLines(
     if (end === 0) return undefined;
     // another reader's line (a file parsed by several threads): not decoded here
     if (keepLine !== undefined && !keepLine(lineNo)) return undefined;
-    const bytes = line.subarray(0, end);
+    // a UTF-8 byte-order mark before the line's JSON (written by tools that add one, or
+    // left by files concatenated): not part of the JSON text, and RFC 8259 lets a parser
+    // ignore it; JSON.parse would reject the line
+    const from = end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
+    const bytes = line.subarray(from, end);
     if (isUtf8(bytes)) {
       const text = bytes.toString("utf8");
       return text.trim() === "" ? undefined : { lineNo, text };
     }
-    const off = firstInvalidUtf8(bytes);
+    const off = from + firstInvalidUtf8(bytes);
     return {
       lineNo,
       problem: {
         code: "UJR_TIDY_BAD_UTF8" as const,
-        message: `line ${lineNo} is not valid UTF-8: byte ${hex(bytes[off]!)} at byte offset ${off} of the line (byte ${at + off} of the file) does not start or continue a UTF-8 character; the line was not loaded (nothing is replaced). Convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) and load it under a new name`,
+        message: `line ${lineNo} is not valid UTF-8: byte ${hex(line[off]!)} at byte offset ${off} of the line (byte ${at + off} of the file) does not start or continue a UTF-8 character; the line was not loaded (nothing is replaced). Convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) and load it under a new name`,
       },
     };
   };
