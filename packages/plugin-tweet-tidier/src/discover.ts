@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 
@@ -9,15 +9,70 @@ export interface FoundFile {
   mtimeMs: number;
 }
 
-const RAW = /\.(jsonl|jsonl\.gz|tar\.gz|tgz)$/i;
+const RAW = /\.(jsonl|ndjson)(\.gz)?$|\.(tar\.gz|tgz)$/i;
+/**
+ * Names of what is likely raw data the tidier does not read from a folder: JSON not named
+ * as JSON Lines (twarc2 writes JSON Lines whatever the name it is given; a plain .json file
+ * counts only when it starts as a page, see startsAsPage), JSON Lines compressed otherwise
+ * than with gzip, archives other than .tar.gz.
+ */
+const LOOKALIKE = /\.json(\.gz)?$|\.(jsonl|ndjson|json)\.(bz2|xz|zst|zstd|lz4|zip|7z)$|\.(tar\.(bz2|xz|zst)|tbz2?|txz|zip|7z)$/i;
 const TEMP = /(\.tmp|\.partial|\.part|\.temp|\.swp|~)$/i;
 
-/** True for names the tidier reads: .jsonl, .jsonl.gz, .tar.gz/.tgz, and not hidden or temporary. */
-export function isRawName(name: string): boolean {
+/** The base name of a path, and whether it is hidden or temporary (never read, never reported). */
+function ignoredName(name: string): boolean {
   const base = name.slice(name.lastIndexOf("/") + 1);
-  if (base.startsWith(".") || base.startsWith("~") || TEMP.test(base)) return false;
-  if (/\.(tmp|partial)\./i.test(base)) return false;
-  return RAW.test(base);
+  return base.startsWith(".") || base.startsWith("~") || TEMP.test(base) || /\.(tmp|partial)\./i.test(base);
+}
+
+/** True for names the tidier reads: .jsonl, .jsonl.gz, .ndjson, .ndjson.gz, .tar.gz/.tgz, and not hidden or temporary. */
+export function isRawName(name: string): boolean {
+  return !ignoredName(name) && RAW.test(name);
+}
+
+/** True for a name of likely raw data that a folder or glob input does not read (see LOOKALIKE). */
+export function isUnreadRawLookalike(name: string): boolean {
+  return !ignoredName(name) && !RAW.test(name) && LOOKALIKE.test(name);
+}
+
+/** The start of an API response page (twarc2's keys, in any order; pretty-printed or not, after an optional byte-order mark). */
+const PAGE_START = /^(\uFEFF)?\s*\{\s*"(data|includes|meta|errors|__twarc)"\s*:/;
+
+/**
+ * A plain .json file is reported only when it starts as an API page does: a folder also
+ * holds JSON of other kinds (a collector's state files sit beside its raw/ folder). One
+ * small read; compressed names are reported by name alone.
+ */
+function startsAsPage(path: string): boolean {
+  if (!/\.json$/i.test(path)) return true;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(256);
+    const n = readSync(fd, head, 0, head.length, 0);
+    return PAGE_START.test(head.toString("utf8", 0, n));
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** What a check of the inputs found: the raw files, and the likely raw data passed over for its name. */
+export interface InputListing {
+  files: FoundFile[];
+  /** Files under a folder or matching a glob whose names the tidier does not read (see isUnreadRawLookalike), sorted. */
+  notRead: string[];
+}
+
+/**
+ * The warning for files passed over for their names (code UJR_TIDY_NAME_NOT_READ): how
+ * many, the first few, and what to do.
+ */
+export function notReadMessage(notRead: readonly string[]): string {
+  const shown = notRead.slice(0, 5).join(", ");
+  const more = notRead.length > 5 ? `, and ${notRead.length - 5} more` : "";
+  return `${notRead.length} file(s) not read for their names: ${shown}${more}`;
 }
 
 /** Converts a glob (`*`, `**`, `?`, `{a,b}`) to a RegExp over `/`-separated paths. */
@@ -56,7 +111,7 @@ const hasGlob = (s: string) => /[*?{]/.test(s);
 const STATS_PER_TURN = 256;
 let statsThisTurn = 0;
 
-async function walk(dir: string, out: FoundFile[], recursive: boolean, filter?: RegExp): Promise<void> {
+async function walk(dir: string, out: FoundFile[], notRead: string[], recursive: boolean, filter?: RegExp): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -67,8 +122,10 @@ async function walk(dir: string, out: FoundFile[], recursive: boolean, filter?: 
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) {
-      if (recursive) await walk(p, out, recursive, filter);
-    } else if (e.isFile() && isRawName(e.name)) {
+      if (recursive) await walk(p, out, notRead, recursive, filter);
+    } else if (e.isFile() && !isRawName(e.name)) {
+      if (isUnreadRawLookalike(e.name) && (!filter || filter.test(p.split(sep).join("/"))) && startsAsPage(p)) notRead.push(p);
+    } else if (e.isFile()) {
       if (filter && !filter.test(p.split(sep).join("/"))) continue;
       // blocking stats, the event loop let go every STATS_PER_TURN: one awaited round trip
       // through libuv's pool per file took 39 ms for 279 files (the check ahead of every load)
@@ -88,14 +145,23 @@ async function walk(dir: string, out: FoundFile[], recursive: boolean, filter?: 
  * Sorted by path, deduplicated.
  */
 export async function listRawFiles(inputs: string[], baseDir = process.cwd()): Promise<FoundFile[]> {
+  return (await listInputs(inputs, baseDir)).files;
+}
+
+/**
+ * listRawFiles, with the files a folder or glob holds that look like raw data under a name
+ * the tidier does not read (a file named in the inputs is read whatever its name).
+ */
+export async function listInputs(inputs: string[], baseDir = process.cwd()): Promise<InputListing> {
   const out: FoundFile[] = [];
+  const notRead: string[] = [];
   for (const input of inputs) {
     const abs = resolve(baseDir, input);
     if (hasGlob(input)) {
       const posix = abs.split(sep).join("/");
       const firstGlob = posix.search(/[*?{]/);
       const root = posix.slice(0, posix.lastIndexOf("/", firstGlob) + 1) || "/";
-      await walk(root, out, true, globToRegExp(posix));
+      await walk(root, out, notRead, true, globToRegExp(posix));
       continue;
     }
     let st;
@@ -104,13 +170,15 @@ export async function listRawFiles(inputs: string[], baseDir = process.cwd()): P
     } catch {
       continue;
     }
-    if (st.isDirectory()) await walk(abs, out, true);
+    if (st.isDirectory()) await walk(abs, out, notRead, true);
     else if (st.isFile()) out.push({ path: abs, size: st.size, mtimeMs: st.mtimeMs });
   }
   const seen = new Set<string>();
-  return out
+  const files = out
     .filter((f) => (seen.has(f.path) ? false : (seen.add(f.path), true)))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // a file also named in the inputs (or matched by another glob) is read
+  return { files, notRead: [...new Set(notRead)].filter((p) => !seen.has(p)).sort() };
 }
 
 /**

@@ -12,7 +12,9 @@ export const TIDY_ERRORS = {
   UJR_TIDY_FILE_NOT_FOUND: "The raw file does not exist or is not readable. Check the path and permissions.",
   UJR_TIDY_DATABASE: "The tidy database could not be opened or written. Check the `database` setting (a file path or a postgres:// URL), the permissions, and that the server is running.",
   UJR_TIDY_SCHEMA_TOO_NEW: "The database was created by a newer version of the tweet tidier (its schema_migrations has a higher version). Upgrade @ujr/plugin-tweet-tidier.",
-  UJR_TIDY_NO_INPUT: "No input matched. Check `inputs`: folders, files or globs of .jsonl, .jsonl.gz or .tar.gz files.",
+  UJR_TIDY_NO_INPUT: "No input matched. Check `inputs`: folders, files or globs of .jsonl, .jsonl.gz, .ndjson, .ndjson.gz or .tar.gz files.",
+  UJR_TIDY_NAME_NOT_READ:
+    "Files under the inputs look like raw data but have names the tidier does not read from a folder or glob (it reads .jsonl, .jsonl.gz, .ndjson, .ndjson.gz, .tar.gz and .tgz): they were not read. twarc2 output saved as .json is JSON Lines: rename it .jsonl, or name the file itself in `inputs` (a file named there is read whatever its name). Decompress .bz2, .xz, .zst and .zip files, or recompress them with gzip.",
   UJR_TIDY_INDEXES:
     "A large load dropped the secondary indexes of the tables it writes and could not build them again at its end (the database is busy or its disk full, see the cause). Every loaded file is committed; queries run without the indexes, slower, until a tidier store next opens the database read-write and builds them.",
   UJR_TIDY_ABORTED: "Loading was cancelled; the file's transaction was rolled back and it will be loaded again next time.",

@@ -5,7 +5,7 @@ export { PostgresTidyStore, migratePostgres, type PostgresStoreOptions } from ".
 export type { TidyStore, IngestResult, IngestStatus, IngestOptions, TidyLogger } from "./store/types.js";
 export { parsePage, parseSidecarLine, PAGE_TABLES, type ParsedPage, type PageRows, type Row } from "./parse-page.js";
 export { readRaw, hashFile, fileKind, type RawLine } from "./read-raw.js";
-export { listRawFiles, isRawName, StableFileTracker, type FoundFile } from "./discover.js";
+export { listRawFiles, listInputs, isRawName, StableFileTracker, type FoundFile, type InputListing } from "./discover.js";
 export { tables, views, SCHEMA_VERSION, type TableDef, type ColumnDef, type ViewDef } from "./schema.js";
 export { sqliteDdl } from "./ddl/sqlite.js";
 export { postgresDdl } from "./ddl/postgres.js";

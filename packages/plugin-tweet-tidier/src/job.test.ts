@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger, type Task } from "@ujr/core";
 import { capturingLogger, collectTasks, runJob } from "@ujr/core/testing";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { ALL_FIXTURES, FIXTURES, fixture, tempDir } from "./__fixtures__/helpers.js";
 import { TidyJob, resolveDatabase } from "./job.js";
 import plugin, { SqliteTidyStore } from "./index.js";
@@ -128,6 +128,47 @@ describe("tidy job", () => {
     const third = (await plugin.jobs.tidy!.create(config, ctxFor("once-bad", dir))) as TidyJob;
     const res3 = await runJob(third, { resolveFrom: [pkgDir], concurrency: 2, logger: silentLogger() });
     expect(res3.failedJobs).toEqual([]);
+  });
+
+  it("once: likely raw data passed over for its name (twarc2 output saved as .json) is named in one warning, not taken silently for nothing to load", async () => {
+    const dir = join(tmp.dir, "once-json");
+    mkdirSync(join(dir, "raw"), { recursive: true });
+    writeFileSync(join(dir, "raw", "search.json"), readFileSync(fixture("brexit.jsonl")));
+    writeFileSync(join(dir, "raw", "two.jsonl"), readFileSync(fixture("two_tweets.jsonl")));
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0 });
+    const { logger, logs } = capturingLogger("info");
+    const job = (await plugin.jobs.tidy!.create(config, { ...ctxFor("once-json", dir), logger })) as TidyJob;
+    const res = await runJob(job, { resolveFrom: [pkgDir], concurrency: 2, logger: silentLogger() });
+    expect(res.failedJobs).toEqual([]);
+    expect(job.results.map((r) => r.path)).toEqual([join(dir, "raw", "two.jsonl")]);
+    const warned = logs.filter((l) => l.code === "UJR_TIDY_NAME_NOT_READ");
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.msg).toContain(`tidy: 1 file(s) not read for their names: ${join(dir, "raw", "search.json")}: `);
+    expect(warned[0]!.msg).toContain("twarc2 output saved as .json is JSON Lines: rename it .jsonl, or name the file itself in `inputs`");
+  });
+
+  it("continuous: warns about a passed-over name once, and again only for new ones", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const { logger, logs } = capturingLogger("info");
+      const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], settleTime: 0, pollInterval: "30s" });
+      const job = new TidyJob(config, { ...ctxFor("warn-once", tmp.dir), logger });
+      const check = (notRead: string[]) => {
+        const t = job.getRunnableTasks().find((x) => x.signature === "check");
+        expect(t, "a check is due").toBeDefined();
+        job.onTaskDone(t!, { files: [], notRead } satisfies CheckResult);
+        vi.advanceTimersByTime(30_000); // the next poll
+      };
+      check(["/raw/a.json"]);
+      check(["/raw/a.json"]);
+      check(["/raw/a.json", "/raw/b.json"]);
+      const msgs = logs.filter((l) => l.code === "UJR_TIDY_NAME_NOT_READ").map((l) => l.msg);
+      expect(msgs).toHaveLength(2);
+      expect(msgs[0]).toContain("1 file(s) not read for their names: /raw/a.json: ");
+      expect(msgs[1]).toContain("1 file(s) not read for their names: /raw/b.json: ");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("once: the JobFailed message names the files and why", async () => {

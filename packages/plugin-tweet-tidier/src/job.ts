@@ -1,10 +1,11 @@
 import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import type { FoundFile } from "./discover.js";
+import { notReadMessage, type FoundFile } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { tidierPanel } from "./status-panel.js";
+import { TIDY_ERRORS } from "./errors.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -59,6 +60,8 @@ export class TidyJob implements Job {
   private readonly failed = new Map<string, string>();
   /** Files of which nothing could be loaded (every line bad): a once job fails on them. */
   private readonly nothingLoaded = new Map<string, string>();
+  /** Likely raw data passed over for its name, already warned about (a warning each time new ones appear, not each check). */
+  private readonly warnedNotRead = new Set<string>();
   private checkRunning = false;
   private nextCheckAt = 0;
   private unstable = 0;
@@ -164,7 +167,9 @@ export class TidyJob implements Job {
     if (task.signature === "check") {
       this.checkRunning = false;
       this.checks++;
-      this.acceptCheck((result as CheckResult).files);
+      const check = result as CheckResult;
+      this.warnNotRead(check.notRead ?? []);
+      this.acceptCheck(check.files);
       return;
     }
     const files = this.batches.get(task.signature!) ?? [];
@@ -235,6 +240,14 @@ export class TidyJob implements Job {
     // committed and are skipped by content next time; each file is tried again alone
     for (const path of files) this.fileFailed(path, `${failure.code ?? failure.name}: ${failure.message}`, failure.code);
     this.updateNextCheck();
+  }
+
+  /** Names the files under the inputs that look like raw data but are not read for their names: once each, so that a user does not take silence for a load. */
+  private warnNotRead(notRead: readonly string[]): void {
+    const fresh = notRead.filter((p) => !this.warnedNotRead.has(p));
+    if (fresh.length === 0) return;
+    for (const p of fresh) this.warnedNotRead.add(p);
+    this.ctx.logger.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: fresh.length }, `tidy: ${notReadMessage(fresh)}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ}`);
   }
 
   /** Stability: a file is read only when its size and mtime did not change since the previous check (or it settled for settleTime). */

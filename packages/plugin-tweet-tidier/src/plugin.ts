@@ -10,7 +10,7 @@ export const tidyConfigSchema = z.object({
   inputs: z
     .array(z.string().min(1))
     .min(1)
-    .describe("Folders (searched recursively), files or globs of raw data (.jsonl, .jsonl.gz, .tar.gz), relative to the config file's folder."),
+    .describe("Folders (searched recursively), files or globs of raw data (.jsonl, .jsonl.gz, .ndjson, .ndjson.gz, .tar.gz), relative to the config file's folder; a file named here is read whatever its name."),
   database: z
     .string()
     .min(1)

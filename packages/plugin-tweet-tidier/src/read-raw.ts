@@ -249,8 +249,9 @@ function gunzipped(path: string, signal?: AbortSignal): Readable {
 }
 
 /**
- * The lines of a raw file as an async iterator: `.jsonl`, `.jsonl.gz`, `.urls.jsonl`
- * sidecars, and `.tar.gz` archives (their `.jsonl`/`.jsonl.gz` members, sidecars
+ * The lines of a raw file as an async iterator: `.jsonl`, `.jsonl.gz` (or `.ndjson`,
+ * `.ndjson.gz`), `.urls.jsonl` sidecars, and `.tar.gz` archives (their `.jsonl`/`.jsonl.gz`
+ * (or `.ndjson`) members, sidecars
  * included; other members such as the manifest are skipped). Streams: memory does not
  * grow with file size. A read or decompression error is thrown from the iterator after
  * the lines before it were yielded.
@@ -281,7 +282,7 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
     const lower = name.toLowerCase();
     const base = lower.slice(lower.lastIndexOf("/") + 1);
     const hidden = base.startsWith(".");
-    if (entry.header.type !== "file" || hidden || !/\.jsonl(\.gz)?$/.test(lower)) {
+    if (entry.header.type !== "file" || hidden || !/\.(jsonl|ndjson)(\.gz)?$/.test(lower)) {
       entry.resume();
       continue;
     }

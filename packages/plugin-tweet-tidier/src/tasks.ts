@@ -4,7 +4,7 @@
  */
 import { defineTask, type TaskContext } from "@ujr/core/task";
 import { errorInfo } from "./errors.js";
-import { listRawFiles, type FoundFile } from "./discover.js";
+import { listInputs, type FoundFile } from "./discover.js";
 import { worthParseWorker } from "./ingest.js";
 import { prewarmParseWorker } from "./parse-in-worker.js";
 import { taskStore } from "./store/task-store.js";
@@ -27,6 +27,8 @@ export interface CheckArgs {
 
 export interface CheckResult {
   files: FoundFile[];
+  /** Likely raw data under the inputs passed over for its name (see listInputs). */
+  notRead?: string[];
 }
 
 /** Check for new raw data: lists the raw files under the inputs with size and mtime. */
@@ -34,9 +36,9 @@ export const checkForNewData = defineTask({
   module: TASKS_MODULE,
   name: "checkForNewData",
   async run(args: CheckArgs): Promise<CheckResult> {
-    const files = await listRawFiles(args.inputs, args.baseDir);
+    const { files, notRead } = await listInputs(args.inputs, args.baseDir);
     if (args.warmParser === true && worthParseWorker(files.reduce((n, f) => n + f.size, 0))) prewarmParseWorker();
-    return { files };
+    return notRead.length > 0 ? { files, notRead } : { files };
   },
 });
 

@@ -1,5 +1,5 @@
-import { TidyError } from "./errors.js";
-import { listRawFiles } from "./discover.js";
+import { TIDY_ERRORS, TidyError } from "./errors.js";
+import { listInputs, notReadMessage } from "./discover.js";
 import { defaultLoaders, openStore } from "./store/index.js";
 import type { FileOutcome, IngestOptions, IngestResult, TidyLogger } from "./store/types.js";
 
@@ -21,10 +21,12 @@ export interface TidyFilesOptions {
 
 /** Library entry, usable without the runner: tidies every raw file of `files` into `database`, exactly once. */
 export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]> {
-  const found = await listRawFiles(opts.files, opts.baseDir);
+  const { files: found, notRead } = await listInputs(opts.files, opts.baseDir);
   if (found.length === 0 && opts.files.length > 0 && opts.allowEmpty !== true) {
-    throw new TidyError("UJR_TIDY_NO_INPUT", `nothing matched ${JSON.stringify(opts.files)}`);
+    const passedOver = notRead.length > 0 ? ` (${notReadMessage(notRead)}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ})` : "";
+    throw new TidyError("UJR_TIDY_NO_INPUT", `nothing matched ${JSON.stringify(opts.files)}${passedOver}`);
   }
+  if (notRead.length > 0) opts.logger?.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: notRead.length }, `tidy: ${notReadMessage(notRead)}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ}`);
   const store = await openStore(opts.database, { poolSize: opts.concurrency });
   const io: IngestOptions = { logger: opts.logger, signal: opts.signal };
   const results: IngestResult[] = [];

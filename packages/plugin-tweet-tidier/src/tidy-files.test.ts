@@ -1,0 +1,39 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { capturingLogger } from "@ujr/core/testing";
+import { afterAll, describe, expect, it } from "vitest";
+import { fixture, tempDir } from "./__fixtures__/helpers.js";
+import { tidyFiles } from "./tidy-files.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe("tidyFiles: inputs whose names are not read", () => {
+  it("nothing else to load: UJR_TIDY_NO_INPUT names the files passed over and what to do", async () => {
+    const dir = join(tmp.dir, "only-json");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "search.json"), readFileSync(fixture("brexit.jsonl")));
+    const err = await tidyFiles({ database: join(tmp.dir, "only-json.sqlite"), files: [dir] }).then(
+      () => expect.unreachable("no file to load: it throws"),
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err).toMatchObject({ code: "UJR_TIDY_NO_INPUT" });
+    expect(err.message).toContain(`nothing matched ${JSON.stringify([dir])} (1 file(s) not read for their names: ${join(dir, "search.json")}: `);
+    expect(err.message).toContain("rename it .jsonl, or name the file itself in `inputs`");
+  });
+
+  it("beside files it loads: one warning with the code, and the file named in the inputs loads", async () => {
+    const dir = join(tmp.dir, "mixed");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "search.json"), readFileSync(fixture("brexit.jsonl")));
+    writeFileSync(join(dir, "two.jsonl"), readFileSync(fixture("two_tweets.jsonl")));
+    const { logger, logs } = capturingLogger("info");
+    const loaded = await tidyFiles({ database: join(tmp.dir, "mixed.sqlite"), files: [dir], logger });
+    expect(loaded.map((r) => r.path)).toEqual([join(dir, "two.jsonl")]);
+    expect(logs.filter((l) => l.code === "UJR_TIDY_NAME_NOT_READ").map((l) => l.msg)).toEqual([
+      expect.stringContaining(`tidy: 1 file(s) not read for their names: ${join(dir, "search.json")}: `),
+    ]);
+    const named = await tidyFiles({ database: join(tmp.dir, "mixed.sqlite"), files: [dir, join(dir, "search.json")] });
+    expect(named.find((r) => r.path === join(dir, "search.json"))).toMatchObject({ status: "loaded", errors: 0 });
+  });
+});
