@@ -94,6 +94,24 @@ describe("text encoding: decoded strictly, never replaced", () => {
   });
 });
 
+describe("a JSON document written over several lines (pretty-printed) instead of one page a line", () => {
+  it("its opening line's error says so and how to fix the file", async () => {
+    const page = JSON.parse(pages()[0]!) as unknown;
+    for (const [name, doc, fix] of [
+      ["pretty.json.jsonl", JSON.stringify(page, null, 2), "jq -c . in.json > out.jsonl"],
+      ["array.jsonl", JSON.stringify([page], null, 2), "jq -c '.[]' in.json > out.jsonl"],
+    ] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, `${doc}\n`);
+      const r = await store.ingestFile(file);
+      expect(r, name).toMatchObject({ pages: 0, nothingLoaded: true });
+      const [first] = await store.query<{ code: string; message: string }>("SELECT code, message FROM ingest_errors WHERE path = ? AND line_no = 1", [file]);
+      expect(first, name).toMatchObject({ code: "UJR_TIDY_BAD_JSON" });
+      expect(first!.message, name).toContain(`the file looks like one JSON document written over several lines (pretty-printed), not JSON Lines (one page a line); write it one page a line (\`${fix}\`)`);
+    }
+  });
+});
+
 describe("bad lines: every one stored, the log not flooded", () => {
   it("logs the first 5 bad lines of a file and one summary line; stores all with capped messages", async () => {
     const good = pages()[0]!;

@@ -10,6 +10,18 @@ export type ParseEvent =
   | { t: "error"; index: number; entry: string; lineNo: number; code: TidyErrorCode; message: string };
 
 /**
+ * The message of a line that is not JSON; a line that opens a JSON document and no more (a
+ * document written over several lines, pretty-printed) says so, with the fix.
+ */
+function badJsonMessage(text: string, e: Error): string {
+  const t = text.trim();
+  if (t === "{" || t === "[") {
+    return `invalid JSON: the line is \`${t}\` alone: the file looks like one JSON document written over several lines (pretty-printed), not JSON Lines (one page a line); write it one page a line (\`jq -c ${t === "[" ? "'.[]'" : "."} in.json > out.jsonl\`) and load that`;
+  }
+  return `invalid JSON: ${e.message}`;
+}
+
+/**
  * Reads and parses a raw file into events, in this thread. Bad lines become `error`
  * events; a read/decompression failure becomes a final UJR_TIDY_READ_FAILED event.
  *
@@ -47,7 +59,7 @@ export async function* parseEvents(
       try {
         value = JSON.parse(line.text);
       } catch (e) {
-        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_BAD_JSON", message: `invalid JSON: ${(e as Error).message}` };
+        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_BAD_JSON", message: badJsonMessage(line.text, e as Error) };
         continue;
       }
       try {

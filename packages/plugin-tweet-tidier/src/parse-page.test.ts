@@ -40,6 +40,28 @@ describe("parsePage", () => {
     }
   });
 
+  it("says what a line that is not a page likely is, and what the tidier reads", () => {
+    const why = (v: unknown) => {
+      try {
+        parsePage(v, ctx);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "parsed";
+    };
+    expect(why({ id: 1, id_str: "1", full_text: "x", user: { id_str: "2" } })).toBe(
+      "the object is a Twitter API v1.1 tweet (it has id_str), as twarc 1 and the v1.1 API wrote them, not an API response page: the tidier reads Twitter API v2 response pages, one a line, as twarc2 writes them",
+    );
+    expect(why({ id: "1", text: "x", author_id: "2", author: { id: "2", username: "a" }, __twarc: {} })).toBe(
+      "the object is a single API v2 tweet, not a response page (`twarc2 flatten` writes one tweet a line): the tidier reads Twitter API v2 response pages, one a line, as twarc2 writes them; load the files twarc2 wrote before flattening",
+    );
+    expect(why({ id: "2", username: "a", name: "A" })).toContain("the object is a single API v2 user, not a response page");
+    expect(why([{ data: [] }])).toContain("the line is a JSON array, not an API response page (one object a line): for an array of pages write one a line (`jq -c '.[]' in.json > out.jsonl`)");
+    expect(why({ hello: 1 })).toBe(
+      "the object has none of data, includes, meta, errors: not an API response page (the tidier reads Twitter API v2 response pages, one a line, as twarc2 writes them)",
+    );
+  });
+
   it("parses URL sidecar records", () => {
     const r = parseSidecarLine({ url: "https://t.co/x", final_url: "https://e.org/", status: 200, hops: 3, error: null, more: 1 }, 7);
     expect(r).toEqual(["https://t.co/x", null, "https://e.org/", 200, "3", null, 7, '{"more":1}']);

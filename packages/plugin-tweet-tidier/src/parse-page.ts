@@ -503,19 +503,42 @@ function addPoll(r: PageRows, p: Record<string, any>, ra: string | null, ctx: Pa
   }
 }
 
+/** Why a JSON value that is not an object is not a page, with what it likely is. */
+function notAnObject(v: unknown): string {
+  if (Array.isArray(v)) {
+    return "the line is a JSON array, not an API response page (one object a line): for an array of pages write one a line (`jq -c '.[]' in.json > out.jsonl`); an array of tweets is not twarc2 output";
+  }
+  return "the line is JSON but not an object (an API response page)";
+}
+
+/**
+ * Why an object is not an API response page, naming what it likely is: a Twitter API v1.1
+ * tweet (twarc 1), a single v2 tweet or user (`twarc2 flatten` writes one tweet a line), or
+ * something else.
+ */
+function notAPage(o: Record<string, any>): string {
+  const what = "the tidier reads Twitter API v2 response pages, one a line, as twarc2 writes them";
+  if (typeof o.id_str === "string" || (isObj(o.user) && (o.full_text !== undefined || o.text !== undefined))) {
+    return `the object is a Twitter API v1.1 tweet (it has ${typeof o.id_str === "string" ? "id_str" : "a user object"}), as twarc 1 and the v1.1 API wrote them, not an API response page: ${what}`;
+  }
+  if (o.id !== undefined && o.text !== undefined) {
+    return `the object is a single API v2 tweet, not a response page (\`twarc2 flatten\` writes one tweet a line): ${what}; load the files twarc2 wrote before flattening`;
+  }
+  if (o.id !== undefined && o.username !== undefined) return `the object is a single API v2 user, not a response page: ${what}`;
+  return `the object has none of data, includes, meta, errors: not an API response page (${what})`;
+}
+
 /**
  * Parses one page (the JSON value of one JSONL line).
  * Throws NotAPageError when the value is not a twarc2 page.
  */
 export function parsePage(page: unknown, ctx: PageContext): ParsedPage {
-  if (!isObj(page)) throw new NotAPageError("the line is JSON but not an object (an API response page)");
+  if (!isObj(page)) throw new NotAPageError(notAnObject(page));
   const data = page.data;
   const includes = page.includes;
   const meta = page.meta;
   const errors = page.errors;
-  if (data === undefined && includes === undefined && meta === undefined && errors === undefined) {
-    throw new NotAPageError("the object has none of data, includes, meta, errors: not an API response page");
-  }
+  if (data === undefined && includes === undefined && meta === undefined && errors === undefined) throw new NotAPageError(notAPage(page));
   const tw = isObj(page.__twarc) ? page.__twarc : undefined;
   const ra = tw !== undefined ? isoTime(tw.retrieved_at) : null;
   const r = emptyRows();
