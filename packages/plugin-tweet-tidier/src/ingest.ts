@@ -256,11 +256,13 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
     }
     const fileId = claim.fileId;
     const now = new Date().toISOString();
+    let firstError: IngestResult["firstError"];
     const recordError = async (entry: string, lineNo: number, code: TidyErrorCode, message: string) => {
       stats.ingestErrors++;
       if (stats.ingestErrors <= LOGGED_BAD_LINES)
         logger?.warn({ code, path, entry: entry || undefined, lineNo }, `tidy: line skipped: ${message}`);
       const stored = message.length > MAX_ERROR_MESSAGE ? `${message.slice(0, MAX_ERROR_MESSAGE - 1)}…` : message;
+      firstError ??= { lineNo, code, message: stored };
       await txn.writeIngestError([fileId, path, entry, lineNo, code, stored, now]);
     };
     const events: AsyncIterable<ParseEvent> = feed.events(fileId, signal);
@@ -300,7 +302,7 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
         `tidy: ${stats.ingestErrors} bad lines in ${path}; the first ${LOGGED_BAD_LINES} were logged, all are in ingest_errors`,
       );
     const nothingLoaded = stats.ingestErrors > 0 && stats.pages === 0 && stats.resolvedUrls === 0;
-    return { path, status, fileId, sha256, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors, nothingLoaded };
+    return { path, status, fileId, sha256, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors, nothingLoaded, ...(nothingLoaded ? { firstError } : {}) };
   } finally {
     if (!committed) await txn.rollback().catch(() => {});
   }

@@ -203,7 +203,7 @@ export class TidyJob implements Job {
       const reason =
         r.status === "already-loaded" || r.status === "skipped-duplicate"
           ? `loaded before${r.loadedAs && r.loadedAs !== path ? ` as ${r.loadedAs}` : ""} with nothing loadable: see ingest_errors`
-          : `none of its ${r.errors} line(s) could be loaded: see ingest_errors`;
+          : `none of its ${r.errors} line(s) could be loaded${r.firstError ? `; line ${r.firstError.lineNo}: ${r.firstError.code}: ${r.firstError.message}` : ""}; see ingest_errors`;
       this.nothingLoaded.set(path, reason);
       this.ctx.logger.warn({ ...fields, code: "UJR_TIDY_NOTHING_LOADED" }, `tidy: nothing of the file could be loaded (${reason})`);
     } else if (r.status === "partial") {

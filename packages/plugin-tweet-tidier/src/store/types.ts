@@ -21,6 +21,8 @@ export interface IngestResult {
    * file: as recorded when it was loaded). In `once` mode the job fails on such a file.
    */
   nothingLoaded: boolean;
+  /** When nothing of a file loaded now: its first bad line's error (code and message as stored), the likely cause of the rest. */
+  firstError?: { lineNo: number; code: string; message: string };
 }
 
 /** What became of one file of a batch: its result, or the error that stopped it (its transaction was rolled back). */
