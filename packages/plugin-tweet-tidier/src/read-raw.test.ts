@@ -4,6 +4,7 @@
 import fc from "fast-check";
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tempDir } from "./__fixtures__/helpers.js";
@@ -65,6 +66,28 @@ describe.each([
     expect(la).toEqual(expectedLines(a));
     expect(lb).toEqual(expectedLines(b));
     expect([ha.sha256, hb.sha256]).toEqual([sha256(a), sha256(b)]);
+  });
+
+  it("compressed or not by its bytes, whatever its name: gzip named .jsonl and text named .jsonl.gz read as what they are", async () => {
+    const text = Array.from({ length: 30 }, (_, i) => `{"n":${i},"pad":"${"z".repeat(i * 997)}"}`).join("\n") + "\n";
+    const plain = join(tmp.dir, `plain-${blocking}.jsonl`);
+    writeFileSync(plain, text);
+    const want = expectedLines(plain);
+    const cases = [
+      [`gzip-named-plain-${blocking}.jsonl`, gzipSync(text)],
+      [`text-named-gz-${blocking}.jsonl.gz`, Buffer.from(text)],
+      [`gzip-${blocking}.jsonl.gz`, gzipSync(text)],
+    ] as const;
+    for (const [name, bytes] of cases) {
+      const path = join(tmp.dir, name);
+      writeFileSync(path, bytes);
+      expect(await lines(path), `${name}, streamed`).toEqual(want);
+      // read at once first (as the parse worker reads a small file), then split or decompressed
+      const got: { lineNo: number; text: string }[] = [];
+      const at = await readSmallFile(path, undefined, takeReadBuffer());
+      for await (const l of readRaw(path, undefined, at)) got.push({ lineNo: l.lineNo, text: l.text! });
+      expect(got, `${name}, read at once`).toEqual(want);
+    }
   });
 
   it("a small file is read at once; a file over the read buffer is not", async () => {

@@ -168,11 +168,47 @@ export async function* splitLines(
  * members' lines apart; a compressed file would be decompressed by each).
  */
 export function canStripe(path: string): boolean {
-  return fileKind(path) !== "archive" && !isGzipName(path);
+  return fileKind(path) !== "archive" && !isGzipName(path) && !startsGzipSync(path);
 }
 
 function isGzipName(path: string): boolean {
   return path.toLowerCase().endsWith(".gz") || path.toLowerCase().endsWith(".tgz");
+}
+
+/** The gzip signature (1F 8B) at the start of `b`. */
+const hasGzipSignature = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/**
+ * Whether a plain (non-archive) file is gzip-compressed, by its first two bytes whatever its
+ * name: a .jsonl that holds gzip, or a .jsonl.gz that holds text, is read as what it is
+ * (by its name it would be an error that names the wrong cause: "not valid UTF-8", or
+ * "incorrect header check"). A file that cannot be read is judged by its name (the read
+ * that follows reports why).
+ */
+async function startsGzip(path: string): Promise<boolean> {
+  let file: ReadableFile | undefined;
+  try {
+    file = await openForReading(path);
+    const head = Buffer.alloc(2);
+    return hasGzipSignature(head.subarray(0, await file.read(head, 0, 2)));
+  } catch {
+    return isGzipName(path);
+  } finally {
+    await file?.close();
+  }
+}
+
+function startsGzipSync(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const head = Buffer.alloc(2);
+    return hasGzipSignature(head.subarray(0, readSync(fd, head, 0, 2, 0)));
+  } catch {
+    return isGzipName(path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
@@ -248,9 +284,17 @@ function gunzipped(path: string, signal?: AbortSignal): Readable {
   return src.pipe(gz);
 }
 
+/** Bytes read already (readSmallFile), decompressed as a stream. */
+function gunzippedBytes(bytes: Buffer): Readable {
+  const gz = createGunzip({ chunkSize: READ_BUFFER });
+  gz.end(bytes);
+  return gz;
+}
+
 /**
  * The lines of a raw file as an async iterator: `.jsonl`, `.jsonl.gz` (or `.ndjson`,
- * `.ndjson.gz`), `.urls.jsonl` sidecars, and `.tar.gz` archives (their `.jsonl`/`.jsonl.gz`
+ * `.ndjson.gz`; gzip or not by the file's first bytes, see startsGzip), `.urls.jsonl`
+ * sidecars, and `.tar.gz` archives (their `.jsonl`/`.jsonl.gz`
  * (or `.ndjson`) members, sidecars
  * included; other members such as the manifest are skipped). Streams: memory does not
  * grow with file size. A read or decompression error is thrown from the iterator after
@@ -262,12 +306,10 @@ function gunzipped(path: string, signal?: AbortSignal): Readable {
 export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffer, keepLine?: (lineNo: number) => boolean): AsyncGenerator<RawLine> {
   const kind = fileKind(path);
   if (keepLine !== undefined && !canStripe(path)) throw new Error(`readRaw: keepLine on ${path}, which is not a plain file`);
-  if (bytes !== undefined && kind !== "archive" && !isGzipName(path)) {
-    for await (const l of splitLines(oneChunk(bytes), keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
-    return;
-  }
   if (kind !== "archive") {
-    const stream = isGzipName(path) ? gunzipped(path, signal) : readChunks(path, signal);
+    // compressed or not by its bytes, whatever its name (see startsGzip)
+    const gz = bytes !== undefined ? hasGzipSignature(bytes) : await startsGzip(path);
+    const stream = bytes !== undefined ? (gz ? gunzippedBytes(bytes) : oneChunk(bytes)) : gz ? gunzipped(path, signal) : readChunks(path, signal);
     for await (const l of splitLines(stream, keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
     return;
   }
