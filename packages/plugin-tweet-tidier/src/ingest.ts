@@ -266,9 +266,22 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
       await txn.writeIngestError([fileId, path, entry, lineNo, code, stored, now]);
     };
     const events: AsyncIterable<ParseEvent> = feed.events(fileId, signal);
+    // an archive member whose bytes were loaded before: its lines are passed over
+    let skipping: string | undefined;
+    let skippedMembers = 0;
     try {
       for await (const ev of events) {
         if (signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", path);
+        if (ev.t === "member") {
+          const loadedAs = await txn.member(fileId, ev.entry, ev.sha256, ev.size);
+          skipping = loadedAs === undefined ? undefined : ev.entry;
+          if (loadedAs !== undefined) {
+            skippedMembers++;
+            logger?.debug?.({ path, entry: ev.entry, loadedAs }, "tidy: archive member skipped: its bytes were loaded before");
+          }
+          continue;
+        }
+        if (skipping !== undefined && ev.entry === skipping) continue;
         stats.lines++;
         if (ev.t === "page") {
           const parsed = ev.parsed;
@@ -302,7 +315,18 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
         `tidy: ${stats.ingestErrors} bad lines in ${path}; the first ${LOGGED_BAD_LINES} were logged, all are in ingest_errors`,
       );
     const nothingLoaded = stats.ingestErrors > 0 && stats.pages === 0 && stats.resolvedUrls === 0;
-    return { path, status, fileId, sha256, pages: stats.pages, tweets: stats.dataTweets, errors: stats.ingestErrors, nothingLoaded, ...(nothingLoaded ? { firstError } : {}) };
+    return {
+      path,
+      status,
+      fileId,
+      sha256,
+      pages: stats.pages,
+      tweets: stats.dataTweets,
+      errors: stats.ingestErrors,
+      nothingLoaded,
+      ...(skippedMembers > 0 ? { skippedMembers } : {}),
+      ...(nothingLoaded ? { firstError } : {}),
+    };
   } finally {
     if (!committed) await txn.rollback().catch(() => {});
   }

@@ -5,6 +5,8 @@ import { readRaw } from "./read-raw.js";
 
 /** What the load loop receives for each line of a raw file; `index`: 0-based position in the file's events. */
 export type ParseEvent =
+  /** An archive member starts (its lines follow): its bytes' hash and size (see RawLine.member). */
+  | { t: "member"; index: number; entry: string; lineNo: number; sha256: string; size: number }
   | { t: "page"; index: number; entry: string; lineNo: number; parsed: ParsedPage }
   | { t: "sidecar"; index: number; entry: string; lineNo: number; row: Row }
   | { t: "error"; index: number; entry: string; lineNo: number; code: TidyErrorCode; message: string };
@@ -48,6 +50,10 @@ export async function* parseEvents(
     for await (const line of readRaw(path, signal, bytes, keepLine)) {
       lastEntry = line.entry;
       lastLine = line.lineNo;
+      if (line.member !== undefined) {
+        const m = index++;
+        if (!skip?.(m)) yield { t: "member", index: m, entry: line.entry, lineNo: 0, sha256: line.member.sha256, size: line.member.size };
+      }
       const i = index++;
       if (skip?.(i)) continue;
       if (line.text === undefined) {

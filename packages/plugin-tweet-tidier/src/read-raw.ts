@@ -17,7 +17,19 @@ export interface RawLine {
   /** The line's text; undefined when it could not be decoded (see `problem`). */
   text: string | undefined;
   problem?: LineProblem | undefined;
+  /**
+   * On the first line of an archive member read whole (MEMBER_HASH_MAX): the SHA-256 and
+   * size of the member's bytes as stored, which a raw file of the same bytes has too.
+   */
+  member?: { sha256: string; size: number } | undefined;
 }
+
+/**
+ * Archive members up to this size are read whole and hashed before their lines (the loader
+ * skips a member whose bytes it loaded before, see archive_members); larger ones are
+ * streamed, without that check. A collector's members are one API page each.
+ */
+export const MEMBER_HASH_MAX = 64 << 20;
 
 /** Read buffer size: large, so a 100 kB page line arrives in one or few chunks. */
 export const READ_BUFFER = 1 << 20;
@@ -329,8 +341,19 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
       continue;
     }
     const ek: LineKind = /\.urls\.jsonl(\.gz)?$/.test(lower) ? "urls" : "pages";
-    const src = (lower.endsWith(".gz") ? entry.pipe(createGunzip()) : entry) as AsyncIterable<Buffer>;
-    for await (const l of splitLines(src)) yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem };
+    if ((entry.header.size ?? Infinity) > MEMBER_HASH_MAX) {
+      const src = (lower.endsWith(".gz") ? entry.pipe(createGunzip()) : entry) as AsyncIterable<Buffer>;
+      for await (const l of splitLines(src)) yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem };
+      continue;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
+    const bytes = Buffer.concat(chunks);
+    let member: RawLine["member"] = { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
+    for await (const l of splitLines(hasGzipSignature(bytes) ? gunzippedBytes(bytes) : oneChunk(bytes))) {
+      yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem, member };
+      member = undefined;
+    }
   }
 }
 

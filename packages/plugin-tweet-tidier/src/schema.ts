@@ -62,6 +62,8 @@ export interface TableDef {
   name: string;
   doc: string;
   kind: TableKind;
+  /** Schema version that added the table (default 1): a later migration creates it (addedInVersionDdl). */
+  since?: number;
   columns: ColumnDef[];
   primaryKey: string[];
   indexes?: IndexDef[];
@@ -83,7 +85,7 @@ export interface ViewDef {
   sql: { sqlite: string; postgres: string };
 }
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const c = (name: string, type: ColumnType, doc: string, extra: Partial<ColumnDef> = {}): ColumnDef => ({
   name,
@@ -157,6 +159,22 @@ export const tables: TableDef[] = [
       // a batch looks up the loaded files of its files' sizes (src/loaded-before.ts)
       { name: "source_files_size", columns: ["size_bytes"], since: 3 },
     ],
+  },
+  {
+    name: "archive_members",
+    kind: "log",
+    since: 4,
+    doc: "One row per member of a loaded tar.gz archive that holds raw data, with the SHA-256 of its bytes, written in the archive's transaction. A member whose bytes were loaded before, as a file or as another archive's member (a collector archives the raw files a tidier may have loaded already), is skipped and recorded as such; a file whose bytes were loaded as a member is skipped the same way. Since schema version 4.",
+    columns: [
+      c("source_file_id", "integer", "The archive.", { notNull: true, refs: "source_files.id" }),
+      c("entry", "text", "Member name in the archive.", { notNull: true }),
+      c("sha256", "text", "SHA-256 of the member's bytes as stored in the archive (hex): a raw file with the same bytes has the same.", { notNull: true }),
+      c("size_bytes", "integer", "Member size in bytes.", { notNull: true }),
+      c("status", "text", "`loaded`, or `skipped-duplicate` (its bytes were loaded before: see `loaded_as`).", { notNull: true }),
+      c("loaded_as", "text", "For a skipped member: where its bytes were loaded (a file's path, or `<archive path>#<member>`)."),
+    ],
+    primaryKey: ["source_file_id", "entry"],
+    indexes: [{ name: "archive_members_sha256", columns: ["sha256"] }],
   },
   {
     name: "pages",

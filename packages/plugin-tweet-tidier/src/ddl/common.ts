@@ -113,6 +113,7 @@ export function currentDdl(p: DdlParts): string[] {
 export function version1Ddl(p: DdlParts): string[] {
   const out: string[] = [];
   for (const t of tables) {
+    if ((t.since ?? 1) > 1) continue;
     const v1 = {
       ...t,
       packedIn: undefined,
@@ -126,12 +127,16 @@ export function version1Ddl(p: DdlParts): string[] {
   return out;
 }
 
-/** A later migration's new columns and indexes (`since` = `version`), added to their tables. */
+/** A later migration's new tables, columns and indexes (`since` = `version`). */
 export function addedInVersionDdl(p: DdlParts, version: number): string[] {
-  return tables.flatMap((t) => [
-    ...t.columns.filter((col) => col.since === version).map((col) => `ALTER TABLE ${q(t.name)} ADD COLUMN ${q(col.name)} ${p.columnType(col.type)}`),
-    ...(t.indexes ?? []).filter((ix) => ix.since === version).map((ix) => createIndexSql(t, ix)),
-  ]);
+  return tables.flatMap((t) =>
+    t.since === version
+      ? [p.createTable(t), ...createIndexes(t)]
+      : [
+          ...t.columns.filter((col) => col.since === version).map((col) => `ALTER TABLE ${q(t.name)} ADD COLUMN ${q(col.name)} ${p.columnType(col.type)}`),
+          ...(t.indexes ?? []).filter((ix) => ix.since === version).map((ix) => createIndexSql(t, ix)),
+        ],
+  );
 }
 
 /**

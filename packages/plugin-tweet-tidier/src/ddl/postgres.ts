@@ -27,5 +27,7 @@ export const postgresDdlV1 = (): string[] => version1Ddl(parts);
 export const postgresPackTables = (): string[] => packTablesDdl(parts);
 /** Migration 3 on PostgreSQL. */
 export const postgresFileMtime = (): string[] => addedInVersionDdl(parts, 3);
+/** Migration 4 on PostgreSQL. */
+export const postgresArchiveMembers = (): string[] => addedInVersionDdl(parts, 4);
 
 export const postgresInsertSql = (t: TableDef): string => insertSql("postgres", t);

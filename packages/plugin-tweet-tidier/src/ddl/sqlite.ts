@@ -36,5 +36,7 @@ export const sqliteDdlV1 = (): string[] => version1Ddl(parts);
 export const sqlitePackTables = (): string[] => packTablesDdl(parts);
 /** Migration 3 on SQLite. */
 export const sqliteFileMtime = (): string[] => addedInVersionDdl(parts, 3);
+/** Migration 4 on SQLite. */
+export const sqliteArchiveMembers = (): string[] => addedInVersionDdl(parts, 4);
 
 export const sqliteInsertSql = (t: TableDef): string => insertSql("sqlite", t);

@@ -72,6 +72,14 @@ function integer(v: number): string {
   return String(v);
 }
 
+/**
+ * The lock of a content (SHA-256) until the transaction ends: a file's claim and an archive
+ * member's check take it, so that two loaders never both load the same bytes, one as a file
+ * and one as a member (no unique index spans the two tables). A collision of the 32-bit
+ * keys only makes a loader wait.
+ */
+const contentLock = (sha256: string): string => `SELECT pg_advisory_xact_lock(hashtext(${literal(`ujr-tidy-content:${sha256}`)}))`;
+
 const isRetryable = (e: unknown) => {
   const c = (e as { code?: string }).code;
   return c === "40P01" || c === "40001";
@@ -418,8 +426,10 @@ class PgGroup {
         this.carried.clear();
         let results: unknown;
         try {
+          // the content's lock (contentLock): a loader with an archive member of these bytes
+          // waits for this file's group to end, or this claim for that member's
           results = await c.query(
-            `${begin}SAVEPOINT ${savepoint}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") VALUES (${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now(), ${mtimeUs === null ? "NULL" : integer(mtimeUs)}) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
+            `${begin}SAVEPOINT ${savepoint}; ${contentLock(sha256)}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") SELECT ${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now(), ${mtimeUs === null ? "NULL" : integer(mtimeUs)} WHERE NOT EXISTS (SELECT 1 FROM "archive_members" WHERE "sha256" = ${literal(sha256)} AND "status" = 'loaded') ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
           );
         } catch (e) {
           // failed after its savepoint (the row: a conflict with another loader, say): the file
@@ -435,7 +445,10 @@ class PgGroup {
         open = true;
         const r = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryResult;
         if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
-        const ex = await c.query(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = $1`, [sha256]);
+        const ex = await c.query(
+          `SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = $1 UNION ALL SELECT m."source_file_id", f."path" || '#' || m."entry", 'loaded', false FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = $1 AND m."status" = 'loaded' LIMIT 1`,
+          [sha256],
+        );
         const row = ex.rows[0];
         return { fileId: Number(row.id), existing: { path: row.path, status: row.status, nothingLoaded: row.nothing === true } };
       },
@@ -447,6 +460,16 @@ class PgGroup {
       writeSidecar: async (row: Row) => {
         this.add("resolved_urls", [row]);
         if (this.buffered >= this.flushChars) await this.flush();
+      },
+      member: async (fileId, entry, sha256, size) => {
+        // one round trip: the content's lock, then where these bytes were loaded before (as a
+        // file, or as another member) and the member's row saying so
+        const sha = literal(sha256);
+        const results = await c.query(
+          `${contentLock(sha256)}; WITH "prior" AS (SELECT "path" AS "at" FROM "source_files" WHERE "sha256" = ${sha} UNION ALL SELECT f."path" || '#' || m."entry" FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = ${sha} AND m."status" = 'loaded' LIMIT 1) INSERT INTO "archive_members" ("source_file_id", "entry", "sha256", "size_bytes", "status", "loaded_as") SELECT ${integer(fileId)}, ${literal(entry)}, ${sha}, ${integer(size)}, CASE WHEN p."at" IS NULL THEN 'loaded' ELSE 'skipped-duplicate' END, p."at" FROM (SELECT 1) AS one LEFT JOIN "prior" p ON true RETURNING "loaded_as"`,
+        );
+        const r = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryResult;
+        return (r.rows[0]?.loaded_as as string | null | undefined) ?? undefined;
       },
       writeIngestError: async (row: Row) => {
         await c.query({ name: "tidy_ingest_error", text: this.ingestErrSql, values: row });

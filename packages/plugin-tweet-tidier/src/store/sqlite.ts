@@ -90,6 +90,9 @@ export class SqliteTidyStore implements TidyStore {
   private readonly stmts: Record<PageTable, Stmt>;
   private readonly s: {
     findSha: Stmt;
+    findMemberSha: Stmt;
+    loadedAs: Stmt;
+    member: Stmt;
     loadedOfSizes: Stmt;
     recordMtime: Stmt;
     claim: Stmt;
@@ -141,6 +144,15 @@ export class SqliteTidyStore implements TidyStore {
     this.stmts = stmts;
     this.s = {
       findSha: p(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = ?`),
+      // a file whose bytes were loaded as an archive's member (see archive_members)
+      findMemberSha: p(
+        `SELECT m."source_file_id" AS "id", f."path" || '#' || m."entry" AS "path", 'loaded' AS "status", 0 AS "nothing" FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = ? AND m."status" = 'loaded' LIMIT 1`,
+      ),
+      // where an archive member's bytes were loaded before: as a file, or as a member
+      loadedAs: p(
+        `SELECT "path" AS "at" FROM "source_files" WHERE "sha256" = @sha UNION ALL SELECT f."path" || '#' || m."entry" FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = @sha AND m."status" = 'loaded' LIMIT 1`,
+      ),
+      member: p(sqliteInsertSql(table("archive_members"))),
       // the sizes as one JSON array: any number of them in one statement
       loadedOfSizes: p(
         `SELECT "id", "path", "sha256", "size_bytes" AS "size", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "size_bytes" IN (SELECT "value" FROM json_each(?))`,
@@ -232,10 +244,15 @@ export class SqliteTidyStore implements TidyStore {
         db.exec('SAVEPOINT "tidy_file"');
         open = true;
         bytes = size;
-        const ex = s.findSha.get(sha256) as { id: number; path: string; status: string; nothing: number } | undefined;
+        const ex = (s.findSha.get(sha256) ?? s.findMemberSha.get(sha256)) as { id: number; path: string; status: string; nothing: number } | undefined;
         if (ex) return { fileId: ex.id, existing: { path: ex.path, status: ex.status, nothingLoaded: ex.nothing === 1 } };
         const r = s.claim.run(path, sha256, size, kind, new Date().toISOString(), mtimeUs);
         return { fileId: Number(r.lastInsertRowid) };
+      },
+      member: async (fileId, entry, sha256, size) => {
+        const at = (s.loadedAs.get({ sha: sha256 }) as { at: string } | undefined)?.at;
+        s.member.run(fileId, entry, sha256, size, at === undefined ? "loaded" : "skipped-duplicate", at ?? null);
+        return at;
       },
       writePage(p: ParsedPage) {
         s.page.run(p.page);

@@ -21,6 +21,8 @@ export interface IngestResult {
    * file: as recorded when it was loaded). In `once` mode the job fails on such a file.
    */
   nothingLoaded: boolean;
+  /** An archive's members skipped because their bytes were loaded before (see archive_members); absent when none. */
+  skippedMembers?: number;
   /** When nothing of a file loaded now: its first bad line's error (code and message as stored), the likely cause of the rest. */
   firstError?: { lineNo: number; code: string; message: string };
 }
@@ -93,6 +95,12 @@ export interface ClaimResult {
 export interface FileTxn {
   /** Claims the file by inserting its source_files row; returns the existing row if the content is known. */
   claim(path: string, sha256: string, size: number, kind: FileKind, mtimeUs: number | null): Promise<ClaimResult>;
+  /**
+   * An archive member starts: when its bytes were loaded before (a file's or another
+   * member's SHA-256), records it skipped and returns where they were loaded; otherwise
+   * records it loaded and returns undefined (its lines follow).
+   */
+  member(fileId: number, entry: string, sha256: string, size: number): Promise<string | undefined>;
   writePage(p: ParsedPage): void | Promise<void>;
   writeSidecar(row: Row): void | Promise<void>;
   writeIngestError(row: Row): void | Promise<void>;

@@ -1,0 +1,120 @@
+// A collector archives the raw files it wrote (raw/<file> members of a .tar.gz), often after
+// a tidier loaded them: the archive's members of bytes loaded before are skipped, and a file
+// of bytes loaded as a member is skipped too, so that no page is loaded twice (pages and
+// api_errors are log tables: a second load would add their rows again).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { fixture, pgSchema, postgresAvailable, tempDir, withIds } from "../__fixtures__/helpers.js";
+import { makeTarGz } from "../__fixtures__/tar.js";
+import { tables } from "../schema.js";
+import { PostgresTidyStore } from "./postgres.js";
+import { SqliteTidyStore } from "./sqlite.js";
+import type { TidyStore } from "./types.js";
+
+const available = await postgresAvailable();
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const COUNTED = tables.map((t) => t.name).filter((n) => n !== "schema_migrations" && n !== "source_files" && n !== "archive_members");
+
+/** Three raw page files of distinct rows (one with API errors), as a collector writes them. */
+function rawFiles(dir: string): { name: string; data: Buffer }[] {
+  const pages = readFileSync(fixture("timeline-observatoryteam.jsonl"), "utf8").trimEnd().split("\n");
+  mkdirSync(join(dir, "raw"), { recursive: true });
+  return pages.slice(0, 3).map((line, i) => {
+    const name = `raw/2024050${i + 1}T000000000Z-0000000${i + 1}.jsonl`;
+    const data = Buffer.from(`${withIds(`${i}`, line)}\n`);
+    writeFileSync(join(dir, name), data);
+    return { name, data };
+  });
+}
+
+async function counts(store: TidyStore): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const t of COUNTED) out[t] = Number(await store.count(t));
+  return out;
+}
+
+const backends: [string, boolean, (name: string) => { open: () => TidyStore; drop: () => Promise<void> }][] = [
+  ["SQLite", true, (name) => ({ open: () => new SqliteTidyStore(join(tmp.dir, `${name}.sqlite`)), drop: async () => {} })],
+  [
+    "PostgreSQL",
+    available,
+    () => {
+      const db = pgSchema();
+      return { open: () => new PostgresTidyStore(db.url), drop: db.drop };
+    },
+  ],
+];
+
+describe.each(backends)("archive members already loaded (%s)", (backend, runs, make) => {
+  it.skipIf(!runs)("the archive of loaded files loads none of their pages again; its new member loads", async () => {
+    const dir = join(tmp.dir, `${backend}-files-first`);
+    const files = rawFiles(dir);
+    const db = make(`${backend}-files-first`);
+    const store = db.open();
+    try {
+      for (const f of files) await store.ingestFile(join(dir, f.name));
+      const once = await counts(store);
+      // the collector's archive of them, with one page it wrote since
+      const newer = { name: "raw/20240504T000000000Z-00000004.jsonl", data: Buffer.from(`${withIds("9", readFileSync(fixture("brexit.jsonl"), "utf8").split("\n")[0]!)}\n`) };
+      const tgz = join(dir, "raw-1-4.tar.gz");
+      writeFileSync(tgz, await makeTarGz([...files, newer, { name: "manifest.json", data: Buffer.from('{"files":[]}') }]));
+      const r = await store.ingestFile(tgz);
+      expect(r).toMatchObject({ status: "loaded", pages: 1, skippedMembers: 3 });
+      const members = await store.query<{ entry: string; status: string; loaded_as: string | null }>(
+        'SELECT "entry", "status", "loaded_as" FROM "archive_members" ORDER BY "entry"',
+      );
+      expect(members).toEqual([
+        ...files.map((f) => ({ entry: f.name, status: "skipped-duplicate", loaded_as: join(dir, f.name) })),
+        { entry: newer.name, status: "loaded", loaded_as: null },
+      ]);
+      // what the files loaded is there once; the new page added its rows (of ids of its own)
+      const after = await counts(store);
+      const alone = await onlyThe(backend, newer);
+      for (const t of COUNTED) expect(after[t], t).toBe(once[t]! + alone[t]!);
+      expect(after.pages).toBe(once.pages! + 1);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+
+  it.skipIf(!runs)("files of bytes loaded as an archive's members are skipped, naming the member; a member twice in one archive loads once", async () => {
+    const dir = join(tmp.dir, `${backend}-archive-first`);
+    const files = rawFiles(dir);
+    const db = make(`${backend}-archive-first`);
+    const store = db.open();
+    try {
+      const tgz = join(dir, "raw-1-3.tar.gz");
+      // the first file twice, under another member name (an archive made twice over the same folder, say)
+      writeFileSync(tgz, await makeTarGz([...files, { name: "again/first.jsonl", data: files[0]!.data }]));
+      expect(await store.ingestFile(tgz)).toMatchObject({ status: "loaded", pages: 3, skippedMembers: 1 });
+      expect(await store.query('SELECT "status", "loaded_as" FROM "archive_members" WHERE "entry" = \'again/first.jsonl\'')).toEqual([
+        { status: "skipped-duplicate", loaded_as: `${tgz}#${files[0]!.name}` },
+      ]);
+      const once = await counts(store);
+      for (const f of files) {
+        expect(await store.ingestFile(join(dir, f.name))).toMatchObject({ status: "skipped-duplicate", pages: 0, loadedAs: `${tgz}#${f.name}` });
+      }
+      expect(await counts(store)).toEqual(once);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});
+
+/** The rows one page file adds to an empty SQLite database. */
+async function onlyThe(backend: string, file: { name: string; data: Buffer }): Promise<Record<string, number>> {
+  const dir = join(tmp.dir, `${backend}-alone`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "alone.jsonl"), file.data);
+  const lite = new SqliteTidyStore(join(dir, "alone.sqlite"));
+  try {
+    await lite.ingestFile(join(dir, "alone.jsonl"));
+    return await counts(lite);
+  } finally {
+    await lite.close();
+  }
+}
