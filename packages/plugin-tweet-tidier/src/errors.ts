@@ -10,6 +10,8 @@ export const TIDY_ERRORS = {
   UJR_TIDY_NOTHING_LOADED: "A raw file had no line that could be loaded (every line was bad, see ingest_errors). In `once` mode this fails the job (exit 1).",
   UJR_TIDY_READ_FAILED: "The raw file could not be read to the end (I/O or decompression error, e.g. a truncated .gz). The lines before the error were loaded and the file is marked partial.",
   UJR_TIDY_FILE_NOT_FOUND: "The raw file does not exist or is not readable. Check the path and permissions.",
+  UJR_TIDY_FILE_GONE:
+    "A raw file found by a check was gone when its batch came to it (moved or deleted since, as a collector does when it archives its raw files): it was not loaded, and this is not a failure. Found again, it is loaded then; an archive of it loads its content.",
   UJR_TIDY_DATABASE: "The tidy database could not be opened or written. Check the `database` setting (a file path or a postgres:// URL), the permissions, and that the server is running.",
   UJR_TIDY_SCHEMA_TOO_NEW: "The database was created by a newer version of the tweet tidier (its schema_migrations has a higher version). Upgrade @ujr/plugin-tweet-tidier.",
   UJR_TIDY_NO_INPUT: "No input matched. Check `inputs`: folders, files or globs of .jsonl, .jsonl.gz, .ndjson, .ndjson.gz or .tar.gz files.",

@@ -172,6 +172,30 @@ describe("tidy job", () => {
     }
   });
 
+  it("once: a file gone between the check and its batch (archived and removed by a collector) is not a failure, and is named in an info line", async () => {
+    const dir = join(tmp.dir, "once-gone");
+    mkdirSync(join(dir, "raw"), { recursive: true });
+    const gone = join(dir, "raw", "a-gone.jsonl");
+    writeFileSync(gone, readFileSync(fixture("two_tweets.jsonl")));
+    writeFileSync(join(dir, "raw", "b-kept.jsonl"), readFileSync(fixture("brexit.jsonl")));
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0 });
+    const { logger, logs } = capturingLogger("info");
+    const job = (await plugin.jobs.tidy!.create(config, { ...ctxFor("once-gone", dir), logger })) as TidyJob;
+    const { tasks } = await collectTasks(job);
+    await runTask(job, tasks[0]!); // the check finds both
+    const batch = await collectTasks(job);
+    rmSync(gone);
+    await runTask(job, batch.tasks[0]!);
+    const end = await collectTasks(job);
+    expect(end).toMatchObject({ tasks: [], done: true });
+    expect(end.failed).toBeUndefined();
+    expect(job.results.map((r) => r.path)).toEqual([join(dir, "raw", "b-kept.jsonl")]);
+    expect(logs.filter((l) => l.code === "UJR_TIDY_FILE_GONE").map((l) => [l.file, l.msg])).toEqual([
+      [gone, "tidy: file gone before it was read (moved or deleted since it was found): not loaded"],
+    ]);
+    expect(logs.some((l) => l.msg?.startsWith("tidy: file failed"))).toBe(false);
+  });
+
   it("once: the JobFailed message names the files and why", async () => {
     const dir = join(tmp.dir, "once-why");
     mkdirSync(join(dir, "raw"), { recursive: true });

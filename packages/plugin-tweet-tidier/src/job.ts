@@ -1,4 +1,5 @@
 import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { existsSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { notReadMessage, type FoundFile } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
@@ -178,6 +179,7 @@ export class TidyJob implements Job {
     for (const o of (result as TidyBatchResult).files) {
       seen.add(o.path);
       if (o.ok) this.fileDone(o.path, o.result);
+      else if (o.error.code === "UJR_TIDY_FILE_NOT_FOUND" && !existsSync(o.path)) this.fileGone(o.path);
       else this.fileFailed(o.path, `${o.error.code}: ${o.error.message}`, o.error.code);
     }
     // not reached (the batch stopped early): tried again, not counted as an attempt
@@ -210,6 +212,19 @@ export class TidyJob implements Job {
       this.warnings++;
       this.ctx.logger.warn(fields, `tidy: partly loaded: ${r.errors} bad line(s) recorded in ingest_errors`);
     } else this.ctx.logger.debug(fields, `tidy: ${r.status}`); // the task logged it (info) once committed
+  }
+
+  /**
+   * A file found by a check and gone when its batch came to it: moved or deleted by its
+   * owner (a collector that archives its raw files and removes them, say), not a failure;
+   * found again, it is loaded then.
+   */
+  private fileGone(path: string): void {
+    this.running.delete(path);
+    this.lastSeen.delete(path);
+    this.alone.delete(path);
+    this.attempts.delete(path);
+    this.ctx.logger.info({ file: path, code: "UJR_TIDY_FILE_GONE" }, "tidy: file gone before it was read (moved or deleted since it was found): not loaded");
   }
 
   private fileFailed(path: string, message: string, code: string | undefined): void {
