@@ -689,7 +689,7 @@ async function traced(shape) {
   const last = (pred) => logs.findLast(pred);
   const firstTask = first((l) => l.msg === "task started");
   const batch = first((l) => l.msg === "task started" && String(l.task).endsWith("#tidyBatch"));
-  const lastFile = last((l) => l.msg === "tidy: file loaded");
+  const lastFile = last((l) => l.msg?.startsWith("tidy: file loaded"));
   const built = first((l) => l.msg === "tidy: secondary indexes built after the load");
   const closed = first((l) => l.msg === "tidy: database closed");
   const done = last((l) => l.msg === "task done" && String(l.task).endsWith("#tidyBatch"));

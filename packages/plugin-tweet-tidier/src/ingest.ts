@@ -104,8 +104,9 @@ export async function ingestAll(
   const report = (o: FileOutcome) => {
     const r = o.result;
     if (r) {
-      const fields = { path: r.path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors };
-      if (r.status === "loaded" || r.status === "partial") opts.logger?.info(fields, "tidy: file loaded");
+      const fields = { path: r.path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors, ...(r.skippedMembers ? { skippedMembers: r.skippedMembers } : {}) };
+      if (r.status === "loaded" || r.status === "partial")
+        opts.logger?.info(fields, r.skippedMembers ? `tidy: file loaded (${r.skippedMembers} archive member(s) skipped: their bytes were loaded before)` : "tidy: file loaded");
       else opts.logger?.info({ ...fields, loadedAs: r.loadedAs }, "tidy: file skipped (its content was loaded before)");
     }
     settled(o);

@@ -4,6 +4,7 @@
 // api_errors are log tables: a second load would add their rows again).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { capturingLogger } from "@ujr/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { fixture, pgSchema, postgresAvailable, tempDir, withIds } from "../__fixtures__/helpers.js";
 import { makeTarGz } from "../__fixtures__/tar.js";
@@ -60,8 +61,10 @@ describe.each(backends)("archive members already loaded (%s)", (backend, runs, m
       const newer = { name: "raw/20240504T000000000Z-00000004.jsonl", data: Buffer.from(`${withIds("9", readFileSync(fixture("brexit.jsonl"), "utf8").split("\n")[0]!)}\n`) };
       const tgz = join(dir, "raw-1-4.tar.gz");
       writeFileSync(tgz, await makeTarGz([...files, newer, { name: "manifest.json", data: Buffer.from('{"files":[]}') }]));
-      const r = await store.ingestFile(tgz);
+      const { logger, logs } = capturingLogger("info");
+      const r = await store.ingestFile(tgz, { logger });
       expect(r).toMatchObject({ status: "loaded", pages: 1, skippedMembers: 3 });
+      expect(logs.find((l) => l.path === tgz)).toMatchObject({ skippedMembers: 3, msg: "tidy: file loaded (3 archive member(s) skipped: their bytes were loaded before)" });
       const members = await store.query<{ entry: string; status: string; loaded_as: string | null }>(
         'SELECT "entry", "status", "loaded_as" FROM "archive_members" ORDER BY "entry"',
       );
