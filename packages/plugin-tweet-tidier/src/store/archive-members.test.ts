@@ -49,12 +49,21 @@ const backends: [string, boolean, (name: string) => { open: () => TidyStore; dro
 ];
 
 describe.each(backends)("archive members already loaded (%s)", (backend, runs, make) => {
-  it.skipIf(!runs)("the archive of loaded files loads none of their pages again; its new member loads", async () => {
-    const dir = join(tmp.dir, `${backend}-files-first`);
-    const files = rawFiles(dir);
-    const db = make(`${backend}-files-first`);
+  /** A fresh store of this backend and a collector's three raw files in a folder of their own. */
+  const withCollection = async (name: string, test: (dir: string, files: { name: string; data: Buffer }[], store: TidyStore) => Promise<void>) => {
+    const dir = join(tmp.dir, `${backend}-${name}`);
+    const db = make(`${backend}-${name}`);
     const store = db.open();
     try {
+      await test(dir, rawFiles(dir), store);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  };
+
+  it.skipIf(!runs)("the archive of loaded files loads none of their pages again; its new member loads", () =>
+    withCollection("files-first", async (dir, files, store) => {
       for (const f of files) await store.ingestFile(join(dir, f.name));
       const once = await counts(store);
       // the collector's archive of them, with one page it wrote since
@@ -77,18 +86,10 @@ describe.each(backends)("archive members already loaded (%s)", (backend, runs, m
       const alone = await onlyThe(backend, newer);
       for (const t of COUNTED) expect(after[t], t).toBe(once[t]! + alone[t]!);
       expect(after.pages).toBe(once.pages! + 1);
-    } finally {
-      await store.close();
-      await db.drop();
-    }
-  });
+    }));
 
-  it.skipIf(!runs)("files of bytes loaded as an archive's members are skipped, naming the member; a member twice in one archive loads once", async () => {
-    const dir = join(tmp.dir, `${backend}-archive-first`);
-    const files = rawFiles(dir);
-    const db = make(`${backend}-archive-first`);
-    const store = db.open();
-    try {
+  it.skipIf(!runs)("files of bytes loaded as an archive's members are skipped, naming the member; a member twice in one archive loads once", () =>
+    withCollection("archive-first", async (dir, files, store) => {
       const tgz = join(dir, "raw-1-3.tar.gz");
       // the first file twice, under another member name (an archive made twice over the same folder, say)
       writeFileSync(tgz, await makeTarGz([...files, { name: "again/first.jsonl", data: files[0]!.data }]));
@@ -101,11 +102,7 @@ describe.each(backends)("archive members already loaded (%s)", (backend, runs, m
         expect(await store.ingestFile(join(dir, f.name))).toMatchObject({ status: "skipped-duplicate", pages: 0, loadedAs: `${tgz}#${f.name}` });
       }
       expect(await counts(store)).toEqual(once);
-    } finally {
-      await store.close();
-      await db.drop();
-    }
-  });
+    }));
 });
 
 /** The rows one page file adds to an empty SQLite database. */
