@@ -282,7 +282,8 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
           }
           continue;
         }
-        if (skipping !== undefined && ev.entry === skipping) continue;
+        // (a read that failed is never passed over: it ends the archive, whichever member it is told of)
+        if (skipping !== undefined && ev.entry === skipping && !(ev.t === "error" && ev.code === "UJR_TIDY_READ_FAILED")) continue;
         stats.lines++;
         if (ev.t === "page") {
           const parsed = ev.parsed;

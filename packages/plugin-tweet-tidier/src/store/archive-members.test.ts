@@ -88,6 +88,18 @@ describe.each(backends)("archive members already loaded (%s)", (backend, runs, m
       expect(after.pages).toBe(once.pages! + 1);
     }));
 
+  it.skipIf(!runs)("an archive cut short after a skipped member is still recorded as partial, with its read error", () =>
+    withCollection("cut-short", async (dir, files, store) => {
+      await store.ingestFile(join(dir, files[0]!.name));
+      const whole = await makeTarGz([files[0]!, files[1]!]);
+      const tgz = join(dir, "cut.tar.gz");
+      // the first member whole (skipped: loaded before), the archive's gzip stream cut inside the second
+      writeFileSync(tgz, whole.subarray(0, Math.floor(whole.length * 0.8)));
+      const r = await store.ingestFile(tgz);
+      expect(r).toMatchObject({ status: "partial", skippedMembers: 1, errors: 1 });
+      expect(await store.query('SELECT "code" FROM "ingest_errors" WHERE "path" = ?', [tgz])).toEqual([{ code: "UJR_TIDY_READ_FAILED" }]);
+    }));
+
   it.skipIf(!runs)("files of bytes loaded as an archive's members are skipped, naming the member; a member twice in one archive loads once", () =>
     withCollection("archive-first", async (dir, files, store) => {
       const tgz = join(dir, "raw-1-3.tar.gz");
