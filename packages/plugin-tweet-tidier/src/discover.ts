@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
+import { TIDY_ERRORS } from "./errors.js";
 
 /** A raw file found by discovery, with what the stability check compares. */
 export interface FoundFile {
@@ -19,7 +20,7 @@ const RAW = /\.(jsonl|ndjson)(\.gz)?$|\.(tar\.gz|tgz)$/i;
 const LOOKALIKE = /\.json(\.gz)?$|\.(jsonl|ndjson|json)\.(bz2|xz|zst|zstd|lz4|zip|7z)$|\.(tar\.(bz2|xz|zst)|tbz2?|txz|zip|7z)$/i;
 const TEMP = /(\.tmp|\.partial|\.part|\.temp|\.swp|~)$/i;
 
-/** The base name of a path, and whether it is hidden or temporary (never read, never reported). */
+/** Whether a file's name is hidden or temporary: never read, never reported. */
 function ignoredName(name: string): boolean {
   const base = name.slice(name.lastIndexOf("/") + 1);
   return base.startsWith(".") || base.startsWith("~") || TEMP.test(base) || /\.(tmp|partial)\./i.test(base);
@@ -72,7 +73,7 @@ export interface InputListing {
 export function notReadMessage(notRead: readonly string[]): string {
   const shown = notRead.slice(0, 5).join(", ");
   const more = notRead.length > 5 ? `, and ${notRead.length - 5} more` : "";
-  return `${notRead.length} file(s) not read for their names: ${shown}${more}`;
+  return `${notRead.length} file(s) not read for their names: ${shown}${more}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ}`;
 }
 
 /** Converts a glob (`*`, `**`, `?`, `{a,b}`) to a RegExp over `/`-separated paths. */

@@ -6,7 +6,6 @@ import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { tidierPanel } from "./status-panel.js";
-import { TIDY_ERRORS } from "./errors.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -262,7 +261,7 @@ export class TidyJob implements Job {
     const fresh = notRead.filter((p) => !this.warnedNotRead.has(p));
     if (fresh.length === 0) return;
     for (const p of fresh) this.warnedNotRead.add(p);
-    this.ctx.logger.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: fresh.length }, `tidy: ${notReadMessage(fresh)}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ}`);
+    this.ctx.logger.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: fresh.length }, `tidy: ${notReadMessage(fresh)}`);
   }
 
   /** Stability: a file is read only when its size and mtime did not change since the previous check (or it settled for settleTime). */

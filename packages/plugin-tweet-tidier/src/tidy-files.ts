@@ -1,4 +1,4 @@
-import { TIDY_ERRORS, TidyError } from "./errors.js";
+import { TidyError } from "./errors.js";
 import { listInputs, notReadMessage } from "./discover.js";
 import { defaultLoaders, openStore } from "./store/index.js";
 import type { FileOutcome, IngestOptions, IngestResult, TidyLogger } from "./store/types.js";
@@ -23,10 +23,10 @@ export interface TidyFilesOptions {
 export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]> {
   const { files: found, notRead } = await listInputs(opts.files, opts.baseDir);
   if (found.length === 0 && opts.files.length > 0 && opts.allowEmpty !== true) {
-    const passedOver = notRead.length > 0 ? ` (${notReadMessage(notRead)}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ})` : "";
+    const passedOver = notRead.length > 0 ? ` (${notReadMessage(notRead)})` : "";
     throw new TidyError("UJR_TIDY_NO_INPUT", `nothing matched ${JSON.stringify(opts.files)}${passedOver}`);
   }
-  if (notRead.length > 0) opts.logger?.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: notRead.length }, `tidy: ${notReadMessage(notRead)}: ${TIDY_ERRORS.UJR_TIDY_NAME_NOT_READ}`);
+  if (notRead.length > 0) opts.logger?.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: notRead.length }, `tidy: ${notReadMessage(notRead)}`);
   const store = await openStore(opts.database, { poolSize: opts.concurrency });
   const io: IngestOptions = { logger: opts.logger, signal: opts.signal };
   const results: IngestResult[] = [];
