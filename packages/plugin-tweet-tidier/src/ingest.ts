@@ -59,6 +59,12 @@ export interface BatchPlan {
   loadedBefore?: LoadedBefore | undefined;
   /** Records the modification times of files found unchanged by their hash (rows loaded before schema version 3, files touched since). */
   recordMtimes?: ((files: MtimeToRecord[]) => Promise<void>) | undefined;
+  /**
+   * A SQLite database file a parse thread may read to pass over, unparsed, the archive
+   * members whose bytes it holds already (what it finds committed; the loader's own check
+   * decides, see archive_members).
+   */
+  knownIn?: string | undefined;
 }
 
 /**
@@ -152,7 +158,7 @@ export async function ingestAll(
   const parsers = useWorker ? acquireParseWorkers(parseThreads(bytes)) : [];
   let finished = false;
   try {
-    const feeds = parsers.length > 0 ? workerFeeds(parsers, found) : found.map((f) => localFeed(f.path));
+    const feeds = parsers.length > 0 ? workerFeeds(parsers, found, plan.knownIn) : found.map((f) => localFeed(f.path));
     // stated before any of them is read: what a load records of each (see recordedMtime)
     feeds.forEach((feed, i) => (feed.stated = { size: found[i]!.size, mtimeUs: found[i]!.recordedMtimeUs }));
     for (const feed of feeds) {
@@ -266,10 +272,11 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
       firstError ??= { lineNo, code, message: stored };
       await txn.writeIngestError([fileId, path, entry, lineNo, code, stored, now]);
     };
-    const events: AsyncIterable<ParseEvent> = feed.events(fileId, signal);
-    // an archive member whose bytes were loaded before: its lines are passed over
+    // an archive member whose bytes were loaded before: its lines are passed over (read in
+    // this thread, they are not even parsed: the events are pulled after the verdict)
     let skipping: string | undefined;
     let skippedMembers = 0;
+    const events: AsyncIterable<ParseEvent> = feed.events(fileId, signal, (entry) => entry === skipping);
     try {
       for await (const ev of events) {
         if (signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", path);
@@ -284,6 +291,10 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
         }
         // (a read that failed is never passed over: it ends the archive, whichever member it is told of)
         if (skipping !== undefined && ev.entry === skipping && !(ev.t === "error" && ev.code === "UJR_TIDY_READ_FAILED")) continue;
+        // a parse thread passed over a member found loaded by its own look-up, which this
+        // transaction does not find loaded: never expected (committed rows stay); the file
+        // fails and is tried again alone, read here
+        if (ev.t === "skipped") throw new TidyError("UJR_TIDY_READ_FAILED", `${path}: member ${ev.entry} was passed over by the parse thread, but its bytes are not in the database`);
         stats.lines++;
         if (ev.t === "page") {
           const parsed = ev.parsed;

@@ -8,6 +8,8 @@ export type ParseEvent =
   /** An archive member starts (its lines follow): its bytes' hash and size (see RawLine.member). */
   | { t: "member"; index: number; entry: string; lineNo: number; sha256: string; size: number }
   | { t: "page"; index: number; entry: string; lineNo: number; parsed: ParsedPage }
+  /** A line of a member passed over unparsed (see parseEvents' `skipMember`): it keeps its place in the numbering. */
+  | { t: "skipped"; index: number; entry: string; lineNo: number }
   | { t: "sidecar"; index: number; entry: string; lineNo: number; row: Row }
   | { t: "error"; index: number; entry: string; lineNo: number; code: TidyErrorCode; message: string };
 
@@ -27,8 +29,10 @@ function badJsonMessage(text: string, e: Error): string {
  * Reads and parses a raw file into events, in this thread. Bad lines become `error`
  * events; a read/decompression failure becomes a final UJR_TIDY_READ_FAILED event.
  *
- * `skip(index)`: true for lines to pass over without parsing them (no event); the page
- * numbers of the events after them are then not the file's (the caller renumbers).
+ * `skipMember(entry, sha256)`: asked after an archive member's `member` event is taken;
+ * true when its bytes were loaded before, and its lines then come as `skipped` events,
+ * unparsed (asked lazily, so that a loader pulling the events answers from its own check
+ * of that event, and a parse thread from its look-up).
  * `bytes`: the file's bytes when they were read already (readSmallFile).
  * `keepLine`: only lines of these numbers are read (a plain file's share of one of several
  * parse threads); `index` and page numbers then count this share's lines only (the loader
@@ -38,7 +42,7 @@ export async function* parseEvents(
   path: string,
   fileId: number,
   signal?: AbortSignal,
-  skip?: (index: number) => boolean,
+  skipMember?: (entry: string, sha256: string) => boolean,
   bytes?: Buffer,
   keepLine?: (lineNo: number) => boolean,
 ): AsyncGenerator<ParseEvent> {
@@ -46,16 +50,21 @@ export async function* parseEvents(
   let index = 0;
   let lastEntry = "";
   let lastLine = 0;
+  /** The member whose lines pass unparsed. */
+  let passing: string | undefined;
   try {
     for await (const line of readRaw(path, signal, bytes, keepLine)) {
       lastEntry = line.entry;
       lastLine = line.lineNo;
       if (line.member !== undefined) {
-        const m = index++;
-        if (!skip?.(m)) yield { t: "member", index: m, entry: line.entry, lineNo: 0, sha256: line.member.sha256, size: line.member.size };
+        yield { t: "member", index: index++, entry: line.entry, lineNo: 0, sha256: line.member.sha256, size: line.member.size };
+        passing = skipMember?.(line.entry, line.member.sha256) === true ? line.entry : undefined;
       }
       const i = index++;
-      if (skip?.(i)) continue;
+      if (passing !== undefined && line.entry === passing) {
+        yield { t: "skipped", index: i, entry: line.entry, lineNo: line.lineNo };
+        continue;
+      }
       if (line.text === undefined) {
         const pr = line.problem!;
         yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: pr.code, message: pr.message };

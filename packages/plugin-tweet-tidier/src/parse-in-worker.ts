@@ -85,8 +85,12 @@ export interface FileFeed {
   stated?: { size: number; mtimeUs: number | null };
   /** SHA-256 and size of the file's bytes. */
   hash(signal?: AbortSignal): Promise<{ sha256: string; size: number }>;
-  /** The file's events in order, with source_file_id set to `fileId`; iterate once. */
-  events(fileId: number, signal?: AbortSignal): AsyncGenerator<ParseEvent>;
+  /**
+   * The file's events in order, with source_file_id set to `fileId`; iterate once.
+   * `skipMember`: the loader's verdict on an archive member it has just taken the `member`
+   * event of (see parseEvents); a parse thread ahead of the loader asks the database itself.
+   */
+  events(fileId: number, signal?: AbortSignal, skipMember?: (entry: string) => boolean): AsyncGenerator<ParseEvent>;
   /** The loader needs no more of this file (loaded before, failed, or done). */
   cancel(): void;
 }
@@ -95,9 +99,9 @@ export interface FileFeed {
  * The events of a file after its first `yielded`, read and parsed in this thread: the rest
  * of a file whose worker failed (an error of the file itself shows up again here).
  */
-async function* restHere(path: string, fileId: number, yielded: number, signal?: AbortSignal): AsyncGenerator<ParseEvent> {
+async function* restHere(path: string, fileId: number, yielded: number, signal?: AbortSignal, skipMember?: (entry: string) => boolean): AsyncGenerator<ParseEvent> {
   let n = 0;
-  for await (const ev of parseEvents(path, fileId, signal)) if (n++ >= yielded) yield ev;
+  for await (const ev of parseEvents(path, fileId, signal, skipMember)) if (n++ >= yielded) yield ev;
 }
 
 /** A file read and parsed in this thread. */
@@ -105,7 +109,7 @@ export function localFeed(path: string): FileFeed {
   return {
     path,
     hash: (signal) => hashFile(path, signal),
-    events: (fileId, signal) => parseEvents(path, fileId, signal),
+    events: (fileId, signal, skipMember) => parseEvents(path, fileId, signal, skipMember),
     cancel() {},
   };
 }
@@ -156,8 +160,8 @@ export function releaseParseWorkers(ws: readonly ParseWorker[]): void {
  * STRIPE_MIN_BYTES or more is shared line by line by every worker; other files go to the
  * workers in turn (each reads ahead its next files).
  */
-export function workerFeeds(workers: readonly ParseWorker[], files: readonly { path: string; size: number }[]): FileFeed[] {
-  for (const w of workers) w.begin();
+export function workerFeeds(workers: readonly ParseWorker[], files: readonly { path: string; size: number }[], knownIn?: string): FileFeed[] {
+  for (const w of workers) w.begin(knownIn);
   let turn = 0;
   return files.map(({ path, size }) =>
     workers.length > 1 && size >= STRIPE_MIN_BYTES && canStripe(path)
@@ -241,7 +245,7 @@ function stripedFeed(jobs: FileJob[], path: string): FileFeed {
   return {
     path,
     hash: (signal) => jobs[0]!.hash(signal),
-    async *events(fileId, signal) {
+    async *events(fileId, signal, skipMember) {
       let yielded = 0;
       let pages = 0;
       let failed = false;
@@ -276,7 +280,7 @@ function stripedFeed(jobs: FileJob[], path: string): FileFeed {
         }
         if (!failed) return;
         finish();
-        yield* restHere(path, fileId, yielded, signal);
+        yield* restHere(path, fileId, yielded, signal, skipMember);
       } finally {
         finish();
       }
@@ -302,11 +306,12 @@ export class ParseWorker {
     this.spawn();
   }
 
-  /** Starts a batch: the thread (if none) and its credit. */
-  begin(): void {
+  /** Starts a batch: the thread (if none), its credit, and the database it may look archive members up in. */
+  begin(knownIn?: string): void {
     const w = this.spawn();
     w.ref();
     w.postMessage({ t: "credit", set: WINDOW });
+    w.postMessage({ t: "known", file: knownIn });
   }
 
   /** Queues a file (or a share of its lines; `hash`: post its hash first) after the others of the batch. */
@@ -324,7 +329,7 @@ export class ParseWorker {
     return {
       path,
       hash: (signal) => job.hash(signal),
-      async *events(fileId, signal) {
+      async *events(fileId, signal, skipMember) {
         let yielded = 0;
         try {
           for (;;) {
@@ -342,7 +347,7 @@ export class ParseWorker {
           }
           // the worker failed: the rest is read here
           job.finish();
-          yield* restHere(path, fileId, yielded, signal);
+          yield* restHere(path, fileId, yielded, signal, skipMember);
         } finally {
           job.finish();
         }

@@ -6,6 +6,7 @@
 // before the loader has claimed the file): the loader sets it.
 import { parentPort } from "node:worker_threads";
 import { parseEvents } from "../parse-events.js";
+import { KnownContent } from "./known-content.js";
 import { hashBytes, hashFile, readSmallFile, setBlockingReads, takeReadBuffer } from "../read-raw.js";
 import type { FromWorker, Stripe } from "../parse-in-worker.js";
 
@@ -20,6 +21,7 @@ interface Job {
 
 type ToWorker =
   | { t: "start"; job: number; path: string; stripe?: Stripe; hash?: boolean }
+  | { t: "known"; file?: string | undefined }
   | { t: "credit"; set: number }
   | { t: "ack"; n: number }
   | { t: "cancel"; job: number };
@@ -35,11 +37,15 @@ const post = (m: FromWorker) => port.postMessage(m);
 // this thread only reads and parses: its reads block it rather than wait for libuv's pool
 setBlockingReads(true);
 const smallFileBuffer = takeReadBuffer();
+// archive members whose bytes the batch's database holds are passed over unparsed
+const known = new KnownContent();
 
 port.on("message", (m: ToWorker) => {
   if (m.t === "start") {
     queue.push({ id: m.job, path: m.path, cancelled: false, stripe: m.stripe, hash: m.hash !== false });
     if (!running) void runQueue();
+  } else if (m.t === "known") {
+    known.use(m.file);
   } else if (m.t === "credit") {
     credit = m.set;
     wake?.();
@@ -81,7 +87,7 @@ async function run(job: Job): Promise<void> {
     }
     const st = job.stripe;
     const keepLine = st === undefined ? undefined : (lineNo: number) => (lineNo - 1) % st.of === st.at;
-    for await (const ev of parseEvents(job.path, 0, undefined, undefined, bytes, keepLine)) {
+    for await (const ev of parseEvents(job.path, 0, undefined, (_entry, sha256) => known.has(sha256), bytes, keepLine)) {
       while (credit <= 0 && !job.cancelled) await new Promise<void>((r) => (wake = r));
       wake = undefined;
       if (job.cancelled) return;

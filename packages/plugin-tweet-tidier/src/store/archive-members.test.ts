@@ -2,7 +2,8 @@
 // a tidier loaded them: the archive's members of bytes loaded before are skipped, and a file
 // of bytes loaded as a member is skipped too, so that no page is loaded twice (pages and
 // api_errors are log tables: a second load would add their rows again).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { capturingLogger } from "@ujr/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
@@ -130,3 +131,27 @@ async function onlyThe(backend: string, file: { name: string; data: Buffer }): P
     await lite.close();
   }
 }
+
+// the parse thread runs the compiled code (dist/); it looks members up in the database and
+// passes over, unparsed, those the loader will skip
+const built = existsSync(fileURLToPath(new URL("../../dist/internal/parse-worker.js", import.meta.url)));
+describe.skipIf(!built && process.env.CI !== "true")("archive members already loaded, parsed in a worker thread (SQLite)", () => {
+  it("skips them as the loading thread does, and loads the new one", async () => {
+    const dir = join(tmp.dir, "worker");
+    const files = rawFiles(dir);
+    const store = new SqliteTidyStore(join(dir, "tidy.sqlite"));
+    try {
+      for (const f of files) await store.ingestFile(join(dir, f.name), { parseInWorker: false });
+      const once = await counts(store);
+      const newer = { name: "raw/new.jsonl", data: Buffer.from(`${withIds("8", readFileSync(fixture("brexit.jsonl"), "utf8").split("\n")[0]!)}\n`) };
+      const tgz = join(dir, "all.tar.gz");
+      writeFileSync(tgz, await makeTarGz([...files, newer]));
+      expect(await store.ingestFile(tgz, { parseInWorker: true })).toMatchObject({ status: "loaded", pages: 1, skippedMembers: 3 });
+      const alone = await onlyThe("worker", newer);
+      const after = await counts(store);
+      for (const t of COUNTED) expect(after[t], t).toBe(once[t]! + alone[t]!);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -210,7 +210,8 @@ export class SqliteTidyStore implements TidyStore {
         db.transaction(() => {
           for (const f of files) this.s.recordMtime.run(f.mtimeUs, f.fileId);
         })();
-      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore, recordMtimes });
+      const knownIn = this.file === ":memory:" ? undefined : this.file;
+      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore, recordMtimes, knownIn });
     } finally {
       try {
         if (this.unindexed.size > 0) {
