@@ -13,6 +13,8 @@ export const TIDY_ERRORS = {
   UJR_TIDY_FILE_GONE:
     "A raw file found by a check was gone when its batch came to it (moved or deleted since, as a collector does when it archives its raw files): it was not loaded, and this is not a failure. Found again, it is loaded then; an archive of it loads its content.",
   UJR_TIDY_DATABASE: "The tidy database could not be opened or written. Check the `database` setting (a file path or a postgres:// URL), the permissions, and that the server is running.",
+  UJR_TIDY_DATABASE_BUSY:
+    "Another connection held the SQLite database's write lock for the whole busy timeout: another tidy run loading the same database, or a program with changes not yet saved to it (a database browser's open edits, say). Nothing of the file was written; it is tried again. Save or close the other program's changes, or wait for the other run to end, and run again.",
   UJR_TIDY_SCHEMA_TOO_NEW: "The database was created by a newer version of the tweet tidier (its schema_migrations has a higher version). Upgrade @ujr/plugin-tweet-tidier.",
   UJR_TIDY_NO_INPUT: "No input matched. Check `inputs`: folders, files or globs of .jsonl, .jsonl.gz, .ndjson, .ndjson.gz or .tar.gz files.",
   UJR_TIDY_NAME_NOT_READ:

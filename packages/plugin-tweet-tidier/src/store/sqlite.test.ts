@@ -1,5 +1,6 @@
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ALL_FIXTURES, fixture, tempDir, withIds } from "../__fixtures__/helpers.js";
@@ -260,5 +261,35 @@ describe("SQLite: input formats", () => {
     expect(r.status).toBe("loaded");
     expect(await store.count("urls", "final_url = 'https://resolved.example/a'")).toBe(1);
     expect(await store.count("url_with_domain", "domain = 'resolved.example'")).toBe(1);
+  });
+});
+
+describe("SQLite: a database another connection keeps locked", () => {
+  it("says so, and what to do, when the lock outlasts the busy timeout: opening, and claiming a file", async () => {
+    const file = join(dir, "locked.sqlite");
+    const raw = join(dir, "a.jsonl");
+    writeFileSync(raw, readFileSync(fixture("two_tweets.jsonl")));
+    const open = new SqliteTidyStore(file, { busyTimeoutMs: 50 });
+    // another writer (a second run, or a database browser's unsaved edits) holds the write lock
+    const other = new Database(file);
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      const cause = "stayed locked by another connection for 50 ms: Another connection held the SQLite database's write lock for the whole busy timeout";
+      let thrown: unknown;
+      try {
+        new SqliteTidyStore(file, { busyTimeoutMs: 50 });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ code: "UJR_TIDY_DATABASE_BUSY", message: expect.stringContaining(`${file} ${cause}`) });
+      const [o] = await open.ingestFiles([raw]);
+      expect(o!.error).toMatchObject({ code: "UJR_TIDY_DATABASE_BUSY", message: expect.stringContaining(`${file} ${cause}`) });
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    // the lock gone, the file loads
+    expect(await open.ingestFile(raw)).toMatchObject({ status: "loaded" });
+    await open.close();
   });
 });

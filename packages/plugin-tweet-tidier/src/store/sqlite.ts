@@ -84,6 +84,17 @@ export const BACKGROUND_CHECKPOINT_BYTES = 16 << 20;
  */
 export const DEFER_INDEXES_BYTES = 16 << 20;
 
+/**
+ * SQLite's "database is locked", after waiting the whole busy timeout for another
+ * connection's write lock, as the error that says so and what to do; other errors as they are.
+ */
+function busyError(e: unknown, file: string, busyTimeoutMs: number): unknown {
+  const code = (e as { code?: unknown })?.code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY")) return e;
+  const waited = busyTimeoutMs >= 1000 ? `${Math.round(busyTimeoutMs / 1000)} s` : `${busyTimeoutMs} ms`;
+  return new TidyError("UJR_TIDY_DATABASE_BUSY", `${file} stayed locked by another connection for ${waited}`, { cause: e });
+}
+
 export class SqliteTidyStore implements TidyStore {
   readonly backend = "sqlite" as const;
   readonly db: Database.Database;
@@ -133,10 +144,16 @@ export class SqliteTidyStore implements TidyStore {
       // in memory, not a temp file written page by page (the small files' loads spent
       // ~0.5 s of the writing thread in those writes)
       this.db.pragma("temp_store = MEMORY");
-      migrateSqlite(this.db);
-      this.indexes = new DeferredIndexes(this.db);
-      // a load that stopped before building its indexes again (a crash) left them out
-      this.indexes.buildMissing();
+      const busyTimeoutMs = opts.busyTimeoutMs ?? 60_000;
+      try {
+        migrateSqlite(this.db);
+        this.indexes = new DeferredIndexes(this.db);
+        // a load that stopped before building its indexes again (a crash) left them out
+        this.indexes.buildMissing();
+      } catch (e) {
+        this.db.close();
+        throw busyError(e, file, busyTimeoutMs);
+      }
     }
     const p = (sql: string) => this.db.prepare(sql) as Stmt;
     const stmts = {} as Record<PageTable, Stmt>;
@@ -239,7 +256,11 @@ export class SqliteTidyStore implements TidyStore {
     return {
       claim: async (path, sha256, size, kind, mtimeUs): Promise<ClaimResult> => {
         if (!g.open) {
-          db.exec("BEGIN IMMEDIATE");
+          try {
+            db.exec("BEGIN IMMEDIATE");
+          } catch (e) {
+            throw busyError(e, this.file, this.opts.busyTimeoutMs ?? 60_000);
+          }
           g.open = true;
         }
         db.exec('SAVEPOINT "tidy_file"');
