@@ -189,3 +189,22 @@ describe.skipIf(!available)("PostgreSQL store (real server)", () => {
     }
   });
 });
+
+describe("PostgreSQL store: a server it cannot reach", () => {
+  it("names the server (never the password) and the driver's reason", async () => {
+    const store = new PostgresTidyStore("postgres://alice:s3cret-pw@127.0.0.1:1/test?schema=x");
+    const file = join(tmp.dir, "unreachable.jsonl");
+    writeFileSync(file, readFileSync(fixture("two_tweets.jsonl")));
+    try {
+      const err = await store.ingestFile(file).then(
+        () => expect.unreachable("no server: it throws"),
+        (e: unknown) => e as { code: string; message: string },
+      );
+      expect(err.code).toBe("UJR_TIDY_DATABASE");
+      expect(err.message).toContain("cannot connect to PostgreSQL at postgres://alice@127.0.0.1:1/test (connect ECONNREFUSED 127.0.0.1:1)");
+      expect(err.message).not.toContain("s3cret-pw");
+    } finally {
+      await store.close();
+    }
+  });
+});

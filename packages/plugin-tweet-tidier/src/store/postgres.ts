@@ -72,6 +72,16 @@ function integer(v: number): string {
   return String(v);
 }
 
+/** A connection string as an error message may show it: no password, no query parameters. */
+function described(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    return `${u.protocol}//${u.username ? `${decodeURIComponent(u.username)}@` : ""}${u.host}${u.pathname}`;
+  } catch {
+    return "the configured server";
+  }
+}
+
 /**
  * The lock of a content (SHA-256) until the transaction ends: a file's claim and an archive
  * member's check take it, so that two loaders never both load the same bytes, one as a file
@@ -120,10 +130,13 @@ export class PostgresTidyStore implements TidyStore {
   private ready: Promise<void> | undefined;
   private readonly staged = new WeakSet<pg.PoolClient>();
   private readonly flushChars: number;
+  /** The server as messages name it: user, host, port and database, without the password. */
+  private readonly where: string;
 
   constructor(url: string, opts: PostgresStoreOptions = {}) {
     const { connectionString, schema } = splitUrl(url);
     this.schema = opts.schema ?? schema ?? "public";
+    this.where = described(connectionString);
     this.flushChars = opts.flushChars ?? FLUSH_CHARS;
     // idle connections do not keep the process alive (a worker keeps its store between tasks)
     this.pool = new (pgDriver().pg.Pool)({ connectionString, max: opts.poolSize ?? 4, allowExitOnIdle: true });
@@ -150,7 +163,8 @@ export class PostgresTidyStore implements TidyStore {
     try {
       return await this.pool.connect();
     } catch (e) {
-      throw new TidyError("UJR_TIDY_DATABASE", "cannot connect to PostgreSQL", { cause: e });
+      // the server and the driver's reason (refused, no such database, authentication failed), never the password
+      throw new TidyError("UJR_TIDY_DATABASE", `cannot connect to PostgreSQL at ${this.where} (${(e as Error)?.message ?? String(e)})`, { cause: e });
     }
   }
 

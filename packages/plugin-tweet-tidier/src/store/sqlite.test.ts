@@ -293,3 +293,21 @@ describe("SQLite: a database another connection keeps locked", () => {
     await open.close();
   });
 });
+
+describe("SQLite: a database setting that is not a database", () => {
+  it("says the file is not a SQLite database, and what to do", () => {
+    const notes = join(dir, "notes.txt");
+    writeFileSync(notes, "not a database, but notes taken during the collection\n");
+    let thrown: unknown;
+    try {
+      new SqliteTidyStore(notes);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toMatchObject({
+      code: "UJR_TIDY_DATABASE",
+      message: expect.stringContaining(`${notes} is not a SQLite database (its first bytes are not SQLite's header): point \`database\` at a new file or at a tidy database`),
+    });
+    expect(readFileSync(notes, "utf8")).toBe("not a database, but notes taken during the collection\n");
+  });
+});

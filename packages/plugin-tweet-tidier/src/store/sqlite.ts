@@ -130,12 +130,22 @@ export class SqliteTidyStore implements TidyStore {
       if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { readonly: opts.readonly ?? false });
     } catch (e) {
-      throw new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file}`, { cause: e });
+      throw new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
     }
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 60_000}`);
+    let tables: number;
+    try {
+      tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n;
+    } catch (e) {
+      this.db.close();
+      if ((e as { code?: unknown })?.code === "SQLITE_NOTADB") {
+        throw new TidyError("UJR_TIDY_DATABASE", `${file} is not a SQLite database (its first bytes are not SQLite's header): point \`database\` at a new file or at a tidy database`, { cause: e });
+      }
+      throw new TidyError("UJR_TIDY_DATABASE", `cannot read SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
+    }
     if (!opts.readonly) {
       // a new database gets 16 KiB pages (fewer b-tree splits for wide tweet rows); only possible before WAL and tables
-      const fresh = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n === 0;
+      const fresh = tables === 0;
       if (fresh && this.db.pragma("journal_mode", { simple: true }) !== "wal") this.db.pragma("page_size = 16384");
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
