@@ -6,7 +6,7 @@ import { silentLogger, type Task } from "@ujr/core";
 import { capturingLogger, collectTasks, runJob } from "@ujr/core/testing";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { ALL_FIXTURES, FIXTURES, fixture, tempDir } from "./__fixtures__/helpers.js";
-import { TidyJob, resolveDatabase } from "./job.js";
+import { RECENT_RESULTS, TidyJob, resolveDatabase } from "./job.js";
 import plugin, { SqliteTidyStore } from "./index.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 
@@ -194,6 +194,24 @@ describe("tidy job", () => {
       [gone, "tidy: file gone before it was read (moved or deleted since it was found): not loaded"],
     ]);
     expect(logs.some((l) => l.msg?.startsWith("tidy: file failed"))).toBe(false);
+  });
+
+  it("continuous: counts every file's result for the panel, keeping only the last RECENT_RESULTS results (a job loads files for months)", () => {
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], settleTime: 0 });
+    const job = new TidyJob(config, ctxFor("many", tmp.dir));
+    const n = RECENT_RESULTS + 500;
+    const files = Array.from({ length: n }, (_, i) => ({ path: `/raw/${String(i).padStart(5, "0")}.jsonl`, size: 100, mtimeMs: 0 }));
+    job.onTaskDone(job.getRunnableTasks().find((t) => t.signature === "check")!, { files } satisfies CheckResult);
+    for (let batch = job.getRunnableTasks().find((t) => t.ref.export === "tidyBatch"); batch; batch = job.getRunnableTasks().find((t) => t.ref.export === "tidyBatch")) {
+      const result: TidyBatchResult = {
+        files: (batch.args as TidyBatchArgs).files.map((path) => ({ path, ok: true, result: { path, status: "loaded", fileId: 1, sha256: path, pages: 1, tweets: 2, errors: 0, nothingLoaded: false } })),
+      };
+      job.onTaskDone(batch, result);
+    }
+    expect(job.totals).toMatchObject({ loaded: n, tweets: 2 * n, pages: n });
+    expect(job.results).toHaveLength(RECENT_RESULTS);
+    expect(job.results.at(-1)!.path).toBe(files.at(-1)!.path);
+    expect(job.statusPanel().fields.find((f) => f.label === "Files loaded")).toMatchObject({ value: n });
   });
 
   it("once: the JobFailed message names the files and why", async () => {

@@ -5,7 +5,7 @@ import { notReadMessage, type FoundFile } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
-import { tidierPanel } from "./status-panel.js";
+import { countResult, emptyTotals, tidierPanel, type LoadTotals } from "./status-panel.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -24,6 +24,9 @@ export function resolveDatabase(database: string | undefined, ctx: Pick<JobConte
   if (isPostgresUrl(database) || database === ":memory:" || isAbsolute(database)) return database;
   return resolve(ctx.configDir, database);
 }
+
+/** Results a job keeps (see TidyJob.results); its counts keep every file's (TidyJob.totals). */
+export const RECENT_RESULTS = 1000;
 
 interface FileState {
   size: number;
@@ -66,6 +69,9 @@ export class TidyJob implements Job {
   private nextCheckAt = 0;
   private unstable = 0;
   private checks = 0;
+  /** What the job's loads came to (the status panel's counts, the end message of `once`). */
+  readonly totals: LoadTotals = emptyTotals();
+  /** The last RECENT_RESULTS files' results, newest last: a continuous job does not keep every one. */
   readonly results: IngestResult[] = [];
   /** Files loaded with some bad lines (partial): warnings, not failures. */
   warnings = 0;
@@ -92,7 +98,7 @@ export class TidyJob implements Job {
     // A path under the config's folder is shown relative to it: shorter, and the same on every machine.
     const location = this.databaseLocation;
     const inConfigDir = isAbsolute(location) && !relative(this.ctx.configDir, location).startsWith("..");
-    return tidierPanel({ database: inConfigDir ? relative(this.ctx.configDir, location) : location, results: this.results, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
+    return tidierPanel({ database: inConfigDir ? relative(this.ctx.configDir, location) : location, totals: this.totals, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
   }
 
   getRunnableTasks(): Task[] {
@@ -128,7 +134,8 @@ export class TidyJob implements Job {
       throw new JobFailed(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
     }
     const partial = this.warnings > 0 ? `; ${this.warnings} partly loaded (bad lines in ingest_errors)` : "";
-    throw new JobDone(`tidied ${this.results.length} file(s)${partial}`);
+    const { loaded, partial: partly, skipped } = this.totals;
+    throw new JobDone(`tidied ${loaded + partly + skipped} file(s)${partial}`);
   }
 
   /** The next pending files, in path order, up to the batch bounds (a file retried alone makes a batch of its own). */
@@ -198,7 +205,9 @@ export class TidyJob implements Job {
     this.failed.delete(path);
     this.alone.delete(path);
     this.nothingLoaded.delete(path);
+    countResult(this.totals, r);
     this.results.push(r);
+    if (this.results.length > RECENT_RESULTS) this.results.splice(0, this.results.length - RECENT_RESULTS);
     const fields = { file: path, status: r.status, pages: r.pages, tweets: r.tweets, errors: r.errors };
     if (r.nothingLoaded) {
       const reason =

@@ -6,7 +6,7 @@ import { runJob } from "@ujr/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { fixture, tempDir } from "./__fixtures__/helpers.js";
 import type { TidyJob } from "./job.js";
-import { tidierPanel } from "./status-panel.js";
+import { emptyTotals, tidierPanel } from "./status-panel.js";
 import plugin from "./index.js";
 
 const pkgDir = fileURLToPath(new URL("..", import.meta.url));
@@ -42,7 +42,7 @@ describe("the tidier's status panel", () => {
   });
 
   it("shows a file given up as failed, with its error as the last error", () => {
-    const panel = tidierPanel({ database: "postgres", results: [], pending: 1, running: 1, failed: new Map([["raw/a.jsonl", "EACCES: permission denied"]]), unstable: 0, nextCheckAt: Date.now() + 60_000 });
+    const panel = tidierPanel({ database: "postgres", totals: emptyTotals(), pending: 1, running: 1, failed: new Map([["raw/a.jsonl", "EACCES: permission denied"]]), unstable: 0, nextCheckAt: Date.now() + 60_000 });
     expect(field(panel, "Files pending")).toMatchObject({ value: 2 });
     expect(field(panel, "Files failed")).toMatchObject({ value: 1, tone: "error" });
     expect(field(panel, "Last error")).toMatchObject({ value: "raw/a.jsonl: EACCES: permission denied", tone: "error" });

@@ -1,9 +1,34 @@
 import type { StatusPanel } from "@ujr/core";
 import type { IngestResult } from "./store/types.js";
 
+/** What a job's loads came to, kept as counts: a continuous job loads files for months. */
+export interface LoadTotals {
+  loaded: number;
+  partial: number;
+  /** Files already loaded, or loaded before under another path. */
+  skipped: number;
+  tweets: number;
+  pages: number;
+  badLines: number;
+}
+
+export const emptyTotals = (): LoadTotals => ({ loaded: 0, partial: 0, skipped: 0, tweets: 0, pages: 0, badLines: 0 });
+
+/** Counts one file's result in `totals`. */
+export function countResult(totals: LoadTotals, result: IngestResult): void {
+  if (result.status === "loaded") totals.loaded++;
+  else if (result.status === "partial") totals.partial++;
+  else totals.skipped++;
+  if (result.status === "loaded" || result.status === "partial") {
+    totals.tweets += result.tweets;
+    totals.pages += result.pages;
+  }
+  totals.badLines += result.errors;
+}
+
 export interface TidierPanelInput {
   database: string;
-  results: readonly IngestResult[];
+  totals: Readonly<LoadTotals>;
   pending: number;
   running: number;
   /** Files given up (path → "CODE: message"), in the order they failed. */
@@ -18,22 +43,7 @@ export interface TidierPanelInput {
  * and partial, rows, and the last error. Built from what the job holds in memory.
  */
 export function tidierPanel(input: TidierPanelInput, now = Date.now()): StatusPanel {
-  let loaded = 0;
-  let partial = 0;
-  let skipped = 0;
-  let tweets = 0;
-  let pages = 0;
-  let badLines = 0;
-  for (const result of input.results) {
-    if (result.status === "loaded") loaded++;
-    else if (result.status === "partial") partial++;
-    else skipped++;
-    if (result.status === "loaded" || result.status === "partial") {
-      tweets += result.tweets;
-      pages += result.pages;
-    }
-    badLines += result.errors;
-  }
+  const { loaded, partial, skipped, tweets, pages, badLines } = input.totals;
   const lastError = [...input.failed].at(-1);
   return {
     title: "Tidy database",
