@@ -212,6 +212,16 @@ describe("tidy job", () => {
     expect(job.results).toHaveLength(RECENT_RESULTS);
     expect(job.results.at(-1)!.path).toBe(files.at(-1)!.path);
     expect(job.statusPanel().fields.find((f) => f.label === "Files loaded")).toMatchObject({ value: n });
+    // the files archived and removed: the next check finds none of them, and the job holds no state of them
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.advanceTimersByTime(60_000);
+      job.onTaskDone(job.getRunnableTasks().find((t) => t.signature === "check")!, { files: files.slice(-1) } satisfies CheckResult);
+      expect((job as unknown as { done: Map<string, unknown> }).done.size).toBe(1);
+      expect(job.getRunnableTasks().filter((t) => t.ref.export === "tidyBatch")).toEqual([]); // the one left is not loaded again
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("once: the JobFailed message names the files and why", async () => {

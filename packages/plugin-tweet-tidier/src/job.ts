@@ -294,6 +294,10 @@ export class TidyJob implements Job {
       } else this.unstable++;
     }
     for (const p of this.lastSeen.keys()) if (!seen.has(p)) this.lastSeen.delete(p);
+    // files gone from the inputs (a collector archives and removes its raw files): their
+    // state goes too, so that a job running for months holds what is there, not all it saw
+    // (one found again is looked up by path, size and time, and not read again)
+    for (const p of this.done.keys()) if (!seen.has(p)) this.done.delete(p);
     // an unstable file is looked at again soon; otherwise at the poll interval
     const wait = this.unstable > 0 ? Math.min(this.pollMs, Math.max(50, this.settleMs)) : this.pollMs;
     // once: everything present was seen stable, nothing more to look for
