@@ -26,6 +26,8 @@ describe("discovery", () => {
     expect(names(await listRawFiles(["raw/*.jsonl", "other/x.jsonl", "missing/"], d))).toEqual(["other/x.jsonl", "raw/a.jsonl"]);
     expect(names(await listRawFiles(["**/*.jsonl*"], d))).toEqual(["other/x.jsonl", "raw/a.jsonl", "raw/sub/b.jsonl.gz"]);
     expect(globToRegExp("/a/**/*.{jsonl,gz}").test("/a/b/c/d.gz")).toBe(true);
+    // an input that does not exist is reported as given (a glob that matches nothing is not)
+    expect((await listInputs(["raw", "missing/", "other/x.jsonl", "nowhere/*.jsonl"], d)).missing).toEqual(["missing/"]);
   });
 
   it("names the likely raw data a folder or glob holds under names it does not read; a file named in the inputs is read whatever its name", async () => {

@@ -64,6 +64,8 @@ export interface InputListing {
   files: FoundFile[];
   /** Files under a folder or matching a glob whose names the tidier does not read (see isUnreadRawLookalike), sorted. */
   notRead: string[];
+  /** Inputs naming a file or folder (not a glob) that does not exist, as given. */
+  missing: string[];
 }
 
 /**
@@ -156,6 +158,7 @@ export async function listRawFiles(inputs: string[], baseDir = process.cwd()): P
 export async function listInputs(inputs: string[], baseDir = process.cwd()): Promise<InputListing> {
   const out: FoundFile[] = [];
   const notRead: string[] = [];
+  const missing: string[] = [];
   for (const input of inputs) {
     const abs = resolve(baseDir, input);
     if (hasGlob(input)) {
@@ -168,7 +171,8 @@ export async function listInputs(inputs: string[], baseDir = process.cwd()): Pro
     let st;
     try {
       st = await stat(abs);
-    } catch {
+    } catch (e) {
+      if ((e as { code?: unknown }).code === "ENOENT") missing.push(input);
       continue;
     }
     if (st.isDirectory()) await walk(abs, out, notRead, true);
@@ -179,7 +183,7 @@ export async function listInputs(inputs: string[], baseDir = process.cwd()): Pro
     .filter((f) => (seen.has(f.path) ? false : (seen.add(f.path), true)))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // a file also named in the inputs (or matched by another glob) is read
-  return { files, notRead: [...new Set(notRead)].filter((p) => !seen.has(p)).sort() };
+  return { files, notRead: [...new Set(notRead)].filter((p) => !seen.has(p)).sort(), missing };
 }
 
 /**

@@ -17,6 +17,8 @@ export const TIDY_ERRORS = {
     "Another connection held the SQLite database's write lock for the whole busy timeout: another tidy run loading the same database, or a program with changes not yet saved to it (a database browser's open edits, say). Nothing of the file was written; it is tried again. Save or close the other program's changes, or wait for the other run to end, and run again.",
   UJR_TIDY_SCHEMA_TOO_NEW: "The database was created by a newer version of the tweet tidier (its schema_migrations has a higher version). Upgrade @ujr/plugin-tweet-tidier.",
   UJR_TIDY_NO_INPUT: "No input matched. Check `inputs`: folders, files or globs of .jsonl, .jsonl.gz, .ndjson, .ndjson.gz or .tar.gz files.",
+  UJR_TIDY_INPUT_MISSING:
+    "An input of the tidy job names a file or folder that does not exist (a typo, or a folder a collector has not created yet). In `once` mode this fails the job (exit 1); a continuous job warns once and reads it when it appears. Check `inputs` (relative paths are from the config file's folder).",
   UJR_TIDY_NAME_NOT_READ:
     "Files under the inputs look like raw data but have names the tidier does not read from a folder or glob (it reads .jsonl, .jsonl.gz, .ndjson, .ndjson.gz, .tar.gz and .tgz): they were not read. twarc2 output saved as .json is JSON Lines: rename it .jsonl, or name the file itself in `inputs` (a file named there is read whatever its name). Decompress .bz2, .xz, .zst and .zip files, or recompress them with gzip.",
   UJR_TIDY_INDEXES:

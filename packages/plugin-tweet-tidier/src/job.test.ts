@@ -224,6 +224,37 @@ describe("tidy job", () => {
     }
   });
 
+  it("once: an input that does not exist (a typo) fails the job, naming it and a near name; a continuous job warns once", async () => {
+    const dir = join(tmp.dir, "typo");
+    mkdirSync(join(dir, "raw-pages"), { recursive: true });
+    writeFileSync(join(dir, "raw-pages", "a.jsonl"), readFileSync(fixture("two_tweets.jsonl")));
+    const once = plugin.jobs.tidy!.config.parse({ inputs: ["raw-pagse"], mode: "once", settleTime: 0 });
+    const job = (await plugin.jobs.tidy!.create(once, ctxFor("typo", dir))) as TidyJob;
+    const res = await runJob(job, { resolveFrom: [pkgDir], concurrency: 2, logger: silentLogger() });
+    expect(res.failedJobs).toEqual(["typo"]);
+    // the message, step by step: the check, then the job's end
+    const again = (await plugin.jobs.tidy!.create(once, ctxFor("typo", dir))) as TidyJob;
+    await runTask(again, (await collectTasks(again)).tasks[0]!);
+    const end = await collectTasks(again);
+    expect(end.failed?.message).toBe(
+      `input "raw-pagse" does not exist (${join(dir, "raw-pagse")}) (did you mean "raw-pages"?): An input of the tidy job names a file or folder that does not exist (a typo, or a folder a collector has not created yet). In \`once\` mode this fails the job (exit 1); a continuous job warns once and reads it when it appears. Check \`inputs\` (relative paths are from the config file's folder).`,
+    );
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const { logger, logs } = capturingLogger("info");
+      const continuous = plugin.jobs.tidy!.config.parse({ inputs: ["raw-pages", "later"], settleTime: 0, pollInterval: "30s" });
+      const watching = new TidyJob(continuous, { ...ctxFor("typo-continuous", dir), logger });
+      for (let i = 0; i < 2; i++) {
+        await runTask(watching, watching.getRunnableTasks().find((t) => t.signature === "check")!);
+        vi.advanceTimersByTime(30_000);
+      }
+      expect(logs.filter((l) => l.code === "UJR_TIDY_INPUT_MISSING").map((l) => l.msg)).toEqual([`tidy: input "later" does not exist (${join(dir, "later")}): it is read once it exists`]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("once: the JobFailed message names the files and why", async () => {
     const dir = join(tmp.dir, "once-why");
     mkdirSync(join(dir, "raw"), { recursive: true });

@@ -1,11 +1,12 @@
-import { JobDone, JobFailed, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
-import { existsSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { JobDone, JobFailed, closeNames, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { notReadMessage, type FoundFile } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { countResult, emptyTotals, tidierPanel, type LoadTotals } from "./status-panel.js";
+import { TIDY_ERRORS } from "./errors.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -23,6 +24,22 @@ export function resolveDatabase(database: string | undefined, ctx: Pick<JobConte
   if (database === undefined || database === "") return join(ctx.stateDir, "tidy.sqlite");
   if (isPostgresUrl(database) || database === ":memory:" || isAbsolute(database)) return database;
   return resolve(ctx.configDir, database);
+}
+
+/** ` (did you mean "raw"?)` when the missing input's folder holds a name close to its last part. */
+function nearNames(configDir: string, input: string): string {
+  const abs = resolve(configDir, input);
+  const parent = dirname(abs);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return "";
+  }
+  const close = closeNames(basename(abs), names);
+  if (close.length === 0) return "";
+  const shown = close.map((n) => JSON.stringify(relative(configDir, join(parent, n)) || n));
+  return ` (did you mean ${shown.join(" or ")}?)`;
 }
 
 /** Results a job keeps (see TidyJob.results); its counts keep every file's (TidyJob.totals). */
@@ -63,6 +80,8 @@ export class TidyJob implements Job {
   private readonly failed = new Map<string, string>();
   /** Files of which nothing could be loaded (every line bad): a once job fails on them. */
   private readonly nothingLoaded = new Map<string, string>();
+  /** Inputs found missing (input → why), each warned about or failed on once. */
+  private readonly missingInputs = new Map<string, string>();
   /** Likely raw data passed over for its name, already warned about (a warning each time new ones appear, not each check). */
   private readonly warnedNotRead = new Set<string>();
   private checkRunning = false;
@@ -127,6 +146,9 @@ export class TidyJob implements Job {
 
   /** once: every file present was tried; fails when a file could not be tidied or nothing of it loaded. */
   private finishOnce(): never {
+    if (this.config.mode === "once" && this.missingInputs.size > 0) {
+      throw new JobFailed(`${[...this.missingInputs.values()].join("; ")}: ${TIDY_ERRORS.UJR_TIDY_INPUT_MISSING}`);
+    }
     const why = [...this.failed, ...this.nothingLoaded];
     if (why.length > 0) {
       const shown = why.slice(0, 10).map(([path, reason]) => `${path} (${reason})`);
@@ -176,6 +198,7 @@ export class TidyJob implements Job {
       this.checks++;
       const check = result as CheckResult;
       this.warnNotRead(check.notRead ?? []);
+      this.noteMissing(check.missing ?? []);
       this.acceptCheck(check.files);
       return;
     }
@@ -263,6 +286,19 @@ export class TidyJob implements Job {
     // committed and are skipped by content next time; each file is tried again alone
     for (const path of files) this.fileFailed(path, `${failure.code ?? failure.name}: ${failure.message}`, failure.code);
     this.updateNextCheck();
+  }
+
+  /**
+   * Inputs that do not exist: a `once` job fails on them (a typo would otherwise end "done"
+   * with nothing loaded); a continuous one warns once each (a folder a collector creates later).
+   */
+  private noteMissing(missing: readonly string[]): void {
+    for (const input of missing) {
+      if (this.missingInputs.has(input)) continue;
+      const why = `input ${JSON.stringify(input)} does not exist (${resolve(this.ctx.configDir, input)})${nearNames(this.ctx.configDir, input)}`;
+      this.missingInputs.set(input, why);
+      if (this.config.mode === "continuous") this.ctx.logger.warn({ code: "UJR_TIDY_INPUT_MISSING", input }, `tidy: ${why}: it is read once it exists`);
+    }
   }
 
   /** Names the files under the inputs that look like raw data but are not read for their names: once each, so that a user does not take silence for a load. */

@@ -29,6 +29,8 @@ export interface CheckResult {
   files: FoundFile[];
   /** Likely raw data under the inputs passed over for its name (see listInputs). */
   notRead?: string[];
+  /** Inputs (not globs) that do not exist, as given. */
+  missing?: string[];
 }
 
 /** Check for new raw data: lists the raw files under the inputs with size and mtime. */
@@ -36,9 +38,9 @@ export const checkForNewData = defineTask({
   module: TASKS_MODULE,
   name: "checkForNewData",
   async run(args: CheckArgs): Promise<CheckResult> {
-    const { files, notRead } = await listInputs(args.inputs, args.baseDir);
+    const { files, notRead, missing } = await listInputs(args.inputs, args.baseDir);
     if (args.warmParser === true && worthParseWorker(files.reduce((n, f) => n + f.size, 0))) prewarmParseWorker();
-    return notRead.length > 0 ? { files, notRead } : { files };
+    return { files, ...(notRead.length > 0 ? { notRead } : {}), ...(missing.length > 0 ? { missing } : {}) };
   },
 });
 
