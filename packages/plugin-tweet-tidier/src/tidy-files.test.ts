@@ -37,3 +37,20 @@ describe("tidyFiles: inputs whose names are not read", () => {
     expect(named.find((r) => r.path === join(dir, "search.json"))).toMatchObject({ status: "loaded", errors: 0 });
   });
 });
+
+describe("tidyFiles: inputs that do not exist", () => {
+  it("names them: in UJR_TIDY_NO_INPUT when nothing else matched, in a warning beside files it loads", async () => {
+    const dir = join(tmp.dir, "absent");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "two.jsonl"), readFileSync(fixture("two_tweets.jsonl")));
+    const err = await tidyFiles({ database: join(tmp.dir, "absent.sqlite"), files: ["nowhere/"], baseDir: dir }).then(
+      () => expect.unreachable("no file to load: it throws"),
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err).toMatchObject({ code: "UJR_TIDY_NO_INPUT", message: expect.stringContaining('nothing matched ["nowhere/"] ("nowhere/" does not exist)') });
+    const { logger, logs } = capturingLogger("info");
+    const loaded = await tidyFiles({ database: join(tmp.dir, "absent.sqlite"), files: ["two.jsonl", "nowhere/"], baseDir: dir, logger });
+    expect(loaded.map((r) => r.status)).toEqual(["loaded"]);
+    expect(logs.filter((l) => l.code === "UJR_TIDY_INPUT_MISSING").map((l) => l.msg)).toEqual(['tidy: "nowhere/" does not exist']);
+  });
+});

@@ -21,11 +21,13 @@ export interface TidyFilesOptions {
 
 /** Library entry, usable without the runner: tidies every raw file of `files` into `database`, exactly once. */
 export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]> {
-  const { files: found, notRead } = await listInputs(opts.files, opts.baseDir);
+  const { files: found, notRead, missing } = await listInputs(opts.files, opts.baseDir);
+  const absent = missing.length > 0 ? `${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "does" : "do"} not exist` : "";
   if (found.length === 0 && opts.files.length > 0 && opts.allowEmpty !== true) {
-    const passedOver = notRead.length > 0 ? ` (${notReadMessage(notRead)})` : "";
-    throw new TidyError("UJR_TIDY_NO_INPUT", `nothing matched ${JSON.stringify(opts.files)}${passedOver}`);
+    const why = [absent, notRead.length > 0 ? notReadMessage(notRead) : ""].filter(Boolean).join("; ");
+    throw new TidyError("UJR_TIDY_NO_INPUT", `nothing matched ${JSON.stringify(opts.files)}${why ? ` (${why})` : ""}`);
   }
+  if (absent) opts.logger?.warn({ code: "UJR_TIDY_INPUT_MISSING", inputs: missing }, `tidy: ${absent}`);
   if (notRead.length > 0) opts.logger?.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: notRead.length }, `tidy: ${notReadMessage(notRead)}`);
   const store = await openStore(opts.database, { poolSize: opts.concurrency });
   const io: IngestOptions = { logger: opts.logger, signal: opts.signal };
