@@ -20,7 +20,7 @@ export class KnownContent {
   private db: Database.Database | undefined;
   private loaded: Database.Statement<[{ sha: string }]> | undefined;
 
-  /** The batch's database, or none (PostgreSQL, a database in memory). Opened on the first look-up. */
+  /** The batch's database, or none (PostgreSQL, a database in memory). Opened on the first look-up, closed by `close` (after each file). */
   use(file: string | undefined): void {
     if (file === this.file) return;
     this.close();

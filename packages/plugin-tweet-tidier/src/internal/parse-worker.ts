@@ -94,9 +94,15 @@ async function run(job: Job): Promise<void> {
       credit--;
       post({ t: "event", job: job.id, ev });
     }
+    // the look-ups' connection is closed before the loader can end the file, and so before
+    // it closes its store: no connection of this thread outlives a file
+    known.close();
     post({ t: "end", job: job.id });
   } catch {
+    known.close();
     // the loader reads the file itself (where an error of the file itself shows up again)
     post({ t: "fatal", job: job.id });
+  } finally {
+    known.close();
   }
 }
