@@ -1,7 +1,8 @@
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { TIDY_ERRORS } from "./errors.js";
+import { readHead } from "./read-raw.js";
 
 /** A raw file found by discovery, with what the stability check compares. */
 export interface FoundFile {
@@ -46,17 +47,8 @@ const PAGE_START = /^(\uFEFF)?\s*\{\s*"(data|includes|meta|errors|__twarc)"\s*:/
  */
 function startsAsPage(path: string): boolean {
   if (!/\.json$/i.test(path)) return true;
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, "r");
-    const head = Buffer.alloc(256);
-    const n = readSync(fd, head, 0, head.length, 0);
-    return PAGE_START.test(head.toString("utf8", 0, n));
-  } catch {
-    return false;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  const head = readHead(path, 256);
+  return head !== undefined && PAGE_START.test(head.toString("utf8"));
 }
 
 /** What a check of the inputs found: the raw files, and the likely raw data passed over for its name. */

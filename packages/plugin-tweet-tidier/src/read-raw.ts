@@ -180,7 +180,7 @@ export async function* splitLines(
  * members' lines apart; a compressed file would be decompressed by each).
  */
 export function canStripe(path: string): boolean {
-  return fileKind(path) !== "archive" && !isGzipName(path) && !startsGzipSync(path);
+  return fileKind(path) !== "archive" && !isGzipName(path) && !startsGzip(path);
 }
 
 function isGzipName(path: string): boolean {
@@ -191,36 +191,32 @@ function isGzipName(path: string): boolean {
 const hasGzipSignature = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
 
 /**
- * Whether a plain (non-archive) file is gzip-compressed, by its first two bytes whatever its
- * name: a .jsonl that holds gzip, or a .jsonl.gz that holds text, is read as what it is
- * (by its name it would be an error that names the wrong cause: "not valid UTF-8", or
- * "incorrect header check"). A file that cannot be read is judged by its name (the read
- * that follows reports why).
+ * The first `n` bytes of a file (fewer when it is shorter), read with one blocking call (a
+ * few microseconds: the file is in the page cache or one seek away); undefined when it
+ * cannot be read (the read that follows, if any, reports why).
  */
-async function startsGzip(path: string): Promise<boolean> {
-  let file: ReadableFile | undefined;
-  try {
-    file = await openForReading(path);
-    const head = Buffer.alloc(2);
-    return hasGzipSignature(head.subarray(0, await file.read(head, 0, 2)));
-  } catch {
-    return isGzipName(path);
-  } finally {
-    await file?.close();
-  }
-}
-
-function startsGzipSync(path: string): boolean {
+export function readHead(path: string, n: number): Buffer | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, "r");
-    const head = Buffer.alloc(2);
-    return hasGzipSignature(head.subarray(0, readSync(fd, head, 0, 2, 0)));
+    const head = Buffer.alloc(n);
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
   } catch {
-    return isGzipName(path);
+    return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * Whether a plain (non-archive) file is gzip-compressed, by its first two bytes whatever its
+ * name: a .jsonl that holds gzip, or a .jsonl.gz that holds text, is read as what it is
+ * (by its name it would be an error that names the wrong cause: "not valid UTF-8", or
+ * "incorrect header check"). A file that cannot be read is judged by its name.
+ */
+function startsGzip(path: string): boolean {
+  const head = readHead(path, 2);
+  return head === undefined ? isGzipName(path) : hasGzipSignature(head);
 }
 
 /**
@@ -320,7 +316,7 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
   if (keepLine !== undefined && !canStripe(path)) throw new Error(`readRaw: keepLine on ${path}, which is not a plain file`);
   if (kind !== "archive") {
     // compressed or not by its bytes, whatever its name (see startsGzip)
-    const gz = bytes !== undefined ? hasGzipSignature(bytes) : await startsGzip(path);
+    const gz = bytes !== undefined ? hasGzipSignature(bytes) : startsGzip(path);
     const stream = bytes !== undefined ? (gz ? gunzippedBytes(bytes) : oneChunk(bytes)) : gz ? gunzipped(path, signal) : readChunks(path, signal);
     for await (const l of splitLines(stream, keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
     return;
@@ -349,7 +345,7 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
     const chunks: Buffer[] = [];
     for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
     const bytes = Buffer.concat(chunks);
-    let member: RawLine["member"] = { sha256: createHash("sha256").update(bytes).digest("hex"), size: bytes.length };
+    let member: RawLine["member"] = hashBytes(bytes);
     for await (const l of splitLines(hasGzipSignature(bytes) ? gunzippedBytes(bytes) : oneChunk(bytes))) {
       yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem, member };
       member = undefined;
