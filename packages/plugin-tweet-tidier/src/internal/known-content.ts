@@ -1,11 +1,11 @@
 import { createRequire } from "node:module";
 import type Database from "better-sqlite3";
+import { loadedAsSql } from "../ddl/loaded-content.js";
 
 // loaded on the first look-up: a parse thread of plain files (every bench and most loads)
 // does not pay for the driver
 const requireHere = createRequire(import.meta.url);
 
-const LOADED = `SELECT 1 FROM "source_files" WHERE "sha256" = @sha UNION ALL SELECT 1 FROM "archive_members" WHERE "sha256" = @sha AND "status" = 'loaded' LIMIT 1`;
 
 /**
  * What a parse thread may read of a SQLite database to pass over, unparsed, an archive member
@@ -35,7 +35,7 @@ export class KnownContent {
         // writer's checkpoints are not held back
         const Driver = requireHere("better-sqlite3") as typeof Database;
         this.db = new Driver(this.file, { readonly: true, fileMustExist: true });
-        this.loaded = this.db.prepare(LOADED);
+        this.loaded = this.db.prepare(loadedAsSql("@sha"));
       }
       return this.loaded.get({ sha: sha256 }) !== undefined;
     } catch {

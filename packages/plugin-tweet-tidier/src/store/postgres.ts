@@ -9,6 +9,7 @@ import { TidyError } from "../errors.js";
 import { COPY_START, CopyText, copyLine, type CopyMark } from "./copy-text.js";
 import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
 import { NOTHING_LOADED, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
+import { loadedAsSql, loadedMembersSql } from "../ddl/loaded-content.js";
 import { localFeed, type FileFeed } from "../parse-in-worker.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type ParsedPage, type Row } from "../parse-page.js";
@@ -443,7 +444,7 @@ class PgGroup {
           // the content's lock (contentLock): a loader with an archive member of these bytes
           // waits for this file's group to end, or this claim for that member's
           results = await c.query(
-            `${begin}SAVEPOINT ${savepoint}; ${contentLock(sha256)}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") SELECT ${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now(), ${mtimeUs === null ? "NULL" : integer(mtimeUs)} WHERE NOT EXISTS (SELECT 1 FROM "archive_members" WHERE "sha256" = ${literal(sha256)} AND "status" = 'loaded') ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
+            `${begin}SAVEPOINT ${savepoint}; ${contentLock(sha256)}; INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") SELECT ${literal(path)}, ${literal(sha256)}, ${integer(size)}, ${literal(kind)}, 'partial', now(), ${mtimeUs === null ? "NULL" : integer(mtimeUs)} WHERE NOT EXISTS (${loadedMembersSql(literal(sha256))}) ON CONFLICT ("sha256") DO NOTHING RETURNING "id"`,
           );
         } catch (e) {
           // failed after its savepoint (the row: a conflict with another loader, say): the file
@@ -460,7 +461,7 @@ class PgGroup {
         const r = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryResult;
         if (r.rows.length === 1) return { fileId: Number(r.rows[0].id) };
         const ex = await c.query(
-          `SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = $1 UNION ALL SELECT m."source_file_id", f."path" || '#' || m."entry", 'loaded', false FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = $1 AND m."status" = 'loaded' LIMIT 1`,
+          `SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = $1 UNION ALL SELECT "id", "at", 'loaded', false FROM (${loadedMembersSql("$1")}) AS "members" LIMIT 1`,
           [sha256],
         );
         const row = ex.rows[0];
@@ -480,7 +481,7 @@ class PgGroup {
         // file, or as another member) and the member's row saying so
         const sha = literal(sha256);
         const results = await c.query(
-          `${contentLock(sha256)}; WITH "prior" AS (SELECT "path" AS "at" FROM "source_files" WHERE "sha256" = ${sha} UNION ALL SELECT f."path" || '#' || m."entry" FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = ${sha} AND m."status" = 'loaded' LIMIT 1) INSERT INTO "archive_members" ("source_file_id", "entry", "sha256", "size_bytes", "status", "loaded_as") SELECT ${integer(fileId)}, ${literal(entry)}, ${sha}, ${integer(size)}, CASE WHEN p."at" IS NULL THEN 'loaded' ELSE 'skipped-duplicate' END, p."at" FROM (SELECT 1) AS one LEFT JOIN "prior" p ON true RETURNING "loaded_as"`,
+          `${contentLock(sha256)}; WITH "prior" AS (${loadedAsSql(sha)}) INSERT INTO "archive_members" ("source_file_id", "entry", "sha256", "size_bytes", "status", "loaded_as") SELECT ${integer(fileId)}, ${literal(entry)}, ${sha}, ${integer(size)}, CASE WHEN p."at" IS NULL THEN 'loaded' ELSE 'skipped-duplicate' END, p."at" FROM (SELECT 1) AS one LEFT JOIN "prior" p ON true RETURNING "loaded_as"`,
         );
         const r = (Array.isArray(results) ? results.at(-1) : results) as pg.QueryResult;
         return (r.rows[0]?.loaded_as as string | null | undefined) ?? undefined;

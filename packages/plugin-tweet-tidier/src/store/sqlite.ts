@@ -5,6 +5,7 @@ import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
 import { bytesFromEnv, groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
 import { NOTHING_LOADED, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
+import { loadedAsSql, loadedMembersSql } from "../ddl/loaded-content.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
 import { SCHEMA_VERSION, table } from "../schema.js";
@@ -172,13 +173,9 @@ export class SqliteTidyStore implements TidyStore {
     this.s = {
       findSha: p(`SELECT "id", "path", "status", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "sha256" = ?`),
       // a file whose bytes were loaded as an archive's member (see archive_members)
-      findMemberSha: p(
-        `SELECT m."source_file_id" AS "id", f."path" || '#' || m."entry" AS "path", 'loaded' AS "status", 0 AS "nothing" FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = ? AND m."status" = 'loaded' LIMIT 1`,
-      ),
+      findMemberSha: p(`SELECT "id", "at" AS "path", 'loaded' AS "status", 0 AS "nothing" FROM (${loadedMembersSql("?")}) LIMIT 1`),
       // where an archive member's bytes were loaded before: as a file, or as a member
-      loadedAs: p(
-        `SELECT "path" AS "at" FROM "source_files" WHERE "sha256" = @sha UNION ALL SELECT f."path" || '#' || m."entry" FROM "archive_members" m JOIN "source_files" f ON f."id" = m."source_file_id" WHERE m."sha256" = @sha AND m."status" = 'loaded' LIMIT 1`,
-      ),
+      loadedAs: p(loadedAsSql("@sha")),
       member: p(sqliteInsertSql(table("archive_members"))),
       // the sizes as one JSON array: any number of them in one statement
       loadedOfSizes: p(
