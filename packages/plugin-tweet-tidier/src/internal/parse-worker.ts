@@ -76,6 +76,10 @@ async function runQueue(): Promise<void> {
 }
 
 async function run(job: Job): Promise<void> {
+  // the file's last message (none when it was cancelled), posted once the look-ups'
+  // connection is closed: the loader cannot end the file, and so close its store, before
+  // this thread's connection is gone
+  let last: FromWorker | undefined;
   try {
     // a small file is read once, for its hash and its lines
     // one file at a time: its bytes are read into this thread's buffer, used until the next file
@@ -94,15 +98,12 @@ async function run(job: Job): Promise<void> {
       credit--;
       post({ t: "event", job: job.id, ev });
     }
-    // the look-ups' connection is closed before the loader can end the file, and so before
-    // it closes its store: no connection of this thread outlives a file
-    known.close();
-    post({ t: "end", job: job.id });
+    last = { t: "end", job: job.id };
   } catch {
-    known.close();
     // the loader reads the file itself (where an error of the file itself shows up again)
-    post({ t: "fatal", job: job.id });
+    last = { t: "fatal", job: job.id };
   } finally {
     known.close();
+    if (last) post(last);
   }
 }

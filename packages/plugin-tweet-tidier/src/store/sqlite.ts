@@ -123,17 +123,21 @@ export class SqliteTidyStore implements TidyStore {
   /** Tables whose secondary indexes the running batch dropped and has not built again. */
   private readonly unindexed = new Set<string>();
 
+  /** How long a write waits for another connection's lock (SqliteStoreOptions.busyTimeoutMs). */
+  private readonly busyTimeoutMs: number;
+
   constructor(
     private readonly file: string,
     private readonly opts: SqliteStoreOptions = {},
   ) {
+    this.busyTimeoutMs = opts.busyTimeoutMs ?? 60_000;
     try {
       if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { readonly: opts.readonly ?? false });
     } catch (e) {
       throw new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
     }
-    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 60_000}`);
+    this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     let tables: number;
     try {
       tables = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n;
@@ -155,7 +159,6 @@ export class SqliteTidyStore implements TidyStore {
       // in memory, not a temp file written page by page (the small files' loads spent
       // ~0.5 s of the writing thread in those writes)
       this.db.pragma("temp_store = MEMORY");
-      const busyTimeoutMs = opts.busyTimeoutMs ?? 60_000;
       try {
         migrateSqlite(this.db);
         this.indexes = new DeferredIndexes(this.db);
@@ -163,7 +166,7 @@ export class SqliteTidyStore implements TidyStore {
         this.indexes.buildMissing();
       } catch (e) {
         this.db.close();
-        throw busyError(e, file, busyTimeoutMs);
+        throw busyError(e, file, this.busyTimeoutMs);
       }
     }
     const p = (sql: string) => this.db.prepare(sql) as Stmt;
@@ -266,7 +269,7 @@ export class SqliteTidyStore implements TidyStore {
           try {
             db.exec("BEGIN IMMEDIATE");
           } catch (e) {
-            throw busyError(e, this.file, this.opts.busyTimeoutMs ?? 60_000);
+            throw busyError(e, this.file, this.busyTimeoutMs);
           }
           g.open = true;
         }
