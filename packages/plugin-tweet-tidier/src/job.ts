@@ -146,7 +146,7 @@ export class TidyJob implements Job {
 
   /** once: every file present was tried; fails when a file could not be tidied or nothing of it loaded. */
   private finishOnce(): never {
-    if (this.config.mode === "once" && this.missingInputs.size > 0) {
+    if (this.missingInputs.size > 0) {
       throw new JobFailed(`${[...this.missingInputs.values()].join("; ")}: ${TIDY_ERRORS.UJR_TIDY_INPUT_MISSING}`);
     }
     const why = [...this.failed, ...this.nothingLoaded];
