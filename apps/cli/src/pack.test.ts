@@ -183,7 +183,7 @@ jobs:
     const typo = await project.bin("ujr", ["validate", "typo.yaml"]);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain("ujr: UJR_CONFIG_INVALID");
-    expect(typo.stderr).toContain('jobs.greet.plugin: Plugin "@acme/ujr-plugin-helo" was not found.');
+    expect(typo.stderr).toContain('jobs.greet.plugin [UJR_PLUGIN_NOT_FOUND]: Plugin "@acme/ujr-plugin-helo" was not found.');
 
     // `ujr demo` finds @ujr/demo in the project, and its config names plugins by package name.
     const demo = await project.bin("ujr", ["demo", "--dir", "demo"]);

@@ -43,12 +43,11 @@ export const errorCatalogue = {
     exitCode: 2,
   },
   UJR_PLUGIN_LOAD_FAILED: {
-    message: 'Plugin "{plugin}" (asked for by {path}) failed to load: {reason}. Check that the package is built and installed correctly.',
+    message: 'Plugin "{plugin}" (asked for by {path}) failed to load: {reason}. {fix}',
     exitCode: 2,
   },
   UJR_PLUGIN_INVALID: {
-    message:
-      'Package "{plugin}" (asked for by {path}) is not a ujr plugin: its default export must be made with definePlugin() from @ujr/core.',
+    message: '{source} "{plugin}" (asked for by {path}) is not {what}: {reason}.',
     exitCode: 2,
   },
   UJR_PLUGIN_API_VERSION: {

@@ -110,9 +110,9 @@ describe("createRunner", () => {
     expect(message).toContain("createRunner() options has 5 problem(s):");
     expect(message).toContain("runner.workers: Too small: expected number to be >0");
     expect(message).toContain('runner.checkIntervall: unknown key "checkIntervall". Did you mean "checkInterval"?');
-    expect(message).toContain('jobs.typo.plugin: Plugin "@acme/ujr-plugin-fixtrue" was not found.');
+    expect(message).toContain('jobs.typo.plugin [UJR_PLUGIN_NOT_FOUND]: Plugin "@acme/ujr-plugin-fixtrue" was not found.');
     expect(message).toContain('did you mean "@acme/ujr-plugin-fixture"');
-    expect(message).toContain('jobs.badType.type: Plugin "@acme/ujr-plugin-fixture" has no job type "cuont" (at jobs.badType.type). Did you mean "count"?');
+    expect(message).toContain('jobs.badType.type [UJR_JOB_TYPE_UNKNOWN]: Plugin "@acme/ujr-plugin-fixture" has no job type "cuont" (at jobs.badType.type). Did you mean "count"?');
     expect(message).toContain("jobs.badConfig.config.count: Invalid input: expected number, received string");
   });
 
@@ -144,6 +144,6 @@ describe("createRunner", () => {
 
   it("a plugin object that is not a plugin is reported at its path", async () => {
     const error = await rejection(createRunner({ baseDir: tmpdir(), jobs: { a: { plugin: { name: "x" } as never, type: "t" } } }));
-    expect(error.message).toContain('jobs.a.plugin: Package "x" (asked for by jobs.a.plugin) is not a ujr plugin');
+    expect(error.message).toContain('jobs.a.plugin [UJR_PLUGIN_INVALID]: Plugin object "x" (asked for by jobs.a.plugin) is not a ujr plugin: make it with definePlugin() from @ujr/core.');
   });
 });

@@ -4,7 +4,7 @@ export { ConfigFileRunner, type ConfigFileRunnerOptions } from "./config-runner.
 export { createRunner, composeJobs, ComposedRunner, type CreateRunnerOptions, type ComposedJob, type ComposedJobs } from "./compose.js";
 export { handleStopSignals, type SignalHandling, type StopSignalOptions } from "./signals.js";
 export { createHostCheck, parseHostHeader, type HostCheckOptions } from "./host-check.js";
-export { loadConfigFile, configFolder, type LoadedConfig, type LoadedJob, type PositionedIssue, type ConfigError, type LoadConfigOptions } from "./config/load.js";
+export { loadConfigFile, loadRunnerSettings, configFolder, type LoadedConfig, type LoadedRunnerSettings, type LoadedJob, type PositionedIssue, type ConfigError, type LoadConfigOptions } from "./config/load.js";
 export { createJob, createJobs, createJobsOrThrow } from "./config/create-job.js";
 export { resolveConfig, type ResolvedConfig, type ResolveConfigOptions } from "./config/resolve-config.js";
 export { loadPlugin, resolvePlugin, installCommand, nodeModulesFolders, type LoadedPlugin } from "./config/plugins.js";

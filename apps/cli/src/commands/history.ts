@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { isDuration, parseDuration, runnerConfigSchema, ujrError, type ConfigIssue } from "@ujr/core";
-import { interpolateEnv } from "@ujr/runner-local";
+import { isDuration, parseDuration } from "@ujr/core";
+import { loadRunnerSettings } from "@ujr/runner-local";
 import { DEFAULT_CONFIG, parse, UsageError } from "../args.js";
 import type { Output } from "../output.js";
 import type * as History from "@ujr/history";
@@ -18,7 +17,7 @@ export const historyHelp = `ujr history [config|file|url] [options]
   --since <when>       runs since a duration ago (30m, 2h, 7d) or a date (2026-03-01T00:00Z)
   --failed             only runs that failed (failed, timed out, retried, interrupted)
   --summary            one line per job: runs, failures, last success, last failure
-  --limit <n>          most recent runs shown (default 50)
+  --limit <n>          the runs that started last (default 50)
   --json               JSON for tools ({ runs } or { jobs })
   --schema <name>      with a postgres:// URL: the history's schema (default ujr_history)`;
 
@@ -49,24 +48,12 @@ function duration(ms: number | undefined): string {
  */
 async function historyFileOf(target: string): Promise<{ file: string; config: string; url?: string | undefined; schema?: string | undefined }> {
   if (/\.(sqlite3?|db)$/i.test(target)) return { file: target, config: DEFAULT_CONFIG };
-  let raw: { runner?: unknown } | null;
-  try {
-    raw = parseYaml(readFileSync(target, "utf8")) as { runner?: unknown } | null;
-  } catch (error) {
-    throw new UsageError(`${target} is not a YAML config file that ujr can read (${(error as Error).message}). Pass a ujr config or a history .sqlite file.`);
-  }
-  const issues: ConfigIssue[] = [];
-  const section = interpolateEnv(raw?.runner ?? {}, process.env, issues, ["runner"]);
-  const parsed = runnerConfigSchema.safeParse(section);
-  if (issues.length > 0 || !parsed.success) {
-    const list = [...issues.map((issue) => `  - ${issue.path}: ${issue.message}`), ...(parsed.success ? [] : parsed.error.issues.map((issue) => `  - runner.${issue.path.join(".")}: ${issue.message}`))];
-    throw ujrError("UJR_CONFIG_INVALID", { file: target, count: list.length, list: list.join("\n") });
-  }
-  const settings = parsed.data.history;
+  // Only the keys used here: `executor.redis: ${REDIS_URL}` is for `ujr run`, not for reading.
+  const { runner, dir } = await loadRunnerSettings(target, ["dataDir", "history"]);
+  const settings = runner.history;
   if (settings === false) throw new UsageError(`${target} sets runner.history: false, so nothing is recorded. Remove it (or give history settings) and run again.`);
-  const { historyFile } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [dirname(target)]);
-  const dir = dirname(target);
-  return { file: historyFile(settings, resolve(dir, parsed.data.dataDir), dir), config: target, url: settings?.url, schema: settings?.schema };
+  const { historyFile } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [dir]);
+  return { file: historyFile(settings, resolve(dir, runner.dataDir), dir), config: target, url: settings?.url, schema: settings?.schema };
 }
 
 export async function historyCommand(argv: string[], output: Output): Promise<number> {
@@ -107,9 +94,12 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
         }
       return 0;
     }
-    const runs = (await Promise.all(jobs.map((job) => store.runs({ job, since, failed: values.failed === true, limit }))))
+    // Ordered by when each run began, the time its line shows (the store keeps them in the
+    // order they ended: a long run would sit among runs that began after it).
+    const began = (run: History.RunRow) => run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0;
+    const runs = (await Promise.all(jobs.map((job) => store.runs({ job, since, failed: values.failed === true, limit, order: "started" }))))
       .flat()
-      .sort((a, b) => b.id - a.id)
+      .sort((a, b) => began(b) - began(a) || b.id - a.id)
       .slice(0, limit)
       .reverse();
     if (values.json) {

@@ -18,7 +18,7 @@ import {
   type RunnerConfig,
   type ConfigFile,
 } from "@ujr/core";
-import { loadPlugin, type LoadedPlugin } from "./plugins.js";
+import { checkPluginShape, loadPlugin, notAPlugin, type LoadedPlugin } from "./plugins.js";
 
 export interface LoadedJob {
   name: string;
@@ -97,7 +97,8 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
         issues.push(issueFromError(error, where.path));
         continue;
       }
-      const jobType = plugin.plugin.jobs[job.type];
+      // Own keys only: "toString" or "constructor" would find Object.prototype's.
+      const jobType = Object.hasOwn(plugin.plugin.jobs, job.type) ? plugin.plugin.jobs[job.type] : undefined;
       if (!jobType) {
         const known = Object.keys(plugin.plugin.jobs);
         const path = `jobs.${name}.type`;
@@ -151,10 +152,11 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
 /** A plugin object handed over in code: checked as a loaded package would be; its tasks resolve from its package if installed. */
 function pluginFromObject(plugin: Plugin, dir: string, where: { path: string; file: string }): LoadedPlugin {
   const specifier = typeof (plugin as { name?: unknown })?.name === "string" ? plugin.name : "(plugin object)";
-  if (!isPlugin(plugin)) throw ujrError("UJR_PLUGIN_INVALID", { plugin: specifier, path: where.path });
+  if (!isPlugin(plugin)) throw notAPlugin("Plugin object", specifier, where.path, "object");
   if (plugin.apiVersion !== PLUGIN_API_VERSION) {
     throw ujrError("UJR_PLUGIN_API_VERSION", { plugin: specifier, path: where.path, actual: String(plugin.apiVersion), expected: String(PLUGIN_API_VERSION) });
   }
+  checkPluginShape(plugin, "Plugin object", specifier, where.path);
   const folder = findPackageDir(plugin.name, dir) ?? dir;
   return { specifier, url: `${pathToFileURL(folder).href}/`, folder, plugin, tasks: [] };
 }
