@@ -51,8 +51,7 @@ ${(await commandHelps()).map((text) => `  ${text.replace(/\n/g, "\n  ")}`).join(
   ujr help | --help     this text
   ujr version           the version
 
-Exit codes: 0 done; 1 failed work (a job failed or a task failed for good);
-2 bad input (config, plugin, arguments); 130 stopped by a signal with tasks cancelled.`;
+${(await import("./exit-codes.js")).exitCodesHelp}`;
 }
 
 export async function main(argv: string[], output: Output = stdio): Promise<number> {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { HistoryStore } from "@ujr/history";
 import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
 import { skipOutsideCI } from "../../../packages/runner-local/src/__fixtures__/processes.js";
@@ -49,6 +50,30 @@ describe("ujr history", () => {
     // The history file itself can be read too.
     expect((await cli(["history", join(project.dir, "data", "_history.sqlite"), "--summary"])).out).toMatch(/^lines: 6 runs/);
   }, 60_000);
+
+  it("lists runs in the order they began, the time each line shows, not the order they ended", async () => {
+    project = projectOutsideWorkspace();
+    const file = join(project.dir, "runs.sqlite");
+    const t = Date.UTC(2026, 0, 1, 12);
+    const store = HistoryStore.open({ file, now: () => t + 60_000 });
+    // Recorded (and batched) in the order they ended, as a runner writes them: b, which began
+    // before c, ended after it, and "long", which began before both, ended last.
+    for (const [signature, startedAt, endedAt] of [["a", 0, 1000], ["c", 20_000, 21_000], ["b", 10_000, 30_000], ["long", 5000, 40_000]] as const) {
+      store.recordRun({ runId: signature, attempt: 1, job: "j", task: "m#t", signature, outcome: "done", startedAt: t + startedAt, endedAt: t + endedAt, durationMs: endedAt - startedAt });
+      await store.settled();
+    }
+    await store.close();
+    const { code, out } = await cli(["history", file]);
+    expect(code).toBe(0);
+    expect(out.split("\n")).toEqual([
+      "2026-01-01 12:00:00Z  j  done            1.0s  [a]",
+      "2026-01-01 12:00:05Z  j  done           35.0s  [long]",
+      "2026-01-01 12:00:10Z  j  done           20.0s  [b]",
+      "2026-01-01 12:00:20Z  j  done            1.0s  [c]",
+    ]);
+    // --limit keeps the runs that began last (b and c), not the ones that ended last (b and long).
+    expect((await cli(["history", file, "--limit", "2"])).out).toMatch(/^.*\[b\]\n.*\[c\]$/);
+  });
 
   it("says what to do when nothing was recorded, history is off, or a flag is wrong", async () => {
     project = projectOutsideWorkspace();

@@ -45,7 +45,7 @@ describe("ujr worker + ujr run with runner.executor.kind: bullmq (real Redis)", 
     expect(code, stdout).toBe(0);
     const lines = readFileSync(join(project.dir, "data", "remote", "lines.txt"), "utf8").trim().split("\n").sort();
     expect(lines).toEqual(["remote-0", "remote-1", "remote-2", "remote-3", "remote-4", "remote-5"]);
-    expect(worker.output()).toContain("worker ready");
+    expect(worker.output().match(/"msg":"worker ready"/g)).toHaveLength(1);
     expect(worker.output()).toContain('"concurrency":4');
     worker.child.kill("SIGTERM");
     expect((await worker.exited).code).toBe(0);

@@ -26,7 +26,7 @@ export interface DemoOptions {
   exitCodeForRun?: ((result: RunResult) => number) | undefined;
 }
 
-/** `ujr run`'s rule: 1 a job failed; 130 stopped before every job was done; 0 otherwise (recovered task failures are warnings). */
+/** `ujr run`'s rule: 1 a job failed; 130 stopped before every job was done; 0 otherwise (tasks that failed for good inside a job that finished are warnings). */
 export function defaultExitCode(result: RunResult): number {
   if (result.failedJobs.length > 0) return 1;
   if (result.reason !== "done") return 130;

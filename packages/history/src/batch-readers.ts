@@ -1,5 +1,5 @@
 import { fromStored, isFailure, type BatchContext, type StoredRun } from "./batches.js";
-import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobSummary, type RunQuery, type RunRow } from "./types.js";
+import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobSummary, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 
 /**
  * What the SQLite and PostgreSQL stores do alike with what they read: each store fetches
@@ -61,6 +61,43 @@ export function collectRuns(found: RunRow[], rows: readonly StoredRun[], context
     if (found.length >= limit) return true;
   }
   return false;
+}
+
+/** When a run began, for `order: "started"`: its start, else its queueing (never after its end). */
+export const beganAt = (run: RunRecord): number => run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0;
+
+/**
+ * The `limit` runs that began last, fed batch by batch in descending `last_at` (the
+ * latest time of any run in the batch). A run begins no later than its batch's `last_at`,
+ * so once `limit` runs are held and a batch's `last_at` is earlier than the start of the
+ * oldest-begun held run, neither it nor any batch after it can hold one that belongs.
+ */
+export class NewestBegun {
+  #runs: RunRow[] = [];
+  constructor(readonly limit: number) {}
+
+  add(run: RunRow): void {
+    this.#runs.push(run);
+    if (this.#runs.length >= 2 * this.limit) this.#trim();
+  }
+
+  /** True when no run of a batch whose latest time is `lastAt` can be among the newest. */
+  done(lastAt: number): boolean {
+    if (this.#runs.length < this.limit) return false;
+    this.#trim();
+    return lastAt < beganAt(this.#runs.at(-1)!);
+  }
+
+  /** Newest start first; ties by row id, newest first. */
+  runs(): RunRow[] {
+    this.#trim();
+    return this.#runs;
+  }
+
+  #trim(): void {
+    this.#runs.sort((a, b) => beganAt(b) - beganAt(a) || b.id - a.id);
+    this.#runs.length = Math.min(this.#runs.length, this.limit);
+  }
 }
 
 /** A job's summary from its row of totals (`job_stats`). */

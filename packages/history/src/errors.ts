@@ -8,6 +8,10 @@ export const historyErrorCatalogue = {
     message: "The run history {file} could not be opened: {reason}. Check that its folder exists and is writable, or set runner.history: false to run without a history.",
     exitCode: 2,
   },
+  UJR_HISTORY_DRIVER_UNAVAILABLE: {
+    message: "The run history {file} could not be opened: {reason}. {fix} Or set runner.history: false to run without a history.",
+    exitCode: 2,
+  },
   UJR_HISTORY_NOT_FOUND: {
     message: "No run history at {file}: nothing has run with this config yet, or runner.history points elsewhere (or is false). Run `ujr run {config}` first.",
     exitCode: 2,

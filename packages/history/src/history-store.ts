@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import { nativeModuleProblem } from "@ujr/core/task";
 import type { Logger } from "@ujr/core";
 import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
-import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, durationStats, firstHour, hourBuckets, type Num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats } from "./batch-readers.js";
+import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, NewestBegun, durationStats, firstHour, hourBuckets, type Num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats } from "./batch-readers.js";
 import { packRows, unpackRows } from "./packed-rows.js";
 import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
@@ -82,6 +83,21 @@ export class HistoryStore {
     return new HistoryStore({ ...options, file }, true, options.config);
   }
 
+  /**
+   * Throws what opening the history `file` would throw for want of a working SQLite driver
+   * (UJR_HISTORY_DRIVER_UNAVAILABLE), without creating the file: `ujr validate` checks
+   * what `ujr run` would meet.
+   */
+  static checkDriver(file: string): void {
+    try {
+      new Database(":memory:").close();
+    } catch (error) {
+      const native = nativeModuleProblem(error);
+      if (native !== undefined) throw historyError("UJR_HISTORY_DRIVER_UNAVAILABLE", { file, reason: native.reason, fix: native.fix }, { cause: error });
+      throw historyError("UJR_HISTORY_OPEN_FAILED", { file, reason: (error as Error).message }, { cause: error });
+    }
+  }
+
   private constructor(options: HistoryStoreOptions, readonly: boolean, config?: string) {
     this.file = options.file;
     this.readonly = readonly;
@@ -104,6 +120,8 @@ export class HistoryStore {
         this.#db.pragma("journal_size_limit = 4194304");
       }
     } catch (error) {
+      const native = nativeModuleProblem(error);
+      if (native !== undefined) throw historyError("UJR_HISTORY_DRIVER_UNAVAILABLE", { file: this.file, reason: native.reason, fix: native.fix }, { cause: error });
       throw historyError("UJR_HISTORY_OPEN_FAILED", { file: this.file, reason: (error as Error).message }, { cause: error });
     }
     if (readonly) {
@@ -261,9 +279,10 @@ export class HistoryStore {
     return runningRuns(rows);
   }
 
-  /** Runs, newest first (the ones running now first of all). */
+  /** Runs, newest first: by end (the ones running now first of all) or, with `order: "started"`, by start. */
   runs(query: RunQuery = {}): RunRow[] {
     const { limit, matches, onlyFailures } = runFilter(query);
+    if (query.order === "started") return this.#runsByStart(query, limit, matches, onlyFailures);
     const found: RunRow[] = [];
     for (const run of this.#runningRows(query.job)) if (matches(run) && found.length < limit) found.push(run);
     if (found.length >= limit) return found;
@@ -273,6 +292,36 @@ export class HistoryStore {
       if (collectRuns(found, unpackRows(batch.rows), context, matches, limit)) return found;
     }
     return found;
+  }
+
+  #runsByStart(query: RunQuery, limit: number, matches: (run: RunRow) => boolean, onlyFailures: boolean): RunRow[] {
+    const newest = new NewestBegun(limit);
+    for (const run of this.#runningRows(query.job)) if (matches(run)) newest.add(run);
+    // Batches are stored in the order their runs ended; only their ids and latest times are
+    // sorted here (a batch's rows are read when its turn comes), so that reading can stop early.
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.job !== undefined) {
+      where.push("job = ?");
+      params.push(query.job);
+    }
+    if (query.since !== undefined) {
+      where.push("last_at >= ?");
+      params.push(query.since);
+    }
+    if (onlyFailures) where.push("failures > 0");
+    const order = this.#db.prepare(`SELECT id, last_at FROM run_batches ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_at DESC, id DESC`).all(...params) as Array<{ id: number; last_at: number }>;
+    const read = this.#db.prepare("SELECT b.id, b.job, b.host, b.pid, b.runs, b.done, b.failures, b.rows, s.plugin, s.job_type FROM run_batches b LEFT JOIN job_stats s ON s.job = b.job WHERE b.id = ?");
+    for (const { id, last_at: lastAt } of order) {
+      if (newest.done(lastAt)) break;
+      const batch = read.get(id) as BatchRow;
+      const context: BatchContext = { id: batch.id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type };
+      unpackRows(batch.rows).forEach((stored, index) => {
+        const run = fromStored(stored, index, context);
+        if (matches(run)) newest.add(run);
+      });
+    }
+    return newest.runs();
   }
 
   /** Per job: counts, last run, last success and last failure (with its message). Without `since`, from the totals kept beside. */

@@ -239,6 +239,29 @@ describe("queries", () => {
   });
 });
 
+describe("runs by start time (order: started)", () => {
+  it("orders by when each run began, and the limit keeps the runs that began last, even when a long run ended last", async () => {
+    const t = Date.UTC(2026, 0, 1, 12);
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), now: () => t + 1000 });
+    // Recorded (and batched) in the order they ended, one batch each, as a runner writes them.
+    const ended: Array<[string, number, number]> = [
+      ["a", 0, 10],
+      ["c", 30, 40],
+      ["b", 20, 50],
+      ["long", 5, 90],
+    ];
+    for (const [runId, startedAt, endedAt] of ended) {
+      store.recordRun(run({ runId, startedAt: t + startedAt, endedAt: t + endedAt }));
+      await store.settled();
+    }
+    expect(store.runs().map((row) => row.runId)).toEqual(["long", "b", "c", "a"]);
+    expect(store.runs({ order: "started" }).map((row) => row.runId)).toEqual(["c", "b", "long", "a"]);
+    expect(store.runs({ order: "started", limit: 2 }).map((row) => row.runId)).toEqual(["c", "b"]);
+    expect(store.runs({ order: "started", limit: 3, since: t + 1 }).map((row) => row.runId)).toEqual(["c", "b", "long"]);
+    await store.close();
+  });
+});
+
 describe("paused jobs", () => {
   it("are kept across restarts and paused again when the job is added", async () => {
     const file = join(dir, "data", "_history.sqlite");

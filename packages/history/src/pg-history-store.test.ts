@@ -122,6 +122,20 @@ describe.skipIf(!available)("PgHistoryStore (real PostgreSQL)", () => {
     await client.end();
   });
 
+  it("orders runs by when each began with order: started, the limit keeping the runs that began last", async () => {
+    const store = await PgHistoryStore.open({ url: URL_, schema: schema() });
+    stores.push(store);
+    const t = Date.UTC(2026, 0, 1, 12);
+    // Recorded (and batched) in the order they ended, one batch each, as a runner writes them.
+    for (const [runId, startedAt, endedAt] of [["a", 0, 10], ["c", 30, 40], ["b", 20, 50], ["long", 5, 90]] as const) {
+      store.recordRun(run({ runId, startedAt: t + startedAt, endedAt: t + endedAt }));
+      await store.settled();
+    }
+    expect((await store.runs()).map((row) => row.runId)).toEqual(["long", "b", "c", "a"]);
+    expect((await store.runs({ order: "started" })).map((row) => row.runId)).toEqual(["c", "b", "long", "a"]);
+    expect((await store.runs({ order: "started", limit: 2 })).map((row) => row.runId)).toEqual(["c", "b"]);
+  });
+
   it("applies the retention by count exactly, and says when a schema has no history", async () => {
     const name = schema();
     const store = await PgHistoryStore.open({ url: URL_, schema: name, retention: { runs: 3 } });

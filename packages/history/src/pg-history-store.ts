@@ -8,7 +8,7 @@ import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { HISTORY_SCHEMA_VERSION } from "./schema.js";
 import { packRows, unpackRows } from "./packed-rows.js";
-import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, durationStats, firstHour, hourBuckets, num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats, type Num } from "./batch-readers.js";
+import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, NewestBegun, durationStats, firstHour, hourBuckets, num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats, type Num } from "./batch-readers.js";
 import { type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 import { DEFAULT_RETENTION } from "./history-store.js";
 
@@ -328,6 +328,7 @@ export class PgHistoryStore {
         query.job !== undefined ? [query.job] : [],
       )
     ).rows as Array<{ job: string; host: string | null; pid: number | null; row: string; plugin: string | null; job_type: string | null }>;
+    if (query.order === "started") return this.#runsByStart(query, runningRuns(running), limit, matches, onlyFailures);
     for (const run of runningRuns(running)) if (matches(run) && found.length < limit) found.push(run);
     if (found.length >= limit) return found;
     for await (const batch of this.#batches({ job: query.job, since: query.since, withFailures: onlyFailures })) {
@@ -336,6 +337,38 @@ export class PgHistoryStore {
       if (collectRuns(found, unpackRows(batch.rows), { id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type }, matches, limit)) return found;
     }
     return found;
+  }
+
+  async #runsByStart(query: RunQuery, running: RunRow[], limit: number, matches: (run: RunRow) => boolean, onlyFailures: boolean): Promise<RunRow[]> {
+    const newest = new NewestBegun(limit);
+    for (const run of running) if (matches(run)) newest.add(run);
+    // Batches are stored in the order their runs ended; only their ids and latest times are
+    // sorted here (a page of batches' rows is read when its turn comes), so that reading can stop early.
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.job !== undefined) where.push(`job = $${params.push(query.job)}`);
+    if (query.since !== undefined) where.push(`last_at >= $${params.push(query.since)}`);
+    if (onlyFailures) where.push("failures > 0");
+    const order = (await this.#pool.query(`SELECT id, last_at FROM ${this.#s}.run_batches ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_at DESC, id DESC`, params)).rows as Array<{ id: string; last_at: string }>;
+    for (let start = 0; start < order.length; start += PAGE) {
+      const page = order.slice(start, start + PAGE);
+      const stop = page.findIndex((batch) => newest.done(Number(batch.last_at)));
+      const wanted = stop === -1 ? page : page.slice(0, stop);
+      if (wanted.length > 0) {
+        const rows = (
+          await this.#pool.query(`SELECT b.id, b.job, b.host, b.pid, b.rows, s.plugin, s.job_type FROM ${this.#s}.run_batches b LEFT JOIN ${this.#s}.job_stats s ON s.job = b.job WHERE b.id = ANY($1::bigint[])`, [wanted.map((batch) => batch.id)])
+        ).rows as Array<{ id: string; job: string; host: string | null; pid: number | null; rows: string; plugin: string | null; job_type: string | null }>;
+        for (const batch of rows) {
+          const id = Number(batch.id);
+          unpackRows(batch.rows).forEach((stored, index) => {
+            const run = fromStored(stored, index, { id, job: batch.job, host: batch.host, pid: batch.pid, plugin: batch.plugin, jobType: batch.job_type });
+            if (matches(run)) newest.add(run);
+          });
+        }
+      }
+      if (stop !== -1) break;
+    }
+    return newest.runs();
   }
 
   async jobSummaries(options: { since?: number | undefined; job?: string | undefined } = {}): Promise<JobSummary[]> {

@@ -56,10 +56,16 @@ export interface RunQuery {
   failed?: boolean | undefined;
   /** Substring of the signature or of the task. */
   search?: string | undefined;
-  /** Rows with an id below this (paging, newest first). */
+  /** Rows with an id below this (paging, newest first; with `order: "ended"` only). */
   before?: number | undefined;
   /** Default 100, at most 10,000. */
   limit?: number | undefined;
+  /**
+   * Which runs are newest: "ended" (default; the order they were recorded in, running
+   * ones first) or "started" (by start time, else queueing time: the time `ujr history`
+   * shows, so that a long run that ended late sits where it began).
+   */
+  order?: "ended" | "started" | undefined;
 }
 
 export interface JobSummary {

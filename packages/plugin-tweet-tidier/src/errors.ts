@@ -13,6 +13,8 @@ export const TIDY_ERRORS = {
   UJR_TIDY_FILE_GONE:
     "A raw file found by a check was gone when its batch came to it (moved or deleted since, as a collector does when it archives its raw files): it was not loaded, and this is not a failure. Found again, it is loaded then; an archive of it loads its content.",
   UJR_TIDY_DATABASE: "The tidy database could not be opened or written. Check the `database` setting (a file path or a postgres:// URL), the permissions, and that the server is running.",
+  UJR_TIDY_SQLITE_DRIVER:
+    "better-sqlite3, the SQLite driver, cannot load its native module, so no SQLite database can be opened. Build it where it is installed: npm rebuild better-sqlite3 (npm 11 may first ask for its approval: npm install-scripts approve better-sqlite3); or load into PostgreSQL (a postgres:// URL as `database`).",
   UJR_TIDY_DATABASE_BUSY:
     "Another connection held the SQLite database's write lock for the whole busy timeout: another tidy run loading the same database, or a program with changes not yet saved to it (a database browser's open edits, say). Nothing of the file was written; it is tried again. Save or close the other program's changes, or wait for the other run to end, and run again.",
   UJR_TIDY_SCHEMA_TOO_NEW: "The database was created by a newer version of the tweet tidier (its schema_migrations has a higher version). Upgrade @ujr/plugin-tweet-tidier.",

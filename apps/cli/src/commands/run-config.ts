@@ -3,7 +3,7 @@ import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_POR
 import { poolSettings, type EarlyPool, type PoolOverrides } from "@ujr/runner-local/pool";
 import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { DEFAULT_CONFIG } from "../args.js";
-import { describeJobOutcomes, exitCodeForRun } from "../exit-codes.js";
+import { describeJobOutcomes, exitCodeForRun, type RunEnding } from "../exit-codes.js";
 import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
 import { openRunHistory } from "../run-history.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
@@ -14,7 +14,8 @@ export const runHelp = `ujr run [config] [options]
   In a terminal it shows a live status view under the log lines.
   --log-level <level>  fatal|error|warn|info|debug|trace|silent (default: runner.logLevel or info)
   --no-watch           do not reload the file when it changes
-  --keep-alive         keep running (and watching) when every job is done
+  --keep-alive         keep running (and watching) when every job is done; a signal then
+                       ends the run with exit code 0
   --workers <n>        pool size (overrides runner.workers)
   --status-port <port> serve the dashboard (/) and /status, /metrics, /healthz on 127.0.0.1:<port> (overrides
                        runner.status.port; ${DEFAULT_STATUS_PORT} is what \`ujr status\` looks at; 0: any free port)
@@ -26,6 +27,30 @@ export const runHelp = `ujr run [config] [options]
 async function distributedExecutor(runnerConfig: RunnerConfig, logger: Logger, configDir: string): Promise<Executor> {
   const { createExecutorFromConfig } = await importOptional<typeof BullmqExecutor>(BULLMQ_PACKAGE, "run", [configDir]);
   return createExecutorFromConfig(runnerConfig, { logger });
+}
+
+/**
+ * Under --keep-alive, says when every job has ended (the run then only waits for config
+ * changes or a signal) and notes whether that was still so when the stop came: a signal
+ * that ends such a wait interrupts no work, so the run ends with exit code 0, not 130.
+ */
+function watchKeepAliveWait(runner: ConfigFileRunner, logger: Logger, keepAlive: boolean): RunEnding {
+  const ending: RunEnding = { idleWhenStopped: false };
+  if (!keepAlive) return ending;
+  const failed = new Set<string>();
+  const checkIdle = () => {
+    if (runner.state !== "running" || runner.snapshot().jobs.length > 0) return;
+    const done = failed.size === 0 ? "every job is done" : `every job has ended (failed: ${[...failed].join(", ")})`;
+    logger.info({ keepAlive: true }, `${done}; --keep-alive: still watching the config for changes; stop with Ctrl-C (SIGINT) or SIGTERM`);
+  };
+  runner.on("job:added", ({ job }) => failed.delete(job));
+  runner.on("job:failed", ({ job }) => failed.add(job));
+  runner.on("job:done", checkIdle);
+  runner.on("job:removed", checkIdle);
+  runner.on("runner:stopping", () => {
+    ending.idleWhenStopped = runner.snapshot().jobs.length === 0;
+  });
+  return ending;
 }
 
 /** Where `ujr run` writes; tests inject a terminal. */
@@ -127,17 +152,20 @@ async function runLoaded(config: LoadedConfig, setup: RunSetup): Promise<number>
   }
   let view: LiveView | undefined;
   let summary: string | undefined;
+  const keepAlive = values["keep-alive"] === true || config.runner.keepAlive === true;
+  const ending = watchKeepAliveWait(runner, logger, keepAlive);
   try {
     if (live) view = startLiveView({ stream: stdout, alsoCapture: stderr?.isTTY ? [stderr] : [], snapshot: () => runner.snapshot() });
     state.running = true;
     const result = await runner.run();
-    const exitCode = exitCodeForRun(result);
+    const exitCode = exitCodeForRun(result, ending);
     // The last line says, per job, what happened, and the exit code that follows from it.
     const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.tasks.failed > 0) ? "warn" : "info") : "error";
     const outcomes = describeJobOutcomes(result);
-    logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${outcomes.join("; ") || "no jobs"}`);
+    const how = exitCode === 0 && result.reason !== "done" ? `stopped by ${result.stopReason ?? "a stop request"} after every job was done` : undefined;
+    logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${how ? `${how}; ` : ""}${outcomes.join("; ") || "no jobs"}`);
     logger.flush?.();
-    summary = [`ujr run ended, exit code ${exitCode}`, ...outcomes.map((line) => `  ${line}`)].join("\n");
+    summary = [`ujr run ended, exit code ${exitCode}${how ? ` (${how})` : ""}`, ...outcomes.map((line) => `  ${line}`)].join("\n");
     return exitCode;
   } finally {
     view?.stop(summary);

@@ -86,7 +86,7 @@ export async function workerCommand(argv: string[], output: Output): Promise<num
     logger,
     logLevel,
   });
-  logger.info({ queue: handle.queue, concurrency: handle.concurrency }, "worker ready");
+  // runWorker logs "worker ready" itself (with the Redis, pool and folders): once is enough.
   const probes = statusPort === undefined ? undefined : await (await import("../worker-probes.js")).startWorkerProbes(handle, { port: statusPort, logger });
   await handle.closed;
   await probes?.close();

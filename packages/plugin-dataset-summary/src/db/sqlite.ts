@@ -18,6 +18,7 @@
 import { createRequire } from "node:module";
 import { access, constants } from "node:fs/promises";
 import { Worker } from "node:worker_threads";
+import { nativeModuleProblem } from "@ujr/core/task";
 import { SummaryErrorCode, summaryError } from "../errors.js";
 import { bindValues, compileNamedParams } from "../internal/params.js";
 import type { QueryOptions, QueryResult, ReadOnlyDatabase } from "./types.js";
@@ -76,7 +77,7 @@ try {
 }
 `;
 
-interface WorkerReply {
+export interface WorkerReply {
   ok: boolean;
   kind?: "readonly" | "timeout" | "error";
   code?: string;
@@ -181,8 +182,11 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   };
 }
 
-function mapSqliteError(reply: WorkerReply, queryName: string) {
+/** A failed query's reply from the worker thread as the error a user reads (exported for its tests). */
+export function mapSqliteError(reply: WorkerReply, queryName: string) {
   const message = reply.message ?? "unknown error";
+  const native = nativeModuleProblem(reply);
+  if (native !== undefined) return summaryError(SummaryErrorCode.DB_OPEN, `the database could not be opened: ${native.reason}. ${native.fix}`, { query: queryName });
   if (reply.kind === "readonly" || reply.code === "SQLITE_READONLY" || /readonly|read-only/i.test(message)) {
     return summaryError(
       SummaryErrorCode.READ_ONLY,

@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { nativeModuleProblem } from "@ujr/core/task";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
@@ -135,6 +136,8 @@ export class SqliteTidyStore implements TidyStore {
       if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { readonly: opts.readonly ?? false });
     } catch (e) {
+      const native = nativeModuleProblem(e);
+      if (native !== undefined) throw new TidyError("UJR_TIDY_SQLITE_DRIVER", `cannot open SQLite database ${file}: ${native.reason}`, { cause: e });
       throw new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
     }
     this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
