@@ -201,6 +201,18 @@ describe("ujr validate and plugins", () => {
   });
 });
 
+describe("ujr plugins beside a config", () => {
+  it("names the plugins ./ujr.config.yaml uses that the listing of installed packages does not show", async () => {
+    project = projectOutsideWorkspace();
+    project.write("ujr.config.yaml", `jobs:\n${countJob("a", "{ count: 1 }")}  b:\n    plugin: ./my-plugin.js\n    type: go\n`);
+    const { code, stdout } = await spawnCli(["plugins"]).exited;
+    expect(code).toBe(0);
+    expect(stdout).toContain("@acme/ujr-plugin-fixture@1.0.0 (plugin API v1)");
+    expect(stdout).toContain('./ujr.config.yaml also names ./my-plugin.js, which is not listed here (files, or packages without the "ujr-plugin" keyword): `ujr plugins ujr.config.yaml` shows the plugins it names.');
+    expect(stdout).not.toContain("No ujr plugins");
+  });
+});
+
 describe("ujr run", () => {
   it("runs a config to completion, logs JSON lines without a TTY, and keeps secrets out of them", async () => {
     project = projectOutsideWorkspace();

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { jobConfigJsonSchema, toTaskFailure } from "@ujr/core";
 import { configFolder, loadPlugin, type LoadedPlugin } from "@ujr/runner-local";
-import { checkPositionals, parse } from "../args.js";
+import { checkPositionals, DEFAULT_CONFIG, parse } from "../args.js";
 import type { Output } from "../output.js";
 import { configRows, renderTable } from "../schema-table.js";
 import { pluginsNamedIn } from "./schema.js";
@@ -58,6 +58,7 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
   checkPositionals(positionals, 1, "ujr plugins [config] [--json]");
   const plugins: LoadedPlugin[] = [];
   const problems: string[] = [];
+  let notListed: string[] = [];
   if (positionals[0]) {
     // Read leniently: listing what a config's plugins offer needs neither its environment
     // variables nor its other settings to be right.
@@ -78,6 +79,7 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
         problems.push(`${name}: ${toTaskFailure(error).message}`);
       }
     }
+    notListed = pluginsOnlyInConfig(folder, plugins);
   }
   const described = plugins.map(({ specifier, plugin, folder }) => ({
     package: specifier,
@@ -91,7 +93,8 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
   if (values.json) {
     output.out(JSON.stringify({ plugins: described, problems }, null, 2));
   } else {
-    if (described.length === 0) output.out("No ujr plugins found. Install one (e.g. npm install @ujr/plugin-tweet-tidier) or pass a config file.");
+    if (described.length === 0 && notListed.length === 0) output.out("No ujr plugins found. Install one (e.g. npm install @ujr/plugin-tweet-tidier) or pass a config file.");
+    if (described.length === 0 && notListed.length > 0) output.out("No ujr plugins installed in ./node_modules.");
     for (const [index, plugin] of described.entries()) {
       if (index > 0) output.out("");
       output.out(`${plugin.name}${plugin.version ? `@${plugin.version}` : ""} (plugin API v${plugin.apiVersion})`);
@@ -100,7 +103,30 @@ export async function pluginsCommand(argv: string[], output: Output): Promise<nu
         for (const line of renderTable(configRows(info.config), "    ")) output.out(line);
       }
     }
+    if (notListed.length > 0) {
+      if (described.length > 0) output.out("");
+      output.out(`./${DEFAULT_CONFIG} also names ${notListed.join(", ")}, which ${notListed.length === 1 ? "is" : "are"} not listed here (files, or packages without the "ujr-plugin" keyword): \`ujr plugins ${DEFAULT_CONFIG}\` shows the plugins it names.`);
+    }
     for (const problem of problems) output.err(`problem: ${problem}`);
   }
   return problems.length > 0 ? 2 : 0;
+}
+
+/**
+ * Plugins that ./ujr.config.yaml names but the listing of installed packages does not show
+ * (a local file such as ./plugin.js, or a package without the keyword): without this, a
+ * user in the folder of their config reads "No ujr plugins found" about the plugin they use.
+ */
+function pluginsOnlyInConfig(folder: string, listed: LoadedPlugin[]): string[] {
+  const file = join(folder, DEFAULT_CONFIG);
+  if (!existsSync(file)) return [];
+  let named: Array<{ specifier: string }>;
+  try {
+    named = pluginsNamedIn(file);
+  } catch {
+    // a config that cannot be read is `ujr validate`'s to explain, not this listing's
+    return [];
+  }
+  const shown = new Set(listed.map((plugin) => plugin.specifier));
+  return [...new Set(named.map(({ specifier }) => specifier))].filter((specifier) => !shown.has(specifier));
 }
