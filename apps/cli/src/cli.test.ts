@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { cli } from "./__fixtures__/in-process-cli.js";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
 import { skipOutsideCI } from "../../../packages/runner-local/src/__fixtures__/processes.js";
 
@@ -11,12 +11,6 @@ const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
 let project: ReturnType<typeof projectOutsideWorkspace>;
 afterEach(() => project?.cleanup());
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 function spawnCli(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const child = spawn(process.execPath, [bin, ...argv], { cwd: project.dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });

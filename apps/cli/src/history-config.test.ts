@@ -1,16 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { main } from "./cli.js";
+import { cli } from "./__fixtures__/in-process-cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
 
 let project: ReturnType<typeof projectOutsideWorkspace>;
 afterEach(() => project?.cleanup());
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 describe("ujr history reads only the runner keys it uses", () => {
   it("an unset variable of the executor (needed by `ujr run` only) does not stop it", async () => {

@@ -1,21 +1,15 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { cli } from "./__fixtures__/in-process-cli.js";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { HistoryStore } from "@ujr/history";
-import { main } from "./cli.js";
 import { projectOutsideWorkspace } from "../../../packages/runner-local/src/__fixtures__/workspace.js";
 import { skipOutsideCI } from "../../../packages/runner-local/src/__fixtures__/processes.js";
 
 let project: ReturnType<typeof projectOutsideWorkspace>;
 afterEach(() => project?.cleanup());
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 const config = (runner: string) =>
   `runner:\n  workers: 1\n  isolation: thread\n  logLevel: silent\n${runner}jobs:\n  lines:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    config: { count: 3, label: a }\n`;

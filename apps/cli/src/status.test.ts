@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { cli } from "./__fixtures__/in-process-cli.js";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { RunnerSnapshot } from "@ujr/core";
-import { main } from "./cli.js";
 import { runCommand } from "./commands/run.js";
 import { captureStream } from "./__fixtures__/capture-stream.js";
 import { statusBaseUrl } from "./commands/status.js";
@@ -18,12 +18,6 @@ afterEach(() => {
   project = undefined;
 });
 
-async function cli(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 /** Starts `ujr run` and resolves with the status URL it logs. */
 function spawnRun(argv: string[], env: NodeJS.ProcessEnv = {}) {

@@ -58,6 +58,30 @@ interface BatchRow {
  * flush (from a timer): a crash loses at most the batch not yet written, never the file.
  * Runs still marked running when a writer opens the file are recorded as `interrupted`.
  */
+interface BatchFilter {
+  job?: string | undefined;
+  since?: number | undefined;
+  withFailures?: boolean;
+  withDone?: boolean;
+}
+
+/** The WHERE clause (on `run_batches b`) and its parameters for the batches a reader asks for. */
+function batchWhere(options: BatchFilter): { where: string; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (options.job !== undefined) {
+    where.push("b.job = ?");
+    params.push(options.job);
+  }
+  if (options.since !== undefined) {
+    where.push("b.last_at >= ?");
+    params.push(options.since);
+  }
+  if (options.withFailures) where.push("b.failures > 0");
+  if (options.withDone) where.push("b.done > 0");
+  return { where: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
+}
+
 export class HistoryStore {
   readonly file: string;
   readonly retention: Retention;
@@ -257,20 +281,9 @@ export class HistoryStore {
   // ---- reading (what is written; `await settled()` first to include what is pending) ----
 
   /** Batches newest first, expanded lazily by the caller. */
-  *#batches(options: { job?: string | undefined; since?: number | undefined; withFailures?: boolean; withDone?: boolean }): Generator<BatchRow> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (options.job !== undefined) {
-      where.push("b.job = ?");
-      params.push(options.job);
-    }
-    if (options.since !== undefined) {
-      where.push("b.last_at >= ?");
-      params.push(options.since);
-    }
-    if (options.withFailures) where.push("b.failures > 0");
-    if (options.withDone) where.push("b.done > 0");
-    const sql = `SELECT b.id, b.job, b.host, b.pid, b.runs, b.done, b.failures, b.rows, s.plugin, s.job_type FROM run_batches b LEFT JOIN job_stats s ON s.job = b.job ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY b.id DESC`;
+  *#batches(options: BatchFilter): Generator<BatchRow> {
+    const { where, params } = batchWhere(options);
+    const sql = `SELECT b.id, b.job, b.host, b.pid, b.runs, b.done, b.failures, b.rows, s.plugin, s.job_type FROM run_batches b LEFT JOIN job_stats s ON s.job = b.job ${where} ORDER BY b.id DESC`;
     yield* this.#db.prepare(sql).iterate(...params) as Iterable<BatchRow>;
   }
 
@@ -299,18 +312,8 @@ export class HistoryStore {
     for (const run of this.#runningRows(query.job)) if (matches(run)) newest.add(run);
     // Batches are stored in the order their runs ended; only their ids and latest times are
     // sorted here (a batch's rows are read when its turn comes), so that reading can stop early.
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (query.job !== undefined) {
-      where.push("job = ?");
-      params.push(query.job);
-    }
-    if (query.since !== undefined) {
-      where.push("last_at >= ?");
-      params.push(query.since);
-    }
-    if (onlyFailures) where.push("failures > 0");
-    const order = this.#db.prepare(`SELECT id, last_at FROM run_batches ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY last_at DESC, id DESC`).all(...params) as Array<{ id: number; last_at: number }>;
+    const { where, params } = batchWhere({ job: query.job, since: query.since, withFailures: onlyFailures });
+    const order = this.#db.prepare(`SELECT b.id, b.last_at FROM run_batches b ${where} ORDER BY b.last_at DESC, b.id DESC`).all(...params) as Array<{ id: number; last_at: number }>;
     const read = this.#db.prepare("SELECT b.id, b.job, b.host, b.pid, b.runs, b.done, b.failures, b.rows, s.plugin, s.job_type FROM run_batches b LEFT JOIN job_stats s ON s.job = b.job WHERE b.id = ?");
     for (const { id, last_at: lastAt } of order) {
       if (newest.done(lastAt)) break;
