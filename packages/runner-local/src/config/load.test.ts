@@ -91,6 +91,18 @@ describe("the problems of a config", () => {
     expect(error.issues).toEqual([expect.objectContaining({ path: "jobs.bad name", line: 2, col: 3 })]);
   });
 
+  it("a job with a bad name or a bad entry does not hide the other jobs' problems", async () => {
+    const error = await loadError(
+      'jobs:\n  "bad name":\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n  b:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: count\n    maxTasksPerJob: -1\n  c:\n    plugin: "@acme/ujr-plugin-fixtur"\n    type: count\n  d:\n    plugin: "@acme/ujr-plugin-fixture"\n    type: cuont\n',
+    );
+    expect(error.issues.map(({ path, code }) => ({ path, code }))).toEqual([
+      { path: "jobs.bad name", code: "invalid_key" },
+      { path: "jobs.b.maxTasksPerJob", code: "too_small" },
+      { path: "jobs.c.plugin", code: "UJR_PLUGIN_NOT_FOUND" },
+      { path: "jobs.d.type", code: "UJR_JOB_TYPE_UNKNOWN" },
+    ]);
+  });
+
   it("a job whose name has dots is found in the file (a dotted path is not split at them)", async () => {
     const error = await loadError('jobs:\n  my.job:\n    type: count\n    plugin: "@acme/not-installed"\n');
     expect(error.issues).toEqual([expect.objectContaining({ path: "jobs.my.job.plugin", code: "UJR_PLUGIN_NOT_FOUND", line: 4, col: 13 })]);

@@ -2,6 +2,8 @@ import { resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
   configFileSchema,
+  jobConfigSchema,
+  jobNamePattern,
   didYouMean,
   findPackageDir,
   isPlugin,
@@ -74,7 +76,7 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
   const runnerAlone = parsed.success ? undefined : configFileSchema.shape.runner.safeParse(value("runner"));
   const jobsAlone = parsed.success ? undefined : configFileSchema.shape.jobs.safeParse(value("jobs"));
   const runner: RunnerConfig = parsed.success ? parsed.data.runner : runnerAlone?.success ? runnerAlone.data : configFileSchema.shape.runner.parse(undefined);
-  const jobEntries: ConfigFile["jobs"] | undefined = parsed.success ? parsed.data.jobs : jobsAlone?.success ? jobsAlone.data : undefined;
+  const jobEntries: ConfigFile["jobs"] | undefined = parsed.success ? parsed.data.jobs : jobsAlone?.success ? jobsAlone.data : validJobsOf(value("jobs"));
   if (parsed.success) options.onRunnerSettings?.(runner);
   const jobs: LoadedJob[] = [];
   if (jobEntries) {
@@ -147,6 +149,21 @@ export async function resolveConfig(raw: unknown, options: ResolveConfigOptions)
     }
   }
   return { runner, dataDir: resolvePath(dir, runner.dataDir), jobs, issues };
+}
+
+/**
+ * The jobs whose name and entry are right when others are not (their problems are reported
+ * with the file's): one job's mistake must not hide another's plugin, type or config.
+ */
+function validJobsOf(jobs: unknown): ConfigFile["jobs"] | undefined {
+  if (!jobs || typeof jobs !== "object" || Array.isArray(jobs)) return undefined;
+  const valid: ConfigFile["jobs"] = {};
+  for (const [name, entry] of Object.entries(jobs)) {
+    if (!jobNamePattern.test(name)) continue;
+    const job = jobConfigSchema.safeParse(entry);
+    if (job.success) valid[name] = job.data;
+  }
+  return valid;
 }
 
 /** A plugin object handed over in code: checked as a loaded package would be; its tasks resolve from its package if installed. */
