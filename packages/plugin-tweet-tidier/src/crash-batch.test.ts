@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { crashSeed, fileLoaded, random, runConfig, tidierBuilt, tidyConfig } from "./__fixtures__/crash-run.js";
 import { fixture, indexNames, PG_BASE, pgSchema, postgresAvailable, tempDir, withIds } from "./__fixtures__/helpers.js";
 import { tables } from "./schema.js";
 import { SqliteTidyStore } from "./store/sqlite.js";
@@ -14,24 +13,11 @@ import { SqliteTidyStore } from "./store/sqlite.js";
 // lost or duplicated, whatever was committed before the kill. Bounded in CI
 // (UJR_TIDY_CRASH_TRIALS, default 3 on SQLite; UJR_TIDY_CRASH_PG_TRIALS, default 2 on
 // PostgreSQL); the seed is printed (UJR_TIDY_CRASH_SEED replays its draws).
-const pkgDir = fileURLToPath(new URL("..", import.meta.url));
-const child = fileURLToPath(new URL("./__fixtures__/run-config-child.mjs", import.meta.url));
-const built = existsSync(fileURLToPath(new URL("../dist/index.js", import.meta.url)));
+const built = tidierBuilt();
 if (!built) console.warn("the tidier is not built: skipping the kill -9 batch test (run `pnpm build`; under CI=true it runs and fails).");
 const trials = Number(process.env.UJR_TIDY_CRASH_TRIALS ?? "3");
 const pgTrials = Number(process.env.UJR_TIDY_CRASH_PG_TRIALS ?? "2");
-const seed = Number(process.env.UJR_TIDY_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-console.log(`crash-batch test seed: ${seed} (UJR_TIDY_CRASH_SEED=${seed} replays it)`);
-
-/** mulberry32: a small seeded generator. */
-function random(s: number): () => number {
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const seed = crashSeed("crash-batch");
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -55,72 +41,21 @@ function corpus(): string[] {
   return files;
 }
 
-function config(name: string, database: string, isolation: "process" | "thread"): string {
-  const p = join(tmp.dir, `${name}.yaml`);
-  writeFileSync(
-    p,
-    [
-      "runner:",
-      `  isolation: ${isolation}`,
-      "jobs:",
-      "  tidy:",
-      `    plugin: ${JSON.stringify(pkgDir)}`,
-      "    type: tidy",
-      "    config:",
-      `      inputs: [${JSON.stringify(join(tmp.dir, "raw"))}]`,
-      `      database: ${JSON.stringify(database)}`,
-      "      mode: once",
-      "      settleTime: 0",
-      "",
-    ].join("\n"),
-  );
-  return p;
-}
+const config = (name: string, database: string, isolation: "process" | "thread"): string =>
+  tidyConfig(tmp.dir, name, { inputs: [join(tmp.dir, "raw")], database, isolation });
 
 /**
  * Runs the config; with `killAt`, SIGKILLs the process group when the killAt-th file was
  * loaded (in its open transaction, as a worker logs it); with `killAtWrite`, at the
  * killAtWrite-th write to the SQLite database's WAL (`walOf`) that this process is told of.
  */
-function run(
+async function run(
   cfg: string,
   killAt?: number,
   wal?: { walOf: string; killAtWrite?: number },
 ): Promise<{ code: number | null; signal: string | null; loaded: number; walWrites: number }> {
-  return new Promise((resolve, reject) => {
-    let walWrites = 0;
-    const watcher = wal
-      ? watch(dirname(wal.walOf), (_event, name) => {
-          if (name !== `${basename(wal.walOf)}-wal`) return;
-          if (++walWrites === wal.killAtWrite) process.kill(-proc.pid!, "SIGKILL");
-        })
-      : undefined;
-    // small group commits, so that a kill finds some files committed and some not; the
-    // WAL checkpointed in the background and the first load without its secondary indexes
-    // (as a batch of 16 MB or more is), so that kills also fall during its checkpoints and
-    // while the indexes are dropped
-    const proc = spawn(process.execPath, [child, cfg], {
-      detached: true,
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, UJR_TIDY_GROUP_COMMIT_BYTES: String(400_000), UJR_TIDY_BACKGROUND_CHECKPOINT_BYTES: "0", UJR_TIDY_DEFER_INDEXES_BYTES: "0" },
-    });
-    let loaded = 0;
-    let buf = "";
-    proc.stdout.on("data", (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf("\n")) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.includes('"msg":"tidy: file loaded"') && ++loaded === killAt) process.kill(-proc.pid!, "SIGKILL");
-      }
-    });
-    proc.on("error", reject);
-    proc.on("exit", (code, signal) => {
-      watcher?.close();
-      resolve({ code, signal, loaded, walWrites });
-    });
-  });
+  const r = await runConfig(cfg, { killAtLine: { counts: fileLoaded, at: killAt }, wal });
+  return { code: r.code, signal: r.signal, loaded: r.lines, walWrites: r.walWrites };
 }
 
 /** The database's indexes by name. */
