@@ -327,15 +327,16 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
   const gz = gunzipped(path, signal);
   gz.on("error", (e) => extract.destroy(e));
   gz.pipe(extract);
+  const occurrences = new Map<string, number>();
   for await (const entry of extract) {
-    const name = entry.header.name;
-    const lower = name.toLowerCase();
+    const lower = entry.header.name.toLowerCase();
     const base = lower.slice(lower.lastIndexOf("/") + 1);
     const hidden = base.startsWith(".");
     if (entry.header.type !== "file" || hidden || !/\.(jsonl|ndjson)(\.gz)?$/.test(lower)) {
       entry.resume();
       continue;
     }
+    const name = memberLabel(entry.header.name, occurrences);
     const ek: LineKind = /\.urls\.jsonl(\.gz)?$/.test(lower) ? "urls" : "pages";
     if ((entry.header.size ?? Infinity) > MEMBER_HASH_MAX) {
       const src = (lower.endsWith(".gz") ? entry.pipe(createGunzip()) : entry) as AsyncIterable<Buffer>;
@@ -351,6 +352,18 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
       member = undefined;
     }
   }
+}
+
+/**
+ * A member's name as its archive_members and pages rows record it. An archive may hold a
+ * name more than once (a file appended again with `tar -r`, an archive made over a folder
+ * twice): each copy is loaded or skipped on its own bytes, so the later ones are told apart
+ * as GNU tar counts them (`--occurrence`): "raw/a.jsonl (occurrence 2)".
+ */
+function memberLabel(name: string, occurrences: Map<string, number>): string {
+  const n = (occurrences.get(name) ?? 0) + 1;
+  occurrences.set(name, n);
+  return n === 1 ? name : `${name} (occurrence ${n})`;
 }
 
 async function* oneChunk(b: Buffer): AsyncGenerator<Buffer> {

@@ -167,7 +167,7 @@ export const tables: TableDef[] = [
     doc: "One row per member of a loaded tar.gz archive that holds raw data, with the SHA-256 of its bytes, written in the archive's transaction. A member whose bytes were loaded before, as a file or as another archive's member (a collector archives the raw files a tidier may have loaded already), is skipped and recorded as such; a file whose bytes were loaded as a member is skipped the same way. Since schema version 4.",
     columns: [
       c("source_file_id", "integer", "The archive.", { notNull: true, refs: "source_files.id" }),
-      c("entry", "text", "Member name in the archive.", { notNull: true }),
+      c("entry", "text", "Member name in the archive; a name the archive holds again (a file appended with `tar -r`) is recorded as `<name> (occurrence N)` from its second copy on, as GNU tar counts them.", { notNull: true }),
       c("sha256", "text", "SHA-256 of the member's bytes as stored in the archive (hex): a raw file with the same bytes has the same.", { notNull: true }),
       c("size_bytes", "integer", "Member size in bytes.", { notNull: true }),
       c("status", "text", "`loaded`, or `skipped-duplicate` (its bytes were loaded before: see `loaded_as`).", { notNull: true }),
@@ -185,7 +185,7 @@ export const tables: TableDef[] = [
       c("page_no", "integer", "1-based page number within the file (across all members of an archive).", {
         notNull: true,
       }),
-      c("entry", "text", "Archive member name (empty string for a plain file).", { notNull: true }),
+      c("entry", "text", "Archive member name (empty string for a plain file); a repeated name as `<name> (occurrence N)`, as in archive_members.", { notNull: true }),
       c("line_no", "integer", "1-based line number within the file or archive member.", { notNull: true }),
       c("retrieved_at", "timestamp", "`__twarc.retrieved_at` (NULL without twarc metadata)."),
       c("request_url", "text", "`__twarc.url`: the request that returned the page."),
@@ -229,7 +229,7 @@ export const tables: TableDef[] = [
       c("id", "serial", "Error id.", { notNull: true }),
       c("source_file_id", "integer", "File.", { notNull: true, refs: "source_files.id" }),
       c("path", "text", "Path of the file.", { notNull: true }),
-      c("entry", "text", "Archive member name (empty for a plain file).", { notNull: true }),
+      c("entry", "text", "Archive member name (empty for a plain file); a repeated name as `<name> (occurrence N)`, as in archive_members.", { notNull: true }),
       c("line_no", "integer", "1-based line number.", { notNull: true }),
       c("code", "text", "Error code (`UJR_TIDY_BAD_JSON`, `UJR_TIDY_NOT_A_PAGE`, ...).", { notNull: true }),
       c("message", "text", "What went wrong.", { notNull: true }),

@@ -89,6 +89,24 @@ describe.each(backends)("archive members already loaded (%s)", (backend, runs, m
       expect(after.pages).toBe(once.pages! + 1);
     }));
 
+  it.skipIf(!runs)("a name twice in one archive (tar -r): each copy loads or is skipped on its bytes, the later one labelled by its occurrence", () =>
+    withCollection("same-name", async (dir, files, store) => {
+      const [first, second] = files as [{ name: string; data: Buffer }, { name: string; data: Buffer }];
+      // the first name again with new bytes, then again with the bytes it first had
+      const tgz = join(dir, "appended.tar.gz");
+      writeFileSync(tgz, await makeTarGz([first, { name: first.name, data: second.data }, { name: first.name, data: first.data }]));
+      expect(await store.ingestFile(tgz)).toMatchObject({ status: "loaded", pages: 2, skippedMembers: 1 });
+      const members = await store.query<{ entry: string; status: string; loaded_as: string | null }>('SELECT "entry", "status", "loaded_as" FROM "archive_members" ORDER BY "entry"');
+      expect(members).toEqual([
+        { entry: first.name, status: "loaded", loaded_as: null },
+        { entry: `${first.name} (occurrence 2)`, status: "loaded", loaded_as: null },
+        { entry: `${first.name} (occurrence 3)`, status: "skipped-duplicate", loaded_as: `${tgz}#${first.name}` },
+      ]);
+      expect((await store.query<{ entry: string }>('SELECT "entry" FROM "pages" ORDER BY "page_no"')).map((p) => p.entry)).toEqual([first.name, `${first.name} (occurrence 2)`]);
+      // the file of the second copy's bytes was loaded as that member
+      expect(await store.ingestFile(join(dir, second.name))).toMatchObject({ status: "skipped-duplicate", loadedAs: `${tgz}#${first.name} (occurrence 2)` });
+    }));
+
   it.skipIf(!runs)("an archive cut short after a skipped member is still recorded as partial, with its read error", () =>
     withCollection("cut-short", async (dir, files, store) => {
       await store.ingestFile(join(dir, files[0]!.name));
