@@ -46,6 +46,9 @@ jobs:
       inputs: [./data/${DEMO_JOBS.collect}/raw]
       database: ./tidy.sqlite
       mode: once
+      # The collector writes each page file whole (a temporary file renamed into place), so
+      # a file it just wrote need not settle first (2s by default, for writers that append).
+      settleTime: 0s
   ${DEMO_JOBS.summary}:
     plugin: "@ujr/plugin-dataset-summary"
     type: summary
