@@ -1,5 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { mapSqliteError } from "./sqlite.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, describe, expect, it } from "vitest";
+import { mapSqliteError, openSqlite } from "./sqlite.js";
 
 describe("a failed SQLite query, as the user reads it", () => {
   it("names a driver whose native module was never built, and the command that builds it", () => {
@@ -18,5 +24,46 @@ describe("a failed SQLite query, as the user reads it", () => {
     expect(mapSqliteError({ ok: false, kind: "readonly", message: "attempt to write a readonly database" }, "q")).toMatchObject({ code: "UJR_SUMMARY_READ_ONLY" });
     expect(mapSqliteError({ ok: false, kind: "error", code: "SQLITE_NOTADB", message: "file is not a database" }, "q")).toMatchObject({ code: "UJR_SUMMARY_DB_OPEN" });
     expect(mapSqliteError({ ok: false, kind: "error", message: "no such table: tweets" }, "q").message).toBe('query "q" failed: no such table: tweets');
+  });
+});
+
+describe("the SQLite queries of a summary run", () => {
+  const made: string[] = [];
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  function database(): string {
+    const dir = mkdtempSync(join(tmpdir(), "ujr-summary-sqlite-"));
+    made.push(dir);
+    const file = join(dir, "t.sqlite");
+    const db = new Database(file);
+    db.exec("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (1), (2), (3);");
+    db.close();
+    return file;
+  }
+
+  it("a query stuck inside SQLite past its timeout is stopped, and the next queries run", async () => {
+    const db = await openSqlite(database());
+    try {
+      expect((await db.query("SELECT sum(n) AS s FROM t", {}, { queryName: "before", timeoutMs: 30_000, maxRows: 10 })).rows).toEqual([[6]]);
+      // an endless count yields no row to check the deadline at: its thread is ended
+      const stuck = db.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c", {}, { queryName: "endless", timeoutMs: 300, maxRows: 10 });
+      await expect(stuck).rejects.toMatchObject({ code: "UJR_SUMMARY_QUERY_TIMEOUT" });
+      expect((await db.query("SELECT count(*) AS c FROM t WHERE n > :min", { min: 1 }, { queryName: "after", timeoutMs: 30_000, maxRows: 10 })).rows).toEqual([[2]]);
+      expect([...(await db.tables()).keys()]).toEqual(["t"]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("an open database whose query thread is idle does not keep the process alive", async () => {
+    const file = database();
+    const moduleUrl = new URL("../../dist/db/sqlite.js", import.meta.url).href;
+    // queried, never closed: the process must still end on its own
+    const child = spawn(process.execPath, ["--input-type=module", "-e", `const { openSqlite } = await import(${JSON.stringify(moduleUrl)}); const db = await openSqlite(${JSON.stringify(file)}); const r = await db.query("SELECT count(*) FROM t", {}, { queryName: "q", timeoutMs: 30000, maxRows: 1 }); console.log(JSON.stringify(r.rows));`], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect({ code, out: out.trim() }).toEqual({ code: 0, out: "[[3]]" });
   });
 });

@@ -25,10 +25,14 @@ import type { QueryOptions, QueryResult, ReadOnlyDatabase } from "./types.js";
 
 const require = createRequire(import.meta.url);
 
-/** CommonJS source of the query worker (eval'd, so it runs from src/ and dist/ alike). */
+/**
+ * CommonJS source of the query thread (eval'd, so it runs from src/ and dist/ alike). One
+ * thread serves every query of a summary run on one read-only connection (opening a thread,
+ * the driver and the database for each query took ~0.1 s apiece); a query that outlives its
+ * timeout is stopped by ending the thread, and the next query starts another.
+ */
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require("node:worker_threads");
-const Database = require(workerData.driverPath);
 function norm(v) {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") {
@@ -37,44 +41,52 @@ function norm(v) {
   if (v instanceof Uint8Array) return Buffer.from(v).toString("base64");
   return v;
 }
+const failure = (err) => ({ ok: false, kind: "error", code: err && err.code, message: String(err && err.message || err) });
 let db;
+let opening;
 try {
+  const Database = require(workerData.driverPath);
   db = new Database(workerData.file, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs });
   db.pragma("query_only = ON");
-  if (workerData.sql === null) {
+} catch (err) {
+  // every query is answered with why the database could not be opened
+  opening = failure(err);
+}
+function run(q) {
+  if (opening) return opening;
+  if (q.sql === null) {
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type IN ('table','view')").all().map((r) => r.name);
     const out = [];
     for (const t of tables) {
       const cols = db.prepare("SELECT name FROM pragma_table_info(?)").all(t).map((r) => r.name);
       out.push([t, cols]);
     }
-    parentPort.postMessage({ ok: true, tables: out });
-  } else {
-    const stmt = db.prepare(workerData.sql);
-    if (!stmt.reader) {
-      parentPort.postMessage({ ok: false, kind: "readonly", message: "the statement does not return rows (it would write or change the connection)" });
-    } else {
-      stmt.safeIntegers(true);
-      const columns = stmt.columns().map((c) => c.name);
-      stmt.raw(true);
-      const rows = [];
-      let truncated = false;
-      for (const row of stmt.iterate(workerData.values)) {
-        if (rows.length >= workerData.maxRows) { truncated = true; break; }
-        rows.push(row.map(norm));
-        if ((rows.length & 255) === 0 && Date.now() > workerData.deadline) {
-          parentPort.postMessage({ ok: false, kind: "timeout", message: "deadline passed" });
-          process.exit(0);
-        }
-      }
-      parentPort.postMessage({ ok: true, columns, rows, truncated });
-    }
+    return { ok: true, tables: out };
   }
-} catch (err) {
-  parentPort.postMessage({ ok: false, kind: "error", code: err && err.code, message: String(err && err.message || err) });
-} finally {
-  try { db && db.close(); } catch {}
+  const stmt = db.prepare(q.sql);
+  if (!stmt.reader) return { ok: false, kind: "readonly", message: "the statement does not return rows (it would write or change the connection)" };
+  stmt.safeIntegers(true);
+  const columns = stmt.columns().map((c) => c.name);
+  stmt.raw(true);
+  const rows = [];
+  let truncated = false;
+  // leaving the loop (break, return) closes the statement's iterator, freeing the connection
+  for (const row of stmt.iterate(q.values)) {
+    if (rows.length >= q.maxRows) { truncated = true; break; }
+    rows.push(row.map(norm));
+    if ((rows.length & 255) === 0 && Date.now() > q.deadline) return { ok: false, kind: "timeout", message: "deadline passed" };
+  }
+  return { ok: true, columns, rows, truncated };
 }
+parentPort.on("message", (q) => {
+  let reply;
+  try {
+    reply = run(q);
+  } catch (err) {
+    reply = failure(err);
+  }
+  parentPort.postMessage(Object.assign(reply, { id: q.id }));
+});
 `;
 
 export interface WorkerReply {
@@ -105,32 +117,38 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   const driverPath = require.resolve("better-sqlite3");
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
 
+  // the query thread, started with the first query and kept for the next ones
+  let thread: Worker | undefined;
+  let nextId = 0;
+  const stop = (worker: Worker) => {
+    if (thread === worker) thread = undefined;
+    void worker.terminate();
+  };
+
   function runInWorker(sql: string | null, values: unknown[], opts: QueryOptions): Promise<WorkerReply> {
     return new Promise<WorkerReply>((resolve, reject) => {
       if (opts.signal?.aborted) {
         reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled before it started.`, { query: opts.queryName }));
         return;
       }
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: {
-          driverPath,
-          file,
-          sql,
-          values,
-          busyTimeoutMs,
-          maxRows: opts.maxRows,
-          deadline: Date.now() + opts.timeoutMs,
-        },
-      });
+      // the source is CommonJS: a parent started with --input-type=module would make it ESM
+      const execArgv = process.execArgv.filter((arg) => !arg.startsWith("--input-type"));
+      const worker = (thread ??= new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { driverPath, file, busyTimeoutMs } }));
+      // held open only while a query runs: an idle thread never keeps the process alive
+      worker.ref();
+      const id = ++nextId;
       let settled = false;
-      const finish = (fn: () => void) => {
+      const finish = (fn: () => void, { keep }: { keep: boolean }) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         opts.signal?.removeEventListener("abort", onAbort);
+        worker.off("message", onMessage);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        if (keep) worker.unref();
+        else stop(worker);
         fn();
-        void worker.terminate();
       };
       const timeoutError = () =>
         summaryError(
@@ -138,21 +156,25 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
           `query "${opts.queryName}" ran longer than ${opts.timeoutMs} ms and was stopped: make it cheaper (add an index, narrow the time range) or raise its "timeout".`,
           { query: opts.queryName },
         );
-      const timer = setTimeout(() => finish(() => reject(timeoutError())), opts.timeoutMs);
+      // a query still running in SQLite cannot be interrupted from here: its thread is ended
+      const timer = setTimeout(() => finish(() => reject(timeoutError()), { keep: false }), opts.timeoutMs);
       const onAbort = () =>
-        finish(() => reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled.`, { query: opts.queryName })));
+        finish(() => reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled.`, { query: opts.queryName })), { keep: false });
+      const onMessage = (reply: WorkerReply & { id?: number }) => {
+        if (reply.id !== id) return;
+        if (reply.ok) finish(() => resolve(reply), { keep: true });
+        else if (reply.kind === "timeout") finish(() => reject(timeoutError()), { keep: true });
+        else finish(() => reject(mapSqliteError(reply, opts.queryName)), { keep: true });
+      };
+      const onError = (err: Error) =>
+        finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" failed: ${err.message}`, { query: opts.queryName })), { keep: false });
+      const onExit = () =>
+        finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" stopped without a result.`, { query: opts.queryName })), { keep: false });
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      worker.once("message", (reply: WorkerReply) => {
-        if (reply.ok) finish(() => resolve(reply));
-        else if (reply.kind === "timeout") finish(() => reject(timeoutError()));
-        else finish(() => reject(mapSqliteError(reply, opts.queryName)));
-      });
-      worker.once("error", (err) =>
-        finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" failed: ${err.message}`, { query: opts.queryName }))),
-      );
-      worker.once("exit", () =>
-        finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" stopped without a result.`, { query: opts.queryName }))),
-      );
+      worker.on("message", onMessage);
+      worker.once("error", onError);
+      worker.once("exit", onExit);
+      worker.postMessage({ id, sql, values, maxRows: opts.maxRows, deadline: Date.now() + opts.timeoutMs });
     });
   }
 
@@ -178,7 +200,9 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       for (const [t, cols] of reply.tables ?? []) map.set(t.toLowerCase(), new Set(cols.map((c) => c.toLowerCase())));
       return map;
     },
-    async close() {},
+    async close() {
+      if (thread) stop(thread);
+    },
   };
 }
 
