@@ -56,14 +56,22 @@ describe("the SQLite queries of a summary run", () => {
     }
   });
 
-  it("an open database whose query thread is idle does not keep the process alive", async () => {
+  it("nothing keeps running once a query stuck inside SQLite timed out, and an idle database does not hold the process", async () => {
     const file = database();
     const moduleUrl = new URL("../../dist/db/sqlite.js", import.meta.url).href;
-    // queried, never closed: the process must still end on its own
-    const child = spawn(process.execPath, ["--input-type=module", "-e", `const { openSqlite } = await import(${JSON.stringify(moduleUrl)}); const db = await openSqlite(${JSON.stringify(file)}); const r = await db.query("SELECT count(*) FROM t", {}, { queryName: "q", timeoutMs: 30000, maxRows: 1 }); console.log(JSON.stringify(r.rows));`], { stdio: ["ignore", "pipe", "pipe"] });
+    // an endless count (it yields no row where a deadline could be checked) times out; the
+    // database is never closed: the process must still end on its own, nothing left computing
+    const script = `
+      const { openSqlite } = await import(${JSON.stringify(moduleUrl)});
+      const db = await openSqlite(${JSON.stringify(file)});
+      const endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+      const code = await db.query(endless, {}, { queryName: "endless", timeoutMs: 300, maxRows: 1 }).then(() => "finished", (e) => e.code);
+      const r = await db.query("SELECT count(*) FROM t", {}, { queryName: "q", timeoutMs: 30000, maxRows: 1 });
+      console.log(JSON.stringify([code, r.rows]));`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
     const [code] = (await once(child, "exit")) as [number | null];
-    expect({ code, out: out.trim() }).toEqual({ code: 0, out: "[[3]]" });
+    expect({ code, out: out.trim() }).toEqual({ code: 0, out: JSON.stringify(["UJR_SUMMARY_QUERY_TIMEOUT", [[3]]]) });
   });
 });

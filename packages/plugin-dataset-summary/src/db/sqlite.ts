@@ -6,18 +6,19 @@
  * assignments, ATTACH, ...) is refused before it runs. `INSERT ... RETURNING` passes that
  * check but is refused by SQLite itself (SQLITE_READONLY), which we report the same way.
  *
- * Timeout: better-sqlite3 is synchronous and has no interrupt or progress handler, so each
- * query runs in its own worker thread with its own read-only connection. The caller's
- * promise settles with UJR_SUMMARY_QUERY_TIMEOUT as soon as the timeout passes and the
- * worker is terminated. Termination takes effect when SQLite hands control back to
- * JavaScript, i.e. between two rows (the worker also checks the deadline per row); a
- * single step that computes for a long time (a huge aggregate before its first row) goes
- * on in the background thread until that step returns, then the thread exits. Nothing can
- * be corrupted: the connection is read-only. The runner's task timeout bounds the task.
+ * Timeout: better-sqlite3 is synchronous and has no interrupt or progress handler, so the
+ * queries of a run go to a child process of their own, with one read-only connection kept
+ * from query to query. The caller's promise settles with UJR_SUMMARY_QUERY_TIMEOUT as soon
+ * as the timeout passes, and the process is killed: a worker thread could not be stopped
+ * there, since terminating a thread takes effect only when SQLite hands control back to
+ * JavaScript, and a statement that computes for long before its first row (an endless
+ * recursive CTE under an aggregate) kept a core busy until the runner stopped. The child
+ * also checks the deadline between rows. Nothing can be corrupted: the connection is
+ * read-only. The next query starts another process.
  */
 import { createRequire } from "node:module";
 import { access, constants } from "node:fs/promises";
-import { Worker } from "node:worker_threads";
+import { spawn, type ChildProcess } from "node:child_process";
 import { nativeModuleProblem } from "@ujr/core/task";
 import { SummaryErrorCode, summaryError } from "../errors.js";
 import { bindValues, compileNamedParams } from "../internal/params.js";
@@ -26,13 +27,14 @@ import type { QueryOptions, QueryResult, ReadOnlyDatabase } from "./types.js";
 const require = createRequire(import.meta.url);
 
 /**
- * CommonJS source of the query thread (eval'd, so it runs from src/ and dist/ alike). One
- * thread serves every query of a summary run on one read-only connection (opening a thread,
- * the driver and the database for each query took ~0.1 s apiece); a query that outlives its
- * timeout is stopped by ending the thread, and the next query starts another.
+ * CommonJS source of the query process (run with `node -e`, so it runs from src/ and dist/
+ * alike; its settings come as JSON in argv[1]). One process serves every query of a summary
+ * run on one read-only connection (a worker, the driver and the database opened for each
+ * query took ~0.1 s apiece); a query that outlives its timeout is stopped by killing it.
  */
-const WORKER_SOURCE = String.raw`
-const { parentPort, workerData } = require("node:worker_threads");
+const QUERY_PROCESS_SOURCE = String.raw`
+const workerData = JSON.parse(process.argv[1]);
+process.on("disconnect", () => process.exit(0));
 function norm(v) {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") {
@@ -78,14 +80,14 @@ function run(q) {
   }
   return { ok: true, columns, rows, truncated };
 }
-parentPort.on("message", (q) => {
+process.on("message", (q) => {
   let reply;
   try {
     reply = run(q);
   } catch (err) {
     reply = failure(err);
   }
-  parentPort.postMessage(Object.assign(reply, { id: q.id }));
+  process.send(Object.assign(reply, { id: q.id }));
 });
 `;
 
@@ -117,25 +119,40 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   const driverPath = require.resolve("better-sqlite3");
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
 
-  // the query thread, started with the first query and kept for the next ones
-  let thread: Worker | undefined;
+  // the query process, started with the first query and kept for the next ones
+  let current: ChildProcess | undefined;
   let nextId = 0;
-  const stop = (worker: Worker) => {
-    if (thread === worker) thread = undefined;
-    void worker.terminate();
+  const stop = (child: ChildProcess) => {
+    if (current === child) current = undefined;
+    child.kill("SIGKILL");
+  };
+  // held open only while a query runs: an idle process never keeps this one alive
+  const hold = (child: ChildProcess, held: boolean) => {
+    const handles = [child, child.channel] as Array<{ ref?: () => void; unref?: () => void } | null | undefined>;
+    for (const handle of handles) (held ? handle?.ref : handle?.unref)?.call(handle);
+  };
+  const start = () => {
+    // no execArgv of this process: a test runner's loaders or --input-type=module would change what `-e` runs
+    const child = spawn(process.execPath, ["-e", QUERY_PROCESS_SOURCE, JSON.stringify({ driverPath, file, busyTimeoutMs })], {
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      serialization: "advanced",
+    });
+    child.on("exit", () => {
+      if (current === child) current = undefined;
+    });
+    // a failed spawn is reported to the query waiting for it (its "error" listener)
+    child.on("error", () => {});
+    return child;
   };
 
-  function runInWorker(sql: string | null, values: unknown[], opts: QueryOptions): Promise<WorkerReply> {
+  function runInProcess(sql: string | null, values: unknown[], opts: QueryOptions): Promise<WorkerReply> {
     return new Promise<WorkerReply>((resolve, reject) => {
       if (opts.signal?.aborted) {
         reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled before it started.`, { query: opts.queryName }));
         return;
       }
-      // the source is CommonJS: a parent started with --input-type=module would make it ESM
-      const execArgv = process.execArgv.filter((arg) => !arg.startsWith("--input-type"));
-      const worker = (thread ??= new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { driverPath, file, busyTimeoutMs } }));
-      // held open only while a query runs: an idle thread never keeps the process alive
-      worker.ref();
+      const child = (current ??= start());
+      hold(child, true);
       const id = ++nextId;
       let settled = false;
       const finish = (fn: () => void, { keep }: { keep: boolean }) => {
@@ -143,11 +160,11 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
         settled = true;
         clearTimeout(timer);
         opts.signal?.removeEventListener("abort", onAbort);
-        worker.off("message", onMessage);
-        worker.off("error", onError);
-        worker.off("exit", onExit);
-        if (keep) worker.unref();
-        else stop(worker);
+        child.off("message", onMessage);
+        child.off("error", onError);
+        child.off("exit", onExit);
+        if (keep) hold(child, false);
+        else stop(child);
         fn();
       };
       const timeoutError = () =>
@@ -156,7 +173,6 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
           `query "${opts.queryName}" ran longer than ${opts.timeoutMs} ms and was stopped: make it cheaper (add an index, narrow the time range) or raise its "timeout".`,
           { query: opts.queryName },
         );
-      // a query still running in SQLite cannot be interrupted from here: its thread is ended
       const timer = setTimeout(() => finish(() => reject(timeoutError()), { keep: false }), opts.timeoutMs);
       const onAbort = () =>
         finish(() => reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled.`, { query: opts.queryName })), { keep: false });
@@ -168,13 +184,16 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       };
       const onError = (err: Error) =>
         finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" failed: ${err.message}`, { query: opts.queryName })), { keep: false });
-      const onExit = () =>
-        finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" stopped without a result.`, { query: opts.queryName })), { keep: false });
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        finish(
+          () => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" stopped without a result: its process ended (${signal ?? `exit code ${code}`}).`, { query: opts.queryName })),
+          { keep: false },
+        );
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      worker.on("message", onMessage);
-      worker.once("error", onError);
-      worker.once("exit", onExit);
-      worker.postMessage({ id, sql, values, maxRows: opts.maxRows, deadline: Date.now() + opts.timeoutMs });
+      child.on("message", onMessage);
+      child.once("error", onError);
+      child.once("exit", onExit);
+      child.send({ id, sql, values, maxRows: opts.maxRows, deadline: Date.now() + opts.timeoutMs });
     });
   }
 
@@ -191,22 +210,22 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
           { query: opts.queryName },
         );
       }
-      const reply = await runInWorker(compiled.sql, values, opts);
+      const reply = await runInProcess(compiled.sql, values, opts);
       return { columns: reply.columns ?? [], rows: reply.rows ?? [], truncated: reply.truncated ?? false };
     },
     async tables() {
-      const reply = await runInWorker(null, [], { queryName: "(schema)", timeoutMs: 30_000, maxRows: 1 });
+      const reply = await runInProcess(null, [], { queryName: "(schema)", timeoutMs: 30_000, maxRows: 1 });
       const map = new Map<string, Set<string>>();
       for (const [t, cols] of reply.tables ?? []) map.set(t.toLowerCase(), new Set(cols.map((c) => c.toLowerCase())));
       return map;
     },
     async close() {
-      if (thread) stop(thread);
+      if (current) stop(current);
     },
   };
 }
 
-/** A failed query's reply from the worker thread as the error a user reads (exported for its tests). */
+/** A failed query's reply from the query process as the error a user reads (exported for its tests). */
 export function mapSqliteError(reply: WorkerReply, queryName: string) {
   const message = reply.message ?? "unknown error";
   const native = nativeModuleProblem(reply);
