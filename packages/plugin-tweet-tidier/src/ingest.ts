@@ -5,6 +5,7 @@ import type { ParseEvent } from "./parse-events.js";
 import { acquireParseWorkers, localFeed, parseThreads, releaseParseWorkers, workerAvailable, workerFeeds, type FileFeed } from "./parse-in-worker.js";
 import { recordedMtime, unchangedSinceLoaded, type LoadedBefore, type MtimeToRecord, type StatedFile } from "./loaded-before.js";
 import { fileKind } from "./read-raw.js";
+import { pageNoOf, setPageNo } from "./page-columns.js";
 import type { FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult } from "./store/types.js";
 
 /** With `autoWorker`, a batch of at least this many bytes is parsed in a worker thread (in parallel with the writes). */
@@ -298,6 +299,10 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
         stats.lines++;
         if (ev.t === "page") {
           const parsed = ev.parsed;
+          // A page's number is its place among the pages loaded from the file. The parser
+          // counts the pages it parsed, which after a skipped archive member depends on
+          // whether the parse thread's own look-up passed the member over or the loader did.
+          if (pageNoOf(parsed) !== stats.pages + 1) setPageNo(parsed, stats.pages + 1);
           const w = txn.writePage(parsed);
           if (w !== undefined) await w;
           stats.pages++;

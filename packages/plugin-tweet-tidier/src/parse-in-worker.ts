@@ -3,9 +3,8 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { parseEvents, type ParseEvent } from "./parse-events.js";
-import { PAGE_TABLES, type PageTable, type ParsedPage } from "./parse-page.js";
 import { canStripe, hashFile } from "./read-raw.js";
-import { insertColumns, table } from "./schema.js";
+import { setFileId, setPageNo } from "./page-columns.js";
 
 const WORKER_URL = new URL("./internal/parse-worker.js", import.meta.url);
 
@@ -17,27 +16,6 @@ export const workerAvailable = (): boolean => existsSync(fileURLToPath(WORKER_UR
  * all the files it is reading ahead: bounds memory whatever the file sizes.
  */
 const WINDOW = 24;
-
-const columnIndex = (t: string, name: string): number => insertColumns(table(t)).findIndex((c) => c.name === name);
-/** Row columns holding source_file_id, by table. */
-const FILE_ID_COLUMNS = PAGE_TABLES.map((t): [PageTable, number] => [t, columnIndex(t, "source_file_id")]).filter(([, i]) => i >= 0);
-const PAGE_FILE_ID = columnIndex("pages", "source_file_id");
-const SIDECAR_FILE_ID = columnIndex("resolved_urls", "source_file_id");
-/** Row columns holding page_no, by table. */
-const PAGE_NO_COLUMNS = PAGE_TABLES.map((t): [PageTable, number] => [t, columnIndex(t, "page_no")]).filter(([, i]) => i >= 0);
-const PAGE_PAGE_NO = columnIndex("pages", "page_no");
-
-/** Sets one column (its index in the page row, and in each table's rows) of every row of a page. */
-function fillColumn(p: ParsedPage, pageColumn: number, columns: readonly [PageTable, number][], value: number): void {
-  p.page[pageColumn] = value;
-  for (const [t, i] of columns) {
-    const rs = p.rows[t];
-    for (let k = 0; k < rs.length; k++) rs[k]![i] = value;
-  }
-}
-
-/** Sets the page number in a page's rows (a thread parsing a share of a file's lines numbers only its own pages). */
-const setPageNo = (p: ParsedPage, pageNo: number): void => fillColumn(p, PAGE_PAGE_NO, PAGE_NO_COLUMNS, pageNo);
 
 /** A share of a plain file's lines: those whose (lineNo - 1) % of === at. */
 export interface Stripe {
@@ -59,14 +37,6 @@ export function parseThreads(bytes: number): number {
   const env = Number(process.env.UJR_TIDY_PARSE_THREADS);
   if (Number.isInteger(env) && env >= 1 && env <= 8) return env;
   return bytes >= STRIPE_MIN_BYTES && availableParallelism() >= 3 ? 2 : 1;
-}
-
-/** Sets the file id in the rows of an event parsed by the worker (which parses before the file is claimed). */
-function setFileId(ev: ParseEvent, fileId: number): void {
-  if (ev.t === "page") fillColumn(ev.parsed, PAGE_FILE_ID, FILE_ID_COLUMNS, fileId);
-  else if (ev.t === "sidecar") {
-    ev.row[SIDECAR_FILE_ID] = fileId;
-  }
 }
 
 export type FromWorker =

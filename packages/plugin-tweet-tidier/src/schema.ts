@@ -182,7 +182,7 @@ export const tables: TableDef[] = [
     doc: "One row per API response page (one JSONL line) with its provenance.",
     columns: [
       c("source_file_id", "integer", "File the page came from.", { notNull: true, refs: "source_files.id" }),
-      c("page_no", "integer", "1-based page number within the file (across all members of an archive).", {
+      c("page_no", "integer", "1-based number of the page among those loaded from the file (across the members of an archive; a member skipped because its bytes were loaded before adds none).", {
         notNull: true,
       }),
       c("entry", "text", "Archive member name (empty string for a plain file); a repeated name as `<name> (occurrence N)`, as in archive_members.", { notNull: true }),

@@ -87,6 +87,9 @@ describe.each(backends)("archive members already loaded (%s)", (backend, runs, m
       const alone = await onlyThe(backend, newer);
       for (const t of COUNTED) expect(after[t], t).toBe(once[t]! + alone[t]!);
       expect(after.pages).toBe(once.pages! + 1);
+      // its page is the archive's first loaded page, whether or not the skipped members were parsed
+      const pages = await store.query<{ page_no: number | string; entry: string }>('SELECT p."page_no", p."entry" FROM "pages" p JOIN "source_files" f ON f."id" = p."source_file_id" WHERE f."path" = ?', [tgz]);
+      expect(pages.map((p) => ({ ...p, page_no: Number(p.page_no) }))).toEqual([{ page_no: 1, entry: newer.name }]);
     }));
 
   it.skipIf(!runs)("a name twice in one archive (tar -r): each copy loads or is skipped on its bytes, the later one labelled by its occurrence", () =>
@@ -155,10 +158,14 @@ async function onlyThe(backend: string, file: { name: string; data: Buffer }): P
 const built = existsSync(fileURLToPath(new URL("../../dist/internal/parse-worker.js", import.meta.url)));
 if (!built) console.warn("the tidier is not built: skipping the archive-member test through the parse worker (run `pnpm build`; under CI=true it runs and fails).");
 describe.skipIf(!built && process.env.CI !== "true")("archive members already loaded, parsed in a worker thread (SQLite)", () => {
+  // the compiled store: from the sources, no parse thread can start (it runs dist/ only) and
+  // parseInWorker would quietly load in this thread
+  const builtStore = async () => ((await import(new URL("../../dist/store/sqlite.js", import.meta.url).href)) as typeof import("./sqlite.js")).SqliteTidyStore;
+
   it("skips them as the loading thread does, and loads the new one", async () => {
     const dir = join(tmp.dir, "worker");
     const files = rawFiles(dir);
-    const store = new SqliteTidyStore(join(dir, "tidy.sqlite"));
+    const store = new (await builtStore())(join(dir, "tidy.sqlite"));
     try {
       for (const f of files) await store.ingestFile(join(dir, f.name), { parseInWorker: false });
       const once = await counts(store);
@@ -175,5 +182,25 @@ describe.skipIf(!built && process.env.CI !== "true")("archive members already lo
     // the parse thread's look-ups hold no connection past its file: the store's close is the
     // last one, which checkpoints and removes the WAL (a database copied alone is whole)
     expect(existsSync(join(dir, "tidy.sqlite-wal"))).toBe(false);
+  });
+
+  it("numbers pages among those loaded: a member the parse thread parsed and the loader skipped leaves no gap", async () => {
+    const dir = join(tmp.dir, "worker-numbering");
+    const [a, b] = rawFiles(dir) as [{ name: string; data: Buffer }, { name: string; data: Buffer }];
+    const tgz = join(dir, "after-the-file.tar.gz");
+    writeFileSync(tgz, await makeTarGz([a, b]));
+    // in memory, the parse thread has no database to look members up in: it parses the
+    // archive's copy of the file, which the loader then skips (as it does whenever the file's
+    // commit comes after the parse thread's look-up)
+    const store = new (await builtStore())(":memory:");
+    try {
+      const outcomes = await store.ingestFiles([join(dir, a.name), tgz], { parseInWorker: true }, () => {});
+      expect(outcomes.map((o) => o.result)).toMatchObject([{ status: "loaded", pages: 1 }, { status: "loaded", pages: 1, skippedMembers: 1 }]);
+      expect(await store.query('SELECT p."page_no", p."entry" FROM "pages" p JOIN "source_files" f ON f."id" = p."source_file_id" WHERE f."path" = ?', [tgz])).toEqual([{ page_no: 1, entry: b.name }]);
+      // every row of the page carries the same number
+      expect(await store.query('SELECT DISTINCT t."page_no" FROM "tweets" t JOIN "source_files" f ON f."id" = t."source_file_id" WHERE f."path" = ?', [tgz])).toEqual([{ page_no: 1 }]);
+    } finally {
+      await store.close();
+    }
   });
 });
