@@ -281,6 +281,25 @@ describe("ujr run", () => {
     expect(stdout).toContain("received SIGTERM: no new tasks");
   }, 30_000);
 
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} to the whole process group (Ctrl-C, timeout, a service manager): the running task still finishes in its grace; exit 130`, async () => {
+      project = projectOutsideWorkspace();
+      project.write("ujr.config.yaml", `runner:\n  workers: 1\n  isolation: process\njobs:\n${countJob("slow", "{ count: 3, delayMs: 1500 }")}`);
+      // a process group of its own, as a shell gives a command: the signal reaches the pool's processes too
+      const child = spawn(process.execPath, [bin, "run", "--no-watch", "--no-tty"], { cwd: project.dir, env: process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let stdout = "";
+      child.stdout.on("data", (chunk) => (stdout += chunk));
+      child.stderr.on("data", () => {});
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await vi.waitFor(() => expect(existsSync(join(project.dir, "data/slow/lines.txt.started"))).toBe(true), { timeout: 15_000, interval: 20 });
+      process.kill(-child.pid!, signal);
+      expect(await exited).toBe(130);
+      expect(stdout).not.toContain("UJR_WORKER_CRASHED");
+      expect(stdout).toContain("run ended (exit code 130): slow: stopped, 1 task(s) done");
+      expect(readFileSync(join(project.dir, "data/slow/lines.txt"), "utf8").trim().split("\n")).toHaveLength(1);
+    }, 30_000);
+  }
+
   it("a second signal stops running tasks at once; exit 130", async () => {
     project = projectOutsideWorkspace();
     project.write("ujr.config.yaml", `runner:\n  workers: 1\njobs:\n${countJob("slow", "{ count: 3, delayMs: 20000 }")}`);

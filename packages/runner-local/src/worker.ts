@@ -23,10 +23,34 @@ const logger = createLogger({
   ...(isMainThread ? {} : isatty(1) ? { destination: process.stdout } : { sync: true }),
 });
 
-// Aborted when the runner goes away, so long tasks can stop cooperatively. (SIGTERM keeps
-// its default action: a timed-out task's process must die even if it never yields.)
+// Aborted when the runner goes away, so long tasks can stop cooperatively.
 const shutdown = new AbortController();
 process.once("disconnect", () => shutdown.abort(new Error("worker shutting down")));
+
+/** Tasks this child process is running now (it runs one at a time). */
+let running = 0;
+
+if (isMainThread && process.send !== undefined) {
+  // Ctrl-C, `timeout` and service managers signal the runner's whole process group: its
+  // pool processes get its SIGINT or SIGTERM too. The runner then stops gracefully (running
+  // tasks get shutdownGrace), so a pool process that died of the signal would cut short the
+  // task it was to finish. While a task runs, this process leaves the stop to the runner;
+  // idle, it ends as by default. The runner stops a task it cancels (timeout, a stop past
+  // its grace) by terminating the process: tinypool's SIGTERM, then its SIGKILL a second
+  // later, which no task outlives, even one that never yields.
+  const onStopSignal = (signal: NodeJS.Signals) => {
+    if (running > 0) return;
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  };
+  process.on("SIGINT", onStopSignal);
+  process.on("SIGTERM", onStopSignal);
+  // The runner gone (killed, or dead of the signal it did not handle): once idle, nothing
+  // will ever come, so end rather than linger with whatever the task modules hold open.
+  process.once("disconnect", () => {
+    if (running === 0) process.exit(0);
+  });
+}
 
 let current: TaskRun | undefined;
 
@@ -115,11 +139,17 @@ export function session(): Promise<never> {
 }
 
 async function runInSession(message: WorkerMessage): Promise<void> {
-  const outcome = await execute(message);
+  running++;
+  let outcome: TaskOutcome;
+  try {
+    outcome = await execute(message);
+  } finally {
+    running--;
+  }
   // Lines the task logged reach the runner before its result, as with tinypool's own runs.
   if (process.stdout.writableLength > 0) await new Promise((resolve) => process.stdout.write("", resolve));
   if (process.stderr.writableLength > 0) await new Promise((resolve) => process.stderr.write("", resolve));
-  if (!process.connected) return;
+  if (!process.connected) process.exit(0); // no one to tell: the runner is gone
   let encoded: WireEncoded;
   try {
     encoded = encodeWire(outcome);
