@@ -5,7 +5,7 @@ import { bullmqError } from "./errors.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText, type JobData, type JobResult } from "./internal/codec.js";
 import { EventReader, eventField, type QueueEvent } from "./internal/event-reader.js";
 import { defineRemoveFinished, removeFinishedJobs, type FinishedJobKeys } from "./internal/finished-jobs.js";
-import { cancelChannel, connect, redactRedisUrl, writeBatcher, type CancelMessage } from "./internal/redis.js";
+import { cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface BullmqExecutorOptions {
   /** redis:// URL of the queue's Redis. */
@@ -27,6 +27,11 @@ export interface BullmqExecutorOptions {
    */
   reconcileIntervalMs?: number | undefined;
   logger?: Logger | undefined;
+  /**
+   * How long close() waits for Redis (the removals in flight, the events reader, the queue)
+   * before it drops the connections (default 5 s): with Redis down, it would wait for ever.
+   */
+  closeTimeoutMs?: number | undefined;
 }
 
 interface Waiter {
@@ -106,6 +111,7 @@ export class BullmqExecutor implements Executor {
   #lastError: string | undefined;
   #closed = false;
   #isReady = false;
+  readonly #closeTimeoutMs: number;
 
   constructor(options: BullmqExecutorOptions) {
     const size = options.size ?? 64;
@@ -117,6 +123,7 @@ export class BullmqExecutor implements Executor {
     this.#logger = (options.logger ?? silentLogger()).child({ component: "bullmq-executor", queue: this.queueName });
     this.#ttlSeconds = Math.max(1, Math.round((options.resultTtlMs ?? DEFAULT_TTL_MS) / 1000));
     this.#reconcileMs = options.reconcileIntervalMs ?? 10_000;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.#cancelCheckMs = this.#reconcileMs > 0 ? Math.min(CANCEL_CHECK_MS, this.#reconcileMs) : CANCEL_CHECK_MS;
     this.#conn = connect(options.redis);
     // The adds and removals of many tasks go out in one write per tick.
@@ -610,9 +617,10 @@ export class BullmqExecutor implements Executor {
     if (this.#timer) clearInterval(this.#timer);
     this.#stopCancelChecks();
     for (const waiter of [...this.#byRunId.values()]) this.#settle(waiter, { ok: false, error: this.#closedFailure(waiter.run) });
-    if (!this.#isReady) {
-      // Not ready (Redis never answered, or is only now coming up): nothing to close
-      // gracefully, and waiting would hang.
+    if (!this.#isReady || this.#conn.status !== "ready") {
+      // Not ready (Redis never answered, is only now coming up, or is down now): nothing to
+      // close gracefully, and waiting would hang.
+      if (this.#isReady) this.#logger.warn({ redis: this.#redisLabel }, "closing while Redis does not answer: connections dropped; tasks still queued or running stay in Redis for the next coordinator");
       this.#conn.disconnect();
       this.#readerConn?.disconnect();
       // The queue is closed only once its own start has settled. BullMQ's connection wrapper
@@ -629,11 +637,19 @@ export class BullmqExecutor implements Executor {
       return;
     }
     this.#flushRemovals();
-    await Promise.all([...this.#removals]);
-    await this.#reader?.close();
-    this.#readerConn?.disconnect();
-    await this.#reader?.ended;
-    await this.#queue.close().catch(() => {});
+    const graceful = (async () => {
+      await Promise.all([...this.#removals]);
+      await this.#reader?.close();
+      this.#readerConn?.disconnect();
+      await this.#reader?.ended;
+      await this.#queue.close().catch(() => {});
+    })();
+    if (!(await settledWithin(graceful, this.#closeTimeoutMs))) {
+      // Redis went away while closing: what it did not take stays for the next coordinator
+      this.#logger.warn({ redis: this.#redisLabel, waitedMs: this.#closeTimeoutMs }, "Redis did not answer while closing: connections dropped; tasks still queued or running stay in Redis for the next coordinator");
+      this.#readerConn?.disconnect();
+      graceful.catch(() => {});
+    }
     this.#conn.disconnect();
   }
 

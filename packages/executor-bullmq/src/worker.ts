@@ -7,7 +7,7 @@ import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type
 import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
 import { bullmqError } from "./errors.js";
 import { decodeRun, decodeText, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
-import { cancelChannel, connect, redactRedisUrl, writeBatcher, type CancelMessage } from "./internal/redis.js";
+import { cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface RunWorkerOptions {
   /** redis:// URL of the queue's Redis. */
@@ -42,6 +42,11 @@ export interface RunWorkerOptions {
   shutdownGrace?: number | undefined;
   /** Stop gracefully on SIGINT/SIGTERM, at once on the second signal (default true). */
   handleSignals?: boolean | undefined;
+  /**
+   * After the grace, how long stop() waits for Redis (BullMQ's own close, the connections'
+   * QUIT) before it drops the connections (default 5 s): with Redis down it would wait for ever.
+   */
+  closeTimeoutMs?: number | undefined;
   logger?: Logger | undefined;
   logLevel?: LogLevel | undefined;
   /** Where tasks run on this machine (default: a TinypoolExecutor of `workers` and `isolation`). */
@@ -265,11 +270,18 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
         logger.warn({ running: active.size }, "grace period over: stopping running tasks and putting them back on the queue");
         for (const jobId of [...active.keys()]) stopRun(jobId, { kind: "shutdown", reason });
       }
-      await closing.catch(() => {});
-      await runLoop;
+      // BullMQ's close and the connections' QUIT talk to Redis: bounded, since with Redis
+      // down they would wait for it for ever, and a second signal could not end the worker
+      const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+      let redisGone = connection.status !== "ready";
+      if (!redisGone) redisGone = !(await settledWithin(closing, closeTimeoutMs));
+      if (redisGone) void worker.close(true).catch(() => {});
+      else await runLoop;
       await pool.close();
-      await subscriber.quit().catch(() => subscriber.disconnect());
-      await connection.quit().catch(() => connection.disconnect());
+      for (const conn of [subscriber, connection]) {
+        if (redisGone || conn.status !== "ready" || !(await settledWithin(conn.quit(), closeTimeoutMs))) conn.disconnect();
+      }
+      if (redisGone) logger.warn({ redis: redactRedisUrl(options.redis) }, "Redis did not answer while stopping: connections dropped; the tasks this worker had taken go back to the queue when their locks expire");
       dispose();
       logger.info("worker stopped");
       resolveClosed();

@@ -211,3 +211,33 @@ export function capturedLog() {
   const written = (text: string) => (includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve })));
   return { stream, includes, written };
 }
+
+/**
+ * A TCP relay to the test Redis whose `down()` cuts every connection and refuses new ones:
+ * Redis gone, as a restart or a network cut looks to a client, without stopping the
+ * Redis other tests use.
+ */
+export async function redisRelay(): Promise<{ url: string; down: () => Promise<void> }> {
+  const { createServer, connect: connectTcp } = await import("node:net");
+  const target = new URL(REDIS_URL);
+  const sockets = new Set<import("node:net").Socket>();
+  const server = createServer((client) => {
+    const upstream = connectTcp(Number(target.port || 6379), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", () => {});
+      socket.on("close", () => sockets.delete(socket));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as import("node:net").AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    down: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}

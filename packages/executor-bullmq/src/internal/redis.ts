@@ -53,3 +53,18 @@ export interface CancelMessage {
   /** The TaskFailure, encoded by `encodeText`. */
   reason: string;
 }
+
+/**
+ * True when `work` settled within `ms`. A graceful close sends Redis commands; while Redis is
+ * down, ioredis holds them until it reconnects (BullMQ's connections retry for ever), so a
+ * close that waited for them would never end. Past `ms` the caller drops its connections.
+ */
+export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

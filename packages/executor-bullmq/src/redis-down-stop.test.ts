@@ -1,0 +1,44 @@
+// Stopping while Redis is down: a coordinator's close and a worker's stop must end (their
+// graceful steps are Redis commands, which ioredis holds until Redis is back, for ever).
+import { createLogger } from "@ujr/core";
+import { describe, expect, it } from "vitest";
+import { BullmqExecutor } from "./bullmq-executor.js";
+import { runWorker } from "./worker.js";
+import { capturedLog, cleanupsAfterEach, fixtureRun, obliterate, redisAvailable, redisRelay, uniqueQueue, NO_REDIS } from "./__fixtures__/helpers.js";
+
+const hasRedis = await redisAvailable();
+if (!hasRedis) console.warn(NO_REDIS);
+
+describe.skipIf(!hasRedis)("stopping while Redis is down", () => {
+  const cleanups = cleanupsAfterEach();
+
+  it("a coordinator's close ends, saying the connections were dropped and the tasks stay in Redis", async () => {
+    const name = uniqueQueue("down-close");
+    cleanups.push(() => obliterate(name));
+    const relay = await redisRelay();
+    const log = capturedLog();
+    const executor = new BullmqExecutor({ redis: relay.url, queue: name, logger: createLogger({ level: "debug", destination: log.stream }) });
+    await executor.ready();
+    // a task queued and no worker to take it: the stop's removal of it is a Redis command
+    const outcome = executor.submit(fixtureRun("down", "record", { dir: "unused", name: "never" }));
+    await relay.down();
+    // the coordinator has seen Redis go (its reconnects are refused)
+    await log.written("queue connection error");
+    executor.cancelQueued({ name: "UjrError", code: "UJR_TASK_CANCELLED", message: "the runner is stopping" });
+    await executor.close();
+    expect(await outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_CANCELLED" } });
+    expect(log.includes("closing while Redis does not answer: connections dropped; tasks still queued or running stay in Redis for the next coordinator")).toBe(true);
+  });
+
+  it("a worker's stop ends after its grace, dropping the connections", async () => {
+    const name = uniqueQueue("down-stop");
+    cleanups.push(() => obliterate(name));
+    const relay = await redisRelay();
+    const log = capturedLog();
+    const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, closeTimeoutMs: 200, logger: createLogger({ level: "debug", destination: log.stream }) });
+    await relay.down();
+    await worker.stop({ graceMs: 100 });
+    expect(log.includes("Redis did not answer while stopping: connections dropped")).toBe(true);
+    expect(log.includes("worker stopped")).toBe(true);
+  });
+});
