@@ -105,6 +105,17 @@ describe.skipIf(!hasRedis)("runWorker: jobs it must not run", () => {
     return { name, connection, queue, log, finished };
   }
 
+  it("takes at once only as many tasks as its pool has processes to start them on (a task taken counts as started)", async () => {
+    const name = uniqueQueue("concurrency");
+    cleanups.push(() => obliterate(name));
+    const log = capturedLog();
+    // two processes, whose pool also queues tasks for them: the queue is not a place to start a task
+    const worker = await runWorker({ redis: REDIS_URL, queue: name, workers: 2, isolation: "process", handleSignals: false, logger: createLogger({ level: "info", destination: log.stream }) });
+    cleanups.push(() => worker.stop({ graceMs: 0 }));
+    expect(worker.concurrency).toBe(2);
+    expect(log.includes('"concurrency":2,"pool":6')).toBe(true);
+  });
+
   it("a job it cannot read fails with UJR_BULLMQ_JOB_UNREADABLE, saying who may have put it there and what to do", async () => {
     const { queue, finished } = await bed("foreign");
     const outcome = finished("foreign-1");

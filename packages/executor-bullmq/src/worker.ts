@@ -29,7 +29,7 @@ export interface RunWorkerOptions {
   isolation?: Isolation | undefined;
   /** The name coordinators see this worker by (default `host/pid`; no spaces). */
   name?: string | undefined;
-  /** Tasks taken from the queue at once (default: the local pool's size). */
+  /** Tasks taken from the queue at once (default: the local pool's workers, each task starting when taken). */
   concurrency?: number | undefined;
   maxWorkerMemoryMb?: number | undefined;
   /** BullMQ lock of a running task (ms, default 30 s); a dead worker's tasks are recovered after it expires. */
@@ -119,7 +119,10 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   // A taken job counts as started: its task must not wait for a pool worker to start up
   // (it would spend its timeout there), so a worker's pool starts whole.
   const pool: Executor = options.executor ?? TinypoolExecutor.fromSettings({ ...options, warm: true }, logger);
-  const concurrency = options.concurrency ?? pool.size;
+  // A job taken is a task started (the coordinator counts it so, its timeout runs): take
+  // no more than the pool has processes or threads to start them on. Its size counts the
+  // queue of tasks waiting for one, which a local runner keeps full to spare round trips.
+  const concurrency = options.concurrency ?? (pool instanceof TinypoolExecutor ? pool.workers : pool.size);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw bullmqError("UJR_BULLMQ_OPTION_INVALID", { option: "concurrency", reason: "use a whole number ≥ 1" });
   }

@@ -18,8 +18,9 @@ export const workerHelp = `ujr worker [--config <file>] [--redis <redis://...>] 
   --prefix <prefix>    BullMQ key prefix (runner.executor.prefix; default bull)
   --workers <n>        local pool size (default: CPUs)
   --isolation <kind>   process (default) | thread
-  --concurrency <n>    tasks taken from the queue at once (default: the pool size); more
-                       than the pool keeps each thread's next task waiting (short tasks)
+  --concurrency <n>    tasks taken from the queue at once (default: --workers: a task taken
+                       counts as started); more keeps each pool worker's next task waiting
+                       (short tasks)
   --grace <duration>   on a stop, how long running tasks may finish before they go back
                        to the queue (default 30s)
   --log-level <level>
