@@ -5,7 +5,8 @@ import { Runner, type JobChanges } from "./runner.js";
 import { JobDone, JobFailed, type Job } from "./job.js";
 import type { Task } from "./task.js";
 import { createLogger } from "./logger.js";
-import { fixtureTask, ListJob } from "./__fixtures__/jobs.js";
+import { fixtureModule, fixtureTask, ListJob } from "./__fixtures__/jobs.js";
+import type { TaskFailure, TaskOutcome, TaskRun } from "./executor.js";
 // @ts-expect-error plain JS fixture
 import { gate } from "./__fixtures__/tasks.mjs";
 
@@ -580,5 +581,40 @@ describe("Runner: regressions found by the outside report and the property suite
     const result = await runnerWith([job], { maxTasksPerJob: 1 }, 1).run();
     expect(result.tasks.done).toBe(5);
     expect(drawn).toBe(5);
+  });
+});
+
+describe("Runner: a stop with tasks queued in the executor", () => {
+  it("records each task it drops with its own job and task in the message", async () => {
+    /** Accepts more than it runs: two tasks wait in its queue behind one that runs till the gate opens. */
+    class QueueingExecutor extends InProcessExecutor {
+      readonly waiting = new Map<string, (outcome: TaskOutcome) => void>();
+      override capacity(): number {
+        return 3 - this.waiting.size - 1;
+      }
+      override submit(run: TaskRun): Promise<TaskOutcome> {
+        if (run.args && (run.args as { key?: string }).key) return super.submit(run);
+        return new Promise((resolve) => this.waiting.set(run.id, resolve));
+      }
+      cancelQueued(reason: TaskFailure): string[] {
+        const ids = [...this.waiting.keys()];
+        for (const [, resolve] of this.waiting) resolve({ ok: false, error: reason });
+        this.waiting.clear();
+        return ids;
+      }
+    }
+    const executor = new QueueingExecutor({ size: 3 });
+    const job = new ListJob("crawl", [fixtureTask("waitForGate", { key: "stop-queued" }, { signature: "runs" }), fixtureTask("echo", { n: 1 }, { signature: "a" }), fixtureTask("echo", { n: 2 }, { signature: "b" })]);
+    const runner = new Runner({ executor, jobs: [job] });
+    const cancelled: string[] = [];
+    runner.on("task:cancelled", (event) => cancelled.push(event.error.message));
+    runner.on("task:started", () => {
+      if (executor.waiting.size === 2) {
+        runner.stop({ graceMs: 60_000 });
+        openGate("stop-queued");
+      }
+    });
+    await runner.run();
+    expect(cancelled).toEqual(Array(2).fill(`Task ${fixtureModule}#echo of job crawl was cancelled: the runner is stopping before it started.`));
   });
 });

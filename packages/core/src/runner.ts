@@ -941,10 +941,12 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
     this.#readyRetries.length = 0;
     // Tasks accepted by the executor but not started yet must not start after a stop.
-    const notStarted = toTaskFailure(ujrError("UJR_TASK_CANCELLED", { job: "(any)", task: "(queued)", reason: "the runner is stopping before it started" }));
+    // The executor settles them all with one reason; each is logged and recorded with its own.
+    const stopping = "the runner is stopping before it started";
+    const notStarted = toTaskFailure(ujrError("UJR_TASK_CANCELLED", { job: "(each queued task's)", task: "(each queued task)", reason: stopping }));
     for (const runId of this.executor.cancelQueued?.(notStarted) ?? []) {
       const running = this.#byRunId.get(runId);
-      if (running) running.cancelReason = notStarted;
+      if (running) running.cancelReason = toTaskFailure(ujrError("UJR_TASK_CANCELLED", { job: running.state.name, task: running.label, reason: stopping }));
     }
     let aborted = false;
     if (this.#active > 0 && !this.#forced) {
