@@ -1,7 +1,7 @@
 // Stopping while Redis is down: a coordinator's close and a worker's stop must end (their
 // graceful steps are Redis commands, which ioredis holds until Redis is back, for ever).
 import { createLogger } from "@ujr/core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BullmqExecutor } from "./bullmq-executor.js";
 import { runWorker } from "./worker.js";
 import { capturedLog, cleanupsAfterEach, fixtureRun, obliterate, redisAvailable, redisRelay, uniqueQueue, NO_REDIS } from "./__fixtures__/helpers.js";
@@ -16,12 +16,13 @@ describe.skipIf(!hasRedis)("stopping while Redis is down", () => {
     const name = uniqueQueue("down-close");
     cleanups.push(() => obliterate(name));
     const relay = await redisRelay();
+    cleanups.push(() => relay.close());
     const log = capturedLog();
     const executor = new BullmqExecutor({ redis: relay.url, queue: name, logger: createLogger({ level: "debug", destination: log.stream }) });
     await executor.ready();
     // a task queued and no worker to take it: the stop's removal of it is a Redis command
     const outcome = executor.submit(fixtureRun("down", "record", { dir: "unused", name: "never" }));
-    await relay.down();
+    relay.down();
     // the coordinator has seen Redis go (its reconnects are refused)
     await log.written("queue connection error");
     executor.cancelQueued({ name: "UjrError", code: "UJR_TASK_CANCELLED", message: "the runner is stopping" });
@@ -34,11 +35,36 @@ describe.skipIf(!hasRedis)("stopping while Redis is down", () => {
     const name = uniqueQueue("down-stop");
     cleanups.push(() => obliterate(name));
     const relay = await redisRelay();
+    cleanups.push(() => relay.close());
     const log = capturedLog();
     const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, closeTimeoutMs: 200, logger: createLogger({ level: "debug", destination: log.stream }) });
-    await relay.down();
+    relay.down();
+    await log.written("UJR_BULLMQ_REDIS_UNREACHABLE");
     await worker.stop({ graceMs: 100 });
     expect(log.includes("Redis did not answer while stopping: connections dropped")).toBe(true);
     expect(log.includes("worker stopped")).toBe(true);
+  });
+});
+
+describe.skipIf(!hasRedis)("a worker while Redis is away", () => {
+  const cleanups = cleanupsAfterEach();
+
+  it("says the outage once with its code (not each reconnect attempt), and its end", async () => {
+    const name = uniqueQueue("outage");
+    cleanups.push(() => obliterate(name));
+    const relay = await redisRelay();
+    cleanups.push(() => relay.close());
+    const log = capturedLog();
+    const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, logger: createLogger({ level: "debug", destination: log.stream }) });
+    cleanups.push(() => worker.stop({ graceMs: 0 }));
+    relay.down();
+    await log.written("UJR_BULLMQ_REDIS_UNREACHABLE");
+    // several reconnect attempts refused: each is an error of the connection
+    await vi.waitFor(() => expect(relay.refused()).toBeGreaterThanOrEqual(4), { timeout: 15_000, interval: 20 });
+    relay.up();
+    await log.written("Redis answers again: taking tasks");
+    expect(log.lines.filter((line) => line.includes("UJR_BULLMQ_REDIS_UNREACHABLE"))).toHaveLength(1);
+    expect(log.lines.find((line) => line.includes("UJR_BULLMQ_REDIS_UNREACHABLE"))).toContain("Retrying: running tasks go on, new ones wait for Redis");
+    expect(log.includes("worker connection error")).toBe(false);
   });
 });

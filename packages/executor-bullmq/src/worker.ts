@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { dirname, resolve as resolvePath } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker, WaitingError, type Job as BullJob } from "bullmq";
+import type { Redis } from "ioredis";
 import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
 import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
 import { bullmqError } from "./errors.js";
@@ -215,7 +216,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),
   });
-  worker.on("error", (error: Error) => logger.warn({ err: toTaskFailure(error) }, "worker connection error"));
+  worker.on("error", redisTrouble(logger, connection, { redis: redactRedisUrl(options.redis), queue: queueName }));
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, err: toTaskFailure(error) }, "queue job failed"));
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "recovered a stalled task of a worker that stopped answering"));
 
@@ -319,5 +320,47 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     },
     stop,
     closed,
+  };
+}
+
+/** Errors of the connection itself (Redis down, restarting, unreachable), as ioredis reports each failed attempt. */
+const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|Stream isn't writeable/;
+/** How often an outage is said again while it lasts. */
+const OUTAGE_REPEAT_MS = 60_000;
+
+/**
+ * What a worker says of its Redis connection's errors. ioredis reports every failed
+ * reconnect attempt (dozens a minute, each with its stack): an outage is said once with
+ * its code and what the worker does about it, again at most once a minute, and its end.
+ * BullMQ's other errors are said as what they mean for the task.
+ */
+function redisTrouble(logger: Logger, connection: Redis, where: { redis: string; queue: string }): (error: Error) => void {
+  let since: number | undefined;
+  let said = 0;
+  connection.on("ready", () => {
+    if (since === undefined) return;
+    logger.info({ redis: where.redis, downMs: Date.now() - since }, "Redis answers again: taking tasks");
+    since = undefined;
+    said = 0;
+  });
+  return (error) => {
+    const message = error?.message ?? String(error);
+    if (/Missing (lock|key) for job/.test(message)) {
+      logger.warn({ err: toTaskFailure(error) }, "a task's outcome could not be stored: its lock was lost (Redis was away longer than lockDuration, or another worker took the task over); the task runs again");
+      return;
+    }
+    if (!CONNECTION_ERROR.test(`${(error as { code?: string }).code ?? ""} ${message}`)) {
+      logger.warn({ err: toTaskFailure(error) }, "queue error");
+      return;
+    }
+    const now = Date.now();
+    since ??= now;
+    if (said > 0 && now - said < OUTAGE_REPEAT_MS) return;
+    said = now;
+    const unreachable = bullmqError("UJR_BULLMQ_REDIS_UNREACHABLE", { ...where, reason: message });
+    logger.warn(
+      { code: unreachable.code, redis: where.redis, since: new Date(since).toISOString() },
+      `${unreachable.message} Retrying: running tasks go on, new ones wait for Redis (said again at most once a minute while it lasts).`,
+    );
   };
 }

@@ -209,19 +209,27 @@ export function capturedLog() {
   });
   const includes = (text: string) => lines.some((line) => line.includes(text));
   const written = (text: string) => (includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve })));
-  return { stream, includes, written };
+  return { stream, includes, written, lines };
 }
 
 /**
- * A TCP relay to the test Redis whose `down()` cuts every connection and refuses new ones:
- * Redis gone, as a restart or a network cut looks to a client, without stopping the
- * Redis other tests use.
+ * A TCP relay to the test Redis that can play Redis gone: `down()` cuts every connection
+ * and drops each new one at once (as a restart or a network cut looks to a client),
+ * counting them in `refused`; `up()` relays again. The Redis other tests use stays up.
  */
-export async function redisRelay(): Promise<{ url: string; down: () => Promise<void> }> {
+export async function redisRelay(): Promise<{ url: string; down: () => void; up: () => void; refused: () => number; close: () => Promise<void> }> {
   const { createServer, connect: connectTcp } = await import("node:net");
   const target = new URL(REDIS_URL);
   const sockets = new Set<import("node:net").Socket>();
+  let isDown = false;
+  let refused = 0;
   const server = createServer((client) => {
+    client.on("error", () => {});
+    if (isDown) {
+      refused++;
+      client.destroy();
+      return;
+    }
     const upstream = connectTcp(Number(target.port || 6379), target.hostname);
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -234,10 +242,17 @@ export async function redisRelay(): Promise<{ url: string; down: () => Promise<v
   const { port } = server.address() as import("node:net").AddressInfo;
   return {
     url: `redis://127.0.0.1:${port}`,
-    down: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    down: () => {
+      isDown = true;
       for (const socket of sockets) socket.destroy();
-      await closed;
+    },
+    up: () => {
+      isDown = false;
+    },
+    refused: () => refused,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
