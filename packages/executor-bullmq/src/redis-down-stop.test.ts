@@ -9,16 +9,22 @@ import { capturedLog, cleanupsAfterEach, fixtureRun, obliterate, redisAvailable,
 const hasRedis = await redisAvailable();
 if (!hasRedis) console.warn(NO_REDIS);
 
+/** A fresh queue, a relay to Redis that the test can take down, and a debug log to read. */
+async function bed(cleanups: ReturnType<typeof cleanupsAfterEach>, label: string) {
+  const name = uniqueQueue(label);
+  cleanups.push(() => obliterate(name));
+  const relay = await redisRelay();
+  cleanups.push(() => relay.close());
+  const log = capturedLog();
+  return { name, relay, log, logger: createLogger({ level: "debug", destination: log.stream }) };
+}
+
 describe.skipIf(!hasRedis)("stopping while Redis is down", () => {
   const cleanups = cleanupsAfterEach();
 
   it("a coordinator's close ends, saying the connections were dropped and the tasks stay in Redis", async () => {
-    const name = uniqueQueue("down-close");
-    cleanups.push(() => obliterate(name));
-    const relay = await redisRelay();
-    cleanups.push(() => relay.close());
-    const log = capturedLog();
-    const executor = new BullmqExecutor({ redis: relay.url, queue: name, logger: createLogger({ level: "debug", destination: log.stream }) });
+    const { name, relay, log, logger } = await bed(cleanups, "down-close");
+    const executor = new BullmqExecutor({ redis: relay.url, queue: name, logger });
     await executor.ready();
     // a task queued and no worker to take it: the stop's removal of it is a Redis command
     const outcome = executor.submit(fixtureRun("down", "record", { dir: "unused", name: "never" }));
@@ -32,12 +38,8 @@ describe.skipIf(!hasRedis)("stopping while Redis is down", () => {
   });
 
   it("a worker's stop ends after its grace, dropping the connections", async () => {
-    const name = uniqueQueue("down-stop");
-    cleanups.push(() => obliterate(name));
-    const relay = await redisRelay();
-    cleanups.push(() => relay.close());
-    const log = capturedLog();
-    const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, closeTimeoutMs: 200, logger: createLogger({ level: "debug", destination: log.stream }) });
+    const { name, relay, log, logger } = await bed(cleanups, "down-stop");
+    const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, closeTimeoutMs: 200, logger });
     relay.down();
     await log.written("UJR_BULLMQ_REDIS_UNREACHABLE");
     await worker.stop({ graceMs: 100 });
@@ -50,12 +52,8 @@ describe.skipIf(!hasRedis)("a worker while Redis is away", () => {
   const cleanups = cleanupsAfterEach();
 
   it("says the outage once with its code (not each reconnect attempt), and its end", async () => {
-    const name = uniqueQueue("outage");
-    cleanups.push(() => obliterate(name));
-    const relay = await redisRelay();
-    cleanups.push(() => relay.close());
-    const log = capturedLog();
-    const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, logger: createLogger({ level: "debug", destination: log.stream }) });
+    const { name, relay, log, logger } = await bed(cleanups, "outage");
+    const worker = await runWorker({ redis: relay.url, queue: name, workers: 1, isolation: "thread", handleSignals: false, logger });
     cleanups.push(() => worker.stop({ graceMs: 0 }));
     relay.down();
     await log.written("UJR_BULLMQ_REDIS_UNREACHABLE");
