@@ -31,21 +31,21 @@ process.once("disconnect", () => shutdown.abort(new Error("worker shutting down"
 let running = 0;
 
 if (isMainThread && process.send !== undefined) {
-  // Ctrl-C, `timeout` and service managers signal the runner's whole process group: its
-  // pool processes get its SIGINT or SIGTERM too. The runner then stops gracefully (running
-  // tasks get shutdownGrace), so a pool process that died of the signal would cut short the
-  // task it was to finish. While a task runs, this process leaves the stop to the runner;
-  // idle, it ends as by default. The runner stops a task it cancels (timeout, a stop past
-  // its grace) by terminating the process: tinypool's SIGTERM, then its SIGKILL a second
-  // later, which no task outlives, even one that never yields.
-  const onStopSignal = (signal: NodeJS.Signals) => {
+  // Ctrl-C signals the terminal's whole process group: the runner's pool processes get its
+  // SIGINT too. The runner then stops gracefully (running tasks get shutdownGrace), so a
+  // pool process that died of it would cut short the task it was to finish: while a task
+  // runs, this process leaves SIGINT to the runner; idle, it ends as by default. SIGTERM
+  // keeps its default action: it is how the pool stops a try it cancels (a timeout, a stop
+  // past the grace), whose code must end before another try of the task may begin, even
+  // code that never yields. (A service manager should send SIGTERM to the runner alone:
+  // systemd's KillMode=mixed.)
+  const onInterrupt = () => {
     if (running > 0) return;
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
+    process.removeAllListeners("SIGINT");
+    process.kill(process.pid, "SIGINT");
   };
-  process.on("SIGINT", onStopSignal);
-  process.on("SIGTERM", onStopSignal);
-  // The runner gone (killed, or dead of the signal it did not handle): once idle, nothing
+  process.on("SIGINT", onInterrupt);
+  // The runner gone (killed, or dead of a signal it did not handle): once idle, nothing
   // will ever come, so end rather than linger with whatever the task modules hold open.
   process.once("disconnect", () => {
     if (running === 0) process.exit(0);
