@@ -10,10 +10,23 @@ export const HISTORY_PACKAGE: OptionalPackage = { name: "@ujr/history", purpose:
  * installed (beside the config or ujr) and said to be off otherwise; with settings, the
  * package is required (a clear error names the install command); `false`: none.
  */
+/**
+ * Whether `ujr run` keeps a run history for `config`: "off" (`runner.history: false`),
+ * "not-installed" (unset, and @ujr/history found neither beside the config nor beside ujr),
+ * or "on" (then the package is required).
+ */
+export function runHistoryWanted(config: LoadedConfig, find = findPackage): "off" | "not-installed" | "on" {
+  const settings = config.runner.history;
+  if (settings === false) return "off";
+  if (settings === undefined && !find(HISTORY_PACKAGE.name, [config.dir])) return "not-installed";
+  return "on";
+}
+
 export async function openRunHistory(runner: ConfigFileRunner, config: LoadedConfig, logger: Logger, find = findPackage): Promise<History.RunnerHistory | undefined> {
   const settings = config.runner.history;
-  if (settings === false) return undefined;
-  if (settings === undefined && !find(HISTORY_PACKAGE.name, [config.dir])) {
+  const wanted = runHistoryWanted(config, find);
+  if (wanted === "off") return undefined;
+  if (wanted === "not-installed") {
     logger.info(
       { package: HISTORY_PACKAGE.name, install: `cd ${config.dir} && ${installCommand(HISTORY_PACKAGE.name, config.dir)}` },
       "no run history: @ujr/history is not installed (install it to keep one for `ujr history` and the dashboard; runner.history: false silences this)",

@@ -5,7 +5,7 @@ import { bullmqError } from "./errors.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText, type JobData, type JobResult } from "./internal/codec.js";
 import { EventReader, eventField, type QueueEvent } from "./internal/event-reader.js";
 import { defineRemoveFinished, removeFinishedJobs, type FinishedJobKeys } from "./internal/finished-jobs.js";
-import { cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
+import { CLOSE_TIMEOUT_MS, cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface BullmqExecutorOptions {
   /** redis:// URL of the queue's Redis. */
@@ -53,6 +53,8 @@ interface Waiter {
 }
 
 const DEFAULT_TTL_MS = 7 * 24 * 3600_000;
+/** What a close without Redis leaves: said whether Redis was gone before the close or went during it. */
+const DROPPED = "connections dropped; tasks still queued or running stay in Redis for the next coordinator";
 /** How often a cancelled try whose worker has not ended it is looked at again (at most). */
 const CANCEL_CHECK_MS = 1000;
 
@@ -123,7 +125,7 @@ export class BullmqExecutor implements Executor {
     this.#logger = (options.logger ?? silentLogger()).child({ component: "bullmq-executor", queue: this.queueName });
     this.#ttlSeconds = Math.max(1, Math.round((options.resultTtlMs ?? DEFAULT_TTL_MS) / 1000));
     this.#reconcileMs = options.reconcileIntervalMs ?? 10_000;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
     this.#cancelCheckMs = this.#reconcileMs > 0 ? Math.min(CANCEL_CHECK_MS, this.#reconcileMs) : CANCEL_CHECK_MS;
     this.#conn = connect(options.redis);
     // The adds and removals of many tasks go out in one write per tick.
@@ -620,7 +622,7 @@ export class BullmqExecutor implements Executor {
     if (!this.#isReady || this.#conn.status !== "ready") {
       // Not ready (Redis never answered, is only now coming up, or is down now): nothing to
       // close gracefully, and waiting would hang.
-      if (this.#isReady) this.#logger.warn({ redis: this.#redisLabel }, "closing while Redis does not answer: connections dropped; tasks still queued or running stay in Redis for the next coordinator");
+      if (this.#isReady) this.#logger.warn({ redis: this.#redisLabel }, `closing while Redis does not answer: ${DROPPED}`);
       this.#conn.disconnect();
       this.#readerConn?.disconnect();
       // The queue is closed only once its own start has settled. BullMQ's connection wrapper
@@ -646,7 +648,7 @@ export class BullmqExecutor implements Executor {
     })();
     if (!(await settledWithin(graceful, this.#closeTimeoutMs))) {
       // Redis went away while closing: what it did not take stays for the next coordinator
-      this.#logger.warn({ redis: this.#redisLabel, waitedMs: this.#closeTimeoutMs }, "Redis did not answer while closing: connections dropped; tasks still queued or running stay in Redis for the next coordinator");
+      this.#logger.warn({ redis: this.#redisLabel, waitedMs: this.#closeTimeoutMs }, `Redis did not answer while closing: ${DROPPED}`);
       this.#readerConn?.disconnect();
       graceful.catch(() => {});
     }

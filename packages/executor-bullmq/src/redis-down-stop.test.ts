@@ -4,10 +4,9 @@ import { createLogger } from "@ujr/core";
 import { describe, expect, it, vi } from "vitest";
 import { BullmqExecutor } from "./bullmq-executor.js";
 import { runWorker } from "./worker.js";
-import { capturedLog, cleanupsAfterEach, fixtureRun, obliterate, redisAvailable, redisRelay, uniqueQueue, NO_REDIS } from "./__fixtures__/helpers.js";
+import { capturedLog, cleanupsAfterEach, fixtureRun, obliterate, redisAvailable, redisRelay, uniqueQueue } from "./__fixtures__/helpers.js";
 
 const hasRedis = await redisAvailable();
-if (!hasRedis) console.warn(NO_REDIS);
 
 /** A fresh queue, a relay to Redis that the test can take down, and a debug log to read. */
 async function bed(cleanups: ReturnType<typeof cleanupsAfterEach>, label: string) {

@@ -8,7 +8,7 @@ import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type
 import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
 import { bullmqError } from "./errors.js";
 import { decodeRun, decodeText, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
-import { cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
+import { CLOSE_TIMEOUT_MS, cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface RunWorkerOptions {
   /** redis:// URL of the queue's Redis. */
@@ -115,6 +115,7 @@ async function workerFolders(options: RunWorkerOptions, logger: Logger): Promise
 export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle> {
   const logger = (options.logger ?? createLogger({ level: options.logLevel ?? "info" })).child({ component: "bullmq-worker" });
   const queueName = options.queue ?? "ujr";
+  const redisLabel = redactRedisUrl(options.redis);
   const prefix = options.prefix ?? "bull";
   const folders = await workerFolders(options, logger);
   // A taken job counts as started: its task must not wait for a pool worker to start up
@@ -216,7 +217,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),
   });
-  worker.on("error", redisTrouble(logger, connection, { redis: redactRedisUrl(options.redis), queue: queueName }));
+  worker.on("error", redisTrouble(logger, connection, { redis: redisLabel, queue: queueName }));
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, err: toTaskFailure(error) }, "queue job failed"));
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "recovered a stalled task of a worker that stopped answering"));
 
@@ -276,7 +277,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       }
       // BullMQ's close and the connections' QUIT talk to Redis: bounded, since with Redis
       // down they would wait for it for ever, and a second signal could not end the worker
-      const closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+      const closeTimeoutMs = options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
       let redisGone = connection.status !== "ready";
       if (!redisGone) redisGone = !(await settledWithin(closing, closeTimeoutMs));
       if (redisGone) void worker.close(true).catch(() => {});
@@ -285,7 +286,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       for (const conn of [subscriber, connection]) {
         if (redisGone || conn.status !== "ready" || !(await settledWithin(conn.quit(), closeTimeoutMs))) conn.disconnect();
       }
-      if (redisGone) logger.warn({ redis: redactRedisUrl(options.redis) }, "Redis did not answer while stopping: connections dropped; the tasks this worker had taken go back to the queue when their locks expire");
+      if (redisGone) logger.warn({ redis: redisLabel }, "Redis did not answer while stopping: connections dropped; the tasks this worker had taken go back to the queue when their locks expire");
       dispose();
       logger.info("worker stopped");
       resolveClosed();
@@ -310,7 +311,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     }
   }
 
-  logger.info({ redis: redactRedisUrl(options.redis), queue: queueName, concurrency, pool: pool.size, resolveFrom: folders }, "worker ready");
+  logger.info({ redis: redisLabel, queue: queueName, concurrency, pool: pool.size, resolveFrom: folders }, "worker ready");
   return {
     queue: queueName,
     concurrency,

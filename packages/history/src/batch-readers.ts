@@ -66,6 +66,9 @@ export function collectRuns(found: RunRow[], rows: readonly StoredRun[], context
 /** When a run began, for `order: "started"`: its start, else its queueing (never after its end). */
 export const beganAt = (run: RunRecord): number => run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0;
 
+/** The order of `order: "started"`: the run that began last first; ties by row id, newest first. */
+export const byNewestBegun = (a: RunRow, b: RunRow): number => beganAt(b) - beganAt(a) || b.id - a.id;
+
 /**
  * The `limit` runs that began last, fed batch by batch in descending `last_at` (the
  * latest time of any run in the batch). A run begins no later than its batch's `last_at`,
@@ -95,7 +98,7 @@ export class NewestBegun {
   }
 
   #trim(): void {
-    this.#runs.sort((a, b) => beganAt(b) - beganAt(a) || b.id - a.id);
+    this.#runs.sort(byNewestBegun);
     this.#runs.length = Math.min(this.#runs.length, this.limit);
   }
 }

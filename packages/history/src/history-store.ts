@@ -58,6 +58,13 @@ interface BatchRow {
  * flush (from a timer): a crash loses at most the batch not yet written, never the file.
  * Runs still marked running when a writer opens the file are recorded as `interrupted`.
  */
+/** Why the history `file` could not be opened: its SQLite driver's native module, or the file. */
+function openFailure(file: string, error: unknown): Error {
+  const native = nativeModuleProblem(error);
+  if (native !== undefined) return historyError("UJR_HISTORY_DRIVER_UNAVAILABLE", { file, reason: native.reason, fix: native.fix }, { cause: error });
+  return historyError("UJR_HISTORY_OPEN_FAILED", { file, reason: (error as Error).message }, { cause: error });
+}
+
 interface BatchFilter {
   job?: string | undefined;
   since?: number | undefined;
@@ -116,9 +123,7 @@ export class HistoryStore {
     try {
       new Database(":memory:").close();
     } catch (error) {
-      const native = nativeModuleProblem(error);
-      if (native !== undefined) throw historyError("UJR_HISTORY_DRIVER_UNAVAILABLE", { file, reason: native.reason, fix: native.fix }, { cause: error });
-      throw historyError("UJR_HISTORY_OPEN_FAILED", { file, reason: (error as Error).message }, { cause: error });
+      throw openFailure(file, error);
     }
   }
 
@@ -144,9 +149,7 @@ export class HistoryStore {
         this.#db.pragma("journal_size_limit = 4194304");
       }
     } catch (error) {
-      const native = nativeModuleProblem(error);
-      if (native !== undefined) throw historyError("UJR_HISTORY_DRIVER_UNAVAILABLE", { file: this.file, reason: native.reason, fix: native.fix }, { cause: error });
-      throw historyError("UJR_HISTORY_OPEN_FAILED", { file: this.file, reason: (error as Error).message }, { cause: error });
+      throw openFailure(this.file, error);
     }
     if (readonly) {
       const version = this.#db.pragma("user_version", { simple: true }) as number;

@@ -4,4 +4,5 @@ export { recordRunnerHistory, type RecordHistoryOptions, type HistoryRecorder, t
 export { openRunnerHistory, historyFile, type RunnerHistory, type RunnerHistoryOptions } from "./runner-history.js";
 export { historyError, historyErrorCatalogue, type HistoryErrorCode } from "./errors.js";
 export { HISTORY_SCHEMA_VERSION } from "./schema.js";
+export { beganAt, byNewestBegun } from "./batch-readers.js";
 export * from "./types.js";

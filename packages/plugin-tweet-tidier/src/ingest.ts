@@ -300,8 +300,9 @@ async function load(txn: FileTxn, feed: FileFeed, opts: IngestOptions): Promise<
         if (ev.t === "page") {
           const parsed = ev.parsed;
           // A page's number is its place among the pages loaded from the file. The parser
-          // counts the pages it parsed, which after a skipped archive member depends on
-          // whether the parse thread's own look-up passed the member over or the loader did.
+          // counts the pages it parsed: a parse thread with a share of the lines counts only
+          // its own, and after a skipped archive member the count depends on whether the
+          // parse thread's own look-up passed the member over or the loader did.
           if (pageNoOf(parsed) !== stats.pages + 1) setPageNo(parsed, stats.pages + 1);
           const w = txn.writePage(parsed);
           if (w !== undefined) await w;

@@ -25,8 +25,9 @@ function fillColumn(p: ParsedPage, pageColumn: number, columns: readonly [PageTa
 }
 
 /**
- * Sets the page number in a page's rows: a thread parsing a share of a file's lines numbers
- * only its own pages, and the loader numbers the pages it loads (see ingest.ts).
+ * Sets the page number in a page's rows. The loader numbers the pages it loads (see
+ * ingest.ts): a parse thread counts the pages it parsed, which a thread parsing a share of a
+ * file's lines, or one that parsed an archive member the loader skips, gets wrong.
  */
 export const setPageNo = (p: ParsedPage, pageNo: number): void => fillColumn(p, PAGE_PAGE_NO, PAGE_NO_COLUMNS, pageNo);
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { parseEvents, type ParseEvent } from "./parse-events.js";
 import { canStripe, hashFile } from "./read-raw.js";
-import { setFileId, setPageNo } from "./page-columns.js";
+import { setFileId } from "./page-columns.js";
 
 const WORKER_URL = new URL("./internal/parse-worker.js", import.meta.url);
 
@@ -207,7 +207,7 @@ class FileJob {
   }
 }
 
-/** A file shared line by line by several workers: their events merged back in line order, numbered as the file's. */
+/** A file shared line by line by several workers: their events merged back in line order (the loader numbers the pages, see ingest.ts). */
 function stripedFeed(jobs: FileJob[], path: string): FileFeed {
   const finish = () => {
     for (const j of jobs) j.finish();
@@ -217,7 +217,6 @@ function stripedFeed(jobs: FileJob[], path: string): FileFeed {
     hash: (signal) => jobs[0]!.hash(signal),
     async *events(fileId, signal, skipMember) {
       let yielded = 0;
-      let pages = 0;
       let failed = false;
       try {
         const ended = jobs.map(() => false);
@@ -244,7 +243,6 @@ function stripedFeed(jobs: FileJob[], path: string): FileFeed {
           }
           jobs[k]!.take();
           ev.index = yielded++;
-          if (ev.t === "page") setPageNo(ev.parsed, ++pages);
           setFileId(ev, fileId);
           yield ev;
         }

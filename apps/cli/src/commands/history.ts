@@ -79,7 +79,7 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
   const target = isUrl ? given : resolve(given);
   if (!isUrl && !existsSync(target)) throw new UsageError(`${target} does not exist: pass a ujr config file (default ./${DEFAULT_CONFIG}), a history .sqlite file or a postgres:// URL`);
   const where = isUrl ? { file: "", config: DEFAULT_CONFIG, url: given, schema: values.schema as string | undefined } : await historyFileOf(target);
-  const { HistoryStore, PgHistoryStore } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [isUrl ? process.cwd() : dirname(target)]);
+  const { HistoryStore, PgHistoryStore, byNewestBegun } = await importOptional<typeof History>(HISTORY_PACKAGE, "history", [isUrl ? process.cwd() : dirname(target)]);
   const store = where.url ? await PgHistoryStore.open({ url: where.url, schema: where.schema, readOnly: true }) : HistoryStore.openReadOnly(where.file, { config: where.config });
   try {
     const jobs = (values.job as string[] | undefined) ?? [undefined];
@@ -96,10 +96,9 @@ export async function historyCommand(argv: string[], output: Output): Promise<nu
     }
     // Ordered by when each run began, the time its line shows (the store keeps them in the
     // order they ended: a long run would sit among runs that began after it).
-    const began = (run: History.RunRow) => run.startedAt ?? run.queuedAt ?? run.endedAt ?? 0;
     const runs = (await Promise.all(jobs.map((job) => store.runs({ job, since, failed: values.failed === true, limit, order: "started" }))))
       .flat()
-      .sort((a, b) => began(b) - began(a) || b.id - a.id)
+      .sort(byNewestBegun)
       .slice(0, limit)
       .reverse();
     if (values.json) {

@@ -4,8 +4,8 @@ import { join, resolve } from "node:path";
 import { createLogger } from "@ujr/core";
 import { createJobsOrThrow, loadConfigFile, type LoadedConfig } from "@ujr/runner-local";
 import { checkPositionals, DEFAULT_CONFIG, parse } from "../args.js";
-import { BULLMQ_PACKAGE, findPackage, importOptional } from "../optional-package.js";
-import { HISTORY_PACKAGE } from "../run-history.js";
+import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
+import { HISTORY_PACKAGE, runHistoryWanted } from "../run-history.js";
 import type * as History from "@ujr/history";
 import type { Output } from "../output.js";
 
@@ -57,8 +57,7 @@ export async function validateCommand(argv: string[], output: Output): Promise<n
  */
 async function checkRunHistory(config: LoadedConfig): Promise<void> {
   const settings = config.runner.history;
-  if (settings === false || settings?.url !== undefined) return;
-  if (settings === undefined && !findPackage(HISTORY_PACKAGE.name, [config.dir])) return;
+  if (settings === false || settings?.url !== undefined || runHistoryWanted(config) !== "on") return;
   const { HistoryStore, historyFile } = await importOptional<typeof History>(HISTORY_PACKAGE, "run", [config.dir]);
   HistoryStore.checkDriver(historyFile(settings, config.dataDir, config.dir));
 }

@@ -54,6 +54,9 @@ export interface CancelMessage {
   reason: string;
 }
 
+/** How long a close waits for Redis before it drops its connections, by default (`closeTimeoutMs`). */
+export const CLOSE_TIMEOUT_MS = 5000;
+
 /**
  * True when `work` settled within `ms`. A graceful close sends Redis commands; while Redis is
  * down, ioredis holds them until it reconnects (BullMQ's connections retry for ever), so a

@@ -91,7 +91,7 @@ process.on("message", (q) => {
 });
 `;
 
-export interface WorkerReply {
+export interface QueryReply {
   ok: boolean;
   kind?: "readonly" | "timeout" | "error";
   code?: string;
@@ -145,8 +145,8 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
     return child;
   };
 
-  function runInProcess(sql: string | null, values: unknown[], opts: QueryOptions): Promise<WorkerReply> {
-    return new Promise<WorkerReply>((resolve, reject) => {
+  function runInProcess(sql: string | null, values: unknown[], opts: QueryOptions): Promise<QueryReply> {
+    return new Promise<QueryReply>((resolve, reject) => {
       if (opts.signal?.aborted) {
         reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled before it started.`, { query: opts.queryName }));
         return;
@@ -176,7 +176,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       const timer = setTimeout(() => finish(() => reject(timeoutError()), { keep: false }), opts.timeoutMs);
       const onAbort = () =>
         finish(() => reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled.`, { query: opts.queryName })), { keep: false });
-      const onMessage = (reply: WorkerReply & { id?: number }) => {
+      const onMessage = (reply: QueryReply & { id?: number }) => {
         if (reply.id !== id) return;
         if (reply.ok) finish(() => resolve(reply), { keep: true });
         else if (reply.kind === "timeout") finish(() => reject(timeoutError()), { keep: true });
@@ -226,7 +226,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
 }
 
 /** A failed query's reply from the query process as the error a user reads (exported for its tests). */
-export function mapSqliteError(reply: WorkerReply, queryName: string) {
+export function mapSqliteError(reply: QueryReply, queryName: string) {
   const message = reply.message ?? "unknown error";
   const native = nativeModuleProblem(reply);
   if (native !== undefined) return summaryError(SummaryErrorCode.DB_OPEN, `the database could not be opened: ${native.reason}. ${native.fix}`, { query: queryName });
