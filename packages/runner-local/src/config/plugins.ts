@@ -15,6 +15,9 @@ export interface LoadedPlugin {
   tasks: TaskDefinition[];
 }
 
+/** The plugins the ujr project publishes: a near miss of one of them is a typo to fix even when none is installed. */
+export const UJR_PLUGINS: readonly string[] = ["@ujr/plugin-twitter-collector", "@ujr/plugin-tweet-tidier", "@ujr/plugin-dataset-summary"];
+
 /** Which command installs a package in `folder`: the package manager its lockfile shows. */
 export function installCommand(pkg: string, folder: string): string {
   for (let current = folder; ; current = dirname(current)) {
@@ -80,12 +83,16 @@ export function resolvePlugin(specifier: string, configDir: string, where: { pat
     }
     const folders = nodeModulesFolders(configDir);
     const near = closeNames(name, folders.flatMap(({ names }) => names));
-    // A name one typo away from an installed package is a typo, not a package to install:
-    // the look-alike on the registry may be someone else's (typosquatting).
+    // A name one typo away from an installed package, or from one of ujr's own plugins, is a
+    // typo, not a package to install: the look-alike on the registry may be someone else's
+    // (typosquatting).
+    const nearOwn = near.length > 0 ? [] : closeNames(name, UJR_PLUGINS);
     const hint =
       near.length > 0
         ? `  did you mean ${near.map((candidate) => `"${candidate}" (installed in ${folders.find(({ names }) => names.includes(candidate))!.folder})`).join(" or ")}? Fix the name in ${where.file}.`
-        : `  install it there: cd ${configDir} && ${installCommand(name, configDir)}`;
+        : nearOwn.length > 0
+          ? `  did you mean ${nearOwn.map((candidate) => `"${candidate}"`).join(" or ")} (a ujr plugin, not installed here)? Fix the name in ${where.file}, then install it: cd ${configDir} && ${installCommand(nearOwn[0]!, configDir)}`
+          : `  install it there: cd ${configDir} && ${installCommand(name, configDir)}`;
     throw ujrError("UJR_PLUGIN_NOT_FOUND", {
       plugin: specifier,
       path: where.path,
