@@ -1,4 +1,5 @@
 import { fromStored, isFailure, type BatchContext, type StoredRun } from "./batches.js";
+import { asReadNow } from "./recorder-process.js";
 import { FAILURE_OUTCOMES, type DurationStats, type FailureGroup, type HourBucket, type JobSummary, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 
 /**
@@ -44,12 +45,12 @@ export function runFilter(query: RunQuery): { limit: number; matches: (run: RunR
   return { limit, matches, onlyFailures: wanted !== undefined && [...wanted].every((outcome) => isFailure(outcome)) };
 }
 
-/** Runs still running (no batch yet): ids above every batch's, newest start first. */
+/** Runs still running (no batch yet): ids above every batch's, newest start first; those whose runner is gone as interrupted. */
 export function runningRuns(rows: ReadonlyArray<{ job: string; host: string | null; pid: number | null; row: string; plugin?: string | null; job_type?: string | null }>): RunRow[] {
   return rows
     .map((row) => fromStored(JSON.parse(row.row) as StoredRun, 0, { id: 0, job: row.job, host: row.host, pid: row.pid, plugin: row.plugin, jobType: row.job_type }))
     .sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0))
-    .map((run, index) => ({ ...run, id: Number.MAX_SAFE_INTEGER - index }));
+    .map((run, index) => asReadNow({ ...run, id: Number.MAX_SAFE_INTEGER - index }));
 }
 
 /** Adds a batch's matching runs to `found`, newest first; true once `limit` are found. */

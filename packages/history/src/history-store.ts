@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { nativeModuleProblem } from "@ujr/core/task";
 import type { Logger } from "@ujr/core";
 import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
+import { INTERRUPTED, recorderState } from "./recorder-process.js";
 import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, NewestBegun, durationStats, firstHour, hourBuckets, type Num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats } from "./batch-readers.js";
 import { packRows, unpackRows } from "./packed-rows.js";
 import { PendingBatch } from "./pending-batch.js";
@@ -36,7 +37,6 @@ export interface HistoryStoreOptions {
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-const INTERRUPTED = "the runner ended without recording an outcome (killed or crashed)";
 
 type Row = Record<string, unknown>;
 interface BatchRow {
@@ -163,15 +163,17 @@ export class HistoryStore {
     if (options.writer === "thread") this.#writer = startWriterThread(this.file, (failure) => this.#lost(failure.runs, failure.events, failure.message));
   }
 
-  /** Runs another process left running (it was killed or crashed) become interrupted runs. */
+  /**
+   * Runs another process left running (it was killed or crashed) become interrupted runs;
+   * not those of a runner of this machine that still runs (two runners sharing one history).
+   */
   #interruptLeftovers(): void {
     const leftovers = this.#db.prepare("SELECT run_id, job, host, pid, row FROM running_runs").all() as Array<{ run_id: string; job: string; host: string | null; pid: number | null; row: string }>;
-    if (leftovers.length === 0) return;
-    const records = leftovers.map((left) => {
-      const run = fromStored(JSON.parse(left.row) as StoredRun, 0, { id: 0, job: left.job, host: left.host, pid: left.pid });
-      const { id: _id, ...record } = run;
-      return { ...record, outcome: "interrupted" as const, message: record.message ?? INTERRUPTED };
-    });
+    const records = leftovers
+      .map((left) => fromStored(JSON.parse(left.row) as StoredRun, 0, { id: 0, job: left.job, host: left.host, pid: left.pid }))
+      .filter((run) => recorderState(run) !== "alive")
+      .map(({ id: _id, ...record }) => ({ ...record, outcome: "interrupted" as const, message: record.message ?? INTERRUPTED }));
+    if (records.length === 0) return;
     const set = buildWriteSet(records, () => true);
     writeInline(this.#db, set);
   }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir, uptime } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { InProcessExecutor, JobDone, makeTask, Runner, type Job, type Task } from "@ujr/core";
@@ -172,6 +172,47 @@ describe("after a crash", () => {
     const check = new Database(file);
     expect(check.pragma("integrity_check", { simple: true })).toBe("ok");
     check.close();
+  });
+});
+
+describe("runs whose runner is gone", () => {
+  /** A pid no process has: one of a child that has exited (reaped by spawnSync). */
+  const deadPid = (): number => spawnSync(process.execPath, ["-e", ""]).pid!;
+
+  it("a reader shows a run of this machine whose runner process is gone as interrupted at once, before any writer opens the file", async () => {
+    const file = join(dir, "h.sqlite");
+    const writer = HistoryStore.open({ file, writer: "inline" });
+    const gone = deadPid();
+    writer.recordRun(run({ runId: "pid-gone", outcome: "running", endedAt: undefined, durationMs: undefined, host: hostname(), pid: gone }));
+    writer.recordRun(run({ runId: "before-the-boot", outcome: "running", startedAt: Date.now() - uptime() * 1000 - 120_000, endedAt: undefined, durationMs: undefined, host: hostname(), pid: process.pid }));
+    writer.recordRun(run({ runId: "still-running", outcome: "running", endedAt: undefined, durationMs: undefined, host: hostname(), pid: process.pid }));
+    writer.recordRun(run({ runId: "elsewhere", outcome: "running", endedAt: undefined, durationMs: undefined, host: `not-${hostname()}`, pid: gone }));
+    await writer.settled();
+    const reader = HistoryStore.openReadOnly(file);
+    const outcomes = Object.fromEntries(reader.runs().map((row) => [row.runId, row.outcome]));
+    expect(outcomes).toEqual({ "pid-gone": "interrupted", "before-the-boot": "interrupted", "still-running": "running", elsewhere: "running" });
+    expect(reader.runs({ failed: true }).map((row) => row.runId).sort()).toEqual(["before-the-boot", "pid-gone"]);
+    expect(reader.runs().find((row) => row.runId === "pid-gone")?.message).toMatch(/without recording an outcome/);
+    await reader.close();
+    await writer.close();
+  });
+
+  it("a second runner opening the history leaves the running runs of a runner of this machine that still runs as they are", async () => {
+    const file = join(dir, "h.sqlite");
+    const first = HistoryStore.open({ file, writer: "inline" });
+    const running = run({ runId: "first-runs-it", outcome: "running", endedAt: undefined, durationMs: undefined, host: hostname(), pid: process.pid });
+    first.recordRun(running);
+    first.recordRun(run({ runId: "left-by-a-dead-one", outcome: "running", endedAt: undefined, durationMs: undefined, host: hostname(), pid: deadPid() }));
+    await first.settled();
+    const second = HistoryStore.open({ file, writer: "inline" });
+    expect(Object.fromEntries(second.runs().map((row) => [row.runId, row.outcome]))).toEqual({ "first-runs-it": "running", "left-by-a-dead-one": "interrupted" });
+    await second.close();
+    // The first runner records the outcome later, as usual.
+    Object.assign(running, { outcome: "done", endedAt: Date.now(), durationMs: 1 });
+    first.recordRun(running);
+    await first.settled();
+    expect(first.runs().find((row) => row.runId === "first-runs-it")?.outcome).toBe("done");
+    await first.close();
   });
 });
 

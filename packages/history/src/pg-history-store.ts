@@ -8,6 +8,7 @@ import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { HISTORY_SCHEMA_VERSION } from "./schema.js";
 import { packRows, unpackRows } from "./packed-rows.js";
+import { INTERRUPTED } from "./recorder-process.js";
 import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, NewestBegun, durationStats, firstHour, hourBuckets, num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats, type Num } from "./batch-readers.js";
 import { type DurationStats, type FailureGroup, type HourBucket, type JobEventRecord, type JobEventRow, type JobSummary, type Retention, type RunQuery, type RunRecord, type RunRow } from "./types.js";
 import { DEFAULT_RETENTION } from "./history-store.js";
@@ -40,7 +41,6 @@ export interface PgHistoryStoreOptions {
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const PAGE = 50;
-const INTERRUPTED = "the runner ended without recording an outcome (killed or crashed)";
 
 function ddl(schema: string): string {
   return `
