@@ -5,7 +5,7 @@ import { bullmqError } from "./errors.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText, type JobData, type JobResult } from "./internal/codec.js";
 import { EventReader, eventField, type QueueEvent } from "./internal/event-reader.js";
 import { defineRemoveFinished, removeFinishedJobs, type FinishedJobKeys } from "./internal/finished-jobs.js";
-import { CLOSE_TIMEOUT_MS, cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
+import { CLOSE_TIMEOUT_MS, cancelChannel, connect, redactRedisUrl, redisTrouble, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface BullmqExecutorOptions {
   /** redis:// URL of the queue's Redis. */
@@ -110,6 +110,14 @@ export class BullmqExecutor implements Executor {
   /** The last look found tasks waiting and no worker on the queue (said once until one comes). */
   #noWorkers = false;
   #lookingForWorkers = false;
+  /**
+   * When the coordinator's Redis connection last became ready (0: not yet). Workers come back
+   * after an outage on their own reconnect schedule: a task's wait for a worker counts from
+   * here at the earliest, so that they get one reconcile period before "no workers".
+   */
+  #readyAt = 0;
+  /** When the connection was lost after being ready, until it is ready again. */
+  #lostAt: number | undefined;
   #lastError: string | undefined;
   #closed = false;
   #isReady = false;
@@ -134,14 +142,30 @@ export class BullmqExecutor implements Executor {
     this.#conn.on("error", (error: Error) => {
       this.#lastError = error.message;
     });
+    this.#conn.on("ready", () => this.#onRedisReady());
+    this.#conn.on("close", () => {
+      if (this.#readyAt > 0 && !this.#closed) this.#lostAt ??= Date.now();
+    });
     this.#queue = new Queue<JobData, JobResult>(this.queueName, { connection: this.#conn, prefix: this.prefix });
+    // The end of an outage is said by #onRedisReady, with what it means for the workers.
+    const trouble = redisTrouble(this.#logger, this.#conn, { redis: this.#redisLabel, queue: this.queueName }, { retrying: "Retrying: queued and running tasks stay in Redis, new ones wait for it" });
     this.#queue.on("error", (error: Error) => {
       // After close(): the queue's start cut short by our own disconnect (see close()).
-      if (!this.#closed) this.#logger.warn({ err: toTaskFailure(error) }, "queue connection error");
+      if (!this.#closed) trouble(error);
     });
     this.#finishedKeys = { completed: this.#queue.keys.completed!, failed: this.#queue.keys.failed!, jobPrefix: this.#queue.toKey("") };
     this.#ready = this.#init();
     this.#ready.catch(() => {});
+  }
+
+  #onRedisReady(): void {
+    this.#readyAt = Date.now();
+    if (this.#lostAt === undefined) return;
+    this.#logger.info(
+      { redis: this.#redisLabel, downMs: this.#readyAt - this.#lostAt, graceMs: this.#reconcileMs },
+      `Redis answers again: workers have ${this.#reconcileMs / 1000} s (reconcileIntervalMs) to reconnect before tasks waiting for one are reported`,
+    );
+    this.#lostAt = undefined;
   }
 
   async #init(): Promise<void> {
@@ -404,18 +428,20 @@ export class BullmqExecutor implements Executor {
   #reconcileOld(): void {
     const before = Date.now() - this.#reconcileMs;
     let waitingLong = 0;
+    let heldBack = 0;
     for (const waiter of this.#waiters.values()) {
       if (waiter.since >= before) continue;
       void this.#reconcile(waiter.jobId);
-      if (!waiter.started) waitingLong++;
+      if (waiter.started) continue;
+      if (this.#readyAt < before) waitingLong++;
+      else heldBack++;
+    }
+    if (heldBack > 0 && this.#conn.status === "ready") {
+      this.#logger.debug({ waiting: heldBack, readyForMs: Date.now() - this.#readyAt }, "tasks have waited long, but Redis answers only since recently: the workers may still be reconnecting");
     }
     if (waitingLong > 0 || this.#noWorkers) void this.#lookForWorkers(waitingLong);
   }
 
-  /**
-   * Tasks that wait long may have no worker to go to (none started, or a wrong queue or
-   * Redis on the workers' side): say so once, and again when workers come.
-   */
   /**
    * The queue and the workers on it, for status pages (the dashboard): job counts by
    * state and each worker connection's name (`ujr worker` names it `host/pid`), address
@@ -436,12 +462,22 @@ export class BullmqExecutor implements Executor {
     return { kind: "bullmq", queue: this.queueName, redis: this.#redisLabel, counts, workers };
   }
 
+  /**
+   * Tasks that wait long may have no worker to go to (none started, or a wrong queue or
+   * Redis on the workers' side): say so once, and again when workers come. After an outage
+   * a task's wait counts from Redis's return (see #readyAt), not from its submission.
+   */
   async #lookForWorkers(waiting: number): Promise<void> {
-    if (this.#lookingForWorkers) return;
+    // Without Redis there is nothing to see; a CLIENT LIST held for its return would be
+    // answered the moment it reconnects, before the workers have.
+    if (this.#lookingForWorkers || this.#conn.status !== "ready") return;
     this.#lookingForWorkers = true;
+    const readyAt = this.#readyAt;
     try {
       // BullMQ names its workers' connections: CLIENT LIST tells whether any is there.
       const workers = await this.#queue.getWorkersCount();
+      // The connection went and came back meanwhile: the workers get their period again.
+      if (this.#readyAt !== readyAt || this.#closed) return;
       if (workers === 0 && waiting > 0 && !this.#noWorkers) {
         this.#noWorkers = true;
         const warning = bullmqError("UJR_BULLMQ_NO_WORKERS", {

@@ -47,3 +47,18 @@ export type BullmqErrorCode = keyof typeof bullmqErrorCatalogue;
 export const bullmqError = defineErrors(bullmqErrorCatalogue);
 
 export type BullmqExecutorError = CatalogueError<BullmqErrorCode>;
+
+/**
+ * Core's errors as a worker reports them. The code stays core's (callers check it, and it
+ * means the same thing); the message names the worker machine, since whoever reads it (in
+ * the coordinator's log, `ujr run`'s output, the run history) is on another machine, where
+ * the module may well be installed.
+ */
+export const workerErrorCatalogue = {
+  UJR_TASK_MODULE_NOT_FOUND: {
+    message: 'Task module "{module}" could not be resolved on the worker {worker} (host {host}, pid {pid}), which looked in {searched}. {fix}',
+    exitCode: 1,
+  },
+} as const satisfies Record<string, { message: string; exitCode: 1 | 2 }>;
+
+export const workerError = defineErrors(workerErrorCatalogue);

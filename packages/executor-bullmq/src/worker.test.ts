@@ -1,11 +1,15 @@
 import { writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
-import { createLogger } from "@ujr/core";
+import { createLogger, JobDone, Runner, type Job, type Task, type TaskFailure } from "@ujr/core";
+import { installCommand } from "@ujr/runner-local";
 import { capturedLog, cleanupsAfterEach, fixtureRun, marksOf, obliterate, REDIS_URL, redisAvailable, removeDir, tempDir, testbed, type WorkerProcess, uniqueQueue, waitForMarks, workerOf } from "./__fixtures__/helpers.js";
 import { runWorker } from "./worker.js";
+import { BullmqExecutor } from "./bullmq-executor.js";
 import { bullmqJobId, decodeResult, encodeRun, encodeText } from "./internal/codec.js";
 import { cancelChannel, type CancelMessage } from "./internal/redis.js";
 
@@ -148,5 +152,77 @@ describe.skipIf(!hasRedis)("runWorker: jobs it must not run", () => {
     await queue.add(second.job, encodeRun(second), { jobId, attempts: 1 });
     expect(decodeResult((await secondOutcome).returnvalue)?.outcome).toMatchObject({ ok: true, value: { name: "ran" } });
     expect(marksOf(dir, "ran")).toHaveLength(1);
+  });
+});
+
+describe.skipIf(!hasRedis)("runWorker: a task module this machine does not have", () => {
+  const cleanups = cleanupsAfterEach();
+
+  // A plugin installed beside the coordinator's config but not on a worker machine (or not
+  // where that worker resolves from). The coordinator's user reads the failure on another
+  // machine: it must say which worker, where it looked, and what to run there.
+  it("fails the task with UJR_TASK_MODULE_NOT_FOUND naming the worker (host/pid), the folders it searched and the install command; the worker logs it once, as an error", async () => {
+    const bed = testbed("no-module", cleanups);
+    const worker = await bed.start("w1");
+    const coordinatorLog = capturedLog();
+    const executor = bed.executor({ logger: createLogger({ level: "info", destination: coordinatorLog.stream }) });
+    const plugin = "@ujr-test/plugin-not-here";
+    const module = `${plugin}/tasks`;
+    // the coordinator's folder, sent along with the task: not where this worker has anything
+    const coordinatorFolder = `${pathToFileURL(bed.dir).href}/`;
+    const task: Task = { ref: { module, export: "collect" }, args: {}, signature: "s1" };
+    const failures: TaskFailure[] = [];
+    const job: Job = {
+      name: "elsewhere",
+      getRunnableTasks: () => {
+        if (failures.length > 0) throw new JobDone();
+        return [task];
+      },
+      onTaskFailed: (_task, error) => void failures.push(error),
+    };
+    const runner = new Runner({ executor, jobs: [job], resolveFrom: coordinatorFolder, logger: createLogger({ level: "info", destination: coordinatorLog.stream }) });
+    const result = await runner.run();
+
+    expect(result.tasks).toMatchObject({ done: 0, failed: 1 });
+    const name = `${hostname()}/${worker.child.pid}`;
+    const folder = process.cwd();
+    expect(failures).toHaveLength(1);
+    const failure = failures[0]!;
+    expect(failure.code).toBe("UJR_TASK_MODULE_NOT_FOUND");
+    expect(failure.message).toBe(
+      `Task module "${module}" could not be resolved on the worker ${name} (host ${hostname()}, pid ${worker.child.pid}), which looked in ${folder}/, ${bed.dir}/. ` +
+        `Install the package that provides it on that machine, in the worker's working directory (it has no --config): cd ${folder} && ${installCommand(plugin, folder)}`,
+    );
+    expect(failure.details).toMatchObject({ worker: name, host: hostname(), pid: worker.child.pid, module, searched: `${folder}/, ${bed.dir}/`, install: `cd ${folder} && ${installCommand(plugin, folder)}` });
+    // the coordinator's log names the worker: what `ujr run` prints (the run history keeps the same message and code)
+    expect(coordinatorLog.lines.find((line) => line.includes('"msg":"task failed"'))).toContain(`could not be resolved on the worker ${name}`);
+    // the worker's own log: once, an error with the code; the queue job itself completed (BullMQ does not retry it)
+    await outputIncludes(worker, "UJR_TASK_MODULE_NOT_FOUND");
+    const said = worker.output().split("\n").filter((line) => line.includes("UJR_TASK_MODULE_NOT_FOUND"));
+    expect(said).toHaveLength(1);
+    expect(JSON.parse(said[0]!)).toMatchObject({ level: 50, code: "UJR_TASK_MODULE_NOT_FOUND", worker: name, module, job: "elsewhere", msg: failure.message });
+    expect(worker.output()).not.toContain("queue job failed");
+  });
+
+  it("a worker started with a config (and a name of its own) says to install beside that config, with the command its folder's package manager takes", async () => {
+    const queue = uniqueQueue("no-module-config");
+    cleanups.push(() => obliterate(queue));
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const configFile = join(dir, "ujr.config.yaml");
+    writeFileSync(configFile, "jobs: {}\n");
+    const log = capturedLog();
+    const worker = await runWorker({ redis: REDIS_URL, queue, configFile, name: "box-7", workers: 1, isolation: "thread", handleSignals: false, logger: createLogger({ level: "info", destination: log.stream }) });
+    cleanups.push(() => worker.stop({ graceMs: 0 }));
+    const executor = new BullmqExecutor({ redis: REDIS_URL, queue });
+    cleanups.push(() => executor.close());
+    const run = { ...fixtureRun("elsewhere", "collect", {}), ref: { module: "@ujr-test/plugin-not-here", export: "collect" } };
+    const outcome = await executor.submit(run);
+    expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_MODULE_NOT_FOUND" } });
+    const { message } = (outcome as { error: TaskFailure }).error;
+    expect(message).toContain(`could not be resolved on the worker box-7 (host ${hostname()}, pid ${process.pid}), which looked in ${dir}/.`);
+    // no lockfile above a temporary folder: npm
+    expect(message).toContain(`Install the package that provides it on that machine, in the folder of the worker's config: cd ${dir} && npm install @ujr-test/plugin-not-here`);
+    expect(log.lines.filter((line) => line.includes('"code":"UJR_TASK_MODULE_NOT_FOUND"'))).toHaveLength(1);
   });
 });

@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve as resolvePath } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, WaitingError, type Job as BullJob } from "bullmq";
 import type { Redis } from "ioredis";
-import { createLogger, toTaskFailure, ujrError, type Executor, type Logger, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
-import { loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
-import { bullmqError } from "./errors.js";
+import { createLogger, splitPackageSpecifier, toTaskFailure, ujrError, type Executor, type Logger, type LogLevel, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core";
+import { installCommand, isPathSpecifier, loadConfigFile, TinypoolExecutor, type Isolation } from "@ujr/runner-local";
+import { bullmqError, workerError } from "./errors.js";
 import { decodeRun, decodeText, encodeResult, type JobData, type JobResult } from "./internal/codec.js";
-import { CLOSE_TIMEOUT_MS, cancelChannel, connect, redactRedisUrl, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
+import { CLOSE_TIMEOUT_MS, cancelChannel, connect, redactRedisUrl, redisTrouble, settledWithin, writeBatcher, type CancelMessage } from "./internal/redis.js";
 
 export interface RunWorkerOptions {
   /** redis:// URL of the queue's Redis. */
@@ -87,6 +87,44 @@ function toFolderUrl(folder: string): string {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
+/** Who this worker is, as coordinators see it (its queue connection's name) and as its machine knows it. */
+interface WorkerIdentity {
+  worker: string;
+  host: string;
+  pid: number;
+  /** The folder it resolves task modules from: its config's, or its working directory. */
+  folder: string;
+  /** What that folder is, in words. */
+  folderIs: string;
+}
+
+/**
+ * A task module that does not resolve here, said from this worker: which one, where it
+ * looked, and what to run on this machine. Core's failure names only the folders, which
+ * the reader (on the coordinator's machine) would take for their own.
+ */
+function moduleNotFoundHere(run: TaskRun, failure: TaskFailure, identity: WorkerIdentity): TaskFailure {
+  const module = run.ref.module;
+  const searched = run.resolveFrom.map((folder) => (folder.startsWith("file:") ? fileURLToPath(folder) : folder)).join(", ") || "(nowhere)";
+  let install: string | undefined;
+  let fix: string;
+  if (isPathSpecifier(module)) {
+    fix = `Make the module exist at that path on that machine, or run the task's script where it does.`;
+  } else {
+    const { name } = splitPackageSpecifier(module);
+    install = `cd ${identity.folder} && ${installCommand(name, identity.folder)}`;
+    fix = `Install the package that provides it on that machine, in ${identity.folderIs}: ${install}`;
+  }
+  const error = workerError("UJR_TASK_MODULE_NOT_FOUND", { module, searched, worker: identity.worker, host: identity.host, pid: identity.pid, fix });
+  // No stack: a missing install, not a bug in ujr; the message says it all.
+  const { stack: _stack, ...said } = toTaskFailure(error);
+  return {
+    ...said,
+    retryable: failure.retryable,
+    details: { ...failure.details, worker: identity.worker, host: identity.host, pid: identity.pid, module, searched, ...(install ? { install } : {}) },
+  };
+}
+
 async function workerFolders(options: RunWorkerOptions, logger: Logger): Promise<string[]> {
   const folders = (options.resolveFrom ?? []).map(toFolderUrl);
   if (options.configFile) {
@@ -130,6 +168,14 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
   }
   if (pool instanceof TinypoolExecutor) pool.prestart();
   const graceDefault = options.shutdownGrace ?? 30_000;
+  const name = options.name ?? `${hostname()}/${process.pid}`;
+  const identity: WorkerIdentity = {
+    worker: name,
+    host: hostname(),
+    pid: process.pid,
+    folder: options.configFile ? dirname(resolvePath(options.configFile)) : process.cwd(),
+    folderIs: options.configFile ? "the folder of the worker's config" : "the worker's working directory (it has no --config)",
+  };
   /** Tasks running here, by queue job id. */
   const active = new Map<string, ActiveTask>();
   /**
@@ -200,6 +246,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       logger.info({ job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id }, "task stopped by shutdown; put back on the queue");
       throw new WaitingError();
     }
+    if (!outcome.ok && outcome.error.code === "UJR_TASK_MODULE_NOT_FOUND") {
+      // This machine lacks it, not necessarily the others: said here once, and to the coordinator with who and what to install.
+      const failure = moduleNotFoundHere(run, outcome.error, identity);
+      const { module, searched, install } = failure.details!;
+      logger.error({ code: failure.code, job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id, worker: name, module, searched, install }, failure.message);
+      outcome = { ok: false, error: failure };
+    }
     return encodeResult(outcome, entry.why?.kind === "cancel");
   };
 
@@ -212,12 +265,12 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     concurrency,
     autorun: false,
     // Coordinators list the queue's workers by this name (their dashboard): which machine, which process.
-    name: options.name ?? `${hostname()}/${process.pid}`,
+    name,
     ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
     ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
     ...(options.maxStalledCount !== undefined ? { maxStalledCount: options.maxStalledCount } : {}),
   });
-  worker.on("error", redisTrouble(logger, connection, { redis: redisLabel, queue: queueName }));
+  worker.on("error", redisTrouble(logger, connection, { redis: redisLabel, queue: queueName }, { retrying: "Retrying: running tasks go on, new ones wait for Redis", back: "Redis answers again: taking tasks" }));
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, err: toTaskFailure(error) }, "queue job failed"));
   worker.on("stalled", (jobId) => logger.warn({ jobId }, "recovered a stalled task of a worker that stopped answering"));
 
@@ -321,47 +374,5 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     },
     stop,
     closed,
-  };
-}
-
-/** Errors of the connection itself (Redis down, restarting, unreachable), as ioredis reports each failed attempt. */
-const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|Stream isn't writeable/;
-/** How often an outage is said again while it lasts. */
-const OUTAGE_REPEAT_MS = 60_000;
-
-/**
- * What a worker says of its Redis connection's errors. ioredis reports every failed
- * reconnect attempt (dozens a minute, each with its stack): an outage is said once with
- * its code and what the worker does about it, again at most once a minute, and its end.
- * BullMQ's other errors are said as what they mean for the task.
- */
-function redisTrouble(logger: Logger, connection: Redis, where: { redis: string; queue: string }): (error: Error) => void {
-  let since: number | undefined;
-  let said = 0;
-  connection.on("ready", () => {
-    if (since === undefined) return;
-    logger.info({ redis: where.redis, downMs: Date.now() - since }, "Redis answers again: taking tasks");
-    since = undefined;
-    said = 0;
-  });
-  return (error) => {
-    const message = error?.message ?? String(error);
-    if (/Missing (lock|key) for job/.test(message)) {
-      logger.warn({ err: toTaskFailure(error) }, "a task's outcome could not be stored: its lock was lost (Redis was away longer than lockDuration, or another worker took the task over); the task runs again");
-      return;
-    }
-    if (!CONNECTION_ERROR.test(`${(error as { code?: string }).code ?? ""} ${message}`)) {
-      logger.warn({ err: toTaskFailure(error) }, "queue error");
-      return;
-    }
-    const now = Date.now();
-    since ??= now;
-    if (said > 0 && now - said < OUTAGE_REPEAT_MS) return;
-    said = now;
-    const unreachable = bullmqError("UJR_BULLMQ_REDIS_UNREACHABLE", { ...where, reason: message });
-    logger.warn(
-      { code: unreachable.code, redis: where.redis, since: new Date(since).toISOString() },
-      `${unreachable.message} Retrying: running tasks go on, new ones wait for Redis (said again at most once a minute while it lasts).`,
-    );
   };
 }

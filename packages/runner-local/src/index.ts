@@ -7,7 +7,7 @@ export { createHostCheck, parseHostHeader, type HostCheckOptions } from "./host-
 export { loadConfigFile, loadRunnerSettings, configFolder, type LoadedConfig, type LoadedRunnerSettings, type LoadedJob, type PositionedIssue, type ConfigError, type LoadConfigOptions } from "./config/load.js";
 export { createJob, createJobs, createJobsOrThrow } from "./config/create-job.js";
 export { resolveConfig, type ResolvedConfig, type ResolveConfigOptions } from "./config/resolve-config.js";
-export { loadPlugin, resolvePlugin, installCommand, nodeModulesFolders, type LoadedPlugin } from "./config/plugins.js";
+export { loadPlugin, resolvePlugin, installCommand, isPathSpecifier, nodeModulesFolders, type LoadedPlugin } from "./config/plugins.js";
 export { interpolateEnv } from "./config/interpolate.js";
 export { startStatusServer, DEFAULT_STATUS_PORT, DEFAULT_STATUS_HOST, type StatusServer, type StatusServerOptions } from "./status-server.js";
 export { createStatusMetrics, TASK_OUTCOMES, type StatusMetrics } from "./status-metrics.js";

@@ -1,4 +1,6 @@
 import { Redis, type RedisOptions } from "ioredis";
+import { toTaskFailure, type Logger } from "@ujr/core";
+import { bullmqError } from "../errors.js";
 
 /** A Redis URL with its password (and user) hidden: what logs and errors may show. */
 export function redactRedisUrl(url: string): string {
@@ -70,4 +72,47 @@ export async function settledWithin(work: Promise<unknown>, ms: number): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Errors of the connection itself (Redis down, restarting, unreachable), as ioredis reports each failed attempt. */
+const CONNECTION_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|Stream isn't writeable/;
+/** How often an outage is said again while it lasts. */
+const OUTAGE_REPEAT_MS = 60_000;
+
+/**
+ * What a worker or a coordinator says of its Redis connection's errors. ioredis reports
+ * every failed reconnect attempt (dozens a minute, each with its stack): an outage is said
+ * once with its code and `retrying` (what this process does meanwhile), again at most once
+ * a minute, and its end (`back`; a caller that says the end itself passes none). BullMQ's
+ * other errors are said as what they mean for the task.
+ */
+export function redisTrouble(logger: Logger, connection: Redis, where: { redis: string; queue: string }, said: { retrying: string; back?: string }): (error: Error) => void {
+  let since: number | undefined;
+  let lastSaid = 0;
+  connection.on("ready", () => {
+    if (since === undefined) return;
+    if (said.back !== undefined) logger.info({ redis: where.redis, downMs: Date.now() - since }, said.back);
+    since = undefined;
+    lastSaid = 0;
+  });
+  return (error) => {
+    const message = error?.message ?? String(error);
+    if (/Missing (lock|key) for job/.test(message)) {
+      logger.warn({ err: toTaskFailure(error) }, "a task's outcome could not be stored: its lock was lost (Redis was away longer than lockDuration, or another worker took the task over); the task runs again");
+      return;
+    }
+    if (!CONNECTION_ERROR.test(`${(error as { code?: string }).code ?? ""} ${message}`)) {
+      logger.warn({ err: toTaskFailure(error) }, "queue error");
+      return;
+    }
+    const now = Date.now();
+    since ??= now;
+    if (lastSaid > 0 && now - lastSaid < OUTAGE_REPEAT_MS) return;
+    lastSaid = now;
+    const unreachable = bullmqError("UJR_BULLMQ_REDIS_UNREACHABLE", { ...where, reason: message });
+    logger.warn(
+      { code: unreachable.code, redis: where.redis, since: new Date(since).toISOString() },
+      `${unreachable.message} ${said.retrying} (said again at most once a minute while it lasts).`,
+    );
+  };
 }
