@@ -225,4 +225,24 @@ describe.skipIf(!hasRedis)("runWorker: a task module this machine does not have"
     expect(message).toContain(`Install the package that provides it on that machine, in the folder of the worker's config: cd ${dir} && npm install @ujr-test/plugin-not-here`);
     expect(log.lines.filter((line) => line.includes('"code":"UJR_TASK_MODULE_NOT_FOUND"'))).toHaveLength(1);
   });
+
+  it("a module that resolves but fails to load there (e.g. a native module built for another Node) names the worker too", async () => {
+    const queue = uniqueQueue("module-fails-here");
+    cleanups.push(() => obliterate(queue));
+    const dir = tempDir();
+    cleanups.push(() => removeDir(dir));
+    const broken = join(dir, "broken.mjs");
+    writeFileSync(broken, 'throw new Error("was compiled against a different Node.js version");\n');
+    const log = capturedLog();
+    const worker = await runWorker({ redis: REDIS_URL, queue, name: "box-8", workers: 1, isolation: "thread", handleSignals: false, logger: createLogger({ level: "info", destination: log.stream }) });
+    cleanups.push(() => worker.stop({ graceMs: 0 }));
+    const executor = new BullmqExecutor({ redis: REDIS_URL, queue });
+    cleanups.push(() => executor.close());
+    const run = { ...fixtureRun("elsewhere", "collect", {}), ref: { module: pathToFileURL(broken).href, export: "collect" } };
+    const outcome = await executor.submit(run);
+    expect(outcome).toMatchObject({ ok: false, error: { code: "UJR_TASK_MODULE_LOAD_FAILED", details: { worker: "box-8", host: hostname(), pid: process.pid } } });
+    const { message } = (outcome as { error: TaskFailure }).error;
+    expect(message).toMatch(/failed to load: .*was compiled against a different Node\.js version.* \(on the worker box-8, host .+, pid \d+\)$/);
+    expect(log.lines.filter((line) => line.includes('"code":"UJR_TASK_MODULE_LOAD_FAILED"'))).toHaveLength(1);
+  });
 });

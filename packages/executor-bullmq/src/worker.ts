@@ -87,6 +87,9 @@ function toFolderUrl(folder: string): string {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
+/** Failures of a task's module that are this machine's (what it has installed), not the task's. */
+const MODULE_PROBLEMS_HERE = new Set(["UJR_TASK_MODULE_LOAD_FAILED", "UJR_TASK_MODULE_NOT_EXPORTED", "UJR_TASK_EXPORT_NOT_FOUND"]);
+
 /** Who this worker is, as coordinators see it (its queue connection's name) and as its machine knows it. */
 interface WorkerIdentity {
   worker: string;
@@ -251,6 +254,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
       const failure = moduleNotFoundHere(run, outcome.error, identity);
       const { module, searched, install } = failure.details!;
       logger.error({ code: failure.code, job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id, worker: name, module, searched, install }, failure.message);
+      outcome = { ok: false, error: failure };
+    } else if (!outcome.ok && MODULE_PROBLEMS_HERE.has(outcome.error.code ?? "")) {
+      // Installed here but not loadable here (another version, a native module built for another Node): which machine matters.
+      const failure: TaskFailure = {
+        ...outcome.error,
+        message: `${outcome.error.message} (on the worker ${name}, host ${identity.host}, pid ${identity.pid})`,
+        details: { ...outcome.error.details, worker: name, host: identity.host, pid: identity.pid },
+      };
+      logger.error({ code: failure.code, job: run.job, task: `${run.ref.module}#${run.ref.export}`, jobId: job.id, worker: name }, failure.message);
       outcome = { ok: false, error: failure };
     }
     return encodeResult(outcome, entry.why?.kind === "cancel");
