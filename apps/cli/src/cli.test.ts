@@ -39,6 +39,11 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
       `jobs:\n  a:\n    plugin: "@ujr/plugin-tweet-tidy"\n    type: tidy\n`,
       /Plugin "@ujr\/plugin-tweet-tidy" was not found\.[\s\S]*did you mean "@ujr\/plugin-tweet-tidier" \(a ujr plugin, not installed here\)\? Fix the name in .*ujr\.config\.yaml, then install it: cd .* && npm install @ujr\/plugin-tweet-tidier$/,
     ],
+    [
+      "runner.dataDir under a file",
+      `runner:\n  dataDir: ./a-file/data\njobs:\n${countJob("fine", "{ count: 1 }")}`,
+      /UJR_DATA_DIR_UNWRITABLE\nrunner\.dataDir .*a-file\/data \(from .*ujr\.config\.yaml\) cannot be used: .*a-file is a file, not a folder\. The runner keeps each job's state/,
+    ],
     ["a job whose create() throws", `jobs:\n${countJob("fine", "{ count: 1 }")}  b:\n    plugin: ./create-throws.js\n    type: t\n`, /UJR_JOB_CREATE_FAILED\nJob "b" could not be created: the database folder \/nonexistent is not writable$/],
     ["plugin that is not a ujr plugin", `jobs:\n  a:\n    plugin: ./not-a-plugin.js\n    type: count\n`, /is not a ujr plugin: its default export must be made with definePlugin\(\)/],
     ["apiVersion mismatch", `jobs:\n  a:\n    plugin: ./future.js\n    type: count\n`, /built for ujr plugin API v2, but this runner speaks v1/],
@@ -49,6 +54,7 @@ describe("ujr: bad input gets a clear error, exit code 2, never a stack trace", 
     it(name, async () => {
       project = projectOutsideWorkspace();
       project.write("not-a-plugin.js", "export default { name: 'x' };\n");
+      project.write("a-file", "");
       project.write("future.js", 'import { definePlugin } from "@ujr/core";\nexport default definePlugin({ name: "future", apiVersion: 2, jobs: {} });\n');
       project.write(
         "create-throws.js",

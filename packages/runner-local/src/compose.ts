@@ -120,7 +120,7 @@ export async function composeJobs(
   const resolved = await resolveConfig({ runner: options.runner, jobs: data }, { dir, file: source, pluginObjects });
   if (resolved.issues.length > 0) throw configError(source, resolved.issues);
   const jobs = resolved.jobs.filter((job) => job.enabled);
-  const entries = await createJobsOrThrow(jobs, { dataDir: resolved.dataDir, dir }, logger);
+  const entries = await createJobsOrThrow(jobs, { dataDir: resolved.dataDir, dir, file: source }, logger);
   return { entries, jobs, runner: resolved.runner, dir, dataDir: resolved.dataDir };
 }
 

@@ -10,6 +10,11 @@ export const localErrorCatalogue = {
       "The status server could not listen on {host}:{port}: {reason}. Choose another port (--status-port or runner.status.port; 0 picks a free one) or stop what uses it.",
     exitCode: 2,
   },
+  UJR_DATA_DIR_UNWRITABLE: {
+    message:
+      "runner.dataDir {dataDir} (from {source}) cannot be used: {reason}. The runner keeps each job's state and the run history there: set runner.dataDir to a folder on a writable filesystem that the user running ujr may write (or fix that folder's permissions).",
+    exitCode: 2,
+  },
 } as const satisfies Record<string, { message: string; exitCode: 1 | 2 }>;
 
 export type LocalErrorCode = keyof typeof localErrorCatalogue;

@@ -6,6 +6,7 @@ export { handleStopSignals, type SignalHandling, type StopSignalOptions } from "
 export { createHostCheck, parseHostHeader, type HostCheckOptions } from "./host-check.js";
 export { loadConfigFile, loadRunnerSettings, configFolder, type LoadedConfig, type LoadedRunnerSettings, type LoadedJob, type PositionedIssue, type ConfigError, type LoadConfigOptions } from "./config/load.js";
 export { createJob, createJobs, createJobsOrThrow } from "./config/create-job.js";
+export { dataDirProblem } from "./config/data-dir.js";
 export { resolveConfig, type ResolvedConfig, type ResolveConfigOptions } from "./config/resolve-config.js";
 export { loadPlugin, resolvePlugin, installCommand, isPathSpecifier, nodeModulesFolders, type LoadedPlugin } from "./config/plugins.js";
 export { interpolateEnv } from "./config/interpolate.js";

@@ -1,5 +1,5 @@
 import { createLogger, type Executor, type Logger, type RunnerConfig } from "@ujr/core";
-import { ConfigFileRunner, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer, type TinypoolExecutor } from "@ujr/runner-local";
+import { ConfigFileRunner, dataDirProblem, loadConfigFile, startStatusServer, DEFAULT_STATUS_PORT, type LoadedConfig, type StatusServer, type TinypoolExecutor } from "@ujr/runner-local";
 import { poolSettings, type EarlyPool, type PoolOverrides } from "@ujr/runner-local/pool";
 import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { DEFAULT_CONFIG } from "../args.js";
@@ -134,6 +134,10 @@ async function runLoaded(config: LoadedConfig, setup: RunSetup): Promise<number>
     prettyLogs: pretty,
   });
 
+  // Jobs keep their state there and the history lives there by default: one clear error
+  // before the first file is made, not a job's or the history's own mkdir failure.
+  const unusable = config.jobs.some((job) => job.enabled) || config.runner.history !== false ? dataDirProblem(config.dataDir, config.file) : undefined;
+  if (unusable) throw unusable;
   // Run history (runner.history; on by default): recorded from the runner's events, read by the dashboard and `ujr history`.
   const history = await openRunHistory(runner, config, logger);
   const statusConfig = port !== undefined ? { ...config.runner.status, port } : config.runner.status;

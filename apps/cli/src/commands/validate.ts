@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createLogger } from "@ujr/core";
-import { createJobsOrThrow, loadConfigFile, type LoadedConfig } from "@ujr/runner-local";
+import { createJobsOrThrow, dataDirProblem, loadConfigFile, type LoadedConfig } from "@ujr/runner-local";
 import { checkPositionals, DEFAULT_CONFIG, parse } from "../args.js";
 import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
 import { HISTORY_PACKAGE, runHistoryWanted } from "../run-history.js";
@@ -33,6 +33,9 @@ export async function validateCommand(argv: string[], output: Output): Promise<n
   }
   await checkRunHistory(config);
   const enabled = config.jobs.filter((job) => job.enabled);
+  // create() below gets a temporary folder: the real one is checked as `ujr run` checks it.
+  const unusable = enabled.length > 0 ? dataDirProblem(config.dataDir, config.file) : undefined;
+  if (unusable) throw unusable;
   if (!values["no-create"] && enabled.length > 0) {
     // create() is part of what `ujr run` checks before any task: a job that cannot be made
     // is bad input. Its state goes to a temporary folder, never to the real dataDir.

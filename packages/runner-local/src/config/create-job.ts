@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { toTaskFailure, ujrError, type Job, type JobEntry, type Logger, type UjrError } from "@ujr/core";
 import type { LoadedJob } from "./resolve-config.js";
+import { dataDirProblem } from "./data-dir.js";
 
 /** Creates a job from its loaded config, with its own state folder under dataDir. */
 export async function createJob(loaded: LoadedJob, config: { dataDir: string; dir: string }, logger: Logger): Promise<JobEntry> {
@@ -45,7 +46,10 @@ export async function createJobs(jobs: LoadedJob[], config: { dataDir: string; d
  * Creates every job, or none: a job whose create() fails is bad input, found before any
  * task runs. The jobs already made are closed and one error names every failed job.
  */
-export async function createJobsOrThrow(jobs: LoadedJob[], config: { dataDir: string; dir: string }, logger: Logger): Promise<JobEntry[]> {
+export async function createJobsOrThrow(jobs: LoadedJob[], config: { dataDir: string; dir: string; file?: string | undefined }, logger: Logger): Promise<JobEntry[]> {
+  // One error for the folder every job keeps its state in, rather than one per job.
+  const unusable = jobs.length > 0 ? dataDirProblem(config.dataDir, config.file) : undefined;
+  if (unusable) throw unusable;
   const { entries, failures } = await createJobs(jobs, config, logger);
   if (failures.length === 0) return entries;
   await Promise.all(entries.map(({ job }) => Promise.resolve().then(() => job.close?.()).catch(() => undefined)));
