@@ -68,6 +68,12 @@ export const collectorErrorCatalogue = {
     message: "Another process (pid {pid}) is running the {what} of this job (e.g. a worker of a runner that was killed); this try waits and is retried. Do not point two jobs at one state folder.",
     retryable: true,
   },
+  UJR_COLLECTOR_DISK_FULL: {
+    message:
+      "Could not write {what} in {dir}: {problem} ({code}; {free} free there). Free space there; nothing stored is lost, and the collection resumes from its saved position.",
+    // trying again at once cannot help: the job's failure backoff tries later
+    retryable: false,
+  },
   UJR_COLLECTOR_CANCELLED: { message: "The task was cancelled ({reason}); the saved position is kept.", retryable: false },
 } as const satisfies Record<string, Spec>;
 

@@ -8,6 +8,7 @@ import { apiGet, apiUrl, type ApiOutcome, type RateInfo } from "./internal/api.j
 import { rawFileName, rawFileSeq } from "./internal/layout.js";
 import { acquireLock } from "./internal/lock.js";
 import { pyDumps } from "./internal/pyjson.js";
+import { writingTo } from "./internal/disk-full.js";
 import { loadState, newState, saveState, type CollectorState, type Sweep } from "./internal/state.js";
 import { COLLECTOR_VERSION } from "./version.js";
 
@@ -340,7 +341,7 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
         const now = new Date();
         const name = rawFileName(now, seq);
         const twarc = { url: url.href, version: COLLECTOR_VERSION, retrieved_at: isoSeconds(now), ujr: { job: args.job, seq, fingerprint, cursor } };
-        await writeFileDurable(join(args.rawDir, name), `${pyDumps({ ...page, __twarc: twarc })}\n`, "page");
+        await writingTo(args.rawDir, `raw page ${name}`, () => writeFileDurable(join(args.rawDir, name), `${pyDumps({ ...page, __twarc: twarc })}\n`, "page"));
         stored = name;
       }
     }

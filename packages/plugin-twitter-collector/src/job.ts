@@ -212,9 +212,13 @@ export class CollectorJob implements Job {
     }
     const limit = c.failureLimit ?? (c.mode === "once" ? 5 : 0);
     if (limit > 0 && streak >= limit) {
-      this.#gaveUp =
-        `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${failure.code ? `${failure.code}: ` : ""}${failure.message}). ` +
-        "What is stored is kept and a new run resumes from it; raise failureLimit (0: never give up) to keep trying longer.";
+      // a raw error's message often begins with its code (ENOSPC: ...): said once
+      const last = failure.code && !failure.message.startsWith(failure.code) ? `${failure.code}: ${failure.message}` : failure.message;
+      const advice =
+        failure.code === "UJR_COLLECTOR_DISK_FULL"
+          ? "What is stored is kept: free space on that disk, and a new run resumes from the saved position."
+          : "What is stored is kept and a new run resumes from it; raise failureLimit (0: never give up) to keep trying longer.";
+      this.#gaveUp = `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${last}). ${advice}`;
       this.nextCheck = undefined;
       this.#context.logger.error({ job: this.name, code: failure.code, failures: streak, failureLimit: limit }, this.#gaveUp);
       return;

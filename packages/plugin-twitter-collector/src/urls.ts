@@ -1,6 +1,7 @@
 import { access, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { appendDurable, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core";
+import { writingTo } from "./internal/disk-full.js";
 import { URL_CACHE_FILE, sidecarName } from "./internal/layout.js";
 import { errorKindOf } from "./internal/url-error-kind.js";
 import { loadUrlRetries, saveUrlRetries, type UrlRetryPolicy } from "./internal/url-retries.js";
@@ -183,7 +184,7 @@ export async function resolveUrlsRun(
       // New cache entries first (append + fsync), then the sidecar that marks the file done.
       const fresh = [...new Set(links.map((l) => l.expanded_url ?? l.url))].filter((u) => !cachedBefore.has(u) && cache.has(u));
       if (fresh.length > 0) {
-        await appendDurable(join(args.stateDir, URL_CACHE_FILE), fresh.map((u) => `${JSON.stringify({ url: u, ...cache.get(u)! })}\n`).join(""));
+        await writingTo(args.stateDir, `the URL cache (${URL_CACHE_FILE})`, () => appendDurable(join(args.stateDir, URL_CACHE_FILE), fresh.map((u) => `${JSON.stringify({ url: u, ...cache.get(u)! })}\n`).join("")));
       }
       result.resolved += resolver.resolvedCount - before;
       result.fromCache += cachedBefore.size;
@@ -208,7 +209,7 @@ export async function resolveUrlsRun(
           `${transient.length} link(s) of ${file} still failed transiently after ${tries} tries; the sidecar records them with "error_kind": "transient"`,
         );
       }
-      await writeFileDurable(sidecar, lines.map((l) => `${JSON.stringify(l)}\n`).join(""), "urls");
+      await writingTo(dirname(sidecar), `the resolved links of ${file}`, () => writeFileDurable(sidecar, lines.map((l) => `${JSON.stringify(l)}\n`).join(""), "urls"));
       if (retries.delete(file)) retriesChanged = true;
       result.files.push(file);
       result.links += lines.length;

@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { collectorError } from "../errors.js";
 import { writeFileDurable } from "@ujr/core";
+import { writingTo } from "./disk-full.js";
 import { ARCHIVE_STATE_FILE, STATE_FILE } from "./layout.js";
 
 /** One pagination run: from a since_id (or start/end time) to the page without next_token. */
@@ -81,7 +82,7 @@ export async function loadState(stateDir: string): Promise<CollectorState | unde
 
 export async function saveState(stateDir: string, state: CollectorState): Promise<void> {
   state.updatedAt = new Date().toISOString();
-  await writeFileDurable(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, "state");
+  await writingTo(stateDir, `the saved position (${STATE_FILE})`, () => writeFileDurable(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, "state"));
 }
 
 /** What has been archived, in `<stateDir>/archive-state.json`. */
@@ -98,5 +99,5 @@ export async function loadArchiveState(stateDir: string): Promise<ArchiveState> 
 }
 
 export async function saveArchiveState(stateDir: string, state: ArchiveState): Promise<void> {
-  await writeFileDurable(join(stateDir, ARCHIVE_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, "archive-state");
+  await writingTo(stateDir, `the archive state (${ARCHIVE_STATE_FILE})`, () => writeFileDurable(join(stateDir, ARCHIVE_STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, "archive-state"));
 }
