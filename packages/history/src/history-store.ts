@@ -1,16 +1,17 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { nativeModuleProblem } from "@ujr/core/task";
 import type { Logger } from "@ujr/core";
-import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun } from "./batches.js";
+import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun, type WriteSet } from "./batches.js";
 import { INTERRUPTED, recorderState } from "./recorder-process.js";
 import { addDurations, addFailures, addToSummaries, atOf, collectRuns, countsOf, DURATION_SAMPLE, NewestBegun, durationStats, firstHour, hourBuckets, type Num, runFilter, runningRuns, sortedFailures, sortedSummaries, summaryFromStats } from "./batch-readers.js";
 import { packRows, unpackRows } from "./packed-rows.js";
 import { PendingBatch } from "./pending-batch.js";
 import { historyError } from "./errors.js";
 import { migrate } from "./schema.js";
-import { startWriterThread, writeInline, type WriterThread } from "./writer-thread.js";
+import { DEFAULT_UNWRITTEN_LIMIT, UnwrittenSets, type DroppedRuns, type UnwrittenLimit } from "./unwritten.js";
+import { startWriterThread, writeSetsInline, type WriteResult, type WriterThread } from "./writer-thread.js";
 import type { DurationStats, FailureGroup, HourBucket, JobEventRecord, JobEventRow, JobSummary, Retention, RunQuery, RunRecord, RunRow } from "./types.js";
 
 export const DEFAULT_RETENTION: Retention = { days: 30, runs: 100_000 };
@@ -33,7 +34,37 @@ export interface HistoryStoreOptions {
    * pays where there are cores to spare.
    */
   writer?: "thread" | "inline" | undefined;
+  /**
+   * What cannot be written (a full disk) is kept in memory and tried again every
+   * `retryIntervalMs` (default 1000), up to `unwrittenLimit` (default 100,000 runs or
+   * 32 MiB of rows); past it the oldest runs are dropped from the run list, still counted
+   * in the job totals.
+   */
+  retryIntervalMs?: number | undefined;
+  unwrittenLimit?: Partial<UnwrittenLimit> | undefined;
 }
+
+/** The connection of each store, for tests that provoke a full disk (`PRAGMA max_page_count`). */
+const connections = new WeakMap<HistoryStore, Database.Database>();
+export const connectionOf = (store: HistoryStore): Database.Database | undefined => connections.get(store);
+
+/** What a failed write tells the user to do. */
+function adviceFor(result: WriteResult): string {
+  const full = result.code === "SQLITE_FULL" || /disk is full|no space/i.test(result.reason ?? "");
+  return full ? "Free space on its disk." : "Check that the file and its folder are writable and that no other program holds it locked.";
+}
+
+/** A run of failed writes: since when, how many tries, the last answer, what was dropped. */
+interface Failing {
+  since: number;
+  tries: number;
+  result: WriteResult;
+  dropped: DroppedRuns;
+  droppedSaid: boolean;
+}
+
+/** The files an SQLite database may have beside it. */
+const SIDE_FILES = ["-wal", "-shm", "-journal"];
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -56,7 +87,9 @@ interface BatchRow {
  * The run history in one SQLite file (WAL). Runs are recorded in memory and written in
  * batches (one row per job and batch, see schema.ts), one transaction each, at each
  * flush (from a timer): a crash loses at most the batch not yet written, never the file.
- * Runs still marked running when a writer opens the file are recorded as `interrupted`.
+ * A batch that cannot be written (a full disk) waits in memory and is tried again, in
+ * order, within a limit (unwritten.ts). Runs still marked running when a writer opens the
+ * file are recorded as `interrupted`.
  */
 /** Why the history `file` could not be opened: its SQLite driver's native module, or the file. */
 function openFailure(file: string, error: unknown): Error {
@@ -101,7 +134,15 @@ export class HistoryStore {
   #writer: WriterThread | undefined;
   #lastPrune = 0;
   #closed = false;
-  #writeFailures = 0;
+  readonly #unwritten: UnwrittenSets;
+  readonly #retryMs: number;
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** The write the writer thread is doing: at most one at a time, so that sets are written in order. */
+  #inFlight: Promise<void> | undefined;
+  /** Sets taken while a write was in flight: queued when it ends (only then may the queue drop). */
+  #arrived: WriteSet[] = [];
+  /** Since the first write that failed, until one succeeds. */
+  #failing: Failing | undefined;
 
   /** Opens (creating) the history for writing. */
   static open(options: HistoryStoreOptions): HistoryStore {
@@ -135,32 +176,56 @@ export class HistoryStore {
     this.#now = options.now ?? Date.now;
     this.#batch = new PendingBatch(options.flushIntervalMs ?? 200, options.maxBatch ?? 1000, () => this.flush());
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
-    try {
-      if (!readonly) mkdirSync(dirname(this.file), { recursive: true });
-      this.#db = new Database(this.file, readonly ? { readonly: true, fileMustExist: true } : {});
-      this.#db.pragma("busy_timeout = 5000");
-      if (!readonly) {
-        // Must precede the first table: lets pruning give pages back to the file system.
-        this.#db.pragma("auto_vacuum = INCREMENTAL");
-        this.#db.pragma("journal_mode = WAL");
-        // WAL + NORMAL: a crash may lose the last transactions, never corrupts the file.
-        this.#db.pragma("synchronous = NORMAL");
-        // The WAL file is cut back to this after checkpoints, so it does not stay at its largest.
-        this.#db.pragma("journal_size_limit = 4194304");
-      }
-    } catch (error) {
-      throw openFailure(this.file, error);
-    }
+    this.#retryMs = options.retryIntervalMs ?? 1000;
+    this.#unwritten = new UnwrittenSets({ ...DEFAULT_UNWRITTEN_LIMIT, ...options.unwrittenLimit });
     if (readonly) {
+      try {
+        this.#db = new Database(this.file, { readonly: true, fileMustExist: true });
+        this.#db.pragma("busy_timeout = 5000");
+      } catch (error) {
+        throw openFailure(this.file, error);
+      }
       const version = this.#db.pragma("user_version", { simple: true }) as number;
       if (version === 0) throw historyError("UJR_HISTORY_NOT_FOUND", { file: this.file, config: config ?? "<config>" });
       migrate(this.#db, this.file);
       return;
     }
-    migrate(this.#db, this.file);
+    // What this open creates and cannot set up (a full disk) is removed again: an empty
+    // file left behind would read as a history in which nothing has run.
+    const existed = [this.file, ...SIDE_FILES.map((side) => this.file + side)].filter((path) => existsSync(path));
+    let db: Database.Database | undefined;
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+      db = new Database(this.file);
+      db.pragma("busy_timeout = 5000");
+      // Must precede the first table: lets pruning give pages back to the file system.
+      db.pragma("auto_vacuum = INCREMENTAL");
+      db.pragma("journal_mode = WAL");
+      // WAL + NORMAL: a crash may lose the last transactions, never corrupts the file.
+      db.pragma("synchronous = NORMAL");
+      // The WAL file is cut back to this after checkpoints, so it does not stay at its largest.
+      db.pragma("journal_size_limit = 4194304");
+      migrate(db, this.file);
+    } catch (error) {
+      db?.close();
+      if (!existed.includes(this.file)) {
+        for (const path of [this.file, ...SIDE_FILES.map((side) => this.file + side)]) {
+          if (existed.includes(path)) continue;
+          try {
+            rmSync(path, { force: true });
+          } catch {
+            // nothing was made there (its folder is a file: ENOTDIR): the open's own error says why
+          }
+        }
+      }
+      if ((error as { code?: string }).code?.startsWith("UJR_")) throw error;
+      throw openFailure(this.file, error);
+    }
+    this.#db = db;
+    connections.set(this, db);
     this.#interruptLeftovers();
     this.prune();
-    if (options.writer === "thread") this.#writer = startWriterThread(this.file, (failure) => this.#lost(failure.runs, failure.events, failure.message));
+    if (options.writer === "thread") this.#writer = startWriterThread(this.file);
   }
 
   /**
@@ -174,8 +239,9 @@ export class HistoryStore {
       .filter((run) => recorderState(run) !== "alive")
       .map(({ id: _id, ...record }) => ({ ...record, outcome: "interrupted" as const, message: record.message ?? INTERRUPTED }));
     if (records.length === 0) return;
-    const set = buildWriteSet(records, () => true);
-    writeInline(this.#db, set);
+    // written as the runs are: a history on a full disk still opens, and writes them when it can
+    this.#enqueue(buildWriteSet(records, () => true));
+    this.#write();
   }
 
   // ---- writing --------------------------------------------------------------------
@@ -197,32 +263,112 @@ export class HistoryStore {
     return this.#batch.size;
   }
 
-  /** Hands what is waiting to the writer (one transaction). A lost batch is logged with its size. */
+  /**
+   * Hands what is waiting to the writer (one transaction). What cannot be written is kept
+   * and tried again (every `retryIntervalMs`), oldest first, within the unwritten limit.
+   */
   flush(): void {
+    this.#flush(false);
+  }
+
+  #flush(force: boolean): void {
     if (this.readonly) return;
     const set = this.#batch.take();
-    if (!set) return;
-    if (this.#writer) void this.#writer.write(set);
-    else {
-      try {
-        writeInline(this.#db, set);
-      } catch (error) {
-        this.#lost(set.batches.reduce((n, b) => n + b.runs, 0), set.events.length, (error as Error).message);
-      }
+    if (set) {
+      if (this.#inFlight) this.#arrived.push(set);
+      else this.#enqueue(set);
     }
+    // while writes fail, the retry timer tries again: not every flush
+    if (force || this.#failing === undefined) this.#write();
     if (this.#now() - this.#lastPrune >= this.#pruneIntervalMs) this.prune();
   }
 
-  /** History must never stop the runner: say what was not written, and go on. */
-  #lost(runs: number, events: number, reason: string): void {
-    this.#writeFailures++;
-    this.#logger?.error({ file: this.file, runs, events, reason, failuresSoFar: this.#writeFailures }, "run history: a batch could not be written and is lost (tasks go on)");
+  #enqueue(set: WriteSet): void {
+    const dropped = this.#unwritten.push(set);
+    if (dropped.runs === 0 || this.#failing === undefined) return;
+    const failing = this.#failing;
+    failing.dropped.runs += dropped.runs;
+    failing.dropped.failures += dropped.failures;
+    if (failing.droppedSaid) return;
+    failing.droppedSaid = true;
+    const limit = this.#unwritten.limit;
+    const error = historyError("UJR_HISTORY_RUNS_DROPPED", {
+      file: this.file,
+      reason: failing.result.reason,
+      limit: `${limit.runs} runs or ${Math.round(limit.bytes / 1024 / 1024)} MiB`,
+      runs: failing.dropped.runs,
+      failures: failing.dropped.failures,
+      advice: adviceFor(failing.result),
+    });
+    this.#logger?.warn({ code: error.code, file: this.file }, error.message);
   }
 
-  /** Resolves when everything recorded so far is in the file (flushes first). */
+  /** Writes what waits, in order; one write at a time. */
+  #write(): void {
+    if (this.#unwritten.empty || this.#inFlight) return;
+    const sets = this.#unwritten.toWrite((job, dropped) => {
+      const reason = this.#failing?.result.reason ?? "unknown";
+      const event = historyError("UJR_HISTORY_RUNS_NOT_RECORDED", { runs: dropped.runs, failures: dropped.failures, reason });
+      return [this.#now(), job, "error", event.code, event.message];
+    });
+    if (!this.#writer) {
+      this.#written(writeSetsInline(this.#db, sets));
+      return;
+    }
+    this.#inFlight = this.#writer.write(sets).then((result) => {
+      this.#inFlight = undefined;
+      this.#written(result);
+      for (const set of this.#arrived.splice(0)) this.#enqueue(set);
+      if (result.reason === undefined) this.#write();
+    });
+  }
+
+  #written(result: WriteResult): void {
+    this.#unwritten.written(result.written);
+    if (result.reason === undefined) {
+      if (this.#failing) this.#recovered(this.#failing);
+      return;
+    }
+    // close() says itself what it could not write
+    const first = this.#failing === undefined && !this.#closed;
+    this.#failing ??= { since: this.#now(), tries: 0, result, dropped: { runs: 0, failures: 0 }, droppedSaid: false };
+    this.#failing.tries++;
+    this.#failing.result = result;
+    if (first) {
+      const error = historyError("UJR_HISTORY_WRITE_FAILED", {
+        file: this.file,
+        reason: result.reason,
+        runs: this.#unwritten.runs,
+        events: this.#unwritten.events,
+        retry: `${this.#retryMs / 1000} s`,
+        advice: adviceFor(result),
+      });
+      this.#logger?.warn({ code: error.code, file: this.file }, error.message);
+    }
+    if (!this.#closed && this.#retryTimer === undefined) {
+      this.#retryTimer = setTimeout(() => {
+        this.#retryTimer = undefined;
+        this.#flush(true);
+      }, this.#retryMs);
+      // waiting for the disk must not keep a finished process alive; close() tries once more
+      this.#retryTimer.unref();
+    }
+  }
+
+  #recovered(failing: Failing): void {
+    this.#failing = undefined;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const fields = { file: this.file, tries: failing.tries, sinceMs: this.#now() - failing.since };
+    const again = `run history: written again after ${failing.tries} failed ${failing.tries === 1 ? "try" : "tries"}`;
+    if (failing.dropped.runs === 0) this.#logger?.info(fields, `${again}; nothing was lost`);
+    else this.#logger?.warn({ ...fields, dropped: failing.dropped.runs }, `${again}; ${failing.dropped.runs} run(s) (${failing.dropped.failures} failed) were dropped from the run list, counted in the job totals and in an 'error' event of each job`);
+  }
+
+  /** Resolves when everything recorded so far is in the file (flushes first), or could not be written. */
   async settled(): Promise<void> {
-    this.flush();
-    await this.#writer?.idle();
+    this.#flush(true);
+    while (this.#inFlight) await this.#inFlight;
   }
 
   /** Deletes runs and job events beyond the retention: older than `days`, then beyond `runs` (the newest kept). */
@@ -393,11 +539,33 @@ export class HistoryStore {
     }));
   }
 
-  /** Writes what is pending, applies the retention and closes the file. */
+  /**
+   * Writes what is pending, applies the retention and closes the file. What still cannot
+   * be written is cut to what counts (job totals, events, running rows of settled runs) for
+   * one last try, and what is lost is said with its size.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.flush();
     this.#closed = true;
+    await this.settled();
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (!this.#unwritten.empty) {
+      const runs = this.#unwritten.runs;
+      const events = this.#unwritten.events;
+      const failing = this.#failing;
+      const dropped = this.#unwritten.dropAll();
+      if (failing) {
+        failing.dropped.runs += dropped.runs;
+        failing.dropped.failures += dropped.failures;
+      }
+      await this.settled();
+      if (!this.#unwritten.empty) {
+        const result = this.#failing?.result ?? failing?.result ?? { written: 0 };
+        const error = historyError("UJR_HISTORY_NOT_WRITTEN", { file: this.file, reason: result.reason ?? "unknown", runs, events, advice: adviceFor(result) });
+        this.#logger?.error({ code: error.code, file: this.file }, error.message);
+      }
+    }
     await this.#writer?.close();
     this.prune();
     this.#db.close();

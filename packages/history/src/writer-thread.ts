@@ -5,6 +5,31 @@ import { WRITE_SQL, type WriteSet } from "./batches.js";
 
 const prepared = new WeakMap<Database.Database, Record<keyof typeof WRITE_SQL, Database.Statement>>();
 
+/**
+ * Writes the sets in order, one transaction each, until one fails: how many were written,
+ * and why the next one was not (the sets not written stay with the caller, to try again).
+ */
+export function writeSetsInline(db: Database.Database, sets: readonly WriteSet[]): WriteResult {
+  let written = 0;
+  for (const set of sets) {
+    try {
+      writeInline(db, set);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      return { written, reason: (error as Error).message, ...(typeof code === "string" ? { code } : {}) };
+    }
+    written++;
+  }
+  return { written };
+}
+
+/** How many sets of a write were written; for the first that was not, why (SQLite's code and message). */
+export interface WriteResult {
+  written: number;
+  reason?: string;
+  code?: string;
+}
+
 /** Writes a WriteSet in one transaction (inline writer; the thread below does the same). */
 export function writeInline(db: Database.Database, set: WriteSet): void {
   let statements = prepared.get(db);
@@ -44,14 +69,21 @@ const write = db.transaction((set) => {
   for (const e of set.events) st.event.run(e);
 });
 parentPort.on("message", (message) => {
-  if (message.type === "batch") {
-    try {
-      write(message.set);
-      parentPort.postMessage({ type: "written", seq: message.seq });
-    } catch (error) {
-      const set = message.set;
-      parentPort.postMessage({ type: "failed", seq: message.seq, runs: set.batches.reduce((n, b) => n + b.runs, 0), events: set.events.length, message: String((error && error.message) || error) });
+  if (message.type === "sets") {
+    let written = 0;
+    let reason;
+    let code;
+    for (const set of message.sets) {
+      try {
+        write(set);
+      } catch (error) {
+        reason = String((error && error.message) || error);
+        code = error && typeof error.code === "string" ? error.code : undefined;
+        break;
+      }
+      written++;
     }
+    parentPort.postMessage({ type: "written", seq: message.seq, written, reason, code });
   } else if (message.type === "close") {
     db.close();
     parentPort.postMessage({ type: "closed" });
@@ -60,54 +92,47 @@ parentPort.on("message", (message) => {
 `;
 
 export interface WriterThread {
-  /** Sends a write set; resolves once written (or its loss reported). */
-  write(set: WriteSet): Promise<void>;
-  /** Resolves when every set sent so far is written. */
-  idle(): Promise<void>;
+  /** Sends write sets, written in order as writeSetsInline does; resolves with what it answers. */
+  write(sets: readonly WriteSet[]): Promise<WriteResult>;
   close(): Promise<void>;
 }
 
-export function startWriterThread(file: string, onFailure: (failure: { runs: number; events: number; message: string }) => void): WriterThread {
+export function startWriterThread(file: string): WriterThread {
   const sqlite = createRequire(import.meta.url).resolve("better-sqlite3");
   const worker = new Worker(source, { eval: true, workerData: { file, sqlite, sql: WRITE_SQL } });
   // A batch in flight must not keep a finished process alive: close() waits for it.
   worker.unref();
   let seq = 0;
-  const waiting = new Map<number, Array<() => void>>();
+  const waiting = new Map<number, (result: WriteResult) => void>();
   let closed: (() => void) | undefined;
   let crashed: Error | undefined;
-  const release = (id: number) => {
-    for (const resolve of waiting.get(id) ?? []) resolve();
-    waiting.delete(id);
-  };
-  worker.on("message", (message: { type: string; seq?: number; runs?: number; events?: number; message?: string }) => {
-    if (message.type === "failed") onFailure({ runs: message.runs ?? 0, events: message.events ?? 0, message: message.message ?? "" });
-    if (message.seq !== undefined) release(message.seq);
+  worker.on("message", (message: { type: string; seq?: number; written?: number; reason?: string; code?: string }) => {
+    if (message.type === "written" && message.seq !== undefined) {
+      const { written = 0, reason, code } = message;
+      waiting.get(message.seq)?.({ written, ...(reason !== undefined ? { reason } : {}), ...(code !== undefined ? { code } : {}) });
+      waiting.delete(message.seq);
+    }
     if (message.type === "closed") closed?.();
   });
   worker.on("error", (error) => {
     crashed = error;
-    onFailure({ runs: -1, events: -1, message: error.message });
-    for (const id of [...waiting.keys()]) release(id);
+    for (const [id, resolve] of waiting) {
+      resolve({ written: 0, reason: `the writer thread stopped: ${error.message}` });
+      waiting.delete(id);
+    }
     closed?.();
   });
   return {
-    write(set) {
-      if (crashed) {
-        onFailure({ runs: set.batches.reduce((n, b) => n + b.runs, 0), events: set.events.length, message: `the writer thread stopped: ${crashed.message}` });
-        return Promise.resolve();
-      }
+    write(sets) {
+      if (crashed) return Promise.resolve({ written: 0, reason: `the writer thread stopped: ${crashed.message}` });
       const id = ++seq;
-      const done = new Promise<void>((resolve) => waiting.set(id, [resolve]));
-      worker.postMessage({ type: "batch", seq: id, set });
+      const done = new Promise<WriteResult>((resolve) => waiting.set(id, resolve));
+      worker.postMessage({ type: "sets", seq: id, sets });
       return done;
-    },
-    async idle() {
-      await Promise.all([...waiting.keys()].map((id) => new Promise<void>((resolve) => waiting.get(id)?.push(resolve))));
     },
     async close() {
       if (crashed) return;
-      await this.idle();
+      // the thread answers its messages in order: sets sent before are answered before "closed"
       await new Promise<void>((resolve) => {
         closed = resolve;
         worker.postMessage({ type: "close" });
