@@ -8,7 +8,7 @@
 export const SummaryErrorCode = {
   /** The job's config is invalid beyond what the zod schema checks. */
   CONFIG: "UJR_SUMMARY_CONFIG",
-  /** The database could not be opened (missing file, unreachable server, bad URL). */
+  /** The database could not be opened (missing file, unreachable server, bad URL, a WAL database in a folder the user cannot write). */
   DB_OPEN: "UJR_SUMMARY_DB_OPEN",
   /** A query tried to write: summary connections are read-only. */
   READ_ONLY: "UJR_SUMMARY_READ_ONLY",
@@ -22,7 +22,7 @@ export const SummaryErrorCode = {
   QUERY_PARAM: "UJR_SUMMARY_QUERY_PARAM",
   /** A built-in report name is unknown. */
   UNKNOWN_REPORT: "UJR_SUMMARY_UNKNOWN_REPORT",
-  /** Results could not be written to the output folder. */
+  /** Results could not be written to the output folder (a full disk or quota says so). */
   OUTPUT: "UJR_SUMMARY_OUTPUT",
   /** A notification target's address is loopback, private or link-local. */
   ADDRESS_REFUSED: "UJR_SUMMARY_ADDRESS_REFUSED",

@@ -4,7 +4,7 @@
  * dist/ of this package, as a worker would), results are written, a webhook on a
  * loopback server is notified. Run `tsc -b` first.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -105,6 +105,25 @@ describe("the summary job in the runner loop", () => {
     expect(job.state).toMatchObject({ pending: [], lastRunId: manifest.runId });
     // the webhook URL is a secret: nothing the job logged holds it
     expect(JSON.stringify(ctx!.logs)).not.toContain("s3cr3t-token");
+  }, 60_000);
+
+  it("schedule once: a run that failed (results not writable) fails the job, and the next run of the runner runs it again", async () => {
+    // the job's output folder is taken by a file: the run cannot store its results
+    const jobOut = path.join(dir, "out", "retried-job");
+    mkdirSync(path.dirname(jobOut), { recursive: true });
+    writeFileSync(jobOut, "in the way");
+    const failed = await runJob(makeJob("retried-job", { once: true }), { resolveFrom: [PACKAGE_DIR] });
+    expect(failed.failedJobs).toEqual(["retried-job"]);
+    expect(failed.failed.map((e) => [e.error.code, e.error.message])).toEqual([["UJR_SUMMARY_OUTPUT", expect.stringContaining(`summary job "retried-job" could not create its run folder in "${jobOut}"`)]]);
+    expect(received).toEqual([]);
+
+    rmSync(jobOut);
+    const job = makeJob("retried-job", { once: true });
+    const again = await runJob(job, { resolveFrom: [PACKAGE_DIR] });
+    expect(again.failedJobs).toEqual([]);
+    expect(again.done.map((e) => e.task.ref.export)).toEqual(["runQueries", "notifyTarget"]);
+    expect(runsOf("retried-job")).toHaveLength(1);
+    expect(job.state).toMatchObject({ lastError: undefined, runs: 2 });
   }, 60_000);
 
   it("schedule every: runs on schedule under fake timers (twice in 1h30m) and notifies after each run", async () => {

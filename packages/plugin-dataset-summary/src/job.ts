@@ -4,6 +4,10 @@
  * failed notification is emitted again later (backoff) without running the queries
  * again. State (last run, watermark, pending notifications) is persisted in stateDir, so
  * a restart catches up a missed run once and finishes pending notifications.
+ *
+ * A failed run: within one process the failed slot counts as taken (a scheduled job
+ * tries again at its next slot, a one-off job fails); a new process (a restart, a config
+ * change) runs a job whose stored last run failed again at once, whatever its schedule.
  */
 import path from "node:path";
 import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
@@ -53,6 +57,8 @@ export class SummaryJob implements Job {
   #state: SummaryState | undefined;
   #running: { startedAt: number } | undefined;
   readonly #notifying = new Set<string>();
+  /** The stored last run failed (in an earlier process): run again now, whatever the schedule. */
+  #retryStoredFailure = false;
 
   constructor(config: SummaryConfig, ctx: JobContext, options: SummaryJobOptions = {}) {
     this.name = ctx.name;
@@ -97,6 +103,13 @@ export class SummaryJob implements Job {
       if (missed > 0) this.#ctx.logger.info({ job: this.name, missed }, `${missed} scheduled run(s) were missed while the runner was down: running once now`);
       // A target removed from the config has nothing to notify any more.
       this.#state.pending = this.#state.pending.filter((p) => this.#targets.has(p.target));
+      // A stored failure is history, not a verdict: its cause (a full disk, a locked or
+      // missing database) may be gone, and a one-off job would otherwise never run again.
+      if (this.#state.lastError !== undefined) {
+        this.#retryStoredFailure = true;
+        const { code, message } = this.#state.lastError;
+        this.#ctx.logger.info({ job: this.name, code }, `the last summary run failed (${code}: ${message}): running it again now`);
+      }
       if (this.#state.lastRunAt === undefined && this.#state.waitingSince === undefined) {
         Object.assign(this.#state, startWaiting(this.#state, now));
         await saveState(this.#ctx.stateDir, this.#state);
@@ -128,7 +141,8 @@ export class SummaryJob implements Job {
     }
 
     if (!this.#running) {
-      if (isDue(this.#schedule, state, now)) {
+      if (this.#retryStoredFailure || isDue(this.#schedule, state, now)) {
+        this.#retryStoredFailure = false;
         const range = this.#config.range;
         const from = range?.last !== undefined ? new Date(now - range.last).toISOString() : range?.from ? new Date(range.from).toISOString() : null;
         const to = range?.to ? new Date(range.to).toISOString() : null;

@@ -20,9 +20,49 @@ export function isRunDirName(name: string): boolean {
 }
 
 
+/**
+ * The pid of the process that wrote a temporary run folder (`.tmp-<run id>-<pid>`), or
+ * undefined for a name that is not one.
+ */
+export function tempDirOwner(name: string): number | undefined {
+  const m = /^\.tmp-(.+)-(\d+)$/.exec(name);
+  return m && RUN_DIR.test(m[1]!) ? Number(m[2]) : undefined;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to another user
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporary run folders left by runs that can no longer finish: those of
+ * processes that are gone (killed, crashed) and this process's own (the runs of one job
+ * never overlap, so an own one is from an earlier run that failed before its cleanup).
+ * A folder of another live process is a run in progress and stays. Returns the names removed.
+ */
+export async function sweepStaleTempDirs(jobDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(jobDir).catch(() => [] as string[])) {
+    const pid = tempDirOwner(name);
+    if (pid === undefined || (pid !== process.pid && processAlive(pid))) continue;
+    await rm(path.join(jobDir, name), { recursive: true, force: true }).then(
+      () => removed.push(name),
+      () => {},
+    );
+  }
+  return removed;
+}
+
 /** Creates a fresh temporary folder for a run; returns it and the final run id. */
 export async function prepareRunDir(jobDir: string, runId: string): Promise<{ tmpDir: string; runId: string }> {
   await mkdir(jobDir, { recursive: true });
+  // before anything is written: the leftovers may be what filled the disk
+  await sweepStaleTempDirs(jobDir);
   const existing = new Set(await readdir(jobDir));
   let id = runId;
   for (let n = 2; existing.has(id); n++) id = `${runId}-${n}`;
@@ -66,7 +106,7 @@ export async function latestRunId(jobDir: string): Promise<string | undefined> {
   }
 }
 
-/** Deletes all but the newest `keep` run folders (and stale temporary folders). */
+/** Deletes all but the newest `keep` run folders (temporary ones: `sweepStaleTempDirs`). */
 export async function pruneRuns(jobDir: string, keep: number, protect: readonly string[] = []): Promise<string[]> {
   const names = await readdir(jobDir).catch(() => [] as string[]);
   const runs = names.filter(isRunDirName).sort();
@@ -76,11 +116,6 @@ export async function pruneRuns(jobDir: string, keep: number, protect: readonly 
     if (protect.includes(name)) continue;
     await rm(path.join(jobDir, name), { recursive: true, force: true });
     removed.push(name);
-  }
-  for (const name of names) {
-    if (name.startsWith(".tmp-") && !name.endsWith(`-${process.pid}`)) {
-      await rm(path.join(jobDir, name), { recursive: true, force: true }).catch(() => {});
-    }
   }
   return removed;
 }

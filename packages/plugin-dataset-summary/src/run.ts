@@ -4,7 +4,7 @@
  * query, summary.json and report.html into a new run folder, point `latest` at it and
  * prune old runs. Independent of the runner: the runQueries task calls it.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { writeFileDurable } from "@ujr/core";
 import { openReadOnly } from "./db/open.js";
@@ -43,118 +43,184 @@ export interface RunOptions {
   signal?: AbortSignal;
   logger?: RunLogger;
   now?: () => number;
+  /**
+   * Writes one file of the run (tests inject a failing one to provoke a full disk);
+   * default: a plain write for the per-query files, a durable one for report and manifest.
+   */
+  writeFile?: (file: string, data: string) => Promise<void>;
+}
+
+/** Error codes of a write that failed for want of space (the disk, or the user's quota). */
+const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
+
+async function freeSpaceIn(dir: string): Promise<string | undefined> {
+  try {
+    const s = await statfs(dir);
+    return formatBytes(s.bavail * s.bsize);
+  } catch {
+    return undefined;
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/**
+ * The error of a failed write into the run's folder: it names the folder and says what to
+ * do; a full disk (or quota) says so with the space left there, not as a query's failure.
+ */
+export async function outputError(err: unknown, job: string, jobDir: string, doing: string): Promise<Error> {
+  const e = err as NodeJS.ErrnoException;
+  const cause = e?.message ?? String(err);
+  if (e?.code !== undefined && NO_SPACE.has(e.code)) {
+    const free = await freeSpaceIn(jobDir);
+    const full = e.code === "EDQUOT" ? "the disk quota of this user is used up there" : "the disk is full";
+    return summaryError(
+      SummaryErrorCode.OUTPUT,
+      `summary job "${job}" could not ${doing} in "${jobDir}": ${full} (${e.code}${free === undefined ? "" : `, ${free} free`}). ` +
+        `Free space there or point the job's "outDir" at another disk; nothing of this run was kept, and the next run writes the results again.`,
+      { cause: err },
+    );
+  }
+  return summaryError(SummaryErrorCode.OUTPUT, `summary job "${job}" could not ${doing} in "${jobDir}": ${cause}. Check that the job's "outDir" is writable.`, { cause: err });
 }
 
 export async function runSummary(args: RunQueriesArgs, options: RunOptions = {}): Promise<Manifest> {
-  const now = options.now ?? Date.now;
-  const started = now();
-  const startedAt = new Date(started);
+  const started = (options.now ?? Date.now)();
   const jobDir = path.join(args.outDir, args.job);
   const db: ReadOnlyDatabase = await openReadOnly(args.database, args.baseDir);
-  const { tmpDir, runId } = await prepareRunDir(jobDir, runIdFor(startedAt)).catch((err: unknown) => {
-    void db.close();
-    throw summaryError(SummaryErrorCode.OUTPUT, `could not create the output folder "${jobDir}": ${(err as Error).message}. Check the job's "outDir".`);
-  });
+  let tmpDir: string | undefined;
+  try {
+    const prepared = await prepareRunDir(jobDir, runIdFor(new Date(started))).catch(async (err: unknown) => {
+      throw await outputError(err, args.job, jobDir, "create its run folder");
+    });
+    tmpDir = prepared.tmpDir;
+    return await runInto(args, options, db, { jobDir, tmpDir, runId: prepared.runId, started });
+  } catch (err) {
+    // a failed run leaves nothing behind: its half-written folder would only take space
+    if (tmpDir !== undefined) await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+    throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+interface RunFolder {
+  jobDir: string;
+  tmpDir: string;
+  runId: string;
+  started: number;
+}
+
+async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDatabase, { jobDir, tmpDir, runId, started }: RunFolder): Promise<Manifest> {
+  const now = options.now ?? Date.now;
+  const startedAt = new Date(started);
+  const writeQueryFile = options.writeFile ?? ((file: string, data: string) => writeFile(file, data));
+  const writeFinalFile = options.writeFile ?? writeFileDurable;
   const outcomes: QueryOutcome[] = [];
   const data = new Map<string, ReportData>();
   let firstTweetAt: string | null = null;
   let lastTweetAt: string | null = null;
   let watermark: string | null = null;
-  try {
-    let tables: Map<string, Set<string>> | undefined;
-    const getTables = async () => (tables ??= await db.tables());
-    const common = { from: args.from ?? null, to: args.to ?? null, since: args.since ?? null };
+  let tables: Map<string, Set<string>> | undefined;
+  const getTables = async () => (tables ??= await db.tables());
+  const common = { from: args.from ?? null, to: args.to ?? null, since: args.since ?? null };
 
-    if ((await getTables()).has("tweets")) {
-      try {
-        const r = await db.query(datasetRangeQuery(db.dialect), common, { queryName: "(time range)", timeoutMs: 60_000, maxRows: 1, signal: options.signal });
-        firstTweetAt = (r.rows[0]?.[0] as string | null) ?? null;
-        lastTweetAt = (r.rows[0]?.[1] as string | null) ?? null;
-      } catch (err) {
-        options.logger?.warn({ err: toErrorInfo(err) }, "could not compute the time range of the dataset");
-      }
+  if ((await getTables()).has("tweets")) {
+    try {
+      const r = await db.query(datasetRangeQuery(db.dialect), common, { queryName: "(time range)", timeoutMs: 60_000, maxRows: 1, signal: options.signal });
+      firstTweetAt = (r.rows[0]?.[0] as string | null) ?? null;
+      lastTweetAt = (r.rows[0]?.[1] as string | null) ?? null;
+    } catch (err) {
+      options.logger?.warn({ err: toErrorInfo(err) }, "could not compute the time range of the dataset");
     }
-
-    for (const spec of args.queries) {
-      if (options.signal?.aborted) throw summaryError(SummaryErrorCode.ABORTED, `run of job "${args.job}" was cancelled.`);
-      const t0 = now();
-      const isBuiltin = spec.builtin !== undefined;
-      let title = spec.title ?? spec.name;
-      let chart = spec.chart;
-      try {
-        let sql: string;
-        if (isBuiltin) {
-          const b = builtinQuery(spec.builtin!, db.dialect, spec.options ?? {});
-          title = spec.title ?? b.title;
-          chart = spec.chart ?? b.chart;
-          const have = await getTables();
-          const missing = b.requires.filter((t) => !have.has(t));
-          if (missing.length > 0) {
-            throw summaryError(
-              SummaryErrorCode.QUERY_FAILED,
-              `built-in report "${spec.builtin}" needs the table(s) ${missing.join(", ")} of the tidy schema, which the database lacks: point "database" at a database written by the tweet tidier.`,
-              { query: spec.name },
-            );
-          }
-          sql = b.sql;
-        } else if (spec.file) {
-          try {
-            sql = await readFile(spec.file, "utf8");
-          } catch (err) {
-            throw summaryError(SummaryErrorCode.QUERY_FILE, `query "${spec.name}": cannot read its SQL file "${spec.file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); paths are relative to the config file's folder.`, { query: spec.name });
-          }
-        } else {
-          sql = spec.sql ?? "";
-        }
-        sql = sql.trim().replace(/;\s*$/, "");
-        const params = { ...common, limit: spec.options?.limit ?? 20, ...(spec.params ?? {}) };
-        const result: QueryResult = await db.query(sql, params, { queryName: spec.name, timeoutMs: spec.timeoutMs, maxRows: spec.maxRows, signal: options.signal });
-        const base = safeFileName(spec.name);
-        const files = { csv: `${base}.csv`, json: `${base}.json` };
-        await writeFile(path.join(tmpDir, files.csv), toCsv(result.columns, result.rows));
-        await writeFile(path.join(tmpDir, files.json), stringifyJson(toQueryJson(spec.name, result.columns, result.rows, result.truncated)));
-        data.set(spec.name, { columns: result.columns, rows: result.rows });
-        if (spec.builtin === "new_tweets") {
-          const wi = result.columns.indexOf("watermark");
-          const w = wi >= 0 ? (result.rows[0]?.[wi] as string | null | undefined) : undefined;
-          watermark = w ?? args.since ?? null;
-        }
-        outcomes.push({
-          name: spec.name,
-          title,
-          kind: isBuiltin ? "builtin" : "sql",
-          ...(isBuiltin ? { builtin: spec.builtin! } : {}),
-          rows: result.rows.length,
-          columns: result.columns,
-          truncated: result.truncated,
-          durationMs: now() - t0,
-          files,
-          ...(chart ? { chart } : {}),
-        });
-      } catch (err) {
-        if ((err as { code?: string }).code === SummaryErrorCode.ABORTED) throw err;
-        const info = toErrorInfo(err);
-        options.logger?.warn({ query: spec.name, code: info.code }, `query "${spec.name}" failed: ${info.message}`);
-        outcomes.push({
-          name: spec.name,
-          title,
-          kind: isBuiltin ? "builtin" : "sql",
-          ...(isBuiltin ? { builtin: spec.builtin! } : {}),
-          rows: 0,
-          columns: [],
-          truncated: false,
-          durationMs: now() - t0,
-          error: info,
-        });
-      }
-    }
-  } catch (err) {
-    await db.close();
-    const { rm } = await import("node:fs/promises");
-    await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
-    throw err;
   }
-  await db.close();
+
+  for (const spec of args.queries) {
+    if (options.signal?.aborted) throw summaryError(SummaryErrorCode.ABORTED, `run of job "${args.job}" was cancelled.`);
+    const t0 = now();
+    const isBuiltin = spec.builtin !== undefined;
+    let title = spec.title ?? spec.name;
+    let chart = spec.chart;
+    try {
+      let sql: string;
+      if (isBuiltin) {
+        const b = builtinQuery(spec.builtin!, db.dialect, spec.options ?? {});
+        title = spec.title ?? b.title;
+        chart = spec.chart ?? b.chart;
+        const have = await getTables();
+        const missing = b.requires.filter((t) => !have.has(t));
+        if (missing.length > 0) {
+          throw summaryError(
+            SummaryErrorCode.QUERY_FAILED,
+            `built-in report "${spec.builtin}" needs the table(s) ${missing.join(", ")} of the tidy schema, which the database lacks: point "database" at a database written by the tweet tidier.`,
+            { query: spec.name },
+          );
+        }
+        sql = b.sql;
+      } else if (spec.file) {
+        try {
+          sql = await readFile(spec.file, "utf8");
+        } catch (err) {
+          throw summaryError(SummaryErrorCode.QUERY_FILE, `query "${spec.name}": cannot read its SQL file "${spec.file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); paths are relative to the config file's folder.`, { query: spec.name });
+        }
+      } else {
+        sql = spec.sql ?? "";
+      }
+      sql = sql.trim().replace(/;\s*$/, "");
+      const params = { ...common, limit: spec.options?.limit ?? 20, ...(spec.params ?? {}) };
+      const result: QueryResult = await db.query(sql, params, { queryName: spec.name, timeoutMs: spec.timeoutMs, maxRows: spec.maxRows, signal: options.signal });
+      const base = safeFileName(spec.name);
+      const files = { csv: `${base}.csv`, json: `${base}.json` };
+      try {
+        await writeQueryFile(path.join(tmpDir, files.csv), toCsv(result.columns, result.rows));
+        await writeQueryFile(path.join(tmpDir, files.json), stringifyJson(toQueryJson(spec.name, result.columns, result.rows, result.truncated)));
+      } catch (err) {
+        // the query ran; its results cannot be stored, nor will the next query's: the run ends here
+        throw new RunOutputFailed(await outputError(err, args.job, jobDir, `write the results of query "${spec.name}"`));
+      }
+      data.set(spec.name, { columns: result.columns, rows: result.rows });
+      if (spec.builtin === "new_tweets") {
+        const wi = result.columns.indexOf("watermark");
+        const w = wi >= 0 ? (result.rows[0]?.[wi] as string | null | undefined) : undefined;
+        watermark = w ?? args.since ?? null;
+      }
+      outcomes.push({
+        name: spec.name,
+        title,
+        kind: isBuiltin ? "builtin" : "sql",
+        ...(isBuiltin ? { builtin: spec.builtin! } : {}),
+        rows: result.rows.length,
+        columns: result.columns,
+        truncated: result.truncated,
+        durationMs: now() - t0,
+        files,
+        ...(chart ? { chart } : {}),
+      });
+    } catch (err) {
+      if (err instanceof RunOutputFailed) throw err.error;
+      if ((err as { code?: string }).code === SummaryErrorCode.ABORTED) throw err;
+      const info = toErrorInfo(err);
+      options.logger?.warn({ query: spec.name, code: info.code }, `query "${spec.name}" failed: ${info.message}`);
+      outcomes.push({
+        name: spec.name,
+        title,
+        kind: isBuiltin ? "builtin" : "sql",
+        ...(isBuiltin ? { builtin: spec.builtin! } : {}),
+        rows: 0,
+        columns: [],
+        truncated: false,
+        durationMs: now() - t0,
+        error: info,
+      });
+    }
+  }
 
   const finished = now();
   const finalDir = path.join(jobDir, runId);
@@ -176,15 +242,22 @@ export async function runSummary(args: RunQueriesArgs, options: RunOptions = {})
     watermark: watermark ?? args.since ?? null,
   };
   try {
-    await writeFileDurable(path.join(tmpDir, "report.html"), renderReportHtml(manifest, data, args.title ? { title: args.title } : {}));
-    await writeFileDurable(path.join(tmpDir, "summary.json"), stringifyJson(manifest));
+    await writeFinalFile(path.join(tmpDir, "report.html"), renderReportHtml(manifest, data, args.title ? { title: args.title } : {}));
+    await writeFinalFile(path.join(tmpDir, "summary.json"), stringifyJson(manifest));
     await commitRunDir(jobDir, tmpDir, runId);
   } catch (err) {
-    throw summaryError(SummaryErrorCode.OUTPUT, `could not write the results of job "${args.job}" to "${jobDir}": ${(err as Error).message}.`);
+    throw await outputError(err, args.job, jobDir, "write the report");
   }
   await pruneRuns(jobDir, args.keep, args.protect ?? []).catch(() => {});
   options.logger?.info({ job: args.job, runId, queries: outcomes.length, errors }, `summary run ${runId} stored (${outcomes.length} queries, ${errors} failed)`);
   return manifest;
+}
+
+/** Carries a write failure past the per-query catch, which records a query's own failures. */
+class RunOutputFailed extends Error {
+  constructor(readonly error: Error) {
+    super(error.message);
+  }
 }
 
 /** A query name as a file name (names are validated, this is a second fence). */

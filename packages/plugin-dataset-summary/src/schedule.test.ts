@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { silentLogger, type Task } from "@ujr/core";
+import { capturingLogger } from "@ujr/core/testing";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { summaryConfigSchema } from "./config.js";
 import { SummaryJob } from "./job.js";
@@ -135,6 +136,54 @@ describe("SummaryJob", () => {
     const [run] = await job.getRunnableTasks();
     await job.onTaskDone(run!, fakeManifest(stateDir, "r"));
     await expect(job.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_DONE" });
+  });
+
+  it("once: a failed run fails the job; the next process runs it again, and a success ends it", async () => {
+    const { logger, logs } = capturingLogger();
+    const ctx = { name: "j", stateDir, configDir: stateDir, logger };
+    const cfg = summaryConfigSchema.parse({ database: "x.db", schedule: { once: true } });
+    const failure = { name: "SummaryError", code: "UJR_SUMMARY_OUTPUT", message: 'summary job "j" could not write the report in "/out/j": the disk is full (ENOSPC, 0 B free).' };
+    const first = new SummaryJob(cfg, ctx);
+    const [run] = await first.getRunnableTasks();
+    await first.onTaskFailed(run!, failure);
+    await expect(first.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_FAILED", message: `the summary run failed: UJR_SUMMARY_OUTPUT: ${failure.message}` });
+
+    // the next `ujr run`: the stored failure is history, the job runs again
+    const second = new SummaryJob(cfg, ctx);
+    const retry = await second.getRunnableTasks();
+    expect(retry.map((t) => t.ref.export)).toEqual(["runQueries"]);
+    expect(logs.map((l) => l.msg)).toContain(`the last summary run failed (UJR_SUMMARY_OUTPUT: ${failure.message}): running it again now`);
+    expect(await second.getRunnableTasks()).toEqual([]); // running: not emitted twice
+    await second.onTaskDone(retry[0]!, fakeManifest(stateDir, "r"));
+    expect(second.state).toMatchObject({ lastError: undefined, runs: 2 });
+    await expect(second.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_DONE" });
+  });
+
+  it("every/cron: after a failed run the next slot tries again (no hot loop); a new process tries again at once", async () => {
+    let now = Date.parse("2024-05-01T08:00:00Z");
+    const clock = { now: () => now };
+    const ctx = { name: "j", stateDir, configDir: stateDir, logger: silentLogger() };
+    const failure = { name: "SummaryError", code: "UJR_SUMMARY_DB_OPEN", message: "locked" };
+    const every = new SummaryJob(config({ every: "1h" }), ctx, { clock });
+    const [run] = await every.getRunnableTasks();
+    await every.onTaskFailed(run!, failure);
+    expect(await every.getRunnableTasks()).toEqual([]);
+    expect(every.nextCheck).toBe(now + H);
+    now += H;
+    const [again] = await every.getRunnableTasks();
+    expect(again!.ref.export).toBe("runQueries");
+    await every.onTaskFailed(again!, failure);
+
+    // a daily cron whose run failed: a restart (the cause fixed) does not wait for tomorrow
+    const daily = config({ cron: "0 8 * * *", timezone: "UTC" });
+    now += 10 * 60_000;
+    const restarted = new SummaryJob(daily, ctx, { clock });
+    const [retry] = await restarted.getRunnableTasks();
+    expect(retry!.ref.export).toBe("runQueries");
+    await restarted.onTaskFailed(retry!, failure);
+    // within this process the failed slot counts as taken: the next try is tomorrow's slot
+    expect(await restarted.getRunnableTasks()).toEqual([]);
+    expect(new Date(restarted.nextCheck!).toISOString()).toBe("2024-05-02T08:00:00.000Z");
   });
 
   it("validates the schedule", () => {

@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { mapSqliteError, openSqlite } from "./sqlite.js";
@@ -20,8 +20,24 @@ describe("a failed SQLite query, as the user reads it", () => {
     expect(error.message).not.toContain("Tried:");
   });
 
+  it("a WAL database whose folder cannot be written is said as that, not as a query that wrote", () => {
+    // what SQLite answers a reader when it cannot create tidy.sqlite-wal and -shm
+    const error = mapSqliteError({ ok: false, kind: "error", code: "SQLITE_READONLY_DIRECTORY", message: "attempt to write a readonly database" }, "(schema)", "/data/db/tidy.sqlite");
+    expect(error.code).toBe("UJR_SUMMARY_DB_OPEN");
+    expect(error.message).toBe(
+      'SQLite database "/data/db/tidy.sqlite" cannot be read: it is in WAL mode, where SQLite needs its side files "tidy.sqlite-wal" and "tidy.sqlite-shm" in "/data/db" even to read, and the folder is not writable for this user (SQLITE_READONLY_DIRECTORY). ' +
+        "Make that folder (and any -wal and -shm file in it) writable for the user that runs ujr; on a read-only disk, copy the database to a writable one. See https://www.sqlite.org/wal.html#readonly.",
+    );
+    const cantInit = mapSqliteError({ ok: false, kind: "error", code: "SQLITE_READONLY_CANTINIT", message: "attempt to write a readonly database" }, "q", "/d/t.sqlite");
+    expect(cantInit).toMatchObject({ code: "UJR_SUMMARY_DB_OPEN", message: expect.stringContaining("its -shm file exists but is read-only for this user (SQLITE_READONLY_CANTINIT)") });
+    const cantOpen = mapSqliteError({ ok: false, kind: "error", code: "SQLITE_CANTOPEN", message: "unable to open database file" }, "q", "/d/t.sqlite");
+    expect(cantOpen).toMatchObject({ code: "UJR_SUMMARY_DB_OPEN", message: expect.stringContaining('and SQLite could not open them ("unable to open database file") (SQLITE_CANTOPEN)') });
+  });
+
   it("keeps its other causes apart", () => {
     expect(mapSqliteError({ ok: false, kind: "readonly", message: "attempt to write a readonly database" }, "q")).toMatchObject({ code: "UJR_SUMMARY_READ_ONLY" });
+    // INSERT ... RETURNING passes the reader check; SQLite refuses it on the read-only connection
+    expect(mapSqliteError({ ok: false, kind: "error", code: "SQLITE_READONLY", message: "attempt to write a readonly database" }, "q")).toMatchObject({ code: "UJR_SUMMARY_READ_ONLY" });
     expect(mapSqliteError({ ok: false, kind: "error", code: "SQLITE_NOTADB", message: "file is not a database" }, "q")).toMatchObject({ code: "UJR_SUMMARY_DB_OPEN" });
     expect(mapSqliteError({ ok: false, kind: "error", message: "no such table: tweets" }, "q").message).toBe('query "q" failed: no such table: tweets');
   });
@@ -41,6 +57,44 @@ describe("the SQLite queries of a summary run", () => {
     db.close();
     return file;
   }
+
+  /**
+   * What reading the tables of `file` fails with (null: it works), as a user who may not
+   * write the database's folder. Root may write any folder, so as root the reader runs in a
+   * child process as uid 65534 (util-linux's setpriv), from the built module.
+   */
+  async function tablesAsOrdinaryUser(file: string): Promise<{ code?: string; message?: string } | null> {
+    if (process.getuid?.() !== 0) {
+      const ro = await openSqlite(file);
+      try {
+        await ro.tables();
+        return null;
+      } catch (error) {
+        return { code: (error as { code?: string }).code, message: (error as Error).message };
+      } finally {
+        await ro.close();
+      }
+    }
+    const built = new URL("../../dist/db/sqlite.js", import.meta.url).href;
+    const script = `const { openSqlite } = await import(${JSON.stringify(built)}); const ro = await openSqlite(${JSON.stringify(file)}); let out = null; try { await ro.tables(); } catch (e) { out = { code: e.code, message: e.message }; } finally { await ro.close(); } console.log(JSON.stringify(out));`;
+    const child = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8" });
+    if (child.error || child.status !== 0) throw new Error(`could not read as uid 65534 (is the summary built, and setpriv installed?): ${child.error?.message ?? child.stderr}`);
+    return JSON.parse(child.stdout) as { code?: string; message?: string } | null;
+  }
+
+  it("a WAL database in a folder this user cannot write fails with UJR_SUMMARY_DB_OPEN naming the folder", async () => {
+    const file = database();
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.close(); // the last connection removes -wal and -shm: a reader would have to create them
+    const folder = dirname(file);
+    chmodSync(folder, 0o555);
+    try {
+      expect(await tablesAsOrdinaryUser(file)).toMatchObject({ code: "UJR_SUMMARY_DB_OPEN", message: expect.stringContaining(`in "${folder}" even to read, and the folder is not writable for this user (SQLITE_READONLY_DIRECTORY)`) });
+    } finally {
+      chmodSync(folder, 0o755);
+    }
+  });
 
   it("a query stuck inside SQLite past its timeout is stopped, and the next queries run", async () => {
     const db = await openSqlite(database());

@@ -15,8 +15,14 @@
  * recursive CTE under an aggregate) kept a core busy until the runner stopped. The child
  * also checks the deadline between rows. Nothing can be corrupted: the connection is
  * read-only. The next query starts another process.
+ *
+ * A WAL-mode database in a folder this user cannot write cannot be read: SQLite must
+ * create its -wal and -shm files, and this driver is built with SQLITE_USE_URI=0, so no
+ * `immutable=1` either. Those errors read "attempt to write a readonly database" and are
+ * told apart by their extended code (mapSqliteError), never blamed on the query.
  */
 import { createRequire } from "node:module";
+import path from "node:path";
 import { access, constants } from "node:fs/promises";
 import { spawn, type ChildProcess } from "node:child_process";
 import { nativeModuleProblem } from "@ujr/core/task";
@@ -180,7 +186,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
         if (reply.id !== id) return;
         if (reply.ok) finish(() => resolve(reply), { keep: true });
         else if (reply.kind === "timeout") finish(() => reject(timeoutError()), { keep: true });
-        else finish(() => reject(mapSqliteError(reply, opts.queryName)), { keep: true });
+        else finish(() => reject(mapSqliteError(reply, opts.queryName, file)), { keep: true });
       };
       const onError = (err: Error) =>
         finish(() => reject(summaryError(SummaryErrorCode.QUERY_FAILED, `query "${opts.queryName}" failed: ${err.message}`, { query: opts.queryName })), { keep: false });
@@ -225,12 +231,38 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
   };
 }
 
+/**
+ * SQLite's codes for side files it could not create or write: a WAL-mode database needs
+ * its `-wal` and `-shm` files even to be read (https://www.sqlite.org/wal.html#readonly),
+ * and their message ("attempt to write a readonly database") reads as if a query wrote.
+ */
+const SIDE_FILE_PROBLEMS: Record<string, string> = {
+  SQLITE_READONLY_DIRECTORY: "the folder is not writable for this user",
+  SQLITE_READONLY_CANTINIT: "its -shm file exists but is read-only for this user",
+  SQLITE_READONLY_CANTLOCK: "its -shm file is read-only for this user",
+  SQLITE_READONLY_RECOVERY: "its -wal file needs a recovery that a read-only connection cannot do",
+};
+
 /** A failed query's reply from the query process as the error a user reads (exported for its tests). */
-export function mapSqliteError(reply: QueryReply, queryName: string) {
+export function mapSqliteError(reply: QueryReply, queryName: string, file = "the database") {
   const message = reply.message ?? "unknown error";
   const native = nativeModuleProblem(reply);
   if (native !== undefined) return summaryError(SummaryErrorCode.DB_OPEN, `the database could not be opened: ${native.reason}. ${native.fix}`, { query: queryName });
-  if (reply.kind === "readonly" || reply.code === "SQLITE_READONLY" || /readonly|read-only/i.test(message)) {
+  const sideFiles = reply.code === undefined ? undefined : SIDE_FILE_PROBLEMS[reply.code];
+  // the parent checked that the file itself is readable: what SQLite cannot open is a side file
+  const cantOpen = reply.code?.startsWith("SQLITE_CANTOPEN") === true;
+  if (sideFiles !== undefined || cantOpen) {
+    const dir = path.dirname(file);
+    const base = path.basename(file);
+    const problem = sideFiles ?? `SQLite could not open them ("${message}")`;
+    return summaryError(
+      SummaryErrorCode.DB_OPEN,
+      `SQLite database "${file}" cannot be read: it is in WAL mode, where SQLite needs its side files "${base}-wal" and "${base}-shm" in "${dir}" even to read, and ${problem} (${reply.code}). ` +
+        `Make that folder (and any -wal and -shm file in it) writable for the user that runs ujr; on a read-only disk, copy the database to a writable one. See https://www.sqlite.org/wal.html#readonly.`,
+      { query: queryName },
+    );
+  }
+  if (reply.kind === "readonly" || reply.code === "SQLITE_READONLY") {
     return summaryError(
       SummaryErrorCode.READ_ONLY,
       `query "${queryName}" tried to write to the database and was refused: summary queries run on a read-only connection; use SELECT (or WITH ... SELECT) only.`,
@@ -240,7 +272,7 @@ export function mapSqliteError(reply: QueryReply, queryName: string) {
   if (reply.code === "SQLITE_BUSY") {
     return summaryError(SummaryErrorCode.QUERY_FAILED, `query "${queryName}" failed: the database is locked by a writer; try again later or raise the busy timeout.`, { query: queryName });
   }
-  if (/not a database|SQLITE_NOTADB|SQLITE_CANTOPEN/i.test(message + (reply.code ?? ""))) {
+  if (/not a database|SQLITE_NOTADB/i.test(message + (reply.code ?? "")) || reply.code?.startsWith("SQLITE_READONLY_") === true) {
     return summaryError(SummaryErrorCode.DB_OPEN, `the database could not be opened (${message}): check the job's "database" setting.`, { query: queryName });
   }
   return summaryError(SummaryErrorCode.QUERY_FAILED, `query "${queryName}" failed: ${message}`, { query: queryName });
