@@ -4,9 +4,9 @@
  * query, summary.json and report.html into a new run folder, point `latest` at it and
  * prune old runs. Independent of the runner: the runQueries task calls it.
  */
-import { readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { writeFileDurable } from "@ujr/core";
+import { formatBytes, freeBytes, writeFileDurable } from "@ujr/core";
 import { openReadOnly } from "./db/open.js";
 import type { QueryResult, ReadOnlyDatabase } from "./db/types.js";
 import { SummaryErrorCode, summaryError, toErrorInfo } from "./errors.js";
@@ -53,23 +53,6 @@ export interface RunOptions {
 /** Error codes of a write that failed for want of space (the disk, or the user's quota). */
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
 
-async function freeSpaceIn(dir: string): Promise<string | undefined> {
-  try {
-    const s = await statfs(dir);
-    return formatBytes(s.bavail * s.bsize);
-  } catch {
-    return undefined;
-  }
-}
-
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
 
 /**
  * The error of a failed write into the run's folder: it names the folder and says what to
@@ -79,7 +62,8 @@ export async function outputError(err: unknown, job: string, jobDir: string, doi
   const e = err as NodeJS.ErrnoException;
   const cause = e?.message ?? String(err);
   if (e?.code !== undefined && NO_SPACE.has(e.code)) {
-    const free = await freeSpaceIn(jobDir);
+    const bytes = freeBytes(jobDir);
+    const free = bytes === undefined ? undefined : formatBytes(bytes);
     const full = e.code === "EDQUOT" ? "the disk quota of this user is used up there" : "the disk is full";
     return summaryError(
       SummaryErrorCode.OUTPUT,

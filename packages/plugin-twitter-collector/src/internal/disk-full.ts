@@ -1,27 +1,14 @@
-import { statfs } from "node:fs/promises";
+import { formatBytes, freeBytes } from "@ujr/core";
 import { dirname } from "node:path";
 import { collectorError, type CollectorError } from "../errors.js";
 
 /** Error codes of a write that failed for want of space: the disk, or the user's quota on it. */
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) (value /= 1024), unit++;
-  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
-}
-
-async function freeSpace(dir: string): Promise<string> {
-  try {
-    const stats = await statfs(dir);
-    return formatBytes(stats.bavail * stats.bsize);
-  } catch {
-    return "unknown";
-  }
-}
+const freeText = (dir: string): string => {
+  const bytes = freeBytes(dir);
+  return bytes === undefined ? "unknown" : formatBytes(bytes);
+};
 
 /**
  * UJR_COLLECTOR_DISK_FULL for a write that failed for want of space (ENOSPC, EDQUOT), naming
@@ -34,7 +21,7 @@ export async function diskFullError(error: unknown, dir: string, what: string): 
   const where = typeof e.path === "string" ? dirname(e.path) : dir;
   return collectorError(
     "UJR_COLLECTOR_DISK_FULL",
-    { what, dir: where, code: e.code, problem: e.code === "EDQUOT" ? "this user's disk quota there is used up" : "its disk is full", free: await freeSpace(where) },
+    { what, dir: where, code: e.code, problem: e.code === "EDQUOT" ? "this user's disk quota there is used up" : "its disk is full", free: freeText(where) },
     { cause: error },
   );
 }
