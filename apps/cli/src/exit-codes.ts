@@ -49,7 +49,13 @@ export function describeJobOutcomes(result: RunResult): string[] {
     // `retried` counts failed attempts that were tried again (whatever the later attempt
     // did); `failed` counts tasks whose last attempt failed: the two say different things.
     const retried = job.tasks.retried > 0 ? `, ${job.tasks.retried} failed attempt(s) retried` : "";
-    const warnings = job.outcome === "done" && job.tasks.failed > 0 ? ` (${job.tasks.failed} task(s) failed for good; the job finished anyway: see the warnings)` : "";
+    // a stopped or failed job's failed tasks are said too: a continuous job stopped with work it could not do
+    const warnings =
+      job.tasks.failed === 0
+        ? ""
+        : job.outcome === "done"
+          ? ` (${job.tasks.failed} task(s) failed for good; the job finished anyway: see the warnings)`
+          : `, ${job.tasks.failed} task(s) failed (see the warnings)`;
     const why = job.error ? `: ${job.error.message}` : "";
     return `${name}: ${job.outcome}, ${job.tasks.done} task(s) done${retried}${warnings}${why}`;
   });
