@@ -1,11 +1,26 @@
-import { mkdirSync, utimesSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { tempDir } from "./__fixtures__/helpers.js";
-import { StableFileTracker, globToRegExp, isRawName, isUnreadRawLookalike, listInputs, listRawFiles } from "./discover.js";
+import { StableFileTracker, globReaches, globToRegExp, isRawName, isUnreadRawLookalike, listInputs, listRawFiles, type InputListing } from "./discover.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
+
+// Paths whose readdir or stat fails with EACCES, as they would for a folder the user cannot
+// read (root ignores modes, so a chmod cannot make one when the tests run as root)
+const denied = vi.hoisted(() => ({ readdir: new Set<string>(), stat: new Set<string>() }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs/promises")>();
+  const eacces = (syscall: string, path: string) => Object.assign(new Error(`EACCES: permission denied, ${syscall} '${path}'`), { code: "EACCES", errno: -13, syscall, path });
+  return {
+    ...real,
+    readdir: ((path: string, opts: never) => (denied.readdir.has(String(path)) ? Promise.reject(eacces("scandir", String(path))) : real.readdir(path, opts))) as typeof real.readdir,
+    stat: ((path: string, opts: never) => (denied.stat.has(String(path)) ? Promise.reject(eacces("stat", String(path))) : real.stat(path, opts))) as typeof real.stat,
+  };
+});
 
 describe("discovery", () => {
   it("accepts raw names and ignores temp, hidden and partial files", () => {
@@ -53,6 +68,28 @@ describe("discovery", () => {
     for (const n of ["a.jsonl", "notes.txt", ".x.json", "x.json.partial", "report.html"]) expect(isUnreadRawLookalike(n), n).toBe(false);
   });
 
+  it("follows symbolic links to raw files and folders (a loop of links is walked once); a dangling link named as a raw file is reported, not passed over", async () => {
+    const d = join(tmp.dir, "links");
+    mkdirSync(join(d, "store", "2024"), { recursive: true });
+    mkdirSync(join(d, "raw"), { recursive: true });
+    writeFileSync(join(d, "store", "a.jsonl"), "{}\n");
+    writeFileSync(join(d, "store", "2024", "b.jsonl"), "{}\n");
+    symlinkSync(join(d, "store", "a.jsonl"), join(d, "raw", "a.jsonl"));
+    symlinkSync(join(d, "store", "2024"), join(d, "raw", "2024"));
+    // a link back up: walked once, not round and round
+    symlinkSync(d, join(d, "raw", "up"));
+    symlinkSync(join(d, "store", "gone.jsonl"), join(d, "raw", "gone.jsonl"));
+    symlinkSync(join(d, "store", "gone.txt"), join(d, "raw", "gone.txt"));
+    const listed = await listInputs(["raw"], d);
+    const names = (xs: string[]) => xs.map((x) => x.slice(d.length + 1));
+    // each folder once, by its real path (store/2024 was walked as raw/2024; raw/up/raw is raw);
+    // a file reached by two paths is listed twice and loaded once, by its content
+    expect(names(listed.files.map((f) => f.path))).toEqual(["raw/2024/b.jsonl", "raw/a.jsonl", "raw/up/store/a.jsonl"]);
+    expect(listed.unreadable).toEqual([
+      { path: join(d, "raw", "gone.jsonl"), input: "raw", top: false, link: true, code: "ENOENT", reason: `a symbolic link to ${join(d, "store", "gone.jsonl")}, which does not exist` },
+    ]);
+  });
+
   it("a file is stable only when size and mtime did not change since the last check", async () => {
     const p = join(tmp.dir, "growing.jsonl");
     writeFileSync(p, "{}\n");
@@ -62,5 +99,76 @@ describe("discovery", () => {
     utimesSync(p, new Date(), new Date(Date.now() + 1000));
     expect(t.stable(await listRawFiles([p]))).toEqual([]);
     expect(t.stable(await listRawFiles([p])).map((f) => f.path)).toEqual([p]);
+  });
+
+  it("a folder that cannot be read is reported with the OS's reason, not taken for an empty one (EACCES injected)", async () => {
+    const d = join(tmp.dir, "denied");
+    for (const f of ["raw/a.jsonl", "raw/c/b.jsonl", "raw/c/deep/x.jsonl", "raw/d/e.jsonl"]) {
+      mkdirSync(join(d, f, ".."), { recursive: true });
+      writeFileSync(join(d, f), "{}\n");
+    }
+    const c = join(d, "raw", "c");
+    const scandir = `EACCES: permission denied, scandir '${c}'`;
+    denied.readdir.add(c);
+    try {
+      const listed = await listInputs(["raw"], d);
+      expect(listed.files.map((f) => f.path.slice(d.length + 1))).toEqual(["raw/a.jsonl", "raw/d/e.jsonl"]);
+      expect(listed.unreadable).toEqual([{ path: c, input: "raw", top: false, code: "EACCES", reason: scandir }]);
+      expect(listed.missing).toEqual([]);
+      // the input itself, and a glob into it (its folder is the input's own)
+      expect((await listInputs(["raw/c"], d)).unreadable).toEqual([{ path: c, input: "raw/c", top: true, code: "EACCES", reason: scandir }]);
+      expect((await listInputs(["raw/c/*.jsonl"], d)).unreadable).toEqual([{ path: c, input: "raw/c/*.jsonl", top: true, code: "EACCES", reason: scandir }]);
+      // a glob that can match inside it reports it; one that cannot match anything in it does not
+      expect((await listInputs(["raw/**/*.jsonl"], d)).unreadable).toMatchObject([{ path: c, top: false }]);
+      expect((await listInputs(["raw/*.jsonl"], d)).unreadable).toEqual([]);
+      // an input below a folder without search permission: stat fails, and it is not "missing"
+      denied.stat.add(join(d, "raw", "d"));
+      const below = await listInputs(["raw/d"], d);
+      expect(below.missing).toEqual([]);
+      expect(below.unreadable).toEqual([{ path: join(d, "raw", "d"), input: "raw/d", top: true, code: "EACCES", reason: `EACCES: permission denied, stat '${join(d, "raw", "d")}'` }]);
+      // a glob's folder that does not exist is nothing to read, as before
+      expect(await listInputs(["nowhere/*.jsonl"], d)).toEqual({ files: [], notRead: [], missing: [], unreadable: [] });
+    } finally {
+      denied.readdir.clear();
+      denied.stat.clear();
+    }
+  });
+
+  it("a glob reaches the folders that can hold what it matches", () => {
+    const one = globReaches("/x/raw/*/day-*.jsonl");
+    expect([one("/x"), one("/x/raw"), one("/x/raw/a"), one("/x/raw/a/b"), one("/x/other")]).toEqual([true, true, true, false, false]);
+    const deep = globReaches("/x/raw/**/*.jsonl");
+    expect([deep("/x/raw/a/b/c"), deep("/x/raw"), deep("/x/rawer")]).toEqual([true, true, false]);
+    expect(globReaches("/x/{raw/a,b}/*.jsonl")("/x/anything/else")).toBe(true); // braces across segments: every folder
+  });
+
+  it("a folder of mode 000 is reported (real permissions: this user's, or uid 65534's in a child under root)", async (t) => {
+    const d = join(tmp.dir, "mode000");
+    for (const f of ["raw/a.jsonl", "raw/c/b.jsonl"]) {
+      mkdirSync(join(d, f, ".."), { recursive: true });
+      writeFileSync(join(d, f), "{}\n");
+    }
+    for (const p of [tmp.dir, d, join(d, "raw")]) chmodSync(p, 0o755);
+    const c = join(d, "raw", "c");
+    chmodSync(c, 0o000);
+    try {
+      let listed: InputListing;
+      if (process.getuid?.() !== 0) listed = await listInputs(["raw"], d);
+      else {
+        // root reads every folder: the listing runs as nobody, from the built module
+        const built = fileURLToPath(new URL("../dist/discover.js", import.meta.url));
+        const setpriv = spawnSync("setpriv", ["--version"]).status === 0;
+        if (!setpriv || !existsSync(built)) {
+          console.warn(`running as root ${setpriv ? "and the tidier is not built (pnpm build)" : "without setpriv"}: skipping the mode-000 test (the EACCES-injected one covers the code)`);
+          t.skip();
+        }
+        const script = `const { listInputs } = await import(${JSON.stringify(built)}); process.stdout.write(JSON.stringify(await listInputs(["raw"], ${JSON.stringify(d)})));`;
+        listed = JSON.parse(execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script], { cwd: d, encoding: "utf8" })) as InputListing;
+      }
+      expect(listed.files.map((f) => f.path)).toEqual([join(d, "raw", "a.jsonl")]);
+      expect(listed.unreadable).toEqual([{ path: c, input: "raw", top: false, code: "EACCES", reason: `EACCES: permission denied, scandir '${c}'` }]);
+    } finally {
+      chmodSync(c, 0o755);
+    }
   });
 });

@@ -66,11 +66,21 @@ export interface BatchPlan {
    * decides, see archive_members).
    */
   knownIn?: string | undefined;
+  /**
+   * A file's failure as the store's catalogue names it (a full disk, a database its user
+   * cannot write, ...): what the file's outcome carries. One that is `retryable: false`
+   * stops the batch (see ingestAll).
+   */
+  failure?: ((e: unknown) => unknown) | undefined;
 }
+
+/** A failure that every later file of the batch would meet too (a full disk): trying them cannot help now. */
+const stopsBatch = (e: unknown): boolean => (e as { retryable?: unknown })?.retryable === false;
 
 /**
  * Loads files in order, each atomically (`loadOne`), and goes on after a file that
- * fails; an abort stops the batch. With parse workers (`opts.parseInWorker`, or
+ * fails; an abort stops the batch, and so does a failure that is `retryable: false` (a full
+ * disk: the files after it are not tried, and are left out of the outcomes, as after a cancel). With parse workers (`opts.parseInWorker`, or
  * `plan.autoWorker` for a batch of 1 MiB or more on a machine with two cores or more) the
  * files are hashed, read and parsed in worker threads, ahead of the writes (two threads for
  * a batch of STRIPE_MIN_BYTES or more: see parseThreads). Files that hold what was loaded
@@ -84,6 +94,13 @@ export async function ingestAll(
 ): Promise<FileOutcome[]> {
   const { autoWorker, onFile, group } = plan;
   const out: FileOutcome[] = [];
+  /** The failure that stopped the batch, and its file (set in `failure`: cast, or TypeScript would narrow the checks after its calls to never). */
+  let stopped = undefined as { path: string; error: unknown } | undefined;
+  const failure = (path: string, e: unknown): unknown => {
+    const error = plan.failure ? plan.failure(e) : e;
+    if (stopsBatch(error)) stopped ??= { path, error };
+    return error;
+  };
   const settled = (o: FileOutcome) => {
     out.push(o);
     onFile?.(o);
@@ -138,18 +155,23 @@ export async function ingestAll(
       await group.abort().catch(() => {});
       if (isAbort(e, opts.signal)) throw e;
       // the group's commit (or a merge) failed: each of its files again, alone, so that
-      // one bad file does not take the others with it
+      // one bad file does not take the others with it; once one stops the batch (a full
+      // disk), the others are left out uncommitted, for the next try
+      const tried: FileOutcome[] = [];
       for (const o of uncommitted) {
+        if (stopped) break;
+        tried.push(o);
         try {
           o.result = await loadOne(localFeed(o.path));
           await group.commit();
         } catch (e2) {
           await group.abort().catch(() => {});
           if (isAbort(e2, opts.signal)) throw e2;
-          o.error = e2;
+          o.error = failure(o.path, e2);
           delete o.result;
         }
       }
+      uncommitted = tried;
     }
     const done = uncommitted;
     uncommitted = [];
@@ -157,19 +179,21 @@ export async function ingestAll(
   };
   const useWorker = (opts.parseInWorker ?? (autoWorker && worthParseWorker(bytes))) && workerAvailable();
   const parsers = useWorker ? acquireParseWorkers(parseThreads(bytes)) : [];
+  const settledBefore = out.length;
   let finished = false;
   try {
     const feeds = parsers.length > 0 ? workerFeeds(parsers, found, plan.knownIn) : found.map((f) => localFeed(f.path));
     // stated before any of them is read: what a load records of each (see recordedMtime)
     feeds.forEach((feed, i) => (feed.stated = { size: found[i]!.size, mtimeUs: found[i]!.recordedMtimeUs }));
     for (const feed of feeds) {
+      if (stopped) break;
       if (opts.signal?.aborted) throw new TidyError("UJR_TIDY_ABORTED", feed.path);
       let o: FileOutcome;
       try {
         o = { path: feed.path, result: await loadOne(feed) };
       } catch (e) {
         if (isAbort(e, opts.signal)) throw e;
-        o = { path: feed.path, error: e };
+        o = { path: feed.path, error: failure(feed.path, e) };
       } finally {
         feed.cancel();
       }
@@ -180,6 +204,15 @@ export async function ingestAll(
     }
     await commit();
     finished = true;
+    if (stopped) {
+      const notTried = found.length - (out.length - settledBefore);
+      const code = (stopped.error as { code?: unknown })?.code;
+      if (notTried > 0)
+        opts.logger?.warn(
+          { code, path: stopped.path, notTried },
+          `tidy: the batch stopped at ${stopped.path} (${String(code)}): ${notTried} other file(s) of it were not loaded, as they would fail the same way; the next try loads them`,
+        );
+    }
   } finally {
     if (!finished) await group?.abort().catch(() => {});
     releaseParseWorkers(parsers);

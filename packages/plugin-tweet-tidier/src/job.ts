@@ -1,10 +1,11 @@
 import { JobDone, JobFailed, closeNames, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { existsSync, readdirSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { notReadMessage, type FoundFile } from "./discover.js";
+import { userInfo } from "node:os";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { notReadMessage, type FoundFile, type UnreadableFolder } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import type { IngestResult } from "./store/types.js";
-import { checkForNewData, tidyBatch, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
+import { checkForNewData, tidyBatch, type BatchFileOutcome, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { countResult, emptyTotals, tidierPanel, type LoadTotals } from "./status-panel.js";
 import { TIDY_ERRORS } from "./errors.js";
 
@@ -55,10 +56,72 @@ export const BATCH_MAX_BYTES = 256 << 20;
 export const BATCH_MAX_FILES = 1024;
 
 /**
+ * How long a continuous job waits before it tries a file it gave up on again, by how many
+ * times it gave up on it: 1, 5 and 15 minutes, then every hour. What makes a file fail is
+ * mostly passing (a full disk freed, a permission fixed with chmod, which does not change
+ * the file's mtime, a lock released): the early tries catch a short cause soon, and a file
+ * that cannot load costs one try an hour. A file that changes is tried at once.
+ */
+export const RETRY_FAILED_AFTER_MS: readonly number[] = [60_000, 5 * 60_000, 15 * 60_000, 60 * 60_000];
+
+/**
+ * Causes that lie with the database or its disk, not with the file: the files that failed of
+ * one are tried again together (alone, each would fail or wait the same) and are warned about
+ * once per batch, not once per file. `retryable: false` outcomes (a full disk, a database its
+ * user cannot write) are such causes whatever their code; PostgreSQL's by SQLSTATE class
+ * (08 connection, 53 resources such as a full disk, 57P shutdown).
+ */
+const DATABASE_CAUSE =
+  /^(UJR_TIDY_DATABASE\w*|UJR_TIDY_DISK_FULL|UJR_TIDY_SQLITE_DRIVER|UJR_TIDY_SCHEMA_TOO_NEW|SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|CORRUPT|NOTADB|PERM)\w*|08\w{3}|53\w{3}|57P\w{2})$/;
+
+/** Why tries of files failed: the code and message of the error, and whether the file is to blame. */
+interface Cause {
+  code: string | undefined;
+  message: string;
+  /** The database's failure (see DATABASE_CAUSE), not the file's. */
+  database: boolean;
+}
+
+/** A file given up for now: reported as failed, and tried again later (see RETRY_FAILED_AFTER_MS). */
+interface FailedFile {
+  /** "CODE: message" of its last try. */
+  reason: string;
+  /** Its size and mtime when given up: a file that differs is another file, tried at once. */
+  st: FileState | undefined;
+  /** Times it was given up on so far, minus one: the step of RETRY_FAILED_AFTER_MS it waits. */
+  retries: number;
+  /** When a check may try it again (epoch ms; never in `once` mode). */
+  retryAt: number;
+  /** Tried again alone (its own cause) rather than with the others (the database's). */
+  alone: boolean;
+}
+
+/** The cause of a file's failed outcome. */
+function causeOf(o: Extract<BatchFileOutcome, { ok: false }>): Cause {
+  return { code: o.error.code, message: o.error.message, database: o.error.retryable === false || DATABASE_CAUSE.test(o.error.code) };
+}
+
+/** `user "nobody" (uid 65534)`: who the runner's permissions are those of, where the platform says. */
+function runnerUser(): string {
+  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    // a uid without a passwd entry (a container's): the uid says enough
+  }
+  if (name !== undefined && uid !== undefined) return `user ${JSON.stringify(name)} (uid ${uid})`;
+  if (uid !== undefined) return `uid ${uid}`;
+  return name !== undefined ? `user ${JSON.stringify(name)}` : "the runner's user";
+}
+
+/**
  * The `tidy` job: checks its inputs for new raw files, and emits tidyBatch tasks of stable
  * new files (one batch at a time for SQLite, up to `parallel` for PostgreSQL). Each file is
- * its own transaction within a batch; a file that fails is tried again (alone) up to
- * `maxAttempts` times.
+ * its own transaction within a batch; a file that fails is tried again up to `maxAttempts`
+ * times (alone, or with the others when the database failed), the last of them a task that
+ * fails if the file does not load (the runner counts it); then a continuous job tries it
+ * again later (RETRY_FAILED_AFTER_MS), a `once` job fails at its end.
  */
 export class TidyJob implements Job {
   readonly name: string;
@@ -76,8 +139,14 @@ export class TidyJob implements Job {
   private readonly batches = new Map<string, string[]>();
   /** Files tried again alone, after they (or their batch) failed. */
   private readonly alone = new Set<string>();
+  /** Tries of a file since it was found (or found changed, or its wait after a give-up ended). */
   private readonly attempts = new Map<string, number>();
-  private readonly failed = new Map<string, string>();
+  /** Files given up for now, in the order they were (the last is the last error). */
+  private readonly failed = new Map<string, FailedFile>();
+  /** Inputs, and folders inside them, that could not be read (path → why), each warned about once while it lasts. */
+  private readonly unreadable = new Map<string, string>();
+  /** The job ended (JobDone or JobFailed): its end said what failed. */
+  private ended = false;
   /** Files of which nothing could be loaded (every line bad): a once job fails on them. */
   private readonly nothingLoaded = new Map<string, string>();
   /** Inputs found missing (input → why), each warned about or failed on once. */
@@ -117,7 +186,26 @@ export class TidyJob implements Job {
     // A path under the config's folder is shown relative to it: shorter, and the same on every machine.
     const location = this.databaseLocation;
     const inConfigDir = isAbsolute(location) && !relative(this.ctx.configDir, location).startsWith("..");
-    return tidierPanel({ database: inConfigDir ? relative(this.ctx.configDir, location) : location, totals: this.totals, pending: this.pending.size, running: this.running.size, failed: this.failed, unstable: this.unstable, nextCheckAt: this.nextCheckAt });
+    const failed = new Map<string, string>();
+    let retryAt = Number.POSITIVE_INFINITY;
+    for (const [path, f] of this.failed) {
+      failed.set(path, f.reason);
+      retryAt = Math.min(retryAt, f.retryAt);
+    }
+    const lastUnreadable = [...this.unreadable.values()].at(-1);
+    return tidierPanel({
+      database: inConfigDir ? relative(this.ctx.configDir, location) : location,
+      totals: this.totals,
+      pending: this.pending.size,
+      running: this.running.size,
+      failed,
+      // a retry happens at the first check from then on
+      ...(failed.size > 0 ? { failedRetryAt: Number.isFinite(retryAt) ? Math.max(retryAt, this.nextCheckAt) : retryAt } : {}),
+      unreadable: this.unreadable.size,
+      ...(failed.size === 0 && lastUnreadable !== undefined ? { lastError: lastUnreadable } : {}),
+      unstable: this.unstable,
+      nextCheckAt: this.nextCheckAt,
+    });
   }
 
   getRunnableTasks(): Task[] {
@@ -146,18 +234,43 @@ export class TidyJob implements Job {
 
   /** once: every file present was tried; fails when a file could not be tidied or nothing of it loaded. */
   private finishOnce(): never {
+    this.ended = true;
     if (this.missingInputs.size > 0) {
       throw new JobFailed(`${[...this.missingInputs.values()].join("; ")}: ${TIDY_ERRORS.UJR_TIDY_INPUT_MISSING}`);
     }
-    const why = [...this.failed, ...this.nothingLoaded];
+    const parts: string[] = [];
+    if (this.unreadable.size > 0) {
+      const folders = [...this.unreadable.values()];
+      const more = folders.length > 10 ? `, and ${folders.length - 10} more (see the log)` : "";
+      parts.push(`${folders.length} folder(s) or link(s) could not be read: ${folders.slice(0, 10).join("; ")}${more}: ${TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE}`);
+    }
+    const why = [...[...this.failed].map(([path, f]) => [path, f.reason] as const), ...this.nothingLoaded];
     if (why.length > 0) {
       const shown = why.slice(0, 10).map(([path, reason]) => `${path} (${reason})`);
       const more = why.length > 10 ? `, and ${why.length - 10} more (see the log)` : "";
-      throw new JobFailed(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
+      parts.push(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
     }
+    if (parts.length > 0) throw new JobFailed(parts.join("; "));
     const partial = this.warnings > 0 ? `; ${this.warnings} partly loaded (bad lines in ingest_errors)` : "";
     const { loaded, partial: partly, skipped } = this.totals;
     throw new JobDone(`tidied ${loaded + partly + skipped} file(s)${partial}`);
+  }
+
+  /**
+   * Said when the runner stops (or a config change removes the job) while files are failed or
+   * folders unreadable: the end of a continuous job would otherwise read as all well (its batch
+   * tasks end done; the runner counts only each file's last try).
+   */
+  close(): void {
+    if (this.ended || (this.failed.size === 0 && this.unreadable.size === 0)) return;
+    const parts: string[] = [];
+    const last = [...this.failed].at(-1);
+    if (last) parts.push(`${this.failed.size} raw file(s) not tidied (the last: ${last[0]}: ${last[1].reason})`);
+    if (this.unreadable.size > 0) parts.push(`${this.unreadable.size} folder(s) not readable (the last: ${[...this.unreadable.values()].at(-1)})`);
+    this.ctx.logger.warn(
+      { code: this.failed.size > 0 ? "UJR_TIDY_FILE_FAILED" : "UJR_TIDY_INPUT_UNREADABLE", files: this.failed.size, folders: this.unreadable.size },
+      `tidy: stopping with ${parts.join(" and ")}: the job tries them again when it next starts`,
+    );
   }
 
   /** The next pending files, in path order, up to the batch bounds (a file retried alone makes a batch of its own). */
@@ -168,8 +281,13 @@ export class TidyJob implements Job {
     let pendingBytes = 0;
     for (const st of this.pending.values()) pendingBytes += st.size;
     const maxBytes = Math.min(BATCH_MAX_BYTES, Math.max(1, Math.ceil(pendingBytes / this.maxRunning)));
+    // a batch is all last tries or none: a last try that fails fails its task, and only the
+    // files given up may make it fail
+    const lastTry = (path: string) => (this.attempts.get(path) ?? 0) + 1 >= this.config.maxAttempts;
+    let last = false;
     for (const [path, st] of this.pending) {
-      if (files.length > 0 && (bytes + st.size > maxBytes || files.length >= BATCH_MAX_FILES || this.alone.has(path))) break;
+      if (files.length === 0) last = lastTry(path);
+      else if (bytes + st.size > maxBytes || files.length >= BATCH_MAX_FILES || this.alone.has(path) || lastTry(path) !== last) break;
       files.push(path);
       bytes += st.size;
       this.pending.delete(path);
@@ -179,7 +297,7 @@ export class TidyJob implements Job {
     const signature = `batch:${files[0]}`;
     this.batches.set(signature, files);
     this.maxConcurrent = Math.max(this.maxConcurrent, this.batches.size);
-    const args: TidyBatchArgs = { database: this.database, files };
+    const args: TidyBatchArgs = { database: this.database, files, ...(last ? { lastTry: true } : {}) };
     return tidyBatch.with(args, {
       signature,
       ...(this.config.fileTimeout !== undefined ? { timeoutMs: parseDuration(this.config.fileTimeout) * files.length } : {}),
@@ -199,33 +317,64 @@ export class TidyJob implements Job {
       const check = result as CheckResult;
       this.warnNotRead(check.notRead ?? []);
       this.noteMissing(check.missing ?? []);
+      this.noteUnreadable(check.unreadable ?? []);
       this.acceptCheck(check.files);
       return;
     }
+    this.settleBatch(task, result as TidyBatchResult);
+    this.updateNextCheck();
+  }
+
+  /** What a batch came to (its result; or, on a last try that failed, the result its failure carries). */
+  private settleBatch(task: Task, result: TidyBatchResult): void {
     const files = this.batches.get(task.signature!) ?? [];
     this.batches.delete(task.signature!);
     const seen = new Set<string>();
-    for (const o of (result as TidyBatchResult).files) {
+    const ofDatabase: string[] = [];
+    let databaseCause: Cause | undefined;
+    for (const o of result.files) {
       seen.add(o.path);
       if (o.ok) this.fileDone(o.path, o.result);
       else if (o.error.code === "UJR_TIDY_FILE_NOT_FOUND" && !existsSync(o.path)) this.fileGone(o.path);
-      else this.fileFailed(o.path, `${o.error.code}: ${o.error.message}`, o.error.code);
+      else {
+        const cause = causeOf(o);
+        if (!cause.database) this.fileFailed(o.path, cause);
+        else {
+          ofDatabase.push(o.path);
+          databaseCause ??= cause;
+        }
+      }
     }
-    // not reached (the batch stopped early): tried again, not counted as an attempt
-    for (const path of files) {
-      if (seen.has(path)) continue;
-      const st = this.running.get(path);
-      this.running.delete(path);
-      if (st) this.pending.set(path, st);
+    const notReached = files.filter((path) => !seen.has(path));
+    const stopped = result.stopped;
+    if (stopped !== undefined && notReached.length > 0) {
+      // the batch stopped before them, for the database's cause: a try of theirs all the same
+      // (a lock held past the busy timeout is tried maxAttempts times, then given up for now)
+      ofDatabase.push(...notReached);
+      databaseCause ??= { code: stopped.code, message: stopped.message, database: true };
+    } else {
+      // not reached (the batch stopped early): tried again, not counted as an attempt
+      for (const path of notReached) {
+        const st = this.running.get(path);
+        this.running.delete(path);
+        if (st) this.pending.set(path, st);
+      }
+      // the store failed after every file was settled (as it closed): the files stand as they are
+      if (stopped !== undefined) this.ctx.logger.warn({ code: stopped.code }, `tidy: the batch's files were settled, then the database failed: ${stopped.code}: ${stopped.message}`);
     }
-    this.updateNextCheck();
+    if (ofDatabase.length > 0) this.groupFailed(ofDatabase, databaseCause!, "the database failed");
   }
 
   private fileDone(path: string, r: IngestResult): void {
     const st = this.running.get(path);
     this.running.delete(path);
     if (st) this.done.set(path, st);
-    this.failed.delete(path);
+    const failed = this.failed.get(path);
+    if (failed !== undefined) {
+      this.failed.delete(path);
+      this.ctx.logger.info({ file: path, status: r.status }, `tidy: ${path} loaded after it had failed (${failed.reason})`);
+    }
+    this.attempts.delete(path);
     this.alone.delete(path);
     this.nothingLoaded.delete(path);
     countResult(this.totals, r);
@@ -253,24 +402,82 @@ export class TidyJob implements Job {
   private fileGone(path: string): void {
     this.running.delete(path);
     this.lastSeen.delete(path);
+    this.failed.delete(path);
     this.alone.delete(path);
     this.attempts.delete(path);
     this.ctx.logger.info({ file: path, code: "UJR_TIDY_FILE_GONE" }, "tidy: file gone before it was read (moved or deleted since it was found): not loaded");
   }
 
-  private fileFailed(path: string, message: string, code: string | undefined): void {
+  /** One file's try failed for a cause of its own: warned about by itself, tried again alone. */
+  private fileFailed(path: string, cause: Cause): void {
+    const { attempt, retried } = this.tryFailed(path, cause, true);
+    const then = retried ? "" : `; given up ${this.givenUpUntil(this.failed.get(path)!.retryAt)}`;
+    this.ctx.logger.warn({ file: path, attempt, code: cause.code }, `tidy: file failed: ${cause.code}: ${cause.message}${then}`);
+  }
+
+  /**
+   * The tries of several files failed for one cause that is not theirs (their batch's task
+   * failed, or the database did): one warning for them all, not one each, and the files
+   * already loaded by an earlier try are recognised by content and skipped when tried again.
+   */
+  private groupFailed(paths: readonly string[], cause: Cause, what: string): void {
+    const retried: string[] = [];
+    const givenUp: string[] = [];
+    let attempt = 0;
+    for (const path of paths) {
+      const r = this.tryFailed(path, cause, !cause.database);
+      (r.retried ? retried : givenUp).push(path);
+      attempt = Math.max(attempt, r.attempt);
+    }
+    const why = `${cause.code ?? "error"}: ${cause.message}`;
+    const named = (files: readonly string[]) => (files.length === 1 ? files[0]! : `${files.length} files (${files[0]}, ...)`);
+    if (retried.length > 0) {
+      const how = retried.length === 1 ? "" : cause.database ? " together" : " one at a time";
+      this.ctx.logger.warn(
+        { file: retried[0], files: retried.length, attempt, code: cause.code },
+        `tidy: ${named(retried)} not loaded, as ${what}: ${why}; tried again${how} (try ${attempt + 1} of ${this.config.maxAttempts})`,
+      );
+    }
+    if (givenUp.length > 0) {
+      const until = this.givenUpUntil(this.failed.get(givenUp[0]!)!.retryAt);
+      this.ctx.logger.warn(
+        { file: givenUp[0], files: givenUp.length, attempt, code: cause.code },
+        `tidy: ${named(givenUp)} not loaded after ${attempt} tries, as ${what}: ${why}; given up ${until}`,
+      );
+    }
+  }
+
+  /** ` for now: tried again at <time> (or at once if it changes)`, or, in `once` mode, that the job fails. */
+  private givenUpUntil(retryAt: number): string {
+    if (!Number.isFinite(retryAt)) return "(the job fails at its end)";
+    return `for now: tried again at the first check after ${new Date(retryAt).toISOString()}, or at once if it changes`;
+  }
+
+  /** Counts a failed try of a file: it is tried again now, or given up for now (see FailedFile). */
+  private tryFailed(path: string, cause: Cause, alone: boolean): { attempt: number; retried: boolean } {
     const st = this.running.get(path);
     this.running.delete(path);
-    const n = (this.attempts.get(path) ?? 0) + 1;
-    this.attempts.set(path, n);
-    this.ctx.logger.warn({ file: path, attempt: n, code }, `tidy: file failed: ${message}`);
-    if (n < this.config.maxAttempts && st) {
+    const attempt = (this.attempts.get(path) ?? 0) + 1;
+    this.attempts.set(path, attempt);
+    if (attempt < this.config.maxAttempts && st) {
       this.pending.set(path, st);
-      this.alone.add(path);
-    } else {
-      this.failed.set(path, message);
-      if (st) this.done.set(path, st); // not retried until it changes
+      if (alone) this.alone.add(path);
+      else this.alone.delete(path);
+      return { attempt, retried: true };
     }
+    const prev = this.failed.get(path);
+    const same = prev?.st !== undefined && st !== undefined && prev.st.size === st.size && prev.st.mtimeMs === st.mtimeMs;
+    const retries = prev !== undefined && same ? prev.retries + 1 : 0;
+    const wait = RETRY_FAILED_AFTER_MS[Math.min(retries, RETRY_FAILED_AFTER_MS.length - 1)]!;
+    const retryAt = this.config.mode === "continuous" ? Date.now() + wait : Number.POSITIVE_INFINITY;
+    // deleted first: the last one given up is the panel's last error
+    this.failed.delete(path);
+    this.failed.set(path, { reason: `${cause.code ?? "error"}: ${cause.message}`, st, retries, retryAt, alone });
+    this.attempts.delete(path);
+    this.alone.delete(path);
+    // checks pass it over until it changes or its wait is over (see acceptCheck)
+    if (st) this.done.set(path, st);
+    return { attempt, retried: false };
   }
 
   onTaskFailed(task: Task, failure: TaskFailure): void {
@@ -280,11 +487,19 @@ export class TidyJob implements Job {
       this.updateNextCheck();
       return;
     }
+    // a last try that did not load every file (see tidyBatch's lastTry): its result comes with it
+    const batch = failure.code === "UJR_TIDY_FILE_FAILED" ? (failure.details?.batch as TidyBatchResult | undefined) : undefined;
+    if (batch !== undefined && Array.isArray(batch.files)) {
+      this.settleBatch(task, batch);
+      this.updateNextCheck();
+      return;
+    }
     const files = this.batches.get(task.signature!) ?? [];
     this.batches.delete(task.signature!);
-    // the batch as a whole failed (timeout, crash, cancel): files committed before stay
-    // committed and are skipped by content next time; each file is tried again alone
-    for (const path of files) this.fileFailed(path, `${failure.code ?? failure.name}: ${failure.message}`, failure.code);
+    // the batch as a whole failed (timeout, crash): files committed before stay committed
+    // and are skipped by content next time; each file is tried again alone, as one of them
+    // may be the cause
+    if (files.length > 0) this.groupFailed(files, { code: failure.code ?? failure.name, message: failure.message, database: false }, "the batch task failed");
     this.updateNextCheck();
   }
 
@@ -298,6 +513,33 @@ export class TidyJob implements Job {
       const why = `input ${JSON.stringify(input)} does not exist (${resolve(this.ctx.configDir, input)})${nearNames(this.ctx.configDir, input)}`;
       this.missingInputs.set(input, why);
       if (this.config.mode === "continuous") this.ctx.logger.warn({ code: "UJR_TIDY_INPUT_MISSING", input }, `tidy: ${why}: it is read once it exists`);
+    }
+  }
+
+  /**
+   * Inputs and folders inside them that could not be read: warned about once each while they
+   * last (a check that reads one again says so), failures of a `once` job, and counted among
+   * a continuous job's failures, which looks again at every check.
+   */
+  private noteUnreadable(unreadable: readonly UnreadableFolder[]): void {
+    const now = new Set(unreadable.map((u) => u.path));
+    for (const path of [...this.unreadable.keys()]) {
+      if (now.has(path)) continue;
+      this.unreadable.delete(path);
+      this.ctx.logger.info({ folder: path, code: "UJR_TIDY_INPUT_UNREADABLE" }, `tidy: ${path} can be read again: its files are loaded`);
+    }
+    for (const u of unreadable) {
+      if (this.unreadable.has(u.path)) continue;
+      if (u.link) {
+        const why = `link ${u.path} (under input ${JSON.stringify(u.input)}) is named as a raw file but is ${u.reason}`;
+        this.unreadable.set(u.path, why);
+        this.ctx.logger.warn({ code: "UJR_TIDY_INPUT_UNREADABLE", input: u.input, link: u.path, cause: u.code }, `tidy: ${why}: fix or remove the link; its file loads once the link leads to it`);
+        continue;
+      }
+      const what = u.top ? `input ${JSON.stringify(u.input)} (${u.path})` : `folder ${u.path} (under input ${JSON.stringify(u.input)})`;
+      const why = `${what} cannot be read by ${runnerUser()}: ${u.reason}`;
+      this.unreadable.set(u.path, why);
+      this.ctx.logger.warn({ code: "UJR_TIDY_INPUT_UNREADABLE", input: u.input, folder: u.path, cause: u.code }, `tidy: ${why}: ${TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE}`);
     }
   }
 
@@ -318,7 +560,17 @@ export class TidyJob implements Job {
       seen.add(f.path);
       const cur = { size: f.size, mtimeMs: f.mtimeMs };
       const d = this.done.get(f.path);
-      if (d && d.size === f.size && d.mtimeMs === f.mtimeMs) continue;
+      if (d && d.size === f.size && d.mtimeMs === f.mtimeMs) {
+        const failed = this.failed.get(f.path);
+        if (failed === undefined || failed.retryAt > now) continue;
+        // given up, and its wait is over: one try more (its last for now), still reported as
+        // failed until it loads
+        this.done.delete(f.path);
+        this.pending.set(f.path, cur);
+        this.attempts.set(f.path, this.config.maxAttempts - 1);
+        if (failed.alone) this.alone.add(f.path);
+        continue;
+      }
       if (this.running.has(f.path) || this.pending.has(f.path)) continue;
       const prev = this.lastSeen.get(f.path);
       this.lastSeen.set(f.path, cur);
@@ -334,6 +586,14 @@ export class TidyJob implements Job {
     // state goes too, so that a job running for months holds what is there, not all it saw
     // (one found again is looked up by path, size and time, and not read again)
     for (const p of this.done.keys()) if (!seen.has(p)) this.done.delete(p);
+    // a failed file removed from the inputs is no longer a failure (nor tried again); one in a
+    // folder that cannot be read now is still there, as far as anyone knows
+    const hidden = [...this.unreadable.keys()].map((dir) => dir + sep);
+    for (const p of [...this.failed.keys()]) {
+      if (seen.has(p) || this.pending.has(p) || this.running.has(p) || hidden.some((dir) => p.startsWith(dir))) continue;
+      this.failed.delete(p);
+      this.ctx.logger.info({ file: p }, `tidy: ${p}, which had failed, is gone from the inputs: no longer tried`);
+    }
     // an unstable file is looked at again soon; otherwise at the poll interval
     const wait = this.unstable > 0 ? Math.min(this.pollMs, Math.max(50, this.settleMs)) : this.pollMs;
     // once: everything present was seen stable, nothing more to look for

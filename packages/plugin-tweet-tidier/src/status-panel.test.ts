@@ -49,4 +49,21 @@ describe("the tidier's status panel", () => {
     expect(field(panel, "Next look for new files")).toMatchObject({ format: "time" });
     expect(statusPanelLines(panel)).toContain("Last error: raw/a.jsonl: EACCES: permission denied (error)");
   });
+
+  it("says when the failed files are tried again, counts the folders that cannot be read, and names one as the last error when no file failed", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    const base = { database: "tidy.sqlite", totals: emptyTotals(), pending: 0, running: 0, unstable: 0, nextCheckAt: now + 30_000 };
+    const failed = new Map([["raw/a.jsonl", "UJR_TIDY_DISK_FULL: the disk is full"]]);
+    const later = tidierPanel({ ...base, failed, failedRetryAt: now + 60_000 }, now);
+    expect(field(later, "Failed files tried again")).toEqual({ label: "Failed files tried again", value: "2026-01-01T00:01:00.000Z", format: "time" });
+    expect(field(tidierPanel({ ...base, failed, failedRetryAt: now - 1 }, now), "Failed files tried again")?.value).toBe("at the next check");
+    expect(field(tidierPanel({ ...base, failed, failedRetryAt: Number.POSITIVE_INFINITY }, now), "Failed files tried again")?.value).toBe("not in this run (once)");
+    expect(field(tidierPanel({ ...base, failed: new Map() }, now), "Failed files tried again")?.value).toBeNull();
+
+    const folder = tidierPanel({ ...base, failed: new Map(), unreadable: 2, lastError: "folder /x/raw/c cannot be read: EACCES" }, now);
+    expect(field(folder, "Folders not readable")).toMatchObject({ value: 2, unit: "folders", tone: "error" });
+    expect(field(folder, "Last error")).toMatchObject({ value: "folder /x/raw/c cannot be read: EACCES", tone: "error" });
+    expect(statusPanelLines(folder)).toContain("Folders not readable: 2 folders (error)");
+    expect(field(tidierPanel({ ...base, failed: new Map() }, now), "Folders not readable")).toEqual({ label: "Folders not readable", value: 0, unit: "folders" });
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { capturingLogger } from "@ujr/core/testing";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,5 +52,22 @@ describe("tidyFiles: inputs that do not exist", () => {
     const loaded = await tidyFiles({ database: join(tmp.dir, "absent.sqlite"), files: ["two.jsonl", "nowhere/"], baseDir: dir, logger });
     expect(loaded.map((r) => r.status)).toEqual(["loaded"]);
     expect(logs.filter((l) => l.code === "UJR_TIDY_INPUT_MISSING").map((l) => l.msg)).toEqual(['tidy: "nowhere/" does not exist']);
+  });
+});
+
+describe("tidyFiles: what cannot be read", () => {
+  it("fails with UJR_TIDY_INPUT_UNREADABLE before loading anything, naming it (a link named as a raw file that leads nowhere)", async () => {
+    const dir = join(tmp.dir, "dangling");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "two.jsonl"), readFileSync(fixture("two_tweets.jsonl")));
+    symlinkSync(join(dir, "moved-away.jsonl"), join(dir, "three.jsonl"));
+    const database = join(tmp.dir, "dangling.sqlite");
+    const err = await tidyFiles({ database, files: [dir] }).then(
+      () => expect.unreachable("a link that leads nowhere: it throws"),
+      (e: unknown) => e as { code: string; message: string },
+    );
+    expect(err).toMatchObject({ code: "UJR_TIDY_INPUT_UNREADABLE" });
+    expect(err.message).toContain(`1 input(s), folder(s) or link(s) cannot be read (link ${join(dir, "three.jsonl")}: a symbolic link to ${join(dir, "moved-away.jsonl")}, which does not exist)`);
+    expect(existsSync(database)).toBe(false);
   });
 });

@@ -21,7 +21,12 @@ export interface TidyFilesOptions {
 
 /** Library entry, usable without the runner: tidies every raw file of `files` into `database`, exactly once. */
 export async function tidyFiles(opts: TidyFilesOptions): Promise<IngestResult[]> {
-  const { files: found, notRead, missing } = await listInputs(opts.files, opts.baseDir);
+  const { files: found, notRead, missing, unreadable } = await listInputs(opts.files, opts.baseDir);
+  // what cannot be read would be passed over without a word: said before anything loads
+  if (unreadable.length > 0) {
+    const what = unreadable.map((u) => `${u.link ? "link" : u.top ? "input" : "folder"} ${u.path}: ${u.reason}`).join("; ");
+    throw new TidyError("UJR_TIDY_INPUT_UNREADABLE", `${unreadable.length} input(s), folder(s) or link(s) cannot be read (${what})`);
+  }
   const absent = missing.length > 0 ? `${missing.map((m) => JSON.stringify(m)).join(", ")} ${missing.length === 1 ? "does" : "do"} not exist` : "";
   if (found.length === 0 && opts.files.length > 0 && opts.allowEmpty !== true) {
     const why = [absent, notRead.length > 0 ? notReadMessage(notRead) : ""].filter(Boolean).join("; ");

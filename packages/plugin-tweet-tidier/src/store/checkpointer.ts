@@ -26,6 +26,11 @@ export class BackgroundCheckpointer {
   walFrames = 0;
   /** Its thread has failed or exited: the writer checkpoints again. */
   failed = false;
+  /**
+   * Why its thread failed (a checkpoint's SQLITE_FULL, say), for the writer's warning. A
+   * driver's error reaches this thread as a plain object with its `code`, maybe no message.
+   */
+  error: unknown;
   private running = false;
   /** Callers waiting for the running checkpoint, and for the one after it. */
   private waiting: (() => void)[] = [];
@@ -49,7 +54,10 @@ export class BackgroundCheckpointer {
       this.running = false;
       for (const resolve of [...this.waiting.splice(0), ...this.next.splice(0)]) resolve();
     };
-    worker.on("error", gone);
+    worker.on("error", (e) => {
+      this.error = e;
+      gone();
+    });
     worker.on("exit", gone);
     // idle between checkpoints: the thread does not keep the process alive
     worker.unref();

@@ -165,7 +165,11 @@ export class PostgresTidyStore implements TidyStore {
       return await this.pool.connect();
     } catch (e) {
       // the server and the driver's reason (refused, no such database, authentication failed), never the password
-      throw new TidyError("UJR_TIDY_DATABASE", `cannot connect to PostgreSQL at ${this.where} (${(e as Error)?.message ?? String(e)})`, { cause: e });
+      throw new TidyError(
+        "UJR_TIDY_DATABASE",
+        `cannot connect to PostgreSQL at ${this.where} (${(e as Error)?.message ?? String(e)}); check that the server is running and reachable from here, and the user, password and database name`,
+        { cause: e },
+      );
     }
   }
 

@@ -12,7 +12,8 @@ import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse
 import { SCHEMA_VERSION, table } from "../schema.js";
 import { BackgroundCheckpointer } from "./checkpointer.js";
 import { DEFERRABLE_INDEXES, DeferredIndexes } from "./deferred-indexes.js";
-import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyStore } from "./types.js";
+import { causeOf, diskFullDetail, sqliteFailure } from "./sqlite-errors.js";
+import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyLogger, TidyStore } from "./types.js";
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -86,17 +87,6 @@ export const BACKGROUND_CHECKPOINT_BYTES = 16 << 20;
  */
 export const DEFER_INDEXES_BYTES = 16 << 20;
 
-/**
- * SQLite's "database is locked", after waiting the whole busy timeout for another
- * connection's write lock, as the error that says so and what to do; other errors as they are.
- */
-function busyError(e: unknown, file: string, busyTimeoutMs: number): unknown {
-  const code = (e as { code?: unknown })?.code;
-  if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY")) return e;
-  const waited = busyTimeoutMs >= 1000 ? `${Math.round(busyTimeoutMs / 1000)} s` : `${busyTimeoutMs} ms`;
-  return new TidyError("UJR_TIDY_DATABASE_BUSY", `${file} stayed locked by another connection for ${waited}`, { cause: e });
-}
-
 export class SqliteTidyStore implements TidyStore {
   readonly backend = "sqlite" as const;
   readonly db: Database.Database;
@@ -123,6 +113,8 @@ export class SqliteTidyStore implements TidyStore {
   private readonly indexes: DeferredIndexes | undefined;
   /** Tables whose secondary indexes the running batch dropped and has not built again. */
   private readonly unindexed = new Set<string>();
+  /** A checkpoint failed and was warned about (UJR_TIDY_CHECKPOINT): once per store, not per commit. */
+  private checkpointWarned = false;
 
   /** How long a write waits for another connection's lock (SqliteStoreOptions.busyTimeoutMs). */
   private readonly busyTimeoutMs: number;
@@ -132,13 +124,18 @@ export class SqliteTidyStore implements TidyStore {
     private readonly opts: SqliteStoreOptions = {},
   ) {
     this.busyTimeoutMs = opts.busyTimeoutMs ?? 60_000;
+    /** What could not be done, by its real cause (a full disk, a folder the user cannot write: see sqliteFailure). */
+    const cannotOpen = (e: unknown): unknown => {
+      const named = this.failure(e);
+      return named !== e ? named : new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
+    };
     try {
       if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { readonly: opts.readonly ?? false });
     } catch (e) {
       const native = nativeModuleProblem(e);
       if (native !== undefined) throw new TidyError("UJR_TIDY_SQLITE_DRIVER", `cannot open SQLite database ${file}: ${native.reason}`, { cause: e });
-      throw new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
+      throw cannotOpen(e);
     }
     this.db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
     let tables: number;
@@ -149,27 +146,27 @@ export class SqliteTidyStore implements TidyStore {
       if ((e as { code?: unknown })?.code === "SQLITE_NOTADB") {
         throw new TidyError("UJR_TIDY_DATABASE", `${file} is not a SQLite database (its first bytes are not SQLite's header): point \`database\` at a new file or at a tidy database`, { cause: e });
       }
-      throw new TidyError("UJR_TIDY_DATABASE", `cannot read SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
+      throw cannotOpen(e);
     }
     if (!opts.readonly) {
-      // a new database gets 16 KiB pages (fewer b-tree splits for wide tweet rows); only possible before WAL and tables
-      const fresh = tables === 0;
-      if (fresh && this.db.pragma("journal_mode", { simple: true }) !== "wal") this.db.pragma("page_size = 16384");
-      this.db.pragma("journal_mode = WAL");
-      this.db.pragma("synchronous = NORMAL");
-      this.db.pragma(`cache_size = -${(opts.cacheMb ?? 64) * 1024}`);
-      // a file's savepoint copies each page it changes first to the statement journal:
-      // in memory, not a temp file written page by page (the small files' loads spent
-      // ~0.5 s of the writing thread in those writes)
-      this.db.pragma("temp_store = MEMORY");
       try {
+        // a new database gets 16 KiB pages (fewer b-tree splits for wide tweet rows); only possible before WAL and tables
+        const fresh = tables === 0;
+        if (fresh && this.db.pragma("journal_mode", { simple: true }) !== "wal") this.db.pragma("page_size = 16384");
+        this.db.pragma("journal_mode = WAL");
+        this.db.pragma("synchronous = NORMAL");
+        this.db.pragma(`cache_size = -${(opts.cacheMb ?? 64) * 1024}`);
+        // a file's savepoint copies each page it changes first to the statement journal:
+        // in memory, not a temp file written page by page (the small files' loads spent
+        // ~0.5 s of the writing thread in those writes)
+        this.db.pragma("temp_store = MEMORY");
         migrateSqlite(this.db);
         this.indexes = new DeferredIndexes(this.db);
         // a load that stopped before building its indexes again (a crash) left them out
         this.indexes.buildMissing();
       } catch (e) {
         this.db.close();
-        throw busyError(e, file, this.busyTimeoutMs);
+        throw this.failure(e);
       }
     }
     const p = (sql: string) => this.db.prepare(sql) as Stmt;
@@ -206,6 +203,11 @@ export class SqliteTidyStore implements TidyStore {
     return single(await this.ingestFiles([path], opts));
   }
 
+  /** One of this store's failures by its real cause (see sqliteFailure). */
+  private failure(e: unknown): unknown {
+    return sqliteFailure(e, this.file, this.busyTimeoutMs);
+  }
+
   async ingestFiles(paths: readonly string[], opts: IngestOptions = {}, onFile?: (o: FileOutcome) => void): Promise<FileOutcome[]> {
     if (this.busy) throw new Error("SqliteTidyStore: one load at a time per connection (open another store to load in parallel)");
     this.busy = true;
@@ -215,8 +217,12 @@ export class SqliteTidyStore implements TidyStore {
       const db = this.db;
       const group: GroupCommit = {
         begin: (bytes) => {
-          this.checkpointInBackground(bytes);
-          this.deferIndexes(bytes);
+          try {
+            this.checkpointInBackground(bytes);
+            this.deferIndexes(bytes);
+          } catch (e) {
+            throw this.failure(e);
+          }
         },
         due: () => g.bytes >= every,
         commit: async () => {
@@ -224,7 +230,7 @@ export class SqliteTidyStore implements TidyStore {
           if (g.open) db.exec("COMMIT");
           g.open = false;
           g.bytes = 0;
-          if (committed >= 0) this.afterCommit(committed);
+          if (committed >= 0) this.afterCommit(committed, opts.logger);
         },
         abort: async () => {
           if (g.open && db.inTransaction) db.exec("ROLLBACK");
@@ -241,7 +247,8 @@ export class SqliteTidyStore implements TidyStore {
           for (const f of files) this.s.recordMtime.run(f.mtimeUs, f.fileId);
         })();
       const knownIn = this.file === ":memory:" ? undefined : this.file;
-      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore, recordMtimes, knownIn });
+      const failure = (e: unknown) => this.failure(e);
+      return await ingestAll(paths, opts, (feed) => ingestWith(this.txn(g), feed, opts), { autoWorker: true, onFile, group, loadedBefore, recordMtimes, knownIn, failure });
     } finally {
       try {
         if (this.unindexed.size > 0) {
@@ -269,11 +276,8 @@ export class SqliteTidyStore implements TidyStore {
     return {
       claim: async (path, sha256, size, kind, mtimeUs): Promise<ClaimResult> => {
         if (!g.open) {
-          try {
-            db.exec("BEGIN IMMEDIATE");
-          } catch (e) {
-            throw busyError(e, this.file, this.busyTimeoutMs);
-          }
+          // (a lock held past the busy timeout: named by the batch's `failure`)
+          db.exec("BEGIN IMMEDIATE");
           g.open = true;
         }
         db.exec('SAVEPOINT "tidy_file"');
@@ -363,26 +367,54 @@ export class SqliteTidyStore implements TidyStore {
   /**
    * After a commit of `bytes` of raw files: a checkpoint in the background; or one here when
    * the WAL is past its bound, or when the checkpointer failed (SQLite's own from then on).
+   * Never throws: the files are committed, and a checkpoint that fails (a full disk) leaves
+   * their pages in the WAL, which SQLite reads with the database and the next checkpoint
+   * copies; failing them would report loaded files as failed (UJR_TIDY_CHECKPOINT instead).
    */
-  private afterCommit(bytes: number): void {
+  private afterCommit(bytes: number, logger: TidyLogger | undefined): void {
     const c = this.checkpointer;
     if (!c) return;
-    if (c.failed) {
-      this.checkpointer = undefined;
-      this.db.pragma("wal_autocheckpoint = 1000");
-      this.db.pragma("wal_checkpoint(PASSIVE)");
+    try {
+      if (c.failed) {
+        this.checkpointer = undefined;
+        if (c.error !== undefined) this.checkpointFailed(c.error, logger, "the thread checkpointing in the background failed (the writer checkpoints from now on)", true);
+        this.db.pragma("wal_autocheckpoint = 1000");
+        this.db.pragma("wal_checkpoint(PASSIVE)");
+        return;
+      }
+      this.sinceWalRestart += bytes;
+      if (this.sinceWalRestart < (this.opts.walLimitMb ?? 256) * 2 ** 20) {
+        void c.request();
+        return;
+      }
+      // what is left to copy (mostly this commit), without waiting for anyone, as SQLite's
+      // automatic checkpoint does: once every frame is copied, the next write starts the
+      // WAL over (a reader still on it, or a running checkpoint: tried again at the next commit)
+      const [r] = this.db.pragma("wal_checkpoint(PASSIVE)") as { busy: number; log: number; checkpointed: number }[];
+      if (r!.busy === 0 && r!.checkpointed === r!.log) this.sinceWalRestart = 0;
+    } catch (e) {
+      this.checkpointFailed(e, logger, "a checkpoint after a commit failed");
+    }
+  }
+
+  /**
+   * Warns once per store that a checkpoint failed (UJR_TIDY_CHECKPOINT), with its cause named
+   * as a load's would be. The background thread's other failures only move its checkpoints to
+   * the writer: said at debug level.
+   */
+  private checkpointFailed(e: unknown, logger: TidyLogger | undefined, what: string, background = false): void {
+    if (this.checkpointWarned) return;
+    const code = (this.failure(e) as { code?: unknown })?.code;
+    const full = code === "UJR_TIDY_DISK_FULL";
+    if (background && !full) {
+      logger?.debug?.({ cause: causeOf(e) }, `tidy: ${what}`);
       return;
     }
-    this.sinceWalRestart += bytes;
-    if (this.sinceWalRestart < (this.opts.walLimitMb ?? 256) * 2 ** 20) {
-      void c.request();
-      return;
-    }
-    // what is left to copy (mostly this commit), without waiting for anyone, as SQLite's
-    // automatic checkpoint does: once every frame is copied, the next write starts the
-    // WAL over (a reader still on it, or a running checkpoint: tried again at the next commit)
-    const [r] = this.db.pragma("wal_checkpoint(PASSIVE)") as { busy: number; log: number; checkpointed: number }[];
-    if (r!.busy === 0 && r!.checkpointed === r!.log) this.sinceWalRestart = 0;
+    this.checkpointWarned = true;
+    // the disk's state, not the whole of UJR_TIDY_DISK_FULL's advice: this one's says what matters here
+    const why = full ? diskFullDetail(this.file, e) : `${this.file}: ${causeOf(e)}`;
+    const err = new TidyError("UJR_TIDY_CHECKPOINT", `${what}: ${why}`, { cause: e });
+    logger?.warn({ code: err.code, cause: typeof code === "string" ? code : undefined }, err.message);
   }
 
   async count(name: string, where?: string): Promise<number> {
