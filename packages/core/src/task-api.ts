@@ -13,5 +13,6 @@ export * from "./executor.js";
 export * from "./logger.js";
 export * from "./execute.js";
 export * from "./durable-files.js";
+export * from "./disk-space.js";
 export * from "./native-module.js";
 export * from "./wire-codec.js";

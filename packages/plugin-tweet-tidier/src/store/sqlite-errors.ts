@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 import { basename, dirname } from "node:path";
-import { formatBytes, freeBytes } from "@ujr/core";
+import { formatBytes, freeBytes } from "@ujr/core/task";
 import { TidyError } from "../errors.js";
 
 /**
