@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { writeFileDurable } from "@ujr/core";
+import { writeFileDurable } from "@ujr/core/task";
 
 const RUN_DIR = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?$/;
 

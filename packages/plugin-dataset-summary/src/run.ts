@@ -6,7 +6,7 @@
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { formatBytes, freeBytes, writeFileDurable } from "@ujr/core";
+import { formatBytes, freeBytes, writeFileDurable } from "@ujr/core/task";
 import { openReadOnly } from "./db/open.js";
 import type { QueryResult, ReadOnlyDatabase } from "./db/types.js";
 import { SummaryErrorCode, summaryError, toErrorInfo } from "./errors.js";

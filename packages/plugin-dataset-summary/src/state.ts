@@ -1,7 +1,7 @@
 /** The job's persisted state (`<stateDir>/summary-state.json`). */
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { writeFileDurable } from "@ujr/core";
+import { writeFileDurable } from "@ujr/core/task";
 import type { ScheduleState } from "./schedule.js";
 
 export interface PendingNotification {

@@ -2,7 +2,7 @@
  * Task module of @ujr/plugin-dataset-summary: runs in a worker. Arguments and results are
  * structured-clonable. Referenced as "@ujr/plugin-dataset-summary/tasks".
  */
-import { defineTask } from "@ujr/core";
+import { defineTask } from "@ujr/core/task";
 import type { Manifest } from "./manifest.js";
 import { notify, type NotifyArgs, type NotifyResult } from "./notify/send.js";
 import { runSummary, type RunQueriesArgs } from "./run.js";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
-import { fsyncDir, removeTemps, type TaskContext } from "@ujr/core";
+import { fsyncDir, removeTemps, type TaskContext } from "@ujr/core/task";
 import { collectorError } from "./errors.js";
 import { rawFileSeq, sidecarName } from "./internal/layout.js";
 import { loadArchiveState, saveArchiveState } from "./internal/state.js";

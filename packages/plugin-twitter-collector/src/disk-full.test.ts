@@ -12,8 +12,9 @@ import { diskFullError } from "./internal/disk-full.js";
 
 const inject = vi.hoisted(() => ({ fail: undefined as undefined | ((path: string, kind: string) => string | undefined) }));
 
-vi.mock("@ujr/core", async (importOriginal) => {
-  const core = await importOriginal<typeof import("@ujr/core")>();
+// the task modules import @ujr/core/task (see task-module-load.test.ts)
+vi.mock("@ujr/core/task", async (importOriginal) => {
+  const core = await importOriginal<typeof import("@ujr/core/task")>();
   return {
     ...core,
     writeFileDurable: async (path: string, data: string | Uint8Array, kind?: string) => {

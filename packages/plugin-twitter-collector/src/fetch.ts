@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { registerSecret, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core";
+import { registerSecret, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core/task";
 import { collectorError } from "./errors.js";
 import { EVERYTHING } from "./fields.js";
 import { apiGet, apiUrl, type ApiOutcome, type RateInfo } from "./internal/api.js";

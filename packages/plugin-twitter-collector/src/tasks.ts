@@ -2,7 +2,7 @@
  * The collector's tasks. This module is imported by workers (thread or process) by its
  * reference "@ujr/plugin-twitter-collector/tasks": arguments and results are plain data.
  */
-import { defineTask } from "@ujr/core";
+import { defineTask } from "@ujr/core/task";
 import { archiveRun, type ArchiveArgs, type ArchiveResult } from "./archive.js";
 import { fetchPagesRun, type FetchArgs, type FetchResult } from "./fetch.js";
 import { writingTo } from "./internal/disk-full.js";

@@ -1,6 +1,6 @@
 import { access, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { appendDurable, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core";
+import { appendDurable, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core/task";
 import { writingTo } from "./internal/disk-full.js";
 import { URL_CACHE_FILE, sidecarName } from "./internal/layout.js";
 import { errorKindOf } from "./internal/url-error-kind.js";

@@ -1,4 +1,4 @@
-import { formatBytes, freeBytes } from "@ujr/core";
+import { formatBytes, freeBytes } from "@ujr/core/task";
 import { dirname } from "node:path";
 import { collectorError, type CollectorError } from "../errors.js";
 

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { collectorError } from "../errors.js";
-import { writeFileDurable } from "@ujr/core";
+import { writeFileDurable } from "@ujr/core/task";
 import { writingTo } from "./disk-full.js";
 import { ARCHIVE_STATE_FILE, STATE_FILE } from "./layout.js";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileDurable } from "@ujr/core";
+import { writeFileDurable } from "@ujr/core/task";
 
 export const URL_RETRIES_FILE = "url-retries.json";
 
