@@ -369,6 +369,8 @@ describe("Runner: what the original lacked", () => {
     const result = await runnerWith([bad, good]).run();
     expect(result.failedJobs).toEqual(["bad-token"]);
     expect(good.results).toHaveLength(1);
+    // the job's verdict is its message: no stack of the job's own code in the run's last words
+    expect(result.jobs["bad-token"]?.error).toEqual({ name: "JobFailed", code: "UJR_JOB_FAILED", message: "401 Unauthorized: check the bearer token" });
   });
 
   it("stop(): no new tasks, running ones finish within the grace period", async () => {

@@ -838,6 +838,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
     const failure = toTaskFailure(error);
     if (isJobFailed(error)) {
+      // JobFailed is the job's verdict, said in its message (a full disk, files that could not
+      // be loaded): its stack is the job's own code, which would only bury it in the run's
+      // last lines (`runner stopped`, `run ended`) and the status
+      delete failure.stack;
       state.failure = failure;
       state.lastError = failure;
       this.#endJob(state);

@@ -4,6 +4,7 @@ import { userInfo } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { notReadMessage, type FoundFile, type UnreadableFolder } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
+import { databaseNotWritable } from "./store/sqlite-errors.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type BatchFileOutcome, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { countResult, emptyTotals, tidierPanel, type LoadTotals } from "./status-panel.js";
@@ -145,6 +146,8 @@ export class TidyJob implements Job {
   private readonly failed = new Map<string, FailedFile>();
   /** Inputs, and folders inside them, that could not be read (path → why), each warned about once while it lasts. */
   private readonly unreadable = new Map<string, string>();
+  /** Those of `unreadable` that are links named as raw files that lead nowhere. */
+  private readonly brokenLinks = new Set<string>();
   /** The job ended (JobDone or JobFailed): its end said what failed. */
   private ended = false;
   /** Files of which nothing could be loaded (every line bad): a once job fails on them. */
@@ -175,6 +178,12 @@ export class TidyJob implements Job {
     this.pollMs = parseDuration(config.pollInterval);
     this.settleMs = parseDuration(config.settleTime);
     this.maxRunning = isPostgresUrl(this.database) ? Math.max(1, config.parallel ?? defaultLoaders()) : 1;
+    // a database that cannot be written (a read-only mount, a folder of another user) is said
+    // before any task, by `ujr validate` too, rather than as every file's failure
+    if (!isPostgresUrl(this.database) && this.database !== ":memory:") {
+      const readOnly = databaseNotWritable(this.database);
+      if (readOnly) throw readOnly;
+    }
   }
 
   get databaseLocation(): string {
@@ -240,14 +249,33 @@ export class TidyJob implements Job {
     }
     const parts: string[] = [];
     if (this.unreadable.size > 0) {
-      const folders = [...this.unreadable.values()];
-      const more = folders.length > 10 ? `, and ${folders.length - 10} more (see the log)` : "";
-      parts.push(`${folders.length} folder(s) or link(s) could not be read: ${folders.slice(0, 10).join("; ")}${more}: ${TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE}`);
+      const all = [...this.unreadable];
+      const links = all.filter(([path]) => this.brokenLinks.has(path)).map(([, why]) => why);
+      const folders = all.filter(([path]) => !this.brokenLinks.has(path)).map(([, why]) => why);
+      if (folders.length > 0) {
+        const more = folders.length > 10 ? `, and ${folders.length - 10} more (see the log)` : "";
+        parts.push(`${folders.length} folder(s) could not be read: ${folders.slice(0, 10).join("; ")}${more}: ${TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE}`);
+      }
+      if (links.length > 0) {
+        const more = links.length > 10 ? `, and ${links.length - 10} more (see the log)` : "";
+        parts.push(`${links.length} link(s) lead nowhere: ${links.slice(0, 10).join("; ")}${more}: fix or remove them (UJR_TIDY_INPUT_UNREADABLE)`);
+      }
     }
     const why = [...[...this.failed].map(([path, f]) => [path, f.reason] as const), ...this.nothingLoaded];
     if (why.length > 0) {
-      const shown = why.slice(0, 10).map(([path, reason]) => `${path} (${reason})`);
-      const more = why.length > 10 ? `, and ${why.length - 10} more (see the log)` : "";
+      // files that failed for one cause (a full disk, a database that cannot be opened) are
+      // named together with it, the cause said once
+      const byReason = new Map<string, string[]>();
+      for (const [path, reason] of why) byReason.set(reason, [...(byReason.get(reason) ?? []), path]);
+      const groups = [...byReason];
+      const shown = groups.slice(0, 10).map(([reason, paths]) => {
+        if (paths.length === 1) return `${paths[0]} (${reason})`;
+        const listed = `${paths.slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}`;
+        // the database's failure: these files were not reached (some may be loaded already)
+        const what = DATABASE_CAUSE.test(/^[A-Z0-9_]+/.exec(reason)?.[0] ?? "") ? "not reached, as the database failed" : "each";
+        return `${paths.length} files (${listed}), ${what}: ${reason}`;
+      });
+      const more = groups.length > 10 ? `, and ${groups.length - 10} more cause(s) (see the log)` : "";
       parts.push(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
     }
     if (parts.length > 0) throw new JobFailed(parts.join("; "));
@@ -372,7 +400,10 @@ export class TidyJob implements Job {
     const failed = this.failed.get(path);
     if (failed !== undefined) {
       this.failed.delete(path);
-      this.ctx.logger.info({ file: path, status: r.status }, `tidy: ${path} loaded after it had failed (${failed.reason})`);
+      // the code only: the cause's whole text was said when the file failed (a disk-full
+      // paragraph again for each of thousands of files after an outage would flood the log)
+      const code = /^[A-Z][A-Z0-9_]*(?=: )/.exec(failed.reason)?.[0] ?? "its earlier failure";
+      this.ctx.logger.info({ file: path, status: r.status, code }, `tidy: ${path} loaded after it had failed (${code})`);
     }
     this.attempts.delete(path);
     this.alone.delete(path);
@@ -526,6 +557,7 @@ export class TidyJob implements Job {
     for (const path of [...this.unreadable.keys()]) {
       if (now.has(path)) continue;
       this.unreadable.delete(path);
+      this.brokenLinks.delete(path);
       this.ctx.logger.info({ folder: path, code: "UJR_TIDY_INPUT_UNREADABLE" }, `tidy: ${path} can be read again: its files are loaded`);
     }
     for (const u of unreadable) {
@@ -533,6 +565,7 @@ export class TidyJob implements Job {
       if (u.link) {
         const why = `link ${u.path} (under input ${JSON.stringify(u.input)}) is named as a raw file but is ${u.reason}`;
         this.unreadable.set(u.path, why);
+        this.brokenLinks.add(u.path);
         this.ctx.logger.warn({ code: "UJR_TIDY_INPUT_UNREADABLE", input: u.input, link: u.path, cause: u.code }, `tidy: ${why}: fix or remove the link; its file loads once the link leads to it`);
         continue;
       }

@@ -220,6 +220,30 @@ describe.skipIf((!built || (root && !onPath("setpriv"))) && process.env.CI !== "
       db.close();
     }
   });
+
+  it("a tidy job whose database cannot be written is not made: said before any task (ujr validate, the start of ujr run)", async () => {
+    const lockedDir = join(tmp.dir, "perm-job", "locked");
+    mkdirSync(lockedDir, { recursive: true });
+    chmodSync(lockedDir, 0o555);
+    const ownDir = join(tmp.dir, "perm-job", "own");
+    mkdirSync(ownDir);
+    giveToChild(ownDir);
+    let results: StepResult[];
+    try {
+      results = await child(asUser, [
+        { createJob: true, database: join(lockedDir, "tidy.sqlite") },
+        { createJob: true, database: join(ownDir, "sub", "tidy.sqlite") },
+      ]);
+    } finally {
+      chmodSync(lockedDir, 0o755);
+    }
+    expect(results[0]!.thrown).toMatchObject({ code: "UJR_TIDY_DATABASE_READ_ONLY", retryable: false, stack: "undefined" });
+    expect(results[0]!.thrown!.message).toMatch(
+      new RegExp(`^${lit(`cannot write SQLite database ${join(lockedDir, "tidy.sqlite")}: its folder ${lockedDir} is not writable by `)}.* \\(uid \\d+\\), the user the runner runs as`),
+    );
+    // a folder the job may create is fine (made when the first batch opens the store)
+    expect(results[1]).toMatchObject({ created: true });
+  });
 });
 
 describe.skipIf((!built || !onPath("prlimit")) && process.env.CI !== "true")("SQLite: a checkpoint that fails after the commit", () => {

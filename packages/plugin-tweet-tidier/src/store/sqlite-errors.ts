@@ -57,6 +57,17 @@ function notWritable(path: string): string | undefined {
   }
 }
 
+/**
+ * UJR_TIDY_DATABASE_READ_ONLY when the SQLite database `file` (or its folder, where SQLite
+ * creates its -wal and -shm, or the folder that would hold it) cannot be written by this
+ * process; undefined when it can, as far as access(2) tells. Checked when a job is made, so
+ * that `ujr validate` and the start of `ujr run` say it before any file is tried.
+ */
+export function databaseNotWritable(file: string): TidyError | undefined {
+  const part = unwritablePart(file);
+  return part === undefined ? undefined : new TidyError("UJR_TIDY_DATABASE_READ_ONLY", `cannot write SQLite database ${file}: ${part}`);
+}
+
 /** What in the file's place cannot be written, in words, or undefined when everything is writable. */
 function unwritablePart(file: string): string | undefined {
   const dir = dirname(file);
