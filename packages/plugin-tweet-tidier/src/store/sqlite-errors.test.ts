@@ -51,7 +51,7 @@ describe("SQLite: a full disk", () => {
       expect(err.message).toMatch(new RegExp(`^${lit(file)}: SQLite found no room to write \\(SQLITE_FULL: database or disk is full\\), though [0-9.]+ [MG]B are free on the filesystem of ${lit(dir)} now: `));
       expect(err.message).toContain("or of the database (max_page_count); the database takes ");
       expect(err.message).toContain(`: ${TIDY_ERRORS.UJR_TIDY_DISK_FULL}`);
-      expect(TIDY_ERRORS.UJR_TIDY_DISK_FULL).toContain("the files loaded so far are kept, and the next run goes on from where this one stopped. Free space on that disk, or move the database");
+      expect(TIDY_ERRORS.UJR_TIDY_DISK_FULL).toContain("the files loaded so far are kept, and the next try goes on from where this one stopped. Free space on that disk, or move the database");
       // the user's environment, not a bug: no stack for the runner to log, and not retried at once
       expect(err.retryable).toBe(false);
       expect(err.stack).toBeUndefined();
