@@ -48,3 +48,18 @@ export function namedPipe(path: string, skip: (note: string) => never): string {
   if (spawnSync("mkfifo", [path]).status === 0) return path;
   return skipOutsideCI("no mkfifo here: a named pipe cannot be made", skip);
 }
+
+/**
+ * What importing the task module `file` in a fresh process loads that a task process should
+ * not (zod, @ujr/core's full entry, the runner: see @ujr/core/task), and whether it went
+ * through @ujr/core/task: every pool process imports its task modules before its first task.
+ */
+export function taskModuleWeight(file: string): { code: number | null; stderr: string; heavy: string[]; light: boolean } {
+  const { code, stderr, loaded } = runLoading(["--input-type=module", "-e", `await import(${JSON.stringify(file)});`]);
+  return {
+    code,
+    stderr,
+    heavy: loaded.filter((url) => /\/zod\/|\/core\/dist\/index\.js$|\/core\/dist\/runner\.js$/.test(url)),
+    light: loaded.some((url) => url.endsWith("/core/dist/task-api.js")),
+  };
+}
