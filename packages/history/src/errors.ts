@@ -5,7 +5,7 @@ import { defineErrors } from "@ujr/core";
 
 export const historyErrorCatalogue = {
   UJR_HISTORY_OPEN_FAILED: {
-    message: "The run history {file} could not be opened: {reason}. Check that its folder exists and is writable, or set runner.history: false to run without a history.",
+    message: "The run history {file} could not be opened: {reason}. Check that its folder exists and is writable and that its disk has room, or set runner.history: false to run without a history.",
     exitCode: 2,
   },
   UJR_HISTORY_DRIVER_UNAVAILABLE: {

@@ -489,6 +489,43 @@ describe("tidy job: files that fail, and folders that cannot be read", () => {
     );
   });
 
+  it("continuous: files given up for the database's failure get one try after the wait, said as a retry, not as the round's tries", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const { logger, logs } = capturingLogger("info");
+      const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], settleTime: 0, pollInterval: "30s" });
+      const job = new TidyJob(config, { ...ctxFor("busy-retry", tmp.dir), logger });
+      const busy = { code: "UJR_TIDY_DATABASE_BUSY", name: "TidyError", message: "/db stayed locked by another connection for 60 s" };
+      const files = ["/raw/a.jsonl", "/raw/b.jsonl"].map((path) => ({ path, size: 10, mtimeMs: 0 }));
+      const check = async () => {
+        const t = (await collectTasks(job)).tasks.find((x) => x.signature === "check");
+        expect(t, "a check is due").toBeDefined();
+        job.onTaskDone(t!, { files } satisfies CheckResult);
+      };
+      const tries = async (): Promise<number> => {
+        let n = 0;
+        for (;;) {
+          const batch = (await collectTasks(job)).tasks.find((x) => x.signature !== "check");
+          if (batch === undefined) return n;
+          n++;
+          const result: TidyBatchResult = { files: [], stopped: busy };
+          if ((batch.args as TidyBatchArgs).lastTry) job.onTaskFailed(batch, { name: "TidyError", code: "UJR_TIDY_FILE_FAILED", message: "…", retryable: false, details: { batch: result } } satisfies TaskFailure);
+          else job.onTaskDone(batch, result);
+        }
+      };
+      await check();
+      expect(await tries()).toBe(3);
+      vi.setSystemTime(Date.now() + 61_000);
+      await check();
+      expect(await tries()).toBe(1);
+      const warned = logs.filter((l) => l.level === 40).map((l) => l.msg);
+      expect(warned.at(-2)).toMatch(/^tidy: 2 files \(\/raw\/a\.jsonl, \.\.\.\) not loaded after 3 tries, as the database failed: UJR_TIDY_DATABASE_BUSY: .*; given up for now: tried again at the first check after /);
+      expect(warned.at(-1)).toMatch(/^tidy: 2 files \(\/raw\/a\.jsonl, \.\.\.\) not loaded on its retry after a wait \(retry 1\), as the database failed: UJR_TIDY_DATABASE_BUSY: .*; given up for now: tried again at the first check after /);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("a batch task that failed as a whole (a crashed worker): one warning, its files tried again one at a time", () => {
     const { logger, logs } = capturingLogger("info");
     const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0 });
@@ -577,14 +614,14 @@ describe("tidy job: files that fail, and folders that cannot be read", () => {
       check([denied]);
       expect(logs.filter((l) => l.code === "UJR_TIDY_INPUT_UNREADABLE" && l.level === 40)).toHaveLength(1);
       let panel = job.statusPanel();
-      expect(panelField(panel, "Folders not readable")).toMatchObject({ value: 1, unit: "folders", tone: "error" });
+      expect(panelField(panel, "Not readable")).toMatchObject({ value: 1, unit: "folders or links", tone: "error" });
       expect(panelField(panel, "Last error")?.value).toMatch(/^folder \/x\/raw\/c \(under input "raw"\) cannot be read by .+: EACCES: permission denied/);
       job.close();
       expect(logs.at(-1)).toMatchObject({ code: "UJR_TIDY_INPUT_UNREADABLE", folders: 1, msg: expect.stringMatching(/^tidy: stopping with 1 folder\(s\) not readable \(the last: folder \/x\/raw\/c/) });
       check(undefined);
       expect(logs.at(-1)).toMatchObject({ level: 30, code: "UJR_TIDY_INPUT_UNREADABLE", msg: "tidy: /x/raw/c can be read again: its files are loaded" });
       panel = job.statusPanel();
-      expect(panelField(panel, "Folders not readable")).toMatchObject({ value: 0 });
+      expect(panelField(panel, "Not readable")).toMatchObject({ value: 0 });
       expect(panelField(panel, "Last error")?.value).toBeNull();
     } finally {
       vi.useRealTimers();

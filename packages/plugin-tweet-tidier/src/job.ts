@@ -470,10 +470,13 @@ export class TidyJob implements Job {
       );
     }
     if (givenUp.length > 0) {
-      const until = this.givenUpUntil(this.failed.get(givenUp[0]!)!.retryAt);
+      const first = this.failed.get(givenUp[0]!)!;
+      const until = this.givenUpUntil(first.retryAt);
+      // a retry after a wait is one try, not the round's tries again
+      const tries = first.retries > 0 ? `on its retry after a wait (retry ${first.retries})` : `after ${attempt} tries`;
       this.ctx.logger.warn(
-        { file: givenUp[0], files: givenUp.length, attempt, code: cause.code },
-        `tidy: ${named(givenUp)} not loaded after ${attempt} tries, as ${what}: ${why}; given up ${until}`,
+        { file: givenUp[0], files: givenUp.length, attempt, retries: first.retries, code: cause.code },
+        `tidy: ${named(givenUp)} not loaded ${tries}, as ${what}: ${why}; given up ${until}`,
       );
     }
   }

@@ -61,9 +61,9 @@ describe("the tidier's status panel", () => {
     expect(field(tidierPanel({ ...base, failed: new Map() }, now), "Failed files tried again")?.value).toBeNull();
 
     const folder = tidierPanel({ ...base, failed: new Map(), unreadable: 2, lastError: "folder /x/raw/c cannot be read: EACCES" }, now);
-    expect(field(folder, "Folders not readable")).toMatchObject({ value: 2, unit: "folders", tone: "error" });
+    expect(field(folder, "Not readable")).toMatchObject({ value: 2, unit: "folders or links", tone: "error" });
     expect(field(folder, "Last error")).toMatchObject({ value: "folder /x/raw/c cannot be read: EACCES", tone: "error" });
-    expect(statusPanelLines(folder)).toContain("Folders not readable: 2 folders (error)");
-    expect(field(tidierPanel({ ...base, failed: new Map() }, now), "Folders not readable")).toEqual({ label: "Folders not readable", value: 0, unit: "folders" });
+    expect(statusPanelLines(folder)).toContain("Not readable: 2 folders or links (error)");
+    expect(field(tidierPanel({ ...base, failed: new Map() }, now), "Not readable")).toEqual({ label: "Not readable", value: 0, unit: "folders or links" });
   });
 });

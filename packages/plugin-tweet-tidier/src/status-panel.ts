@@ -72,7 +72,7 @@ export function tidierPanel(input: TidierPanelInput, now = Date.now()): StatusPa
             ? { label: "Failed files tried again", value: new Date(retryAt).toISOString(), format: "time" as const }
             : { label: "Failed files tried again", value: "at the next check" }
           : { label: "Failed files tried again", value: "not in this run (once)" },
-      { label: "Folders not readable", value: unreadable, unit: "folders", ...(unreadable > 0 ? { tone: "error" as const } : {}) },
+      { label: "Not readable", value: unreadable, unit: "folders or links", ...(unreadable > 0 ? { tone: "error" as const } : {}) },
       { label: "Tweets loaded", value: tweets, unit: "tweets" },
       { label: "Pages loaded", value: pages, unit: "pages" },
       { label: "Bad lines recorded", value: badLines, unit: "lines", ...(badLines > 0 ? { tone: "warning" as const } : {}) },
