@@ -25,3 +25,15 @@ export function formatBytes(bytes: number): string {
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
+
+/** The free space of `dir`'s filesystem for a message (`formatBytes`), or undefined when it cannot be told. */
+export function freeSpaceText(dir: string): string | undefined {
+  const bytes = freeBytes(dir);
+  return bytes === undefined ? undefined : formatBytes(bytes);
+}
+
+/** The code of an error that says a write found no space, the disk's (ENOSPC) or the user's quota (EDQUOT); else undefined. */
+export function noSpaceCode(error: unknown): "ENOSPC" | "EDQUOT" | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT" ? code : undefined;
+}

@@ -14,5 +14,6 @@ export * from "./logger.js";
 export * from "./execute.js";
 export * from "./durable-files.js";
 export * from "./disk-space.js";
+export * from "./process-alive.js";
 export * from "./native-module.js";
 export * from "./wire-codec.js";

@@ -192,7 +192,8 @@ export class HistoryStore {
     }
     // What this open creates and cannot set up (a full disk) is removed again: an empty
     // file left behind would read as a history in which nothing has run.
-    const existed = [this.file, ...SIDE_FILES.map((side) => this.file + side)].filter((path) => existsSync(path));
+    const made = [this.file, ...SIDE_FILES.map((side) => this.file + side)];
+    const existed = made.filter((path) => existsSync(path));
     let db: Database.Database | undefined;
     try {
       mkdirSync(dirname(this.file), { recursive: true });
@@ -209,7 +210,7 @@ export class HistoryStore {
     } catch (error) {
       db?.close();
       if (!existed.includes(this.file)) {
-        for (const path of [this.file, ...SIDE_FILES.map((side) => this.file + side)]) {
+        for (const path of made) {
           if (existed.includes(path)) continue;
           try {
             rmSync(path, { force: true });

@@ -1,4 +1,5 @@
 import { hostname, uptime } from "node:os";
+import { processAlive } from "@ujr/core/task";
 import type { RunRecord, RunRow } from "./types.js";
 
 /** The message of a run whose runner ended without recording its outcome. */
@@ -21,14 +22,7 @@ export function recorderState(run: Pick<RunRecord, "host" | "pid" | "startedAt" 
   if (run.host == null || run.pid == null || run.host !== hostname()) return "unknown";
   const began = run.startedAt ?? run.queuedAt;
   if (began !== undefined && began < now - uptime() * 1000 - BOOT_SLACK_MS) return "gone";
-  if (run.pid === process.pid) return "alive";
-  try {
-    process.kill(run.pid, 0);
-    return "alive";
-  } catch (error) {
-    // EPERM: the pid is in use, by a process of another user.
-    return (error as NodeJS.ErrnoException).code === "ESRCH" ? "gone" : "alive";
-  }
+  return run.pid === process.pid || processAlive(run.pid) ? "alive" : "gone";
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { writeFileDurable } from "@ujr/core/task";
+import { processAlive, writeFileDurable } from "@ujr/core/task";
 
 const RUN_DIR = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?$/;
 
@@ -27,16 +27,6 @@ export function isRunDirName(name: string): boolean {
 export function tempDirOwner(name: string): number | undefined {
   const m = /^\.tmp-(.+)-(\d+)$/.exec(name);
   return m && RUN_DIR.test(m[1]!) ? Number(m[2]) : undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

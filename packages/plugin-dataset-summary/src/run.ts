@@ -6,7 +6,7 @@
  */
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { formatBytes, freeBytes, writeFileDurable } from "@ujr/core/task";
+import { freeSpaceText, noSpaceCode, writeFileDurable } from "@ujr/core/task";
 import { openReadOnly } from "./db/open.js";
 import type { QueryResult, ReadOnlyDatabase } from "./db/types.js";
 import { SummaryErrorCode, summaryError, toErrorInfo } from "./errors.js";
@@ -50,24 +50,19 @@ export interface RunOptions {
   writeFile?: (file: string, data: string) => Promise<void>;
 }
 
-/** Error codes of a write that failed for want of space (the disk, or the user's quota). */
-const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
-
-
 /**
  * The error of a failed write into the run's folder: it names the folder and says what to
  * do; a full disk (or quota) says so with the space left there, not as a query's failure.
  */
-export async function outputError(err: unknown, job: string, jobDir: string, doing: string): Promise<Error> {
-  const e = err as NodeJS.ErrnoException;
-  const cause = e?.message ?? String(err);
-  if (e?.code !== undefined && NO_SPACE.has(e.code)) {
-    const bytes = freeBytes(jobDir);
-    const free = bytes === undefined ? undefined : formatBytes(bytes);
-    const full = e.code === "EDQUOT" ? "the disk quota of this user is used up there" : "the disk is full";
+export function outputError(err: unknown, job: string, jobDir: string, doing: string): Error {
+  const cause = (err as Error | null)?.message ?? String(err);
+  const noSpace = noSpaceCode(err);
+  if (noSpace !== undefined) {
+    const free = freeSpaceText(jobDir);
+    const full = noSpace === "EDQUOT" ? "the disk quota of this user is used up there" : "the disk is full";
     return summaryError(
       SummaryErrorCode.OUTPUT,
-      `summary job "${job}" could not ${doing} in "${jobDir}": ${full} (${e.code}${free === undefined ? "" : `, ${free} free`}). ` +
+      `summary job "${job}" could not ${doing} in "${jobDir}": ${full} (${noSpace}${free === undefined ? "" : `, ${free} free`}). ` +
         `Free space there or point the job's "outDir" at another disk; nothing of this run was kept, and the next run writes the results again.`,
       { cause: err },
     );
@@ -81,8 +76,8 @@ export async function runSummary(args: RunQueriesArgs, options: RunOptions = {})
   const db: ReadOnlyDatabase = await openReadOnly(args.database, args.baseDir);
   let tmpDir: string | undefined;
   try {
-    const prepared = await prepareRunDir(jobDir, runIdFor(new Date(started))).catch(async (err: unknown) => {
-      throw await outputError(err, args.job, jobDir, "create its run folder");
+    const prepared = await prepareRunDir(jobDir, runIdFor(new Date(started))).catch((err: unknown) => {
+      throw outputError(err, args.job, jobDir, "create its run folder");
     });
     tmpDir = prepared.tmpDir;
     return await runInto(args, options, db, { jobDir, tmpDir, runId: prepared.runId, started });
@@ -132,6 +127,7 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
     const isBuiltin = spec.builtin !== undefined;
     let title = spec.title ?? spec.name;
     let chart = spec.chart;
+    let result: QueryResult;
     try {
       let sql: string;
       if (isBuiltin) {
@@ -159,36 +155,8 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
       }
       sql = sql.trim().replace(/;\s*$/, "");
       const params = { ...common, limit: spec.options?.limit ?? 20, ...(spec.params ?? {}) };
-      const result: QueryResult = await db.query(sql, params, { queryName: spec.name, timeoutMs: spec.timeoutMs, maxRows: spec.maxRows, signal: options.signal });
-      const base = safeFileName(spec.name);
-      const files = { csv: `${base}.csv`, json: `${base}.json` };
-      try {
-        await writeQueryFile(path.join(tmpDir, files.csv), toCsv(result.columns, result.rows));
-        await writeQueryFile(path.join(tmpDir, files.json), stringifyJson(toQueryJson(spec.name, result.columns, result.rows, result.truncated)));
-      } catch (err) {
-        // the query ran; its results cannot be stored, nor will the next query's: the run ends here
-        throw new RunOutputFailed(await outputError(err, args.job, jobDir, `write the results of query "${spec.name}"`));
-      }
-      data.set(spec.name, { columns: result.columns, rows: result.rows });
-      if (spec.builtin === "new_tweets") {
-        const wi = result.columns.indexOf("watermark");
-        const w = wi >= 0 ? (result.rows[0]?.[wi] as string | null | undefined) : undefined;
-        watermark = w ?? args.since ?? null;
-      }
-      outcomes.push({
-        name: spec.name,
-        title,
-        kind: isBuiltin ? "builtin" : "sql",
-        ...(isBuiltin ? { builtin: spec.builtin! } : {}),
-        rows: result.rows.length,
-        columns: result.columns,
-        truncated: result.truncated,
-        durationMs: now() - t0,
-        files,
-        ...(chart ? { chart } : {}),
-      });
+      result = await db.query(sql, params, { queryName: spec.name, timeoutMs: spec.timeoutMs, maxRows: spec.maxRows, signal: options.signal });
     } catch (err) {
-      if (err instanceof RunOutputFailed) throw err.error;
       if ((err as { code?: string }).code === SummaryErrorCode.ABORTED) throw err;
       const info = toErrorInfo(err);
       options.logger?.warn({ query: spec.name, code: info.code }, `query "${spec.name}" failed: ${info.message}`);
@@ -203,7 +171,35 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
         durationMs: now() - t0,
         error: info,
       });
+      continue;
     }
+    const base = safeFileName(spec.name);
+    const files = { csv: `${base}.csv`, json: `${base}.json` };
+    try {
+      await writeQueryFile(path.join(tmpDir, files.csv), toCsv(result.columns, result.rows));
+      await writeQueryFile(path.join(tmpDir, files.json), stringifyJson(toQueryJson(spec.name, result.columns, result.rows, result.truncated)));
+    } catch (err) {
+      // the query ran; its results cannot be stored, nor will the next query's: the run ends here
+      throw outputError(err, args.job, jobDir, `write the results of query "${spec.name}"`);
+    }
+    data.set(spec.name, { columns: result.columns, rows: result.rows });
+    if (spec.builtin === "new_tweets") {
+      const wi = result.columns.indexOf("watermark");
+      const w = wi >= 0 ? (result.rows[0]?.[wi] as string | null | undefined) : undefined;
+      watermark = w ?? args.since ?? null;
+    }
+    outcomes.push({
+      name: spec.name,
+      title,
+      kind: isBuiltin ? "builtin" : "sql",
+      ...(isBuiltin ? { builtin: spec.builtin! } : {}),
+      rows: result.rows.length,
+      columns: result.columns,
+      truncated: result.truncated,
+      durationMs: now() - t0,
+      files,
+      ...(chart ? { chart } : {}),
+    });
   }
 
   const finished = now();
@@ -230,19 +226,13 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
     await writeFinalFile(path.join(tmpDir, "summary.json"), stringifyJson(manifest));
     await commitRunDir(jobDir, tmpDir, runId);
   } catch (err) {
-    throw await outputError(err, args.job, jobDir, "write the report");
+    throw outputError(err, args.job, jobDir, "write the report");
   }
   await pruneRuns(jobDir, args.keep, args.protect ?? []).catch(() => {});
   options.logger?.info({ job: args.job, runId, queries: outcomes.length, errors }, `summary run ${runId} stored (${outcomes.length} queries, ${errors} failed)`);
   return manifest;
 }
 
-/** Carries a write failure past the per-query catch, which records a query's own failures. */
-class RunOutputFailed extends Error {
-  constructor(readonly error: Error) {
-    super(error.message);
-  }
-}
 
 /** A query name as a file name (names are validated, this is a second fence). */
 export function safeFileName(name: string): string {

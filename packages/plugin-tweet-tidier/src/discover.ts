@@ -1,7 +1,7 @@
 import { readlinkSync, realpathSync, statSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
-import { TIDY_ERRORS } from "./errors.js";
+import { TIDY_ERRORS, codeOf } from "./errors.js";
 import { readHead } from "./read-raw.js";
 
 /** A raw file found by discovery, with what the stability check compares. */
@@ -124,10 +124,7 @@ const hasGlob = (s: string) => /[*?{]/.test(s);
 const STATS_PER_TURN = 256;
 let statsThisTurn = 0;
 
-const errCode = (e: unknown): string => {
-  const code = (e as { code?: unknown })?.code;
-  return typeof code === "string" ? code : "EUNKNOWN";
-};
+const errCode = (e: unknown): string => codeOf(e) || "EUNKNOWN";
 const errMessage = (e: unknown): string => (e as Error)?.message ?? String(e);
 /** A path that is not there (any more): what is not there holds nothing, and that is no error. */
 const isAbsent = (e: unknown): boolean => errCode(e) === "ENOENT" || errCode(e) === "ENOTDIR";

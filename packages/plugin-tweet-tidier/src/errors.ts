@@ -1,3 +1,5 @@
+import { userInfo } from "node:os";
+
 /**
  * Error catalogue of @ujr/plugin-tweet-tidier. Errors carry a stable `code`; check
  * `err.code`, never `instanceof` (errors cross worker boundaries as plain objects).
@@ -71,4 +73,24 @@ export function errorInfo(e: unknown): { code: string; name: string; message: st
     message: typeof x?.message === "string" ? x.message : String(e),
     ...(x?.retryable === false ? { retryable: false as const } : {}),
   };
+}
+
+/** An error's `code` when it has a string one (a system's, a driver's, ours), else "". */
+export const codeOf = (e: unknown): string => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "";
+};
+
+/** Who the runner's permissions are those of, for a message: `user "nobody" (uid 65534)`, where the platform says. */
+export function runnerUser(): string {
+  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    // a uid without a passwd entry (a container's): the uid says enough
+  }
+  if (name !== undefined && uid !== undefined) return `user ${JSON.stringify(name)} (uid ${uid})`;
+  if (uid !== undefined) return `uid ${uid}`;
+  return name !== undefined ? `user ${JSON.stringify(name)}` : "the runner's user";
 }

@@ -1,6 +1,5 @@
 import { JobDone, JobFailed, closeNames, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { existsSync, readdirSync } from "node:fs";
-import { userInfo } from "node:os";
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { notReadMessage, type FoundFile, type UnreadableFolder } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
@@ -8,7 +7,7 @@ import { databaseNotWritable } from "./store/sqlite-errors.js";
 import type { IngestResult } from "./store/types.js";
 import { checkForNewData, tidyBatch, type BatchFileOutcome, type CheckResult, type TidyBatchArgs, type TidyBatchResult } from "./tasks.js";
 import { countResult, emptyTotals, tidierPanel, type LoadTotals } from "./status-panel.js";
-import { TIDY_ERRORS } from "./errors.js";
+import { TIDY_ERRORS, runnerUser } from "./errors.js";
 
 export interface TidyJobConfig {
   inputs: string[];
@@ -100,20 +99,6 @@ interface FailedFile {
 /** The cause of a file's failed outcome. */
 function causeOf(o: Extract<BatchFileOutcome, { ok: false }>): Cause {
   return { code: o.error.code, message: o.error.message, database: o.error.retryable === false || DATABASE_CAUSE.test(o.error.code) };
-}
-
-/** `user "nobody" (uid 65534)`: who the runner's permissions are those of, where the platform says. */
-function runnerUser(): string {
-  const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
-  let name: string | undefined;
-  try {
-    name = userInfo().username;
-  } catch {
-    // a uid without a passwd entry (a container's): the uid says enough
-  }
-  if (name !== undefined && uid !== undefined) return `user ${JSON.stringify(name)} (uid ${uid})`;
-  if (uid !== undefined) return `uid ${uid}`;
-  return name !== undefined ? `user ${JSON.stringify(name)}` : "the runner's user";
 }
 
 /**

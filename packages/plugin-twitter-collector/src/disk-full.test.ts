@@ -84,9 +84,9 @@ describe("a collector whose disk is full", () => {
 
   it("an ENOSPC without a file (a stream's write) names the task's folder; one with a file names that file's folder; other errors pass as they are", async () => {
     const stream = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", syscall: "write" });
-    expect((await diskFullError(stream, tmp.dir, "an archive"))!.message).toMatch(new RegExp(`^Could not write an archive in ${tmp.dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: its disk is full \\(ENOSPC; `));
+    expect((diskFullError(stream, tmp.dir, "an archive"))!.message).toMatch(new RegExp(`^Could not write an archive in ${tmp.dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: its disk is full \\(ENOSPC; `));
     const opened = Object.assign(new Error("ENOSPC: no space left on device, open"), { code: "ENOSPC", syscall: "open", path: join(tmp.dir, "archive", "x.tar.gz") });
-    expect((await diskFullError(opened, tmp.dir, "an archive"))!.message).toContain(`in ${join(tmp.dir, "archive")}: its disk is full (ENOSPC; unknown free there)`);
-    expect(await diskFullError(Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" }), tmp.dir, "x")).toBeUndefined();
+    expect((diskFullError(opened, tmp.dir, "an archive"))!.message).toContain(`in ${join(tmp.dir, "archive")}: its disk is full (ENOSPC; unknown free there)`);
+    expect(diskFullError(Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" }), tmp.dir, "x")).toBeUndefined();
   });
 });

@@ -1,8 +1,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { userInfo } from "node:os";
 import { basename, dirname } from "node:path";
 import { formatBytes, freeBytes } from "@ujr/core/task";
-import { TidyError } from "../errors.js";
+import { TidyError, codeOf, runnerUser } from "../errors.js";
 
 /**
  * An I/O error of SQLite's (SQLITE_IOERR_*: it does not pass on the system's errno) is taken
@@ -10,11 +9,6 @@ import { TidyError } from "../errors.js";
  * could not make there (a WAL frame, the -shm file growing by 32 KiB) needs less.
  */
 export const DISK_FULL_BELOW_BYTES = 4 << 20;
-
-const codeOf = (e: unknown): string => {
-  const c = (e as { code?: unknown })?.code;
-  return typeof c === "string" ? c : "";
-};
 
 /** A driver's or the system's error in words: `SQLITE_FULL: database or disk is full`. */
 export const causeOf = (e: unknown): string => {
@@ -24,7 +18,6 @@ export const causeOf = (e: unknown): string => {
   return code && !text.startsWith(code) ? `${code}: ${text}` : text;
 };
 
-
 const sizeOf = (path: string): number => {
   try {
     return statSync(path).size;
@@ -32,19 +25,6 @@ const sizeOf = (path: string): number => {
     return 0;
   }
 };
-
-
-/** The user this process runs as, for a message: `alice (uid 1000)`. */
-function who(): string {
-  const uid = process.getuid?.();
-  let name: string | undefined;
-  try {
-    name = userInfo().username;
-  } catch {
-    // a uid without a passwd entry (a container's): the number says it
-  }
-  return uid === undefined ? (name ?? "this user") : `${name ?? "the user"} (uid ${uid})`;
-}
 
 /** Why `path` cannot be written by this process (EACCES, EROFS, ...), or undefined when it can (or does not exist). */
 function notWritable(path: string): string | undefined {
@@ -78,13 +58,13 @@ function unwritablePart(file: string): string | undefined {
     while (!existsSync(up) && dirname(up) !== up) up = dirname(up);
     const denied = notWritable(up);
     if (denied === "EROFS") return `its folder ${dir} cannot be created: the filesystem of ${up} is mounted read-only`;
-    return denied === undefined ? undefined : `its folder ${dir} cannot be created: ${up} is not writable by ${who()}, the user the runner runs as`;
+    return denied === undefined ? undefined : `its folder ${dir} cannot be created: ${up} is not writable by ${runnerUser()}, the user the runner runs as`;
   }
   const parts = [file, `${file}-wal`, `${file}-shm`, dir].filter((p) => p === dir || existsSync(p));
   const denied = parts.map((p) => [p, notWritable(p)] as const).filter(([, why]) => why !== undefined);
   if (denied.length === 0) return undefined;
   if (denied.some(([, why]) => why === "EROFS")) return `the filesystem of ${dir} is mounted read-only`;
-  const user = who();
+  const user = runnerUser();
   const [path] = denied.find(([p]) => p === dir) ?? denied[0]!;
   if (path === dir) return `its folder ${dir} is not writable by ${user}, the user the runner runs as (SQLite creates ${name}-wal and ${name}-shm there)`;
   return `${path} is not writable by ${user}, the user the runner runs as`;

@@ -1,27 +1,20 @@
-import { formatBytes, freeBytes } from "@ujr/core/task";
+import { freeSpaceText, noSpaceCode } from "@ujr/core/task";
 import { dirname } from "node:path";
 import { collectorError, type CollectorError } from "../errors.js";
-
-/** Error codes of a write that failed for want of space: the disk, or the user's quota on it. */
-const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
-
-const freeText = (dir: string): string => {
-  const bytes = freeBytes(dir);
-  return bytes === undefined ? "unknown" : formatBytes(bytes);
-};
 
 /**
  * UJR_COLLECTOR_DISK_FULL for a write that failed for want of space (ENOSPC, EDQUOT), naming
  * the folder (the failed file's when the error has one, else `dir`) and the space left
  * there; undefined for any other error.
  */
-export async function diskFullError(error: unknown, dir: string, what: string): Promise<CollectorError | undefined> {
-  const e = error as NodeJS.ErrnoException | null;
-  if (typeof e?.code !== "string" || !NO_SPACE.has(e.code)) return undefined;
-  const where = typeof e.path === "string" ? dirname(e.path) : dir;
+export function diskFullError(error: unknown, dir: string, what: string): CollectorError | undefined {
+  const code = noSpaceCode(error);
+  if (code === undefined) return undefined;
+  const path = (error as NodeJS.ErrnoException).path;
+  const where = typeof path === "string" ? dirname(path) : dir;
   return collectorError(
     "UJR_COLLECTOR_DISK_FULL",
-    { what, dir: where, code: e.code, problem: e.code === "EDQUOT" ? "this user's disk quota there is used up" : "its disk is full", free: freeText(where) },
+    { what, dir: where, code, problem: code === "EDQUOT" ? "this user's disk quota there is used up" : "its disk is full", free: freeSpaceText(where) ?? "unknown" },
     { cause: error },
   );
 }
@@ -31,6 +24,6 @@ export async function writingTo<T>(dir: string, what: string, write: () => Promi
   try {
     return await write();
   } catch (error) {
-    throw (await diskFullError(error, dir, what)) ?? error;
+    throw diskFullError(error, dir, what) ?? error;
   }
 }

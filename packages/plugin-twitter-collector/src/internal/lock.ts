@@ -1,5 +1,6 @@
 import { open, readFile, unlink } from "node:fs/promises";
 import { setTimeout as delay } from "node:timers/promises";
+import { processAlive } from "@ujr/core/task";
 import { collectorError } from "../errors.js";
 
 /**
@@ -9,15 +10,6 @@ import { collectorError } from "../errors.js";
  * once made the job back off for a minute after every restart that came too soon.
  */
 export const LOCK_WAIT_MS = 15_000;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * An exclusive lock file holding the owner's pid. A lock whose process is gone (crash,
@@ -41,7 +33,7 @@ export async function acquireLock(path: string, what: string, opts: { waitMs?: n
     }
     const pid = Number((await readFile(path, "utf8").catch(() => "")).trim());
     // Same process: our runner deduplicates tasks, so the holder was stopped (thread ended).
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
       if (Date.now() >= until) throw collectorError("UJR_COLLECTOR_BUSY", { what, pid });
       await delay(pause, undefined, { signal: opts.signal });
       pause = Math.min(pause * 2, 500);
