@@ -86,6 +86,9 @@ interface Cause {
 interface FailedFile {
   /** "CODE: message" of its last try. */
   reason: string;
+  /** Its code alone, and whether it was the database's failure (see Cause). */
+  code: string | undefined;
+  database: boolean;
   /** Its size and mtime when given up: a file that differs is another file, tried at once. */
   st: FileState | undefined;
   /** Times it was given up on so far, minus one: the step of RETRY_FAILED_AFTER_MS it waits. */
@@ -246,19 +249,22 @@ export class TidyJob implements Job {
         parts.push(`${links.length} link(s) lead nowhere: ${links.slice(0, 10).join("; ")}${more}: fix or remove them (UJR_TIDY_INPUT_UNREADABLE)`);
       }
     }
-    const why = [...[...this.failed].map(([path, f]) => [path, f.reason] as const), ...this.nothingLoaded];
+    const why = [...[...this.failed].map(([path, f]) => [path, f.reason, f.database] as const), ...[...this.nothingLoaded].map(([path, reason]) => [path, reason, false] as const)];
     if (why.length > 0) {
       // files that failed for one cause (a full disk, a database that cannot be opened) are
       // named together with it, the cause said once
-      const byReason = new Map<string, string[]>();
-      for (const [path, reason] of why) byReason.set(reason, [...(byReason.get(reason) ?? []), path]);
+      const byReason = new Map<string, { paths: string[]; database: boolean }>();
+      for (const [path, reason, database] of why) {
+        const group = byReason.get(reason) ?? { paths: [], database };
+        group.paths.push(path);
+        byReason.set(reason, group);
+      }
       const groups = [...byReason];
-      const shown = groups.slice(0, 10).map(([reason, paths]) => {
+      const shown = groups.slice(0, 10).map(([reason, { paths, database }]) => {
         if (paths.length === 1) return `${paths[0]} (${reason})`;
         const listed = `${paths.slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""}`;
         // the database's failure: these files were not reached (some may be loaded already)
-        const what = DATABASE_CAUSE.test(/^[A-Z0-9_]+/.exec(reason)?.[0] ?? "") ? "not reached, as the database failed" : "each";
-        return `${paths.length} files (${listed}), ${what}: ${reason}`;
+        return `${paths.length} files (${listed}), ${database ? "not reached, as the database failed" : "each"}: ${reason}`;
       });
       const more = groups.length > 10 ? `, and ${groups.length - 10} more cause(s) (see the log)` : "";
       parts.push(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
@@ -387,7 +393,7 @@ export class TidyJob implements Job {
       this.failed.delete(path);
       // the code only: the cause's whole text was said when the file failed (a disk-full
       // paragraph again for each of thousands of files after an outage would flood the log)
-      const code = /^[A-Z][A-Z0-9_]*(?=: )/.exec(failed.reason)?.[0] ?? "its earlier failure";
+      const code = failed.code ?? "its earlier failure";
       this.ctx.logger.info({ file: path, status: r.status, code }, `tidy: ${path} loaded after it had failed (${code})`);
     }
     this.attempts.delete(path);
@@ -491,7 +497,7 @@ export class TidyJob implements Job {
     const retryAt = this.config.mode === "continuous" ? Date.now() + wait : Number.POSITIVE_INFINITY;
     // deleted first: the last one given up is the panel's last error
     this.failed.delete(path);
-    this.failed.set(path, { reason: `${cause.code ?? "error"}: ${cause.message}`, st, retries, retryAt, alone });
+    this.failed.set(path, { reason: `${cause.code ?? "error"}: ${cause.message}`, code: cause.code, database: cause.database, st, retries, retryAt, alone });
     this.attempts.delete(path);
     this.alone.delete(path);
     // checks pass it over until it changes or its wait is over (see acceptCheck)
