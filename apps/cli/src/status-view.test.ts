@@ -43,6 +43,19 @@ describe("renderStatus (a pure function of the snapshot)", () => {
     );
   });
 
+  it("takes uptime and a task's running time from the runner's monotonic counts: right after the wall clock was set back", () => {
+    // the clock went back an hour: the wall times are in the future, the runner's counts are not
+    const setBack: RunnerSnapshot = {
+      ...snapshot,
+      startedAt: at(3_600_000 - 125_000),
+      uptimeMs: 125_000,
+      running: [{ ...snapshot.running[0]!, startedAt: at(3_600_000 - 72_000), elapsedMs: 72_000 }],
+    };
+    const text = renderStatus(setBack, 120, { now });
+    expect(text).toContain("up 2m 05s");
+    expect(text).toContain("tasks#fetchPage page-7    1m 12s");
+  });
+
   it("never writes a line wider than the terminal", () => {
     for (const width of [20, 40, 63]) {
       for (const line of renderStatus(snapshot, width, { now }).split("\n")) expect(line.length).toBeLessThanOrEqual(width);

@@ -83,7 +83,8 @@ export function renderStatus(snapshot: RunnerSnapshot, width: number, options: R
   const busy = executor.size - executor.free;
   const summary = [
     `ujr ${snapshot.state}`,
-    snapshot.startedAt ? `up ${formatElapsed(now - Date.parse(snapshot.startedAt))}` : undefined,
+    // the runner's own count (monotonic) when it gives one: right when the wall clock jumped
+    snapshot.uptimeMs !== undefined ? `up ${formatElapsed(snapshot.uptimeMs)}` : snapshot.startedAt ? `up ${formatElapsed(now - Date.parse(snapshot.startedAt))}` : undefined,
     `${snapshot.jobs.length} job${snapshot.jobs.length === 1 ? "" : "s"}`,
     `${busy}/${executor.size} slots busy`,
     `done ${totals.done}`,
@@ -114,7 +115,7 @@ export function renderStatus(snapshot: RunnerSnapshot, width: number, options: R
   }
 
   const shown = snapshot.running
-    .map((task) => ({ task, elapsed: now - Date.parse(task.startedAt) }))
+    .map((task) => ({ task, elapsed: task.elapsedMs ?? now - Date.parse(task.startedAt) }))
     .filter(({ task, elapsed }) => task.progress !== undefined || elapsed >= longTaskMs)
     .sort((a, b) => b.elapsed - a.elapsed);
   if (shown.length > 0) {

@@ -21,6 +21,18 @@ describe("runner settings: every value checked, no NaN or overflowing numbers re
     expect(runnerConfigSchema.parse({ checkInterval: "5m", shutdownGrace: 1500, taskTimeout: "2h" })).toMatchObject({ checkInterval: 300_000, shutdownGrace: 1500, taskTimeout: 7_200_000 });
   });
 
+  it("refuses a bare number under 1000 for a timeout, a grace or an interval: it meant seconds, and says how to write either", () => {
+    expect(problems({ taskTimeout: 60 })).toEqual(['runner.taskTimeout: 60 would be 60 milliseconds (a bare number is milliseconds): write "60s" for seconds, or "60ms" if you mean milliseconds']);
+    expect(problems({ shutdownGrace: 30 })).toEqual(['runner.shutdownGrace: 30 would be 30 milliseconds (a bare number is milliseconds): write "30s" for seconds, or "30ms" if you mean milliseconds']);
+    expect(problems({ checkInterval: 5 })).toHaveLength(1);
+    const job = configFileSchema.safeParse({ jobs: { a: { plugin: "p", type: "t", taskTimeout: 90 } } });
+    expect(zodIssues(job.error!, [], configFileSchema).map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'jobs.a.taskTimeout: 90 would be 90 milliseconds (a bare number is milliseconds): write "90s" for seconds, or "90ms" if you mean milliseconds',
+    ]);
+    // what is plainly meant stays accepted: 0 (no grace), 1000 and more, and units
+    expect(runnerConfigSchema.parse({ shutdownGrace: 0, taskTimeout: "60ms", checkInterval: 1000 })).toMatchObject({ shutdownGrace: 0, taskTimeout: 60, checkInterval: 1000 });
+  });
+
   it("unknown keys: one issue each, at the key, with the key it is close to", () => {
     const parsed = configFileSchema.safeParse({ runner: { wrokers: 2, colour: "blue" }, jobz: {} });
     expect(zodIssues(parsed.error!, [], configFileSchema).map((issue) => `${issue.path}: ${issue.message}`)).toEqual([

@@ -8,10 +8,29 @@ import { LOG_LEVELS } from "./logger.js";
 export const MAX_TIMER_MS = 2_147_483_647;
 const timerLimit = { message: `at most ${MAX_TIMER_MS} ms (about 24 days): the longest delay a timer can wait` };
 
-const duration = z
-  .union([z.number().nonnegative(), z.string().refine(isDuration, { message: 'a duration such as "500ms", "30s", "5m", "2h"' })])
-  .transform((value) => parseDuration(value))
-  .pipe(z.number().max(MAX_TIMER_MS, timerLimit));
+/** A duration: a number of ms (checked by `numberOfMs`) or a string such as "30s". */
+const durationOf = (numberOfMs: z.ZodType<number>) =>
+  z
+    .union([numberOfMs, z.string().refine(isDuration, { message: 'a duration such as "500ms", "30s", "5m", "2h"' })])
+    .transform((value) => parseDuration(value))
+    .pipe(z.number().max(MAX_TIMER_MS, timerLimit));
+
+const duration = durationOf(z.number().nonnegative());
+
+/**
+ * A duration of seconds or more, where a bare number under 1000 was meant as seconds:
+ * `taskTimeout: 60` as 60 ms times every task out at once, `shutdownGrace: 30` gives no
+ * grace. Refused with the fix; "60s" or "60ms" says which on purpose.
+ */
+const longDuration = durationOf(
+  z
+    .number()
+    .nonnegative()
+    .refine((value) => !(value > 0 && value < 1000), {
+      error: (issue) =>
+        `${String(issue.input)} would be ${String(issue.input)} milliseconds (a bare number is milliseconds): write "${String(issue.input)}s" for seconds, or "${String(issue.input)}ms" if you mean milliseconds`,
+    }),
+);
 
 export const logLevelSchema = z.enum(LOG_LEVELS);
 
@@ -84,11 +103,11 @@ export const historySchema = z.union([
 export const runnerConfigSchema = z.strictObject({
   workers: z.number().int().positive().optional().describe("Pool size; default: available CPUs."),
   isolation: z.enum(["process", "thread"]).default("process"),
-  checkInterval: duration.default(60_000).describe("Upper bound between rounds; events wake the runner sooner."),
+  checkInterval: longDuration.default(60_000).describe("Upper bound between rounds; events wake the runner sooner."),
   maxTasksPerJob: z.number().int().positive().optional().describe("Default: the pool size."),
   dataDir: z.string().default("./data").describe("Each job gets a state folder below it."),
-  shutdownGrace: duration.default(30_000).describe("How long running tasks may finish after a stop signal."),
-  taskTimeout: duration.optional().describe("Default timeout of every task."),
+  shutdownGrace: longDuration.default(30_000).describe("How long running tasks may finish after a stop signal."),
+  taskTimeout: longDuration.optional().describe("Default timeout of every task."),
   retry: retrySchema.optional().describe("Default retry policy of every task."),
   logLevel: logLevelSchema.optional(),
   keepAlive: z.boolean().default(false).describe("Keep running (and watching the config) when every job is done."),
@@ -107,7 +126,7 @@ export const jobConfigSchema = z.strictObject({
   config: z.unknown().optional(),
   enabled: z.boolean().default(true),
   maxTasksPerJob: z.number().int().positive().optional(),
-  taskTimeout: duration.optional(),
+  taskTimeout: longDuration.optional(),
   retry: retrySchema.optional(),
 });
 

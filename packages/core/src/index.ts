@@ -17,6 +17,8 @@ export * from "./execute.js";
 export * from "./durable-files.js";
 export * from "./disk-space.js";
 export * from "./process-alive.js";
+export * from "./clock.js";
+export { awakeTimeout, type AwakeTimeout } from "./awake-time.js";
 export * from "./native-module.js";
 export * from "./wire-codec.js";
 export { Runner, type RunnerOptions, type JobSettings, type JobEntry, type JobChanges, type RunnerSnapshot, type JobSnapshot } from "./runner.js";

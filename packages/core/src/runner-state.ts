@@ -1,4 +1,5 @@
 import { pathToFileURL } from "node:url";
+import type { Deadline } from "./clock.js";
 import type { TaskFailure } from "./executor.js";
 import type { Job } from "./job.js";
 import type { Logger } from "./logger.js";
@@ -70,7 +71,8 @@ export interface JobState {
   paused: boolean;
   /** Tries of this job not settled yet (running, queued in the executor, or waiting to retry), by identity. */
   running: Map<string, RunningTask>;
-  backoffUntil: number;
+  /** Not asked before this, after getRunnableTasks threw (undefined: not backed off). */
+  backoff: Deadline | undefined;
   errorStreak: number;
   lastError?: TaskFailure | undefined;
   failure?: TaskFailure | undefined;
@@ -86,10 +88,12 @@ export interface JobState {
   stale: boolean;
   /** What `pending` holds may be wrong now: drop it and ask again. */
   invalid: boolean;
-  /** When the last ask began (ms). */
+  /** When the last ask began (monotonic ms, `monoNow()`). */
   askedAt: number;
   /** The job's nextCheck as the last ask left it; a change is the job saying its state changed. */
   nextCheckAtAsk: number | undefined;
+  /** `nextCheckAtAsk` on both clocks: it comes when either says so (see clock.ts). */
+  nextCheckDeadline: Deadline | undefined;
   /** A nextCheck in the future when the last ask ended: when it arrives, the job is asked again. */
   dueAt: number | undefined;
   /** Identities that settled since the last ask began: that ask's answer is stale for them (promise b). */
@@ -106,8 +110,12 @@ export interface RunningTask {
   attempt: number;
   phase: "running" | "waiting" | "ready";
   submittedAt: number;
-  /** When its code started (0: not yet, or never). */
+  /** When its code started (0: not yet, or never), wall clock, for display. */
   startedAt: number;
+  /** The same on the monotonic clock, for its duration. */
+  startedMono: number;
+  /** Ends the watch for stalls its timeout counts without (see awake-time.ts). */
+  endStallWatch?: (() => void) | undefined;
   timer?: NodeJS.Timeout | undefined;
   retryTimer?: NodeJS.Timeout | undefined;
   timedOut: boolean;
@@ -140,6 +148,8 @@ export interface JobSnapshot {
 export interface RunnerSnapshot {
   state: "idle" | "running" | "stopping" | "stopped";
   startedAt?: string | undefined;
+  /** How long the runner has run (monotonic: right when the wall clock jumped). */
+  uptimeMs?: number | undefined;
   jobs: JobSnapshot[];
   /** Tries whose code is running now (not those queued in the executor). */
   running: Array<{
@@ -149,6 +159,8 @@ export interface RunnerSnapshot {
     signature?: string | undefined;
     attempt: number;
     startedAt: string;
+    /** How long it has run (monotonic: right when the wall clock jumped). */
+    elapsedMs?: number | undefined;
     progress?: { done?: number; total?: number; message?: string } | undefined;
   }>;
   totals: Counters;

@@ -2,7 +2,8 @@
  * The runner's promises (DESIGN.md) as invariants over random histories: random jobs as
  * data (sync and async asks, overlapping signatures, tasks that succeed, fail retryably
  * or for good, hang past their timeout; JobDone/JobFailed at random points; jobs added,
- * removed and replaced mid-run; a stop mid-run), run on a real Runner, and every
+ * removed and replaced mid-run; a stop mid-run; the wall clock set back or forward
+ * mid-run, as NTP or a user does), run on a real Runner, and every
  * recorded history checked against the promises and a reference model of how each job
  * ends. A failure prints fast-check's seed and the shrunk scenario: add it below as a
  * plain regression test. UJR_PROPERTY_RUNS sets the number of cases.
@@ -29,7 +30,7 @@ async function check(scenario: Scenario, size: number): Promise<string[]> {
 }
 
 describe("Runner promises, in-process executor", () => {
-  test.prop([scenarioArb({ maxJobs: 4, maxTasks: 8, outcomes: ["retryable", "final", "hang", "crash"], maxMs: 6, maxOps: 4 }), fc.integer({ min: 1, max: 4 })], {
+  test.prop([scenarioArb({ maxJobs: 4, maxTasks: 8, outcomes: ["retryable", "final", "hang", "crash"], maxMs: 6, maxOps: 4, clockJumps: true }), fc.integer({ min: 1, max: 4 })], {
     numRuns: runs,
     timeout: 120_000,
     ...replay,

@@ -7,6 +7,8 @@ import { silentLogger, type Logger } from "./logger.js";
 import { retryDelay, type RetryPolicy } from "./retry.js";
 import { taskIdentity, taskLabel, whyNotATask, type Task } from "./task.js";
 import { ujrError } from "./errors.js";
+import { deadlineAtWall, deadlineIn, deadlineReached, monoNow, msUntil, wallTimeOf, type Deadline } from "./clock.js";
+import { awakeMark, awakeMsSince, watchStalls } from "./awake-time.js";
 import { newCounters, toFolderUrl, type Counters, type JobChanges, type JobEntry, type JobSettings, type JobSnapshot, type JobState, type RunnerOptions, type RunnerSnapshot, type RunningTask } from "./runner-state.js";
 import type { JobOutcome, RunnerEvents, RunResult, TaskDoneEvent, TaskEvent } from "./events.js";
 
@@ -63,6 +65,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   #cursor = 0;
   #phase: "idle" | "running" | "stopping" | "stopped" = "idle";
   #startedAt: number | undefined;
+  #startedMono = 0;
   #graceMs = 0;
   #stopReason = "stop requested";
   #forceStop: (() => void) | undefined;
@@ -70,7 +73,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   #wakeRequested = false;
   #sleeper: (() => void) | undefined;
   #changesRequested = false;
-  #changesCheckAt = 0;
+  #changesCheck: Deadline = { wall: 0, mono: 0 };
   #idleWaiters: Array<() => void> = [];
   #startsReported = false;
   /** Per-task info lines are skipped cheaply when the level hides them (hot path). */
@@ -144,7 +147,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       status: "active",
       paused: false,
       running: new Map(),
-      backoffUntil: 0,
+      backoff: undefined,
       errorStreak: 0,
       counters: newCounters(),
       pending: undefined,
@@ -153,6 +156,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       invalid: false,
       askedAt: 0,
       nextCheckAtAsk: undefined,
+      nextCheckDeadline: undefined,
       dueAt: undefined,
       settledSinceAsk: new Set(),
       closed: false,
@@ -211,7 +215,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   checkJobNow(name: string): boolean {
     const state = this.#jobs.get(name);
     if (!state || state.status !== "active" || state.paused) return false;
-    state.backoffUntil = 0;
+    state.backoff = undefined;
     state.dueAt = undefined;
     state.invalid = true;
     this.#forceAsk.add(state);
@@ -292,16 +296,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (this.#phase !== "idle") throw ujrError("UJR_RUNNER_ALREADY_RUNNING");
     this.#phase = "running";
     this.#startedAt = Date.now();
+    this.#startedMono = monoNow();
     let finishedAll = false;
     try {
       for (const entry of await this.fetchJobs()) {
         const { job, settings } = "job" in entry ? entry : { job: entry, settings: undefined };
         this.addJob(job, settings);
       }
-      this.#changesCheckAt = Date.now() + this.#checkInterval;
+      this.#changesCheck = deadlineIn(this.#checkInterval);
       while (this.#phase === "running") {
         this.#wakeRequested = false;
-        if (this.#changesRequested || Date.now() >= this.#changesCheckAt) await this.#applyChanges();
+        if (this.#changesRequested || deadlineReached(this.#changesCheck)) await this.#applyChanges();
         this.#startReadyRetries();
         await this.#round();
         if (this.#exitWhenIdle && this.#jobs.size === 0 && this.#active === 0 && this.#background.size === 0) {
@@ -333,7 +338,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         name: state.name,
         status: state.paused && state.status === "active" ? "paused" : state.status,
         nextCheck: iso(nextCheckMs(state.job)),
-        backoffUntil: state.backoffUntil > Date.now() ? iso(state.backoffUntil) : undefined,
+        backoffUntil: state.backoff !== undefined && !deadlineReached(state.backoff) ? iso(wallTimeOf(state.backoff)) : undefined,
         running,
         queued,
         waitingRetry,
@@ -358,12 +363,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
         signature: task.task.signature,
         attempt: task.attempt,
         startedAt: new Date(task.startedAt).toISOString(),
+        elapsedMs: Math.round(monoNow() - task.startedMono),
         progress: task.progress,
       });
     }
     return {
       state: this.#phase,
       startedAt: iso(this.#startedAt),
+      uptimeMs: this.#startedAt === undefined ? undefined : Math.round(monoNow() - this.#startedMono),
       jobs,
       running,
       totals: { ...this.#totals },
@@ -404,28 +411,33 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   async #sleep(): Promise<void> {
     const now = Date.now();
-    let deadline = Math.min(this.#changesCheckAt, now + this.#checkInterval);
+    const mono = monoNow();
+    // every wait as ms from now, each deadline come when either clock says so (clock.ts)
+    let wait = Math.min(msUntil(this.#changesCheck, now, mono), this.#checkInterval);
     const free = this.executor.capacity() > 0;
     for (const state of this.#jobs.values()) {
       if (state.status !== "active" || state.paused) continue;
       const next = nextCheckMs(state.job);
-      const askableAt = Math.max(state.backoffUntil, next ?? 0);
-      if (askableAt > now) deadline = Math.min(deadline, askableAt);
+      const askableIn = Math.max(
+        state.backoff === undefined ? 0 : msUntil(state.backoff, now, mono),
+        next === undefined ? 0 : msUntil(this.#nextCheckDeadline(state, next, now, mono), now, mono),
+      );
+      if (askableIn > 0) wait = Math.min(wait, askableIn);
       else if (free && !state.asking && state.running.size < this.#limitOf(state)) {
         // A backoff or nextCheck that was ahead when the round looked and has run out since,
         // with something to ask about: go round now rather than sleep a checkInterval.
         const moved = next !== undefined && next !== state.nextCheckAtAsk;
-        if (state.stale || state.invalid || state.dueAt !== undefined || moved || state.pending !== undefined) deadline = now;
+        if (state.stale || state.invalid || state.dueAt !== undefined || moved || state.pending !== undefined) wait = 0;
       }
       // An answer kept from an ask is asked again after checkInterval.
-      const expiry = state.askedAt + this.#checkInterval;
-      if (expiry > now) deadline = Math.min(deadline, expiry);
+      const expiresIn = state.askedAt + this.#checkInterval - mono;
+      if (expiresIn > 0) wait = Math.min(wait, expiresIn);
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#sleeper = undefined;
         resolve();
-      }, Math.max(0, deadline - now));
+      }, Math.max(0, Math.ceil(wait)));
       this.#sleeper = () => {
         clearTimeout(timer);
         resolve();
@@ -435,7 +447,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   async #applyChanges(): Promise<void> {
     this.#changesRequested = false;
-    this.#changesCheckAt = Date.now() + this.#checkInterval;
+    this.#changesCheck = deadlineIn(this.#checkInterval);
     let changes: JobChanges | undefined;
     try {
       changes = await this.getChangedJobs();
@@ -463,19 +475,20 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (states.length === 0) return;
     const offset = this.#cursor++ % states.length;
     const now = Date.now();
+    const mono = monoNow();
     for (let index = 0; index < states.length; index++) {
       if (this.#phase !== "running") return;
       if (this.executor.capacity() <= 0) break;
       const state = states[(index + offset) % states.length]!;
       if (state.status !== "active" || state.paused || state.asking) continue;
       const forced = this.#forceAsk.delete(state);
-      const mayAsk = forced || this.#due(state, now);
+      const mayAsk = forced || this.#due(state, now, mono);
       const limit = this.#limitOf(state) - state.running.size;
       if (limit <= 0) {
         if (forced) this.#forceAsk.add(state);
         continue;
       }
-      if (mayAsk) await this.#serve(state, limit, forced, now);
+      if (mayAsk) await this.#serve(state, limit, forced, mono);
       else if (state.pending !== undefined && !state.invalid) {
         // nextCheck and backoff hold back asks, not what the job already returned: a job
         // may return tasks for now and set its nextCheck for the next ask in one go.
@@ -486,8 +499,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** Starts what a job's last answer still holds, asking it again when that is drained and may be out of date. */
-  async #serve(state: JobState, limit: number, forced: boolean, now: number): Promise<void> {
-    if (state.invalid || forced || now - state.askedAt >= this.#checkInterval) {
+  async #serve(state: JobState, limit: number, forced: boolean, mono: number): Promise<void> {
+    if (state.invalid || forced || mono - state.askedAt >= this.#checkInterval) {
       state.pending = undefined;
       state.invalid = true;
     }
@@ -496,7 +509,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       if (state.pending === undefined) {
         // Nothing happened since the last ask that could change the job's answer.
         if (!state.stale && !state.invalid) return;
-        const error = this.#ask(state, now);
+        const error = this.#ask(state, mono);
         if (error !== undefined) return this.#onJobError(state, error);
         if (state.pending === undefined) return;
       }
@@ -509,16 +522,15 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /** Whether a job may be asked now: not backed off, and its nextCheck (if any) has arrived. */
-  #due(state: JobState, now: number): boolean {
-    if (state.backoffUntil > now) return false;
+  #due(state: JobState, now: number, mono: number): boolean {
+    if (state.backoff !== undefined && !deadlineReached(state.backoff, now, mono)) return false;
     const next = nextCheckMs(state.job);
     if (next !== state.nextCheckAtAsk) {
       // The job moved its nextCheck since it was asked: its state changed.
-      state.nextCheckAtAsk = next;
+      this.#noteNextCheck(state, next, now, mono);
       state.invalid = true;
-      state.dueAt = next !== undefined && next > now ? next : undefined;
     }
-    if (next !== undefined && next > now) return false;
+    if (next !== undefined && !deadlineReached(state.nextCheckDeadline!, now, mono)) return false;
     if (state.dueAt !== undefined) {
       // The nextCheck the job set at its last ask has arrived: ask again.
       state.dueAt = undefined;
@@ -528,15 +540,31 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   /**
+   * The job's nextCheck as the runner now knows it, with its deadline on both clocks taken
+   * now: a wait the job asked for lasts what it was meant to even when the wall clock is set
+   * back while it runs, and a wall time still comes at that time after the machine slept.
+   */
+  #noteNextCheck(state: JobState, next: number | undefined, now: number, mono: number): void {
+    state.nextCheckAtAsk = next;
+    state.nextCheckDeadline = next === undefined ? undefined : deadlineAtWall(next, undefined, now, mono);
+    state.dueAt = state.nextCheckDeadline !== undefined && !deadlineReached(state.nextCheckDeadline, now, mono) ? next : undefined;
+  }
+
+  /** The deadline of a nextCheck value: the one noted for it, or (a value the runner has not noted yet) one taken now. */
+  #nextCheckDeadline(state: JobState, next: number, now: number, mono: number): Deadline {
+    return next === state.nextCheckAtAsk && state.nextCheckDeadline !== undefined ? state.nextCheckDeadline : deadlineAtWall(next, undefined, now, mono);
+  }
+
+  /**
    * Asks a job for tasks. A synchronous answer is kept in `pending` at once; an async one
    * lands there when it resolves (and wakes the loop). Returns what the job threw, if it did.
    */
-  #ask(state: JobState, now: number): unknown {
+  #ask(state: JobState, mono: number): unknown {
     state.pending = undefined;
     state.stale = false;
     state.invalid = false;
     state.settledSinceAsk.clear();
-    state.askedAt = now;
+    state.askedAt = mono;
     let produced: Iterable<Task> | Promise<Iterable<Task>>;
     try {
       produced = state.job.getRunnableTasks();
@@ -566,9 +594,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
   #received(state: JobState, tasks: Iterable<Task>): unknown {
     if (state.status !== "active" || state.paused || this.#phase !== "running") return undefined;
     state.errorStreak = 0;
-    const next = nextCheckMs(state.job);
-    state.nextCheckAtAsk = next;
-    state.dueAt = next !== undefined && next > Date.now() ? next : undefined;
+    this.#noteNextCheck(state, nextCheckMs(state.job), Date.now(), monoNow());
     const iterate = (tasks as { [Symbol.iterator]?: unknown } | null | undefined)?.[Symbol.iterator];
     if (typeof iterate !== "function") {
       return ujrError("UJR_JOB_ANSWER_INVALID", { job: state.name, got: tasks === null ? "null" : typeof tasks });
@@ -657,6 +683,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
       phase: "running",
       submittedAt: now,
       startedAt: 0,
+      startedMono: 0,
       timedOut: false,
       dropped: false,
     };
@@ -699,6 +726,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
 
   #markStarted(running: RunningTask): void {
     running.startedAt = Date.now();
+    running.startedMono = monoNow();
     this.#count(running.state, "started");
     this.#armTimeout(running);
     if (this.#logInfo) {
@@ -710,14 +738,32 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (this.listenerCount("task:started") > 0) this.emit("task:started", this.#event(running));
   }
 
+  /**
+   * The try's timeout counts the time the process was awake (awake-time.ts): a runner stopped
+   * with its tasks (Ctrl-Z, a frozen VM) does not time them out the moment it runs again. When
+   * it comes, what arrived meanwhile is read first (setImmediate: after pending I/O), so a
+   * result that came during the stop is not taken for a timeout.
+   */
   #armTimeout(running: RunningTask): void {
     const timeoutMs = running.timeoutMs;
     if (timeoutMs === undefined || timeoutMs <= 0) return;
     const runId = running.runId;
-    running.timer = setTimeout(() => {
+    running.endStallWatch = watchStalls();
+    const mark = awakeMark();
+    const check = (): void => {
+      if (running.runId !== runId || running.timer === undefined) return;
+      const left = timeoutMs - awakeMsSince(mark);
+      if (left >= 1) {
+        arm(left);
+        return;
+      }
       running.timedOut = true;
       this.executor.cancel(runId, this.#timeoutFailure(running));
-    }, timeoutMs);
+    };
+    const arm = (ms: number): void => {
+      running.timer = setTimeout(() => setImmediate(check), Math.ceil(ms));
+    };
+    arm(timeoutMs);
   }
 
   /** Progress reported by a running task (executors call this). */
@@ -731,11 +777,14 @@ export class Runner extends EventEmitter<RunnerEvents> {
   async #settle(running: RunningTask, runId: string, outcome: TaskOutcome): Promise<void> {
     if (running.timer) clearTimeout(running.timer);
     running.timer = undefined;
+    running.endStallWatch?.();
+    running.endStallWatch = undefined;
     this.#active--;
     this.#byRunId.delete(runId);
     const state = running.state;
     const now = Date.now();
-    const durationMs = running.startedAt > 0 ? now - running.startedAt : 0;
+    // monotonic: a duration is never negative, nor an hour long, when the wall clock jumped
+    const durationMs = running.startedAt > 0 ? Math.round(monoNow() - running.startedMono) : 0;
     try {
       if (running.cancelReason) {
         this.#count(state, "cancelled");
@@ -852,7 +901,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
     state.errorStreak++;
     const backoffMs = Math.min(this.#errorBackoff.maxMs, this.#errorBackoff.baseMs * 2 ** (state.errorStreak - 1));
-    state.backoffUntil = Date.now() + backoffMs;
+    state.backoff = deadlineIn(backoffMs);
     state.lastError = failure;
     state.stale = true;
     this.logger.error({ job: state.name, err: failure, backoffMs }, "getRunnableTasks threw; backing the job off");

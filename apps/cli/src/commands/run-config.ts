@@ -3,7 +3,7 @@ import { ConfigFileRunner, dataDirProblem, loadConfigFile, startStatusServer, DE
 import { poolSettings, type EarlyPool, type PoolOverrides } from "@ujr/runner-local/pool";
 import type * as BullmqExecutor from "@ujr/executor-bullmq";
 import { DEFAULT_CONFIG } from "../args.js";
-import { describeJobOutcomes, exitCodeForRun, type RunEnding } from "../exit-codes.js";
+import { describeJobOutcomes, ExitCode, exitCodeForRun, type RunEnding } from "../exit-codes.js";
 import { BULLMQ_PACKAGE, importOptional } from "../optional-package.js";
 import { openRunHistory } from "../run-history.js";
 import { startLiveView, wantsLiveView, type LiveView, type ViewStream } from "../live-view.js";
@@ -164,7 +164,11 @@ async function runLoaded(config: LoadedConfig, setup: RunSetup): Promise<number>
     const result = await runner.run();
     const exitCode = exitCodeForRun(result, ending);
     // The last line says, per job, what happened, and the exit code that follows from it.
-    const level = exitCode === 0 ? (Object.values(result.jobs).some((job) => job.tasks.failed > 0) ? "warn" : "info") : "error";
+    // a stop by signal is how a continuous run ends: not an error (log watchers alert on
+    // those); a warning when it cut running tasks short or tasks failed
+    const failedTasks = Object.values(result.jobs).some((job) => job.tasks.failed > 0);
+    const level =
+      exitCode === ExitCode.ok ? (failedTasks ? "warn" : "info") : exitCode === ExitCode.interrupted ? (failedTasks || result.reason === "aborted" ? "warn" : "info") : "error";
     const outcomes = describeJobOutcomes(result);
     const how = exitCode === 0 && result.reason !== "done" ? `stopped by ${result.stopReason ?? "a stop request"} after every job was done` : undefined;
     logger[level]({ exitCode, jobs: result.jobs }, `run ended (exit code ${exitCode}): ${how ? `${how}; ` : ""}${outcomes.join("; ") || "no jobs"}`);

@@ -57,3 +57,13 @@ export const waitForGate = defineTask({
 export function plainFunction(args) {
   return args.value * 2;
 }
+
+/** Runs `args.steps` timer steps of `args.ms` each: a task whose time is spent in its own timers. */
+export const steps = defineTask({
+  module,
+  name: "steps",
+  run: async (args) => {
+    for (let i = 0; i < args.steps; i++) await new Promise((resolve) => setTimeout(resolve, args.ms));
+    return args.steps;
+  },
+});

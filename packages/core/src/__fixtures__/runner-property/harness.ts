@@ -14,7 +14,8 @@ export type Recorded =
   | { type: "removed"; instance: number; name: string }
   | { type: "submit"; runId: string; instance: number; name: string; key: string; attempt: number; ask: number }
   | { type: "outcome"; runId: string }
-  | { type: "started"; runId: string; attempt: number; instance: number; name: string; key: string; startedAt: number | undefined }
+  /** `startedReal`: the runner's startedAt on the harness's clock (less the wall clock's jumps so far). */
+  | { type: "started"; runId: string; attempt: number; instance: number; name: string; key: string; startedAt: number | undefined; startedReal: number | undefined }
   | {
       type: "terminal";
       runId: string;
@@ -27,6 +28,7 @@ export type Recorded =
     }
   | { type: "ending"; name: string; outcome: "done" | "failed" }
   | { type: "stop"; graceMs: number }
+  | { type: "clock"; jumpMs: number }
   | { type: "begin" | "end"; runId: string; key: string };
 
 export type HistoryEvent = Recorded & { seq: number; at: number };
@@ -48,11 +50,27 @@ export interface History {
   taskLog: Array<{ kind: "begin" | "end" | "settled"; runId: string; key: string }>;
 }
 
+/**
+ * The harness's own clock: the wall clock as it was, whatever a scenario's clock op does to
+ * Date.now() (which the runner and the jobs read). Times in the history are on it.
+ */
+const realNow = Date.now.bind(Date);
+
+/** Moves Date.now() by `jumpMs` more, as a wall clock set forward or back; undone by restoreWallClock(). */
+function jumpWallClock(offset: { ms: number }, jumpMs: number): void {
+  offset.ms += jumpMs;
+  Date.now = () => realNow() + offset.ms;
+}
+
+function restoreWallClock(): void {
+  Date.now = realNow;
+}
+
 export class Recorder {
   readonly events: HistoryEvent[] = [];
   #seq = 0;
   push(event: Recorded): void {
-    this.events.push({ ...event, seq: ++this.#seq, at: Date.now() });
+    this.events.push({ ...event, seq: ++this.#seq, at: realNow() });
   }
   /** Called by the task module when it runs in this process. */
   task(kind: "begin" | "end", runId: string, key: string): void {
@@ -212,8 +230,18 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
   const runner = new ScriptedRunner({ executor, jobs: scenario.jobs.map(make), checkInterval: 60_000, shutdownGrace: 1000, jobErrorBackoff: { baseMs: 5, maxMs: 20 } });
   runner.recorder = recorder;
   const argsOf = (event: TaskEvent) => event.task.args as { key: string; instance: number };
+  const clockOffset = { ms: 0 };
   runner.on("task:started", (event) =>
-    recorder.push({ type: "started", runId: event.runId, attempt: event.attempt, instance: argsOf(event).instance, name: event.job, key: argsOf(event).key, startedAt: event.startedAt }),
+    recorder.push({
+      type: "started",
+      runId: event.runId,
+      attempt: event.attempt,
+      instance: argsOf(event).instance,
+      name: event.job,
+      key: argsOf(event).key,
+      startedAt: event.startedAt,
+      startedReal: event.startedAt === undefined ? undefined : event.startedAt - clockOffset.ms,
+    }),
   );
   const terminal = (kind: "done" | "failed" | "timeout" | "retry" | "cancelled") => (event: TaskEvent & { durationMs: number }) => {
     const { key, instance } = argsOf(event);
@@ -234,9 +262,12 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
       if (runner.state !== "running") return;
       if (op.kind === "stop") {
         recorder.push({ type: "stop", graceMs: op.graceMs });
-        stopAt ??= Date.now();
+        stopAt ??= realNow();
         stopGrace ??= op.graceMs;
         runner.stop({ graceMs: op.graceMs });
+      } else if (op.kind === "clock") {
+        recorder.push({ type: "clock", jumpMs: op.jumpMs });
+        jumpWallClock(clockOffset, op.jumpMs);
       } else if (op.kind === "remove") {
         runner.queued.push({ remove: [`job${op.job}`] });
         runner.notifyJobsChanged();
@@ -255,7 +286,7 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
         limitTimer = setTimeout(() => reject(new Error(`the run did not end within ${limitMs} ms`)), limitMs);
       }),
     ]);
-    const endedAt = Date.now();
+    const endedAt = realNow();
     // What the pool's workers wrote, with the runner's settlements in the same file order.
     const taskLog: History["taskLog"] = [];
     if (options.taskLogFile) {
@@ -278,6 +309,7 @@ export async function runScenario(scenario: Scenario, options: HarnessOptions): 
       taskLog,
     };
   } finally {
+    restoreWallClock();
     if (limitTimer) clearTimeout(limitTimer);
     for (const timer of timers) clearTimeout(timer);
     if (inProcess) delete (globalThis as { __ujrPropertyRecorder?: Recorder }).__ujrPropertyRecorder;

@@ -110,11 +110,15 @@ export function brokenPromises(history: History): string[] {
         if (start) {
           started.delete(event.runId);
           // (a') a run's duration is its running time: measured from the start it reported, up
-          // to its outcome, and no shorter than its code ran (clock reads are whole ms).
+          // to its outcome, and no shorter than its code ran, whatever the wall clock did
+          // meanwhile (the history's times are on a clock that does not jump; the runner's
+          // durations are whole ms of the monotonic clock, the history's reads whole ms too)
           if (event.startedAt !== start.startedAt) broken.push(`(a') ${id} run ${event.runId} settled with startedAt ${event.startedAt}, started at ${start.startedAt}`);
-          if (event.durationMs > event.at - (start.startedAt ?? 0) + 1) broken.push(`(a') ${id} run ${event.runId} reported ${event.durationMs} ms, longer than from its start to its outcome`);
+          if (event.durationMs < 0) broken.push(`(a') ${id} run ${event.runId} reported a negative duration, ${event.durationMs} ms`);
+          const fromStart = event.at - (start.startedReal ?? 0);
+          if (event.durationMs > fromStart + 2) broken.push(`(a') ${id} run ${event.runId} reported ${event.durationMs} ms, longer than from its start to its outcome (${fromStart} ms)`);
           const code = codeSpans.get(event.runId);
-          if (code && code.end !== undefined && event.durationMs < code.end - code.begin - 1)
+          if (code && code.end !== undefined && event.durationMs < code.end - code.begin - 2)
             broken.push(`(a') ${id} run ${event.runId} reported ${event.durationMs} ms, shorter than its code ran (${code.end - code.begin} ms)`);
         } else if (event.durationMs !== 0 && event.kind !== "retry") {
           broken.push(`(a') ${id} run ${event.runId} never started but reported ${event.durationMs} ms`);

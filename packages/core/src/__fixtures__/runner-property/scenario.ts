@@ -34,7 +34,9 @@ export type Op =
   | { at: number; kind: "remove"; job: number }
   | { at: number; kind: "replace"; job: number; spec: JobSpec }
   | { at: number; kind: "add"; spec: JobSpec }
-  | { at: number; kind: "stop"; graceMs: number };
+  | { at: number; kind: "stop"; graceMs: number }
+  /** The wall clock jumps (NTP, a user, a machine that slept): Date.now() moves, the monotonic clock does not. */
+  | { at: number; kind: "clock"; jumpMs: number };
 
 export interface Scenario {
   jobs: JobSpec[];
@@ -48,6 +50,8 @@ export interface ScenarioLimits {
   outcomes: Outcome[];
   maxMs: number;
   maxOps: number;
+  /** Wall-clock jumps among the ops (not for executors whose queue keeps wall times, such as BullMQ's delayed jobs). */
+  clockJumps?: boolean | undefined;
 }
 
 const outcomeArb = (outcomes: Outcome[]) =>
@@ -89,6 +93,9 @@ export function scenarioArb(limits: ScenarioLimits): fc.Arbitrary<Scenario> {
           ),
           fc.record({ at: fc.integer({ min: 0, max: 40 }), kind: fc.constant("add" as const), spec: jobArb(`added${count}`, limits) }),
           fc.record({ at: fc.integer({ min: 0, max: 60 }), kind: fc.constant("stop" as const), graceMs: fc.integer({ min: 0, max: 30 }) }),
+          ...(limits.clockJumps
+            ? [fc.record({ at: fc.integer({ min: 0, max: 40 }), kind: fc.constant("clock" as const), jumpMs: fc.constantFrom(-3_600_000, -60_000, 60_000, 3_600_000) })]
+            : []),
         ),
         { maxLength: limits.maxOps },
       ),
