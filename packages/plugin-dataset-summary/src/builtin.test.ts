@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync }
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { createLogger } from "@ujr/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectations, FILES, LIMIT, RESOLVED } from "./__fixtures__/expected.js";
 import { buildTidyDb } from "./__fixtures__/tidy-db.js";
@@ -153,6 +154,31 @@ describe("built-in reports on the fixture database", () => {
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)[^"]*"(?=[^>]*(src|href)=)/i);
     expect(html).toContain("<svg");
     expect(statSync(manifest.report).size).toBeGreaterThan(1000);
+  });
+
+  it("times the run and its queries by running time: a wall clock that jumps an hour (a laptop waking, NTP) shows in the times, not in the durations", async () => {
+    const q = specs().filter((s) => s.builtin === "languages" || s.builtin === "top_hashtags");
+    let wall = Date.parse("2024-01-01T00:00:00Z");
+    let running = 0;
+    const m = await runSummary(
+      { job: "jump", database: dbFile, baseDir: dir, outDir: path.join(dir, "jump"), keep: 2, queries: q },
+      { now: () => (wall += 3_600_000), elapsed: () => (running += 5) },
+    );
+    expect(Date.parse(m.finishedAt) - Date.parse(m.startedAt)).toBeGreaterThanOrEqual(3_600_000);
+    expect(m.durationMs).toBeGreaterThan(0);
+    expect(m.durationMs).toBeLessThan(100);
+    expect(m.queries.map((x) => x.durationMs)).toEqual([5, 5]);
+  });
+
+  it("logs the stored run under summaryRun, keeping the task's job and runId (one of each key in the JSON line)", async () => {
+    const lines: string[] = [];
+    const logger = createLogger({ level: "info", destination: { write: (chunk: string) => void lines.push(...chunk.split("\n").filter(Boolean)) } });
+    const q = specs().filter((s) => s.builtin === "languages");
+    const m = await runSummary({ job: "logged", database: dbFile, baseDir: dir, outDir: path.join(dir, "logged"), keep: 2, queries: q }, { logger: logger.child({ job: "logged", runId: "task-7" }) });
+    const line = lines.find((l) => l.includes("stored ("))!;
+    expect(JSON.parse(line)).toMatchObject({ job: "logged", runId: "task-7", summaryRun: m.runId, msg: `summary run ${m.runId} stored (1 queries, 0 failed)` });
+    expect(line.match(/"runId":/g)).toHaveLength(1);
+    expect(line.match(/"job":/g)).toHaveLength(1);
   });
 
   it("keeps only the last N runs", async () => {

@@ -9,13 +9,14 @@
  * tries again at its next slot, a one-off job fails); a new process (a restart, a config
  * change) runs a job whose stored last run failed again at once, whatever its schedule.
  */
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
 import type { NotifyArgs } from "./notify/send.js";
 import type { RunQueriesArgs } from "./run.js";
-import { isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
+import { afterClockWentBack, isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
 import { loadState, saveState, type SummaryState } from "./state.js";
 import { notifyTarget, runQueries } from "./tasks.js";
 import { summaryPanel } from "./status-panel.js";
@@ -38,6 +39,9 @@ export function toQuerySpecs(config: SummaryConfig, configDir: string): QuerySpe
   });
 }
 
+/** How often a scheduled job whose SQLite database does not exist yet looks for it again. */
+export const DATABASE_RECHECK_MS = 10_000;
+
 function backoff(attempt: number, baseMs: number, maxMs: number): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
 }
@@ -59,6 +63,10 @@ export class SummaryJob implements Job {
   readonly #notifying = new Set<string>();
   /** The stored last run failed (in an earlier process): run again now, whatever the schedule. */
   #retryStoredFailure = false;
+  /** The last run's start whose being in the future (the clock went back) was logged. */
+  #clockBackLogged: number | undefined;
+  /** The SQLite file a due run waits for (it does not exist yet: the tidier makes it with its first file). */
+  #waitingForDatabase: string | undefined;
 
   constructor(config: SummaryConfig, ctx: JobContext, options: SummaryJobOptions = {}) {
     this.name = ctx.name;
@@ -92,7 +100,18 @@ export class SummaryJob implements Job {
   statusPanel(): StatusPanel {
     const now = this.#clock.now();
     const nextRun = this.#state ? nextRunAt(this.#schedule, this.#state, now) : null;
-    return summaryPanel({ job: this.name, schedule: this.#schedule, state: this.#state, nextRunAt: nextRun, running: this.#running !== undefined, reportBaseUrl: this.#config.reportBaseUrl }, now);
+    return summaryPanel(
+      {
+        job: this.name,
+        schedule: this.#schedule,
+        state: this.#state,
+        nextRunAt: nextRun,
+        running: this.#running !== undefined,
+        reportBaseUrl: this.#config.reportBaseUrl,
+        waitingForDatabase: this.#waitingForDatabase,
+      },
+      now,
+    );
   }
 
   async #load(): Promise<SummaryState> {
@@ -125,6 +144,7 @@ export class SummaryJob implements Job {
   async getRunnableTasks(): Promise<Task[]> {
     const state = await this.#load();
     const now = this.#clock.now();
+    await this.#clockWentBack(state, now);
     const tasks: Task[] = [];
     let wake = Infinity;
 
@@ -140,8 +160,26 @@ export class SummaryJob implements Job {
       this.#notifying.add(key);
     }
 
-    if (!this.#running) {
-      if (this.#retryStoredFailure || isDue(this.#schedule, state, now)) {
+    const due = !this.#running && (this.#retryStoredFailure || isDue(this.#schedule, state, now));
+    const missing = due ? this.#missingDatabase() : undefined;
+    if (missing !== undefined) {
+      // A pipeline's first start: the tidier beside this job has not made the database
+      // yet. A scheduled run waits for it rather than fail (once a run, with an error).
+      if (this.#waitingForDatabase !== missing) {
+        this.#ctx.logger.warn(
+          { code: "UJR_SUMMARY_DB_OPEN", database: missing },
+          `SQLite database "${missing}" does not exist yet: the due summary run waits for it (a tidy job makes it when it loads its first file). ` +
+            `If no job writes it, check the job's "database" setting (relative paths are resolved from the config file's folder).`,
+        );
+      }
+      this.#waitingForDatabase = missing;
+      wake = Math.min(wake, now + DATABASE_RECHECK_MS);
+    } else if (!this.#running) {
+      if (this.#waitingForDatabase !== undefined) {
+        this.#ctx.logger.info({ database: this.#waitingForDatabase }, `SQLite database "${this.#waitingForDatabase}" exists now: the summary run starts`);
+        this.#waitingForDatabase = undefined;
+      }
+      if (due) {
         this.#retryStoredFailure = false;
         const range = this.#config.range;
         const from = range?.last !== undefined ? new Date(now - range.last).toISOString() : range?.from ? new Date(range.from).toISOString() : null;
@@ -175,6 +213,36 @@ export class SummaryJob implements Job {
     }
     this.nextCheck = tasks.length > 0 || this.#running || this.#notifying.size > 0 ? (wake === Infinity ? undefined : wake) : wake === Infinity ? undefined : wake;
     return tasks;
+  }
+
+  /** The SQLite file of a scheduled (every, cron) job when it does not exist; undefined otherwise. */
+  #missingDatabase(): string | undefined {
+    if (this.#schedule.kind === "once" || /^postgres(ql)?:\/\//i.test(this.#config.database)) return undefined;
+    const file = path.resolve(this.#ctx.configDir, this.#config.database);
+    return existsSync(file) ? undefined : file;
+  }
+
+  /** A clock set back (NTP, by hand) before the last run's start: schedule from the new time (schedule.ts). */
+  async #clockWentBack(state: SummaryState, now: number): Promise<void> {
+    const back = afterClockWentBack(this.#schedule, state, now);
+    if (!back) return;
+    const changed = back.state.lastRunAt !== state.lastRunAt || back.state.waitingSince !== state.waitingSince;
+    const anchor = state.lastRunAt ?? state.waitingSince;
+    if (changed) {
+      Object.assign(state, back.state);
+      await saveState(this.#ctx.stateDir, state);
+    }
+    if (back.wentBackMs < 1000 || (!changed && this.#clockBackLogged === anchor)) return;
+    this.#clockBackLogged = anchor;
+    const next = nextRunAt(this.#schedule, state, now);
+    const seconds = Math.round(back.wentBackMs / 1000);
+    this.#ctx.logger.info(
+      { wentBackMs: back.wentBackMs, nextRunAt: next === null ? null : new Date(next).toISOString() },
+      `the clock is ${seconds} s before the ${state.lastRunAt === undefined && !changed ? "time this job began waiting" : "last run's start"} (it was set back): ` +
+        (changed
+          ? `the schedule goes on from now; next run ${next === null ? "none" : new Date(next).toISOString()}`
+          : `the next run stays at ${next === null ? "none" : new Date(next).toISOString()}, so that the slot gone back over is not run twice`),
+    );
   }
 
   async onTaskDone(task: Task, result: unknown): Promise<void> {

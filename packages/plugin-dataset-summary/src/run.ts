@@ -44,6 +44,11 @@ export interface RunOptions {
   logger?: RunLogger;
   now?: () => number;
   /**
+   * A monotonic clock in ms for durations (default performance.now): the wall clock
+   * (`now`) jumps when a laptop wakes or NTP sets it, and a run's or query's duration must not.
+   */
+  elapsed?: () => number;
+  /**
    * Writes one file of the run (tests inject a failing one to provoke a full disk);
    * default: a plain write for the per-query files, a durable one for report and manifest.
    */
@@ -72,6 +77,7 @@ export function outputError(err: unknown, job: string, jobDir: string, doing: st
 
 export async function runSummary(args: RunQueriesArgs, options: RunOptions = {}): Promise<Manifest> {
   const started = (options.now ?? Date.now)();
+  const startedElapsed = (options.elapsed ?? (() => performance.now()))();
   const jobDir = path.join(args.outDir, args.job);
   const db: ReadOnlyDatabase = await openReadOnly(args.database, args.baseDir);
   let tmpDir: string | undefined;
@@ -80,7 +86,7 @@ export async function runSummary(args: RunQueriesArgs, options: RunOptions = {})
       throw outputError(err, args.job, jobDir, "create its run folder");
     });
     tmpDir = prepared.tmpDir;
-    return await runInto(args, options, db, { jobDir, tmpDir, runId: prepared.runId, started });
+    return await runInto(args, options, db, { jobDir, tmpDir, runId: prepared.runId, started, startedElapsed });
   } catch (err) {
     // a failed run leaves nothing behind: its half-written folder would only take space
     if (tmpDir !== undefined) await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
@@ -95,10 +101,12 @@ interface RunFolder {
   tmpDir: string;
   runId: string;
   started: number;
+  startedElapsed: number;
 }
 
-async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDatabase, { jobDir, tmpDir, runId, started }: RunFolder): Promise<Manifest> {
+async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDatabase, { jobDir, tmpDir, runId, started, startedElapsed }: RunFolder): Promise<Manifest> {
   const now = options.now ?? Date.now;
+  const elapsed = options.elapsed ?? (() => performance.now());
   const startedAt = new Date(started);
   const writeQueryFile = options.writeFile ?? ((file: string, data: string) => writeFile(file, data));
   const writeFinalFile = options.writeFile ?? writeFileDurable;
@@ -123,7 +131,7 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
 
   for (const spec of args.queries) {
     if (options.signal?.aborted) throw summaryError(SummaryErrorCode.ABORTED, `run of job "${args.job}" was cancelled.`);
-    const t0 = now();
+    const t0 = elapsed();
     const isBuiltin = spec.builtin !== undefined;
     let title = spec.title ?? spec.name;
     let chart = spec.chart;
@@ -168,7 +176,7 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
         rows: 0,
         columns: [],
         truncated: false,
-        durationMs: now() - t0,
+        durationMs: Math.round(elapsed() - t0),
         error: info,
       });
       continue;
@@ -196,7 +204,7 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
       rows: result.rows.length,
       columns: result.columns,
       truncated: result.truncated,
-      durationMs: now() - t0,
+      durationMs: Math.round(elapsed() - t0),
       files,
       ...(chart ? { chart } : {}),
     });
@@ -211,7 +219,7 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
     runId,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date(finished).toISOString(),
-    durationMs: finished - started,
+    durationMs: Math.round(elapsed() - startedElapsed),
     database: { dialect: db.dialect, location: db.label },
     timeRange: { from: args.from ?? null, to: args.to ?? null, since: args.since ?? null, firstTweetAt, lastTweetAt },
     queries: outcomes,
@@ -229,7 +237,8 @@ async function runInto(args: RunQueriesArgs, options: RunOptions, db: ReadOnlyDa
     throw outputError(err, args.job, jobDir, "write the report");
   }
   await pruneRuns(jobDir, args.keep, args.protect ?? []).catch(() => {});
-  options.logger?.info({ job: args.job, runId, queries: outcomes.length, errors }, `summary run ${runId} stored (${outcomes.length} queries, ${errors} failed)`);
+  // the task's logger already carries job and runId (the task's run): this run's id goes under its own key
+  options.logger?.info({ summaryRun: runId, queries: outcomes.length, errors }, `summary run ${runId} stored (${outcomes.length} queries, ${errors} failed)`);
   return manifest;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { silentLogger, type Task } from "@ujr/core";
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { summaryConfigSchema } from "./config.js";
 import { SummaryJob } from "./job.js";
 import type { Manifest } from "./manifest.js";
-import { isDue, nextRunAt, recordRun, startWaiting, type Schedule } from "./schedule.js";
+import { afterClockWentBack, isDue, nextRunAt, recordRun, startWaiting, type Schedule, type ScheduleState } from "./schedule.js";
 
 const H = 3_600_000;
 
@@ -57,6 +57,50 @@ describe("schedule (pure)", () => {
     expect(isDue(iv, recordRun(recordRun({}, last), now), now + 1000)).toBe(false);
   });
 
+  describe("after the clock went back (NTP, a clock set by hand): no stall for as long as it went back, no run made twice", () => {
+    const at = (iso: string) => Date.parse(iso);
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    /** What the job does at each ask: rebase, then ask the schedule. */
+    const next = (s: Schedule, state: ScheduleState, now: number) => {
+      const rebased = afterClockWentBack(s, state, now)?.state ?? state;
+      return { state: rebased, next: iso(nextRunAt(s, rebased, now)), due: isDue(s, rebased, now) };
+    };
+    it("interval: the next run is one interval after the clock went back, and comes", () => {
+      const iv: Schedule = { kind: "interval", everyMs: 30_000 };
+      const now = at("2024-05-01T08:00:10Z"); // set back an hour, 10 s after the 09:00:00 run
+      const first = next(iv, recordRun({}, at("2024-05-01T09:00:00Z")), now);
+      expect(first).toMatchObject({ next: "2024-05-01T08:00:40.000Z", due: false });
+      expect(next(iv, first.state, now + 30_000)).toMatchObject({ due: true });
+      // nothing to do when the clock did not go back
+      expect(afterClockWentBack(iv, recordRun({}, now), now + 1)).toBeUndefined();
+    });
+    it("cron every minute: goes on from the slots after the new time instead of waiting an hour", () => {
+      const s: Schedule = { kind: "cron", expressions: ["* * * * *"], timezone: "UTC" };
+      const first = next(s, recordRun({}, at("2024-05-01T09:00:00Z")), at("2024-05-01T08:00:30Z"));
+      expect(first).toMatchObject({ next: "2024-05-01T08:01:00.000Z", due: false });
+      expect(next(s, first.state, at("2024-05-01T08:01:00Z"))).toMatchObject({ due: true });
+    });
+    it("cron daily: the slot the clock went back over is not run again", () => {
+      const s: Schedule = { kind: "cron", expressions: ["0 8 * * *"], timezone: "UTC" };
+      // 08:30 set back to 07:30: the 08:00 report was made, the next one is tomorrow's
+      const state = recordRun({}, at("2024-05-01T08:00:00Z"));
+      expect(next(s, state, at("2024-05-01T07:30:00Z"))).toMatchObject({ next: "2024-05-02T08:00:00.000Z", due: false });
+      expect(next(s, state, at("2024-05-01T08:00:00Z"))).toMatchObject({ due: false });
+    });
+    it("cron hourly set back three hours: goes on from the next slot of the new time", () => {
+      const s: Schedule = { kind: "cron", expressions: ["0 * * * *"], timezone: "UTC" };
+      const first = next(s, recordRun({}, at("2024-05-01T12:00:00Z")), at("2024-05-01T09:10:00Z"));
+      expect(first).toMatchObject({ next: "2024-05-01T10:00:00.000Z", due: false });
+      expect(next(s, first.state, at("2024-05-01T10:00:00Z"))).toMatchObject({ due: true });
+    });
+    it("cron waiting for its first slot since a time after now: waits for the slot after now", () => {
+      const s: Schedule = { kind: "cron", expressions: ["*/5 * * * *"], timezone: "UTC" };
+      const first = next(s, startWaiting({}, at("2024-05-01T09:02:00Z")), at("2024-05-01T08:02:00Z"));
+      expect(first).toMatchObject({ next: "2024-05-01T08:05:00.000Z", due: false });
+      expect(next(s, first.state, at("2024-05-01T08:05:00Z"))).toMatchObject({ due: true });
+    });
+  });
+
   it("once: due at start, then never", () => {
     expect(nextRunAt({ kind: "once" }, {}, 5)).toBe(5);
     expect(nextRunAt({ kind: "once" }, recordRun({}, 5), 10)).toBeNull();
@@ -71,8 +115,41 @@ describe("SummaryJob", () => {
   let stateDir: string;
   beforeEach(() => {
     stateDir = mkdtempSync(path.join(os.tmpdir(), "ujr-summary-job-"));
+    // the database the jobs below name (the queries themselves never run here)
+    writeFileSync(path.join(stateDir, "tidy.db"), "");
   });
   afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it("a scheduled run whose SQLite database does not exist yet waits for it (a pipeline's first start), saying so once; a once job runs and fails as before", async () => {
+    let now = Date.parse("2024-05-01T08:00:00Z");
+    const clock = { now: () => now };
+    const { logger, logs } = capturingLogger();
+    const ctx = { name: "j", stateDir, configDir: stateDir, logger };
+    const job = new SummaryJob(summaryConfigSchema.parse({ database: "later/tidy.sqlite", schedule: { every: "30s" } }), ctx, { clock });
+    const file = path.join(stateDir, "later", "tidy.sqlite");
+    expect(await job.getRunnableTasks()).toEqual([]);
+    expect(job.nextCheck).toBe(now + 10_000);
+    expect(job.statusPanel().fields?.find((f) => f.label === "Next run")).toMatchObject({ value: `when ${file} exists (it does not yet)`, tone: "warning" });
+    now += 10_000;
+    expect(await job.getRunnableTasks()).toEqual([]);
+    const warnings = logs.filter((l) => l.level === 40);
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        code: "UJR_SUMMARY_DB_OPEN",
+        msg: `SQLite database "${file}" does not exist yet: the due summary run waits for it (a tidy job makes it when it loads its first file). If no job writes it, check the job's "database" setting (relative paths are resolved from the config file's folder).`,
+      }),
+    ]);
+    expect(job.state?.lastError).toBeUndefined(); // no failed run recorded
+    // the tidier makes it
+    mkdirSync(path.dirname(file));
+    writeFileSync(file, "");
+    now += 10_000;
+    expect((await job.getRunnableTasks()).map((t) => t.ref.export)).toEqual(["runQueries"]);
+    expect(logs.map((l) => l.msg)).toContain(`SQLite database "${file}" exists now: the summary run starts`);
+
+    const once = new SummaryJob(summaryConfigSchema.parse({ database: "missing.sqlite", schedule: { once: true } }), { ...ctx, name: "o" }, { clock });
+    expect((await once.getRunnableTasks()).map((t) => t.ref.export)).toEqual(["runQueries"]);
+  });
 
   const config = (schedule: object) =>
     summaryConfigSchema.parse({
@@ -128,6 +205,35 @@ describe("SummaryJob", () => {
     expect(after.filter((t) => t.ref.export === "runQueries")).toEqual([]);
     expect(after.map((t) => t.signature)).toEqual(["notify:share:r2", "notify:hook:r2"]);
     expect(b.state!.runs).toBe(2);
+  });
+
+  it("a clock set back an hour after a run: the job's next check is one interval away, in the same process and after a restart", async () => {
+    let now = Date.parse("2024-05-01T09:00:00Z");
+    const clock = { now: () => now };
+    const ctx = { name: "j", stateDir, configDir: stateDir, logger: silentLogger() };
+    const cfg = summaryConfigSchema.parse({ database: "tidy.db", schedule: { every: "30s" } });
+    const { logger, logs } = capturingLogger();
+    const job = new SummaryJob(cfg, { ...ctx, logger }, { clock });
+    const [run] = await job.getRunnableTasks();
+    await job.onTaskDone(run!, fakeManifest(stateDir, "r1"));
+    expect(await job.getRunnableTasks()).toEqual([]);
+    expect(job.nextCheck).toBe(now + 30_000);
+    now -= H; // NTP, or the user, sets the clock back an hour
+    expect(await job.getRunnableTasks()).toEqual([]);
+    expect(job.nextCheck).toBe(now + 30_000);
+    expect(job.statusPanel().fields?.find((f) => f.label === "Next run")).toMatchObject({ value: new Date(now + 30_000).toISOString() });
+    expect(logs.filter((l) => l.msg?.includes("set back"))).toEqual([
+      expect.objectContaining({ msg: `the clock is 3600 s before the last run's start (it was set back): the schedule goes on from now; next run ${new Date(now + 30_000).toISOString()}` }),
+    ]);
+    now += 30_000;
+    const [again] = await job.getRunnableTasks();
+    expect(again?.ref.export).toBe("runQueries");
+    await job.onTaskDone(again!, fakeManifest(stateDir, "r2"));
+    // the clock set back again, and a new process reads the state whose last run is in its future
+    now -= H;
+    const restarted = new SummaryJob(cfg, ctx, { clock });
+    expect(await restarted.getRunnableTasks()).toEqual([]);
+    expect(restarted.nextCheck).toBe(now + 30_000);
   });
 
   it("once: JobDone after the run and its notifications", async () => {

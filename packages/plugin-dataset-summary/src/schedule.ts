@@ -10,6 +10,15 @@
  * from "now", so a slot that passed while the runner was down is due at once on start.
  * Because the new run records its own start time, the next slot after it is in the
  * future: however many slots were missed, they are caught up by exactly one run.
+ *
+ * A clock that went back (a laptop's clock set back by NTP or by hand, after a run):
+ * the last run's start is then in the future, and "the slot after the last run" would
+ * make the job wait as long as the clock went back, across restarts too. Instead:
+ * - `interval`: the next run is at most one interval away (`now + everyMs`);
+ * - `cron`: a single slot the clock went back over is not repeated (a daily 08:00 report
+ *   is not made twice because the clock went back from 08:30 to 07:30); when it went
+ *   back over more than one slot, the schedule goes on from the slots after the new time
+ *   (a schedule every minute does not stall for the hour the clock went back).
  */
 import { Cron } from "croner";
 
@@ -89,6 +98,29 @@ export function nextRunAt(schedule: Schedule, state: ScheduleState, now: number)
       return nextCronSlot(schedule.expressions, schedule.timezone, state.lastRunAt);
     }
   }
+}
+
+/**
+ * The state to schedule from when the clock is now before the last run's start (or before
+ * the time the job began waiting for its first slot): the clock went back. Undefined when
+ * it did not. See the top of this file for the rules; `wentBackMs` is how far back at least.
+ */
+export function afterClockWentBack(schedule: Schedule, state: ScheduleState, now: number): { state: ScheduleState; wentBackMs: number } | undefined {
+  if (state.lastRunAt === undefined) {
+    if (state.waitingSince === undefined || state.waitingSince <= now) return undefined;
+    return { state: { ...state, waitingSince: now }, wentBackMs: state.waitingSince - now };
+  }
+  if (state.lastRunAt <= now) return undefined;
+  const wentBackMs = state.lastRunAt - now;
+  if (schedule.kind === "interval") return { state: { ...state, lastRunAt: now }, wentBackMs };
+  if (schedule.kind !== "cron") return undefined;
+  const afterLast = nextCronSlot(schedule.expressions, schedule.timezone, state.lastRunAt);
+  const afterNow = nextCronSlot(schedule.expressions, schedule.timezone, now);
+  const second = afterNow === null ? null : nextCronSlot(schedule.expressions, schedule.timezone, afterNow);
+  // more than one slot between now and the slot after the last run: go on from now
+  const fromNow = afterLast !== null && second !== null && second < afterLast;
+  // else the slot after the last run stays the next one (the slot gone back over is not repeated)
+  return { state: fromNow ? { ...state, lastRunAt: now } : state, wentBackMs };
 }
 
 /** True when a run is due at `now`. */

@@ -10,6 +10,8 @@ export interface SummaryPanelInput {
   nextRunAt: number | null;
   running: boolean;
   reportBaseUrl?: string | undefined;
+  /** The SQLite file a due run waits for (it does not exist yet). */
+  waitingForDatabase?: string | undefined;
 }
 
 function describeSchedule(schedule: Schedule): string {
@@ -37,7 +39,9 @@ export function summaryPanel(input: SummaryPanelInput, now = Date.now()): Status
     { label: "Last report", value: href ?? report ?? null, ...(href ? { href } : {}) },
     input.running
       ? { label: "Next run", value: "running now" }
-      : { label: "Next run", value: input.nextRunAt === null ? "none (done)" : input.nextRunAt <= now ? "now" : new Date(input.nextRunAt).toISOString(), format: input.nextRunAt !== null && input.nextRunAt > now ? "time" : "text" },
+      : input.waitingForDatabase !== undefined
+        ? { label: "Next run", value: `when ${input.waitingForDatabase} exists (it does not yet)`, tone: "warning" as const }
+        : { label: "Next run", value: input.nextRunAt === null ? "none (done)" : input.nextRunAt <= now ? "now" : new Date(input.nextRunAt).toISOString(), format: input.nextRunAt !== null && input.nextRunAt > now ? "time" : "text" },
     { label: "Notifications pending", value: state?.pending.length ?? 0, ...((state?.pending.length ?? 0) > 0 ? { tone: "warning" as const } : {}) },
     { label: "Last error", value: state?.lastError ? `${state.lastError.code}: ${state.lastError.message}` : null, ...(state?.lastError ? { tone: "error" as const } : {}) },
   ];

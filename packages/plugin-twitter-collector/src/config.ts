@@ -1,9 +1,28 @@
 import { isDuration, parseDuration, z } from "@ujr/core";
 
-/** A duration: milliseconds or a string such as "500ms", "30s", "5m", "2h", "1d". */
-const duration = (what: string) =>
+/**
+ * A duration: milliseconds or a string such as "500ms", "30s", "5m", "2h", "1d". The
+ * message names the value. With `bareAtLeast`, a bare number below it is refused: a
+ * `requestTimeout: 30` or `pollInterval: 20` meant seconds, and as milliseconds it would
+ * time every request out or poll without a pause; "30ms" says milliseconds on purpose.
+ */
+const duration = (what: string, options: { bareAtLeast?: number } = {}) =>
   z
-    .union([z.number().nonnegative(), z.string().refine(isDuration, { message: `${what}: use a duration such as "500ms", "30s", "5m", "2h"` })])
+    .union([z.number(), z.string()], { message: `${what} must be a duration such as "500ms", "30s", "5m", "2h" (a bare number is milliseconds)` })
+    .superRefine((value, ctx) => {
+      if (typeof value === "string") {
+        if (!isDuration(value)) ctx.addIssue({ code: "custom", message: `${what} must be a duration such as "500ms", "30s", "5m", "2h" (a bare number is milliseconds), not "${value}"` });
+        return;
+      }
+      if (!Number.isFinite(value) || value < 0) {
+        ctx.addIssue({ code: "custom", message: `${what} must be a duration of 0 or more, not ${value}: use e.g. "30s" or "5m"` });
+      } else if (options.bareAtLeast !== undefined && value > 0 && value < options.bareAtLeast) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${what}: ${value} is read as ${value} milliseconds (a bare number is milliseconds): write "${value}s" for seconds, or "${value}ms" if you mean milliseconds`,
+        });
+      }
+    })
     .transform((value) => parseDuration(value));
 
 const isoTime = (what: string) =>
@@ -25,7 +44,7 @@ export const urlResolutionSchema = z
       .boolean()
       .default(false)
       .describe("Follow links to loopback, private and link-local addresses (refused by default: links come from untrusted tweets)."),
-    timeout: duration("urlResolution.timeout").default(10_000).describe("Per request (one hop)."),
+    timeout: duration("urlResolution.timeout", { bareAtLeast: 100 }).prefault("10s").describe("Per request (one hop)."),
     maxHops: z.number().int().min(0).max(50).default(10),
     concurrency: z.number().int().min(1).max(256).default(8).describe("Links resolved at once."),
     perHostConcurrency: z.number().int().min(1).max(64).default(2).describe("Requests to one host at once."),
@@ -38,8 +57,8 @@ export const urlResolutionSchema = z
     retry: z
       .strictObject({
         attempts: z.number().int().min(1).max(20).default(4).describe("Tries of a file whose links failed transiently, the first included."),
-        delay: duration("urlResolution.retry.delay").default(60_000).describe("Wait before the second try; doubles each try."),
-        maxDelay: duration("urlResolution.retry.maxDelay").default(30 * 60_000),
+        delay: duration("urlResolution.retry.delay").prefault("1m").describe("Wait before the second try; doubles each try."),
+        maxDelay: duration("urlResolution.retry.maxDelay").prefault("30m"),
       })
       .prefault({})
       .describe("Links that failed transiently (DNS temporary failure, timeout, reset, 429, 5xx) are not cached: their file is tried again later; after the last try its sidecar records them as transient."),
@@ -67,14 +86,14 @@ const common = {
   mode: z.enum(["continuous", "once"]).default("continuous").describe("continuous: poll for new tweets every pollInterval; once: collect startTime..endTime and finish."),
   startTime: isoTime("startTime").optional(),
   endTime: isoTime("endTime").optional(),
-  pollInterval: duration("pollInterval").default(300_000).describe("continuous mode: time between the end of one sweep and the next."),
+  pollInterval: duration("pollInterval", { bareAtLeast: 1000 }).prefault("5m").describe("continuous mode: time between the end of one sweep and the next."),
   pagesPerTask: z.number().int().min(1).max(1000).default(10).describe("Pages one fetch task fetches (each stored durably on its own) before it returns."),
   maxResults: z.number().int().optional().describe("Tweets per page; default 100 (recent, timeline) or 500 (full archive)."),
-  requestTimeout: duration("requestTimeout").default(30_000),
+  requestTimeout: duration("requestTimeout", { bareAtLeast: 100 }).prefault("30s"),
   retry: retryConfigSchema,
-  failureBackoff: duration("failureBackoff").default(60_000).describe("Pause after a task used all its retries (the first rung of the ladder)."),
+  failureBackoff: duration("failureBackoff").prefault("1m").describe("Pause after a task used all its retries (the first rung of the ladder)."),
   failureBackoffFactor: z.number().min(1).max(10).default(2).describe("Each further failed task in a row multiplies the pause by this."),
-  failureBackoffMax: duration("failureBackoffMax").default(15 * 60_000).describe("Longest pause of the ladder."),
+  failureBackoffMax: duration("failureBackoffMax").prefault("15m").describe("Longest pause of the ladder."),
   failureLimit: z
     .number()
     .int()
@@ -82,7 +101,7 @@ const common = {
     .optional()
     .describe("Failed tasks in a row (each after its retries) after which the job fails; 0: never. Default: 5 for mode once, 0 for continuous."),
   rateLimitSlack: duration("rateLimitSlack")
-    .default(250)
+    .prefault("250ms")
     .describe("Added to x-rate-limit-reset (which the API already rounds up to the second) before the next request: room for clock skew."),
   urlResolution: urlResolutionSchema,
   archive: archiveSchema,

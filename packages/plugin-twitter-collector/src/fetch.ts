@@ -123,16 +123,44 @@ function isoSeconds(date: Date): string {
 }
 
 /**
+ * How far this machine's clock is from the API's (its `Date` header), when that is more
+ * than the header's whole seconds and a transfer explain: 0 otherwise.
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 2_000;
+export function clockSkewMs(rate: RateInfo, now = Date.now()): number {
+  if (rate.serverNowMs === undefined) return 0;
+  const skew = now - rate.serverNowMs;
+  return Math.abs(skew) > CLOCK_SKEW_TOLERANCE_MS ? skew : 0;
+}
+
+/**
  * When to ask again after a rate limit: the reset time (`x-rate-limit-reset`, epoch
  * seconds, fractions honoured) plus `slackMs` for clock skew, to the millisecond.
  * `refused` (a 429): when the reset is already past or unknown, our clock and the
  * server's disagree, so wait at least a second rather than ask again at once.
  * Not refused (a 200 with `remaining: 0`): a reset already past means the window is over.
+ * When this machine's clock is off the API's by more than CLOCK_SKEW_TOLERANCE_MS (a
+ * laptop's clock set wrong, set back, not yet synchronised after a sleep), the reset is
+ * read on the API's clock: the wait is the reset less the API's `Date`, from now. A slow
+ * clock would otherwise wait its lag on top of every window, and a fast one ask into
+ * every used-up window again and again until its reset.
  */
 export function resumeAt(rate: RateInfo, slackMs: number, now = Date.now(), refused = true): number {
+  if (rate.resetMs !== undefined && clockSkewMs(rate, now) !== 0) {
+    // the Date header counts whole seconds (rounded down): the wait read from it is never early
+    const waitMs = rate.resetMs - rate.serverNowMs!;
+    if (waitMs > 0) return now + waitMs + slackMs;
+    return refused ? now + Math.max(1000, slackMs) : now;
+  }
   if (rate.resetMs !== undefined && rate.resetMs + slackMs > now) return rate.resetMs + slackMs;
   if (!refused && rate.resetMs !== undefined) return now;
   return now + (rate.resetMs !== undefined ? Math.max(1000, slackMs) : 60_000);
+}
+
+function skewText(skewMs: number): string {
+  if (skewMs === 0) return "";
+  const seconds = Math.round(Math.abs(skewMs) / 1000);
+  return `; this machine's clock is ${seconds} s ${skewMs > 0 ? "ahead of" : "behind"} the API's (its Date header), so the pause follows the API's clock: check the clock's synchronisation (NTP)`;
 }
 
 function requestFor(args: FetchArgs, state: CollectorState, cursor: Cursor): { url: URL; label: string } {
@@ -313,11 +341,13 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
       }
       prefetched = undefined;
       if (outcome.kind === "rate-limited") {
-        result.rateLimitedUntil = resumeAt(outcome.rate, args.rateLimitSlackMs);
-        const waitMs = Math.max(0, result.rateLimitedUntil - Date.now());
+        const now = Date.now();
+        result.rateLimitedUntil = resumeAt(outcome.rate, args.rateLimitSlackMs, now);
+        const waitMs = Math.max(0, result.rateLimitedUntil - now);
+        const skewMs = clockSkewMs(outcome.rate, now);
         ctx.logger.info(
-          { job: args.job, status: 429, until: new Date(result.rateLimitedUntil).toISOString(), waitMs },
-          `rate limited (HTTP 429): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)`,
+          { job: args.job, status: 429, until: new Date(result.rateLimitedUntil).toISOString(), waitMs, ...(skewMs ? { clockSkewMs: skewMs } : {}) },
+          `rate limited (HTTP 429): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)${skewText(skewMs)}`,
         );
         break;
       }
@@ -375,11 +405,20 @@ async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "l
     if (result.sweepComplete) break;
     if (rate.remaining === 0 && rate.resetMs !== undefined) {
       // The window is used up: stop before a request that would only get a 429.
-      result.rateLimitedUntil = resumeAt(rate, args.rateLimitSlackMs, Date.now(), false);
-      const waitMs = Math.max(0, result.rateLimitedUntil - Date.now());
+      const now = Date.now();
+      result.rateLimitedUntil = resumeAt(rate, args.rateLimitSlackMs, now, false);
+      const waitMs = Math.max(0, result.rateLimitedUntil - now);
+      const skewMs = clockSkewMs(rate, now);
       ctx.logger.info(
-        { job: args.job, remaining: 0, reset: new Date(rate.resetMs).toISOString(), until: new Date(result.rateLimitedUntil).toISOString(), waitMs },
-        `rate limit window used up (x-rate-limit-remaining: 0): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)`,
+        {
+          job: args.job,
+          remaining: 0,
+          reset: new Date(rate.resetMs).toISOString(),
+          until: new Date(result.rateLimitedUntil).toISOString(),
+          waitMs,
+          ...(skewMs ? { clockSkewMs: skewMs } : {}),
+        },
+        `rate limit window used up (x-rate-limit-remaining: 0): collection pauses until ${new Date(result.rateLimitedUntil).toISOString()} (${waitMs} ms)${skewText(skewMs)}`,
       );
       break;
     }

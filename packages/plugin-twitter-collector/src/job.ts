@@ -9,6 +9,7 @@ import { loadArchiveState, loadState, type ArchiveState, type CollectorState } f
 import { loadUrlRetries, type UrlRetry } from "./internal/url-retries.js";
 import { archiveFiles, fetchPages, resolveUrls } from "./tasks.js";
 import { collectorPanel } from "./status-panel.js";
+import { NO_WAIT, systemClocks, waitEndsAt, waitFor, waitOver, waitUntil, type Clocks, type Wait } from "./internal/wait.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -46,18 +47,22 @@ export class CollectorJob implements Job {
   /** Files whose links failed transiently: not offered again before their retry time. */
   #urlRetries = new Map<string, UrlRetry>();
   #dirty = true;
-  #fetchNotBefore = 0;
+  // pauses end on whichever clock says first (internal/wait.ts): a sleep, or a clock set back
+  #fetchNotBefore: Wait = NO_WAIT;
   #fetchFailures = 0;
-  #urlsNotBefore = 0;
+  #urlsNotBefore: Wait = NO_WAIT;
   #urlsFailures = 0;
-  #archiveNotBefore = 0;
+  #archiveNotBefore: Wait = NO_WAIT;
   #archiveFailures = 0;
+  readonly #clocks: Clocks;
   #fatal: string | undefined;
   #gaveUp: string | undefined;
-  readonly #createdAt = Date.now();
+  readonly #createdAt: number;
   #lastFetch: FetchResult | undefined;
 
-  constructor(config: CollectorConfig, context: JobContext) {
+  constructor(config: CollectorConfig, context: JobContext, options: { clocks?: Clocks } = {}) {
+    this.#clocks = options.clocks ?? systemClocks;
+    this.#createdAt = this.#clocks.wall();
     registerSecret(config.bearerToken);
     this.name = context.name;
     this.config = config;
@@ -70,7 +75,7 @@ export class CollectorJob implements Job {
     return {
       state: this.#state,
       archive: this.#archive,
-      fetchNotBefore: this.#fetchNotBefore,
+      fetchNotBefore: waitEndsAt(this.#fetchNotBefore, this.#clocks),
       lastFetch: this.#lastFetch,
       rawFiles: this.#listing.raw.length,
       unresolvedFiles: this.#unresolved().length,
@@ -87,15 +92,16 @@ export class CollectorJob implements Job {
     if (this.#gaveUp) throw new JobFailed(this.#gaveUp);
     if (this.#dirty) await this.#refresh();
     if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
-    const now = Date.now();
+    const clocks = this.#clocks;
+    const now = clocks.wall();
     const config = this.config;
     const tasks: Task[] = [];
     const dueTimes: number[] = [];
     const fetchDone = this.#state?.done === true;
 
     if (!fetchDone) {
-      if (now >= this.#fetchNotBefore) tasks.push(fetchPages.with(this.#fetchArgs(), { signature: "fetch", retry: config.retry }));
-      else dueTimes.push(this.#fetchNotBefore);
+      if (waitOver(this.#fetchNotBefore, clocks)) tasks.push(fetchPages.with(this.#fetchArgs(), { signature: "fetch", retry: config.retry }));
+      else dueTimes.push(waitEndsAt(this.#fetchNotBefore, clocks));
     }
 
     const unresolved = this.#unresolved();
@@ -103,7 +109,7 @@ export class CollectorJob implements Job {
     const resolvable = unresolved.filter((file) => !(Date.parse(this.#urlRetries.get(file)?.retryAt ?? "") > now));
     if (waiting.length > 0) dueTimes.push(Math.min(...waiting));
     if (resolvable.length > 0) {
-      if (now >= this.#urlsNotBefore) {
+      if (waitOver(this.#urlsNotBefore, clocks)) {
         const u = config.urlResolution;
         tasks.push(
           resolveUrls.with(
@@ -124,7 +130,7 @@ export class CollectorJob implements Job {
             { signature: "urls" },
           ),
         );
-      } else dueTimes.push(this.#urlsNotBefore);
+      } else dueTimes.push(waitEndsAt(this.#urlsNotBefore, clocks));
     }
 
     let unarchived = 0;
@@ -143,7 +149,7 @@ export class CollectorJob implements Job {
       const due =
         ready.length > 0 &&
         ((archive.everyFiles !== undefined && ready.length >= archive.everyFiles) || now >= hoursDue || (fetchDone && ready.length === pending.length));
-      if (due && now >= this.#archiveNotBefore) {
+      if (due && waitOver(this.#archiveNotBefore, clocks)) {
         tasks.push(
           archiveFiles.with(
             {
@@ -157,7 +163,7 @@ export class CollectorJob implements Job {
             { signature: "archive" },
           ),
         );
-      } else if (due) dueTimes.push(this.#archiveNotBefore);
+      } else if (due) dueTimes.push(waitEndsAt(this.#archiveNotBefore, clocks));
       else if (ready.length > 0 && Number.isFinite(hoursDue)) dueTimes.push(hoursDue);
     }
 
@@ -168,16 +174,15 @@ export class CollectorJob implements Job {
 
   onTaskDone(task: Task, result: unknown): void {
     this.#dirty = true;
-    const now = Date.now();
     if (task.ref.export === fetchPages.ref.export) {
       const r = result as FetchResult;
       this.#lastFetch = r;
       this.#fetchFailures = 0;
       // After progress then a passing fault (r.interrupted) the next try starts at once: if
       // the fault persists it stores nothing, fails, and the runner's retry backoff applies.
-      if (r.rateLimitedUntil !== null) this.#fetchNotBefore = r.rateLimitedUntil;
-      else if (r.sweepComplete && this.config.mode === "continuous") this.#fetchNotBefore = now + this.config.pollInterval;
-      else this.#fetchNotBefore = 0;
+      if (r.rateLimitedUntil !== null) this.#fetchNotBefore = waitUntil(r.rateLimitedUntil, this.#clocks);
+      else if (r.sweepComplete && this.config.mode === "continuous") this.#fetchNotBefore = waitFor(this.config.pollInterval, this.#clocks);
+      else this.#fetchNotBefore = NO_WAIT;
       this.nextCheck = undefined;
     } else if (task.ref.export === resolveUrls.ref.export) {
       this.#urlsFailures = 0;
@@ -193,7 +198,6 @@ export class CollectorJob implements Job {
       this.nextCheck = undefined;
       return;
     }
-    const now = Date.now();
     const c = this.config;
     // The ladder: failureBackoff, × failureBackoffFactor per further failed task in a row, up to failureBackoffMax.
     const backoff = (streak: number) => Math.min(c.failureBackoffMax, c.failureBackoff * c.failureBackoffFactor ** (streak - 1));
@@ -202,13 +206,16 @@ export class CollectorJob implements Job {
     let until: number;
     if (task.ref.export === fetchPages.ref.export) {
       streak = ++this.#fetchFailures;
-      until = this.#fetchNotBefore = now + backoff(streak);
+      this.#fetchNotBefore = waitFor(backoff(streak), this.#clocks);
+      until = this.#fetchNotBefore.wall;
     } else if (task.ref.export === resolveUrls.ref.export) {
       streak = ++this.#urlsFailures;
-      until = this.#urlsNotBefore = now + backoff(streak);
+      this.#urlsNotBefore = waitFor(backoff(streak), this.#clocks);
+      until = this.#urlsNotBefore.wall;
     } else {
       streak = ++this.#archiveFailures;
-      until = this.#archiveNotBefore = now + backoff(streak);
+      this.#archiveNotBefore = waitFor(backoff(streak), this.#clocks);
+      until = this.#archiveNotBefore.wall;
     }
     const limit = c.failureLimit ?? (c.mode === "once" ? 5 : 0);
     if (limit > 0 && streak >= limit) {

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { startEmulator, type Emulator } from "@ujr/x-api-emulator";
 import { runJob } from "@ujr/core/testing";
-import { resumeAt } from "./fetch.js";
-import { captureLogger, dataIds, readRawPages, searchJob, tempDir } from "./__fixtures__/helpers.js";
+import { clockSkewMs, resumeAt } from "./fetch.js";
+import { captureLogger, dataIds, drive, readRawPages, searchJob, tempDir } from "./__fixtures__/helpers.js";
 
 let emulator: Emulator;
 let tmp: { dir: string; cleanup: () => Promise<void> };
@@ -26,6 +26,58 @@ describe("resumeAt", () => {
     expect(resumeAt({ resetMs: now - 100 }, 20, now, false)).toBe(now);
     expect(resumeAt({}, 20, now)).toBe(now + 60_000);
   });
+  it("reads the reset on the API's clock (its Date header) when this machine's clock is off by more than 2 s", () => {
+    const window = 900_000; // 15 minutes, as the real API
+    // this machine 10 minutes ahead of the API: the reset looks past; without the Date header it would ask again at once
+    const ahead = { resetMs: now - 600_000 + window, serverNowMs: now - 600_000 };
+    expect(resumeAt(ahead, 250, now, false)).toBe(now + window + 250);
+    expect(resumeAt(ahead, 250, now, true)).toBe(now + window + 250);
+    expect(clockSkewMs(ahead, now)).toBe(600_000);
+    // this machine an hour behind (its clock set back): the reset looks an hour and 15 minutes away
+    const behind = { resetMs: now + 3_600_000 + window, serverNowMs: now + 3_600_000 };
+    expect(resumeAt(behind, 250, now, true)).toBe(now + window + 250);
+    expect(clockSkewMs(behind, now)).toBe(-3_600_000);
+    // a window already over on the API's clock: at once after remaining 0, a second after a 429
+    const over = { resetMs: now - 600_000, serverNowMs: now - 600_000 + 5_000 };
+    expect(resumeAt(over, 250, now, false)).toBe(now);
+    expect(resumeAt(over, 250, now, true)).toBe(now + 1000);
+  });
+  it("keeps the millisecond reset when the clocks agree within the Date header's whole seconds", () => {
+    // Date is rounded down to the second: up to a second behind, plus the transfer
+    const agree = { resetMs: now + 1234.5, serverNowMs: now - 1_900 };
+    expect(clockSkewMs(agree, now)).toBe(0);
+    expect(resumeAt(agree, 20, now)).toBe(now + 1254.5);
+  });
+});
+
+describe("a machine whose clock is off the API's", () => {
+  for (const [what, offsetMs] of [
+    ["10 minutes ahead", -600_000],
+    ["an hour behind (set back)", 3_600_000],
+  ] as const) {
+    it(`${what}: pauses for the window the API says is left, once, and says the clocks disagree`, async () => {
+      const windowMs = 60_000;
+      emulator = await startEmulator({ port: 0, now: () => Date.now() + offsetMs, rateLimit: { limit: 1, windowMs, resetPrecision: "milliseconds" } });
+      const { logger, lines } = captureLogger();
+      const job = searchJob({ query: "#brexit", baseUrl: emulator.url, mode: "once", maxResults: 10, pagesPerTask: 50, rateLimitSlack: 250 }, tmp.dir, logger);
+      const before = Date.now();
+      const result = await drive(job, { logger });
+      expect(result.outcome).toBe("idle"); // waiting for the window, not asking into it
+      const api = emulator.requests.filter((r) => r.endpoint === "search/recent");
+      expect(api.map((r) => r.status)).toEqual([200]);
+      // a minute (the Date header rounds down to the second: up to one more), not 10 minutes early or an hour late
+      const waitMs = job.nextCheck! - before;
+      expect(waitMs).toBeGreaterThanOrEqual(windowMs + 250 - 50);
+      expect(waitMs).toBeLessThanOrEqual(windowMs + 250 + 1_000 + 500);
+      const pause = lines.map((l) => JSON.parse(l) as { msg: string; clockSkewMs?: number }).find((l) => l.msg.startsWith("rate limit window used up"));
+      expect(pause?.clockSkewMs).toBeDefined();
+      expect(Math.abs(pause!.clockSkewMs! + offsetMs)).toBeLessThan(2_000);
+      // the API's Date counts whole seconds: the difference read from it may be a second off
+      const seconds = Math.abs(offsetMs) / 1000;
+      expect(pause!.msg).toMatch(new RegExp(`this machine's clock is (${seconds - 1}|${seconds}|${seconds + 1}) s ${offsetMs < 0 ? "ahead of" : "behind"} the API's`));
+      expect(pause!.msg).toContain("check the clock's synchronisation (NTP)");
+    });
+  }
 });
 
 describe("waiting for rate-limit windows", () => {

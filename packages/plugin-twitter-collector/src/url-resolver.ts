@@ -2,6 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import type { lookup as dnsLookup } from "node:dns";
 import { checkLiteralHost, guardedLookup } from "./internal/address-guard.js";
+import { awakeTimeout } from "@ujr/core/task";
 import { errorKindOf, type ErrorKind } from "./internal/url-error-kind.js";
 import { Semaphore } from "./internal/semaphore.js";
 
@@ -208,9 +209,11 @@ export class UrlResolver {
               request.destroy();
             },
           );
-          const timer = setTimeout(() => request.destroy(new HopTimeout(this.#options.timeoutMs)), this.#options.timeoutMs);
+          // running time only (awakeTimeout of @ujr/core): a stop of the process is not the host's slowness
+          const timer = awakeTimeout(this.#options.timeoutMs, () => new HopTimeout(this.#options.timeoutMs));
+          timer.signal.addEventListener("abort", () => request.destroy(timer.signal.reason as Error), { once: true });
           request.on("error", reject);
-          request.on("close", () => clearTimeout(timer));
+          request.on("close", () => timer.clear());
           request.end();
         }),
     );

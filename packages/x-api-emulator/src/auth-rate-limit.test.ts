@@ -77,6 +77,36 @@ describe("rate limits", () => {
     expect((await api(em, SEARCH, { query: "x" })).headers.get("x-rate-limit-reset")).toBe("1700000001");
   });
 
+  it("starts a new window when the clock goes back before the window's start, instead of refusing until the clock catches up", async () => {
+    // A laptop's clock set back an hour (NTP, by hand) while a window was used up.
+    let now = 1_700_000_000_000;
+    em = await startEmulator({ rateLimit: { limit: 1, windowMs: 60_000 }, now: () => now });
+    expect((await api(em, SEARCH, { query: "x" })).status).toBe(200);
+    expect((await api(em, SEARCH, { query: "x" })).status).toBe(429);
+    now -= 3_600_000;
+    const after = await api(em, SEARCH, { query: "x" });
+    expect(after.status).toBe(200);
+    // the new window is counted from the clock as it is now: its reset is a minute away, not an hour and a minute
+    expect(after.headers.get("x-rate-limit-reset")).toBe(String(Math.ceil((now + 60_000) / 1000)));
+    expect(after.headers.get("x-rate-limit-remaining")).toBe("0");
+    expect((await api(em, SEARCH, { query: "x" })).status).toBe(429);
+    // A clock that only moves forward within the window keeps it closed, as before.
+    now += 59_999;
+    expect((await api(em, SEARCH, { query: "x" })).status).toBe(429);
+  });
+
+  it("sends the Date header from its clock, so a client can tell its own clock from the API's", async () => {
+    const now = Date.UTC(2024, 4, 1, 12, 0, 0, 500);
+    em = await startEmulator({ rateLimit: { limit: 1, windowMs: 60_000 }, now: () => now });
+    const ok = await api(em, SEARCH, { query: "x" });
+    expect(ok.headers.get("date")).toBe("Wed, 01 May 2024 12:00:00 GMT");
+    const limited = await api(em, SEARCH, { query: "x" });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("date")).toBe("Wed, 01 May 2024 12:00:00 GMT");
+    // reset − Date is what the client has to wait, whatever its own clock says
+    expect(Number(limited.headers.get("x-rate-limit-reset")) * 1000 - Date.parse(limited.headers.get("date")!)).toBe(61_000);
+  });
+
   it("uses the real API's limits by default", async () => {
     em = await startEmulator();
     const r = await api(em, SEARCH, { query: "x" });

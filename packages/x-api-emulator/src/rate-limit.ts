@@ -41,7 +41,12 @@ export interface RateLimitState {
   limited: boolean;
 }
 
-/** Fixed windows per (endpoint, token), started by the first request of the window. */
+/**
+ * Fixed windows per (endpoint, token), started by the first request of the window. A
+ * clock that went back before a window's start (a laptop's clock set back by NTP or by
+ * hand, a fake clock in a test) starts a new window: the old one would otherwise stay
+ * closed, with a reset that far in the future, for as long as the clock went back.
+ */
 export class RateLimiter {
   private windows = new Map<string, { start: number; count: number }>();
   private option: RateLimitOption;
@@ -74,7 +79,7 @@ export class RateLimiter {
     const key = `${endpoint}\u0000${tokenKey}`;
     const now = this.now();
     let w = this.windows.get(key);
-    if (!w || now >= w.start + windowMs) {
+    if (!w || now >= w.start + windowMs || now < w.start) {
       w = { start: now, count: 0 };
       this.windows.set(key, w);
     }

@@ -26,7 +26,7 @@ export interface EmulatorOptions {
   faults?: FaultRule[];
   /** Extra delay before every API response, ms (default 0). */
   latencyMs?: number;
-  /** Clock in epoch ms for rate-limit windows and generated tweets (default Date.now). */
+  /** Clock in epoch ms for rate-limit windows, the `Date` header of API answers and generated tweets (default Date.now). */
   now?: () => number;
   /** Delay of the `slow` short link, ms (default 10000). */
   slowLinkMs?: number;
@@ -188,7 +188,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     let text = JSON.stringify(body).replaceAll("{base}", originOf(req));
     if (keepFraction !== undefined) text = text.slice(0, Math.max(1, Math.floor(text.length * keepFraction)));
     let payload = Buffer.from(text, "utf8");
-    const out: Record<string, string> = { "content-type": "application/json; charset=utf-8", ...headers };
+    // The API's own clock, as the real API sends it: a client can tell its clock from the server's.
+    const out: Record<string, string> = { "content-type": "application/json; charset=utf-8", date: new Date(now()).toUTCString(), ...headers };
     if (compression && /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
       payload = gzipSync(payload);
       out["content-encoding"] = "gzip";

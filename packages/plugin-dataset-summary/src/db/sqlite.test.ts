@@ -110,6 +110,36 @@ describe("the SQLite queries of a summary run", () => {
     }
   });
 
+  it("a wall clock that jumps forward during a query (a laptop waking from sleep, an NTP step) times no query out", async () => {
+    const db = await openSqlite(database());
+    const saved = process.env.NODE_OPTIONS;
+    try {
+      // the query process (started by the first query) sees its wall clock an hour ahead of ours
+      process.env.NODE_OPTIONS = `${saved ?? ""} --import=data:text/javascript,const%20d=Date.now.bind(Date);Date.now=()=>d()%2B3600000;`.trim();
+      const rows = db.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) SELECT x FROM c", {}, { queryName: "rows", timeoutMs: 30_000, maxRows: 100_000 });
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+      const result = await rows;
+      expect(result.rows).toHaveLength(20_000);
+      expect(result.rows.at(-1)).toEqual([20_000]);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+      await db.close();
+    }
+  });
+
+  it("a query that yields rows past its timeout is still stopped, and the connection kept for the next query", async () => {
+    const db = await openSqlite(database());
+    try {
+      const endless = db.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c", {}, { queryName: "endless rows", timeoutMs: 300, maxRows: 1e12 });
+      await expect(endless).rejects.toMatchObject({ code: "UJR_SUMMARY_QUERY_TIMEOUT", message: expect.stringContaining('query "endless rows" ran longer than 300 ms and was stopped') });
+      expect((await db.query("SELECT count(*) AS c FROM t", {}, { queryName: "after", timeoutMs: 30_000, maxRows: 10 })).rows).toEqual([[3]]);
+    } finally {
+      await db.close();
+    }
+  });
+
   it("nothing keeps running once a query stuck inside SQLite timed out, and an idle database does not hold the process", async () => {
     const file = database();
     const moduleUrl = new URL("../../dist/db/sqlite.js", import.meta.url).href;

@@ -13,8 +13,9 @@
  * there, since terminating a thread takes effect only when SQLite hands control back to
  * JavaScript, and a statement that computes for long before its first row (an endless
  * recursive CTE under an aggregate) kept a core busy until the runner stopped. The child
- * also checks the deadline between rows. Nothing can be corrupted: the connection is
- * read-only. The next query starts another process.
+ * also checks the time between rows. Both count running time, not the wall clock: a
+ * laptop's sleep, a clock set by NTP or a process stopped with Ctrl-Z times no query out.
+ * Nothing can be corrupted: the connection is read-only. The next query starts another process.
  *
  * A WAL-mode database in a folder this user cannot write cannot be read: SQLite must
  * create its -wal and -shm files, and this driver is built with SQLITE_USE_URI=0, so no
@@ -25,7 +26,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { access, constants } from "node:fs/promises";
 import { spawn, type ChildProcess } from "node:child_process";
-import { nativeModuleProblem } from "@ujr/core/task";
+import { awakeTimeout, nativeModuleProblem } from "@ujr/core/task";
 import { SummaryErrorCode, summaryError } from "../errors.js";
 import { bindValues, compileNamedParams } from "../internal/params.js";
 import type { QueryOptions, QueryResult, ReadOnlyDatabase } from "./types.js";
@@ -78,11 +79,22 @@ function run(q) {
   stmt.raw(true);
   const rows = [];
   let truncated = false;
+  // Running time, on the monotonic clock (a wall clock that jumps after a laptop's sleep or
+  // an NTP step is no query's slowness); a gap of more than a second between two looks
+  // counts as one second (a stopped process: Ctrl-Z, kill -STOP). A query that is really
+  // that slow is stopped by the parent's timer all the same.
+  let used = 0;
+  let last = performance.now();
   // leaving the loop (break, return) closes the statement's iterator, freeing the connection
   for (const row of stmt.iterate(q.values)) {
     if (rows.length >= q.maxRows) { truncated = true; break; }
     rows.push(row.map(norm));
-    if ((rows.length & 255) === 0 && Date.now() > q.deadline) return { ok: false, kind: "timeout", message: "deadline passed" };
+    if ((rows.length & 255) === 0) {
+      const t = performance.now();
+      used += Math.min(t - last, 1000);
+      last = t;
+      if (used > q.timeoutMs) return { ok: false, kind: "timeout", message: "timeout passed" };
+    }
   }
   return { ok: true, columns, rows, truncated };
 }
@@ -164,7 +176,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       const finish = (fn: () => void, { keep }: { keep: boolean }) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        timer.clear();
         opts.signal?.removeEventListener("abort", onAbort);
         child.off("message", onMessage);
         child.off("error", onError);
@@ -179,7 +191,9 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
           `query "${opts.queryName}" ran longer than ${opts.timeoutMs} ms and was stopped: make it cheaper (add an index, narrow the time range) or raise its "timeout".`,
           { query: opts.queryName },
         );
-      const timer = setTimeout(() => finish(() => reject(timeoutError()), { keep: false }), opts.timeoutMs);
+      // running time only (awakeTimeout of @ujr/core): a laptop's process stopped mid-query is not a slow query
+      const timer = awakeTimeout(opts.timeoutMs, () => "timeout");
+      timer.signal.addEventListener("abort", () => finish(() => reject(timeoutError()), { keep: false }), { once: true });
       const onAbort = () =>
         finish(() => reject(summaryError(SummaryErrorCode.ABORTED, `query "${opts.queryName}" was cancelled.`, { query: opts.queryName })), { keep: false });
       const onMessage = (reply: QueryReply & { id?: number }) => {
@@ -199,7 +213,7 @@ export async function openSqlite(file: string, options: SqliteOptions = {}): Pro
       child.on("message", onMessage);
       child.once("error", onError);
       child.once("exit", onExit);
-      child.send({ id, sql, values, maxRows: opts.maxRows, deadline: Date.now() + opts.timeoutMs });
+      child.send({ id, sql, values, maxRows: opts.maxRows, timeoutMs: opts.timeoutMs });
     });
   }
 

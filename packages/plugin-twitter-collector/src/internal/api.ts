@@ -1,10 +1,13 @@
 import { collectorError } from "../errors.js";
+import { awakeTimeout } from "@ujr/core/task";
 
 export interface RateInfo {
   limit?: number | undefined;
   remaining?: number | undefined;
   /** Epoch ms when the window resets. */
   resetMs?: number | undefined;
+  /** The API's clock when it answered (its `Date` header, whole seconds), epoch ms. */
+  serverNowMs?: number | undefined;
 }
 
 export type ApiOutcome =
@@ -31,7 +34,13 @@ function rateInfo(headers: Headers): RateInfo {
     return Number.isFinite(n) ? n : undefined;
   };
   const reset = num("x-rate-limit-reset");
-  return { limit: num("x-rate-limit-limit"), remaining: num("x-rate-limit-remaining"), resetMs: reset === undefined ? undefined : reset * 1000 };
+  const date = Date.parse(headers.get("date") ?? "");
+  return {
+    limit: num("x-rate-limit-limit"),
+    remaining: num("x-rate-limit-remaining"),
+    resetMs: reset === undefined ? undefined : reset * 1000,
+    serverNowMs: Number.isFinite(date) ? date : undefined,
+  };
 }
 
 function problemDetail(text: string): string {
@@ -64,28 +73,34 @@ function causeCode(error: unknown): string {
  * catalogue error (retryable or not).
  */
 export async function apiGet(url: URL, options: { token: string; timeoutMs: number; signal: AbortSignal; label: string }): Promise<ApiOutcome> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = AbortSignal.any([options.signal, timeout]);
   const endpoint = options.label;
+  // Running time only: a laptop's process stopped with a request in flight (Ctrl-Z, kill
+  // -STOP, a frozen container) does not report the answer waiting in its socket as a timeout.
+  const timeout = awakeTimeout(options.timeoutMs, () => new Error(`no answer within ${options.timeoutMs} ms`));
+  const signal = AbortSignal.any([options.signal, timeout.signal]);
   const failed = (error: unknown): never => {
     if (options.signal.aborted) throw collectorError("UJR_COLLECTOR_CANCELLED", { reason: String((options.signal.reason as Error)?.message ?? "aborted") });
-    if (timeout.aborted) throw collectorError("UJR_COLLECTOR_TIMEOUT", { endpoint, timeoutMs: options.timeoutMs });
+    if (timeout.signal.aborted) throw collectorError("UJR_COLLECTOR_TIMEOUT", { endpoint, timeoutMs: options.timeoutMs });
     throw collectorError("UJR_COLLECTOR_NETWORK", { endpoint, reason: causeCode(error) });
   };
   let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { authorization: `Bearer ${options.token}`, accept: "application/json", "user-agent": "ujr-collector/0.1.0" },
-      signal,
-    });
-  } catch (error) {
-    return failed(error);
-  }
   let text: string;
   try {
-    text = await response.text();
-  } catch (error) {
-    return failed(error);
+    try {
+      response = await fetch(url, {
+        headers: { authorization: `Bearer ${options.token}`, accept: "application/json", "user-agent": "ujr-collector/0.1.0" },
+        signal,
+      });
+    } catch (error) {
+      return failed(error);
+    }
+    try {
+      text = await response.text();
+    } catch (error) {
+      return failed(error);
+    }
+  } finally {
+    timeout.clear();
   }
   const rate = rateInfo(response.headers);
   const status = response.status;

@@ -1,0 +1,52 @@
+/**
+ * A pause of the job (poll interval, rate limit, backoff) that ends when either clock says
+ * so: the wall clock, which runs on while a laptop sleeps (a window whose reset passed
+ * during the sleep is over), or the monotonic clock, which does not go back when the wall
+ * clock is set back (NTP, by hand): a 20 s poll interval stays 20 s (and a second), not
+ * an hour and 20 s.
+ */
+export interface Clocks {
+  /** Wall clock, epoch ms. */
+  wall(): number;
+  /** Monotonic clock, ms. */
+  mono(): number;
+}
+
+export const systemClocks: Clocks = { wall: () => Date.now(), mono: () => performance.now() };
+
+export interface Wait {
+  /** Epoch ms at which it ends on the wall clock. */
+  wall: number;
+  /** Monotonic ms at which it ends. */
+  mono: number;
+}
+
+export const NO_WAIT: Wait = { wall: 0, mono: -Infinity };
+
+/** A pause of `ms` from now. */
+export function waitFor(ms: number, clocks: Clocks): Wait {
+  return { wall: clocks.wall() + ms, mono: clocks.mono() + ms };
+}
+
+/** A pause until a wall-clock time (e.g. a rate limit's reset as this machine reads it). */
+export function waitUntil(wallAt: number, clocks: Clocks): Wait {
+  const wall = clocks.wall();
+  return { wall: wallAt, mono: clocks.mono() + (wallAt - wall) };
+}
+
+/**
+ * How much later the monotonic clock ends a pause than the wall clock would: while the
+ * clocks agree the wall clock decides, to the millisecond (a rate limit's reset); the
+ * monotonic one only when the wall clock went back by more than this.
+ */
+export const MONO_GRACE_MS = 1000;
+
+export function waitOver(wait: Wait, clocks: Clocks): boolean {
+  return clocks.wall() >= wait.wall || clocks.mono() >= wait.mono + MONO_GRACE_MS;
+}
+
+/** When the pause ends, as an epoch ms on the wall clock as it reads now (for nextCheck). */
+export function waitEndsAt(wait: Wait, clocks: Clocks): number {
+  if (wait.mono === -Infinity) return wait.wall;
+  return Math.min(wait.wall, Math.ceil(clocks.wall() + Math.max(0, wait.mono + MONO_GRACE_MS - clocks.mono())));
+}
