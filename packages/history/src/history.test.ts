@@ -232,6 +232,37 @@ describe("retention", () => {
     await store.close();
   });
 
+  it("at its limit, keeps exactly the newest runs of many small batches (a runner's flushes), the oldest batches deleted and the one that crosses it cut", async () => {
+    // a runner flushes every 200 ms: a history of a month's checks is a batch per run or two
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite"), retention: { runs: 250 } });
+    let index = 0;
+    const add = (count: number) => {
+      for (let end = index + count; index < end; ) {
+        store.recordRun(run({ runId: `r${index}`, job: index % 3 === 0 ? "a" : "b", outcome: index % 7 === 0 ? "failed" : "done" }));
+        if (++index % 3 === 0) store.flush();
+      }
+      store.flush();
+    };
+    add(1000);
+    await store.settled();
+    expect(store.prune().runs).toBe(750);
+    const newest = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `r${to - 1 - i}`);
+    expect(store.runs({ limit: 10_000 }).map((row) => row.runId)).toEqual(newest(750, 1000));
+    // the job totals count what is kept
+    expect(store.jobSummaries().reduce((sum, job) => sum + job.runs, 0)).toBe(250);
+    // a few more since: only they are cut, the batch that crosses the limit keeping its newest runs
+    add(31);
+    await store.settled();
+    expect(store.prune().runs).toBe(31);
+    expect(store.runs({ limit: 10_000 }).map((row) => row.runId)).toEqual(newest(781, 1031));
+    const summaries = store.jobSummaries();
+    expect(summaries.reduce((sum, job) => sum + job.runs, 0)).toBe(250);
+    expect(summaries.reduce((sum, job) => sum + job.failures, 0)).toBe(store.runs({ limit: 10_000, failed: true }).length);
+    // under the limit: nothing to cut
+    expect(store.prune()).toEqual({ runs: 0, events: 0 });
+    await store.close();
+  });
+
   it("keeps the file from growing without bound", async () => {
     const file = join(dir, "h.sqlite");
     const store = HistoryStore.open({ file, retention: { runs: 1000 }, maxBatch: 500 });

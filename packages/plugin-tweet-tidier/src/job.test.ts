@@ -61,6 +61,28 @@ describe("plugin", () => {
     expect(resolveDatabase("db/t.sqlite", { stateDir: "/s", configDir: "/c" })).toBe("/c/db/t.sqlite");
     expect(resolveDatabase("postgres://h/db", { stateDir: "/s", configDir: "/c" })).toBe("postgres://h/db");
   });
+
+  it("refuses a pollInterval of 0, or a bare number meant as seconds (30: 30 ms), saying what the setting is and its unit", () => {
+    const schema = plugin.jobs.tidy!.config;
+    type Issue = { path: PropertyKey[]; message: string };
+    for (const pollInterval of [0, "0s", "0ms", 30, "99ms"]) {
+      const r = schema.safeParse({ inputs: ["raw"], pollInterval });
+      expect(r.success).toBe(false);
+      expect((r.error!.issues as Issue[]).map((i) => [i.path.join("."), i.message])).toEqual([
+        [
+          "pollInterval",
+          'at least 100ms: the time between two checks of the inputs, e.g. "30s" (a number is milliseconds: 30 is 30 ms; a shorter interval lists every input folder again and again, almost without a pause, and fills the run history with checks)',
+        ],
+      ]);
+    }
+    expect(schema.parse({ inputs: ["raw"], pollInterval: "500ms" })).toMatchObject({ pollInterval: "500ms" });
+    // not a duration at all: said as such, once
+    const soon = schema.safeParse({ inputs: ["raw"], pollInterval: "soon" });
+    expect((soon.error!.issues as Issue[]).map((i) => i.path.join("."))).toEqual(["pollInterval"]);
+    expect(JSON.stringify(soon.error!.issues)).toContain("a duration like");
+    expect(JSON.stringify(soon.error!.issues)).not.toContain("at least 100ms");
+    expect(schema.parse({ inputs: ["raw"], pollInterval: 500, settleTime: 0 })).toMatchObject({ pollInterval: 500, settleTime: 0 });
+  });
 });
 
 describe("tidy job", () => {
@@ -237,6 +259,89 @@ describe("tidy job", () => {
       job.onTaskDone(job.getRunnableTasks().find((t) => t.signature === "check")!, { files: files.slice(-1) } satisfies CheckResult);
       expect((job as unknown as { done: Map<string, unknown> }).done.size).toBe(1);
       expect(job.getRunnableTasks().filter((t) => t.ref.export === "tidyBatch")).toEqual([]); // the one left is not loaded again
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("continuous: over a collection of months, holds one state per file loaded, and still sees new, growing, changed and removed files", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], settleTime: "2s", pollInterval: "30s" });
+      const job = new TidyJob(config, ctxFor("months", tmp.dir));
+      const state = job as unknown as { done: Map<string, unknown>; lastSeen: Map<string, unknown> };
+      const old = Date.now() - 86_400_000;
+      let files = Array.from({ length: 5000 }, (_, i) => ({ path: `/raw/${String(i).padStart(5, "0")}.jsonl`, size: 100 + (i % 7), mtimeMs: old }));
+      const check = (found: typeof files) => {
+        vi.advanceTimersByTime(30_000);
+        job.onTaskDone(job.getRunnableTasks().find((t) => t.signature === "check")!, { files: found } satisfies CheckResult);
+        const loaded: string[] = [];
+        for (let batch = job.getRunnableTasks().find((t) => t.ref.export === "tidyBatch"); batch; batch = job.getRunnableTasks().find((t) => t.ref.export === "tidyBatch")) {
+          const paths = (batch.args as TidyBatchArgs).files;
+          loaded.push(...paths);
+          job.onTaskDone(batch, { files: paths.map((path) => ({ path, ok: true, result: { path, status: "loaded", fileId: 1, sha256: path, pages: 1, tweets: 1, errors: 0, nothingLoaded: false } })) });
+        }
+        return loaded;
+      };
+      expect(check(files)).toHaveLength(5000);
+      // one state per file: the stability check's own map holds only files still being written
+      expect(state.done.size).toBe(5000);
+      expect(state.lastSeen.size).toBe(0);
+      expect(check(files)).toEqual([]);
+
+      // a new file, written just now: not read until it is seen unchanged
+      const fresh = { path: "/raw/99999.jsonl", size: 10, mtimeMs: Date.now() + 30_000 };
+      files = [...files, fresh];
+      expect(check(files)).toEqual([]);
+      expect(state.lastSeen.size).toBe(1);
+      // it grew since (written again at the next check's time): still not read
+      fresh.size = 20;
+      fresh.mtimeMs = Date.now() + 30_000;
+      expect(check(files)).toEqual([]);
+      expect(check(files)).toEqual([fresh.path]);
+      expect(state.lastSeen.size).toBe(0);
+
+      // a loaded file changed in place (appended to, long ago by now) is read again
+      files[10] = { ...files[10]!, size: 500 };
+      expect(check(files)).toEqual([files[10]!.path]);
+
+      // files archived and removed: their state goes, the rest is not read again
+      files = files.slice(1000);
+      expect(check(files)).toEqual([]);
+      expect(state.done.size).toBe(4001);
+      // a file seen once while being written, then removed before it settled: forgotten too
+      files = [...files, { path: "/raw/partial.jsonl", size: 1, mtimeMs: Date.now() + 30_000 }];
+      expect(check(files)).toEqual([]);
+      expect(state.lastSeen.size).toBe(1);
+      expect(check(files.slice(0, -1))).toEqual([]);
+      expect(state.lastSeen.size).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("continuous: warns once (UJR_TIDY_SLOW_CHECK) when listing the inputs takes a large share of the poll interval, with the figures and what to do", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const files = [{ path: "/raw/a.jsonl", size: 1, mtimeMs: 0 }];
+      const run = (pollInterval: string, mode: "continuous" | "once", ms: number[]) => {
+        const { logger, logs } = capturingLogger("info");
+        const job = new TidyJob(plugin.jobs.tidy!.config.parse({ inputs: ["raw"], pollInterval, mode }), { ...ctxFor("slow", tmp.dir), logger });
+        for (const took of ms) {
+          vi.advanceTimersByTime(60_000);
+          const check = job.getRunnableTasks().find((t) => t.signature === "check");
+          if (check) job.onTaskDone(check, { files, ms: took } satisfies CheckResult);
+        }
+        return logs.filter((l) => l.code === "UJR_TIDY_SLOW_CHECK");
+      };
+      const warned = run("2s", "continuous", [100, 1200, 1500, 1300]);
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatchObject({ level: 40, files: 1, ms: 1200, pollIntervalMs: 2000 });
+      expect(warned[0]!.msg).toBe(`tidy: listing the inputs took 1.2 s for 1 file(s), against a pollInterval of 2.0 s: ${TIDY_ERRORS.UJR_TIDY_SLOW_CHECK}`);
+      expect(warned[0]!.msg).toContain("raise `pollInterval`");
+      // the default interval over a collection of months (~1 s a listing): no warning; nor for a once job
+      expect(run("30s", "continuous", [1100, 1200])).toEqual([]);
+      expect(run("1s", "once", [900])).toEqual([]);
     } finally {
       vi.useRealTimers();
     }
@@ -538,6 +643,34 @@ describe("tidy job: files that fail, and folders that cannot be read", () => {
       "tidy: 2 files (/raw/a.jsonl, ...) not loaded, as the batch task failed: UJR_WORKER_CRASHED: the worker exited; tried again one at a time (try 2 of 3)",
     ]);
     expect(job.getRunnableTasks().map((t) => (t.args as TidyBatchArgs).files)).toEqual([["/raw/a.jsonl"]]);
+  });
+
+  it("a batch stopped by the job's own fileTimeout names the setting, its unit and what to do, in the warning and in the job's failure", () => {
+    const { logger, logs } = capturingLogger("info");
+    const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0, fileTimeout: 10 });
+    const job = new TidyJob(config, { ...ctxFor("timeout", tmp.dir), logger });
+    const [check] = job.getRunnableTasks();
+    job.onTaskDone(check!, { files: ["/raw/a.jsonl", "/raw/b.jsonl"].map((path) => ({ path, size: 10, mtimeMs: 0 })) } satisfies CheckResult);
+    const timedOut = { name: "UjrError", code: "UJR_TASK_TIMEOUT", message: "Task @ujr/plugin-tweet-tidier/tasks#tidyBatch of job timeout timed out after 20 ms and was stopped." };
+    job.onTaskFailed(job.getRunnableTasks()[0]!, timedOut);
+    expect(logs.filter((l) => l.level === 40).map((l) => l.msg)).toEqual([
+      `tidy: 2 files (/raw/a.jsonl, ...) not loaded, as the batch task failed: UJR_TASK_TIMEOUT: ${timedOut.message} (the job's fileTimeout, 10 (a number is milliseconds), allows 10 ms a file: 20 ms for this batch of 2; raise it, e.g. fileTimeout: "10m", or remove it); tried again one at a time (try 2 of 3)`,
+    ]);
+    // every later try times out too: the job fails, its message naming the setting
+    let failed: Error | undefined;
+    try {
+      for (let round = 0; round < 10; round++) for (const t of job.getRunnableTasks()) job.onTaskFailed(t, { ...timedOut, message: "timed out after 10 ms and was stopped." });
+    } catch (e) {
+      failed = e as Error;
+    }
+    expect(failed?.message).toBe(
+      `2 raw file(s) could not be tidied: 2 files (/raw/a.jsonl, /raw/b.jsonl), each: UJR_TASK_TIMEOUT: timed out after 10 ms and was stopped. (the job's fileTimeout, 10 (a number is milliseconds), allows 10 ms a file: 10 ms for this batch of 1; raise it, e.g. fileTimeout: "10m", or remove it)`,
+    );
+    // a timeout of the runner's own (runner.taskTimeout), not the job's: no hint that would mislead
+    const plain = new TidyJob(plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "once", settleTime: 0 }), { ...ctxFor("timeout-2", tmp.dir), logger });
+    plain.onTaskDone(plain.getRunnableTasks()[0]!, { files: [{ path: "/raw/c.jsonl", size: 10, mtimeMs: 0 }] } satisfies CheckResult);
+    plain.onTaskFailed(plain.getRunnableTasks()[0]!, timedOut);
+    expect(logs.at(-1)!.msg).not.toContain("fileTimeout");
   });
 
   it("once, through the runner: a database that cannot be opened is tried three times, the last a failed task (the runner's count), and the job fails naming the files", async () => {

@@ -51,6 +51,10 @@ interface FileState {
   mtimeMs: number;
 }
 
+/** A listing of the inputs that takes this share of the poll interval, and at least SLOW_CHECK_MIN_MS, is warned about (UJR_TIDY_SLOW_CHECK). */
+export const SLOW_CHECK_SHARE = 0.25;
+export const SLOW_CHECK_MIN_MS = 250;
+
 /** A batch task's files stay under these bounds (memory and lost work after a crash are per batch). */
 export const BATCH_MAX_BYTES = 256 << 20;
 export const BATCH_MAX_FILES = 1024;
@@ -144,6 +148,8 @@ export class TidyJob implements Job {
   private readonly missingInputs = new Map<string, string>();
   /** Likely raw data passed over for its name, already warned about (a warning each time new ones appear, not each check). */
   private readonly warnedNotRead = new Set<string>();
+  /** UJR_TIDY_SLOW_CHECK was said (once a job). */
+  private warnedSlowCheck = false;
   private checkRunning = false;
   private nextCheckAt = 0;
   private unstable = 0;
@@ -338,6 +344,7 @@ export class TidyJob implements Job {
       this.noteMissing(check.missing ?? []);
       this.noteUnreadable(check.unreadable ?? []);
       this.acceptCheck(check.files);
+      this.noteSlowCheck(check.files.length, check.ms);
       return;
     }
     this.settleBatch(task, result as TidyBatchResult);
@@ -524,8 +531,20 @@ export class TidyJob implements Job {
     // the batch as a whole failed (timeout, crash): files committed before stay committed
     // and are skipped by content next time; each file is tried again alone, as one of them
     // may be the cause
-    if (files.length > 0) this.groupFailed(files, { code: failure.code ?? failure.name, message: failure.message, database: false }, "the batch task failed");
+    if (files.length > 0) this.groupFailed(files, { code: failure.code ?? failure.name, message: failure.message + this.timeoutHint(failure, files.length), database: false }, "the batch task failed");
     this.updateNextCheck();
+  }
+
+  /**
+   * A batch stopped by the job's own `fileTimeout` says so: the runner's message names the
+   * limit ("timed out after 10 ms"), not the setting, and a bare number there is
+   * milliseconds (`fileTimeout: 10` meant as ten seconds stops every batch).
+   */
+  private timeoutHint(failure: TaskFailure, files: number): string {
+    if (failure.code !== "UJR_TASK_TIMEOUT" || this.config.fileTimeout === undefined) return "";
+    const ms = parseDuration(this.config.fileTimeout);
+    const setting = typeof this.config.fileTimeout === "number" ? `${this.config.fileTimeout} (a number is milliseconds)` : JSON.stringify(this.config.fileTimeout);
+    return ` (the job's fileTimeout, ${setting}, allows ${ms} ms a file: ${files * ms} ms for this batch of ${files}; raise it, e.g. fileTimeout: "10m", or remove it)`;
   }
 
   /**
@@ -570,6 +589,23 @@ export class TidyJob implements Job {
     }
   }
 
+  /**
+   * A continuous job whose listing of the inputs takes a large share of its poll interval
+   * (SLOW_CHECK_SHARE, and at least SLOW_CHECK_MIN_MS) is told so once: it would otherwise
+   * keep a core busy looking for new files without a word (a `pollInterval` of 1s over a
+   * collection of 100,000 files, each listing ~1 s).
+   */
+  private noteSlowCheck(files: number, ms: number | undefined): void {
+    if (this.warnedSlowCheck || this.config.mode !== "continuous" || ms === undefined) return;
+    if (ms < SLOW_CHECK_MIN_MS || ms < this.pollMs * SLOW_CHECK_SHARE) return;
+    this.warnedSlowCheck = true;
+    const seconds = (n: number) => `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)} s`;
+    this.ctx.logger.warn(
+      { code: "UJR_TIDY_SLOW_CHECK", files, ms, pollIntervalMs: this.pollMs },
+      `tidy: listing the inputs took ${seconds(ms)} for ${files} file(s), against a pollInterval of ${seconds(this.pollMs)}: ${TIDY_ERRORS.UJR_TIDY_SLOW_CHECK}`,
+    );
+  }
+
   /** Names the files under the inputs that look like raw data but are not read for their names: once each, so that a user does not take silence for a load. */
   private warnNotRead(notRead: readonly string[]): void {
     const fresh = notRead.filter((p) => !this.warnedNotRead.has(p));
@@ -578,48 +614,68 @@ export class TidyJob implements Job {
     this.ctx.logger.warn({ code: "UJR_TIDY_NAME_NOT_READ", files: fresh.length }, `tidy: ${notReadMessage(fresh)}`);
   }
 
-  /** Stability: a file is read only when its size and mtime did not change since the previous check (or it settled for settleTime). */
+  /**
+   * Stability: a file is read only when its size and mtime did not change since the previous
+   * check (or it settled for settleTime). A check of a collection of months holds every file
+   * loaded so far (100,000, say) and nearly all are unchanged: each costs a map look-up, and
+   * the set of the paths found is built only when some file known before was not found.
+   */
   private acceptCheck(files: FoundFile[]): void {
     const now = Date.now();
     this.unstable = 0;
-    const seen = new Set<string>();
+    const doneBefore = this.done.size;
+    const lastSeenBefore = this.lastSeen.size;
+    /** Files of `done` and of `lastSeen` (as they were) found again. */
+    let doneFound = 0;
+    let lastSeenFound = 0;
     for (const f of files) {
-      seen.add(f.path);
-      const cur = { size: f.size, mtimeMs: f.mtimeMs };
       const d = this.done.get(f.path);
+      if (d !== undefined) doneFound++;
       if (d && d.size === f.size && d.mtimeMs === f.mtimeMs) {
-        const failed = this.failed.get(f.path);
+        const failed = this.failed.size > 0 ? this.failed.get(f.path) : undefined;
         if (failed === undefined || failed.retryAt > now) continue;
         // given up, and its wait is over: one try more (its last for now), still reported as
         // failed until it loads
         this.done.delete(f.path);
-        this.pending.set(f.path, cur);
+        this.pending.set(f.path, { size: f.size, mtimeMs: f.mtimeMs });
         this.attempts.set(f.path, this.config.maxAttempts - 1);
         if (failed.alone) this.alone.add(f.path);
         continue;
       }
       if (this.running.has(f.path) || this.pending.has(f.path)) continue;
+      const cur = { size: f.size, mtimeMs: f.mtimeMs };
       const prev = this.lastSeen.get(f.path);
-      this.lastSeen.set(f.path, cur);
+      if (prev !== undefined) lastSeenFound++;
       const unchanged = prev !== undefined && prev.size === f.size && prev.mtimeMs === f.mtimeMs;
       const settled = now - f.mtimeMs >= this.settleMs;
       if (unchanged || settled) {
+        // stable: it waits for its batch; lastSeen holds the files still being written only
+        // (it kept every file ever found: a second entry for each of a collection's files)
+        if (prev !== undefined) this.lastSeen.delete(f.path);
         this.pending.set(f.path, cur);
         this.attempts.delete(f.path);
-      } else this.unstable++;
+      } else {
+        this.lastSeen.set(f.path, cur);
+        this.unstable++;
+      }
     }
-    for (const p of this.lastSeen.keys()) if (!seen.has(p)) this.lastSeen.delete(p);
+    // what is known and was not found: only then are the paths found looked through
+    let found: Set<string> | undefined;
+    const wasFound = (p: string) => (found ??= new Set(files.map((f) => f.path))).has(p);
+    if (lastSeenFound < lastSeenBefore) for (const p of this.lastSeen.keys()) if (!wasFound(p)) this.lastSeen.delete(p);
     // files gone from the inputs (a collector archives and removes its raw files): their
     // state goes too, so that a job running for months holds what is there, not all it saw
     // (one found again is looked up by path, size and time, and not read again)
-    for (const p of this.done.keys()) if (!seen.has(p)) this.done.delete(p);
+    if (doneFound < doneBefore) for (const p of this.done.keys()) if (!wasFound(p)) this.done.delete(p);
     // a failed file removed from the inputs is no longer a failure (nor tried again); one in a
     // folder that cannot be read now is still there, as far as anyone knows
-    const hidden = [...this.unreadable.keys()].map((dir) => dir + sep);
-    for (const p of [...this.failed.keys()]) {
-      if (seen.has(p) || this.pending.has(p) || this.running.has(p) || hidden.some((dir) => p.startsWith(dir))) continue;
-      this.failed.delete(p);
-      this.ctx.logger.info({ file: p }, `tidy: ${p}, which had failed, is gone from the inputs: no longer tried`);
+    if (this.failed.size > 0) {
+      const hidden = [...this.unreadable.keys()].map((dir) => dir + sep);
+      for (const p of [...this.failed.keys()]) {
+        if (this.pending.has(p) || this.running.has(p) || wasFound(p) || hidden.some((dir) => p.startsWith(dir))) continue;
+        this.failed.delete(p);
+        this.ctx.logger.info({ file: p }, `tidy: ${p}, which had failed, is gone from the inputs: no longer tried`);
+      }
     }
     // an unstable file is looked at again soon; otherwise at the poll interval
     const wait = this.unstable > 0 ? Math.min(this.pollMs, Math.max(50, this.settleMs)) : this.pollMs;

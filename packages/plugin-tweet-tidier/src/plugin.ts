@@ -1,10 +1,22 @@
-import { PLUGIN_API_VERSION, defineJobType, definePlugin, isDuration, z } from "@ujr/core";
+import { PLUGIN_API_VERSION, defineJobType, definePlugin, isDuration, parseDuration, z } from "@ujr/core";
 import { TidyJob } from "./job.js";
 
 const duration = z.union([
   z.number().nonnegative(),
   z.string().refine(isDuration, { message: 'a duration like "500ms", "30s", "5m", "1h"' }),
 ]);
+
+/** The shortest pollInterval: a check lists every input, and is a task the run history records. */
+export const MIN_POLL_INTERVAL_MS = 100;
+
+/** At least MIN_POLL_INTERVAL_MS (a value that is not a duration at all is the union's to report). */
+const longEnough = (value: string | number): boolean => {
+  try {
+    return parseDuration(value) >= MIN_POLL_INTERVAL_MS;
+  } catch {
+    return true;
+  }
+};
 
 export const tidyConfigSchema = z.object({
   inputs: z
@@ -17,7 +29,12 @@ export const tidyConfigSchema = z.object({
     .optional()
     .describe("SQLite file (relative to the config file's folder) or a postgres:// URL (optional ?schema=name). Default: tidy.sqlite in the job's state folder."),
   mode: z.enum(["continuous", "once"]).default("continuous").describe("continuous: keep picking up new files; once: finish when everything present is tidied."),
-  pollInterval: duration.default("30s").describe("How often to check the inputs for new files."),
+  pollInterval: duration
+    .refine((value) => longEnough(value), {
+      message: `at least ${MIN_POLL_INTERVAL_MS}ms: the time between two checks of the inputs, e.g. "30s" (a number is milliseconds: 30 is 30 ms; a shorter interval lists every input folder again and again, almost without a pause, and fills the run history with checks)`,
+    })
+    .default("30s")
+    .describe(`How often to check the inputs for new files (at least ${MIN_POLL_INTERVAL_MS}ms; a number is milliseconds).`),
   settleTime: duration.default("2s").describe("A file whose mtime is older than this is read at once; newer files must keep size and mtime between two checks."),
   parallel: z
     .number()

@@ -34,6 +34,8 @@ export interface CheckResult {
   missing?: string[];
   /** Inputs, and folders inside them, that could not be read (see listInputs). */
   unreadable?: UnreadableFolder[];
+  /** How long the listing took (ms): the job warns when it is a large share of its poll interval. */
+  ms?: number;
 }
 
 /** Check for new raw data: lists the raw files under the inputs with size and mtime. */
@@ -41,9 +43,11 @@ export const checkForNewData = defineTask({
   module: TASKS_MODULE,
   name: "checkForNewData",
   async run(args: CheckArgs): Promise<CheckResult> {
+    const started = performance.now();
     const { files, notRead, missing, unreadable } = await listInputs(args.inputs, args.baseDir);
+    const ms = Math.round(performance.now() - started);
     if (args.warmParser === true && worthParseWorker(files.reduce((n, f) => n + f.size, 0))) prewarmParseWorker();
-    return { files, ...(notRead.length > 0 ? { notRead } : {}), ...(missing.length > 0 ? { missing } : {}), ...(unreadable.length > 0 ? { unreadable } : {}) };
+    return { files, ms, ...(notRead.length > 0 ? { notRead } : {}), ...(missing.length > 0 ? { missing } : {}), ...(unreadable.length > 0 ? { unreadable } : {}) };
   },
 });
 

@@ -8,7 +8,7 @@ import { postgresInsertSql } from "../ddl/postgres.js";
 import { TidyError } from "../errors.js";
 import { COPY_START, CopyText, copyLine, type CopyMark } from "./copy-text.js";
 import { groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
-import { NOTHING_LOADED, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
+import { NOTHING_LOADED, type LoadedBefore, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
 import { loadedAsSql, loadedMembersSql } from "../ddl/loaded-content.js";
 import { localFeed, type FileFeed } from "../parse-in-worker.js";
 import { migrations } from "../migrations.js";
@@ -95,6 +95,26 @@ const isRetryable = (e: unknown) => {
   const c = (e as { code?: string }).code;
   return c === "40P01" || c === "40001";
 };
+
+/** The look-ups of a batch's files in `source_files` on a connection (see LoadedBefore), each by its index. */
+export function pgLoadedBefore(client: Pick<pg.ClientBase, "query">): LoadedBefore {
+  const columns = `SELECT "id", "path", "sha256", "size_bytes", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files"`;
+  const rows = async (where: string, values: unknown): Promise<LoadedFile[]> =>
+    (await client.query(`${columns} WHERE ${where}`, [values])).rows.map((r) => ({
+      fileId: Number(r.id),
+      path: r.path,
+      sha256: r.sha256,
+      sizeBytes: Number(r.size_bytes),
+      mtimeUs: r.mtime_us === null ? null : Number(r.mtime_us),
+      nothingLoaded: r.nothing === true,
+    }));
+  return {
+    atPaths: (paths) => rows('"path" = ANY($1::text[])', paths),
+    sizesLoaded: async (sizes) =>
+      (await client.query('SELECT DISTINCT s AS "size" FROM unnest($1::bigint[]) AS s WHERE EXISTS (SELECT 1 FROM "source_files" WHERE "size_bytes" = s)', [sizes])).rows.map((r) => Number(r.size)),
+    withSha256: (sha256s) => rows('"sha256" = ANY($1::text[])', sha256s),
+  };
+}
 
 /** Applies pending migrations under an advisory lock (safe when several loaders start at once). */
 export async function migratePostgres(client: pg.PoolClient | pg.Client, schema: string): Promise<void> {
@@ -207,20 +227,7 @@ export class PostgresTidyStore implements TidyStore {
           }
         }
       };
-      const loadedBefore = async (sizes: readonly number[]): Promise<LoadedFile[]> =>
-        (
-          await client.query(
-            `SELECT "id", "path", "sha256", "size_bytes", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "size_bytes" = ANY($1::bigint[])`,
-            [sizes],
-          )
-        ).rows.map((r) => ({
-          fileId: Number(r.id),
-          path: r.path,
-          sha256: r.sha256,
-          sizeBytes: Number(r.size_bytes),
-          mtimeUs: r.mtime_us === null ? null : Number(r.mtime_us),
-          nothingLoaded: r.nothing === true,
-        }));
+      const loadedBefore = pgLoadedBefore(client);
       const recordMtimes = async (files: MtimeToRecord[]): Promise<void> => {
         await client.query('UPDATE "source_files" s SET "mtime_us" = v.m FROM unnest($1::bigint[], $2::bigint[]) AS v(id, m) WHERE s."id" = v.id', [
           files.map((f) => f.fileId),

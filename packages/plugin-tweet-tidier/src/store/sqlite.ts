@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
 import { bytesFromEnv, groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
-import { NOTHING_LOADED, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
+import { NOTHING_LOADED, type LoadedBefore, type LoadedFile, type MtimeToRecord } from "../loaded-before.js";
 import { loadedAsSql, loadedMembersSql } from "../ddl/loaded-content.js";
 import { migrations } from "../migrations.js";
 import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse-page.js";
@@ -14,6 +14,10 @@ import { BackgroundCheckpointer } from "./checkpointer.js";
 import { DEFERRABLE_INDEXES, DeferredIndexes } from "./deferred-indexes.js";
 import { causeOf, diskFullDetail, sqliteFailure } from "./sqlite-errors.js";
 import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyLogger, TidyStore } from "./types.js";
+
+/** What a look-up in `source_files` reads of a loaded file (see LoadedBefore). */
+const LOADED_COLUMNS = `SELECT "id", "path", "sha256", "size_bytes" AS "size", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files"`;
+type LoadedRow = { id: number; path: string; sha256: string; size: number; mtime_us: number | null; nothing: number };
 
 type Stmt = Database.Statement<unknown[]>;
 
@@ -96,7 +100,9 @@ export class SqliteTidyStore implements TidyStore {
     findMemberSha: Stmt;
     loadedAs: Stmt;
     member: Stmt;
-    loadedOfSizes: Stmt;
+    loadedAtPaths: Stmt;
+    sizesLoaded: Stmt;
+    loadedWithSha256: Stmt;
     recordMtime: Stmt;
     claim: Stmt;
     finish: Stmt;
@@ -180,10 +186,11 @@ export class SqliteTidyStore implements TidyStore {
       // where an archive member's bytes were loaded before: as a file, or as a member
       loadedAs: p(loadedAsSql("@sha")),
       member: p(sqliteInsertSql(table("archive_members"))),
-      // the sizes as one JSON array: any number of them in one statement
-      loadedOfSizes: p(
-        `SELECT "id", "path", "sha256", "size_bytes" AS "size", "mtime_us", ${NOTHING_LOADED} AS "nothing" FROM "source_files" WHERE "size_bytes" IN (SELECT "value" FROM json_each(?))`,
-      ),
+      // paths, sizes and hashes as one JSON array: any number of them in one statement, each
+      // found by its index (see LoadedBefore)
+      loadedAtPaths: p(`${LOADED_COLUMNS} WHERE "path" IN (SELECT "value" FROM json_each(?))`),
+      sizesLoaded: p('SELECT DISTINCT "value" AS "size" FROM json_each(?) WHERE EXISTS (SELECT 1 FROM "source_files" WHERE "size_bytes" = "value")'),
+      loadedWithSha256: p(`${LOADED_COLUMNS} WHERE "sha256" IN (SELECT "value" FROM json_each(?))`),
       recordMtime: p('UPDATE "source_files" SET "mtime_us" = ? WHERE "id" = ?'),
       claim: p(
         'INSERT INTO "source_files" ("path", "sha256", "size_bytes", "kind", "status", "loaded_at", "mtime_us") VALUES (?, ?, ?, ?, \'partial\', ?, ?)',
@@ -201,6 +208,24 @@ export class SqliteTidyStore implements TidyStore {
 
   async ingestFile(path: string, opts?: IngestOptions): Promise<IngestResult> {
     return single(await this.ingestFiles([path], opts));
+  }
+
+  /** The look-ups of a batch's files in `source_files` (see unchangedSinceLoaded). */
+  loadedBefore(): LoadedBefore {
+    const rows = (stmt: Stmt, values: readonly (string | number)[]): LoadedFile[] =>
+      (stmt.all(JSON.stringify(values)) as LoadedRow[]).map((r) => ({
+        fileId: r.id,
+        path: r.path,
+        sha256: r.sha256,
+        sizeBytes: r.size,
+        mtimeUs: r.mtime_us,
+        nothingLoaded: r.nothing === 1,
+      }));
+    return {
+      atPaths: async (paths) => rows(this.s.loadedAtPaths, paths),
+      sizesLoaded: async (sizes) => (this.s.sizesLoaded.all(JSON.stringify(sizes)) as { size: number }[]).map((r) => r.size),
+      withSha256: async (sha256s) => rows(this.s.loadedWithSha256, sha256s),
+    };
   }
 
   /** One of this store's failures by its real cause (see sqliteFailure). */
@@ -238,10 +263,7 @@ export class SqliteTidyStore implements TidyStore {
           g.bytes = 0;
         },
       };
-      const loadedBefore = async (sizes: readonly number[]): Promise<LoadedFile[]> =>
-        (this.s.loadedOfSizes.all(JSON.stringify(sizes)) as { id: number; path: string; sha256: string; size: number; mtime_us: number | null; nothing: number }[]).map(
-          (r) => ({ fileId: r.id, path: r.path, sha256: r.sha256, sizeBytes: r.size, mtimeUs: r.mtime_us, nothingLoaded: r.nothing === 1 }),
-        );
+      const loadedBefore = this.loadedBefore();
       const recordMtimes = async (files: MtimeToRecord[]): Promise<void> =>
         db.transaction(() => {
           for (const f of files) this.s.recordMtime.run(f.mtimeUs, f.fileId);
