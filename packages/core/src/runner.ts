@@ -922,9 +922,18 @@ export class Runner extends EventEmitter<RunnerEvents> {
     }
   }
 
+  /** Jobs whose #finishJob is under way (their close() may take a while). */
+  readonly #finishing = new Map<JobState, Promise<void>>();
+
   async #finishJob(state: JobState): Promise<void> {
     if (state.status !== "draining") return;
     state.status = "closing";
+    const finishing = this.#finishJobNow(state).finally(() => this.#finishing.delete(state));
+    this.#finishing.set(state, finishing);
+    await finishing;
+  }
+
+  async #finishJobNow(state: JobState): Promise<void> {
     await this.#closeJob(state);
     if (this.#jobs.get(state.name) === state) this.#jobs.delete(state.name);
     if (state.failure) {
@@ -1027,6 +1036,11 @@ export class Runner extends EventEmitter<RunnerEvents> {
     // Asks still in flight: their answers are dropped (the jobs are not active any more).
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
     for (const state of [...this.#jobs.values()]) {
+      // A job finishing (its last task settled after JobDone/JobFailed) records its own
+      // outcome once its close() returns: wait for it rather than call it stopped meanwhile.
+      const finishing = this.#finishing.get(state);
+      if (finishing !== undefined) await finishing;
+      if (this.#jobs.get(state.name) !== state) continue;
       this.#jobs.delete(state.name);
       if (state.failure) this.#recordOutcome(state, "failed");
       else if (state.status === "draining" && state.running.size === 0) this.#recordOutcome(state, "done");
