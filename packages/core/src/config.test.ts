@@ -33,6 +33,17 @@ describe("runner settings: every value checked, no NaN or overflowing numbers re
     expect(runnerConfigSchema.parse({ shutdownGrace: 0, taskTimeout: "60ms", checkInterval: 1000 })).toMatchObject({ shutdownGrace: 0, taskTimeout: 60, checkInterval: 1000 });
   });
 
+  it("a value of a union's kind is told what is wrong inside it; one of no kind is told the kinds (not zod's bare \"Invalid input\")", () => {
+    const issues = (history: unknown) => {
+      const parsed = configFileSchema.safeParse({ runner: { history } });
+      return zodIssues(parsed.error!, [], configFileSchema).map((issue) => `${issue.path}: ${issue.message}`);
+    };
+    expect(issues({ retention: { days: "7d" } })).toEqual(["runner.history.retention.days: Invalid input: expected number, received string"]);
+    expect(issues({ retention: "30d" })).toEqual(["runner.history.retention: Invalid input: expected object, received string"]);
+    expect(issues({ fil: "runs.sqlite" })).toEqual(['runner.history.fil: unknown key "fil". Did you mean "file"?']);
+    expect(issues(true)).toEqual(["runner.history: expected false or a mapping"]);
+  });
+
   it("unknown keys: one issue each, at the key, with the key it is close to", () => {
     const parsed = configFileSchema.safeParse({ runner: { wrokers: 2, colour: "blue" }, jobz: {} });
     expect(zodIssues(parsed.error!, [], configFileSchema).map((issue) => `${issue.path}: ${issue.message}`)).toEqual([

@@ -168,10 +168,33 @@ export function zodIssues(error: z.ZodError, prefix: (string | number)[] = [], s
       const known = schema ? knownKeysAt(schema, issue.path) : [];
       return issue.keys.map((key) => ({ path: formatPath([...path, key]), message: `unknown key "${key}".${didYouMean(key, known)}`, code: issue.code }));
     }
+    if (issue.code === "invalid_union" && Array.isArray(issue.errors) && issue.errors.length > 0) return unionIssues(issue.errors, path, schema, issue.path);
     let message = issue.message;
     if (issue.code === "invalid_key" && issue.issues[0]) message = `invalid name: ${issue.issues[0].message}`;
     return [{ path: formatPath(path), message, code: issue.code }];
   });
+}
+
+/**
+ * A value that fits no branch of a union (`history: false` or a mapping): zod says only
+ * "Invalid input". The branch whose kind the value has (a mapping for a mapping) says what
+ * is wrong inside it, at its own keys; a value of no branch's kind is told the kinds.
+ */
+function unionIssues(branches: z.core.$ZodIssue[][], path: (string | number)[], schema: z.ZodType | undefined, at: PropertyKey[]): ConfigIssue[] {
+  const wrongKind = (issues: z.core.$ZodIssue[]) => issues.length === 1 && issues[0]!.path.length === 0 && (issues[0]!.code === "invalid_type" || issues[0]!.code === "invalid_value");
+  const ofItsKind = branches.filter((issues) => !wrongKind(issues));
+  if (ofItsKind.length === 1) {
+    const inner = new z.ZodError(ofItsKind[0]!.map((issue) => ({ ...issue, path: [...at, ...issue.path] })) as z.core.$ZodIssue[]);
+    return zodIssues(inner, path.slice(0, path.length - at.length), schema);
+  }
+  const kinds = branches.flatMap((issues) => {
+    const first = issues[0];
+    if (first?.code === "invalid_type") return [first.expected === "object" ? "a mapping" : first.expected];
+    if (first?.code === "invalid_value") return first.values.map((value) => JSON.stringify(value));
+    return [];
+  });
+  const message = kinds.length === branches.length ? `expected ${[...new Set(kinds)].join(" or ")}` : "Invalid input";
+  return [{ path: formatPath(path), message, code: "invalid_union" }];
 }
 
 export function formatPath(path: (string | number)[]): string {
