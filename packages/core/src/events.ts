@@ -69,6 +69,10 @@ export interface RunnerEvents {
   "job:resumed": [{ job: string }];
   "job:error": [JobErrorEvent];
   "changes:error": [{ error: TaskFailure }];
+  /** A task was handed to the executor while none was: the runner has work in flight. */
+  "runner:busy": [];
+  /** The last task in flight settled: nothing runs or waits in the executor. */
+  "runner:idle": [];
   "runner:stopping": [{ graceMs: number; reason: string }];
   "runner:stopped": [RunResult];
 }

@@ -353,6 +353,21 @@ export class Runner extends EventEmitter<RunnerEvents> {
     });
     let queueDepth = 0;
     for (const state of this.#jobs.values()) for (const task of state.running.values()) if (task.phase !== "running") queueDepth++;
+    const running = this.runningTasks();
+    return {
+      state: this.#phase,
+      startedAt: iso(this.#startedAt),
+      uptimeMs: this.#startedAt === undefined ? undefined : Math.round(monoNow() - this.#startedMono),
+      jobs,
+      running,
+      totals: { ...this.#totals },
+      executor: { size: this.executor.size, free: this.executor.capacity() },
+      queueDepth,
+    };
+  }
+
+  /** The tries whose code is running now, as `snapshot().running` lists them, without building every job's snapshot and panel. */
+  runningTasks(): RunnerSnapshot["running"] {
     const running: RunnerSnapshot["running"] = [];
     for (const task of this.#byRunId.values()) {
       if (task.startedAt === 0) continue;
@@ -367,16 +382,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
         progress: task.progress,
       });
     }
-    return {
-      state: this.#phase,
-      startedAt: iso(this.#startedAt),
-      uptimeMs: this.#startedAt === undefined ? undefined : Math.round(monoNow() - this.#startedMono),
-      jobs,
-      running,
-      totals: { ...this.#totals },
-      executor: { size: this.executor.size, free: this.executor.capacity() },
-      queueDepth,
-    };
+    return running;
   }
 
   #panelOf(state: JobState): unknown {
@@ -697,7 +703,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     state.running.set(identity, running);
     this.#identities.set(identity, running);
     this.#byRunId.set(runId, running);
-    this.#active++;
+    if (this.#active++ === 0 && this.listenerCount("runner:busy") > 0) this.emit("runner:busy");
 
     running.timeoutMs = task.timeoutMs ?? state.settings.taskTimeout ?? this.#taskTimeout;
     running.timer = undefined;
@@ -839,7 +845,10 @@ export class Runner extends EventEmitter<RunnerEvents> {
       }
       if (state.status === "draining" && state.running.size === 0) await this.#finishJob(state);
     } finally {
-      if (this.#active === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+      if (this.#active === 0) {
+        for (const resolve of this.#idleWaiters.splice(0)) resolve();
+        if (this.listenerCount("runner:idle") > 0) this.emit("runner:idle");
+      }
       this.#wake();
     }
   }

@@ -82,6 +82,40 @@ describe("recording a runner", () => {
     await store.close();
   });
 
+  it("sweeps only while tasks are in flight: an idle runner, between a collection's polls, is not woken each second", async () => {
+    const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
+    let open!: () => void;
+    (globalThis as { __historyGate?: unknown }).__historyGate = { promise: new Promise<void>((resolve) => (open = resolve)) };
+    const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [], exitWhenIdle: false });
+    const looks = vi.spyOn(runner, "runningTasks");
+    const snapshots = vi.spyOn(runner, "snapshot");
+    recordRunnerHistory(runner, store, { sweepMs: 10 });
+    looks.mockClear(); // the look when attached (a runner busy already is swept at once)
+    const done = runner.run();
+    // idle: twenty sweeps' time pass without one (the old recorder swept every sweepMs, idle or not)
+    const idleFor = () => new Promise((resolve) => setTimeout(resolve, 200));
+    await idleFor();
+    expect(looks).not.toHaveBeenCalled();
+    expect(snapshots).not.toHaveBeenCalled();
+    const idle = new Promise<void>((resolve) => runner.once("runner:idle", () => resolve()));
+    runner.addJob(new ListJob("long", [task("gated", {}, "slow")]));
+    // busy: swept, and the running task recorded as such
+    await vi.waitFor(() => expect(looks.mock.results.some((result) => (result.value as unknown[]).length === 1)).toBe(true), { timeout: 10_000, interval: 10 });
+    await store.settled();
+    expect(store.runs()).toEqual([expect.objectContaining({ signature: "slow", outcome: "running" })]);
+    open();
+    await idle;
+    looks.mockClear();
+    await idleFor();
+    expect(looks).not.toHaveBeenCalled();
+    expect(snapshots).not.toHaveBeenCalled();
+    runner.stop();
+    await done;
+    await store.settled();
+    expect(store.runs()).toEqual([expect.objectContaining({ signature: "slow", outcome: "done" })]);
+    await store.close();
+  });
+
   it("records a job changed by a reload as one 'changed' event, a removed one with its reason", async () => {
     const store = HistoryStore.open({ file: join(dir, "h.sqlite") });
     const runner = new Runner({ executor: new InProcessExecutor({ size: 1 }), jobs: [] });

@@ -37,8 +37,10 @@ function progressText(progress: { done?: number; total?: number; message?: strin
 /**
  * Records a runner's task runs and job events into a history store as they happen.
  * The busiest path (a task settling) only builds one record; the store writes in batches.
- * Tasks still running at a sweep (every `sweepMs`, default 1 s) are recorded as
- * running, so that a crash leaves them marked `interrupted`.
+ * Tasks still running at a sweep (every `sweepMs`, default 1 s, while the runner has tasks
+ * in flight) are recorded as running, so that a crash leaves them marked `interrupted`. An
+ * idle runner is not woken: a collection that polls every few minutes for months costs
+ * nothing between its tasks.
  */
 export function recordRunnerHistory(runner: Runner, store: HistoryWriter, options: RecordHistoryOptions = {}): HistoryRecorder {
   const now = options.now ?? Date.now;
@@ -66,7 +68,7 @@ export function recordRunnerHistory(runner: Runner, store: HistoryWriter, option
   };
 
   const sweep = () => {
-    for (const task of runner.snapshot().running) {
+    for (const task of runningTasks()) {
       if (running.has(task.runId)) continue;
       const { plugin, jobType } = describe(task.job);
       const record: RunRecord = {
@@ -87,8 +89,21 @@ export function recordRunnerHistory(runner: Runner, store: HistoryWriter, option
       store.recordRun(record);
     }
   };
-  const sweeper = setInterval(sweep, options.sweepMs ?? 1000);
-  sweeper.unref();
+  // runningTasks() lists them without building every job's status panel (snapshot() does)
+  const runningTasks = () => (typeof runner.runningTasks === "function" ? runner.runningTasks() : runner.snapshot().running);
+  let sweeper: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const startSweeping = () => {
+    if (sweeper !== undefined || stopped) return;
+    sweeper = setInterval(sweep, options.sweepMs ?? 1000);
+    sweeper.unref();
+  };
+  const stopSweeping = () => {
+    if (sweeper !== undefined) clearInterval(sweeper);
+    sweeper = undefined;
+  };
+  // a runner that had tasks in flight before this recorder was attached
+  if (runningTasks().length > 0) startSweeping();
 
   const settle = (event: TaskEvent & { durationMs: number }, outcome: RunOutcome, error?: TaskFailure) => {
     const endedAt = now();
@@ -191,8 +206,11 @@ export function recordRunnerHistory(runner: Runner, store: HistoryWriter, option
       jobEvent(event.job, "resumed");
       keepPaused(event.job, false);
     },
+    "runner:busy": startSweeping,
+    "runner:idle": stopSweeping,
     "runner:stopped": () => {
-      clearInterval(sweeper);
+      stopped = true;
+      stopSweeping();
       store.flush();
     },
   } as const;
@@ -203,7 +221,8 @@ export function recordRunnerHistory(runner: Runner, store: HistoryWriter, option
   return {
     sweep,
     stop() {
-      clearInterval(sweeper);
+      stopped = true;
+      stopSweeping();
       for (const [name, handler] of Object.entries(handlers)) emitter.off(name, handler);
     },
   };
