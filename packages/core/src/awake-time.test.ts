@@ -72,7 +72,8 @@ describe("awake time", () => {
         if (out.includes("started\n")) resolve();
       });
     });
-    // stopped past the task's 3 s timeout, with 1.8 s of its steps still to run
+    // stopped past the task's 3 s timeout, with up to 1.2 s of its steps still to run (up to
+    // a second of the stop, before the ticker's next tick was due, counts as awake: the margin)
     child.kill("SIGSTOP");
     await new Promise((resolve) => setTimeout(resolve, 4_000));
     child.kill("SIGCONT");
