@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { formatBytes, freeBytes } from "@ujr/core/task";
+import { formatBytes, freeBytes, nearestExisting } from "@ujr/core/task";
 import { TidyError, codeOf, runnerUser } from "../errors.js";
 
 /**
@@ -54,8 +54,7 @@ function unwritablePart(file: string): string | undefined {
   const name = basename(file);
   if (!existsSync(dir)) {
     // the store creates the folder: the nearest one that exists must be writable
-    let up = dirname(dir);
-    while (!existsSync(up) && dirname(up) !== up) up = dirname(up);
+    const up = nearestExisting(dir);
     const denied = notWritable(up);
     if (denied === "EROFS") return `its folder ${dir} cannot be created: the filesystem of ${up} is mounted read-only`;
     return denied === undefined ? undefined : `its folder ${dir} cannot be created: ${up} is not writable by ${runnerUser()}, the user the runner runs as`;

@@ -1,5 +1,5 @@
-import { accessSync, constants, existsSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { accessSync, constants, statSync } from "node:fs";
+import { nearestExisting } from "@ujr/core";
 import { localError } from "../errors.js";
 
 /**
@@ -10,8 +10,7 @@ import { localError } from "../errors.js";
  * ENOENT a recursive mkdir reports for it.
  */
 export function dataDirProblem(dataDir: string, source = "the config"): Error | undefined {
-  let folder = dataDir;
-  while (!existsSync(folder) && dirname(folder) !== folder) folder = dirname(folder);
+  const folder = nearestExisting(dataDir);
   const where = folder === dataDir ? "it" : `${folder}, where it would be created,`;
   try {
     if (!statSync(folder).isDirectory()) return localError("UJR_DATA_DIR_UNWRITABLE", { dataDir, source, reason: `${where === "it" ? "it" : folder} is a file, not a folder` });
