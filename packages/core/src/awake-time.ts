@@ -91,9 +91,11 @@ export interface AwakeTimeout {
  * Aborts its signal after `ms` of awake time: a process stopped for a while (Ctrl-Z, a frozen
  * VM) does not report every request it was waiting on as timed out the moment it runs again.
  * When the time comes, what arrived meanwhile is read first (setImmediate: after pending I/O),
- * so an answer that came during the stop wins. Like `AbortSignal.timeout`, it keeps no process alive.
+ * so an answer that came during the stop wins. Like `AbortSignal.timeout`, it keeps no process
+ * alive, unless `keepAlive` (the runner's task timeouts: a task that hangs on nothing still
+ * times out).
  */
-export function awakeTimeout(ms: number, reason: () => unknown): AwakeTimeout {
+export function awakeTimeout(ms: number, reason: () => unknown, options: { keepAlive?: boolean } = {}): AwakeTimeout {
   const controller = new AbortController();
   const endWatch = watchStalls();
   const mark = awakeMark();
@@ -114,7 +116,7 @@ export function awakeTimeout(ms: number, reason: () => unknown): AwakeTimeout {
   };
   const arm = (wait: number): void => {
     timer = setTimeout(() => setImmediate(check), Math.ceil(wait));
-    timer.unref?.();
+    if (options.keepAlive !== true) timer.unref?.();
   };
   arm(ms);
   return { signal: controller.signal, clear };

@@ -1,4 +1,5 @@
 import { pathToFileURL } from "node:url";
+import type { AwakeTimeout } from "./awake-time.js";
 import type { Deadline } from "./clock.js";
 import type { TaskFailure } from "./executor.js";
 import type { Job } from "./job.js";
@@ -114,9 +115,8 @@ export interface RunningTask {
   startedAt: number;
   /** The same on the monotonic clock, for its duration. */
   startedMono: number;
-  /** Ends the watch for stalls its timeout counts without (see awake-time.ts). */
-  endStallWatch?: (() => void) | undefined;
-  timer?: NodeJS.Timeout | undefined;
+  /** Its timeout, on awake time (awake-time.ts). */
+  timeout?: AwakeTimeout | undefined;
   retryTimer?: NodeJS.Timeout | undefined;
   timedOut: boolean;
   timeoutMs?: number | undefined;

@@ -8,7 +8,7 @@ import { retryDelay, type RetryPolicy } from "./retry.js";
 import { taskIdentity, taskLabel, whyNotATask, type Task } from "./task.js";
 import { ujrError } from "./errors.js";
 import { deadlineAtWall, deadlineIn, deadlineReached, monoNow, msUntil, wallTimeOf, type Deadline } from "./clock.js";
-import { awakeMark, awakeMsSince, watchStalls } from "./awake-time.js";
+import { awakeTimeout } from "./awake-time.js";
 import { newCounters, toFolderUrl, type Counters, type JobChanges, type JobEntry, type JobSettings, type JobSnapshot, type JobState, type RunnerOptions, type RunnerSnapshot, type RunningTask } from "./runner-state.js";
 import type { JobOutcome, RunnerEvents, RunResult, TaskDoneEvent, TaskEvent } from "./events.js";
 
@@ -706,7 +706,7 @@ export class Runner extends EventEmitter<RunnerEvents> {
     if (this.#active++ === 0 && this.listenerCount("runner:busy") > 0) this.emit("runner:busy");
 
     running.timeoutMs = task.timeoutMs ?? state.settings.taskTimeout ?? this.#taskTimeout;
-    running.timer = undefined;
+    running.timeout = undefined;
     const run: TaskRun = {
       id: runId,
       job: state.name,
@@ -754,22 +754,17 @@ export class Runner extends EventEmitter<RunnerEvents> {
     const timeoutMs = running.timeoutMs;
     if (timeoutMs === undefined || timeoutMs <= 0) return;
     const runId = running.runId;
-    running.endStallWatch = watchStalls();
-    const mark = awakeMark();
-    const check = (): void => {
-      if (running.runId !== runId || running.timer === undefined) return;
-      const left = timeoutMs - awakeMsSince(mark);
-      if (left >= 1) {
-        arm(left);
-        return;
-      }
-      running.timedOut = true;
-      this.executor.cancel(runId, this.#timeoutFailure(running));
-    };
-    const arm = (ms: number): void => {
-      running.timer = setTimeout(() => setImmediate(check), Math.ceil(ms));
-    };
-    arm(timeoutMs);
+    // cleared when the try settles (#settle), so it fires only for a try still running
+    const timeout = awakeTimeout(timeoutMs, () => this.#timeoutFailure(running), { keepAlive: true });
+    running.timeout = timeout;
+    timeout.signal.addEventListener(
+      "abort",
+      () => {
+        running.timedOut = true;
+        this.executor.cancel(runId, timeout.signal.reason as TaskFailure);
+      },
+      { once: true },
+    );
   }
 
   /** Progress reported by a running task (executors call this). */
@@ -781,10 +776,8 @@ export class Runner extends EventEmitter<RunnerEvents> {
   }
 
   async #settle(running: RunningTask, runId: string, outcome: TaskOutcome): Promise<void> {
-    if (running.timer) clearTimeout(running.timer);
-    running.timer = undefined;
-    running.endStallWatch?.();
-    running.endStallWatch = undefined;
+    running.timeout?.clear();
+    running.timeout = undefined;
     this.#active--;
     this.#byRunId.delete(runId);
     const state = running.state;
