@@ -23,7 +23,7 @@
 // run pays to start and stop; and `ujr run` into SQLite a second time over the files it has
 // just loaded (nothing new: what a run from cron or a restarted runner pays for a collection).
 // The ceiling (measured in this process, same run): parsing + building the rows of every
-// page in a thread of its own (each line decoded from the file's bytes and let go, as a
+// page in a thread of its own (each line parsed from the file's bytes and let go, as a
 // loader's parse thread parses: bench/tidy-lines.mjs), and the
 // plain inserts of the same rows alone (secondary indexes built after them, as a first load
 // does): no loader writing these rows through one SQLite connection beats the inserts alone,
@@ -48,7 +48,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { eachPage } from "./tidy-lines.mjs";
+import { eachPage, lineParser } from "./tidy-lines.mjs";
 import { mkdtempSync } from "node:fs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -60,6 +60,7 @@ const requireFromPkg = createRequire(join(pkgDir, "package.json"));
 const Database = requireFromPkg("better-sqlite3");
 const pg = requireFromPkg("pg");
 const tidier = await import(join(pkgDir, "dist", "index.js"));
+const parseLine = await lineParser(pathToFileURL(join(pkgDir, "dist", "index.js")).href);
 const { sqliteInsertSql } = await import(join(pkgDir, "dist", "ddl", "sqlite.js"));
 // the floor formats rows as the loader does, into its buffers (CopyText): this repository's build of it, whichever plugin
 // build is measured (the format is PostgreSQL's COPY text, not the plugin's)
@@ -445,7 +446,7 @@ function ceiling(variant = "secondary indexes built after") {
   // timing this pass counted the collection of an ever-growing heap)
   const built = files.map((f, fi) => {
     const ps = [];
-    eachPage(tidier, f, fi, (p) => ps.push(p));
+    eachPage(tidier, parseLine, f, fi, (p) => ps.push(p));
     return ps;
   });
   const db = ceilingDb("ceiling", variant);

@@ -1,7 +1,8 @@
 import type { TidyErrorCode } from "./errors.js";
 import { errorInfo } from "./errors.js";
 import { parsePage, parseSidecarLine, type ParsedPage, type Row } from "./parse-page.js";
-import { readRaw } from "./read-raw.js";
+import { parseJsonBytes } from "./parse-json-bytes.js";
+import { readRawBytes } from "./read-raw.js";
 
 /** What the load loop receives for each line of a raw file; `index`: 0-based position in the file's events. */
 export type ParseEvent =
@@ -53,7 +54,7 @@ export async function* parseEvents(
   /** The member whose lines pass unparsed. */
   let passing: string | undefined;
   try {
-    for await (const line of readRaw(path, signal, bytes, keepLine)) {
+    for await (const line of readRawBytes(path, signal, bytes, keepLine)) {
       lastEntry = line.entry;
       lastLine = line.lineNo;
       if (line.member !== undefined) {
@@ -65,16 +66,16 @@ export async function* parseEvents(
         yield { t: "skipped", index: i, entry: line.entry, lineNo: line.lineNo };
         continue;
       }
-      if (line.text === undefined) {
+      if (line.bytes === undefined) {
         const pr = line.problem!;
         yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: pr.code, message: pr.message };
         continue;
       }
       let value: unknown;
       try {
-        value = JSON.parse(line.text);
+        value = parseJsonBytes(line.bytes);
       } catch (e) {
-        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_BAD_JSON", message: badJsonMessage(line.text, e as Error) };
+        yield { t: "error", index: i, entry: line.entry, lineNo: line.lineNo, code: "UJR_TIDY_BAD_JSON", message: badJsonMessage(line.bytes.toString("utf8"), e as Error) };
         continue;
       }
       try {

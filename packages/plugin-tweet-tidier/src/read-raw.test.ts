@@ -41,11 +41,20 @@ describe.each([
     await fc.assert(
       fc.asyncProperty(
         // lengths around the buffer's size: lines ending just before, at and after a read's end
-        fc.array(fc.oneof(fc.nat(200), fc.integer({ min: READ_BUFFER - 3, max: READ_BUFFER + 3 }), fc.nat(3 * READ_BUFFER)), { minLength: 1, maxLength: 6 }),
+        // and blank lines, of ASCII or Unicode spaces (trim()'s), beside lines that only start with a space
+        fc.array(
+          fc.oneof(
+            fc.nat(200),
+            fc.integer({ min: READ_BUFFER - 3, max: READ_BUFFER + 3 }),
+            fc.nat(3 * READ_BUFFER),
+            fc.constantFrom(" ", "\t \r", "\v\f", "\u00a0", "\u3000 \u2028", " \u00a0x", "\u2003{}"),
+          ),
+          { minLength: 1, maxLength: 6 },
+        ),
         fc.boolean(),
-        async (lengths, lastNewline) => {
+        async (lines_, lastNewline) => {
           const path = join(tmp.dir, `lines-${blocking}-${k++}.jsonl`);
-          const body = lengths.map((n, i) => `${i % 10}`.repeat(n)).join("\n") + (lastNewline ? "\n" : "");
+          const body = lines_.map((n, i) => (typeof n === "string" ? n : `${i % 10}`.repeat(n))).join("\n") + (lastNewline ? "\n" : "");
           writeFileSync(path, body);
           expect(await lines(path)).toEqual(expectedLines(path));
           expect(await hashFile(path)).toEqual({ sha256: sha256(path), size: Buffer.byteLength(body) });

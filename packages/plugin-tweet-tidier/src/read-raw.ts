@@ -25,6 +25,16 @@ export interface RawLine {
 }
 
 /**
+ * A line as the loader reads it: its UTF-8 bytes rather than its text (see parseJsonBytes:
+ * a page decoded whole is one large string). The bytes are valid until the next line is
+ * asked for: reads reuse their buffer.
+ */
+export interface RawLineBytes extends Omit<RawLine, "text"> {
+  /** The line's bytes (valid UTF-8, without a byte-order mark or `\r`); undefined when they are not UTF-8 (see `problem`). */
+  bytes: Buffer | undefined;
+}
+
+/**
  * Archive members up to this size are read whole and hashed before their lines (the loader
  * skips a member whose bytes it loaded before, see archive_members); larger ones are
  * streamed, without that check. A collector's members are one API page each.
@@ -84,11 +94,27 @@ export function looksUtf16(head: Uint8Array): "UTF-16LE" | "UTF-16BE" | undefine
   return undefined;
 }
 
+/** ASCII whitespace as String.prototype.trim takes it: tab, line feed, vertical tab, form feed, carriage return, space. */
+const ASCII_SPACE = new Uint8Array(128);
+for (const c of [9, 10, 11, 12, 13, 32]) ASCII_SPACE[c] = 1;
+
+/**
+ * Whether a line is blank as `text.trim() === ""` says, without decoding a line that is not:
+ * its first byte other than ASCII whitespace decides, unless it starts a character beyond
+ * ASCII (Unicode has spaces of its own), which is then decoded.
+ */
+function blank(bytes: Buffer): boolean {
+  let i = 0;
+  while (i < bytes.length && bytes[i]! < 128 && ASCII_SPACE[bytes[i]!] === 1) i++;
+  if (i === bytes.length) return true;
+  return bytes[i]! >= 128 && bytes.toString("utf8", i).trim() === "";
+}
+
 const hex = (x: number) => `0x${x.toString(16).toUpperCase().padStart(2, "0")}`;
 
 /**
  * Splits a byte stream into lines (without the newline; `\r\n` tolerated), skipping blank
- * lines. Text is decoded strictly: a line that is not valid UTF-8 comes with a `problem`
+ * lines. A line's bytes are valid until the next is asked for. Text is checked strictly: a line that is not valid UTF-8 comes with a `problem`
  * naming the first bad byte (its offset in the line and in the stream) and no text;
  * nothing is replaced. A UTF-8 byte-order mark at the start of a line is skipped. A stream
  * that starts as UTF-16 yields one problem line and stops.
@@ -96,7 +122,7 @@ const hex = (x: number) => `0x${x.toString(16).toUpperCase().padStart(2, "0")}`;
 export async function* splitLines(
   stream: AsyncIterable<Buffer>,
   keepLine?: (lineNo: number) => boolean,
-): AsyncGenerator<{ lineNo: number; text: string; problem?: undefined } | { lineNo: number; text?: undefined; problem: LineProblem }> {
+): AsyncGenerator<{ lineNo: number; bytes: Buffer; problem?: undefined } | { lineNo: number; bytes?: undefined; problem: LineProblem }> {
   // the unfinished line: its chunks, joined once when its end arrives (linear in its length)
   let parts: Buffer[] = [];
   let partLen = 0;
@@ -118,10 +144,7 @@ export async function* splitLines(
     // ignore it; JSON.parse would reject the line
     const from = end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
     const bytes = line.subarray(from, end);
-    if (isUtf8(bytes)) {
-      const text = bytes.toString("utf8");
-      return text.trim() === "" ? undefined : { lineNo, text };
-    }
+    if (isUtf8(bytes)) return blank(bytes) ? undefined : { lineNo, bytes };
     const off = from + firstInvalidUtf8(bytes);
     return {
       lineNo,
@@ -312,13 +335,18 @@ function gunzippedBytes(bytes: Buffer): Readable {
  * only, see canStripe: a file parsed by several threads, each taking its share).
  */
 export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffer, keepLine?: (lineNo: number) => boolean): AsyncGenerator<RawLine> {
+  for await (const { bytes: lineBytes, ...line } of readRawBytes(path, signal, bytes, keepLine)) yield { ...line, text: lineBytes?.toString("utf8") };
+}
+
+/** readRaw's lines as their bytes (see RawLineBytes: each valid until the next is asked for), which the loader parses. */
+export async function* readRawBytes(path: string, signal?: AbortSignal, bytes?: Buffer, keepLine?: (lineNo: number) => boolean): AsyncGenerator<RawLineBytes> {
   const kind = fileKind(path);
   if (keepLine !== undefined && !canStripe(path)) throw new Error(`readRaw: keepLine on ${path}, which is not a plain file`);
   if (kind !== "archive") {
     // compressed or not by its bytes, whatever its name (see startsGzip)
     const gz = bytes !== undefined ? hasGzipSignature(bytes) : startsGzip(path);
     const stream = bytes !== undefined ? (gz ? gunzippedBytes(bytes) : oneChunk(bytes)) : gz ? gunzipped(path, signal) : readChunks(path, signal);
-    for await (const l of splitLines(stream, keepLine)) yield { entry: "", lineNo: l.lineNo, kind, text: l.text, problem: l.problem };
+    for await (const l of splitLines(stream, keepLine)) yield { entry: "", lineNo: l.lineNo, kind, bytes: l.bytes, problem: l.problem };
     return;
   }
   // loaded on first use: plain files (and the parse worker's start) do not pay for it
@@ -340,7 +368,7 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
     const ek: LineKind = /\.urls\.jsonl(\.gz)?$/.test(lower) ? "urls" : "pages";
     if ((entry.header.size ?? Infinity) > MEMBER_HASH_MAX) {
       const src = (lower.endsWith(".gz") ? entry.pipe(createGunzip()) : entry) as AsyncIterable<Buffer>;
-      for await (const l of splitLines(src)) yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem };
+      for await (const l of splitLines(src)) yield { entry: name, lineNo: l.lineNo, kind: ek, bytes: l.bytes, problem: l.problem };
       continue;
     }
     const chunks: Buffer[] = [];
@@ -348,7 +376,7 @@ export async function* readRaw(path: string, signal?: AbortSignal, bytes?: Buffe
     const bytes = Buffer.concat(chunks);
     let member: RawLine["member"] = hashBytes(bytes);
     for await (const l of splitLines(hasGzipSignature(bytes) ? gunzippedBytes(bytes) : oneChunk(bytes))) {
-      yield { entry: name, lineNo: l.lineNo, kind: ek, text: l.text, problem: l.problem, member };
+      yield { entry: name, lineNo: l.lineNo, kind: ek, bytes: l.bytes, problem: l.problem, member };
       member = undefined;
     }
   }
