@@ -114,9 +114,9 @@ const hex = (x: number) => `0x${x.toString(16).toUpperCase().padStart(2, "0")}`;
 
 /**
  * Splits a byte stream into lines (without the newline; `\r\n` tolerated), skipping blank
- * lines. A line's bytes are valid until the next is asked for. Text is checked strictly: a line that is not valid UTF-8 comes with a `problem`
- * naming the first bad byte (its offset in the line and in the stream) and no text;
- * nothing is replaced. A UTF-8 byte-order mark at the start of a line is skipped. A stream
+ * lines. A line's bytes are valid until the next line is asked for. They are checked
+ * strictly: a line that is not valid UTF-8 comes with a `problem` naming the first bad byte
+ * (its offset in the line and in the stream) and no bytes; nothing is replaced. A UTF-8 byte-order mark at the start of a line is skipped. A stream
  * that starts as UTF-16 yields one problem line and stops.
  */
 export async function* splitLines(
