@@ -41,10 +41,22 @@ export class JobDone extends Error {
   }
 }
 
-/** Thrown by `getRunnableTasks` when the job ends unsuccessfully (e.g. a rejected credential). */
+/**
+ * Thrown by `getRunnableTasks` when the job ends unsuccessfully (e.g. a rejected credential).
+ * Its code is always UJR_JOB_FAILED (what ended the job); `causes` are the codes of why (a
+ * plugin's own, e.g. UJR_TIDY_INPUT_MISSING), which reach the log line, the `job:failed`
+ * event and the run's result as `details.causes`, so that a caller checks them by code.
+ */
 export class JobFailed extends Error {
   override readonly name = "JobFailed";
   readonly code = "UJR_JOB_FAILED";
+  /** `{ causes }` when the job said why by code (see toTaskFailure: details are kept). */
+  readonly details: { causes: string[] } | undefined;
+  constructor(message?: string, options?: { causes?: readonly string[] | undefined }) {
+    super(message);
+    const causes = [...new Set(options?.causes ?? [])];
+    this.details = causes.length > 0 ? { causes } : undefined;
+  }
 }
 
 export function isJobDone(error: unknown): boolean {

@@ -373,6 +373,25 @@ describe("Runner: what the original lacked", () => {
     expect(result.jobs["bad-token"]?.error).toEqual({ name: "JobFailed", code: "UJR_JOB_FAILED", message: "401 Unauthorized: check the bearer token" });
   });
 
+  it("a JobFailed's causes (the codes of why) reach the run's result, the job:failed event and the log line", async () => {
+    const bad: Job = {
+      name: "typo",
+      getRunnableTasks() {
+        throw new JobFailed('input "raw-fiels" does not exist', { causes: ["UJR_TIDY_INPUT_MISSING", "UJR_TIDY_INPUT_MISSING"] });
+      },
+    };
+    const { logger, lines } = capturedLogger();
+    const runner = runnerWith([bad], { logger });
+    const events: TaskFailure[] = [];
+    runner.on("job:failed", (event) => events.push(event.error));
+    const result = await runner.run();
+    const want = { name: "JobFailed", code: "UJR_JOB_FAILED", message: 'input "raw-fiels" does not exist', details: { causes: ["UJR_TIDY_INPUT_MISSING"] } };
+    expect(result.jobs.typo?.error).toEqual(want);
+    expect(events).toEqual([want]);
+    const line = lines.find((l) => l.msg === "job failed");
+    expect((line?.err as { details?: unknown } | undefined)?.details).toEqual({ causes: ["UJR_TIDY_INPUT_MISSING"] });
+  });
+
   it("stop(): no new tasks, running ones finish within the grace period", async () => {
     const job: Job = {
       name: "endless",

@@ -207,7 +207,7 @@ export class SummaryJob implements Job {
 
     if (tasks.length === 0 && !this.#running && this.#notifying.size === 0 && state.pending.length === 0 && nextRunAt(this.#schedule, state, now) === null) {
       if (state.lastError && this.#schedule.kind === "once") {
-        throw new JobFailed(`the summary run failed: ${state.lastError.code}: ${state.lastError.message}`);
+        throw new JobFailed(`the summary run failed: ${state.lastError.code}: ${state.lastError.message}`, { causes: [state.lastError.code] });
       }
       throw new JobDone(`summary "${this.name}" ran once`);
     }

@@ -252,7 +252,7 @@ describe("SummaryJob", () => {
     const first = new SummaryJob(cfg, ctx);
     const [run] = await first.getRunnableTasks();
     await first.onTaskFailed(run!, failure);
-    await expect(first.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_FAILED", message: `the summary run failed: UJR_SUMMARY_OUTPUT: ${failure.message}` });
+    await expect(first.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_FAILED", message: `the summary run failed: UJR_SUMMARY_OUTPUT: ${failure.message}`, details: { causes: ["UJR_SUMMARY_OUTPUT"] } });
 
     // the next `ujr run`: the stored failure is history, the job runs again
     const second = new SummaryJob(cfg, ctx);

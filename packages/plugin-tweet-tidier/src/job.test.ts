@@ -359,8 +359,10 @@ describe("tidy job", () => {
     const again = (await plugin.jobs.tidy!.create(once, ctxFor("typo", dir))) as TidyJob;
     await runTask(again, (await collectTasks(again)).tasks[0]!);
     const end = await collectTasks(again);
+    // checked by code: the job's failure says why by its own code, in details.causes and in the message
+    expect(end.failed?.causes).toEqual(["UJR_TIDY_INPUT_MISSING"]);
     expect(end.failed?.message).toBe(
-      `input "raw-pagse" does not exist (${join(dir, "raw-pagse")}) (did you mean "raw-pages"?): An input of the tidy job names a file or folder that does not exist (a typo, or a folder a collector has not created yet). In \`once\` mode this fails the job (exit 1); a continuous job warns once and reads it when it appears. Check \`inputs\` (relative paths are from the config file's folder).`,
+      `UJR_TIDY_INPUT_MISSING: input "raw-pagse" does not exist (${join(dir, "raw-pagse")}) (did you mean "raw-pages"?): An input of the tidy job names a file or folder that does not exist (a typo, or a folder a collector has not created yet). In \`once\` mode this fails the job (exit 1); a continuous job warns once and reads it when it appears. Check \`inputs\` (relative paths are from the config file's folder).`,
     );
 
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -389,6 +391,7 @@ describe("tidy job", () => {
     const batch = await collectTasks(job);
     await runTask(job, batch.tasks[0]!);
     const end = await collectTasks(job);
+    expect(end.failed?.causes).toEqual(["UJR_TIDY_NOTHING_LOADED"]);
     expect(end.failed?.message).toBe(
       `1 raw file(s) could not be tidied: ${join(dir, "raw", "utf16.jsonl")} (none of its 1 line(s) could be loaded; line 1: UJR_TIDY_UTF16: the file is UTF-16LE (NUL bytes between ASCII characters), not UTF-8: nothing of it was loaded. Convert it (e.g. iconv -f UTF-16 -t UTF-8) and load it under a new name; see ingest_errors)`,
     );
@@ -588,10 +591,13 @@ describe("tidy job: files that fail, and folders that cannot be read", () => {
       `tidy: 2 files (/raw/a.jsonl, ...) not loaded, as the database failed: UJR_TIDY_DATABASE_BUSY: ${busy.message}; tried again together (try 3 of 3)`,
       `tidy: 2 files (/raw/a.jsonl, ...) not loaded after 3 tries, as the database failed: UJR_TIDY_DATABASE_BUSY: ${busy.message}; given up (the job fails at its end)`,
     ]);
-    expect((await collectTasks(job)).failed?.message).toBe(
+    const { failed } = await collectTasks(job);
+    expect(failed?.message).toBe(
       // one cause, said once, with the files it kept from loading
       `2 raw file(s) could not be tidied: 2 files (/raw/a.jsonl, /raw/b.jsonl), not reached, as the database failed: UJR_TIDY_DATABASE_BUSY: ${busy.message}`,
     );
+    // and by code: the files failed, the database's busy the cause
+    expect(failed?.causes).toEqual(["UJR_TIDY_FILE_FAILED", "UJR_TIDY_DATABASE_BUSY"]);
   });
 
   it("continuous: files given up for the database's failure get one try after the wait, said as a retry, not as the round's tries", async () => {
@@ -710,12 +716,13 @@ describe("tidy job: files that fail, and folders that cannot be read", () => {
     expect(warned[0]!.msg).toMatch(/^tidy: folder \/x\/raw\/c \(under input "raw"\) cannot be read by (user ".+" \(uid \d+\)|uid \d+): EACCES: permission denied, scandir '\/x\/raw\/c': /);
     expect(warned[0]!.msg!.endsWith(TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE)).toBe(true);
     const end = await collectTasks(job);
-    expect(end.failed?.message).toMatch(/^1 folder\(s\) could not be read: folder \/x\/raw\/c \(under input "raw"\) cannot be read by .+: EACCES: permission denied, scandir '\/x\/raw\/c': An input of the tidy job, or a folder found inside one, cannot be listed/);
+    expect(end.failed?.causes).toEqual(["UJR_TIDY_INPUT_UNREADABLE"]);
+    expect(end.failed?.message).toMatch(/^UJR_TIDY_INPUT_UNREADABLE: 1 folder\(s\) could not be read: folder \/x\/raw\/c \(under input "raw"\) cannot be read by .+: EACCES: permission denied, scandir '\/x\/raw\/c': An input of the tidy job, or a folder found inside one, cannot be listed/);
 
     // the input itself
     const top = new TidyJob(config, ctxFor("unreadable-top", tmp.dir));
     top.onTaskDone(top.getRunnableTasks()[0]!, { files: [], unreadable: [{ path: "/x/raw/c", input: "raw/c", top: true, code: "EACCES", reason }] } satisfies CheckResult);
-    expect((await collectTasks(top)).failed?.message).toMatch(/^1 folder\(s\) could not be read: input "raw\/c" \(\/x\/raw\/c\) cannot be read by /);
+    expect((await collectTasks(top)).failed?.message).toMatch(/^UJR_TIDY_INPUT_UNREADABLE: 1 folder\(s\) could not be read: input "raw\/c" \(\/x\/raw\/c\) cannot be read by /);
 
     // a link named as a raw file that leads nowhere: said as a link to fix, not as permissions
     const { logger: linkLogger, logs: linkLogs } = capturingLogger("info");
@@ -726,7 +733,7 @@ describe("tidy job: files that fail, and folders that cannot be read", () => {
       'tidy: link /x/raw/x.jsonl (under input "raw") is named as a raw file but is a symbolic link to /gone/x.jsonl, which does not exist: fix or remove the link; its file loads once the link leads to it',
     ]);
     expect((await collectTasks(linked)).failed?.message).toBe(
-      '1 link(s) lead nowhere: link /x/raw/x.jsonl (under input "raw") is named as a raw file but is a symbolic link to /gone/x.jsonl, which does not exist: fix or remove them (UJR_TIDY_INPUT_UNREADABLE)',
+      'UJR_TIDY_INPUT_UNREADABLE: 1 link(s) lead nowhere: link /x/raw/x.jsonl (under input "raw") is named as a raw file but is a symbolic link to /gone/x.jsonl, which does not exist: fix or remove them',
     );
   });
 

@@ -239,21 +239,24 @@ export class TidyJob implements Job {
   private finishOnce(): never {
     this.ended = true;
     if (this.missingInputs.size > 0) {
-      throw new JobFailed(`${[...this.missingInputs.values()].join("; ")}: ${TIDY_ERRORS.UJR_TIDY_INPUT_MISSING}`);
+      throw new JobFailed(`UJR_TIDY_INPUT_MISSING: ${[...this.missingInputs.values()].join("; ")}: ${TIDY_ERRORS.UJR_TIDY_INPUT_MISSING}`, { causes: ["UJR_TIDY_INPUT_MISSING"] });
     }
     const parts: string[] = [];
+    /** The codes of why, for a caller that checks by code (JobFailed's details.causes). */
+    const causes: string[] = [];
     if (this.unreadable.size > 0) {
       const all = [...this.unreadable];
       const links = all.filter(([path]) => this.brokenLinks.has(path)).map(([, why]) => why);
       const folders = all.filter(([path]) => !this.brokenLinks.has(path)).map(([, why]) => why);
       if (folders.length > 0) {
         const more = folders.length > 10 ? `, and ${folders.length - 10} more (see the log)` : "";
-        parts.push(`${folders.length} folder(s) could not be read: ${folders.slice(0, 10).join("; ")}${more}: ${TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE}`);
+        parts.push(`UJR_TIDY_INPUT_UNREADABLE: ${folders.length} folder(s) could not be read: ${folders.slice(0, 10).join("; ")}${more}: ${TIDY_ERRORS.UJR_TIDY_INPUT_UNREADABLE}`);
       }
       if (links.length > 0) {
         const more = links.length > 10 ? `, and ${links.length - 10} more (see the log)` : "";
-        parts.push(`${links.length} link(s) lead nowhere: ${links.slice(0, 10).join("; ")}${more}: fix or remove them (UJR_TIDY_INPUT_UNREADABLE)`);
+        parts.push(`UJR_TIDY_INPUT_UNREADABLE: ${links.length} link(s) lead nowhere: ${links.slice(0, 10).join("; ")}${more}: fix or remove them`);
       }
+      causes.push("UJR_TIDY_INPUT_UNREADABLE");
     }
     const why = [...[...this.failed].map(([path, f]) => [path, f.reason, f.database] as const), ...[...this.nothingLoaded].map(([path, reason]) => [path, reason, false] as const)];
     if (why.length > 0) {
@@ -274,8 +277,11 @@ export class TidyJob implements Job {
       });
       const more = groups.length > 10 ? `, and ${groups.length - 10} more cause(s) (see the log)` : "";
       parts.push(`${why.length} raw file(s) could not be tidied: ${shown.join("; ")}${more}`);
+      // a file that failed its tries, with what failed it (a full disk, a read-only database...)
+      if (this.failed.size > 0) causes.push("UJR_TIDY_FILE_FAILED", ...[...this.failed.values()].flatMap((f) => (f.code ? [f.code] : [])));
+      if (this.nothingLoaded.size > 0) causes.push("UJR_TIDY_NOTHING_LOADED");
     }
-    if (parts.length > 0) throw new JobFailed(parts.join("; "));
+    if (parts.length > 0) throw new JobFailed(parts.join("; "), { causes });
     const partial = this.warnings > 0 ? `; ${this.warnings} partly loaded (bad lines in ingest_errors)` : "";
     const { loaded, partial: partly, skipped } = this.totals;
     throw new JobDone(`tidied ${loaded + partly + skipped} file(s)${partial}`);

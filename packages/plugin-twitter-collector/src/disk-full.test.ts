@@ -80,6 +80,8 @@ describe("a collector whose disk is full", () => {
     expect(result.error!.message).toBe(
       `Job "test-search" gave up: 1 fetch tasks in a row failed after their retries (last: UJR_COLLECTOR_DISK_FULL: ${failure.message}). What is stored is kept: free space on that disk, and a new run resumes from the saved position.`,
     );
+    // by code: what it gave up after
+    expect(result.error!.causes).toEqual(["UJR_COLLECTOR_DISK_FULL"]);
   });
 
   it("an ENOSPC without a file (a stream's write) names the task's folder; one with a file names that file's folder; other errors pass as they are", async () => {

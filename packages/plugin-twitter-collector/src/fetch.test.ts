@@ -204,6 +204,7 @@ describe("search: errors that retrying cannot fix", () => {
     const outcome = await drive(job);
     expect(outcome.outcome).toBe("failed");
     expect(outcome.error!.message).toMatch(/check the bearer token/i);
+    expect(outcome.error!.causes).toEqual(["UJR_COLLECTOR_UNAUTHORIZED"]);
     expect(emulator.requests.length).toBe(1);
   });
 

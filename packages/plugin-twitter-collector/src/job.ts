@@ -57,6 +57,8 @@ export class CollectorJob implements Job {
   readonly #clocks: Clocks;
   #fatal: string | undefined;
   #gaveUp: string | undefined;
+  /** The codes of why the job failed (JobFailed's causes): a fatal failure's, or the last of those it gave up after. */
+  #failCauses: string[] = [];
   readonly #createdAt: number;
   #lastFetch: FetchResult | undefined;
 
@@ -88,10 +90,10 @@ export class CollectorJob implements Job {
   }
 
   async getRunnableTasks(): Promise<Task[]> {
-    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
-    if (this.#gaveUp) throw new JobFailed(this.#gaveUp);
+    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`, { causes: this.#failCauses });
+    if (this.#gaveUp) throw new JobFailed(this.#gaveUp, { causes: this.#failCauses });
     if (this.#dirty) await this.#refresh();
-    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`);
+    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`, { causes: this.#failCauses });
     const clocks = this.#clocks;
     const now = clocks.wall();
     const config = this.config;
@@ -195,6 +197,7 @@ export class CollectorJob implements Job {
     this.#dirty = true;
     if (failure.code && FATAL_CODES.has(failure.code)) {
       this.#fatal = failure.message;
+      this.#failCauses = [failure.code];
       this.nextCheck = undefined;
       return;
     }
@@ -226,6 +229,7 @@ export class CollectorJob implements Job {
           ? "What is stored is kept: free space on that disk, and a new run resumes from the saved position."
           : "What is stored is kept and a new run resumes from it; raise failureLimit (0: never give up) to keep trying longer.";
       this.#gaveUp = `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${last}). ${advice}`;
+      this.#failCauses = failure.code ? [failure.code] : [];
       this.nextCheck = undefined;
       this.#context.logger.error({ job: this.name, code: failure.code, failures: streak, failureLimit: limit }, this.#gaveUp);
       return;
@@ -250,8 +254,10 @@ export class CollectorJob implements Job {
       if (this.config.urlResolution.enabled) this.#urlRetries = await loadUrlRetries(this.paths.stateDir);
     } catch (error) {
       const failure = error as { code?: string; message?: string };
-      if (failure.code && FATAL_CODES.has(failure.code)) this.#fatal = failure.message;
-      else throw error;
+      if (failure.code && FATAL_CODES.has(failure.code)) {
+        this.#fatal = failure.message;
+        this.#failCauses = [failure.code];
+      } else throw error;
     }
     let names: string[] = [];
     try {

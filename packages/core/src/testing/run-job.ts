@@ -181,13 +181,17 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Run
 }
 
 /** Asks a job once for its tasks (with JobDone surfaced as `done: true`, JobFailed as `failed`). */
-export async function collectTasks(job: Job): Promise<{ tasks: Task[]; done: boolean; failed?: { message: string; code: string } }> {
+export async function collectTasks(job: Job): Promise<{ tasks: Task[]; done: boolean; failed?: { message: string; code: string; causes?: string[] } }> {
   try {
     return { tasks: [...(await job.getRunnableTasks())], done: false };
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "UJR_JOB_DONE") return { tasks: [], done: true };
-    if (code === "UJR_JOB_FAILED") return { tasks: [], done: false, failed: { message: (error as Error).message, code } };
+    if (code === "UJR_JOB_FAILED") {
+      // the codes of why, when the job said them (JobFailed's causes)
+      const causes = (error as { details?: { causes?: string[] } }).details?.causes;
+      return { tasks: [], done: false, failed: { message: (error as Error).message, code, ...(causes ? { causes } : {}) } };
+    }
     throw error;
   }
 }

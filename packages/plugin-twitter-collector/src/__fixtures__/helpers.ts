@@ -40,7 +40,7 @@ const definitions = { fetchPages, resolveUrls, archiveFiles } as Record<string, 
 
 export interface DriveResult {
   outcome: "done" | "failed" | "idle" | "rounds";
-  error?: { code?: string; message: string };
+  error?: { code?: string; message: string; causes?: string[] };
   tasks: Array<{ export: string; ok: boolean; attempt: number; result?: unknown; error?: { code?: string; message: string; retryable?: boolean } }>;
 }
 
@@ -59,7 +59,10 @@ export async function drive(job: CollectorJob, options: { logger?: Logger; maxRo
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === "UJR_JOB_DONE") return { outcome: "done", tasks };
-      if (code === "UJR_JOB_FAILED") return { outcome: "failed", error: { code, message: (error as Error).message }, tasks };
+      if (code === "UJR_JOB_FAILED") {
+        const causes = (error as { details?: { causes?: string[] } }).details?.causes;
+        return { outcome: "failed", error: { code, message: (error as Error).message, ...(causes ? { causes } : {}) }, tasks };
+      }
       throw error;
     }
     if (produced.length === 0) return { outcome: "idle", tasks };
