@@ -117,7 +117,7 @@ describe.skipIf(!hasRedis)("runWorker: jobs it must not run", () => {
     const worker = await runWorker({ redis: REDIS_URL, queue: name, workers: 2, isolation: "process", handleSignals: false, logger: createLogger({ level: "info", destination: log.stream }) });
     cleanups.push(() => worker.stop({ graceMs: 0 }));
     expect(worker.concurrency).toBe(2);
-    expect(log.includes('"concurrency":2,"pool":6')).toBe(true);
+    expect(log.includes('"concurrency":2,"poolSlots":6')).toBe(true);
   });
 
   it("a job it cannot read fails with UJR_BULLMQ_JOB_UNREADABLE, saying who may have put it there and what to do", async () => {

@@ -376,7 +376,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<WorkerHandle
     }
   }
 
-  logger.info({ redis: redisLabel, queue: queueName, concurrency, pool: pool.size, resolveFrom: folders }, "worker ready");
+  // concurrency: tasks taken from the queue at once (the pool's workers); poolSlots: what the
+  // local pool accepts, its workers plus those queued for them (not a second pool size)
+  logger.info({ redis: redisLabel, queue: queueName, concurrency, poolSlots: pool.size, resolveFrom: folders }, "worker ready");
   return {
     queue: queueName,
     concurrency,
