@@ -1,15 +1,18 @@
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { toTaskFailure, ujrError, type Job, type JobEntry, type Logger, type UjrError } from "@ujr/core";
 import type { LoadedJob } from "./resolve-config.js";
-import { dataDirProblem } from "./data-dir.js";
+import { makeDataDir } from "./data-dir.js";
+import { makeFolders, refusalReason } from "./make-folders.js";
 
 /** Creates a job from its loaded config, with its own state folder under dataDir. */
 export async function createJob(loaded: LoadedJob, config: { dataDir: string; dir: string }, logger: Logger): Promise<JobEntry> {
   const stateDir = join(config.dataDir, loaded.name);
   let job: Job;
   try {
-    await mkdir(stateDir, { recursive: true });
+    // One plain mkdir per missing level, never a recursive one (it can spin for ever: see
+    // makeFolders). Usually only the job's own folder: createJobsOrThrow made dataDir.
+    const folder = makeFolders(stateDir);
+    if ("refused" in folder) throw new Error(`its state folder ${stateDir} cannot be made: ${folder.refused.parent} ${refusalReason(folder.refused)}`);
     job = await loaded.jobType.create(loaded.config, {
       name: loaded.name,
       stateDir,
@@ -47,9 +50,9 @@ export async function createJobs(jobs: LoadedJob[], config: { dataDir: string; d
  * task runs. The jobs already made are closed and one error names every failed job.
  */
 export async function createJobsOrThrow(jobs: LoadedJob[], config: { dataDir: string; dir: string; file?: string | undefined }, logger: Logger): Promise<JobEntry[]> {
-  // One error for the folder every job keeps its state in, rather than one per job.
-  const unusable = jobs.length > 0 ? dataDirProblem(config.dataDir, config.file) : undefined;
-  if (unusable) throw unusable;
+  // One error for the folder every job keeps its state in, rather than one per job; made
+  // here, before any job's create() (and checked by making it: see dataDirProblem).
+  if (jobs.length > 0) makeDataDir(config.dataDir, config.file);
   const { entries, failures } = await createJobs(jobs, config, logger);
   if (failures.length === 0) return entries;
   await Promise.all(entries.map(({ job }) => Promise.resolve().then(() => job.close?.()).catch(() => undefined)));

@@ -1,8 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { createLogger, defineJobType, definePlugin, z } from "@ujr/core";
+import { composeJobs } from "../compose.js";
 import { dataDirProblem } from "./data-dir.js";
 
 const made: string[] = [];
@@ -36,10 +38,19 @@ function problemAsOrdinaryUser(dataDir: string): { code?: string; message?: stri
 }
 
 describe("runner.dataDir that cannot be used", () => {
-  it("a folder that exists or can be made is fine", () => {
+  it("a folder that exists or can be made is fine, and checking it leaves nothing behind (`ujr validate` makes no folder)", () => {
     const dir = tempDir();
     expect(dataDirProblem(dir)).toBeUndefined();
     expect(dataDirProblem(join(dir, "data", "deeper"))).toBeUndefined();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("jobs made for a run (composeJobs) get it made, with every folder missing above it, and their state folders in it", async () => {
+    const dir = tempDir();
+    const plugin = definePlugin({ name: "inline", apiVersion: 1, jobs: { t: defineJobType({ config: z.object({}), create: (_config, ctx) => ({ name: ctx.name, getRunnableTasks: () => [] }) }) } });
+    const composed = await composeJobs({ jobs: { a: { plugin, type: "t" } }, runner: { dataDir: "./data/deeper" }, baseDir: dir }, createLogger({ level: "silent" }));
+    expect(composed.dataDir).toBe(join(dir, "data", "deeper"));
+    expect(readdirSync(composed.dataDir)).toEqual(["a"]);
   });
 
   it("a file where the folder would be: UJR_DATA_DIR_UNWRITABLE naming it", () => {
@@ -60,11 +71,11 @@ describe("runner.dataDir that cannot be used", () => {
     made.push(locked);
     expect(problemAsOrdinaryUser(locked)).toMatchObject({
       code: "UJR_DATA_DIR_UNWRITABLE",
-      message: expect.stringMatching(/cannot be used: it may not be written by this user \(EACCES\)\. The runner keeps each job's state and the run history there: set runner\.dataDir to a folder on a writable filesystem/),
+      message: expect.stringMatching(/cannot be used: it may not be written by this user \(EACCES: permission denied, mkdir '.*\/locked\/\.ujr-write-check-\d+'\)\. The runner keeps each job's state and the run history there: set runner\.dataDir to a folder on a writable filesystem/),
     });
     expect(problemAsOrdinaryUser(join(locked, "data"))).toMatchObject({
       code: "UJR_DATA_DIR_UNWRITABLE",
-      message: expect.stringContaining(`cannot be used: ${locked}, where it would be created, may not be written by this user (EACCES).`),
+      message: expect.stringContaining(`cannot be used: ${locked}, where it would be created, may not be written by this user (EACCES: permission denied, mkdir '${join(locked, "data")}').`),
     });
   });
 });

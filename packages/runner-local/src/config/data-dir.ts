@@ -1,24 +1,55 @@
-import { accessSync, constants, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { nearestExisting } from "@ujr/core";
 import { localError } from "../errors.js";
+import { makeFolders, probeFolder, refusalReason, removeFolders, type FolderRefusal } from "./make-folders.js";
 
 /**
- * Why the runner could not keep its state in `dataDir`, or undefined: the folder, or the
- * nearest existing folder above it (where it would be made), must be a folder this user
- * may write. access(2) answers EROFS for a read-only filesystem even to root, so a
- * read-only mount is found before any job runs (`ujr run`, `ujr validate`), not as the
- * ENOENT a recursive mkdir reports for it.
+ * Why the runner could not keep its state in `dataDir`, or undefined. The check is the
+ * real thing, not access(2), which says yes to root on /proc and /sys: the folders missing
+ * down to `dataDir` are made one level at a time (a plain mkdir each, see makeFolders),
+ * or, when `dataDir` exists, a probe folder is made in it; then all of it is removed, so
+ * `ujr validate` leaves nothing behind. Any refusal (a read-only filesystem, permissions,
+ * a kernel filesystem, a full disk, a file in the way) is UJR_DATA_DIR_UNWRITABLE naming
+ * the folder and the OS error, found before any job or the run history makes a folder.
  */
 export function dataDirProblem(dataDir: string, source = "the config"): Error | undefined {
-  const folder = nearestExisting(dataDir);
-  const where = folder === dataDir ? "it" : `${folder}, where it would be created,`;
+  const result = tryDataDir(dataDir, source);
+  if ("made" in result) removeFolders(result.made);
+  return "problem" in result ? result.problem : undefined;
+}
+
+/**
+ * Makes `dataDir` (and the folders missing above it) for a run, and keeps them; throws
+ * UJR_DATA_DIR_UNWRITABLE as dataDirProblem describes it.
+ */
+export function makeDataDir(dataDir: string, source = "the config"): void {
+  const result = tryDataDir(dataDir, source);
+  if ("problem" in result) throw result.problem;
+}
+
+function tryDataDir(dataDir: string, source: string): { made: string[] } | { problem: Error } {
+  const base = nearestExisting(dataDir);
+  if (!isFolder(base)) return { problem: localError("UJR_DATA_DIR_UNWRITABLE", { dataDir, source, reason: `${base === dataDir ? "it" : base} is a file, not a folder` }) };
+  const attempt = makeFolders(dataDir);
+  if ("made" in attempt && attempt.made.length > 0) return attempt;
+  // Nothing was missing: whether a job's state folder could be made in it.
+  const refused = "refused" in attempt ? attempt.refused : probeFolder(dataDir);
+  if (!refused) return { made: [] };
+  return { problem: localError("UJR_DATA_DIR_UNWRITABLE", { dataDir, source, reason: `${where(refused, dataDir, base)} ${refusalReason(refused)}` }) };
+}
+
+/** The folder that refused, as the message names it: `dataDir` itself is "it". */
+function where(refused: FolderRefusal, dataDir: string, base: string): string {
+  if (refused.parent === dataDir) return "it";
+  if (refused.parent === base) return `${base}, where it would be created,`;
+  return `${refused.parent}, just made,`;
+}
+
+function isFolder(path: string): boolean {
   try {
-    if (!statSync(folder).isDirectory()) return localError("UJR_DATA_DIR_UNWRITABLE", { dataDir, source, reason: `${where === "it" ? "it" : folder} is a file, not a folder` });
-    accessSync(folder, constants.W_OK | constants.X_OK);
-    return undefined;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === "EROFS" ? "is on a read-only filesystem" : code === "EACCES" || code === "EPERM" ? "may not be written by this user" : `cannot be written (${(error as Error).message})`;
-    return localError("UJR_DATA_DIR_UNWRITABLE", { dataDir, source, reason: `${where} ${why}${code ? ` (${code})` : ""}` });
+    return statSync(path).isDirectory();
+  } catch {
+    // it exists (nearestExisting) but cannot be looked at: the mkdir below says why
+    return true;
   }
 }
