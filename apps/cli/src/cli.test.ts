@@ -187,6 +187,12 @@ describe("ujr validate and plugins", () => {
     expect(parsed.plugins[0]!.jobTypes.count!.config.required).toContain("count");
   });
 
+  it("plugins of a config that names no plugin says so, not that none is installed", async () => {
+    project = projectOutsideWorkspace();
+    const file = project.write("ujr.config.yaml", "jobs: {}\n");
+    expect(await cli(["plugins", file])).toEqual({ code: 0, out: `${file} names no plugins: none of its jobs has a "plugin".`, err: "" });
+  });
+
   it("plugins without a config finds installed packages with the ujr-plugin keyword", async () => {
     project = projectOutsideWorkspace();
     const { exited } = spawnCli(["plugins"]);
@@ -213,7 +219,7 @@ describe("ujr plugins beside a config", () => {
     const { code, stdout } = await spawnCli(["plugins"]).exited;
     expect(code).toBe(0);
     expect(stdout).toContain("@acme/ujr-plugin-fixture@1.0.0 (plugin API v1)");
-    expect(stdout).toContain('./ujr.config.yaml also names ./my-plugin.js, which is not listed here (files, or packages without the "ujr-plugin" keyword): `ujr plugins ujr.config.yaml` shows the plugins it names.');
+    expect(stdout).toContain("./ujr.config.yaml also names plugins not listed here (`ujr plugins ujr.config.yaml` shows the plugins it names):\n  ./my-plugin.js: a file, not an installed package\n");
     expect(stdout).not.toContain("No ujr plugins");
   });
 });

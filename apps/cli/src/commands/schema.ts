@@ -1,17 +1,18 @@
-import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { configFileSchema, toTaskFailure, ujrError, z, type JobType, type Plugin } from "@ujr/core";
+import { configFileSchema, toTaskFailure, z, type JobType, type Plugin } from "@ujr/core";
 import { configFolder, loadPlugin } from "@ujr/runner-local";
-import { parse as parseYaml } from "yaml";
-import { checkPositionals, parse, UsageError } from "../args.js";
+import { checkPositionals, DEFAULT_CONFIG, parse, UsageError } from "../args.js";
+import { pluginsNamedIn } from "../config-plugins.js";
+import { configPluginsNotFound, describeNotFound, findInstalledPlugins, whyNoPluginFound } from "../installed-plugins.js";
 import type { Output } from "../output.js";
-import { findInstalledPlugins } from "./plugins.js";
 
 export const schemaHelp = `ujr schema [config] [--out <file>]
   Writes the JSON Schema of a config file: ujr's own settings plus, for each job, the config
   schema of its plugin's job type (matched on plugin + type). With a config: the plugins it
-  names; without: every ujr plugin installed here. Point an editor at it with the first line
+  names; without: every ujr plugin installed here, found as \`ujr plugins\` finds them (with a
+  warning when there is none, or ./${DEFAULT_CONFIG} names plugins it leaves out). Point an
+  editor at it with the first line
   # yaml-language-server: $schema=./ujr.schema.json
   --out <file>   write to this file instead of stdout`;
 
@@ -120,34 +121,6 @@ export function buildConfigJsonSchema(plugins: SchemaPlugin[]): JsonSchema {
   };
 }
 
-/** The plugin specifiers a config's jobs name, read leniently (the file may have other mistakes). */
-export function pluginsNamedIn(file: string): Array<{ specifier: string; path: string }> {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    if ((error as { code?: string }).code === "ENOENT") throw ujrError("UJR_CONFIG_NOT_FOUND", { path: file });
-    throw ujrError("UJR_CONFIG_UNREADABLE", { path: file, reason: (error as Error).message });
-  }
-  let document: unknown;
-  try {
-    document = parseYaml(text);
-  } catch (error) {
-    // parse() leaves prettyErrors on, which fills linePos with the real position.
-    const pos = (error as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0] ?? { line: 1, col: 1 };
-    throw ujrError("UJR_CONFIG_YAML", { file, line: pos.line, col: pos.col, reason: (error as Error).message.split("\n")[0] });
-  }
-  const jobs = (document as { jobs?: unknown } | null)?.jobs;
-  const found = new Map<string, string>();
-  if (jobs && typeof jobs === "object") {
-    for (const [name, job] of Object.entries(jobs)) {
-      const specifier = (job as { plugin?: unknown } | null)?.plugin;
-      if (typeof specifier === "string" && specifier && !found.has(specifier)) found.set(specifier, `jobs.${name}.plugin`);
-    }
-  }
-  return [...found].map(([specifier, path]) => ({ specifier, path }));
-}
-
 export async function schemaCommand(argv: string[], output: Output): Promise<number> {
   const { values, positionals } = parse(argv, { out: { type: "string", short: "o" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
@@ -158,6 +131,7 @@ export async function schemaCommand(argv: string[], output: Output): Promise<num
   if (values.out === "") throw new UsageError("--out needs a file name (or leave it out to print to stdout)");
   const plugins: SchemaPlugin[] = [];
   const problems: string[] = [];
+  const warnings: string[] = [];
   const load = async (specifier: string, folder: string, where: { path: string; file: string }) => {
     try {
       plugins.push({ specifier, plugin: (await loadPlugin(specifier, folder, where)).plugin });
@@ -170,7 +144,16 @@ export async function schemaCommand(argv: string[], output: Output): Promise<num
     for (const { specifier, path } of pluginsNamedIn(file)) await load(specifier, configFolder(file), { path, file });
   } else {
     const folder = process.cwd();
-    for (const name of findInstalledPlugins(folder)) await load(name, folder, { path: "(installed)", file: join(folder, "package.json") });
+    const search = findInstalledPlugins(folder);
+    for (const { name } of search.plugins) await load(name, folder, { path: "(installed)", file: join(folder, "package.json") });
+    // A schema without the job types a config uses checks none of their settings, and an
+    // editor then says nothing: the schema is written all the same, with a word of why.
+    if (search.plugins.length === 0) warnings.push(`warning: no ujr plugins found: ${whyNoPluginFound(search)}. The schema describes ujr's own settings only, no job type's config.`);
+    const notFound = configPluginsNotFound(search);
+    if (notFound.length > 0) {
+      const instead = `ujr schema ${DEFAULT_CONFIG}${typeof values.out === "string" ? ` --out ${values.out}` : ""}`;
+      warnings.push(describeNotFound(notFound, `warning: ./${DEFAULT_CONFIG} names plugins this schema does not describe (\`${instead}\` describes the plugins it names):`));
+    }
   }
   const text = `${JSON.stringify(buildConfigJsonSchema(plugins), null, 2)}\n`;
   if (typeof values.out === "string") {
@@ -182,6 +165,7 @@ export async function schemaCommand(argv: string[], output: Output): Promise<num
   } else {
     output.out(text.trimEnd());
   }
+  for (const warning of warnings) output.err(warning);
   for (const problem of problems) output.err(`problem: ${problem}`);
   return problems.length > 0 ? 2 : 0;
 }
