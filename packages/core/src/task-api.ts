@@ -16,6 +16,7 @@ export * from "./durable-files.js";
 export * from "./disk-space.js";
 export * from "./process-alive.js";
 export * from "./nearest-folder.js";
+export * from "./make-folders.js";
 export * from "./clock.js";
 export { awakeTimeout, type AwakeTimeout } from "./awake-time.js";
 export * from "./native-module.js";

@@ -5,6 +5,8 @@
  * writer thread's connection, out of reach, with a trigger in the file.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -213,4 +215,25 @@ describe("opening a history where it cannot be set up", () => {
     const under = join(blocker, "_history.sqlite");
     expect(() => HistoryStore.open({ file: under })).toThrow(expect.objectContaining({ code: "UJR_HISTORY_OPEN_FAILED", message: expect.stringContaining(`The run history ${under} could not be opened`) }));
   });
+
+  // runner.history.file under /proc, whose mkdir answers ENOENT though /proc exists: Node
+  // 20's recursive mkdir spun there for ever at 100% CPU, deaf to SIGTERM. In a child process
+  // killed with SIGKILL at the bound, so that the old behaviour fails the test, not the suite.
+  it("a file under a kernel filesystem (/proc): UJR_HISTORY_OPEN_FAILED naming it, not a hang", async (ctx) => {
+    if (process.platform !== "linux") {
+      if (process.env.CI === "true") throw new Error("/proc is Linux's: this test needs Linux under CI");
+      console.warn(`skipped: /proc is a kernel filesystem of Linux, not of ${process.platform}`);
+      return ctx.skip();
+    }
+    const store = new URL("../dist/history-store.js", import.meta.url).href;
+    const script = `
+      const { HistoryStore } = await import(${JSON.stringify(store)});
+      try { HistoryStore.open({ file: "/proc/ujr-history/_history.sqlite" }); console.log(JSON.stringify({ opened: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
+    const result = JSON.parse(stdout) as { code?: string; message?: string };
+    expect(result.code).toBe("UJR_HISTORY_OPEN_FAILED");
+    expect(result.message).toContain("The run history /proc/ujr-history/_history.sqlite could not be opened: its folder cannot be made: /proc is on a filesystem of the kernel");
+    expect(result.message).toContain("mkdir '/proc/ujr-history'");
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { nativeModuleProblem } from "@ujr/core/task";
+import { makeFolders, nativeModuleProblem, refusalReason } from "@ujr/core/task";
 import type { Logger } from "@ujr/core";
 import { buildWriteSet, fromStored, ROWS_PER_BATCH_ID, type BatchContext, type StoredRun, type WriteSet } from "./batches.js";
 import { INTERRUPTED, recorderState } from "./recorder-process.js";
@@ -196,7 +196,10 @@ export class HistoryStore {
     const existed = made.filter((path) => existsSync(path));
     let db: Database.Database | undefined;
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
+      // one plain mkdir per missing level: a recursive one spins for ever where mkdir answers
+      // ENOENT under an existing folder (a kernel filesystem such as /proc; see makeFolders)
+      const folder = makeFolders(dirname(this.file));
+      if ("refused" in folder) throw Object.assign(new Error(`its folder cannot be made: ${folder.refused.parent} ${refusalReason(folder.refused)}`), { cause: folder.refused.error });
       db = new Database(this.file);
       db.pragma("busy_timeout = 5000");
       // Must precede the first table: lets pruning give pages back to the file system.

@@ -1,8 +1,7 @@
 import { join } from "node:path";
-import { toTaskFailure, ujrError, type Job, type JobEntry, type Logger, type UjrError } from "@ujr/core";
+import { makeFolders, refusalReason, toTaskFailure, ujrError, type Job, type JobEntry, type Logger, type UjrError } from "@ujr/core";
 import type { LoadedJob } from "./resolve-config.js";
 import { makeDataDir } from "./data-dir.js";
-import { makeFolders, refusalReason } from "./make-folders.js";
 
 /** Creates a job from its loaded config, with its own state folder under dataDir. */
 export async function createJob(loaded: LoadedJob, config: { dataDir: string; dir: string }, logger: Logger): Promise<JobEntry> {

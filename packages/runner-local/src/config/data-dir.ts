@@ -1,7 +1,6 @@
 import { statSync } from "node:fs";
-import { nearestExisting } from "@ujr/core";
+import { makeFolders, nearestExisting, probeFolder, refusalReason, removeFolders, type FolderRefusal } from "@ujr/core";
 import { localError } from "../errors.js";
-import { makeFolders, probeFolder, refusalReason, removeFolders, type FolderRefusal } from "./make-folders.js";
 
 /**
  * Why the runner could not keep its state in `dataDir`, or undefined. The check is the

@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, readlinkSync, rmdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { nearestExisting } from "@ujr/core";
+import { nearestExisting } from "./nearest-folder.js";
 
 /** A folder that could not be made: the mkdir that failed, in the folder that exists. */
 export interface FolderRefusal {
