@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ALL_FIXTURES, fixture } from "./__fixtures__/helpers.js";
-import { JSON_PART_LIMIT, parseJsonBytes, parseJsonParts } from "./parse-json-bytes.js";
+import { JSON_PART_LIMIT, NotSplit, parseJsonBytes, parseJsonParts } from "./parse-json-bytes.js";
 
 /** Equal as JSON.parse's value: deep equality and the same key order (which JSON.stringify shows). */
 function expectSameValue(got: unknown, want: unknown): void {
@@ -113,6 +113,16 @@ describe("parseJsonBytes", () => {
   it("keeps the last of duplicate keys where JSON.parse puts the first", () => {
     const text = `{"a": [1, 2, 3], "b": {"c": 1, "c": [4, 5]}, "a": {"x": "yyyyyyyy"}}`;
     expectSameValue(parseJsonBytes(Buffer.from(text), 4), JSON.parse(text));
+  });
+
+  it("leaves a container of tiny items to JSON.parse of the whole text (a call per item would cost more)", () => {
+    const text = JSON.stringify({ data: Array.from({ length: 200_000 }, (_, i) => i % 10), meta: { result_count: 200_000 } });
+    const bytes = Buffer.from(text);
+    expect(() => parseJsonParts(bytes)).toThrow(NotSplit);
+    expectSameValue(parseJsonBytes(bytes), JSON.parse(text));
+    // items of a page's size are still split
+    const page = JSON.stringify({ data: Array.from({ length: 200 }, (_, i) => ({ id: String(i), text: "x".repeat(500) })) });
+    expectSameValue(parseJsonParts(Buffer.from(page)), JSON.parse(page));
   });
 
   it("splits real API pages over the limit, into the same page", () => {
