@@ -55,10 +55,9 @@ export class CollectorJob implements Job {
   #archiveNotBefore: Wait = NO_WAIT;
   #archiveFailures = 0;
   readonly #clocks: Clocks;
-  #fatal: string | undefined;
-  #gaveUp: string | undefined;
-  /** The codes of why the job failed (JobFailed's causes): a fatal failure's, or the last of those it gave up after. */
-  #failCauses: string[] = [];
+  /** What ends the job (JobFailed), with the code of why (its causes): a fatal failure wins over giving up. */
+  #fatal: { message: string; code: string } | undefined;
+  #gaveUp: { message: string; code: string | undefined } | undefined;
   readonly #createdAt: number;
   #lastFetch: FetchResult | undefined;
 
@@ -89,11 +88,16 @@ export class CollectorJob implements Job {
     return collectorPanel(this.config, this.status());
   }
 
+  /** Ends the job once something did: a fatal failure (a rejected token...), else giving up. */
+  #throwIfEnded(): void {
+    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal.message}`, { causes: [this.#fatal.code] });
+    if (this.#gaveUp) throw new JobFailed(this.#gaveUp.message, { causes: this.#gaveUp.code ? [this.#gaveUp.code] : [] });
+  }
+
   async getRunnableTasks(): Promise<Task[]> {
-    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`, { causes: this.#failCauses });
-    if (this.#gaveUp) throw new JobFailed(this.#gaveUp, { causes: this.#failCauses });
+    this.#throwIfEnded();
     if (this.#dirty) await this.#refresh();
-    if (this.#fatal) throw new JobFailed(`Job "${this.name}" stopped: ${this.#fatal}`, { causes: this.#failCauses });
+    this.#throwIfEnded();
     const clocks = this.#clocks;
     const now = clocks.wall();
     const config = this.config;
@@ -196,8 +200,7 @@ export class CollectorJob implements Job {
   onTaskFailed(task: Task, failure: TaskFailure): void {
     this.#dirty = true;
     if (failure.code && FATAL_CODES.has(failure.code)) {
-      this.#fatal = failure.message;
-      this.#failCauses = [failure.code];
+      this.#fatal = { message: failure.message, code: failure.code };
       this.nextCheck = undefined;
       return;
     }
@@ -228,10 +231,9 @@ export class CollectorJob implements Job {
         failure.code === "UJR_COLLECTOR_DISK_FULL"
           ? "What is stored is kept: free space on that disk, and a new run resumes from the saved position."
           : "What is stored is kept and a new run resumes from it; raise failureLimit (0: never give up) to keep trying longer.";
-      this.#gaveUp = `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${last}). ${advice}`;
-      this.#failCauses = failure.code ? [failure.code] : [];
+      this.#gaveUp = { message: `Job "${this.name}" gave up: ${streak} ${what} tasks in a row failed after their retries (last: ${last}). ${advice}`, code: failure.code };
       this.nextCheck = undefined;
-      this.#context.logger.error({ job: this.name, code: failure.code, failures: streak, failureLimit: limit }, this.#gaveUp);
+      this.#context.logger.error({ job: this.name, code: failure.code, failures: streak, failureLimit: limit }, this.#gaveUp.message);
       return;
     }
     this.#context.logger.warn(
@@ -254,10 +256,8 @@ export class CollectorJob implements Job {
       if (this.config.urlResolution.enabled) this.#urlRetries = await loadUrlRetries(this.paths.stateDir);
     } catch (error) {
       const failure = error as { code?: string; message?: string };
-      if (failure.code && FATAL_CODES.has(failure.code)) {
-        this.#fatal = failure.message;
-        this.#failCauses = [failure.code];
-      } else throw error;
+      if (failure.code && FATAL_CODES.has(failure.code)) this.#fatal = { message: failure.message ?? failure.code, code: failure.code };
+      else throw error;
     }
     let names: string[] = [];
     try {
