@@ -107,6 +107,13 @@ function scan(b: Uint8Array, start: number, end: number): Frame {
   return root;
 }
 
+/** [start, end) without JSON's whitespace around it (empty when it is all whitespace). */
+function trim(b: Uint8Array, s: number, e: number): [number, number] {
+  while (s < e && WS[b[s]!] === 1) s++;
+  while (e > s && WS[b[e - 1]!] === 1) e--;
+  return [s, e];
+}
+
 class Builder {
   constructor(
     private readonly b: Buffer,
@@ -117,13 +124,11 @@ class Builder {
     return JSON.parse(this.b.toString("utf8", s, e));
   }
 
-  /** [start, end) without the whitespace around it. */
+  /** An item's [start, end) without the whitespace around it; an empty item is not JSON. */
   private trimmed(s: number, e: number): [number, number] {
-    const b = this.b;
-    while (s < e && WS[b[s]!] === 1) s++;
-    while (e > s && WS[b[e - 1]!] === 1) e--;
-    if (s === e) throw new NotSplit();
-    return [s, e];
+    const range = trim(this.b, s, e);
+    if (range[0] === range[1]) throw new NotSplit();
+    return range;
   }
 
   /** A value: parsed whole when small, else put together from its split child (the next at or after `k`). */
@@ -146,9 +151,8 @@ class Builder {
     const k = { at: 0 };
     let from = f.open + 1;
     if (n === 0) {
-      let i = from;
-      while (i < f.close && WS[b[i]!] === 1) i++;
-      if (i === f.close) return isObject ? {} : [];
+      const [s, e] = trim(b, from, f.close);
+      if (s === e) return isObject ? {} : [];
     }
     if (isObject) {
       // key : value , key : value ... : a colon at every even separator, a comma at every odd one
@@ -188,10 +192,7 @@ class Builder {
  * do take this path.
  */
 export function parseJsonParts(bytes: Buffer, limit = JSON_PART_LIMIT): unknown {
-  let s = 0;
-  let e = bytes.length;
-  while (s < e && WS[bytes[s]!] === 1) s++;
-  while (e > s && WS[bytes[e - 1]!] === 1) e--;
+  const [s, e] = trim(bytes, 0, bytes.length);
   const first = bytes[s];
   if (first !== 0x7b && first !== 0x5b) throw new NotSplit();
   return new Builder(bytes, limit).frame(scan(bytes, s, e));
