@@ -21,12 +21,22 @@ export interface PluginSearch {
   plugins: InstalledPlugin[];
 }
 
-function hasPluginKeyword(packageDir: string): boolean {
+/**
+ * The package's keywords (none when its package.json cannot be read as JSON), or undefined
+ * when the folder has no package.json: no package to Node either (see core's findPackageDir).
+ */
+function keywordsOf(packageDir: string): unknown[] | undefined {
+  let text: string;
   try {
-    const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as { keywords?: unknown };
-    return Array.isArray(manifest.keywords) && manifest.keywords.includes("ujr-plugin");
+    text = readFileSync(join(packageDir, "package.json"), "utf8");
   } catch {
-    return false;
+    return undefined;
+  }
+  try {
+    const keywords = (JSON.parse(text) as { keywords?: unknown }).keywords;
+    return Array.isArray(keywords) ? keywords : [];
+  } catch {
+    return [];
   }
 }
 
@@ -43,10 +53,11 @@ export function findInstalledPlugins(folder: string): PluginSearch {
   const plugins: InstalledPlugin[] = [];
   for (const { folder: modules, names } of folders) {
     for (const name of names) {
-      // A folder without package.json is not a package to Node either (see core's findPackageDir).
-      if (seen.has(name) || !existsSync(join(modules, name, "package.json"))) continue;
+      if (seen.has(name)) continue;
+      const keywords = keywordsOf(join(modules, name));
+      if (keywords === undefined) continue;
       seen.add(name);
-      if (hasPluginKeyword(join(modules, name))) plugins.push({ name, modules });
+      if (keywords.includes("ujr-plugin")) plugins.push({ name, modules });
     }
   }
   plugins.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
