@@ -19,10 +19,13 @@ export interface FolderRefusal {
  * parent exists: it retries the parent for ever at 100% CPU, deaf to SIGTERM. One mkdir
  * per level cannot loop, and its refusal names the real folder and the OS's own error.
  * Returns the folders made (outermost first), or the refusal; the ones made before a
- * refusal are removed again, so a failed attempt leaves nothing behind.
+ * refusal are removed again, so a failed attempt leaves nothing behind. A file (or anything
+ * else not a folder) at `path` itself is refused as mkdir refuses it (EEXIST), not taken for
+ * the folder.
  */
 export function makeFolders(path: string): { made: string[] } | { refused: FolderRefusal } {
   const base = nearestExisting(path);
+  if (base === path && !isFolder(path)) return notAFolder(path);
   const missing: string[] = [];
   for (let folder = path; folder !== base; folder = dirname(folder)) missing.unshift(folder);
   const made: string[] = [];
@@ -38,6 +41,18 @@ export function makeFolders(path: string): { made: string[] } | { refused: Folde
     }
   }
   return { made };
+}
+
+/** `path` exists and is no folder (or could not be looked at): one plain mkdir says why in the OS's words. */
+function notAFolder(path: string): { made: string[] } | { refused: FolderRefusal } {
+  try {
+    mkdirSync(path);
+    // removed between the look and the mkdir: made now
+    return { made: [path] };
+  } catch (error) {
+    if (isFolder(path)) return { made: [] };
+    return { refused: { folder: path, parent: dirname(path), error: error as NodeJS.ErrnoException } };
+  }
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 import { mkdir, readdir, readFile, rename, rm, symlink, writeFile, unlink } from "node:fs/promises";
 import path from "node:path";
-import { processAlive, writeFileDurable } from "@ujr/core/task";
+import { noSpaceCode, processAlive, writeFileDurable } from "@ujr/core/task";
+import { FolderRefused, folderRefusal } from "./internal/folders.js";
 
 const RUN_DIR = /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z(-\d+)?$/;
 
@@ -48,9 +49,15 @@ export async function sweepStaleTempDirs(jobDir: string): Promise<string[]> {
   return removed;
 }
 
-/** Creates a fresh temporary folder for a run; returns it and the final run id. */
+/**
+ * Creates a fresh temporary folder for a run; returns it and the final run id. `jobDir` and
+ * the folders missing above it are made one plain mkdir per level (a recursive mkdir spins
+ * for ever under /proc: see folderRefusal); one that cannot be made is a FolderRefused (a
+ * full disk or quota: the OS's own error, for outputError to say so).
+ */
 export async function prepareRunDir(jobDir: string, runId: string): Promise<{ tmpDir: string; runId: string }> {
-  await mkdir(jobDir, { recursive: true });
+  const refused = folderRefusal(jobDir);
+  if (refused !== undefined) throw noSpaceCode(refused.error) !== undefined ? refused.error : new FolderRefused(refused);
   // before anything is written: the leftovers may be what filled the disk
   await sweepStaleTempDirs(jobDir);
   const existing = new Set(await readdir(jobDir));
@@ -58,7 +65,8 @@ export async function prepareRunDir(jobDir: string, runId: string): Promise<{ tm
   for (let n = 2; existing.has(id); n++) id = `${runId}-${n}`;
   const tmpDir = path.join(jobDir, `.tmp-${id}-${process.pid}`);
   await rm(tmpDir, { recursive: true, force: true });
-  await mkdir(tmpDir, { recursive: true });
+  // in jobDir, made above: one level, never a recursive mkdir
+  await mkdir(tmpDir);
   return { tmpDir, runId: id };
 }
 

@@ -10,6 +10,7 @@ import { freeSpaceText, noSpaceCode, writeFileDurable } from "@ujr/core/task";
 import { openReadOnly } from "./db/open.js";
 import type { QueryResult, ReadOnlyDatabase } from "./db/types.js";
 import { SummaryErrorCode, summaryError, toErrorInfo } from "./errors.js";
+import { FolderRefused } from "./internal/folders.js";
 import type { Manifest, QueryOutcome, QuerySpec } from "./manifest.js";
 import { commitRunDir, prepareRunDir, pruneRuns, runIdFor } from "./output.js";
 import { builtinQuery, datasetRangeQuery } from "./queries/builtin.js";
@@ -70,6 +71,15 @@ export function outputError(err: unknown, job: string, jobDir: string, doing: st
       `summary job "${job}" could not ${doing} in "${jobDir}": ${full} (${noSpace}${free === undefined ? "" : `, ${free} free`}). ` +
         `Free space there or point the job's "outDir" at another disk; nothing of this run was kept, and the next run writes the results again.`,
       { cause: err },
+    );
+  }
+  if (err instanceof FolderRefused) {
+    // the folder itself cannot be made there (a kernel filesystem such as /proc, a read-only one, a file in the way)
+    return summaryError(
+      SummaryErrorCode.OUTPUT,
+      `summary job "${job}" could not ${doing} in "${jobDir}": ${cause}. ` +
+        `Set the job's "outDir" (now "${path.dirname(jobDir)}") to a folder that can be made, on a writable disk where the user running ujr may write.`,
+      { cause: err.refusal.error },
     );
   }
   return summaryError(SummaryErrorCode.OUTPUT, `summary job "${job}" could not ${doing} in "${jobDir}": ${cause}. Check that the job's "outDir" is writable.`, { cause: err });

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
+import { open, readdir, readFile, rename, stat, unlink } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -8,6 +8,7 @@ import tar from "tar-stream";
 import { fsyncDir, removeTemps, type TaskContext } from "@ujr/core/task";
 import { collectorError } from "./errors.js";
 import { rawFileSeq, sidecarName } from "./internal/layout.js";
+import { makeFolder } from "./internal/folders.js";
 import { loadArchiveState, saveArchiveState } from "./internal/state.js";
 
 export interface ArchiveArgs {
@@ -105,7 +106,8 @@ async function removeArchived(rawDir: string, throughSeq: number): Promise<numbe
  * and adopted on the next run instead of packing those files twice.
  */
 export async function archiveRun(args: ArchiveArgs, ctx: Pick<TaskContext, "signal" | "logger">): Promise<ArchiveResult> {
-  await mkdir(args.archiveDir, { recursive: true });
+  // one plain mkdir per level: a recursive one spins for ever under /proc (see makeFolder)
+  makeFolder(args.archiveDir, "archive");
   await removeTemps(args.archiveDir, "archive");
   const state = await loadArchiveState(args.stateDir);
 

@@ -74,6 +74,12 @@ export const collectorErrorCatalogue = {
     // trying again at once cannot help: the job's failure backoff tries later
     retryable: false,
   },
+  UJR_COLLECTOR_FOLDER_UNWRITABLE: {
+    message:
+      "Could not make {what} {dir}: {reason}. Set {setting} to a folder that can be made, on a writable disk where the user running ujr may write; nothing stored is lost, and the job tries again after its pauses.",
+    // the same folder fails the same way until the config or the disk changes: the job's failure backoff tries later
+    retryable: false,
+  },
   UJR_COLLECTOR_CANCELLED: { message: "The task was cancelled ({reason}); the saved position is kept.", retryable: false },
 } as const satisfies Record<string, Spec>;
 

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { registerSecret, removeTemps, writeFileDurable, type TaskContext } from "@ujr/core/task";
@@ -9,6 +9,7 @@ import { rawFileName, rawFileSeq } from "./internal/layout.js";
 import { acquireLock } from "./internal/lock.js";
 import { pyDumps } from "./internal/pyjson.js";
 import { writingTo } from "./internal/disk-full.js";
+import { makeFolder } from "./internal/folders.js";
 import { loadState, newState, saveState, type CollectorState, type Sweep } from "./internal/state.js";
 import { COLLECTOR_VERSION } from "./version.js";
 
@@ -219,7 +220,8 @@ async function readStoredPage(path: string): Promise<Record<string, unknown> | u
  */
 export async function fetchPagesRun(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "logger" | "progress">): Promise<FetchResult> {
   registerSecret(args.bearerToken);
-  await mkdir(args.stateDir, { recursive: true });
+  // one plain mkdir per level: a recursive one spins for ever under /proc (see makeFolder)
+  makeFolder(args.stateDir, "state");
   const release = await acquireLock(join(args.stateDir, "fetch.lock"), "fetch", { signal: ctx.signal });
   try {
     return await fetchLocked(args, ctx);
@@ -230,8 +232,8 @@ export async function fetchPagesRun(args: FetchArgs, ctx: Pick<TaskContext, "sig
 
 async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "logger" | "progress">): Promise<FetchResult> {
   const fingerprint = fingerprintOf(args);
-  await mkdir(args.rawDir, { recursive: true });
-  await mkdir(args.stateDir, { recursive: true });
+  makeFolder(args.rawDir, "raw");
+  makeFolder(args.stateDir, "state");
   await removeTemps(args.rawDir, "page");
   await removeTemps(args.stateDir, "state");
 

@@ -4,9 +4,11 @@
  * name and renamed (a reader never sees a half-copied report). `latest.html` is replaced
  * with the newest report.
  */
-import { copyFile, mkdir, rename, rm } from "node:fs/promises";
+import { copyFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { refusalReason } from "@ujr/core/task";
 import { SummaryErrorCode, summaryError } from "../errors.js";
+import { folderRefusal } from "../internal/folders.js";
 import type { Manifest } from "../manifest.js";
 import type { NotifyLogger } from "./webhook.js";
 
@@ -19,9 +21,18 @@ export interface FolderTarget {
 export async function copyToFolder(target: FolderTarget, manifest: Manifest, options: { logger?: NotifyLogger | undefined } = {}): Promise<{ dir: string }> {
   const dest = path.join(target.path, manifest.job, manifest.runId);
   const tmp = `${dest}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true }).catch(() => {});
+  // one plain mkdir per level: a recursive one spins for ever under /proc (see folderRefusal)
+  const refused = folderRefusal(tmp);
+  if (refused !== undefined) {
+    throw summaryError(
+      SummaryErrorCode.FOLDER_FAILED,
+      `folder target "${target.path}": the report could not be copied to ${dest}: ${refused.parent} ${refusalReason(refused)}. ` +
+        `Set the folder target's "path" (under "notify") to a folder that can be made, on a writable disk where the user running ujr may write.`,
+      { cause: refused.error },
+    );
+  }
   try {
-    await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
     const files = ["report.html"];
     if (target.includeData) {
       files.push("summary.json");

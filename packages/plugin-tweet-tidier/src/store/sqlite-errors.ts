@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { formatBytes, freeBytes, nearestExisting } from "@ujr/core/task";
+import { formatBytes, freeBytes, makeFolders, nearestExisting, refusalReason } from "@ujr/core/task";
 import { TidyError, codeOf, runnerUser } from "../errors.js";
 
 /**
@@ -113,4 +113,27 @@ export function sqliteFailure(e: unknown, file: string, busyTimeoutMs: number): 
     if (code.startsWith("SQLITE_READONLY")) return new TidyError("UJR_TIDY_DATABASE_READ_ONLY", `cannot write SQLite database ${file} (${causeOf(e)})`, { cause: e });
   }
   return e;
+}
+
+/**
+ * Makes the folder of the SQLite database `file` (and those missing above it); a folder
+ * that cannot be made is the catalogue's error, named by its real cause: a full disk or one
+ * its user cannot write as sqliteFailure names them (UJR_TIDY_DISK_FULL,
+ * UJR_TIDY_DATABASE_READ_ONLY), anything else (a kernel filesystem such as /proc or /sys, a
+ * file in the way) UJR_TIDY_DATABASE naming the folder, the OS's refusal and the setting to change.
+ */
+export function makeDatabaseFolder(file: string, busyTimeoutMs: number): void {
+  const dir = dirname(file);
+  // one plain mkdir per level (makeFolders of @ujr/core): a recursive one spins for ever
+  // where mkdir answers ENOENT under an existing folder (a kernel filesystem such as /proc)
+  const made = makeFolders(dir);
+  if (!("refused" in made)) return;
+  const refused = made.refused;
+  const named = sqliteFailure(refused.error, file, busyTimeoutMs);
+  if (named !== refused.error) throw named;
+  throw new TidyError(
+    "UJR_TIDY_DATABASE",
+    `cannot create the folder ${dir} of SQLite database ${file}: ${refused.parent} ${refusalReason(refused)}; point the job's \`database\` setting at a file in a folder that can be created`,
+    { cause: refused.error },
+  );
 }

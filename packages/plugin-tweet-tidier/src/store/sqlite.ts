@@ -1,7 +1,5 @@
 import Database from "better-sqlite3";
 import { nativeModuleProblem } from "@ujr/core/task";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { sqliteInsertSql } from "../ddl/sqlite.js";
 import { TidyError } from "../errors.js";
 import { bytesFromEnv, groupCommitBytes, ingestAll, ingestWith, single, type GroupCommit } from "../ingest.js";
@@ -12,7 +10,7 @@ import { PAGE_TABLES, type PageTable, type ParsedPage, type Row } from "../parse
 import { SCHEMA_VERSION, table } from "../schema.js";
 import { BackgroundCheckpointer } from "./checkpointer.js";
 import { DEFERRABLE_INDEXES, DeferredIndexes } from "./deferred-indexes.js";
-import { causeOf, diskFullDetail, sqliteFailure } from "./sqlite-errors.js";
+import { causeOf, diskFullDetail, makeDatabaseFolder, sqliteFailure } from "./sqlite-errors.js";
 import type { ClaimResult, FileOutcome, FileStats, FileTxn, IngestOptions, IngestResult, TidyLogger, TidyStore } from "./types.js";
 
 /** What a look-up in `source_files` reads of a loaded file (see LoadedBefore). */
@@ -135,8 +133,9 @@ export class SqliteTidyStore implements TidyStore {
       const named = this.failure(e);
       return named !== e ? named : new TidyError("UJR_TIDY_DATABASE", `cannot open SQLite database ${file} (${(e as Error)?.message ?? String(e)})`, { cause: e });
     };
+    // its folder, one plain mkdir per level (a recursive one spins for ever under /proc)
+    if (file !== ":memory:" && !opts.readonly) makeDatabaseFolder(file, this.busyTimeoutMs);
     try {
-      if (file !== ":memory:" && !opts.readonly) mkdirSync(dirname(file), { recursive: true });
       this.db = new Database(file, { readonly: opts.readonly ?? false });
     } catch (e) {
       const native = nativeModuleProblem(e);
