@@ -6,6 +6,7 @@ import { isProgressMessage } from "./worker-progress.js";
 import { ProcessSessions, type PoolHooks } from "./process-sessions.js";
 import type { WorkerMessage } from "./session-protocol.js";
 import { ThreadSessions } from "./thread-sessions.js";
+import { taskProcessMallocTunables } from "./malloc-tuning.js";
 // @ujr/core/task and /resolve, not @ujr/core: `ujr run` starts this pool before zod and the
 // config schemas have loaded (see ./pool.ts).
 import { isTaskWorker, normaliseProgress, toTaskFailure, ujrError, type Executor, type LogLevel, type ProgressListener, type TaskFailure, type TaskOutcome, type TaskRun } from "@ujr/core/task";
@@ -121,6 +122,7 @@ export class TinypoolExecutor implements Executor {
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
     env.UJR_LOG_LEVEL = this.#options.logLevel ?? env.UJR_LOG_LEVEL ?? "info";
     env.UJR_LOG_PRETTY = this.#options.prettyLogs ? "1" : "0";
+    if (this.isolation === "process") env.GLIBC_TUNABLES = taskProcessMallocTunables(process.env);
     if (this.isolation === "thread") {
       env.UJR_PROGRESS_CHANNEL = `ujr-progress-${process.pid}-${randomBytes(6).toString("hex")}`;
       const broadcast = new BroadcastChannel(env.UJR_PROGRESS_CHANNEL);

@@ -1,6 +1,6 @@
 // Tasks for the runner-local tests: plain JavaScript, loaded natively by pool workers.
 import { defineTask } from "@ujr/core";
-import { appendFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 
 const module = import.meta.url;
 
@@ -8,6 +8,27 @@ export const echo = defineTask({ module, name: "echo", run: (args, ctx) => ({ ar
 
 /** What the worker was started with (see pool.test.ts). */
 export const workerSettings = defineTask({ module, name: "workerSettings", run: () => ({ pid: process.pid, logLevel: process.env.UJR_LOG_LEVEL, pretty: process.env.UJR_LOG_PRETTY }) });
+
+/**
+ * The malloc settings the worker got, and whether malloc's heap is advised for huge pages
+ * (`hg` among a mapping's VmFlags in /proc/self/smaps) once it has grown by 64 MiB.
+ */
+export const mallocSettings = defineTask({
+  module,
+  name: "mallocSettings",
+  run: () => {
+    const held = [];
+    for (let i = 0; i < 64; i++) held.push(Buffer.alloc(1 << 20, 1));
+    let smaps = "";
+    try {
+      smaps = readFileSync("/proc/self/smaps", "utf8");
+    } catch {
+      // not Linux
+    }
+    const hugeAdvised = smaps.split("\n").some((line) => line.startsWith("VmFlags:") && / hg( |$)/.test(line));
+    return { pid: process.pid, tunables: process.env.GLIBC_TUNABLES ?? null, hugeAdvised, held: held.length };
+  },
+});
 
 export const noop = defineTask({ module, name: "noop", run: () => null });
 
