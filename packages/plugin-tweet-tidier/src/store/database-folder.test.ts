@@ -94,4 +94,22 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
     // the child's start and the store's import; the mkdir itself answers at once
     expect(performance.now() - started).toBeLessThan(15_000);
   }, 30_000);
+
+  it("a tidy job with that database is not made (ujr validate, the start of ujr run): UJR_TIDY_DATABASE, not a permission to give", async () => {
+    const database = "/proc/self/ujr-test/x/tidy.sqlite";
+    const plugin = new URL("../../dist/plugin.js", import.meta.url).href;
+    const script = `
+      const { plugin } = await import(${JSON.stringify(plugin)});
+      const type = plugin.jobs.tidy;
+      const ctx = { name: "tidy", stateDir: process.cwd(), configDir: process.cwd(), logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } };
+      try { await type.create(type.config.parse({ inputs: ["raw"], database: ${JSON.stringify(database)} }), ctx); console.log(JSON.stringify({ created: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
+    const result = JSON.parse(stdout) as { code?: string; message?: string; created?: true };
+    expect(result.code).toBe("UJR_TIDY_DATABASE");
+    expect(result.message).toBe(
+      `cannot create the folder /proc/self/ujr-test/x of SQLite database ${database}: /proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders ` +
+        `(ENOENT: no such file or directory, mkdir '/proc/self/ujr-test'); point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`,
+    );
+  }, 30_000);
 });

@@ -232,7 +232,8 @@ describe.skipIf((!built || (root && !onPath("setpriv"))) && process.env.CI !== "
     try {
       results = await child(asUser, [
         { createJob: true, database: join(lockedDir, "tidy.sqlite") },
-        { createJob: true, database: join(ownDir, "sub", "tidy.sqlite") },
+        { createJob: true, database: join(ownDir, "sub", "deeper", "tidy.sqlite") },
+        { createJob: true, database: join(lockedDir, "sub", "tidy.sqlite") },
       ]);
     } finally {
       chmodSync(lockedDir, 0o755);
@@ -241,8 +242,15 @@ describe.skipIf((!built || (root && !onPath("setpriv"))) && process.env.CI !== "
     expect(results[0]!.thrown!.message).toMatch(
       new RegExp(`^${lit(`cannot write SQLite database ${join(lockedDir, "tidy.sqlite")}: its folder ${lockedDir} is not writable by `)}.* \\(uid \\d+\\), the user the runner runs as`),
     );
-    // a folder the job may create is fine (made when the first batch opens the store)
+    // a folder the job may create is fine (made when the first batch opens the store); the
+    // check makes it and removes it again: \`ujr validate\` leaves nothing behind
     expect(results[1]).toMatchObject({ created: true });
+    expect(existsSync(join(ownDir, "sub"))).toBe(false);
+    // a folder it may not create: said by the mkdir that was refused
+    expect(results[2]!.thrown).toMatchObject({ code: "UJR_TIDY_DATABASE_READ_ONLY", retryable: false, stack: "undefined" });
+    expect(results[2]!.thrown!.message).toMatch(
+      new RegExp(`^${lit(`cannot write SQLite database ${join(lockedDir, "sub", "tidy.sqlite")}: its folder ${join(lockedDir, "sub")} cannot be created: ${lockedDir} is not writable by `)}.* \\(uid \\d+\\), the user the runner runs as ${lit("(EACCES: permission denied, mkdir ")}`),
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { formatBytes, freeBytes, makeFolders, nearestExisting, refusalReason } from "@ujr/core/task";
+import { formatBytes, freeBytes, makeFolders, nearestExisting, refusalReason, removeFolders, type FolderRefusal } from "@ujr/core/task";
 import { TidyError, codeOf, runnerUser } from "../errors.js";
 
 /**
@@ -44,6 +44,18 @@ function notWritable(path: string): string | undefined {
  * that `ujr validate` and the start of `ujr run` say it before any file is tried.
  */
 export function databaseNotWritable(file: string): TidyError | undefined {
+  const dir = dirname(file);
+  if (!existsSync(dir)) {
+    // the folders are made and removed again: access(2) of the folder above answers for
+    // neither a kernel filesystem (/proc says EACCES, /sys says yes to root) nor a file in the
+    // way, where a mkdir says what the store's own would meet
+    const made = makeFolders(dir);
+    if (!("refused" in made)) {
+      removeFolders(made.made);
+      return undefined;
+    }
+    return databaseFolderError(file, made.refused, 0);
+  }
   const part = unwritablePart(file);
   return part === undefined ? undefined : new TidyError("UJR_TIDY_DATABASE_READ_ONLY", `cannot write SQLite database ${file}: ${part}`);
 }
@@ -127,13 +139,20 @@ export function makeDatabaseFolder(file: string, busyTimeoutMs: number): void {
   // one plain mkdir per level (makeFolders of @ujr/core): a recursive one spins for ever
   // where mkdir answers ENOENT under an existing folder (a kernel filesystem such as /proc)
   const made = makeFolders(dir);
-  if (!("refused" in made)) return;
-  const refused = made.refused;
+  if ("refused" in made) throw databaseFolderError(file, made.refused, busyTimeoutMs);
+}
+
+/**
+ * The folder of the SQLite database `file` could not be made: a full disk or a folder its
+ * user cannot write as sqliteFailure names them, anything else UJR_TIDY_DATABASE naming the
+ * folder, the OS's refusal and the setting to change.
+ */
+function databaseFolderError(file: string, refused: FolderRefusal, busyTimeoutMs: number): TidyError {
   const named = sqliteFailure(refused.error, file, busyTimeoutMs);
-  if (named !== refused.error) throw named;
-  throw new TidyError(
+  if (named instanceof TidyError) return named;
+  return new TidyError(
     "UJR_TIDY_DATABASE",
-    `cannot create the folder ${dir} of SQLite database ${file}: ${refused.parent} ${refusalReason(refused)}; point the job's \`database\` setting at a file in a folder that can be created`,
+    `cannot create the folder ${dirname(file)} of SQLite database ${file}: ${refused.parent} ${refusalReason(refused)}; point the job's \`database\` setting at a file in a folder that can be created`,
     { cause: refused.error },
   );
 }
