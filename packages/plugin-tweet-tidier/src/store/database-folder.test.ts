@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { fixture, tempDir } from "../__fixtures__/helpers.js";
 import { TIDY_ERRORS } from "../errors.js";
 import { SqliteTidyStore } from "./sqlite.js";
+import { databaseNotWritable } from "./sqlite-errors.js";
 
 const tmp = tempDir("ujr-tidy-folder-");
 afterAll(() => tmp.cleanup());
@@ -56,16 +57,19 @@ describe("SQLite: the database's folder", () => {
     expect(readFileSync(blocker, "utf8")).toBe("not a folder");
   });
 
-  it("a file where the database's folder should be: UJR_TIDY_DATABASE naming it (EEXIST), not SQLite's 'unable to open database file'", () => {
+  it("a file where the database's folder should be: UJR_TIDY_DATABASE naming it (EEXIST), not SQLite's 'unable to open database file'; the job is not made", () => {
     const blocker = join(tmp.dir, "in-the-way");
     writeFileSync(blocker, "");
     const file = join(blocker, "tidy.sqlite");
+    const expected =
+      `cannot create the folder ${blocker} of SQLite database ${file}: ${tmp.dir} already has ${blocker} there, which is not a folder (EEXIST: file already exists, mkdir '${blocker}'); ` +
+      `point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`;
     const e = openFailure(file);
     expect(e.code).toBe("UJR_TIDY_DATABASE");
-    expect(e.message).toBe(
-      `cannot create the folder ${blocker} of SQLite database ${file}: ${tmp.dir} already has ${blocker} there, which is not a folder (EEXIST: file already exists, mkdir '${blocker}'); ` +
-        `point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`,
-    );
+    expect(e.message).toBe(expected);
+    // the check when a job is made (ujr validate, the start of ujr run) says the same, before any file is tried
+    expect(databaseNotWritable(file)).toMatchObject({ code: "UJR_TIDY_DATABASE", message: expected });
+    expect(readFileSync(blocker, "utf8")).toBe("");
   });
 });
 

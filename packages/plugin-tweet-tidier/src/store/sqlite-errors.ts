@@ -45,7 +45,7 @@ function notWritable(path: string): string | undefined {
  */
 export function databaseNotWritable(file: string): TidyError | undefined {
   const dir = dirname(file);
-  if (!existsSync(dir)) {
+  if (!isFolder(dir)) {
     // the folders are made and removed again: access(2) of the folder above answers for
     // neither a kernel filesystem (/proc says EACCES, /sys says yes to root) nor a file in the
     // way, where a mkdir says what the store's own would meet
@@ -58,6 +58,14 @@ export function databaseNotWritable(file: string): TidyError | undefined {
   }
   const part = unwritablePart(file);
   return part === undefined ? undefined : new TidyError("UJR_TIDY_DATABASE_READ_ONLY", `cannot write SQLite database ${file}: ${part}`);
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** What in the file's place cannot be written, in words, or undefined when everything is writable. */
