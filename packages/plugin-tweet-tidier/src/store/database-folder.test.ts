@@ -79,41 +79,35 @@ describe("SQLite: the database's folder", () => {
 const built = existsSync(fileURLToPath(new URL("../../dist/store/sqlite.js", import.meta.url)));
 if (!built) console.warn("the tidier is not built: skipping the /proc test of the database's folder (run `pnpm build`; under CI=true it runs and fails).");
 
+/** What `body` (module code, run in a fresh Node process) printed as its JSON line; the child is killed at 20 s. */
+async function inChild(body: string): Promise<{ code?: string; message?: string; done?: true }> {
+  const script = `try { ${body}; console.log(JSON.stringify({ done: true })); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
+  return JSON.parse(stdout) as { code?: string; message?: string; done?: true };
+}
+
+const UNDER_PROC = "/proc/self/ujr-test/x/tidy.sqlite";
+const procRefusal = () =>
+  `cannot create the folder /proc/self/ujr-test/x of SQLite database ${UNDER_PROC}: /proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders ` +
+  `(ENOENT: no such file or directory, mkdir '/proc/self/ujr-test'); point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`;
+
 describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "true")("SQLite: a database under a kernel filesystem", () => {
   it("database: /proc/self/ujr-test/x/tidy.sqlite fails at once with UJR_TIDY_DATABASE naming the folder, /proc's refusal and the `database` setting, not a hang", async () => {
-    const file = "/proc/self/ujr-test/x/tidy.sqlite";
     const store = new URL("../../dist/store/sqlite.js", import.meta.url).href;
-    const script = `
-      const { SqliteTidyStore } = await import(${JSON.stringify(store)});
-      try { await new SqliteTidyStore(${JSON.stringify(file)}).close(); console.log(JSON.stringify({ opened: true })); }
-      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
     const started = performance.now();
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
-    const result = JSON.parse(stdout) as { code?: string; message?: string; opened?: true };
-    expect(result.code).toBe("UJR_TIDY_DATABASE");
-    expect(result.message).toBe(
-      `cannot create the folder /proc/self/ujr-test/x of SQLite database ${file}: /proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders ` +
-        `(ENOENT: no such file or directory, mkdir '/proc/self/ujr-test'); point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`,
-    );
+    const result = await inChild(`const { SqliteTidyStore } = await import(${JSON.stringify(store)}); await new SqliteTidyStore(${JSON.stringify(UNDER_PROC)}).close()`);
+    expect(result).toEqual({ code: "UJR_TIDY_DATABASE", message: procRefusal() });
     // the child's start and the store's import; the mkdir itself answers at once
     expect(performance.now() - started).toBeLessThan(15_000);
   }, 30_000);
 
   it("a tidy job with that database is not made (ujr validate, the start of ujr run): UJR_TIDY_DATABASE, not a permission to give", async () => {
-    const database = "/proc/self/ujr-test/x/tidy.sqlite";
     const plugin = new URL("../../dist/plugin.js", import.meta.url).href;
-    const script = `
+    const result = await inChild(`
       const { plugin } = await import(${JSON.stringify(plugin)});
       const type = plugin.jobs.tidy;
       const ctx = { name: "tidy", stateDir: process.cwd(), configDir: process.cwd(), logger: { debug() {}, info() {}, warn() {}, error() {}, child() { return this; } } };
-      try { await type.create(type.config.parse({ inputs: ["raw"], database: ${JSON.stringify(database)} }), ctx); console.log(JSON.stringify({ created: true })); }
-      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
-    const result = JSON.parse(stdout) as { code?: string; message?: string; created?: true };
-    expect(result.code).toBe("UJR_TIDY_DATABASE");
-    expect(result.message).toBe(
-      `cannot create the folder /proc/self/ujr-test/x of SQLite database ${database}: /proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders ` +
-        `(ENOENT: no such file or directory, mkdir '/proc/self/ujr-test'); point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`,
-    );
+      await type.create(type.config.parse({ inputs: ["raw"], database: ${JSON.stringify(UNDER_PROC)} }), ctx)`);
+    expect(result).toEqual({ code: "UJR_TIDY_DATABASE", message: procRefusal() });
   }, 30_000);
 });
