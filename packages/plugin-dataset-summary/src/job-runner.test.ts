@@ -108,11 +108,13 @@ describe("the summary job in the runner loop", () => {
   }, 60_000);
 
   it("schedule once: a run that failed (results not writable) fails the job, and the next run of the runner runs it again", async () => {
-    // the job's output folder is taken by a file: the run cannot store its results
+    // the job's output folder is taken by a file once the job is made (one there before is
+    // found when it is made: see folders.test.ts): the run cannot store its results
     const jobOut = path.join(dir, "out", "retried-job");
+    const first = makeJob("retried-job", { once: true });
     mkdirSync(path.dirname(jobOut), { recursive: true });
     writeFileSync(jobOut, "in the way");
-    const failed = await runJob(makeJob("retried-job", { once: true }), { resolveFrom: [PACKAGE_DIR] });
+    const failed = await runJob(first, { resolveFrom: [PACKAGE_DIR] });
     expect(failed.failedJobs).toEqual(["retried-job"]);
     expect(failed.failed.map((e) => [e.error.code, e.error.message])).toEqual([["UJR_SUMMARY_OUTPUT", expect.stringContaining(`summary job "retried-job" could not create its run folder in "${jobOut}"`)]]);
     expect(received).toEqual([]);

@@ -12,10 +12,13 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { noSpaceCode, refusalReason, type FolderRefusal, type makeFolders } from "@ujr/core/task";
 import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
 import type { NotifyArgs } from "./notify/send.js";
-import type { RunQueriesArgs } from "./run.js";
+import { outputError, type RunQueriesArgs } from "./run.js";
+import { folderTargetError } from "./notify/folder.js";
+import { FolderRefused, checkFolder } from "./internal/folders.js";
 import { afterClockWentBack, isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
 import { loadState, saveState, type SummaryState } from "./state.js";
 import { notifyTarget, runQueries } from "./tasks.js";
@@ -37,6 +40,41 @@ export function toQuerySpecs(config: SummaryConfig, configDir: string): QuerySpe
     if ("file" in q) return { ...base, file: path.resolve(configDir, q.file), params: q.params };
     return { ...base, sql: q.sql, params: q.params };
   });
+}
+
+/**
+ * The check when a job is made (`ujr validate`, the start of `ujr run`): the folders a run
+ * and a folder target write, `<outDir>/<job>` and each folder target's `<path>/<job>`, are
+ * made as they will be (one plain mkdir per level) and removed again (checkFolder), so that
+ * the check leaves nothing behind and a folder that was there is left alone. One that cannot
+ * be made (a kernel filesystem such as /proc or /sys, a read-only one, a file in the way) is
+ * thrown as the run's UJR_SUMMARY_OUTPUT or the notification's UJR_SUMMARY_FOLDER_FAILED
+ * would say it, before any task runs. A full disk or quota is no reason not to make the job
+ * (space may be freed before its first run; the run then says so): it is logged as a warning.
+ */
+export function checkFolders(config: Pick<SummaryConfig, "outDir" | "notify">, ctx: Pick<JobContext, "name" | "configDir" | "logger">, make?: typeof makeFolders): void {
+  const fullDisk = (dir: string, refused: FolderRefusal, what: string): boolean => {
+    const code = noSpaceCode(refused.error);
+    if (code === undefined) return false;
+    ctx.logger.warn(
+      { job: ctx.name, dir, code },
+      `${what} ${dir} cannot be made now: ${refused.parent} ${refusalReason(refused)}. The job is made all the same: space may be freed before it writes there.`,
+    );
+    return true;
+  };
+  const jobDir = path.join(path.resolve(ctx.configDir, config.outDir), ctx.name);
+  const refused = checkFolder(jobDir, make);
+  if (refused !== undefined && !fullDisk(jobDir, refused, "the job's folder in outDir")) {
+    throw outputError(new FolderRefused(refused), ctx.name, jobDir, "create its run folder");
+  }
+  for (const target of config.notify) {
+    if (target.type !== "folder") continue;
+    // as the notification copies it: `path` from the config's folder (see the constructor)
+    const targetPath = path.resolve(ctx.configDir, target.path);
+    const dir = path.join(targetPath, ctx.name);
+    const refusedTarget = checkFolder(dir, make);
+    if (refusedTarget !== undefined && !fullDisk(dir, refusedTarget, `folder target "${targetPath}": the folder`)) throw folderTargetError(targetPath, dir, refusedTarget);
+  }
 }
 
 /** How often a scheduled job whose SQLite database does not exist yet looks for it again. */
@@ -74,7 +112,8 @@ export class SummaryJob implements Job {
     this.#ctx = ctx;
     this.#schedule = toSchedule(config.schedule);
     this.#clock = options.clock ?? systemClock;
-    this.#targets = new Map(config.notify.map((t, i) => [targetName(t, i), t]));
+    // a folder target's relative path, like outDir and database, is from the config's folder
+    this.#targets = new Map(config.notify.map((t, i) => [targetName(t, i), t.type === "folder" ? { ...t, path: path.resolve(ctx.configDir, t.path) } : t]));
     for (const t of config.notify) {
       if (t.type === "webhook") {
         registerSecret(t.url);
@@ -89,6 +128,10 @@ export class SummaryJob implements Job {
         /* invalid URL: reported when the run opens it */
       }
     }
+    // a folder the run or a folder target cannot make (a file in the way, a path under /proc
+    // or /sys, a read-only disk) is said now, by `ujr validate` too, rather than by the first
+    // run; what the check makes it removes again
+    checkFolders(config, ctx);
   }
 
   /** For status views and tests. */

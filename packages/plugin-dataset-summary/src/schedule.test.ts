@@ -186,6 +186,22 @@ describe("SummaryJob", () => {
     expect((await job.getRunnableTasks()).map((t) => t.ref.export)).toEqual(["runQueries"]);
   });
 
+  it("a folder target's relative path is from the config's folder, as outDir and database are, not from the working directory", async () => {
+    const now = Date.parse("2024-05-01T00:00:00Z");
+    const clock = { now: () => now };
+    const configDir = path.join(stateDir, "config-folder");
+    mkdirSync(configDir, { recursive: true });
+    // a scheduled job waits for its SQLite file to exist (the tidier makes it)
+    writeFileSync(path.join(configDir, "tidy.db"), "");
+    const ctx = { name: "j", stateDir, configDir, logger: silentLogger() };
+    const job = new SummaryJob(summaryConfigSchema.parse({ database: "tidy.db", schedule: { every: "1h" }, notify: [{ type: "folder", name: "share", path: "reports/shared" }] }), ctx, { clock });
+    const [run] = await job.getRunnableTasks();
+    await job.onTaskDone(run!, fakeManifest(stateDir, "2024-05-01T00-00-00Z"));
+    const [notify] = await job.getRunnableTasks();
+    expect(notify!.ref.export).toBe("notifyTarget");
+    expect((notify!.args as { target: { path: string } }).target.path).toBe(path.join(configDir, "reports", "shared"));
+  });
+
   it("persists the last run: after a restart a missed run happens once, and pending notifications survive", async () => {
     let now = Date.parse("2024-05-01T08:00:00Z");
     const clock = { now: () => now };

@@ -76,8 +76,10 @@ export const collectorErrorCatalogue = {
   },
   UJR_COLLECTOR_FOLDER_UNWRITABLE: {
     message:
-      "Could not make {what} {dir}: {reason}. Set {setting} to a folder that can be made, on a writable disk where the user running ujr may write; nothing stored is lost, and the job tries again after its pauses.",
-    // the same folder fails the same way until the config or the disk changes: the job's failure backoff tries later
+      "Could not make {what} {dir}: {reason}. Set {setting} to a folder that can be made, on a writable disk where the user running ujr may write; {then}.",
+    // the same folder fails the same way until the config or the disk changes: the job's failure backoff tries later.
+    // {then} (see folderError): a task's "nothing stored is lost, and the job tries again after its pauses",
+    // the check when the job is made (ujr validate, the start of ujr run) "no task has run"
     retryable: false,
   },
   UJR_COLLECTOR_CANCELLED: { message: "The task was cancelled ({reason}); the saved position is kept.", retryable: false },

@@ -4,6 +4,7 @@ import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type Sta
 import type { CollectorConfig } from "./config.js";
 import { FATAL_CODES } from "./errors.js";
 import type { FetchArgs, FetchResult } from "./fetch.js";
+import { checkOutputFolders } from "./internal/folders.js";
 import { layout, parseListing, sidecarName, type Layout, type RawListing } from "./internal/layout.js";
 import { loadArchiveState, loadState, type ArchiveState, type CollectorState } from "./internal/state.js";
 import { loadUrlRetries, type UrlRetry } from "./internal/url-retries.js";
@@ -70,6 +71,16 @@ export class CollectorJob implements Job {
     this.#context = context;
     const outputDir = config.outputDir ? resolve(context.configDir, config.outputDir) : context.stateDir;
     this.paths = layout(context.stateDir, outputDir);
+    // a folder the tasks cannot make (a file in the way, a path under /proc or /sys, a
+    // read-only disk) is said now, by `ujr validate` too, rather than by the first task and
+    // the job's pauses; what the check makes it removes again
+    checkOutputFolders(
+      [
+        [this.paths.rawDir, "raw"],
+        [this.paths.archiveDir, "archive"],
+      ],
+      context.logger,
+    );
   }
 
   status(): CollectorJobStatus {

@@ -6,8 +6,8 @@
  */
 import { copyFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { refusalReason } from "@ujr/core/task";
-import { SummaryErrorCode, summaryError } from "../errors.js";
+import { refusalReason, type FolderRefusal } from "@ujr/core/task";
+import { SummaryErrorCode, summaryError, type SummaryError } from "../errors.js";
 import { folderRefusal } from "../internal/folders.js";
 import type { Manifest } from "../manifest.js";
 import type { NotifyLogger } from "./webhook.js";
@@ -18,20 +18,28 @@ export interface FolderTarget {
   includeData: boolean;
 }
 
+/**
+ * UJR_SUMMARY_FOLDER_FAILED for a folder in the target's `path` that could not be made
+ * (`dest`: the run's copy, or `<path>/<job>` when the job is made): the folder above it that
+ * refused and why, with the OS's error, and the setting to change. The one wording of a
+ * notification's failure and of the check when the job is made (see checkFolders).
+ */
+export function folderTargetError(targetPath: string, dest: string, refused: FolderRefusal): SummaryError {
+  return summaryError(
+    SummaryErrorCode.FOLDER_FAILED,
+    `folder target "${targetPath}": the report could not be copied to ${dest}: ${refused.parent} ${refusalReason(refused)}. ` +
+      `Set the folder target's "path" (under "notify") to a folder that can be made, on a writable disk where the user running ujr may write.`,
+    { cause: refused.error },
+  );
+}
+
 export async function copyToFolder(target: FolderTarget, manifest: Manifest, options: { logger?: NotifyLogger | undefined } = {}): Promise<{ dir: string }> {
   const dest = path.join(target.path, manifest.job, manifest.runId);
   const tmp = `${dest}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true }).catch(() => {});
   // one plain mkdir per level: a recursive one spins for ever under /proc (see folderRefusal)
   const refused = folderRefusal(tmp);
-  if (refused !== undefined) {
-    throw summaryError(
-      SummaryErrorCode.FOLDER_FAILED,
-      `folder target "${target.path}": the report could not be copied to ${dest}: ${refused.parent} ${refusalReason(refused)}. ` +
-        `Set the folder target's "path" (under "notify") to a folder that can be made, on a writable disk where the user running ujr may write.`,
-      { cause: refused.error },
-    );
-  }
+  if (refused !== undefined) throw folderTargetError(target.path, dest, refused);
   try {
     const files = ["report.html"];
     if (target.includeData) {
