@@ -19,11 +19,23 @@ type LoadedRow = { id: number; path: string; sha256: string; size: number; mtime
 
 type Stmt = Database.Statement<unknown[]>;
 
+/**
+ * The page cache's default size (MiB). 64 measured no faster than 16 or 4, loading the bench's
+ * 163 MB into a new database or merging it into one of 138 MB that held the same tweets, and
+ * its pages stay with the process after the store closes (malloc keeps what SQLite frees):
+ * a continuous job's idle task process 175 MB with 16 against 224 MB with 64, a load's peak
+ * 182–201 MB against 234–256 MB (docs/performance.md).
+ */
+export const SQLITE_CACHE_MB = 16;
+
 export interface SqliteStoreOptions {
   /** How long to wait for another writer (ms). Default 60 000. */
   busyTimeoutMs?: number;
   readonly?: boolean;
-  /** SQLite page cache in MiB (default 64): bounded, independent of file size. */
+  /**
+   * SQLite page cache in MiB (default SQLITE_CACHE_MB): bounded, independent of file size.
+   * The pages it holds are also in the system's file cache, which serves a miss cheaply.
+   */
   cacheMb?: number;
   /**
    * Batches of BACKGROUND_CHECKPOINT_BYTES or more: WAL checkpoints run in a thread of their
@@ -160,7 +172,7 @@ export class SqliteTidyStore implements TidyStore {
         if (fresh && this.db.pragma("journal_mode", { simple: true }) !== "wal") this.db.pragma("page_size = 16384");
         this.db.pragma("journal_mode = WAL");
         this.db.pragma("synchronous = NORMAL");
-        this.db.pragma(`cache_size = -${(opts.cacheMb ?? 64) * 1024}`);
+        this.db.pragma(`cache_size = -${(opts.cacheMb ?? SQLITE_CACHE_MB) * 1024}`);
         // a file's savepoint copies each page it changes first to the statement journal:
         // in memory, not a temp file written page by page (the small files' loads spent
         // ~0.5 s of the writing thread in those writes)
