@@ -202,6 +202,14 @@ describe("the check of the folders when the job is made", () => {
 const built = existsSync(fileURLToPath(new URL("../dist/tasks.js", import.meta.url)));
 if (!built) console.warn("the summary plugin is not built: skipping the /proc test of its folders (run `pnpm build`; under CI=true it runs and fails).");
 
+/** What `script` (module code, run in a fresh Node process) printed as its JSON line of results; the child is killed at 20 s. */
+async function childResults(script: string): Promise<Array<{ code?: string; message?: string }>> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
+  return JSON.parse(stdout) as Array<{ code?: string; message?: string }>;
+}
+
+const KERNEL = "/proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders (ENOENT: no such file or directory, mkdir '/proc/self/ujr-test')";
+
 describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "true")("folders under a kernel filesystem", () => {
   it("outDir or a folder target's path under /proc: the run and the notification fail at once with their codes, naming the folder, /proc's refusal and the setting, not a hang", async () => {
     const outDir = "/proc/self/ujr-test/x";
@@ -221,16 +229,14 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
         catch (e) { results.push({ code: e.code, message: e.message }); }
       }
       console.log(JSON.stringify(results));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
-    const [run, copy] = JSON.parse(stdout) as Array<{ code?: string; message?: string }>;
-    const kernel = "/proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders (ENOENT: no such file or directory, mkdir '/proc/self/ujr-test')";
+    const [run, copy] = await childResults(script);
     expect(run).toEqual({
       code: "UJR_SUMMARY_OUTPUT",
-      message: `summary job "s" could not create its run folder in "${outDir}/s": ${kernel}. Set the job's "outDir" (now "${outDir}") ${OUT_FIX}`,
+      message: `summary job "s" could not create its run folder in "${outDir}/s": ${KERNEL}. Set the job's "outDir" (now "${outDir}") ${OUT_FIX}`,
     });
     expect(copy).toEqual({
       code: "UJR_SUMMARY_FOLDER_FAILED",
-      message: `folder target "${share}": the report could not be copied to ${share}/s/${manifest.runId}: ${kernel}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
+      message: `folder target "${share}": the report could not be copied to ${share}/s/${manifest.runId}: ${KERNEL}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
     });
   }, 30_000);
 
@@ -253,16 +259,14 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
         } catch (e) { results.push({ code: e.code, message: e.message }); }
       }
       console.log(JSON.stringify(results));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
-    const [run, copy] = JSON.parse(stdout) as Array<{ code?: string; message?: string }>;
-    const kernel = "/proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders (ENOENT: no such file or directory, mkdir '/proc/self/ujr-test')";
+    const [run, copy] = await childResults(script);
     expect(run).toEqual({
       code: "UJR_SUMMARY_OUTPUT",
-      message: `summary job "s" could not create its run folder in "${outDir}/s": ${kernel}. Set the job's "outDir" (now "${outDir}") ${OUT_FIX}`,
+      message: `summary job "s" could not create its run folder in "${outDir}/s": ${KERNEL}. Set the job's "outDir" (now "${outDir}") ${OUT_FIX}`,
     });
     expect(copy).toEqual({
       code: "UJR_SUMMARY_FOLDER_FAILED",
-      message: `folder target "${share}": the report could not be copied to ${share}/s: ${kernel}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
+      message: `folder target "${share}": the report could not be copied to ${share}/s: ${KERNEL}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
     });
   }, 30_000);
 });
