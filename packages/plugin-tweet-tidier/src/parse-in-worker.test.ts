@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { dumpTables, fixture, tempDir, withIds } from "./__fixtures__/helpers.js";
 import { makeTarGz } from "./__fixtures__/tar.js";
 
@@ -48,6 +48,30 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
     expect(warm!.reusable()).toBe(true); // its thread started with the check
     expect(fresh!.reusable()).toBe(false);
     await Promise.all([warm!.close(), fresh!.close()]);
+  });
+
+  it("an idle parse thread stops after PARSE_WORKER_IDLE_MS unused (a continuous job between checks does not keep its heap); a batch that takes it first starts the countdown again", async () => {
+    const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+    for (const w of pool.acquireParseWorkers(8)) await w.close();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      pool.prewarmParseWorker();
+      expect(pool.idleParseWorkers()).toBe(1);
+      vi.advanceTimersByTime(pool.PARSE_WORKER_IDLE_MS - 1);
+      expect(pool.idleParseWorkers()).toBe(1);
+      // a batch takes it and gives it back: a full wait again from there
+      const [w] = pool.acquireParseWorkers(1);
+      expect(w!.reusable()).toBe(true);
+      pool.releaseParseWorkers([w!]);
+      vi.advanceTimersByTime(pool.PARSE_WORKER_IDLE_MS - 1);
+      expect(pool.idleParseWorkers()).toBe(1);
+      expect(w!.reusable()).toBe(true);
+      vi.advanceTimersByTime(1);
+      expect(pool.idleParseWorkers()).toBe(0);
+      expect(w!.reusable()).toBe(false); // its thread is stopped; the next batch starts a new one
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("loads exactly the rows of a load in this thread (.jsonl, .jsonl.gz, .tar.gz with a URL sidecar)", async () => {

@@ -97,9 +97,37 @@ interface JobState {
 
 const idle: ParseWorker[] = [];
 
+/**
+ * An idle parse worker's thread is stopped after this long unused. Batches that follow one
+ * another take it warm; a continuous job between its checks would otherwise keep the thread's
+ * heap of its last load (~40 MB after the bench's 163 MB) for as long as it runs. The next
+ * check that finds enough to parse warms a fresh one (~65 ms of a thread's start).
+ */
+export const PARSE_WORKER_IDLE_MS = 60_000;
+let idleTimer: NodeJS.Timeout | undefined;
+
+/** (Re)starts the countdown after which the idle workers' threads stop. */
+function stopIdleLater(): void {
+  clearTimeout(idleTimer);
+  if (idle.length === 0) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    for (const w of idle.splice(0)) void w.close();
+  }, PARSE_WORKER_IDLE_MS);
+  // the countdown does not keep the process alive (nor do the threads: see spawn)
+  idleTimer.unref();
+}
+
+/** How many parse workers are idle (warm, waiting for a batch). */
+export function idleParseWorkers(): number {
+  return idle.length;
+}
+
 /** `n` parse workers: idle ones of this thread first. Give them back with releaseParseWorkers. */
 export function acquireParseWorkers(n: number): ParseWorker[] {
-  return Array.from({ length: n }, () => idle.pop() ?? new ParseWorker());
+  const ws = Array.from({ length: n }, () => idle.pop() ?? new ParseWorker());
+  if (idle.length === 0) clearTimeout(idleTimer);
+  return ws;
 }
 
 /**
@@ -114,15 +142,20 @@ export function prewarmParseWorker(): void {
   const w = new ParseWorker();
   w.warm();
   idle.push(w);
+  stopIdleLater();
 }
 
-/** Keeps the idle workers a next batch can use (warm; their threads do not keep the process alive); closes others. */
+/**
+ * Keeps the idle workers a next batch can use (warm; their threads do not keep the process
+ * alive) for PARSE_WORKER_IDLE_MS; closes others.
+ */
 export function releaseParseWorkers(ws: readonly ParseWorker[]): void {
   for (const w of ws) {
     w.cancelAll();
     if (idle.length < ws.length && w.reusable()) idle.push(w);
     else void w.close();
   }
+  stopIdleLater();
 }
 
 /**
