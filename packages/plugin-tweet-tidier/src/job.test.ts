@@ -114,6 +114,31 @@ describe("tidy job", () => {
     expect(checkArgs("postgres://h/db")).toMatchObject({ warmParser: false });
   });
 
+  it("a continuous job's later checks warm the parse thread only for files modified since the last check that listed the inputs (files loaded before do not start a thread at every check)", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const first = Date.parse("2026-01-01T00:00:00Z");
+      vi.setSystemTime(first);
+      const config = plugin.jobs.tidy!.config.parse({ inputs: ["raw"], mode: "continuous", pollInterval: "30s", settleTime: 0, database: "tidy.sqlite" });
+      const job = new TidyJob(config, ctxFor("warm-since", tmp.dir));
+      const [check1] = job.getRunnableTasks();
+      expect(check1!.args).toMatchObject({ warmParser: true });
+      expect(check1!.args).not.toHaveProperty("warmSince");
+      job.onTaskDone(check1!, { files: [] });
+      vi.setSystemTime(first + 30_000);
+      const [check2] = job.getRunnableTasks();
+      expect(check2!.ref.export).toBe("checkForNewData");
+      expect(check2!.args).toMatchObject({ warmParser: true, warmSince: first });
+      // a check that failed listed nothing: the next one still counts from the last that did
+      job.onTaskFailed(check2!, { name: "Error", message: "EIO" });
+      vi.setSystemTime(first + 60_000);
+      const [check3] = job.getRunnableTasks();
+      expect(check3!.args).toMatchObject({ warmSince: first });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("once: tidies every fixture through the runner (one batch at a time on SQLite), then is done", async () => {
     const dir = join(tmp.dir, "once");
     mkdirSync(dir, { recursive: true });

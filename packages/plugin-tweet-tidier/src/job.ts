@@ -151,6 +151,9 @@ export class TidyJob implements Job {
   /** UJR_TIDY_SLOW_CHECK was said (once a job). */
   private warnedSlowCheck = false;
   private checkRunning = false;
+  /** When the running check was asked for, and when the last one that listed the inputs was (CheckArgs.warmSince). */
+  private checkStartedAt: number | undefined;
+  private listedAt: number | undefined;
   private nextCheckAt = 0;
   private unstable = 0;
   private checks = 0;
@@ -217,7 +220,10 @@ export class TidyJob implements Job {
     if (!this.checkRunning && now >= this.nextCheckAt) {
       this.checkRunning = true;
       const warmParser = !isPostgresUrl(this.database);
-      tasks.push(checkForNewData.with({ inputs: this.config.inputs, baseDir: this.ctx.configDir, warmParser }, { signature: "check" }));
+      // files older than the last check that listed them were found then (see CheckArgs.warmSince)
+      const warmSince = this.listedAt;
+      this.checkStartedAt = now;
+      tasks.push(checkForNewData.with({ inputs: this.config.inputs, baseDir: this.ctx.configDir, warmParser, ...(warmSince !== undefined ? { warmSince } : {}) }, { signature: "check" }));
     }
     while (this.pending.size > 0 && this.batches.size < this.maxRunning) tasks.push(this.nextBatch());
     if (
@@ -345,6 +351,7 @@ export class TidyJob implements Job {
     if (task.signature === "check") {
       this.checkRunning = false;
       this.checks++;
+      this.listedAt = this.checkStartedAt;
       const check = result as CheckResult;
       this.warnNotRead(check.notRead ?? []);
       this.noteMissing(check.missing ?? []);

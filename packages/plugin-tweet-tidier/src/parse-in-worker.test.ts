@@ -50,6 +50,23 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
     await Promise.all([warm!.close(), fresh!.close()]);
   });
 
+  it("a later check warms no parse thread for files older than the check before it (loaded or being loaded)", async () => {
+    const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+    const tasks = (await import(new URL("../dist/tasks.js", import.meta.url).href)) as typeof import("./tasks.js");
+    for (const w of pool.acquireParseWorkers(8)) await w.close();
+    const dir = join(tmp.dir, "warm-since");
+    mkdirSync(dir);
+    const big = join(dir, "big.jsonl");
+    writeFileSync(big, rawLines(4).join("\n") + "\n");
+    const modified = statSync(big).mtimeMs;
+    const check = (warmSince: number) => (tasks.checkForNewData.run as (a: unknown) => Promise<unknown>)({ inputs: [dir], baseDir: dir, warmParser: true, warmSince });
+    await check(modified + 1);
+    expect(pool.idleParseWorkers()).toBe(0);
+    await check(modified);
+    expect(pool.idleParseWorkers()).toBe(1);
+    for (const w of pool.acquireParseWorkers(1)) await w.close();
+  });
+
   it("an idle parse thread stops after PARSE_WORKER_IDLE_MS unused (a continuous job between checks does not keep its heap); a batch that takes it first starts the countdown again", async () => {
     const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
     for (const w of pool.acquireParseWorkers(8)) await w.close();

@@ -24,6 +24,13 @@ export interface CheckArgs {
    * make such a batch, its thread starts now, while the runner plans the batch.
    */
   warmParser?: boolean;
+  /**
+   * Only files modified at or after this time (epoch ms: the job's previous check) count
+   * toward warming the parse thread: the others were listed before and are loaded or being
+   * loaded, so a continuous job whose inputs hold a big collection does not start a thread
+   * at every check with nothing new. Unset: every file counts (a job's first check).
+   */
+  warmSince?: number;
 }
 
 export interface CheckResult {
@@ -46,7 +53,7 @@ export const checkForNewData = defineTask({
     const started = performance.now();
     const { files, notRead, missing, unreadable } = await listInputs(args.inputs, args.baseDir);
     const ms = Math.round(performance.now() - started);
-    if (args.warmParser === true && worthParseWorker(files.reduce((n, f) => n + f.size, 0))) prewarmParseWorker();
+    if (args.warmParser === true && worthParseWorker(files.reduce((n, f) => (args.warmSince === undefined || f.mtimeMs >= args.warmSince ? n + f.size : n), 0))) prewarmParseWorker();
     return { files, ms, ...(notRead.length > 0 ? { notRead } : {}), ...(missing.length > 0 ? { missing } : {}), ...(unreadable.length > 0 ? { unreadable } : {}) };
   },
 });
