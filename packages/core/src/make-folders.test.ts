@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeFolders, refusalReason } from "./make-folders.js";
+import { makeFolders, refusalReason, tryMakeFolders } from "./make-folders.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -52,5 +52,15 @@ describe("makeFolders", () => {
     expect(result.refused.error.code).toBe("ENOTDIR");
     expect(refusalReason(result.refused)).toMatch(/^is not a folder \(ENOTDIR/);
     expect(existsSync(join(dir, "file", "sub"))).toBe(false);
+  });
+
+  it("tryMakeFolders: a path that can be made is made and removed again, a folder that was there is left, a refusal is returned", () => {
+    const dir = scratch();
+    expect(tryMakeFolders(join(dir, "a", "b"))).toBeUndefined();
+    expect(existsSync(join(dir, "a"))).toBe(false);
+    expect(tryMakeFolders(dir)).toBeUndefined();
+    expect(statSync(dir).isDirectory()).toBe(true);
+    writeFileSync(join(dir, "file"), "x");
+    expect(tryMakeFolders(join(dir, "file", "sub"))?.error.code).toBe("ENOTDIR");
   });
 });

@@ -43,6 +43,20 @@ export function makeFolders(path: string): { made: string[] } | { refused: Folde
   return { made };
 }
 
+/**
+ * Whether `path` can be made, found by making it as makeFolders does and removing what was
+ * made again: a check (`ujr validate`, a job's create()) that leaves nothing behind and a
+ * folder that was there alone. access(2) of the folder above answers for neither a kernel
+ * filesystem (/proc says EACCES, /sys says yes to root) nor a file in the way; a mkdir says
+ * what the real one will meet. `make`: makeFolders, or a stand-in that refuses (tests).
+ */
+export function tryMakeFolders(path: string, make: typeof makeFolders = makeFolders): FolderRefusal | undefined {
+  const result = make(path);
+  if ("refused" in result) return result.refused;
+  removeFolders(result.made);
+  return undefined;
+}
+
 /** `path` exists and is no folder (or could not be looked at): one plain mkdir says why in the OS's words. */
 function notAFolder(path: string): { made: string[] } | { refused: FolderRefusal } {
   try {

@@ -12,13 +12,13 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
-import { noSpaceCode, refusalReason, type FolderRefusal, type makeFolders } from "@ujr/core/task";
+import { noSpaceCode, refusalReason, tryMakeFolders, type FolderRefusal, type makeFolders } from "@ujr/core/task";
 import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
 import type { NotifyArgs } from "./notify/send.js";
 import { outputError, type RunQueriesArgs } from "./run.js";
 import { folderTargetError } from "./notify/folder.js";
-import { FolderRefused, checkFolder } from "./internal/folders.js";
+import { FolderRefused } from "./internal/folders.js";
 import { afterClockWentBack, isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
 import { loadState, saveState, type SummaryState } from "./state.js";
 import { notifyTarget, runQueries } from "./tasks.js";
@@ -45,7 +45,7 @@ export function toQuerySpecs(config: SummaryConfig, configDir: string): QuerySpe
 /**
  * The check when a job is made (`ujr validate`, the start of `ujr run`): the folders a run
  * and a folder target write, `<outDir>/<job>` and each folder target's `<path>/<job>`, are
- * made as they will be (one plain mkdir per level) and removed again (checkFolder), so that
+ * made as they will be (one plain mkdir per level) and removed again (tryMakeFolders), so that
  * the check leaves nothing behind and a folder that was there is left alone. One that cannot
  * be made (a kernel filesystem such as /proc or /sys, a read-only one, a file in the way) is
  * thrown as the run's UJR_SUMMARY_OUTPUT or the notification's UJR_SUMMARY_FOLDER_FAILED
@@ -63,7 +63,7 @@ export function checkFolders(config: Pick<SummaryConfig, "outDir" | "notify">, c
     return true;
   };
   const jobDir = path.join(path.resolve(ctx.configDir, config.outDir), ctx.name);
-  const refused = checkFolder(jobDir, make);
+  const refused = tryMakeFolders(jobDir, make);
   if (refused !== undefined && !fullDisk(jobDir, refused, "the job's folder in outDir")) {
     throw outputError(new FolderRefused(refused), ctx.name, jobDir, "create its run folder");
   }
@@ -72,7 +72,7 @@ export function checkFolders(config: Pick<SummaryConfig, "outDir" | "notify">, c
     // as the notification copies it: `path` from the config's folder (see the constructor)
     const targetPath = path.resolve(ctx.configDir, target.path);
     const dir = path.join(targetPath, ctx.name);
-    const refusedTarget = checkFolder(dir, make);
+    const refusedTarget = tryMakeFolders(dir, make);
     if (refusedTarget !== undefined && !fullDisk(dir, refusedTarget, `folder target "${targetPath}": the folder`)) throw folderTargetError(targetPath, dir, refusedTarget);
   }
 }

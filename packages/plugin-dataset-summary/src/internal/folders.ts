@@ -1,4 +1,4 @@
-import { makeFolders, refusalReason, removeFolders, type FolderRefusal } from "@ujr/core/task";
+import { makeFolders, refusalReason, type FolderRefusal } from "@ujr/core/task";
 
 /**
  * Makes `dir` and the folders missing above it, one plain mkdir per level (makeFolders of
@@ -10,20 +10,6 @@ import { makeFolders, refusalReason, removeFolders, type FolderRefusal } from "@
 export function folderRefusal(dir: string): FolderRefusal | undefined {
   const made = makeFolders(dir);
   return "refused" in made ? made.refused : undefined;
-}
-
-/**
- * Whether `dir` can be made, found by making it (and the folders missing above it) as a run
- * would (folderRefusal) and removing what was made again: the check when a job is made
- * leaves nothing behind, and a folder that was there is left alone. access(2) of the folder
- * above answers for neither a kernel filesystem (/proc says EACCES, /sys says yes to root)
- * nor a file in the way.
- */
-export function checkFolder(dir: string, make: typeof makeFolders = makeFolders): FolderRefusal | undefined {
-  const made = make(dir);
-  if ("refused" in made) return made.refused;
-  removeFolders(made.made);
-  return undefined;
 }
 
 /** A folder that could not be made: its message is the refusal in words (`<parent> <why> (<OS error>)`). */

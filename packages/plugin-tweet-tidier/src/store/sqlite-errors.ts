@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { formatBytes, freeBytes, makeFolders, nearestExisting, refusalReason, removeFolders, type FolderRefusal } from "@ujr/core/task";
+import { formatBytes, freeBytes, makeFolders, nearestExisting, refusalReason, tryMakeFolders, type FolderRefusal } from "@ujr/core/task";
 import { TidyError, codeOf, runnerUser } from "../errors.js";
 
 /**
@@ -44,28 +44,11 @@ function notWritable(path: string): string | undefined {
  * that `ujr validate` and the start of `ujr run` say it before any file is tried.
  */
 export function databaseNotWritable(file: string): TidyError | undefined {
-  const dir = dirname(file);
-  if (!isFolder(dir)) {
-    // the folders are made and removed again: access(2) of the folder above answers for
-    // neither a kernel filesystem (/proc says EACCES, /sys says yes to root) nor a file in the
-    // way, where a mkdir says what the store's own would meet
-    const made = makeFolders(dir);
-    if (!("refused" in made)) {
-      removeFolders(made.made);
-      return undefined;
-    }
-    return databaseFolderError(file, made.refused, 0);
-  }
+  // the folder is made and removed again (tryMakeFolders): a mkdir says what the store's own will meet
+  const refused = tryMakeFolders(dirname(file));
+  if (refused !== undefined) return databaseFolderError(file, refused, 0);
   const part = unwritablePart(file);
   return part === undefined ? undefined : new TidyError("UJR_TIDY_DATABASE_READ_ONLY", `cannot write SQLite database ${file}: ${part}`);
-}
-
-function isFolder(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** What in the file's place cannot be written, in words, or undefined when everything is writable. */

@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { makeFolders, noSpaceCode, refusalReason, removeFolders, type FolderRefusal, type Logger } from "@ujr/core/task";
+import { makeFolders, noSpaceCode, refusalReason, tryMakeFolders, type FolderRefusal, type Logger } from "@ujr/core/task";
 import { collectorError, type CollectorError } from "../errors.js";
 
 /** The folders a collector task writes, by what the message calls them and the setting that places them. */
@@ -57,7 +57,7 @@ export function makeFolder(dir: string, folder: CollectorFolder): void {
 /**
  * The check when a job is made (`ujr validate`, the start of `ujr run`): makes the raw and
  * the archive folder as the tasks will (makeFolders, one plain mkdir per level) and removes
- * what it made again, so that a check leaves nothing behind and a folder that was there is
+ * what it made again (tryMakeFolders), so that a check leaves nothing behind and a folder that was there is
  * left alone. One that cannot be made (a kernel filesystem such as /proc or /sys, a
  * read-only one, a file in the way) is thrown as the task's UJR_COLLECTOR_FOLDER_UNWRITABLE,
  * before any task runs. A full disk or quota is no reason not to make the job (space may be
@@ -69,23 +69,14 @@ export function checkOutputFolders(
   logger: Pick<Logger, "warn">,
   make: typeof makeFolders = makeFolders,
 ): void {
-  const made: string[] = [];
-  try {
-    for (const [dir, folder] of folders) {
-      const result = make(dir);
-      if (!("refused" in result)) {
-        made.push(...result.made);
-        continue;
-      }
-      const refused = result.refused;
-      const full = noSpaceCode(refused.error);
-      if (full === undefined) throw folderError(dir, folder, refused, "create");
-      logger.warn(
-        { dir, code: full },
-        `${WHAT[folder]} ${dir} cannot be made now: ${refused.parent} ${refusalReason(refused)}. The job is made all the same: its tasks fail with UJR_COLLECTOR_DISK_FULL and the job's pauses try again until there is space.`,
-      );
-    }
-  } finally {
-    removeFolders(made);
+  for (const [dir, folder] of folders) {
+    const refused = tryMakeFolders(dir, make);
+    if (refused === undefined) continue;
+    const full = noSpaceCode(refused.error);
+    if (full === undefined) throw folderError(dir, folder, refused, "create");
+    logger.warn(
+      { dir, code: full },
+      `${WHAT[folder]} ${dir} cannot be made now: ${refused.parent} ${refusalReason(refused)}. The job is made all the same: its tasks fail with UJR_COLLECTOR_DISK_FULL and the job's pauses try again until there is space.`,
+    );
   }
 }
