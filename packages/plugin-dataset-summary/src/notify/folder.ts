@@ -36,11 +36,14 @@ export function folderTargetError(targetPath: string, dest: string, refused: Fol
 export async function copyToFolder(target: FolderTarget, manifest: Manifest, options: { logger?: NotifyLogger | undefined } = {}): Promise<{ dir: string }> {
   const dest = path.join(target.path, manifest.job, manifest.runId);
   const tmp = `${dest}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true }).catch(() => {});
-  // one plain mkdir per level: a recursive one spins for ever under /proc (see folderRefusal)
-  const refused = folderRefusal(tmp);
-  if (refused !== undefined) throw folderTargetError(target.path, dest, refused);
   try {
+    // a file in the way answers ENOTDIR here: the mkdir below names it in full
+    await rm(tmp, { recursive: true, force: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOTDIR") throw e;
+    });
+    // one plain mkdir per level: a recursive one spins for ever under /proc (see folderRefusal)
+    const refused = folderRefusal(tmp);
+    if (refused !== undefined) throw folderTargetError(target.path, dest, refused);
     const files = ["report.html"];
     if (target.includeData) {
       files.push("summary.json");
@@ -54,6 +57,8 @@ export async function copyToFolder(target: FolderTarget, manifest: Manifest, opt
     await rename(latestTmp, path.join(target.path, manifest.job, "latest.html"));
   } catch (err) {
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    // the folder's own refusal, said in full (folderTargetError)
+    if ((err as { code?: unknown }).code === SummaryErrorCode.FOLDER_FAILED) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     throw summaryError(SummaryErrorCode.FOLDER_FAILED, `folder target "${target.path}": copying the report failed (${code}); check that the folder exists and is writable.`);
   }
