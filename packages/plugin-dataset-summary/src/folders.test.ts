@@ -209,11 +209,23 @@ async function childResults(script: string): Promise<Array<{ code?: string; mess
 }
 
 const KERNEL = "/proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders (ENOENT: no such file or directory, mkdir '/proc/self/ujr-test')";
+const [OUT_DIR, SHARE] = ["/proc/self/ujr-test/x", "/proc/self/ujr-test/y"];
+
+/** The run's refusal of OUT_DIR and the folder target's of SHARE (its copy in `copiedTo`), as each is said in full. */
+function expectProcRefusals(run: unknown, copy: unknown, copiedTo: string): void {
+  expect(run).toEqual({
+    code: "UJR_SUMMARY_OUTPUT",
+    message: `summary job "s" could not create its run folder in "${OUT_DIR}/s": ${KERNEL}. Set the job's "outDir" (now "${OUT_DIR}") ${OUT_FIX}`,
+  });
+  expect(copy).toEqual({
+    code: "UJR_SUMMARY_FOLDER_FAILED",
+    message: `folder target "${SHARE}": the report could not be copied to ${copiedTo}: ${KERNEL}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
+  });
+}
 
 describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "true")("folders under a kernel filesystem", () => {
   it("outDir or a folder target's path under /proc: the run and the notification fail at once with their codes, naming the folder, /proc's refusal and the setting, not a hang", async () => {
-    const outDir = "/proc/self/ujr-test/x";
-    const share = "/proc/self/ujr-test/y";
+    const [outDir, share] = [OUT_DIR, SHARE];
     const tasks = new URL("../dist/tasks.js", import.meta.url).href;
     const script = `
       const { runQueries, notifyTarget } = await import(${JSON.stringify(tasks)});
@@ -230,19 +242,11 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
       }
       console.log(JSON.stringify(results));`;
     const [run, copy] = await childResults(script);
-    expect(run).toEqual({
-      code: "UJR_SUMMARY_OUTPUT",
-      message: `summary job "s" could not create its run folder in "${outDir}/s": ${KERNEL}. Set the job's "outDir" (now "${outDir}") ${OUT_FIX}`,
-    });
-    expect(copy).toEqual({
-      code: "UJR_SUMMARY_FOLDER_FAILED",
-      message: `folder target "${share}": the report could not be copied to ${share}/s/${manifest.runId}: ${KERNEL}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
-    });
+    expectProcRefusals(run, copy, `${SHARE}/s/${manifest.runId}`);
   }, 30_000);
 
   it("outDir or a folder target's path under /proc: the job's create() (ujr validate, the start of ujr run) fails at once with the run's or the notification's code, naming the folder, /proc's refusal and the setting, not a hang", async () => {
-    const outDir = "/proc/self/ujr-test/x";
-    const share = "/proc/self/ujr-test/y";
+    const [outDir, share] = [OUT_DIR, SHARE];
     const index = new URL("../dist/index.js", import.meta.url).href;
     const configs = [
       { database: "tidy.db", schedule: { once: true }, outDir },
@@ -260,13 +264,6 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
       }
       console.log(JSON.stringify(results));`;
     const [run, copy] = await childResults(script);
-    expect(run).toEqual({
-      code: "UJR_SUMMARY_OUTPUT",
-      message: `summary job "s" could not create its run folder in "${outDir}/s": ${KERNEL}. Set the job's "outDir" (now "${outDir}") ${OUT_FIX}`,
-    });
-    expect(copy).toEqual({
-      code: "UJR_SUMMARY_FOLDER_FAILED",
-      message: `folder target "${share}": the report could not be copied to ${share}/s: ${KERNEL}. Set the folder target's "path" (under "notify") ${OUT_FIX}`,
-    });
+    expectProcRefusals(run, copy, `${SHARE}/s`);
   }, 30_000);
 });

@@ -27,12 +27,15 @@ function rawLines(copies: number): string[] {
 
 describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread", async () => {
   const { SqliteTidyStore } = (await import(new URL("../dist/store/sqlite.js", import.meta.url).href)) as typeof import("./store/sqlite.js");
+  const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
+  const tasks = (await import(new URL("../dist/tasks.js", import.meta.url).href)) as typeof import("./tasks.js");
+  /** No idle thread left from other tests: the next check or batch starts from none. */
+  const noIdleWorkers = async () => {
+    for (const w of pool.acquireParseWorkers(8)) await w.close();
+  };
 
   it("starts one parse thread ahead of a batch (none while one is idle), and the batch takes it", async () => {
-    const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
-    const tasks = (await import(new URL("../dist/tasks.js", import.meta.url).href)) as typeof import("./tasks.js");
-    // no idle thread left from other tests
-    for (const w of pool.acquireParseWorkers(8)) await w.close();
+    await noIdleWorkers();
     const dir = join(tmp.dir, "warm");
     mkdirSync(dir);
     writeFileSync(join(dir, "small.jsonl"), rawLines(1)[0]! + "\n");
@@ -51,9 +54,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
   });
 
   it("a later check warms no parse thread for files older than the check before it (loaded or being loaded)", async () => {
-    const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
-    const tasks = (await import(new URL("../dist/tasks.js", import.meta.url).href)) as typeof import("./tasks.js");
-    for (const w of pool.acquireParseWorkers(8)) await w.close();
+    await noIdleWorkers();
     const dir = join(tmp.dir, "warm-since");
     mkdirSync(dir);
     const big = join(dir, "big.jsonl");
@@ -68,8 +69,7 @@ describe.skipIf(!built && process.env.CI !== "true")("parsing in a worker thread
   });
 
   it("an idle parse thread stops after PARSE_WORKER_IDLE_MS unused (a continuous job between checks does not keep its heap); a batch that takes it first starts the countdown again", async () => {
-    const pool = (await import(new URL("../dist/parse-in-worker.js", import.meta.url).href)) as typeof import("./parse-in-worker.js");
-    for (const w of pool.acquireParseWorkers(8)) await w.close();
+    await noIdleWorkers();
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
       pool.prewarmParseWorker();
