@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,6 +32,34 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A proxy in front of the emulator that holds every API request until `open()`: the
+ * collection starts only once the page is watching, so however slowly a loaded machine
+ * launches the browser, the page sees the fetch tasks move (in a fresh-clone CI run the
+ * whole collection was once over before the page looked, and the progress never moved).
+ */
+async function gatedProxy(target: string): Promise<{ url: string; open(): void; close(): Promise<void> }> {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const server = createHttpServer((req, res) => {
+    void opened.then(() => {
+      const upstream = httpRequest(`${target}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on("error", (error) => res.destroy(error));
+      req.pipe(upstream);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    open,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
 /** A user's project outside the workspace, with the plugins installed (linked) in its node_modules. */
 function project(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "ujr-dashboard-e2e-"));
@@ -42,11 +71,14 @@ function project(): { dir: string; cleanup(): void } {
 const children: ChildProcess[] = [];
 let browser: Browser | undefined;
 let emulator: Emulator | undefined;
+let proxy: { close(): Promise<void> } | undefined;
 let workspace: { dir: string; cleanup(): void } | undefined;
 afterEach(async () => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
   await browser?.close();
   browser = undefined;
+  await proxy?.close();
+  proxy = undefined;
   await emulator?.close();
   emulator = undefined;
   workspace?.cleanup();
@@ -77,8 +109,12 @@ describe("the dashboard in a browser", () => {
   it("shows live progress, pauses the collector from the page, and keeps history and the paused state across a restart", async (context) => {
     const chromium = chromiumOrSkip(context.skip);
     const { default: puppeteer } = await import("puppeteer-core");
-    // Each API page takes a moment, so a fetch task's progress moves visibly page by page.
+    // Each API page takes a moment, so a fetch task's progress moves visibly page by page;
+    // the query matches the whole sample (33 pages, 9 fetch tasks of 4): the collection
+    // goes on while the page is watched, paused and looked at.
     emulator = await startEmulator({ port: 0, latencyMs: 400, rateLimit: false });
+    const gate = await gatedProxy(emulator.url);
+    proxy = gate;
     workspace = project();
     const port = await freePort();
     writeFileSync(
@@ -95,8 +131,9 @@ describe("the dashboard in a browser", () => {
         '    plugin: "@ujr/plugin-twitter-collector"',
         "    type: search",
         "    config:",
-        '      query: "#brexit"',
-        `      baseUrl: ${emulator.url}`,
+        '      query: "lang:en OR -lang:en"',
+        `      baseUrl: ${gate.url}`,
+        "      requestTimeout: 5m",
         "      bearerToken: test-token",
         "      mode: continuous",
         "      pollInterval: 1h",
@@ -129,13 +166,22 @@ describe("the dashboard in a browser", () => {
     await page.keyboard.press("Enter");
 
     // Live: the collector's running fetch task shows its progress, and it moves without a reload.
+    // The first fetch task waits at the gate until the page shows it; then the pages flow.
+    const explain = (what: string) => async (error: Error) => {
+      const job = await status(url).then((s) => s.jobs.find((j) => j.name === "auspol")).catch((cause: Error) => cause.message);
+      throw new Error(`${error.message} (waiting for ${what}); the progress cell reads ${JSON.stringify(await progressText(page))}; job auspol: ${JSON.stringify(job)}; the emulator answered ${emulator!.stats().total} requests; the runner printed (last 3000 characters):\n${run.output().slice(-3000)}`);
+    };
+    await page.waitForSelector('td[data-job="auspol"][data-run]', { timeout: 30_000 }).catch(explain("the first fetch task on the page"));
+    gate.open();
     const fetching = () => /\d+ \/ 4/.test(document.querySelector('td[data-job="auspol"][data-run]')?.textContent ?? "");
-    await page.waitForFunction(fetching, { timeout: 30_000 });
+    await page.waitForFunction(fetching, { timeout: 30_000 }).catch(explain("a fetch task's progress"));
     const first = await progressText(page);
-    await page.waitForFunction((before) => {
-      const now = document.querySelector('td[data-job="auspol"][data-run]')?.textContent?.trim() ?? "";
-      return /\d+ \/ 4/.test(now) && now !== before;
-    }, { timeout: 30_000 }, first);
+    await page
+      .waitForFunction((before) => {
+        const now = document.querySelector('td[data-job="auspol"][data-run]')?.textContent?.trim() ?? "";
+        return /\d+ \/ 4/.test(now) && now !== before;
+      }, { timeout: 30_000 }, first)
+      .catch(explain(`the progress to move on from ${JSON.stringify(first)}`));
     expect(await progressText(page)).not.toBe(first);
     // The collector's own panel counts what the finished fetches stored, while the next one
     // runs (and no tidy task, whose signature is a file path of this machine, is on screen).
@@ -145,7 +191,7 @@ describe("the dashboard in a browser", () => {
         /\d+ \/ 4/.test(document.querySelector('td[data-job="auspol"][data-run]')?.textContent ?? "") &&
         document.querySelector('td[data-job="tidy"]') === null,
       { timeout: 30_000 },
-    );
+    ).catch(explain("the collector's panel to count tweets while a fetch task runs"));
     mkdirSync(images, { recursive: true });
     await page.screenshot({ path: join(images, "dashboard-overview.png"), fullPage: true });
 
