@@ -9,9 +9,9 @@
  * tries again at its next slot, a one-off job fails); a new process (a restart, a config
  * change) runs a job whose stored last run failed again at once, whatever its schedule.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { JobDone, JobFailed, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { JobDone, JobFailed, closeNames, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { noSpaceCode, refusalReason, tryMakeFolders, type FolderRefusal, type makeFolders } from "@ujr/core/task";
 import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
@@ -265,6 +265,31 @@ export class SummaryJob implements Job {
     return existsSync(file) ? undefined : file;
   }
 
+  /**
+   * What a run that found no SQLite database is told besides: a near name in its folder (a
+   * typo), and for a `once` job, which starts with the run and does not wait, that the tidy
+   * job of the same config has not made it yet (jobs start together; there is no order).
+   */
+  #missingDatabaseHint(code: string): string {
+    if (code !== "UJR_SUMMARY_DB_OPEN" || /^postgres(ql)?:\/\//i.test(this.#config.database)) return "";
+    const file = path.resolve(this.#ctx.configDir, this.#config.database);
+    if (existsSync(file)) return "";
+    let near: string[] = [];
+    try {
+      near = closeNames(path.basename(file), readdirSync(path.dirname(file)));
+    } catch {
+      // no folder either: nothing to suggest
+    }
+    const shown = near.map((n) => JSON.stringify(path.relative(this.#ctx.configDir, path.join(path.dirname(file), n)) || n));
+    const typo = shown.length > 0 ? ` Did you mean ${shown.join(" or ")}?` : "";
+    if (this.#schedule.kind !== "once") return typo;
+    return (
+      typo +
+      ` If a tidy job of the same config makes it: a summary with "once: true" starts with the run and does not wait for the database, so run the tidy job first` +
+      ` (ujr run --job <tidy job>, then ujr run --job ${this.name}), or give this summary a schedule ("every" or "cron"), which waits until the database exists.`
+    );
+  }
+
   /** A clock set back (NTP, by hand) before the last run's start: schedule from the new time (schedule.ts). */
   async #clockWentBack(state: SummaryState, now: number): Promise<void> {
     const back = afterClockWentBack(this.#schedule, state, now);
@@ -322,6 +347,7 @@ export class SummaryJob implements Job {
     const state = await this.#load();
     const error = { code: failure.code ?? failure.name, message: failure.message };
     if (task.ref.export === "runQueries") {
+      error.message += this.#missingDatabaseHint(error.code);
       const startedAt = this.#running?.startedAt ?? this.#clock.now();
       this.#running = undefined;
       // The slot counts as taken: the next run follows the schedule (no hot loop).

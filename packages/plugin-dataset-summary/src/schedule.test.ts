@@ -151,6 +151,39 @@ describe("SummaryJob", () => {
     expect((await once.getRunnableTasks()).map((t) => t.ref.export)).toEqual(["runQueries"]);
   });
 
+  it("a once run that finds no SQLite database says why it may be missing: the tidy job of the same run has not made it yet, or a typo (a near name in its folder)", async () => {
+    const now = Date.parse("2024-05-01T08:00:00Z");
+    const ownState = (name: string) => {
+      const dir = path.join(stateDir, name);
+      mkdirSync(dir);
+      return dir;
+    };
+    const ctx = { name: "report", stateDir: ownState("first"), configDir: stateDir, logger: silentLogger() };
+    const file = path.join(stateDir, "tidy.sqlite");
+    const missing = { name: "SummaryError", code: "UJR_SUMMARY_DB_OPEN", message: `SQLite database "${file}" does not exist: check the job's "database" setting (relative paths are resolved from the config file's folder).` };
+    const once = new SummaryJob(summaryConfigSchema.parse({ database: "tidy.sqlite", schedule: { once: true } }), ctx, { clock: { now: () => now } });
+    const [run] = await once.getRunnableTasks();
+    await once.onTaskFailed(run!, missing);
+    const pipeline =
+      ' If a tidy job of the same config makes it: a summary with "once: true" starts with the run and does not wait for the database, so run the tidy job first' +
+      " (ujr run --job <tidy job>, then ujr run --job report), or give this summary a schedule (\"every\" or \"cron\"), which waits until the database exists.";
+    await expect(once.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_FAILED", message: `the summary run failed: UJR_SUMMARY_DB_OPEN: ${missing.message}${pipeline}` });
+
+    // a typo: the file the user meant is there
+    writeFileSync(path.join(stateDir, "tidy.sqlite3"), "");
+    const typo = new SummaryJob(summaryConfigSchema.parse({ database: "tidy.sqlite", schedule: { once: true } }), { ...ctx, stateDir: ownState("typo") }, { clock: { now: () => now } });
+    const [again] = await typo.getRunnableTasks();
+    await typo.onTaskFailed(again!, missing);
+    await expect(typo.getRunnableTasks()).rejects.toMatchObject({ message: `the summary run failed: UJR_SUMMARY_DB_OPEN: ${missing.message} Did you mean "tidy.sqlite3"?${pipeline}` });
+
+    // the database exists (another cause of the same code): nothing is added
+    writeFileSync(file, "");
+    const other = new SummaryJob(summaryConfigSchema.parse({ database: "tidy.sqlite", schedule: { once: true } }), { ...ctx, stateDir: ownState("other") }, { clock: { now: () => now } });
+    const [third] = await other.getRunnableTasks();
+    await other.onTaskFailed(third!, { ...missing, message: "file is not a database" });
+    await expect(other.getRunnableTasks()).rejects.toMatchObject({ message: "the summary run failed: UJR_SUMMARY_DB_OPEN: file is not a database" });
+  });
+
   const config = (schedule: object) =>
     summaryConfigSchema.parse({
       database: "tidy.db",

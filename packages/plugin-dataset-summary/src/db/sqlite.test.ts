@@ -65,22 +65,39 @@ describe("the SQLite queries of a summary run", () => {
    */
   async function tablesAsOrdinaryUser(file: string): Promise<{ code?: string; message?: string } | null> {
     if (process.getuid?.() !== 0) {
-      const ro = await openSqlite(file);
       try {
-        await ro.tables();
+        const ro = await openSqlite(file);
+        try {
+          await ro.tables();
+        } finally {
+          await ro.close();
+        }
         return null;
       } catch (error) {
         return { code: (error as { code?: string }).code, message: (error as Error).message };
-      } finally {
-        await ro.close();
       }
     }
     const built = new URL("../../dist/db/sqlite.js", import.meta.url).href;
-    const script = `const { openSqlite } = await import(${JSON.stringify(built)}); const ro = await openSqlite(${JSON.stringify(file)}); let out = null; try { await ro.tables(); } catch (e) { out = { code: e.code, message: e.message }; } finally { await ro.close(); } console.log(JSON.stringify(out));`;
+    const script = `const { openSqlite } = await import(${JSON.stringify(built)}); let out = null; try { const ro = await openSqlite(${JSON.stringify(file)}); try { await ro.tables(); } finally { await ro.close(); } } catch (e) { out = { code: e.code, message: e.message }; } console.log(JSON.stringify(out));`;
     const child = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8" });
     if (child.error || child.status !== 0) throw new Error(`could not read as uid 65534 (is the summary built, and setpriv installed?): ${child.error?.message ?? child.stderr}`);
     return JSON.parse(child.stdout) as { code?: string; message?: string } | null;
   }
+
+  it("a database that is not there, or that this user may not read, is said as which (UJR_SUMMARY_DB_OPEN)", async () => {
+    const file = database();
+    const absent = join(dirname(file), "tidy.sqlite");
+    await expect(openSqlite(absent)).rejects.toMatchObject({
+      code: "UJR_SUMMARY_DB_OPEN",
+      message: `SQLite database "${absent}" does not exist: check the job's "database" setting (relative paths are resolved from the config file's folder).`,
+    });
+    chmodSync(dirname(file), 0o755); // the folder may be entered; the file may not be read
+    chmodSync(file, 0o600);
+    expect(await tablesAsOrdinaryUser(file)).toEqual({
+      code: "UJR_SUMMARY_DB_OPEN",
+      message: `SQLite database "${file}" cannot be read by this user (EACCES): make it readable for the user that runs ujr, or check the job's "database" setting.`,
+    });
+  });
 
   it("a WAL database in a folder this user cannot write fails with UJR_SUMMARY_DB_OPEN naming the folder", async () => {
     const file = database();

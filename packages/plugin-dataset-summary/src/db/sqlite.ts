@@ -128,10 +128,13 @@ export interface SqliteOptions {
 export async function openSqlite(file: string, options: SqliteOptions = {}): Promise<ReadOnlyDatabase> {
   try {
     await access(file, constants.R_OK);
-  } catch {
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
     throw summaryError(
       SummaryErrorCode.DB_OPEN,
-      `SQLite database "${file}" does not exist or is not readable: check the job's "database" setting (relative paths are resolved from the config file's folder).`,
+      code === "ENOENT" || code === "ENOTDIR"
+        ? `SQLite database "${file}" does not exist: check the job's "database" setting (relative paths are resolved from the config file's folder).`
+        : `SQLite database "${file}" cannot be read by this user (${code ?? (e as Error).message}): make it readable for the user that runs ujr, or check the job's "database" setting.`,
     );
   }
   const driverPath = require.resolve("better-sqlite3");
