@@ -13,7 +13,7 @@ import { fc, test } from "@fast-check/vitest";
 import { InProcessExecutor } from "./in-process-executor.js";
 import { runScenario } from "./__fixtures__/runner-property/harness.js";
 import { brokenPromises } from "./__fixtures__/runner-property/invariants.js";
-import { scenarioArb, type Scenario } from "./__fixtures__/runner-property/scenario.js";
+import { caseBudget, scenarioArb, type Scenario } from "./__fixtures__/runner-property/scenario.js";
 
 const runs = Number(process.env.UJR_PROPERTY_RUNS ?? 150);
 /** Replays a failure: UJR_PROPERTY_SEED and UJR_PROPERTY_PATH as fast-check printed them. */
@@ -36,7 +36,7 @@ describe("Runner promises, in-process executor", () => {
     ...replay,
   })("hold over random histories", async (scenario, size) => {
     expect(await check(scenario, size)).toEqual([]);
-  }, 300_000);
+  }, caseBudget(runs, 200, 300_000));
 });
 
 // Found by the random histories with wall-clock jumps (the timing they add made it likely):

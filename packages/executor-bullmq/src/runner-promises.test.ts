@@ -11,7 +11,7 @@ import { test } from "@fast-check/vitest";
 import { cleanupsAfterEach, redisAvailable, runCleanups, testbed } from "./__fixtures__/helpers.js";
 import { runScenario } from "../../core/src/__fixtures__/runner-property/harness.js";
 import { brokenPromises } from "../../core/src/__fixtures__/runner-property/invariants.js";
-import { scenarioArb, type Scenario } from "../../core/src/__fixtures__/runner-property/scenario.js";
+import { caseBudget, scenarioArb, type Scenario } from "../../core/src/__fixtures__/runner-property/scenario.js";
 
 const hasRedis = await redisAvailable();
 /**
@@ -70,5 +70,5 @@ describe.skipIf(!hasRedis)("the runner's promises on BullMQ", () => {
     triesRun += history.taskLog.filter((e) => e.kind === "begin").length;
     // Each case has its own queue, worker and folder.
     await runCleanups(cleanups);
-  }, 600_000);
+  }, caseBudget(runs, 10_000, 600_000));
 });

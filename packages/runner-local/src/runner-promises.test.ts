@@ -15,7 +15,7 @@ import { LocalJobsRunner } from "./local-runner.js";
 import { TinypoolExecutor, type Isolation } from "./tinypool-executor.js";
 import { runScenario } from "../../core/src/__fixtures__/runner-property/harness.js";
 import { brokenPromises } from "../../core/src/__fixtures__/runner-property/invariants.js";
-import { scenarioArb } from "../../core/src/__fixtures__/runner-property/scenario.js";
+import { caseBudget, scenarioArb } from "../../core/src/__fixtures__/runner-property/scenario.js";
 
 const fixtures = new URL("./__fixtures__/tasks.mjs", import.meta.url).href;
 const runs = Number(process.env.UJR_PROPERTY_POOL_RUNS ?? 12);
@@ -121,6 +121,6 @@ for (const isolation of ["thread", "process"] as Isolation[]) {
       const history = await runScenario(scenario, { executor, workers: 2, taskLogFile, limitMs: 60_000, taskTimeoutMs: 150 });
       expect(brokenPromises(history)).toEqual([]);
       tasksDone += history.result.tasks.done;
-    }, 600_000);
+    }, caseBudget(runs, 2_000, 600_000));
   });
 }

@@ -133,5 +133,5 @@ describe.runIf(available)("merging re-observations (property, PostgreSQL against
       }),
       { numRuns: RUNS, seed: SEED },
     );
-  }, 120_000);
+  }, Math.max(120_000, RUNS * 1_000));
 });

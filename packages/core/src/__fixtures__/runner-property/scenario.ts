@@ -102,3 +102,13 @@ export function scenarioArb(limits: ScenarioLimits): fc.Arbitrary<Scenario> {
     }),
   );
 }
+
+/**
+ * A property test's time limit for `runs` random cases of about `msPerCase` each, never
+ * under `floor`. A case still running when the limit passes goes on behind the next test
+ * (vitest cannot stop it) and its wall-clock jumps reach that test's history, so a deep run
+ * (`UJR_PROPERTY_RUNS=5000`) must get the time it needs rather than fail the next test.
+ */
+export function caseBudget(runs: number, msPerCase: number, floor: number): number {
+  return Math.max(floor, runs * msPerCase);
+}
