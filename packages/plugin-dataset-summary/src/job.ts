@@ -20,7 +20,7 @@ import { outputError, type RunQueriesArgs } from "./run.js";
 import { folderTargetError } from "./notify/folder.js";
 import { FolderRefused } from "./internal/folders.js";
 import { afterClockWentBack, isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
-import { loadState, saveState, type SummaryState } from "./state.js";
+import { STATE_FILE, loadState, saveState, type SummaryState } from "./state.js";
 import { notifyTarget, runQueries } from "./tasks.js";
 import { summaryPanel } from "./status-panel.js";
 
@@ -105,6 +105,8 @@ export class SummaryJob implements Job {
   #clockBackLogged: number | undefined;
   /** The SQLite file a due run waits for (it does not exist yet: the tidier makes it with its first file). */
   #waitingForDatabase: string | undefined;
+  /** A run of this job settled in this process (a `once` job that ends without one ran in an earlier process). */
+  #ranHere = false;
 
   constructor(config: SummaryConfig, ctx: JobContext, options: SummaryJobOptions = {}) {
     this.name = ctx.name;
@@ -252,6 +254,7 @@ export class SummaryJob implements Job {
       if (state.lastError && this.#schedule.kind === "once") {
         throw new JobFailed(`the summary run failed: ${state.lastError.code}: ${state.lastError.message}`, { causes: [state.lastError.code] });
       }
+      if (this.#schedule.kind === "once" && !this.#ranHere) this.#saidAlreadyRan(state);
       throw new JobDone(`summary "${this.name}" ran once`);
     }
     this.nextCheck = tasks.length > 0 || this.#running || this.#notifying.size > 0 ? (wake === Infinity ? undefined : wake) : wake === Infinity ? undefined : wake;
@@ -290,6 +293,21 @@ export class SummaryJob implements Job {
     );
   }
 
+  /**
+   * A `once` job that ran in an earlier process ends without a run ("0 task(s) done"): says
+   * so, with when and where its report is, rather than leave an old report looking new.
+   */
+  #saidAlreadyRan(state: SummaryState): void {
+    const at = state.lastRunAt === undefined ? "before" : `at ${new Date(state.lastRunAt).toISOString()}`;
+    const report = state.lastRunDir === undefined ? "" : `, report ${path.join(state.lastRunDir, "report.html")}`;
+    this.#ctx.logger.info(
+      { job: this.name, lastRunAt: state.lastRunAt === undefined ? null : new Date(state.lastRunAt).toISOString() },
+      `summary "${this.name}" (once: true) ran ${at}${report}: a once summary runs its queries once for good, so they are not run again now. ` +
+        `For a new report, remove ${path.join(this.#ctx.stateDir, STATE_FILE)} (the job's state) and run it again, ` +
+        `or give it a schedule ("every" or "cron") in a runner that keeps running.`,
+    );
+  }
+
   /** A clock set back (NTP, by hand) before the last run's start: schedule from the new time (schedule.ts). */
   async #clockWentBack(state: SummaryState, now: number): Promise<void> {
     const back = afterClockWentBack(this.#schedule, state, now);
@@ -316,6 +334,7 @@ export class SummaryJob implements Job {
   async onTaskDone(task: Task, result: unknown): Promise<void> {
     const state = await this.#load();
     if (task.ref.export === "runQueries") {
+      this.#ranHere = true;
       const manifest = result as Manifest;
       const startedAt = this.#running?.startedAt ?? this.#clock.now();
       this.#running = undefined;
@@ -347,6 +366,7 @@ export class SummaryJob implements Job {
     const state = await this.#load();
     const error = { code: failure.code ?? failure.name, message: failure.message };
     if (task.ref.export === "runQueries") {
+      this.#ranHere = true;
       error.message += this.#missingDatabaseHint(error.code);
       const startedAt = this.#running?.startedAt ?? this.#clock.now();
       this.#running = undefined;

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { summaryConfigSchema } from "./config.js";
 import { SummaryJob } from "./job.js";
 import type { Manifest } from "./manifest.js";
+import { saveState } from "./state.js";
 import { afterClockWentBack, isDue, nextRunAt, recordRun, startWaiting, type Schedule, type ScheduleState } from "./schedule.js";
 
 const H = 3_600_000;
@@ -149,6 +150,29 @@ describe("SummaryJob", () => {
 
     const once = new SummaryJob(summaryConfigSchema.parse({ database: "missing.sqlite", schedule: { once: true } }), { ...ctx, name: "o" }, { clock });
     expect((await once.getRunnableTasks()).map((t) => t.ref.export)).toEqual(["runQueries"]);
+  });
+
+  it("a once job that ran in an earlier process ends without a run and says so: when, where its report is, and how to make a new one", async () => {
+    const { logger, logs } = capturingLogger();
+    const ctx = { name: "report", stateDir, configDir: stateDir, logger };
+    const runDir = path.join(stateDir, "out", "report", "2024-05-01T08-00-00Z");
+    await saveState(stateDir, { version: 1, runs: 1, lastRunAt: Date.parse("2024-05-01T08:00:00Z"), lastRunDir: runDir, pending: [] });
+    const job = new SummaryJob(summaryConfigSchema.parse({ database: "tidy.sqlite", schedule: { once: true } }), ctx, { clock: { now: () => Date.parse("2024-05-02T09:00:00Z") } });
+    await expect(job.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_DONE" });
+    expect(logs.filter((l) => l.level === 30).map((l) => l.msg)).toContain(
+      `summary "report" (once: true) ran at 2024-05-01T08:00:00.000Z, report ${path.join(runDir, "report.html")}: a once summary runs its queries once for good, so they are not run again now. ` +
+        `For a new report, remove ${path.join(stateDir, "summary-state.json")} (the job's state) and run it again, or give it a schedule ("every" or "cron") in a runner that keeps running.`,
+    );
+
+    // a once job that runs in this process ends without that line
+    const fresh = path.join(stateDir, "fresh");
+    mkdirSync(fresh);
+    const { logger: quiet, logs: quietLogs } = capturingLogger();
+    const once = new SummaryJob(summaryConfigSchema.parse({ database: "tidy.sqlite", schedule: { once: true } }), { ...ctx, stateDir: fresh, logger: quiet }, { clock: { now: () => Date.parse("2024-05-02T09:00:00Z") } });
+    const [run] = await once.getRunnableTasks();
+    await once.onTaskDone(run!, fakeManifest(fresh, "2024-05-02T09-00-00Z"));
+    await expect(once.getRunnableTasks()).rejects.toMatchObject({ code: "UJR_JOB_DONE" });
+    expect(quietLogs.filter((l) => String(l.msg).includes("runs its queries once for good"))).toEqual([]);
   });
 
   it("a once run that finds no SQLite database says why it may be missing: the tidy job of the same run has not made it yet, or a typo (a near name in its folder)", async () => {
