@@ -56,6 +56,18 @@ describe("rate limits", () => {
     expect(again.headers.get("x-rate-limit-remaining")).toBe("2");
   });
 
+  it("rateLimit: false limits nothing, and its headers say the whole budget is left (a client that honours them never waits)", async () => {
+    em = await startEmulator({ rateLimit: false });
+    const seen = new Set<string>();
+    // past the real API's 450 a window for recent search
+    for (let i = 0; i < 460; i++) {
+      const r = await api(em, SEARCH, { query: "brexit" });
+      expect(r.status).toBe(200);
+      seen.add(`${r.headers.get("x-rate-limit-limit")}/${r.headers.get("x-rate-limit-remaining")}`);
+    }
+    expect([...seen]).toEqual(["450/450"]);
+  });
+
   it("keeps windows per token, takes per-endpoint overrides and can be reset", async () => {
     em = await startEmulator({ bearerToken: ["a", "b"], rateLimit: { limit: 1, windowMs: 60_000, endpoints: { "search/all": { limit: 2 } } } });
     expect((await api(em, SEARCH, { query: "x" }, "a")).status).toBe(200);

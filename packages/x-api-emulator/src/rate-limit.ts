@@ -7,7 +7,7 @@ export interface RateLimitConfig {
   windowMs: number;
 }
 
-/** `rateLimit` option: one config for every endpoint, per-endpoint overrides, or `false` (headers still sent, never 429). */
+/** `rateLimit` option: one config for every endpoint, per-endpoint overrides, or `false` (no limit: the headers, still sent, always say the whole budget is left; never 429). */
 export type RateLimitOption =
   | false
   | (Partial<RateLimitConfig> & {
@@ -83,8 +83,10 @@ export class RateLimiter {
       w = { start: now, count: 0 };
       this.windows.set(key, w);
     }
-    const enforce = this.option !== false;
-    const limited = enforce && w.count >= limit;
+    // `false`: no limit, and the headers say so (the whole budget left), since a client that
+    // honours them (the collector) would otherwise wait for a reset no answer ever enforced
+    if (this.option === false) return { limit, remaining: limit, resetAt: w.start + windowMs, limited: false };
+    const limited = w.count >= limit;
     if (!limited) w.count++;
     return { limit, remaining: Math.max(0, limit - w.count), resetAt: w.start + windowMs, limited };
   }
