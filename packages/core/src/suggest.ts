@@ -1,3 +1,5 @@
+import { readdirSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { distance } from "fastest-levenshtein";
 
 /**
@@ -25,4 +27,21 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   const close = closeNames(name, candidates);
   if (close.length === 0) return "";
   return ` Did you mean ${close.map((candidate) => `"${candidate}"`).join(" or ")}?`;
+}
+
+/**
+ * Entries of the folder of `path` (resolved from `baseDir`) whose names are close to its
+ * last part, as paths relative to `baseDir`, best first: what a setting naming a missing
+ * file or folder may have meant. None when that folder cannot be read.
+ */
+export function closePaths(baseDir: string, path: string): string[] {
+  const abs = resolve(baseDir, path);
+  const parent = dirname(abs);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return [];
+  }
+  return closeNames(basename(abs), names).map((name) => relative(baseDir, join(parent, name)) || name);
 }

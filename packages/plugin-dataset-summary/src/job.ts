@@ -9,9 +9,9 @@
  * tries again at its next slot, a one-off job fails); a new process (a restart, a config
  * change) runs a job whose stored last run failed again at once, whatever its schedule.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
-import { JobDone, JobFailed, closeNames, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { JobDone, JobFailed, closePaths, registerSecret, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
 import { noSpaceCode, refusalReason, tryMakeFolders, type FolderRefusal, type makeFolders } from "@ujr/core/task";
 import { targetName, type SummaryConfig, type TargetConfig } from "./config.js";
 import type { Manifest, QuerySpec } from "./manifest.js";
@@ -19,6 +19,7 @@ import type { NotifyArgs } from "./notify/send.js";
 import { outputError, type RunQueriesArgs } from "./run.js";
 import { folderTargetError } from "./notify/folder.js";
 import { FolderRefused } from "./internal/folders.js";
+import { isPostgresUrl } from "./internal/database-url.js";
 import { afterClockWentBack, isDue, missedSlotCount, nextRunAt, recordRun, startWaiting, systemClock, type Clock, type Schedule } from "./schedule.js";
 import { STATE_FILE, loadState, saveState, type SummaryState } from "./state.js";
 import { notifyTarget, runQueries } from "./tasks.js";
@@ -123,7 +124,7 @@ export class SummaryJob implements Job {
       }
       if (t.type === "email") registerSecret(t.password);
     }
-    if (/^postgres(ql)?:\/\//i.test(config.database)) {
+    if (isPostgresUrl(config.database)) {
       try {
         registerSecret(decodeURIComponent(new URL(config.database).password));
       } catch {
@@ -263,9 +264,13 @@ export class SummaryJob implements Job {
 
   /** The SQLite file of a scheduled (every, cron) job when it does not exist; undefined otherwise. */
   #missingDatabase(): string | undefined {
-    if (this.#schedule.kind === "once" || /^postgres(ql)?:\/\//i.test(this.#config.database)) return undefined;
-    const file = path.resolve(this.#ctx.configDir, this.#config.database);
-    return existsSync(file) ? undefined : file;
+    const file = this.#schedule.kind === "once" ? undefined : this.#sqliteFile();
+    return file === undefined || existsSync(file) ? undefined : file;
+  }
+
+  /** The SQLite file `database` names (from the config's folder); undefined for a postgres:// URL. */
+  #sqliteFile(): string | undefined {
+    return isPostgresUrl(this.#config.database) ? undefined : path.resolve(this.#ctx.configDir, this.#config.database);
   }
 
   /**
@@ -274,17 +279,10 @@ export class SummaryJob implements Job {
    * job of the same config has not made it yet (jobs start together; there is no order).
    */
   #missingDatabaseHint(code: string): string {
-    if (code !== "UJR_SUMMARY_DB_OPEN" || /^postgres(ql)?:\/\//i.test(this.#config.database)) return "";
-    const file = path.resolve(this.#ctx.configDir, this.#config.database);
-    if (existsSync(file)) return "";
-    let near: string[] = [];
-    try {
-      near = closeNames(path.basename(file), readdirSync(path.dirname(file)));
-    } catch {
-      // no folder either: nothing to suggest
-    }
-    const shown = near.map((n) => JSON.stringify(path.relative(this.#ctx.configDir, path.join(path.dirname(file), n)) || n));
-    const typo = shown.length > 0 ? ` Did you mean ${shown.join(" or ")}?` : "";
+    const file = this.#sqliteFile();
+    if (code !== "UJR_SUMMARY_DB_OPEN" || file === undefined || existsSync(file)) return "";
+    const near = closePaths(this.#ctx.configDir, this.#config.database);
+    const typo = near.length > 0 ? ` Did you mean ${near.map((n) => JSON.stringify(n)).join(" or ")}?` : "";
     if (this.#schedule.kind !== "once") return typo;
     return (
       typo +

@@ -1,6 +1,6 @@
-import { JobDone, JobFailed, closeNames, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
-import { existsSync, readdirSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { JobDone, JobFailed, closePaths, parseDuration, type Job, type JobContext, type StatusPanel, type Task, type TaskFailure } from "@ujr/core";
+import { existsSync } from "node:fs";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { notReadMessage, type FoundFile, type UnreadableFolder } from "./discover.js";
 import { defaultLoaders, isPostgresUrl } from "./store/index.js";
 import { databaseNotWritable } from "./store/sqlite-errors.js";
@@ -29,18 +29,8 @@ export function resolveDatabase(database: string | undefined, ctx: Pick<JobConte
 
 /** ` (did you mean "raw"?)` when the missing input's folder holds a name close to its last part. */
 function nearNames(configDir: string, input: string): string {
-  const abs = resolve(configDir, input);
-  const parent = dirname(abs);
-  let names: string[];
-  try {
-    names = readdirSync(parent);
-  } catch {
-    return "";
-  }
-  const close = closeNames(basename(abs), names);
-  if (close.length === 0) return "";
-  const shown = close.map((n) => JSON.stringify(relative(configDir, join(parent, n)) || n));
-  return ` (did you mean ${shown.join(" or ")}?)`;
+  const close = closePaths(configDir, input);
+  return close.length === 0 ? "" : ` (did you mean ${close.map((n) => JSON.stringify(n)).join(" or ")}?)`;
 }
 
 /** Results a job keeps (see TidyJob.results); its counts keep every file's (TidyJob.totals). */

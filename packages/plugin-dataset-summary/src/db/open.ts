@@ -2,10 +2,7 @@ import path from "node:path";
 import { openPostgres } from "./postgres.js";
 import { openSqlite } from "./sqlite.js";
 import type { ReadOnlyDatabase } from "./types.js";
-
-export function isPostgresUrl(database: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(database);
-}
+import { isPostgresUrl } from "../internal/database-url.js";
 
 /** Opens `database` (a SQLite file path, `sqlite:` path, or a `postgres://` URL) read-only. */
 export function openReadOnly(database: string, baseDir: string): Promise<ReadOnlyDatabase> {
