@@ -232,8 +232,8 @@ export async function fetchPagesRun(args: FetchArgs, ctx: Pick<TaskContext, "sig
 
 async function fetchLocked(args: FetchArgs, ctx: Pick<TaskContext, "signal" | "logger" | "progress">): Promise<FetchResult> {
   const fingerprint = fingerprintOf(args);
+  // the state folder was made by fetchPagesRun, before its lock file was taken in it
   makeFolder(args.rawDir, "raw");
-  makeFolder(args.stateDir, "state");
   await removeTemps(args.rawDir, "page");
   await removeTemps(args.stateDir, "state");
 
