@@ -5,15 +5,14 @@
  * the OS's refusal and the setting to change. Both are checked when the job is made too (its
  * create(): `ujr validate`, the start of `ujr run`), with the same messages, leaving nothing behind.
  */
-import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestContext, type TestContext } from "@ujr/core/testing";
 import type { makeFolders } from "@ujr/core/task";
+import { boundedNode } from "../../runner-local/src/__fixtures__/bounded-node.js";
+import { needsBuilt, needsProcFolders } from "../../runner-local/src/__fixtures__/processes.js";
 import { buildTidyDb } from "./__fixtures__/tidy-db.js";
 import { summaryConfigSchema } from "./config.js";
 import { summaryJobType } from "./index.js";
@@ -198,15 +197,18 @@ describe("the check of the folders when the job is made", () => {
 
 // The compiled tasks (dist/), as the runner's workers run them, in a child process: Node 20's
 // recursive mkdir spun for ever there at 100% CPU, deaf to SIGTERM and to the test's own
-// timeout; the child is killed with SIGKILL at the bound, so the old behaviour fails the test.
-const built = existsSync(fileURLToPath(new URL("../dist/tasks.js", import.meta.url)));
-if (!built) console.warn("the summary plugin is not built: skipping the /proc test of its folders (run `pnpm build`; under CI=true it runs and fails).");
-else if (process.platform !== "linux") console.warn(`no /proc on ${process.platform}: skipping the /proc test of the summary's folders (under CI=true it runs and fails).`);
+// timeout; the test's timeout fails it and the child is killed with SIGKILL (boundedNode).
+const node = boundedNode();
 
-/** What `script` (module code, run in a fresh Node process) printed as its JSON line of results; the child is killed at 20 s. */
+/** What `script` (module code, run in a fresh Node process) printed as its JSON line of results. */
 async function childResults(script: string): Promise<Array<{ code?: string; message?: string }>> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
-  return JSON.parse(stdout) as Array<{ code?: string; message?: string }>;
+  return JSON.parse(await node(script)) as Array<{ code?: string; message?: string }>;
+}
+
+/** The compiled summary under /proc: skipped before a build or off Linux, never under CI=true. */
+function needsBuiltOnProc(skip: (note: string) => never): void {
+  needsProcFolders(skip);
+  needsBuilt(new URL("../dist/index.js", import.meta.url), "the summary plugin", skip);
 }
 
 const KERNEL = "/proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders (ENOENT: no such file or directory, mkdir '/proc/self/ujr-test')";
@@ -224,8 +226,9 @@ function expectProcRefusals(run: unknown, copy: unknown, copiedTo: string): void
   });
 }
 
-describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "true")("folders under a kernel filesystem", () => {
-  it("outDir or a folder target's path under /proc: the run and the notification fail at once with their codes, naming the folder, /proc's refusal and the setting, not a hang", async () => {
+describe("folders under a kernel filesystem", () => {
+  it("outDir or a folder target's path under /proc: the run and the notification fail at once with their codes, naming the folder, /proc's refusal and the setting, not a hang", async (context) => {
+    needsBuiltOnProc(context.skip);
     const [outDir, share] = [OUT_DIR, SHARE];
     const tasks = new URL("../dist/tasks.js", import.meta.url).href;
     const script = `
@@ -246,7 +249,8 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
     expectProcRefusals(run, copy, `${SHARE}/s/${manifest.runId}`);
   }, 30_000);
 
-  it("outDir or a folder target's path under /proc: the job's create() (ujr validate, the start of ujr run) fails at once with the run's or the notification's code, naming the folder, /proc's refusal and the setting, not a hang", async () => {
+  it("outDir or a folder target's path under /proc: the job's create() (ujr validate, the start of ujr run) fails at once with the run's or the notification's code, naming the folder, /proc's refusal and the setting, not a hang", async (context) => {
+    needsBuiltOnProc(context.skip);
     const [outDir, share] = [OUT_DIR, SHARE];
     const index = new URL("../dist/index.js", import.meta.url).href;
     const configs = [

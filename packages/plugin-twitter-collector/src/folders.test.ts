@@ -7,17 +7,16 @@
  * message, leaving nothing behind.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { startEmulator, type Emulator } from "@ujr/x-api-emulator";
 import { makeFolders } from "@ujr/core/task";
 import { archiveRun } from "./archive.js";
 import plugin from "./index.js";
 import { checkOutputFolders } from "./internal/folders.js";
+import { boundedNode } from "../../runner-local/src/__fixtures__/bounded-node.js";
+import { needsBuilt, needsProcFolders } from "../../runner-local/src/__fixtures__/processes.js";
 import { TOKEN, captureLogger, drive, readRawPages, searchJob, tempDir } from "./__fixtures__/helpers.js";
 
 let emulator: Emulator;
@@ -170,13 +169,18 @@ describe("the check of outputDir when the job is made", () => {
 
 // The compiled tasks (dist/), as the runner's workers run them, in a child process: Node 20's
 // recursive mkdir spun for ever there at 100% CPU, deaf to SIGTERM and to the test's own
-// timeout; the child is killed with SIGKILL at the bound, so the old behaviour fails the test.
-const built = existsSync(fileURLToPath(new URL("../dist/tasks.js", import.meta.url)));
-if (!built) console.warn("the collector is not built: skipping the /proc test of its folders (run `pnpm build`; under CI=true it runs and fails).");
-else if (process.platform !== "linux") console.warn(`no /proc on ${process.platform}: skipping the /proc test of the collector's folders (under CI=true it runs and fails).`);
+// timeout; the test's timeout fails it and the child is killed with SIGKILL (boundedNode).
+const node = boundedNode();
 
-describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "true")("the collector's folders under a kernel filesystem", () => {
-  it("outputDir (raw/, archive/) or the state folder under /proc: each task fails at once with UJR_COLLECTOR_FOLDER_UNWRITABLE naming the folder, /proc's refusal and the setting, not a hang", async () => {
+/** The compiled collector under /proc: skipped before a build or off Linux, never under CI=true. */
+function needsBuiltOnProc(skip: (note: string) => never): void {
+  needsProcFolders(skip);
+  needsBuilt(new URL("../dist/index.js", import.meta.url), "the collector", skip);
+}
+
+describe("the collector's folders under a kernel filesystem", () => {
+  it("outputDir (raw/, archive/) or the state folder under /proc: each task fails at once with UJR_COLLECTOR_FOLDER_UNWRITABLE naming the folder, /proc's refusal and the setting, not a hang", async (context) => {
+    needsBuiltOnProc(context.skip);
     const outputDir = "/proc/self/ujr-test/x";
     const stateDir = "/proc/self/ujr-test/state";
     const tasks = new URL("../dist/tasks.js", import.meta.url).href;
@@ -196,7 +200,7 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
         catch (e) { results.push({ code: e.code, retryable: e.retryable, message: e.message }); }
       }
       console.log(JSON.stringify(results));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
+    const stdout = await node(script);
     const [raw, archive, state] = JSON.parse(stdout) as Array<{ code?: string; retryable?: boolean; message?: string }>;
     const kernel = (folder: string) => `/proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders (ENOENT: no such file or directory, mkdir '${folder}')`;
     for (const result of [raw, archive, state]) expect(result).toMatchObject({ code: "UJR_COLLECTOR_FOLDER_UNWRITABLE", retryable: false });
@@ -207,7 +211,8 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
     );
   }, 30_000);
 
-  it("outputDir under /proc: the job's create() (ujr validate, the start of ujr run) fails at once with UJR_COLLECTOR_FOLDER_UNWRITABLE naming the folder, /proc's refusal and `outputDir`, not a hang", async () => {
+  it("outputDir under /proc: the job's create() (ujr validate, the start of ujr run) fails at once with UJR_COLLECTOR_FOLDER_UNWRITABLE naming the folder, /proc's refusal and `outputDir`, not a hang", async (context) => {
+    needsBuiltOnProc(context.skip);
     const outputDir = "/proc/self/ujr-test/x";
     const index = new URL("../dist/index.js", import.meta.url).href;
     const script = `
@@ -218,7 +223,7 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
         await search.create(search.config.parse({ query: "q", bearerToken: "t", outputDir: ${JSON.stringify(outputDir)} }), { name: "j", stateDir: ${JSON.stringify(tmp.dir)}, configDir: ${JSON.stringify(tmp.dir)}, logger });
         console.log(JSON.stringify({ ok: true }));
       } catch (e) { console.log(JSON.stringify({ code: e.code, retryable: e.retryable, message: e.message })); }`;
-    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
+    const stdout = await node(script);
     expect(JSON.parse(stdout)).toEqual({
       code: "UJR_COLLECTOR_FOLDER_UNWRITABLE",
       retryable: false,

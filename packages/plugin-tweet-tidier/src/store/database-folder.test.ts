@@ -1,12 +1,11 @@
 // The folder of the SQLite database (the job's `database` setting), made one plain mkdir per
 // level (makeFolders of @ujr/core): a folder that cannot be made fails at once with
 // UJR_TIDY_DATABASE naming it, the OS's refusal and the setting to change.
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { boundedNode } from "../../../runner-local/src/__fixtures__/bounded-node.js";
+import { needsBuilt, needsProcFolders } from "../../../runner-local/src/__fixtures__/processes.js";
 import { fixture, tempDir } from "../__fixtures__/helpers.js";
 import { TIDY_ERRORS } from "../errors.js";
 import { SqliteTidyStore } from "./sqlite.js";
@@ -75,16 +74,19 @@ describe("SQLite: the database's folder", () => {
 
 // The compiled store (dist/), as the runner's workers run it, in a child process: Node 20's
 // recursive mkdir spun for ever there at 100% CPU, deaf to SIGTERM and to the test's own
-// timeout; the child is killed with SIGKILL at the bound, so the old behaviour fails the test.
-const built = existsSync(fileURLToPath(new URL("../../dist/store/sqlite.js", import.meta.url)));
-if (!built) console.warn("the tidier is not built: skipping the /proc test of the database's folder (run `pnpm build`; under CI=true it runs and fails).");
-else if (process.platform !== "linux") console.warn(`no /proc on ${process.platform}: skipping the /proc test of the database's folder (under CI=true it runs and fails).`);
+// timeout; the test's timeout fails it and the child is killed with SIGKILL (boundedNode).
+const node = boundedNode();
 
-/** What `body` (module code, run in a fresh Node process) printed as its JSON line; the child is killed at 20 s. */
+/** What `body` (module code, run in a fresh Node process) printed as its JSON line. */
 async function inChild(body: string): Promise<{ code?: string; message?: string; done?: true }> {
   const script = `try { ${body}; console.log(JSON.stringify({ done: true })); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
-  const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], { timeout: 20_000, killSignal: "SIGKILL", encoding: "utf8" });
-  return JSON.parse(stdout) as { code?: string; message?: string; done?: true };
+  return JSON.parse(await node(script)) as { code?: string; message?: string; done?: true };
+}
+
+/** The compiled tidier under /proc: skipped before a build or off Linux, never under CI=true. */
+function needsBuiltOnProc(skip: (note: string) => never): void {
+  needsProcFolders(skip);
+  needsBuilt(new URL("../../dist/plugin.js", import.meta.url), "the tidier", skip);
 }
 
 const UNDER_PROC = "/proc/self/ujr-test/x/tidy.sqlite";
@@ -92,8 +94,9 @@ const procRefusal = () =>
   `cannot create the folder /proc/self/ujr-test/x of SQLite database ${UNDER_PROC}: /proc/self is on a filesystem of the kernel (such as /proc) that does not allow new folders ` +
   `(ENOENT: no such file or directory, mkdir '/proc/self/ujr-test'); point the job's \`database\` setting at a file in a folder that can be created: ${TIDY_ERRORS.UJR_TIDY_DATABASE}`;
 
-describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "true")("SQLite: a database under a kernel filesystem", () => {
-  it("database: /proc/self/ujr-test/x/tidy.sqlite fails at once with UJR_TIDY_DATABASE naming the folder, /proc's refusal and the `database` setting, not a hang", async () => {
+describe("SQLite: a database under a kernel filesystem", () => {
+  it("database: /proc/self/ujr-test/x/tidy.sqlite fails at once with UJR_TIDY_DATABASE naming the folder, /proc's refusal and the `database` setting, not a hang", async (context) => {
+    needsBuiltOnProc(context.skip);
     const store = new URL("../../dist/store/sqlite.js", import.meta.url).href;
     const started = performance.now();
     const result = await inChild(`const { SqliteTidyStore } = await import(${JSON.stringify(store)}); await new SqliteTidyStore(${JSON.stringify(UNDER_PROC)}).close()`);
@@ -102,7 +105,8 @@ describe.skipIf((!built || process.platform !== "linux") && process.env.CI !== "
     expect(performance.now() - started).toBeLessThan(15_000);
   }, 30_000);
 
-  it("a tidy job with that database is not made (ujr validate, the start of ujr run): UJR_TIDY_DATABASE, not a permission to give", async () => {
+  it("a tidy job with that database is not made (ujr validate, the start of ujr run): UJR_TIDY_DATABASE, not a permission to give", async (context) => {
+    needsBuiltOnProc(context.skip);
     const plugin = new URL("../../dist/plugin.js", import.meta.url).href;
     const result = await inChild(`
       const { plugin } = await import(${JSON.stringify(plugin)});

@@ -1,7 +1,8 @@
 // What tests of processes look at: the worker processes a call starts (and the /proc they are read in), and the modules a
 // fresh process loads.
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** This process's child processes (Linux: read from /proc). */
 function children(): Set<string> {
@@ -18,6 +19,19 @@ export function skipOutsideCI(why: string, skip: (note: string) => never): never
 /** For a test that reads `what` in Linux's /proc: elsewhere it is skipped (see skipOutsideCI). */
 export function needsProc(what: string, skip: (note: string) => never): void {
   if (process.platform !== "linux") skipOutsideCI(`${what} are read in /proc, which ${process.platform} has not`, skip);
+}
+
+/**
+ * For a test that makes folders under Linux's /proc (a kernel filesystem, where Node 20's
+ * recursive mkdir spun for ever): elsewhere it is skipped (see skipOutsideCI).
+ */
+export function needsProcFolders(skip: (note: string) => never): void {
+  if (process.platform !== "linux") skipOutsideCI(`the test makes folders under /proc, which ${process.platform} has not`, skip);
+}
+
+/** For a test that runs a package's compiled `file` (dist/), as the runner's workers do: before a build it is skipped (see skipOutsideCI). */
+export function needsBuilt(file: URL, what: string, skip: (note: string) => never): void {
+  if (!existsSync(fileURLToPath(file))) skipOutsideCI(`${what} is not built (run \`pnpm build\`)`, skip);
 }
 
 /** The pids of the child processes `start` started (by pid: others may exit meanwhile), counted in /proc (see needsProc). */
