@@ -18,8 +18,9 @@ export interface RunJobOptions extends JobSettings {
   /**
    * How time passes while the job waits (for its `nextCheck`, a retry's backoff, a
    * timeout...). "auto" (default): under fake timers (`vi.useFakeTimers()`), whenever
-   * the job is idle (no task running, no call into the job pending), fake time jumps to
-   * the next timer, so a job that checks again in an hour finishes in milliseconds; with
+   * the job is idle (no task running, no call into the job pending; a task still running
+   * after 100 real ms counts as waiting on fake time, unless it is at real work: a file, a
+   * child process, a DNS lookup), fake time jumps to the next timer, so a job that checks again in an hour finishes in milliseconds; with
    * real timers, time passes for real. A function: called to move time on instead (e.g.
    * `() => vi.advanceTimersToNextTimerAsync()`). false: never move fake time.
    */
@@ -95,6 +96,13 @@ class TrackingExecutor extends InProcessExecutor {
   }
 }
 
+/**
+ * Requests of the file system and DNS, and child processes running (ref'd), are real work in
+ * flight: unlike a socket waiting for data or a timer, each ends by itself in real time.
+ */
+const REAL_WORK = /^(FSReq|FileHandleCloseReq|GetAddrInfoReqWrap|GetNameInfoReqWrap|QueryReqWrap|ProcessWrap)/;
+const realWorkInFlight = () => process.getActiveResourcesInfo().some((resource) => REAL_WORK.test(resource));
+
 const realTurn = () => new Promise<void>((resolve) => realSetImmediate(resolve));
 const realDelay = (ms: number) => new Promise<void>((resolve) => realSetTimeout(resolve, ms));
 
@@ -160,6 +168,10 @@ export async function runJob(job: Job, options: RunJobOptions = {}): Promise<Run
           // real work 100 real ms, then move time on.
           const settled = await Promise.race([Promise.race(executor.pending).then(() => true), realDelay(100).then(() => false)]);
           if (settled) continue;
+          // unless a task is still at real work (a file, a child process, a lookup): that takes
+          // real time, and fake time moved meanwhile would shift the job's schedule and could
+          // time the task out (a loaded machine's slow disk did in an example plugin's test)
+          if (realWorkInFlight()) continue;
         }
         await realTurn();
         if (finished || pendingJobCalls.size > 0) continue;

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { JobDone, JobFailed, registerSecret, type Job, type Task } from "../index.js";
 import { collectTasks, createTestContext, runJob, runTask, type TestContext } from "./index.js";
-import { flaky, notClonable, tick, waitForAbort } from "./__fixtures__/clock-tasks.js";
+import { flaky, notClonable, slowIo, tick, waitForAbort } from "./__fixtures__/clock-tasks.js";
 
 let ctx: TestContext | undefined;
 afterEach(async () => {
@@ -103,6 +103,28 @@ describe("runJob with fake time", () => {
     expect(result.progress.map((event) => event.progress.message)).toEqual(["tick 1", "tick 2", "tick 3"]);
     expect(await readFile(join(ctx.stateDir, "ticks.txt"), "utf8")).toBe("1\n2\n3\n");
   });
+
+  it("does not move fake time while a task is busy with real work (a task timeout of 10 s is not reached by 300 real ms)", async () => {
+    const start = Date.parse("2030-01-01T00:00:00Z");
+    vi.useFakeTimers({ now: start });
+    const ats: number[] = [];
+    const job: Job = {
+      name: "slow-io",
+      nextCheck: undefined,
+      getRunnableTasks() {
+        if (ats.length >= 3) throw new JobDone();
+        return [slowIo.with({ ms: 300 }, { signature: String(ats.length), timeoutMs: 10_000 })];
+      },
+      onTaskDone(_task, result) {
+        ats.push((result as { at: number }).at);
+        this.nextCheck = (result as { at: number }).at + 3_600_000;
+      },
+    };
+    const result = await runJob(job);
+    expect(result.failed).toEqual([]);
+    expect(result.reason).toBe("done");
+    expect(ats.map((at) => at - start)).toEqual([0, 3_600_000, 7_200_000]);
+  }, 20_000);
 
   it("retries with backoff in fake time, and does not retry errors with retryable: false", async () => {
     vi.useFakeTimers();

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { appendFile } from "node:fs/promises";
 import { join } from "node:path";
 import { defineTask, ujrError } from "../../index.js";
@@ -44,3 +45,13 @@ export const waitForAbort = defineTask({
 
 /** Returns something that cannot cross a process boundary. */
 export const notClonable = defineTask({ module, name: "notClonable", run: () => ({ fn: () => 1 }) });
+
+/** Real work that takes `ms` of real time whatever the fake clock says (a child process sleeping), then reports the time. */
+export const slowIo = defineTask({
+  module,
+  name: "slowIo",
+  async run({ ms }: { ms: number }) {
+    await new Promise<void>((resolve, reject) => execFile(process.execPath, ["-e", `setTimeout(() => {}, ${ms})`], (error) => (error ? reject(error) : resolve())));
+    return { at: Date.now() };
+  },
+});
