@@ -14,6 +14,7 @@ import Database from "better-sqlite3";
 import { capturingLogger, type LogRecord } from "@ujr/core/testing";
 import { connectionOf, HistoryStore, type HistoryStoreOptions } from "./history-store.js";
 import type { RunRecord } from "./types.js";
+import { needsProcFolders } from "../../runner-local/src/__fixtures__/processes.js";
 
 let dir: string;
 let file: string;
@@ -220,11 +221,7 @@ describe("opening a history where it cannot be set up", () => {
   // 20's recursive mkdir spun there for ever at 100% CPU, deaf to SIGTERM. In a child process
   // killed with SIGKILL at the bound, so that the old behaviour fails the test, not the suite.
   it("a file under a kernel filesystem (/proc): UJR_HISTORY_OPEN_FAILED naming it, not a hang", async (ctx) => {
-    if (process.platform !== "linux") {
-      if (process.env.CI === "true") throw new Error("/proc is Linux's: this test needs Linux under CI");
-      console.warn(`skipped: /proc is a kernel filesystem of Linux, not of ${process.platform}`);
-      return ctx.skip();
-    }
+    needsProcFolders(ctx.skip);
     const store = new URL("../dist/history-store.js", import.meta.url).href;
     const script = `
       const { HistoryStore } = await import(${JSON.stringify(store)});
